@@ -1,0 +1,1 @@
+"""alpaca-fleece: a paper-only trading bot for Alpaca, with a built-in exchange."""

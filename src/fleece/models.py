@@ -1,0 +1,127 @@
+"""Immutable domain objects shared by the feed, strategy, risk, orders, broker and store.
+
+Timestamps are always timezone-aware UTC. Prices are floats as Alpaca serves them (at most
+4 decimals); :func:`to_ticks` turns them into exact integers of 1/10,000 dollar for comparisons.
+Share quantities are integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+TICKS_PER_DOLLAR = 10_000
+
+
+def to_ticks(price: float) -> int:
+    """Return ``price`` as an exact integer number of 1/10,000 dollar."""
+    return round(price * TICKS_PER_DOLLAR)
+
+
+def require_utc(ts: datetime, what: str = "timestamp") -> datetime:
+    """Return ``ts`` unchanged if it is timezone-aware, else raise ``ValueError``."""
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {ts.isoformat()}")
+    return ts
+
+
+class Side(StrEnum):
+    """Order side, spelled as Alpaca spells it."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TradingState(StrEnum):
+    """What the risk manager lets through: everything, exits only, or nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One 1-minute OHLCV bar; ``timestamp`` is the bar's start, UTC-aware."""
+
+    symbol: str
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    trade_count: int | None = None
+    vwap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy decision taken at the close of ``bar_timestamp``'s bar."""
+
+    strategy: str
+    symbol: str
+    side: Side
+    bar_timestamp: datetime
+    price: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What we want to send; written to the store before it is submitted."""
+
+    client_order_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    qty: int
+    signal_timestamp: datetime
+    created_at: datetime
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A signal the risk manager refused, with the reason (one of a small vocabulary)."""
+
+    symbol: str
+    side: Side
+    reason: str
+    detail: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution reported by the broker."""
+
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: float
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A held position as the broker reports it."""
+
+    symbol: str
+    qty: int
+    avg_entry_price: float
+    market_value: float
+    unrealized_pl: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """The account figures the risk manager needs."""
+
+    equity: float
+    cash: float
+    buying_power: float
+    last_equity: float
