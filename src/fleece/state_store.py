@@ -87,14 +87,15 @@ KEY_KILL_SWITCH = "kill_switch"
 KEY_BREAKER = "circuit_breaker"
 KEY_REDUCING_LATCH = "reducing_latch"
 
-_STATUS_SQL = ", ".join(f"'{s.value}'" for s in IntentStatus)
 
 # Each migration is a list of statements run in one transaction (executescript would commit
 # on its own, so statements are executed one by one). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the seed's tables.
     (
-        f"""CREATE TABLE order_intents (
+        # The status list is spelled out, not derived from IntentStatus, so this released step
+        # never changes; a new status needs a migration that rebuilds the table.
+        """CREATE TABLE order_intents (
             client_order_id TEXT PRIMARY KEY,
             strategy TEXT NOT NULL,
             symbol TEXT NOT NULL,
@@ -103,7 +104,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             signal_timestamp_utc TEXT NOT NULL,
             created_at_utc TEXT NOT NULL,
             updated_at_utc TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ({_STATUS_SQL})),
+            status TEXT NOT NULL CHECK (status IN ('new', 'submitted', 'accepted',
+                'pending_new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected',
+                'failed', 'dry_run')),
             broker_order_id TEXT,
             filled_qty INTEGER NOT NULL DEFAULT 0,
             filled_avg_price REAL,
