@@ -1,0 +1,382 @@
+"""The risk manager: every signal passes through it and leaves approved or refused, with a reason.
+
+Pure and synchronous: the runtime builds a :class:`RiskContext` snapshot (account, positions,
+pending intents, counters, safety flags) and asks :meth:`RiskManager.evaluate`. Nothing here
+reads a clock, the store or the broker, so live, dry-run and backtest decide identically.
+
+Trading states (see :meth:`RiskManager.trading_state`):
+
+* ``HALTED`` — kill switch or tripped circuit breaker: nothing passes, exits included.
+* ``REDUCING`` — the daily loss limit is hit (or was hit earlier this session: latched):
+  exits only.
+* ``ACTIVE`` — everything the limits allow.
+
+Checks run in this order; the first that fails is the refusal's reason:
+
+1. ``kill_switch`` / ``circuit_breaker`` — HALTED refuses everything.
+2. ``market_closed``.
+3. ``last_bar_of_session`` — a signal on the session's last regular bar is not acted on.
+4. ``order_pending`` — an unfinished order intent already exists for the symbol.
+5. Exits (SELL): ``no_position`` if nothing is held; otherwise approved for the whole position.
+6. Entries (BUY), in order: ``daily_loss_limit`` (REDUCING), ``max_trades_per_day``,
+   ``already_in_position``, ``max_concurrent_positions`` (held + pending entries),
+   ``invalid_price``, ``position_size_zero``, ``insufficient_buying_power``.
+
+Exits are never blocked by the trade count or the position limits: getting out must always be
+possible unless the bot is HALTED.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, localcontext
+
+from fleece.models import Refusal, Side, Signal, TradingState, require_utc
+
+KILL_SWITCH = "kill_switch"
+CIRCUIT_BREAKER = "circuit_breaker"
+MARKET_CLOSED = "market_closed"
+LAST_BAR_OF_SESSION = "last_bar_of_session"
+ORDER_PENDING = "order_pending"
+NO_POSITION = "no_position"
+DAILY_LOSS_LIMIT = "daily_loss_limit"
+MAX_TRADES_PER_DAY = "max_trades_per_day"
+ALREADY_IN_POSITION = "already_in_position"
+MAX_CONCURRENT_POSITIONS = "max_concurrent_positions"
+INVALID_PRICE = "invalid_price"
+POSITION_SIZE_ZERO = "position_size_zero"
+INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"
+
+REFUSAL_REASONS: frozenset[str] = frozenset(
+    {
+        KILL_SWITCH,
+        CIRCUIT_BREAKER,
+        MARKET_CLOSED,
+        LAST_BAR_OF_SESSION,
+        ORDER_PENDING,
+        NO_POSITION,
+        DAILY_LOSS_LIMIT,
+        MAX_TRADES_PER_DAY,
+        ALREADY_IN_POSITION,
+        MAX_CONCURRENT_POSITIONS,
+        INVALID_PRICE,
+        POSITION_SIZE_ZERO,
+        INSUFFICIENT_BUYING_POWER,
+    }
+)
+
+# Enough digits that products of two floats' shortest decimal forms are never rounded.
+_EXACT_DIGITS = 80
+
+
+def _exact(value: float) -> Decimal:
+    """The decimal a human wrote for ``value`` (0.1 -> 0.1, not 0.1000000000000000055...)."""
+    return Decimal(repr(float(value)))
+
+
+def _require_finite(value: float, what: str) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """The configured limits.
+
+    Attributes:
+        max_position_pct: fraction of equity one entry may cost, in (0, 1].
+        max_daily_loss_pct: loss from the session's starting equity that switches to REDUCING,
+            in (0, 1).
+        max_trades_per_day: entries allowed per session (orders submitted since the open).
+        max_concurrent_positions: held positions plus pending entries allowed at once.
+        circuit_breaker_failures: consecutive order failures that trip the breaker.
+
+    Raises:
+        ValueError: when a value is out of range.
+    """
+
+    max_position_pct: float
+    max_daily_loss_pct: float
+    max_trades_per_day: int
+    max_concurrent_positions: int
+    circuit_breaker_failures: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_position_pct <= 1:
+            raise ValueError(f"max_position_pct must be in (0, 1], got {self.max_position_pct}")
+        if not 0 < self.max_daily_loss_pct < 1:
+            raise ValueError(f"max_daily_loss_pct must be in (0, 1), got {self.max_daily_loss_pct}")
+        if self.max_trades_per_day < 0:
+            raise ValueError(f"max_trades_per_day must be >= 0, got {self.max_trades_per_day}")
+        if self.max_concurrent_positions < 0:
+            raise ValueError(
+                f"max_concurrent_positions must be >= 0, got {self.max_concurrent_positions}"
+            )
+        if self.circuit_breaker_failures < 1:
+            raise ValueError(
+                f"circuit_breaker_failures must be >= 1, got {self.circuit_breaker_failures}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """Everything a decision depends on, snapshotted by the runtime just before it.
+
+    Attributes:
+        now: decision time, UTC-aware (stamped on refusals).
+        market_open: whether the regular session is open.
+        signal_on_last_bar: the signal's bar is the session's last regular bar.
+        equity: current account equity.
+        last_equity: equity at the session's start (Alpaca's ``last_equity``).
+        buying_power: current buying power.
+        positions: symbol -> shares held (0 or absent: not held).
+        pending_symbols: symbols with an unfinished order intent (buy or sell).
+        trades_today: orders submitted since the session's open.
+        kill_switch: the operator's kill switch is on.
+        breaker_tripped: the circuit breaker has tripped.
+        reducing_latched: the daily loss limit was already hit this session; it stays REDUCING
+            even if equity recovers.
+        dry_run: orders are not sent. The rules ignore it on purpose: a dry run must approve
+            and refuse exactly what a real run would.
+    """
+
+    now: datetime
+    market_open: bool
+    signal_on_last_bar: bool
+    equity: float
+    last_equity: float
+    buying_power: float
+    positions: Mapping[str, int]
+    pending_symbols: frozenset[str]
+    trades_today: int
+    kill_switch: bool
+    breaker_tripped: bool
+    reducing_latched: bool
+    dry_run: bool
+
+    def __post_init__(self) -> None:
+        require_utc(self.now, "now")
+        _require_finite(self.equity, "equity")
+        _require_finite(self.last_equity, "last_equity")
+        _require_finite(self.buying_power, "buying_power")
+        if self.trades_today < 0:
+            raise ValueError(f"trades_today must be >= 0, got {self.trades_today}")
+
+    def held(self, symbol: str) -> int:
+        """Shares held in ``symbol`` (0 when none)."""
+        return self.positions.get(symbol, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A signal the risk manager let through, sized in whole shares."""
+
+    symbol: str
+    side: Side
+    qty: int
+
+
+def position_size(equity: float, fraction: float, price: float) -> int:
+    """Return ``floor(equity * fraction / price)`` whole shares, computed exactly.
+
+    Each float is taken at its shortest decimal form, so 100000 * 0.10 / 100.00 is exactly 100
+    (float arithmetic can land on 99.99999999999999 and floor to 99).
+
+    Args:
+        equity: account equity in dollars.
+        fraction: fraction of equity to commit, e.g. 0.10.
+        price: price per share, > 0.
+
+    Returns:
+        The share count, never negative.
+    """
+    if not price > 0:
+        raise ValueError(f"price must be > 0, got {price!r}")
+    with localcontext(prec=_EXACT_DIGITS):
+        budget = _exact(equity) * _exact(fraction)
+        if budget <= 0:
+            return 0
+        return int(budget // _exact(price))
+
+
+class RiskManager:
+    """Turns signals into approvals or refusals under :class:`RiskLimits`.
+
+    Args:
+        limits: the configured limits.
+    """
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limits = limits
+
+    def trading_state(self, ctx: RiskContext) -> tuple[TradingState, str]:
+        """Return the trading state the context implies, and the reason for it.
+
+        Args:
+            ctx: the decision snapshot.
+
+        Returns:
+            ``(HALTED, "kill_switch" | "circuit_breaker")``, ``(REDUCING, "daily_loss_limit")``
+            when ``equity <= last_equity * (1 - max_daily_loss_pct)`` or already latched, else
+            ``(ACTIVE, "")``.
+        """
+        if ctx.kill_switch:
+            return TradingState.HALTED, KILL_SWITCH
+        if ctx.breaker_tripped:
+            return TradingState.HALTED, CIRCUIT_BREAKER
+        if ctx.reducing_latched or self.daily_loss_hit(ctx.equity, ctx.last_equity):
+            return TradingState.REDUCING, DAILY_LOSS_LIMIT
+        return TradingState.ACTIVE, ""
+
+    def daily_loss_hit(self, equity: float, last_equity: float) -> bool:
+        """True when ``equity`` is at or below the daily loss floor, compared exactly.
+
+        Args:
+            equity: current equity.
+            last_equity: equity at the session's start.
+        """
+        with localcontext(prec=_EXACT_DIGITS):
+            floor = _exact(last_equity) * (1 - _exact(self.limits.max_daily_loss_pct))
+            return _exact(equity) <= floor
+
+    def evaluate(self, signal: Signal, ctx: RiskContext, last_price: float) -> Approval | Refusal:
+        """Approve or refuse ``signal``; the module docstring lists the checks in order.
+
+        Args:
+            signal: the strategy's signal.
+            ctx: the decision snapshot.
+            last_price: the latest price of ``signal.symbol``, used to size entries.
+
+        Returns:
+            An :class:`Approval` with the share count, or a :class:`~fleece.models.Refusal`
+            whose ``reason`` is in :data:`REFUSAL_REASONS`.
+        """
+        state, state_reason = self.trading_state(ctx)
+        if state is TradingState.HALTED:
+            return self._refuse(signal, ctx, state_reason, "trading is HALTED")
+        if not ctx.market_open:
+            return self._refuse(signal, ctx, MARKET_CLOSED, "the regular session is closed")
+        if ctx.signal_on_last_bar:
+            return self._refuse(
+                signal, ctx, LAST_BAR_OF_SESSION, "signal on the session's last regular bar"
+            )
+        if signal.symbol in ctx.pending_symbols:
+            return self._refuse(
+                signal, ctx, ORDER_PENDING, f"an order for {signal.symbol} is unfinished"
+            )
+        if signal.side is Side.SELL:
+            return self._evaluate_exit(signal, ctx)
+        if state is TradingState.REDUCING:
+            return self._refuse(signal, ctx, state_reason, self._loss_detail(ctx))
+        return self._evaluate_entry(signal, ctx, last_price)
+
+    def _evaluate_exit(self, signal: Signal, ctx: RiskContext) -> Approval | Refusal:
+        held = ctx.held(signal.symbol)
+        if held <= 0:
+            return self._refuse(signal, ctx, NO_POSITION, f"no {signal.symbol} position to sell")
+        return Approval(signal.symbol, Side.SELL, held)
+
+    def _evaluate_entry(
+        self, signal: Signal, ctx: RiskContext, last_price: float
+    ) -> Approval | Refusal:
+        limits = self.limits
+        if ctx.trades_today >= limits.max_trades_per_day:
+            detail = f"{ctx.trades_today} trades today, limit {limits.max_trades_per_day}"
+            return self._refuse(signal, ctx, MAX_TRADES_PER_DAY, detail)
+        if ctx.held(signal.symbol) != 0:
+            detail = f"already holding {ctx.held(signal.symbol)} {signal.symbol}"
+            return self._refuse(signal, ctx, ALREADY_IN_POSITION, detail)
+        # A pending symbol that is not held is an entry in flight: it will occupy a slot.
+        occupied = {s for s, qty in ctx.positions.items() if qty != 0} | ctx.pending_symbols
+        if len(occupied) >= limits.max_concurrent_positions:
+            detail = (
+                f"{len(occupied)} positions held or pending, "
+                f"limit {limits.max_concurrent_positions}"
+            )
+            return self._refuse(signal, ctx, MAX_CONCURRENT_POSITIONS, detail)
+        if not (math.isfinite(last_price) and last_price > 0):
+            return self._refuse(signal, ctx, INVALID_PRICE, f"last price {last_price!r}")
+        qty = position_size(ctx.equity, limits.max_position_pct, last_price)
+        if qty <= 0:
+            detail = (
+                f"equity {ctx.equity:.2f} x {limits.max_position_pct} buys no share at {last_price}"
+            )
+            return self._refuse(signal, ctx, POSITION_SIZE_ZERO, detail)
+        with localcontext(prec=_EXACT_DIGITS):
+            cost = qty * _exact(last_price)
+            short = cost > _exact(ctx.buying_power)
+        if short:
+            detail = f"{qty} x {last_price} = {cost} exceeds buying power {ctx.buying_power:.2f}"
+            return self._refuse(signal, ctx, INSUFFICIENT_BUYING_POWER, detail)
+        return Approval(signal.symbol, Side.BUY, qty)
+
+    def _loss_detail(self, ctx: RiskContext) -> str:
+        return (
+            f"equity {ctx.equity:.2f} vs session start {ctx.last_equity:.2f}, "
+            f"limit {self.limits.max_daily_loss_pct:.2%}; exits only"
+        )
+
+    @staticmethod
+    def _refuse(signal: Signal, ctx: RiskContext, reason: str, detail: str) -> Refusal:
+        return Refusal(
+            symbol=signal.symbol, side=signal.side, reason=reason, detail=detail, timestamp=ctx.now
+        )
+
+
+class CircuitBreaker:
+    """Counts consecutive order failures; trips after ``threshold`` of them in a row.
+
+    A success resets the count but does not clear a trip: only :meth:`reset` (an operator's
+    decision) does. Build it from persisted values after a restart so the trip survives.
+
+    Args:
+        threshold: consecutive failures that trip the breaker (>= 1).
+        consecutive: persisted consecutive failure count.
+        tripped: persisted trip flag. A count already at the threshold also means tripped.
+
+    Raises:
+        ValueError: for a threshold below 1 or a negative count.
+    """
+
+    def __init__(self, threshold: int, consecutive: int = 0, tripped: bool = False) -> None:
+        if threshold < 1:
+            raise ValueError(f"threshold must be >= 1, got {threshold}")
+        if consecutive < 0:
+            raise ValueError(f"consecutive must be >= 0, got {consecutive}")
+        self.threshold = threshold
+        self._consecutive = consecutive
+        self._tripped = tripped or consecutive >= threshold
+
+    @property
+    def tripped(self) -> bool:
+        """Whether the breaker has tripped (and not been reset)."""
+        return self._tripped
+
+    @property
+    def consecutive(self) -> int:
+        """Consecutive failures since the last success or reset."""
+        return self._consecutive
+
+    def record_failure(self) -> bool:
+        """Count a failure.
+
+        Returns:
+            True only on the failure that trips the breaker, so the caller acts once.
+        """
+        self._consecutive += 1
+        if not self._tripped and self._consecutive >= self.threshold:
+            self._tripped = True
+            return True
+        return False
+
+    def record_success(self) -> None:
+        """Count a success: the consecutive failure count restarts at zero."""
+        self._consecutive = 0
+
+    def reset(self) -> None:
+        """Clear the trip and the count (an operator's decision)."""
+        self._consecutive = 0
+        self._tripped = False

@@ -1,0 +1,407 @@
+"""Specification of the risk manager: the gate every signal passes, with a reason for each no."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleece.models import Refusal, Side, Signal, TradingState
+from fleece.risk_manager import (
+    REFUSAL_REASONS,
+    Approval,
+    CircuitBreaker,
+    RiskContext,
+    RiskLimits,
+    RiskManager,
+    position_size,
+)
+
+NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def limits(**overrides: Any) -> RiskLimits:
+    base = RiskLimits(
+        max_position_pct=0.10,
+        max_daily_loss_pct=0.05,
+        max_trades_per_day=20,
+        max_concurrent_positions=10,
+    )
+    return replace(base, **overrides)
+
+
+def context(**overrides: Any) -> RiskContext:
+    base = RiskContext(
+        now=NOW,
+        market_open=True,
+        signal_on_last_bar=False,
+        equity=100_000.0,
+        last_equity=100_000.0,
+        buying_power=200_000.0,
+        positions={},
+        pending_symbols=frozenset(),
+        trades_today=0,
+        kill_switch=False,
+        breaker_tripped=False,
+        reducing_latched=False,
+        dry_run=False,
+    )
+    return replace(base, **overrides)
+
+
+def signal(side: Side, symbol: str = "SPY", price: float = 100.0) -> Signal:
+    return Signal("sma_crossover", symbol, side, NOW, price, "test")
+
+
+def buy(symbol: str = "SPY") -> Signal:
+    return signal(Side.BUY, symbol)
+
+
+def sell(symbol: str = "SPY") -> Signal:
+    return signal(Side.SELL, symbol)
+
+
+def reason(result: Approval | Refusal) -> str:
+    assert isinstance(result, Refusal), f"expected a refusal, got {result}"
+    assert result.reason in REFUSAL_REASONS
+    return result.reason
+
+
+def holding(*symbols: str, qty: int = 10) -> dict[str, int]:
+    return dict.fromkeys(symbols, qty)
+
+
+LOSS_HIT = {"equity": 95_000.0, "last_equity": 100_000.0}  # exactly 5% down
+
+
+# --- trading states ----------------------------------------------------------------------------
+
+
+def test_state_is_active_with_no_flags_and_no_loss() -> None:
+    assert RiskManager(limits()).trading_state(context()) == (TradingState.ACTIVE, "")
+
+
+def test_kill_switch_halts() -> None:
+    state = RiskManager(limits()).trading_state(context(kill_switch=True, breaker_tripped=True))
+
+    assert state == (TradingState.HALTED, "kill_switch")
+
+
+def test_tripped_breaker_halts() -> None:
+    state = RiskManager(limits()).trading_state(context(breaker_tripped=True))
+
+    assert state == (TradingState.HALTED, "circuit_breaker")
+
+
+def test_daily_loss_at_exactly_the_limit_reduces() -> None:
+    state = RiskManager(limits()).trading_state(context(**LOSS_HIT))
+
+    assert state == (TradingState.REDUCING, "daily_loss_limit")
+
+
+def test_daily_loss_a_cent_short_of_the_limit_stays_active() -> None:
+    state = RiskManager(limits()).trading_state(context(equity=95_000.01, last_equity=100_000.0))
+
+    assert state == (TradingState.ACTIVE, "")
+
+
+def test_latched_reducing_stays_reducing_after_equity_recovers() -> None:
+    state = RiskManager(limits()).trading_state(context(reducing_latched=True))
+
+    assert state == (TradingState.REDUCING, "daily_loss_limit")
+
+
+# --- HALTED, market hours, pending -------------------------------------------------------------
+
+
+def test_kill_switch_blocks_exits_too() -> None:
+    ctx = context(kill_switch=True, positions=holding("SPY"))
+
+    assert reason(RiskManager(limits()).evaluate(sell(), ctx, 100.0)) == "kill_switch"
+
+
+def test_circuit_breaker_blocks_entries_and_exits() -> None:
+    ctx = context(breaker_tripped=True, positions=holding("SPY"))
+    risk = RiskManager(limits())
+
+    assert reason(risk.evaluate(sell(), ctx, 100.0)) == "circuit_breaker"
+    assert reason(risk.evaluate(buy("IBM"), ctx, 100.0)) == "circuit_breaker"
+
+
+def test_closed_market_refuses() -> None:
+    ctx = context(market_open=False, positions=holding("SPY"))
+
+    assert reason(RiskManager(limits()).evaluate(sell(), ctx, 100.0)) == "market_closed"
+
+
+def test_signal_on_the_sessions_last_bar_is_not_acted_on() -> None:
+    ctx = context(signal_on_last_bar=True)
+
+    assert reason(RiskManager(limits()).evaluate(buy(), ctx, 100.0)) == "last_bar_of_session"
+
+
+def test_pending_order_for_the_symbol_refuses_another() -> None:
+    ctx = context(positions=holding("SPY"), pending_symbols=frozenset({"SPY"}))
+
+    assert reason(RiskManager(limits()).evaluate(sell(), ctx, 100.0)) == "order_pending"
+
+
+def test_refusal_carries_symbol_side_time_and_a_detail() -> None:
+    result = RiskManager(limits()).evaluate(buy(), context(market_open=False), 100.0)
+
+    assert isinstance(result, Refusal)
+    assert (result.symbol, result.side, result.timestamp) == ("SPY", Side.BUY, NOW)
+    assert result.detail
+
+
+# --- exits -------------------------------------------------------------------------------------
+
+
+def test_exit_sells_the_whole_position() -> None:
+    ctx = context(positions={"SPY": 37})
+
+    assert RiskManager(limits()).evaluate(sell(), ctx, 100.0) == Approval("SPY", Side.SELL, 37)
+
+
+def test_exit_without_a_position_is_refused() -> None:
+    assert reason(RiskManager(limits()).evaluate(sell(), context(), 100.0)) == "no_position"
+
+
+def test_daily_loss_limit_blocks_entries_but_allows_exits() -> None:
+    ctx = context(positions=holding("SPY"), **LOSS_HIT)
+    risk = RiskManager(limits())
+
+    assert reason(risk.evaluate(buy("IBM"), ctx, 100.0)) == "daily_loss_limit"
+    assert risk.evaluate(sell("SPY"), ctx, 100.0) == Approval("SPY", Side.SELL, 10)
+
+
+def test_exits_ignore_the_trade_and_position_limits() -> None:
+    ctx = context(positions=holding("SPY", "IBM"), trades_today=20)
+    risk = RiskManager(limits(max_concurrent_positions=2))
+
+    assert risk.evaluate(sell(), ctx, 100.0) == Approval("SPY", Side.SELL, 10)
+
+
+# --- entries: limits at their boundaries -------------------------------------------------------
+
+
+def test_one_trade_below_the_daily_limit_is_allowed() -> None:
+    result = RiskManager(limits()).evaluate(buy(), context(trades_today=19), 100.0)
+
+    assert isinstance(result, Approval)
+
+
+def test_the_daily_trade_limit_blocks_entries() -> None:
+    result = RiskManager(limits()).evaluate(buy(), context(trades_today=20), 100.0)
+
+    assert reason(result) == "max_trades_per_day"
+
+
+def test_entry_while_holding_the_symbol_is_refused() -> None:
+    ctx = context(positions=holding("SPY"))
+
+    assert reason(RiskManager(limits()).evaluate(buy(), ctx, 100.0)) == "already_in_position"
+
+
+def test_one_position_below_the_concurrency_limit_is_allowed() -> None:
+    ctx = context(positions=holding("A", "B"))
+    risk = RiskManager(limits(max_concurrent_positions=3))
+
+    assert isinstance(risk.evaluate(buy(), ctx, 100.0), Approval)
+
+
+def test_the_concurrency_limit_blocks_entries() -> None:
+    ctx = context(positions=holding("A", "B", "C"))
+    risk = RiskManager(limits(max_concurrent_positions=3))
+
+    assert reason(risk.evaluate(buy(), ctx, 100.0)) == "max_concurrent_positions"
+
+
+def test_pending_entries_count_towards_the_concurrency_limit() -> None:
+    ctx = context(positions=holding("A", "B"), pending_symbols=frozenset({"C"}))
+    risk = RiskManager(limits(max_concurrent_positions=3))
+
+    assert reason(risk.evaluate(buy(), ctx, 100.0)) == "max_concurrent_positions"
+
+
+def test_a_pending_exit_on_a_held_symbol_counts_once() -> None:
+    ctx = context(positions=holding("A", "B"), pending_symbols=frozenset({"A"}))
+    risk = RiskManager(limits(max_concurrent_positions=3))
+
+    assert isinstance(risk.evaluate(buy(), ctx, 100.0), Approval)
+
+
+def test_zero_quantity_positions_do_not_count_as_held() -> None:
+    ctx = context(positions={"SPY": 0, "A": 0})
+    risk = RiskManager(limits(max_concurrent_positions=1))
+
+    assert risk.evaluate(buy(), ctx, 100.0) == Approval("SPY", Side.BUY, 100)
+
+
+# --- entries: sizing ---------------------------------------------------------------------------
+
+
+def test_position_size_is_floor_of_equity_fraction_over_price() -> None:
+    result = RiskManager(limits()).evaluate(buy(), context(equity=100_000.0), 333.0)
+
+    assert result == Approval("SPY", Side.BUY, 30)  # 10,000 / 333 = 30.03
+
+
+def test_sizing_exact_where_floats_fall_short() -> None:
+    # In floats 10,000 * 0.35 / 1.12 is 3124.9999999999995: a float floor would buy 3124.
+    assert math.floor(10_000.0 * 0.35 / 1.12) == 3124
+
+    assert position_size(10_000.0, 0.35, 1.12) == 3125
+
+
+def test_ten_percent_of_100k_at_100_is_exactly_100_shares() -> None:
+    assert position_size(100_000.0, 0.10, 100.00) == 100
+
+
+@given(
+    equity=st.decimals("0", "10000000", places=2),
+    pct=st.decimals("0.01", "1", places=2),
+    price=st.decimals("0.01", "5000", places=4),
+)
+def test_exact_sizing_at_boundaries(equity: Decimal, pct: Decimal, price: Decimal) -> None:
+    qty = position_size(float(equity), float(pct), float(price))
+
+    assert qty * price <= equity * pct < (qty + 1) * price
+
+
+def test_entry_too_small_for_one_share_is_refused() -> None:
+    # 10% of 999.99 is 99.999, less than one share at 100.
+    ctx = context(equity=999.99, last_equity=999.99)
+
+    result = RiskManager(limits()).evaluate(buy(), ctx, 100.0)
+
+    assert reason(result) == "position_size_zero"
+
+
+def test_entry_costing_more_than_buying_power_is_refused() -> None:
+    # 100 shares at 100 cost 10,000.00; a cent short of that is not enough.
+    ctx = context(buying_power=9_999.99)
+
+    assert reason(RiskManager(limits()).evaluate(buy(), ctx, 100.0)) == "insufficient_buying_power"
+
+
+def test_entry_costing_exactly_the_buying_power_is_allowed() -> None:
+    ctx = context(buying_power=10_000.0)
+
+    assert RiskManager(limits()).evaluate(buy(), ctx, 100.0) == Approval("SPY", Side.BUY, 100)
+
+
+@pytest.mark.parametrize("price", [0.0, -1.0, math.nan, math.inf])
+def test_entry_with_an_unusable_price_is_refused(price: float) -> None:
+    assert reason(RiskManager(limits()).evaluate(buy(), context(), price)) == "invalid_price"
+
+
+def test_dry_run_decides_exactly_like_a_real_run() -> None:
+    risk = RiskManager(limits())
+
+    assert risk.evaluate(buy(), context(dry_run=True), 100.0) == risk.evaluate(
+        buy(), context(), 100.0
+    )
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"max_position_pct": 0.0},
+        {"max_position_pct": 1.5},
+        {"max_daily_loss_pct": 0.0},
+        {"max_daily_loss_pct": 1.0},
+        {"max_trades_per_day": -1},
+        {"max_concurrent_positions": -1},
+        {"circuit_breaker_failures": 0},
+    ],
+)
+def test_out_of_range_limits_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(overrides))):
+        limits(**overrides)
+
+
+def test_context_requires_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        context(now=datetime(2024, 3, 4, 15, 0))
+
+
+def test_context_requires_finite_equity() -> None:
+    with pytest.raises(ValueError, match="equity"):
+        context(equity=math.nan)
+
+
+# --- circuit breaker ---------------------------------------------------------------------------
+
+
+def test_breaker_trips_after_exactly_n_consecutive_failures() -> None:
+    breaker = CircuitBreaker(threshold=3)
+
+    tripped_now = [breaker.record_failure() for _ in range(3)]
+
+    assert tripped_now == [False, False, True]
+    assert breaker.tripped
+
+
+def test_breaker_reports_the_trip_only_once() -> None:
+    breaker = CircuitBreaker(threshold=1)
+    breaker.record_failure()
+
+    assert breaker.record_failure() is False
+    assert breaker.tripped and breaker.consecutive == 2
+
+
+def test_a_success_in_between_resets_the_count() -> None:
+    breaker = CircuitBreaker(threshold=3)
+    breaker.record_failure()
+    breaker.record_failure()
+
+    breaker.record_success()
+    breaker.record_failure()
+    breaker.record_failure()
+
+    assert not breaker.tripped
+    assert breaker.consecutive == 2
+
+
+def test_a_success_does_not_clear_a_trip() -> None:
+    breaker = CircuitBreaker(threshold=1)
+    breaker.record_failure()
+
+    breaker.record_success()
+
+    assert breaker.tripped
+
+
+def test_reset_clears_the_trip_and_the_count() -> None:
+    breaker = CircuitBreaker(threshold=1)
+    breaker.record_failure()
+
+    breaker.reset()
+
+    assert (breaker.tripped, breaker.consecutive) == (False, 0)
+
+
+def test_breaker_resumes_from_persisted_values() -> None:
+    breaker = CircuitBreaker(threshold=5, consecutive=4)
+
+    assert breaker.record_failure() is True
+
+
+def test_persisted_trip_survives_a_restart() -> None:
+    assert CircuitBreaker(threshold=5, consecutive=0, tripped=True).tripped
+
+
+@pytest.mark.parametrize(("threshold", "consecutive"), [(0, 0), (5, -1)])
+def test_breaker_refuses_bad_values(threshold: int, consecutive: int) -> None:
+    with pytest.raises(ValueError):
+        CircuitBreaker(threshold, consecutive)
