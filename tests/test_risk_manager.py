@@ -111,6 +111,13 @@ def test_daily_loss_a_cent_short_of_the_limit_stays_active() -> None:
     assert state == (TradingState.ACTIVE, "")
 
 
+def test_no_starting_equity_is_no_daily_loss() -> None:
+    # An all-zero account (not read yet) must not latch REDUCING for the whole session.
+    state = RiskManager(limits()).trading_state(context(equity=0.0, last_equity=0.0))
+
+    assert state == (TradingState.ACTIVE, "")
+
+
 def test_latched_reducing_stays_reducing_after_equity_recovers() -> None:
     state = RiskManager(limits()).trading_state(context(reducing_latched=True))
 

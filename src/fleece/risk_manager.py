@@ -234,10 +234,16 @@ class RiskManager:
     def daily_loss_hit(self, equity: float, last_equity: float) -> bool:
         """True when ``equity`` is at or below the daily loss floor, compared exactly.
 
+        Without a positive starting equity (e.g. no account read yet, all zeros) there is no
+        baseline to lose a percentage of, so the limit is not considered hit; entries are then
+        refused by sizing anyway (zero equity buys nothing).
+
         Args:
             equity: current equity.
             last_equity: equity at the session's start.
         """
+        if last_equity <= 0:
+            return False
         with localcontext(prec=_EXACT_DIGITS):
             floor = _exact(last_equity) * (1 - _exact(self.limits.max_daily_loss_pct))
             return _exact(equity) <= floor
