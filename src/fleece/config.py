@@ -1,0 +1,612 @@
+"""Configuration: the environment (``.env`` plus the process environment) and ``trading.yaml``.
+
+Everything is validated once, at startup. A bad value never gets past :func:`load_config`: it
+becomes a :class:`~fleece.errors.ConfigError` whose message is one line naming the file, the
+key and the reason, e.g. ``config/trading.yaml: risk.max_postion_pct: unknown key ...``.
+
+* :class:`Settings` holds the environment variables (``ALPACA_API_KEY`` ...), read by
+  :func:`load_settings`; the process environment wins over the ``.env`` file.
+* :class:`TradingConfig` holds ``trading.yaml``, read by :func:`load_trading_config`; every
+  section but ``symbols`` has defaults, so the seed's short file stays valid.
+* :func:`load_config` reads both, applies the paper lock (:mod:`fleece.paper_lock`) and
+  returns an :class:`AppConfig`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.paper_lock import Endpoints, apply_paper_lock, resolve_endpoints
+
+ENVIRONMENT = "environment"
+"""The source named in errors about a value that came from the process environment."""
+DEFAULT_SOURCE = "default"
+FILE_KEY = "(file)"
+"""The key named in errors about a whole file (missing, empty, unreadable)."""
+KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
+
+# Prefixes that mark a .env variable as meant for us, so a typo in one is refused, not ignored.
+_OUR_PREFIXES = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_")
+_PLACEHOLDERS = frozenset({"your_api_key_here", "your_secret_key_here"})
+_TRUE_WORDS = frozenset({"true", "1", "yes"})
+_FALSE_WORDS = frozenset({"false", "0", "no"})
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TICKER = re.compile(r"[A-Z]{1,5}(\.[A-Z]{1,2})?")
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _env_bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+    raise ValueError(f"expected true/false/1/0/yes/no, got {value!r}")
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _iso_day(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    return value.strip() if isinstance(value, str) else value
+
+
+def _absolute(path: Path) -> Path:
+    # Relative paths are relative to the bot directory, i.e. where the bot is started.
+    return path.expanduser().absolute()
+
+
+EnvBool = Annotated[bool, BeforeValidator(_env_bool)]
+EnvPath = Annotated[Path, AfterValidator(_absolute)]
+
+
+class Settings(BaseSettings):
+    """The environment variables, validated; field ``x_y`` is variable ``X_Y``.
+
+    Build it with :func:`load_settings`. ``Settings(...)`` with keyword arguments reads
+    nothing else (no ``.env``, no environment), which keeps tests hermetic.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    alpaca_paper: EnvBool = True
+    allow_live_trading: EnvBool = False
+    kill_switch: EnvBool = False
+    circuit_breaker_reset: EnvBool = False
+    dry_run: EnvBool = False
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
+        "INFO"
+    )
+    database_path: EnvPath = Path("data/trades.db")
+    config_path: EnvPath = Path("config/trading.yaml")
+    fleece_mode: Annotated[Literal["paper", "sim"], BeforeValidator(_lower)] = "paper"
+    alpaca_base_url: str | None = None
+    alpaca_data_url: str | None = None
+    sim_data: EnvPath | None = None
+    sim_speed: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
+    sim_seed: int = 0
+    sim_days: Annotated[int, Field(ge=1)] = 1
+    sim_start: Annotated[date | None, BeforeValidator(_iso_day)] = None
+    dashboard_token: SecretStr | None = None
+    log_dir: EnvPath = Path("logs")
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _env_source: str = PrivateAttr(default=ENVIRONMENT)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges .env and the environment itself: that lets tests inject an
+        # environment, and lets every refusal name the source the bad value came from.
+        return (init_settings,)
+
+    @property
+    def sim(self) -> bool:
+        """True when the bot runs against its built-in exchange (``FLEECE_MODE=sim``)."""
+        return self.fleece_mode == "sim"
+
+    @property
+    def env_source(self) -> str:
+        """Where variables are meant to be set: the ``.env`` path, or ``environment``."""
+        return self._env_source
+
+    def source_of(self, name: str) -> str:
+        """Return where variable ``name`` came from: a ``.env`` path, environment or default."""
+        return self._sources.get(name.upper(), DEFAULT_SOURCE)
+
+
+ENV_NAMES: tuple[str, ...] = tuple(name.upper() for name in Settings.model_fields)
+# Values never echoed in an error, whatever is wrong with them.
+_SECRET_NAMES = frozenset({"ALPACA_API_KEY", "ALPACA_SECRET_KEY", "DASHBOARD_TOKEN"})
+
+
+def load_settings(
+    env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the environment variables from ``env_file`` and ``environ``; the latter wins.
+
+    A missing ``env_file`` is fine (``.env`` is optional); empty values count as unset.
+
+    Args:
+        env_file: the ``.env`` file, or None to read none.
+        environ: the process environment; None means ``os.environ``.
+
+    Returns:
+        The validated settings, remembering where each value came from.
+
+    Raises:
+        ConfigError: a value is invalid, or a ``.env`` line is malformed or misspelt.
+    """
+    env_source = str(env_file) if env_file is not None else ENVIRONMENT
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    if env_file is not None:
+        for name, value in _read_env_file(env_file).items():
+            values[name], sources[name] = value, env_source
+    for raw_name, value in (os.environ if environ is None else environ).items():
+        name = raw_name.upper()
+        if name in ENV_NAMES and value.strip():
+            values[name], sources[name] = value, ENVIRONMENT
+    mode = values.get("FLEECE_MODE", "").strip().lower()
+    if mode == "live":
+        raise LiveTradingRefused(
+            sources["FLEECE_MODE"],
+            "FLEECE_MODE",
+            "live trading is not supported: alpaca-fleece trades paper only (use paper or sim)",
+        )
+    try:
+        fields: dict[str, Any] = {name.lower(): value for name, value in values.items()}
+        settings = Settings(**fields)
+    except ValidationError as exc:
+        error = _first_error(exc)
+        name = str(error["loc"][0]).upper() if error["loc"] else "(environment)"
+        show_input = name not in _SECRET_NAMES
+        raise ConfigError(
+            sources.get(name, DEFAULT_SOURCE), name, _reason(error, Settings, show_input)
+        ) from None
+    settings._sources = sources
+    settings._env_source = env_source
+    return settings
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """Return the non-empty variables of a ``.env`` file, refusing malformed or misspelt lines."""
+    source = str(path)
+    if not path.exists():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.line
+            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
+    found: dict[str, str] = {}
+    for raw_name, value in dotenv_values(stream=io.StringIO(text)).items():
+        name = raw_name.upper()
+        if name not in ENV_NAMES:
+            _refuse_if_misspelt(source, name)
+            continue
+        if value is not None and value.strip():
+            found[name] = value
+    return found
+
+
+def _refuse_if_misspelt(source: str, name: str) -> None:
+    # Other tools may share the .env (BOT_ROOT for systemd, ...): only names that look like
+    # ours are refused, because a misspelt KILL_SWITCH silently ignored is a real danger.
+    close = difflib.get_close_matches(name, ENV_NAMES, n=1, cutoff=0.8)
+    if close or name.startswith(_OUR_PREFIXES):
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(ENV_NAMES)}"
+        raise ConfigError(source, name, f"unknown variable; {hint}")
+
+
+def require_api_keys(settings: Settings) -> None:
+    """Refuse to start in paper mode without both Alpaca keys (sim mode needs none).
+
+    Raises:
+        ConfigError: naming the first missing key, with a hint how to fix it.
+    """
+    if settings.sim:
+        return
+    for name, value in (
+        ("ALPACA_API_KEY", settings.alpaca_api_key),
+        ("ALPACA_SECRET_KEY", settings.alpaca_secret_key),
+    ):
+        if value is None or not value.get_secret_value().strip():
+            raise ConfigError(settings.env_source, name, f"missing in paper mode: {KEYS_HINT}")
+        if value.get_secret_value().strip() in _PLACEHOLDERS:
+            raise ConfigError(
+                settings.source_of(name), name, f"still the .env.example placeholder: {KEYS_HINT}"
+            )
+
+
+# --------------------------------------------------------------------------- trading.yaml
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"must be a fraction in (0, 1], e.g. 0.10 for 10% (got {value!r})")
+    return value
+
+
+def _ticker(value: str) -> str:
+    if not _TICKER.fullmatch(value):
+        raise ValueError(f"invalid symbol {value!r}: expected an upper-case ticker like AAPL")
+    return value
+
+
+def _distinct_tickers(values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values:
+        raise ValueError("the symbol list is empty: list at least one ticker")
+    seen: set[str] = set()
+    for ticker in values:
+        if ticker in seen:
+            raise ValueError(f"duplicate symbol {ticker!r}")
+        seen.add(ticker)
+    return values
+
+
+Fraction = Annotated[float, AfterValidator(_fraction)]
+Count = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
+Ticker = Annotated[str, Strict(), AfterValidator(_ticker)]
+
+# Strict: YAML already gives ints, floats and bools, so "20" for a count is a mistake to refuse.
+_SECTION = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class SymbolsConfig(BaseModel):
+    """``symbols``: which tickers to trade (``list`` in YAML)."""
+
+    model_config = _SECTION
+    mode: Literal["explicit"] = "explicit"
+    tickers: Annotated[tuple[Ticker, ...], AfterValidator(_distinct_tickers)] = Field(
+        alias="list", strict=False
+    )
+
+
+class RiskConfig(BaseModel):
+    """``risk``: limits the risk manager enforces."""
+
+    model_config = _SECTION
+    max_position_pct: Fraction = 0.10
+    max_daily_loss_pct: Fraction = 0.05
+    max_trades_per_day: Count = 20
+    max_concurrent_positions: Count = 10
+    circuit_breaker_failures: Count = 5
+
+
+class StrategyConfig(BaseModel):
+    """``strategy``: the SMA crossover windows, in 1-minute bars."""
+
+    model_config = _SECTION
+    name: Literal["sma_crossover"] = "sma_crossover"
+    fast: Count = 10
+    medium: Count = 30
+    slow: Count = 90
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> StrategyConfig:
+        if not self.fast < self.medium < self.slow:
+            raise ValueError(
+                "windows must satisfy fast < medium < slow "
+                f"(got fast={self.fast}, medium={self.medium}, slow={self.slow})"
+            )
+        return self
+
+
+class DataConfig(BaseModel):
+    """``data``: the market-data feed.
+
+    ``poll_interval_seconds`` is in simulated seconds in sim mode. Bars complete on minute
+    boundaries, so polling every few seconds means a bar is seen just after it closes.
+    ``warmup_bars`` defaults to the slow window (filled in by :class:`TradingConfig`).
+    """
+
+    model_config = _SECTION
+    feed: Literal["iex", "sip"] = "iex"
+    poll_interval_seconds: Seconds = 5.0
+    warmup_bars: Annotated[int, Field(ge=0)] | None = None
+
+
+class OrdersConfig(BaseModel):
+    """``orders``: how long an unfilled order may live, and its time in force."""
+
+    model_config = _SECTION
+    stale_order_minutes: Count = 15
+    time_in_force: Literal["day"] = "day"
+
+
+class ShutdownConfig(BaseModel):
+    """``shutdown``: what a graceful stop does, within ``grace_seconds``."""
+
+    model_config = _SECTION
+    cancel_open_orders: bool = True
+    close_positions: bool = True
+    grace_seconds: Seconds = 25.0
+
+
+class HousekeepingConfig(BaseModel):
+    """``housekeeping``: periodic tasks."""
+
+    model_config = _SECTION
+    heartbeat_seconds: Seconds = 60.0
+    equity_snapshot_seconds: Seconds = 60.0
+    bar_retention_days: Count = 30
+
+
+class TradingConfig(BaseModel):
+    """The whole ``trading.yaml``."""
+
+    model_config = _SECTION
+    symbols: SymbolsConfig
+    session_policy: Literal["regular_only"] = "regular_only"
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    orders: OrdersConfig = Field(default_factory=OrdersConfig)
+    shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
+    housekeeping: HousekeepingConfig = Field(default_factory=HousekeepingConfig)
+
+    @model_validator(mode="after")
+    def _default_warmup(self) -> TradingConfig:
+        if self.data.warmup_bars is None:
+            warm = self.data.model_copy(update={"warmup_bars": self.strategy.slow})
+            # The model is frozen; this runs once, during validation, before anyone sees it.
+            object.__setattr__(self, "data", warm)
+        return self
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """The symbols to trade, in file order."""
+        return self.symbols.tickers
+
+
+def load_trading_config(path: Path) -> TradingConfig:
+    """Read and validate a ``trading.yaml``.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, empty, malformed or has a bad value.
+    """
+    source = _shown_path(path)
+    raw = _read_yaml(path, source)
+    try:
+        return TradingConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = _first_error(exc)
+        raise ConfigError(source, _dotted(error["loc"]), _reason(error, TradingConfig)) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key repeated in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+                )
+            if isinstance(key, str | int | float | bool):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_checked_timestamp(self, node: yaml.ScalarNode) -> object:
+        """Construct a date, turning an impossible one (2024-02-30) into a marked error."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.MarkedYAMLError(
+                problem=f"invalid date {node.value!r} ({exc})", problem_mark=node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_checked_timestamp
+)
+
+
+def _read_yaml(path: Path, source: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, FILE_KEY, "file not found (set CONFIG_PATH)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
+    loader = _UniqueKeyLoader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else FILE_KEY
+        problem = " ".join(str(exc.problem or exc.context or "unreadable").split())
+        raise ConfigError(source, where, f"malformed YAML: {problem}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise ConfigError(source, FILE_KEY, f"malformed YAML: {_one_line(exc)}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        raise ConfigError(source, FILE_KEY, "the file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source,
+            "(top level)",
+            f"expected a mapping of sections (symbols, risk, ...), got {type(data).__name__}",
+        )
+    return data
+
+
+# --------------------------------------------------------------------------- both together
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the bot needs to start: settings, trading config, and where it came from."""
+
+    settings: Settings
+    trading: TradingConfig
+    config_path: Path
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The checked Alpaca endpoints (see :func:`fleece.paper_lock.resolve_endpoints`)."""
+        return resolve_endpoints(self.settings)
+
+
+def load_config(
+    env_file: Path | None = Path(".env"),
+    environ: Mapping[str, str] | None = None,
+    require_keys: bool = True,
+    *,
+    config_path: Path | None = None,
+) -> AppConfig:
+    """Load and validate the whole configuration, paper lock included.
+
+    Args:
+        env_file: the ``.env`` file (optional on disk), or None to read none.
+        environ: the process environment; None means ``os.environ``.
+        require_keys: refuse paper mode without Alpaca keys (sim mode never needs them).
+        config_path: the trading YAML; None means ``CONFIG_PATH``.
+
+    Raises:
+        LiveTradingRefused: a live flag or a non-paper endpoint was configured.
+        ConfigError: any other invalid value, with the file, key and reason.
+    """
+    settings = load_settings(env_file, environ)
+    apply_paper_lock(settings)
+    if require_keys:
+        require_api_keys(settings)
+    path = settings.config_path if config_path is None else _absolute(config_path)
+    return AppConfig(settings=settings, trading=load_trading_config(path), config_path=path)
+
+
+# --------------------------------------------------------------------------- error wording
+
+
+def _first_error(exc: ValidationError) -> ErrorDetails:
+    # An unknown key usually explains the rest (a typo also makes a required key "missing").
+    errors = exc.errors(include_url=False)
+    unknown = [e for e in errors if e["type"] in ("extra_forbidden", "invalid_key")]
+    return (unknown or errors)[0]
+
+
+_PLAIN_MESSAGES = {
+    "missing": "required key is missing",
+    "tuple_type": "expected a list",
+    "model_type": "expected a section of keys (a mapping)",
+    "model_attributes_type": "expected a section of keys (a mapping)",
+    "dict_type": "expected a mapping",
+    "invalid_key": "keys must be text",
+}
+
+
+def _reason(error: ErrorDetails, model: type[BaseModel], show_input: bool = True) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key_reason(error["loc"], model)
+    if kind == "value_error":
+        return _one_line(error["msg"].removeprefix("Value error, "))
+    message = _PLAIN_MESSAGES.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
+    if show_input and kind != "missing":
+        message += f" (got {_short(error['input'])})"
+    return message
+
+
+def _unknown_key_reason(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
+    name = str(loc[-1])
+    section = _model_at(model, loc[:-1])
+    valid = [f.alias or n for n, f in section.model_fields.items()] if section else []
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {name!r}; did you mean {close[0]!r}?"
+    return f"unknown key {name!r}; valid keys: {', '.join(valid)}"
+
+
+def _model_at(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    for part in path:
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+        annotation = fields[part].annotation if part in fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "(top level)"
+
+
+def _short(value: object) -> str:
+    text = _one_line(repr(value))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+def _os_reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+
+
+def _shown_path(path: Path) -> str:
+    """Show ``path`` relative to the current directory when it lies below it."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
