@@ -1,0 +1,469 @@
+"""The broker adapter: alpaca-py's blocking clients behind an asyncio interface that owns retries.
+
+Every call runs in a worker thread (``asyncio.to_thread``) so the event loop never blocks, with the
+request timeout set where the clients are built (:mod:`fleece.paper_lock`). alpaca-py's own retry
+loop (which sleeps 3 s in the calling thread) is switched off: this module decides.
+
+- Reads retry on 5xx, 429 (honouring ``Retry-After``) and network errors, with capped exponential
+  backoff, then raise :class:`~fleece.errors.BrokerError`.
+- An order submission is never blindly re-sent. A definite refusal (4xx) raises ``BrokerError`` at
+  once; anything ambiguous (timeout, dropped connection, 5xx, 429) raises
+  :class:`~fleece.errors.AmbiguousSubmitError`, and the order manager looks the order up by
+  ``client_order_id`` before it decides anything else.
+
+Answers are read as raw JSON and parsed defensively here: an unknown status, a missing field or an
+HTML body becomes a ``BrokerError`` (or a skipped bar), never a crash of the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import requests
+from alpaca.common.enums import Sort
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    ClosePositionRequest,
+    GetCalendarRequest,
+    GetOrdersRequest,
+    MarketOrderRequest,
+)
+
+from fleece.data.validate import parse_bar
+from fleece.errors import AmbiguousSubmitError, BrokerError
+from fleece.models import AccountSnapshot, Bar, Position, Side
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
+KNOWN_STATUSES = frozenset(
+    {
+        "new",
+        "partially_filled",
+        "filled",
+        "done_for_day",
+        "canceled",
+        "expired",
+        "replaced",
+        "pending_cancel",
+        "pending_replace",
+        "pending_review",
+        "accepted",
+        "pending_new",
+        "accepted_for_bidding",
+        "stopped",
+        "rejected",
+        "suspended",
+        "calculated",
+        "held",
+    }
+)
+FINAL_STATUSES = frozenset(
+    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"}
+)
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """An order as the broker reports it (a fact, not an intent)."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    filled_qty: int
+    filled_avg_price: float | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    filled_at: datetime | None
+
+    @property
+    def is_final(self) -> bool:
+        """True once the broker will not change this order any more."""
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class MarketClock:
+    """The broker's clock: whether the market is open, and the next open and close."""
+
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDay:
+    """One trading day of the broker's calendar (UTC instants)."""
+
+    day: date
+    open: datetime
+    close: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How reads are retried: ``attempts`` tries, backoff doubling from ``base`` to ``cap``."""
+
+    attempts: int = 5
+    base_seconds: float = 0.25
+    cap_seconds: float = 8.0
+    max_retry_after: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    retryable: bool
+    definite: bool  # the broker certainly did not act on the request
+    status: int | None
+    code: int | None
+    message: str
+    retry_after: float | None
+
+
+def _retry_after(response: Any) -> float | None:
+    if response is None:
+        return None
+    raw = response.headers.get("Retry-After") if hasattr(response, "headers") else None
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def classify(exc: BaseException) -> _Failure:
+    """Sort an exception from alpaca-py/requests into retryable, definite or ambiguous."""
+    if isinstance(exc, APIError):
+        status = exc.status_code
+        code: int | None = None
+        message = "broker error"
+        try:
+            body = json.loads(str(exc))
+            if isinstance(body, dict):
+                code = body.get("code") if isinstance(body.get("code"), int) else None
+                message = str(body.get("message", message))[:200]
+        except (ValueError, TypeError):
+            message = "non-JSON error body"
+        retryable = status is None or status in RETRYABLE_STATUS
+        definite = status is not None and 400 <= status < 500 and status not in {408}
+        return _Failure(retryable, definite, status, code, message, _retry_after(exc.response))
+    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
+        return _Failure(True, False, None, None, f"network: {type(exc).__name__}", None)
+    if isinstance(exc, requests.exceptions.RequestException):
+        return _Failure(True, False, None, None, f"request failed: {type(exc).__name__}", None)
+    # A body we could not parse (HTML instead of JSON, a model validation error, ...).
+    return _Failure(True, False, None, None, f"unreadable answer: {type(exc).__name__}", None)
+
+
+def _dt(raw: object) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts.astimezone(UTC) if ts.tzinfo else None
+
+
+def _num(raw: object) -> float | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _need(raw: Mapping[str, Any], key: str, conv: Callable[[object], T | None]) -> T:
+    value = conv(raw.get(key))
+    if value is None:
+        raise BrokerError(f"bad broker answer: field {key!r} missing or invalid")
+    return value
+
+
+def parse_order(raw: object) -> BrokerOrder:
+    """Parse one raw order dict, raising ``BrokerError`` when it is unusable."""
+    if not isinstance(raw, Mapping):
+        raise BrokerError("bad broker answer: order is not an object")
+    side_raw = raw.get("side")
+    if side_raw not in ("buy", "sell"):
+        raise BrokerError(f"bad broker answer: unknown side {side_raw!r}")
+    qty = _need(raw, "qty", _num)
+    created = _need(raw, "created_at", _dt)
+    return BrokerOrder(
+        id=_need(raw, "id", lambda v: v if isinstance(v, str) and v else None),
+        client_order_id=_need(
+            raw, "client_order_id", lambda v: v if isinstance(v, str) and v else None
+        ),
+        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
+        side=Side(side_raw),
+        qty=int(qty),
+        filled_qty=int(_num(raw.get("filled_qty")) or 0),
+        filled_avg_price=_num(raw.get("filled_avg_price")),
+        status=str(raw.get("status", "")),
+        created_at=created,
+        updated_at=_dt(raw.get("updated_at")) or created,
+        filled_at=_dt(raw.get("filled_at")),
+    )
+
+
+def parse_position(raw: object) -> Position:
+    """Parse one raw position dict."""
+    if not isinstance(raw, Mapping):
+        raise BrokerError("bad broker answer: position is not an object")
+    return Position(
+        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
+        qty=int(_need(raw, "qty", _num)),
+        avg_entry_price=_need(raw, "avg_entry_price", _num),
+        market_value=_num(raw.get("market_value")) or 0.0,
+        unrealized_pl=_num(raw.get("unrealized_pl")) or 0.0,
+    )
+
+
+class Broker:
+    """Async facade over alpaca-py's ``TradingClient`` and ``StockHistoricalDataClient``.
+
+    Args:
+        trading: an alpaca-py TradingClient built by :func:`fleece.paper_lock.make_trading_client`
+            with ``raw_data=True``.
+        data: an alpaca-py StockHistoricalDataClient built likewise.
+        feed: the market-data feed ("iex" for free accounts, or "sip").
+        policy: how reads are retried.
+        sleep: injected so tests and simulated time can shorten backoff.
+    """
+
+    def __init__(
+        self,
+        trading: Any,
+        data: Any,
+        *,
+        feed: str = "iex",
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        for client in (trading, data):
+            # alpaca-py would otherwise sleep 3 s in our worker thread on 429/504; we own retries.
+            client._retry = 0
+        self._trading = trading
+        self._data = data
+        self._feed = DataFeed(feed)
+        self._policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self.requests: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    async def _call(self, name: str, fn: Callable[..., T], *args: Any, retry: bool = True) -> T:
+        attempt = 0
+        while True:
+            self.requests[name] += 1
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except Exception as exc:  # every failure is classified; none escapes unlabelled
+                failure = classify(exc)
+                self.errors[f"{name}:{failure.status or 'net'}"] += 1
+                attempt += 1
+                if not retry or not failure.retryable or attempt >= self._policy.attempts:
+                    raise BrokerError(
+                        f"{name} failed: {failure.message}", failure.status, failure.code
+                    ) from None
+                delay = min(
+                    self._policy.cap_seconds, self._policy.base_seconds * 2 ** (attempt - 1)
+                )
+                if failure.retry_after is not None:
+                    delay = max(delay, min(failure.retry_after, self._policy.max_retry_after))
+                log.warning(
+                    "broker retry call=%s attempt=%d status=%s delay=%.2fs reason=%s",
+                    name,
+                    attempt,
+                    failure.status,
+                    delay,
+                    failure.message,
+                )
+                await self._sleep(delay)
+
+    # ---- account and positions -------------------------------------------------------------
+    async def account(self) -> AccountSnapshot:
+        """The account's equity, cash, buying power and last (previous close) equity."""
+        raw = await self._call("get_account", self._trading.get_account)
+        if not isinstance(raw, Mapping):
+            raise BrokerError("bad broker answer: account is not an object")
+        return AccountSnapshot(
+            equity=_need(raw, "equity", _num),
+            cash=_need(raw, "cash", _num),
+            buying_power=_need(raw, "buying_power", _num),
+            last_equity=_num(raw.get("last_equity")) or _need(raw, "equity", _num),
+        )
+
+    async def positions(self) -> dict[str, Position]:
+        """Every open position, keyed by symbol."""
+        raw = await self._call("get_all_positions", self._trading.get_all_positions)
+        if not isinstance(raw, list):
+            raise BrokerError("bad broker answer: positions is not a list")
+        return {p.symbol: p for p in map(parse_position, raw)}
+
+    # ---- orders ----------------------------------------------------------------------------
+    async def orders(
+        self, status: str = "open", after: datetime | None = None
+    ) -> list[BrokerOrder]:
+        """Orders by status ("open", "closed", "all"), oldest first, up to 500."""
+        request = GetOrdersRequest(
+            status=QueryOrderStatus(status), after=after, limit=500, direction=Sort.ASC
+        )
+        raw = await self._call("get_orders", self._trading.get_orders, request)
+        if not isinstance(raw, list):
+            raise BrokerError("bad broker answer: orders is not a list")
+        parsed: list[BrokerOrder] = []
+        for item in raw:
+            try:
+                parsed.append(parse_order(item))
+            except BrokerError as exc:
+                log.warning("skipped unreadable order in list: %s", exc)
+        return parsed
+
+    async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        """Look an order up by our client_order_id; None when the broker has never seen it."""
+        try:
+            raw = await self._call(
+                "get_order_by_client_id", self._trading.get_order_by_client_id, client_order_id
+            )
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_order(raw)
+
+    async def submit_market(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+    ) -> BrokerOrder:
+        """Submit a market order once; ``AmbiguousSubmitError`` when the outcome is unknown."""
+        request = MarketOrderRequest(
+            symbol=symbol,
+            qty=qty,
+            side=OrderSide(side.value),
+            time_in_force=TimeInForce(time_in_force),
+            client_order_id=client_order_id,
+        )
+        self.requests["submit_order"] += 1
+        try:
+            raw = await asyncio.to_thread(self._trading.submit_order, request)
+        except Exception as exc:
+            failure = classify(exc)
+            self.errors[f"submit_order:{failure.status or 'net'}"] += 1
+            if failure.definite and failure.status != 429:
+                raise BrokerError(
+                    f"order refused: {failure.message}", failure.status, failure.code
+                ) from None
+            raise AmbiguousSubmitError(
+                f"order outcome unknown: {failure.message}", failure.status, failure.code
+            ) from None
+        try:
+            return parse_order(raw)
+        except BrokerError as exc:
+            # The broker took the order but its answer is unreadable: look it up, don't resend.
+            raise AmbiguousSubmitError(str(exc)) from None
+
+    async def cancel_order(self, order_id: str) -> None:
+        """Cancel one order; an order that is already final is not an error worth retrying."""
+        await self._call("cancel_order", self._trading.cancel_order_by_id, order_id)
+
+    async def cancel_all_orders(self) -> int:
+        """Cancel every open order; returns how many the broker reported."""
+        raw = await self._call("cancel_orders", self._trading.cancel_orders)
+        return len(raw) if isinstance(raw, list) else 0
+
+    async def close_all_positions(self) -> int:
+        """Close every position with market orders (cancelling open orders first)."""
+        raw = await self._call("close_all_positions", self._trading.close_all_positions, True)
+        return len(raw) if isinstance(raw, list) else 0
+
+    async def close_position(self, symbol: str, qty: int | None = None) -> None:
+        """Close one position, wholly or ``qty`` shares."""
+        options = ClosePositionRequest(qty=str(qty)) if qty else None
+        await self._call("close_position", self._trading.close_position, symbol, options)
+
+    # ---- clock, calendar, bars -------------------------------------------------------------
+    async def clock(self) -> MarketClock:
+        """The broker's market clock."""
+        raw = await self._call("get_clock", self._trading.get_clock)
+        if not isinstance(raw, Mapping):
+            raise BrokerError("bad broker answer: clock is not an object")
+        return MarketClock(
+            timestamp=_need(raw, "timestamp", _dt),
+            is_open=bool(raw.get("is_open")),
+            next_open=_need(raw, "next_open", _dt),
+            next_close=_need(raw, "next_close", _dt),
+        )
+
+    async def calendar(self, start: date, end: date) -> list[CalendarDay]:
+        """Trading days between ``start`` and ``end`` from the broker's calendar."""
+        from fleece.calendar import NEW_YORK  # local: display-edge timezone only
+
+        raw = await self._call(
+            "get_calendar", self._trading.get_calendar, GetCalendarRequest(start=start, end=end)
+        )
+        days: list[CalendarDay] = []
+        for item in raw if isinstance(raw, list) else []:
+            try:
+                day = date.fromisoformat(item["date"])
+                o_h, o_m = map(int, item["open"].split(":"))
+                c_h, c_m = map(int, item["close"].split(":"))
+            except (KeyError, ValueError, TypeError, AttributeError):
+                log.warning("skipped unreadable calendar day: %r", item)
+                continue
+            opened = datetime(day.year, day.month, day.day, o_h, o_m, tzinfo=NEW_YORK)
+            closed = datetime(day.year, day.month, day.day, c_h, c_m, tzinfo=NEW_YORK)
+            days.append(CalendarDay(day, opened.astimezone(UTC), closed.astimezone(UTC)))
+        return days
+
+    async def bars(
+        self, symbols: Sequence[str], start: datetime, end: datetime | None = None
+    ) -> tuple[dict[str, list[Bar]], list[tuple[str, str]]]:
+        """1-minute bars for all ``symbols`` in ONE multi-symbol request (alpaca-py follows pages).
+
+        Returns the parsed bars per symbol and the (symbol, reason) of every raw bar skipped.
+        """
+        request = StockBarsRequest(
+            symbol_or_symbols=list(symbols),
+            timeframe=TimeFrame.Minute,
+            start=start,
+            end=end,
+            feed=self._feed,
+            sort=Sort.ASC,
+        )
+        raw = await self._call("get_stock_bars", self._data.get_stock_bars, request)
+        if not isinstance(raw, Mapping):
+            raise BrokerError("bad broker answer: bars is not an object")
+        out: dict[str, list[Bar]] = {}
+        skipped: list[tuple[str, str]] = []
+        for symbol, items in raw.items():
+            if not isinstance(items, list):
+                skipped.append((str(symbol), "not_a_list"))
+                continue
+            for item in items:
+                parsed = parse_bar(str(symbol), item) if isinstance(item, Mapping) else "wrong_type"
+                if isinstance(parsed, Bar):
+                    out.setdefault(str(symbol), []).append(parsed)
+                else:
+                    skipped.append((str(symbol), parsed))
+        return out, skipped

@@ -1,0 +1,153 @@
+"""The ``fleece`` command line (typer): thin, every command calls into the package.
+
+Errors a user can fix (bad config, refused live endpoint, bad data) end as one line on stderr and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fleece.cli_config import config_app
+from fleece.cli_support import user_errors
+from fleece.clock import SystemClock
+from fleece.config import AppConfig, load_config
+from fleece.exchange.server import exchange_command
+from fleece.logs import setup_logging
+from fleece.state_store import StateStore
+
+app = typer.Typer(
+    help="alpaca-fleece: a paper-only trading bot for Alpaca, with a built-in exchange.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(config_app, name="config")
+app.command("exchange", help="Serve the built-in Alpaca-compatible paper exchange.")(
+    exchange_command
+)
+console = Console()
+err = Console(stderr=True)
+
+EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read")]
+
+
+def _secrets_of(config: AppConfig) -> list[str]:
+    s = config.settings
+    values = [s.alpaca_api_key, s.alpaca_secret_key, s.dashboard_token]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def run_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> int:
+    """Set up logging and run the bot until it stops; returns the exit code."""
+    from fleece.runtime import Bot
+
+    s = config.settings
+    setup_logging(s.log_level, Path(s.log_dir), _secrets_of(config))
+    bot = Bot(config, stop_after_sessions=stop_after_sessions)
+    return asyncio.run(bot.run())
+
+
+@app.command()
+def run(env_file: EnvFile = Path(".env")) -> None:
+    """Run the trading bot in the foreground (Ctrl+C stops it gracefully)."""
+    with user_errors():
+        config = _load(env_file)
+    raise typer.Exit(run_bot(config))
+
+
+def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConfig:
+    environ = {**os.environ, **(overrides or {})}
+    sim = environ.get("FLEECE_MODE", "").strip().lower() == "sim"
+    if not sim and env_file.exists():
+        # The .env file may select sim mode; keys are only required in paper mode.
+        from dotenv import dotenv_values
+
+        file_mode = dotenv_values(env_file).get("FLEECE_MODE") or ""
+        sim = "FLEECE_MODE" not in environ and file_mode.strip().lower() == "sim"
+    return load_config(env_file, environ, require_keys=not sim)
+
+
+@app.command()
+def demo(
+    env_file: EnvFile = Path(".env"),
+    days: Annotated[int, typer.Option(help="full simulated sessions to trade")] = 1,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 400.0,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 7,
+) -> None:
+    """Run the bot on the built-in exchange over a simulated day, then print a summary."""
+    from fleece.summary import print_summary
+
+    db = Path("data/demo/trades.db")
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    overrides = {
+        "FLEECE_MODE": "sim",
+        "DATABASE_PATH": str(db),
+        "SIM_DAYS": str(days + 1),
+        "SIM_SPEED": str(speed),
+        "SIM_SEED": str(seed),
+        "SIM_START": os.environ.get("SIM_START", "2024-11-25"),
+        "KILL_SWITCH": "false",
+        "DRY_RUN": "false",
+    }
+    with user_errors():
+        config = _load(env_file, overrides)
+    console.print(
+        f"[bold]alpaca-fleece demo[/]: {len(config.trading.tickers)} symbols, "
+        f"{days} simulated session(s) at {speed:g}x on the built-in exchange "
+        f"(log: {Path(config.settings.log_dir) / 'orchestrator.out'})"
+    )
+    started = datetime.now().astimezone()
+    code = run_bot(config, stop_after_sessions=days)
+    print_summary(console, db, Path(config.settings.log_dir) / "orchestrator.out", started)
+    raise typer.Exit(code)
+
+
+def _store(env_file: Path) -> tuple[StateStore, AppConfig]:
+    config = load_config(env_file, os.environ, require_keys=False)
+    return StateStore(Path(config.settings.database_path)), config
+
+
+@app.command()
+def halt(
+    reason: Annotated[str, typer.Option(help="why trading is halted")] = "operator",
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Set the persisted kill switch: the bot sends no new orders until `fleece resume`."""
+    with user_errors():
+        store, _ = _store(env_file)
+        with store:
+            store.set_kill_switch(True, reason, SystemClock().now())
+    console.print(f"kill switch ON ({reason}): trading HALTED")
+
+
+@app.command()
+def resume(env_file: EnvFile = Path(".env")) -> None:
+    """Lift the persisted kill switch (KILL_SWITCH=true in the environment still halts)."""
+    with user_errors():
+        store, _ = _store(env_file)
+        with store:
+            store.set_kill_switch(False, "resumed", SystemClock().now())
+    console.print("kill switch OFF: trading may resume")
+
+
+@app.command("reset-breaker")
+def reset_breaker(env_file: EnvFile = Path(".env")) -> None:
+    """Reset a tripped circuit breaker (persisted across restarts until reset)."""
+    with user_errors():
+        store, _ = _store(env_file)
+        with store:
+            store.set_breaker(False, 0, SystemClock().now())
+    console.print("circuit breaker reset")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,132 @@
+"""Housekeeping: the chores a bot running for months needs, run from the polling loop.
+
+Daily counter reset at the session open, equity snapshots while the market is open, a heartbeat
+line (positions, open orders, equity, state), cancelling orders left unfilled too long, a periodic
+re-read of the broker's positions, and pruning of old bars. Each chore runs when it is due by the
+injected clock, so in sim mode they follow simulated time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fleece.broker import Broker
+from fleece.clock import Clock
+from fleece.errors import BrokerError
+from fleece.state_store import StateStore
+from fleece.trader import Trader, session_date
+
+log = logging.getLogger(__name__)
+POSITION_RESYNC = timedelta(minutes=15)
+
+
+class Housekeeping:
+    """Runs due chores on each :meth:`tick`."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        broker: Broker,
+        trader: Trader,
+        clock: Clock,
+        config: Any,
+        *,
+        stale_order_minutes: int,
+    ) -> None:
+        self._store = store
+        self._broker = broker
+        self._trader = trader
+        self._clock = clock
+        self._heartbeat_every = timedelta(seconds=config.heartbeat_seconds)
+        self._snapshot_every = timedelta(seconds=config.equity_snapshot_seconds)
+        self._retention = timedelta(days=config.bar_retention_days)
+        self._stale_after = timedelta(minutes=stale_order_minutes)
+        self._session: date | None = None
+        self._last_heartbeat: datetime | None = None
+        self._last_snapshot: datetime | None = None
+        self._last_resync: datetime | None = None
+
+    async def tick(self, now: datetime, market_open: bool) -> None:
+        """Run every chore that is due at ``now``."""
+        if market_open and session_date(now) != self._session:
+            self._on_session_open(now)
+        if market_open and _due(self._last_snapshot, now, self._snapshot_every):
+            self._snapshot(now)
+        if _due(self._last_heartbeat, now, self._heartbeat_every):
+            self._heartbeat(now)
+        if market_open:
+            await self._trader.orders.cancel_stale(self._stale_after)
+        if _due(self._last_resync, now, POSITION_RESYNC):
+            await self._resync_positions(now)
+
+    def _on_session_open(self, now: datetime) -> None:
+        day = session_date(now)
+        self._session = day
+        account = self._trader.account
+        if account is not None and self._store.start_equity(day) is None:
+            self._store.set_start_equity(day, account.last_equity)
+        pruned = self._store.prune_bars(now - self._retention)
+        log.info(
+            "session open day=%s trades_submitted=%d start_equity=%s pruned_bars=%d",
+            day.isoformat(),
+            self._store.trades_submitted(day),
+            f"{account.last_equity:.2f}" if account else "unknown",
+            pruned,
+        )
+
+    def _snapshot(self, now: datetime) -> None:
+        account = self._trader.account
+        if account is None:
+            return
+        self._last_snapshot = now
+        self._store.add_equity_snapshot(
+            now,
+            account.equity,
+            account.cash,
+            round(account.equity - account.cash, 2),
+            len(self._trader.portfolio.qty),
+            len(self._store.unfinished_intents()),
+        )
+
+    def _heartbeat(self, now: datetime) -> None:
+        self._last_heartbeat = now
+        state, why = self._trader.update_state(now)
+        account = self._trader.account
+        open_orders = len(self._store.unfinished_intents())
+        self._store.add_heartbeat(
+            now,
+            account.equity if account else None,
+            len(self._trader.portfolio.qty),
+            open_orders,
+            state,
+        )
+        log.info(
+            "heartbeat state=%s%s positions=%d open_orders=%d equity=%s",
+            state.value,
+            f"({why})" if why else "",
+            len(self._trader.portfolio.qty),
+            open_orders,
+            f"{account.equity:.2f}" if account else "unknown",
+        )
+
+    async def _resync_positions(self, now: datetime) -> None:
+        self._last_resync = now
+        try:
+            positions = await self._broker.positions()
+        except BrokerError as exc:
+            log.warning("position resync failed reason=%s", exc)
+            return
+        broker_view = {s: p.qty for s, p in positions.items()}
+        if broker_view != self._trader.portfolio.qty:
+            log.warning(
+                "positions differed from the broker; broker adopted ours=%s broker=%s",
+                self._trader.portfolio.qty,
+                broker_view,
+            )
+        self._trader.portfolio.replace(broker_view)
+
+
+def _due(last: datetime | None, now: datetime, every: timedelta) -> bool:
+    return last is None or now - last >= every

@@ -1,0 +1,287 @@
+"""The order manager: intents become broker orders, broker facts become stored state.
+
+Crash safety rests on three rules:
+
+1. Every intent is written to ``order_intents`` (status ``new``) with a deterministic
+   ``client_order_id`` BEFORE anything is sent; the same signal always yields the same id, so a
+   replayed signal finds its intent already there and sends nothing.
+2. Just before each send the intent is marked ``submitted`` (committed). After a crash, an intent
+   in ``submitted`` is looked up by client_order_id: found means adopt, 404 means it never arrived.
+3. Fills are recorded from the broker's cumulative ``filled_qty`` / ``filled_avg_price``, one
+   ``trades`` row per increment, idempotently; so re-reading an order never doubles a fill and a
+   fill missed while we were down is recorded on the next read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fleece.broker import Broker, BrokerOrder
+from fleece.clock import Clock
+from fleece.errors import AmbiguousSubmitError, BrokerError
+from fleece.models import Fill, OrderIntent, Side
+from fleece.risk_manager import CircuitBreaker
+from fleece.state_store import StateStore
+
+log = logging.getLogger(__name__)
+
+#: Intent statuses that still need the broker's answer.
+UNFINISHED = frozenset({"new", "submitted", "accepted", "pending_new", "partially_filled"})
+#: Broker statuses we copy onto the intent as they are.
+_BROKER_TO_INTENT = {
+    "new": "accepted",
+    "accepted": "accepted",
+    "pending_new": "pending_new",
+    "accepted_for_bidding": "accepted",
+    "held": "accepted",
+    "calculated": "accepted",
+    "pending_cancel": "accepted",
+    "pending_replace": "accepted",
+    "pending_review": "accepted",
+    "partially_filled": "partially_filled",
+    "filled": "filled",
+    "done_for_day": "expired",
+    "canceled": "canceled",
+    "expired": "expired",
+    "rejected": "rejected",
+    "replaced": "canceled",
+    "stopped": "accepted",
+    "suspended": "accepted",
+}
+MAX_CLIENT_ORDER_ID = 128
+
+
+def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime) -> str:
+    """The deterministic id of the order a signal asks for (same signal, same id)."""
+    stamp = signal_ts.strftime("%Y%m%dT%H%M%SZ")
+    cid = f"{strategy}-{symbol}-{side.value}-{stamp}"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        raise ValueError(f"client_order_id longer than {MAX_CLIENT_ORDER_ID} characters: {cid!r}")
+    return cid
+
+
+def intent_status_for(order: BrokerOrder) -> str:
+    """Our intent status for a broker order status (unknown statuses keep the intent open)."""
+    return _BROKER_TO_INTENT.get(order.status, "accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What happened to one intent: ``status`` is the intent's status after the attempt."""
+
+    client_order_id: str
+    status: str
+    broker_order: BrokerOrder | None = None
+    error: str | None = None
+
+
+class OrderManager:
+    """Sends approved intents and turns broker answers into intents, fills and breaker state."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        broker: Broker,
+        clock: Clock,
+        breaker: CircuitBreaker,
+        *,
+        dry_run: bool = False,
+        time_in_force: str = "day",
+        on_fill: Callable[[Fill], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._broker = broker
+        self._clock = clock
+        self._breaker = breaker
+        self._dry_run = dry_run
+        self._tif = time_in_force
+        self._on_fill = on_fill
+        self.submitted = 0
+        self.failures = 0
+
+    # ---- submission --------------------------------------------------------------------
+    def make_intent(
+        self, strategy: str, symbol: str, side: Side, qty: int, signal_ts: datetime
+    ) -> OrderIntent:
+        """Build the intent for an approved signal (pure)."""
+        return OrderIntent(
+            client_order_id=client_order_id(strategy, symbol, side, signal_ts),
+            strategy=strategy,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            signal_timestamp=signal_ts,
+            created_at=self._clock.now(),
+            dry_run=self._dry_run,
+        )
+
+    async def submit(self, intent: OrderIntent) -> SubmitOutcome:
+        """Write the intent, then send it once; never sends an intent that already exists."""
+        if self._breaker.tripped:
+            return SubmitOutcome(intent.client_order_id, "blocked", error="circuit_breaker")
+        status = "dry_run" if intent.dry_run else "new"
+        if not self._store.add_intent(intent, status=status):
+            log.warning("intent exists, not sent again cid=%s", intent.client_order_id)
+            return SubmitOutcome(intent.client_order_id, "duplicate")
+        if intent.dry_run:
+            log.info(
+                "dry-run order cid=%s symbol=%s side=%s qty=%d",
+                intent.client_order_id,
+                intent.symbol,
+                intent.side.value,
+                intent.qty,
+            )
+            return SubmitOutcome(intent.client_order_id, "dry_run")
+        return await self._send(intent.client_order_id, intent.symbol, intent.side, intent.qty)
+
+    async def _send(self, cid: str, symbol: str, side: Side, qty: int) -> SubmitOutcome:
+        self._store.mark_submit_attempt(cid, self._clock.now())
+        self.submitted += 1
+        try:
+            order = await self._broker.submit_market(cid, symbol, side, qty, self._tif)
+        except AmbiguousSubmitError as exc:
+            log.warning("order outcome unknown cid=%s reason=%s; looking it up", cid, exc)
+            return await self._resolve_ambiguous(cid, str(exc))
+        except BrokerError as exc:
+            if exc.code == 40010001 and "unique" in str(exc):
+                # The broker already has this id: an earlier attempt did arrive. Adopt it.
+                return await self._resolve_ambiguous(cid, str(exc))
+            return self._failed(cid, "rejected", str(exc))
+        self._breaker.record_success()
+        self._persist_breaker()
+        self.apply(order)
+        log.info(
+            "order submitted cid=%s id=%s symbol=%s side=%s qty=%d status=%s",
+            cid,
+            order.id,
+            symbol,
+            side.value,
+            qty,
+            order.status,
+        )
+        return SubmitOutcome(cid, intent_status_for(order), order)
+
+    async def _resolve_ambiguous(self, cid: str, reason: str) -> SubmitOutcome:
+        try:
+            found = await self._broker.order_by_client_id(cid)
+        except BrokerError as exc:
+            # Still unknown: leave it 'submitted'; the next refresh or start-up looks again.
+            log.warning("order still unknown cid=%s reason=%s", cid, exc)
+            return SubmitOutcome(cid, "submitted", error=reason)
+        if found is None:
+            return self._failed(cid, "failed", f"not at broker after: {reason}")
+        self._breaker.record_success()
+        self._persist_breaker()
+        self.apply(found)
+        log.info("order adopted after ambiguous submit cid=%s status=%s", cid, found.status)
+        return SubmitOutcome(cid, intent_status_for(found), found)
+
+    def _failed(self, cid: str, status: str, reason: str) -> SubmitOutcome:
+        self.failures += 1
+        self._store.set_intent_status(cid, status, error=reason, now=self._clock.now())
+        tripped = self._breaker.record_failure()
+        self._persist_breaker()
+        log.error("order failed cid=%s status=%s reason=%s", cid, status, reason)
+        if tripped:
+            log.error(
+                "circuit breaker tripped consecutive_failures=%d: trading HALTED",
+                self._breaker.consecutive,
+            )
+        return SubmitOutcome(cid, status, error=reason)
+
+    def _persist_breaker(self) -> None:
+        self._store.set_breaker(self._breaker.tripped, self._breaker.consecutive, self._clock.now())
+
+    # ---- broker facts -> state -----------------------------------------------------------
+    def apply(self, order: BrokerOrder) -> Fill | None:
+        """Record what the broker says about one of our orders (idempotent)."""
+        fill: Fill | None = None
+        if order.filled_qty > 0 and order.filled_avg_price is not None:
+            fill = self._store.record_fill(
+                order.client_order_id,
+                order.id,
+                order.symbol,
+                order.side,
+                order.filled_qty,
+                order.filled_avg_price,
+                order.filled_at or order.updated_at,
+            )
+            if fill is not None:
+                log.info(
+                    "fill cid=%s symbol=%s side=%s qty=%d price=%.4f",
+                    fill.client_order_id,
+                    fill.symbol,
+                    fill.side.value,
+                    fill.qty,
+                    fill.price,
+                )
+                if self._on_fill is not None:
+                    self._on_fill(fill)
+        if order.status not in _BROKER_TO_INTENT:
+            log.warning(
+                "unknown order status cid=%s status=%r", order.client_order_id, order.status
+            )
+        self._store.set_intent_status(
+            order.client_order_id,
+            intent_status_for(order),
+            broker_order_id=order.id,
+            now=self._clock.now(),
+        )
+        return fill
+
+    async def refresh(self) -> int:
+        """Bring every unfinished intent up to date with ONE orders request; returns fills."""
+        pending = [r for r in self._store.unfinished_intents() if not r.dry_run]
+        if not pending:
+            return 0
+        oldest = min(r.created_at for r in pending)
+        orders = await self._broker.orders("all", after=oldest - timedelta(minutes=1))
+        by_cid = {o.client_order_id: o for o in orders}
+        fills = 0
+        for record in pending:
+            order = by_cid.get(record.client_order_id)
+            if order is None and record.status in ("new", "submitted"):
+                order = await self._lookup_missing(record.client_order_id, record.status)
+            if order is not None and self.apply(order) is not None:
+                fills += 1
+        return fills
+
+    async def _lookup_missing(self, cid: str, status: str) -> BrokerOrder | None:
+        found = await self._broker.order_by_client_id(cid)
+        if found is None:
+            # 'new' never left us; 'submitted' never arrived. Either way nothing is at the broker.
+            self._store.set_intent_status(
+                cid, "failed", error=f"not at broker (was {status})", now=self._clock.now()
+            )
+            log.warning("intent not found at broker, marked failed cid=%s was=%s", cid, status)
+        return found
+
+    # ---- housekeeping helpers --------------------------------------------------------------
+    async def cancel_stale(self, max_age: timedelta) -> int:
+        """Cancel our open orders older than ``max_age``; returns how many were asked to cancel."""
+        now = self._clock.now()
+        count = 0
+        for record in self._store.unfinished_intents():
+            if record.broker_order_id and now - record.created_at > max_age:
+                try:
+                    await self._broker.cancel_order(record.broker_order_id)
+                    count += 1
+                    log.info("stale order cancelled cid=%s", record.client_order_id)
+                except BrokerError as exc:
+                    log.warning("cancel failed cid=%s reason=%s", record.client_order_id, exc)
+        return count
+
+    async def submit_exits(self, positions: Iterable[tuple[str, int]], tag: str) -> int:
+        """Sell whole positions through intents (so their fills land in ``trades``)."""
+        now = self._clock.now()
+        sent = 0
+        for symbol, qty in positions:
+            if qty <= 0:
+                continue
+            intent = self.make_intent(tag, symbol, Side.SELL, qty, now)
+            outcome = await self.submit(intent)
+            sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
+        return sent

@@ -1,0 +1,520 @@
+"""The live runtime: the seed's four phases, supervised tasks and graceful shutdown.
+
+1. Infrastructure: config (already loaded), broker (Alpaca paper, a loopback ``fleece exchange``,
+   or the built-in exchange started in-process for ``FLEECE_MODE=sim``), state store,
+   reconciliation.
+2. Data: event bus, HTTP bar polling (one multi-symbol request per poll), warm-up backfill.
+3. Trading logic: strategy, risk manager, order manager (see :mod:`fleece.trader`), housekeeping.
+4. Runtime: the polling loop and housekeeping as supervised tasks; SIGTERM/SIGINT stop gracefully.
+
+Timers follow the injected clock, so in sim mode a simulated day passes in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleece.broker import Broker
+from fleece.clock import Clock, ScaledClock, SystemClock
+from fleece.config import AppConfig
+from fleece.errors import BrokerError, FleeceError
+from fleece.event_bus import EventBus
+from fleece.housekeeping import Housekeeping
+from fleece.models import Bar, TradingState
+from fleece.order_manager import OrderManager
+from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
+from fleece.reconciliation import reconcile
+from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
+from fleece.sessions import SessionBook
+from fleece.state_store import StateStore
+from fleece.strategy.sma_crossover import SmaCrossover
+from fleece.stream_polling import BarPoller, sleep_until
+from fleece.trader import Trader, session_date
+
+log = logging.getLogger(__name__)
+ONE_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BarEvent:
+    """A new, valid bar published on the bus."""
+
+    bar: Bar
+
+
+@dataclass
+class RunStats:
+    """Figures a run reports at the end (the demo's summary reads them)."""
+
+    started_sim: datetime | None = None
+    stopped_sim: datetime | None = None
+    polls: int = 0
+    bars: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    exit_reason: str = ""
+
+    def simulated_minutes(self) -> float:
+        """Simulated (or real) minutes the run covered."""
+        if self.started_sim is None or self.stopped_sim is None:
+            return 0.0
+        return max((self.stopped_sim - self.started_sim) / ONE_MINUTE, 0.0)
+
+
+class Bot:
+    """One bot process: build with a validated config, then ``await bot.run()``."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        stop_at: datetime | None = None,
+        stop_after_sessions: int | None = None,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        self.config = config
+        self.stop_at = stop_at
+        self.stop_after_sessions = stop_after_sessions
+        self.install_signal_handlers = install_signal_handlers
+        self.stats = RunStats()
+        self._stopping = asyncio.Event()
+        self._signals = 0
+        self._exchange_server: Any = None
+        self.exchange: Any = None
+        self.clock: Clock = SystemClock()
+        self.speed: float | None = None
+        self.store: StateStore | None = None
+        self.broker: Broker | None = None
+        self.trader: Trader | None = None
+        self.poller: BarPoller | None = None
+        self.housekeeping: Housekeeping | None = None
+        self.base_url: str | None = None
+
+    # ---- phase 1 ---------------------------------------------------------------------------
+    def _start_sim_exchange(self, key: str, secret: str) -> str:
+        from fleece.exchange.server import ExchangeServer, build_exchange
+
+        s = self.config.settings
+        trading = self.config.trading
+        exchange = build_exchange(
+            list(trading.tickers),
+            data_dir=Path(s.sim_data) if s.sim_data else None,
+            synthetic=not s.sim_data,
+            start=s.sim_start,
+            days=s.sim_days,
+            speed=s.sim_speed,
+            seed=s.sim_seed,
+        )
+        self.exchange = exchange
+        self._exchange_server = ExchangeServer(exchange, key, secret)
+        url: str = self._exchange_server.start()
+        self.clock = exchange.clock
+        self.speed = s.sim_speed
+        log.info("built-in exchange started url=%s speed=%s", url, s.sim_speed)
+        return url
+
+    def _build_broker(self) -> Broker:
+        s = self.config.settings
+        if s.fleece_mode == "sim":
+            key, secret = "sim-" + secrets.token_hex(8), secrets.token_hex(16)
+            url = self._start_sim_exchange(key, secret)
+            trading_url, data_url = url, url
+        else:
+            endpoints = resolve_endpoints(s)
+            key = s.alpaca_api_key.get_secret_value() if s.alpaca_api_key else ""
+            secret = s.alpaca_secret_key.get_secret_value() if s.alpaca_secret_key else ""
+            trading_url, data_url = endpoints.trading_url, endpoints.data_url
+            if endpoints.local:
+                # A separately started `fleece exchange`: its clock is simulated, follow it.
+                self.clock = _BrokerClock()
+                self.speed = 0.0
+        self.base_url = trading_url
+        trading = make_trading_client(key, secret, trading_url, raw_data=True)
+        data = make_data_client(key, secret, data_url, raw_data=True)
+        return Broker(trading, data, feed=self.config.trading.data.feed)
+
+    def _build_core(self, store: StateStore, broker: Broker) -> Trader:
+        s, t = self.config.settings, self.config.trading
+        tripped, consecutive = store.breaker()
+        breaker = CircuitBreaker(t.risk.circuit_breaker_failures, consecutive, tripped)
+        now = self.clock.now()
+        if s.circuit_breaker_reset and (tripped or consecutive):
+            breaker.reset()
+            store.set_breaker(False, 0, now)
+            log.warning("circuit breaker reset by CIRCUIT_BREAKER_RESET=true")
+        elif tripped:
+            log.error("circuit breaker is tripped (persisted): trading HALTED until reset")
+        if s.kill_switch:
+            log.warning("KILL_SWITCH=true: trading HALTED, no orders will be sent")
+        limits = RiskLimits(
+            max_position_pct=t.risk.max_position_pct,
+            max_daily_loss_pct=t.risk.max_daily_loss_pct,
+            max_trades_per_day=t.risk.max_trades_per_day,
+            max_concurrent_positions=t.risk.max_concurrent_positions,
+            circuit_breaker_failures=t.risk.circuit_breaker_failures,
+        )
+        orders = OrderManager(
+            store,
+            broker,
+            self.clock,
+            breaker,
+            dry_run=s.dry_run,
+            time_in_force=t.orders.time_in_force,
+        )
+        trader = Trader(
+            strategy=SmaCrossover(t.strategy.fast, t.strategy.medium, t.strategy.slow),
+            risk=RiskManager(limits),
+            orders=orders,
+            store=store,
+            clock=self.clock,
+            breaker=breaker,
+            kill_switch_env=s.kill_switch,
+            dry_run=s.dry_run,
+        )
+        orders._on_fill = trader.on_fill
+        return trader
+
+    # ---- the run -------------------------------------------------------------------------
+    async def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        if self.install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        run_id: int | None = None
+        try:
+            run_id = await self._phase_infrastructure()
+            bus = await self._phase_data()
+            self._phase_trading_logic()
+            return await self._phase_runtime(bus)
+        except FleeceError as exc:
+            log.error("bot stopped: %s", exc)
+            self.stats.exit_reason = f"error: {exc}"
+            return 1 if isinstance(exc, BrokerError) else 2
+        finally:
+            self.stats.stopped_sim = self.clock.now() if self.store is not None else None
+            if self.broker is not None:
+                self.stats.requests = dict(self.broker.requests)
+            if self.store is not None:
+                if run_id is not None:
+                    self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
+                self.store.close()
+            if self._exchange_server is not None:
+                self._exchange_server.stop()
+
+    async def _phase_infrastructure(self) -> int:
+        """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
+        s = self.config.settings
+        self.broker = self._build_broker()
+        if isinstance(self.clock, _BrokerClock):
+            await self.clock.sync(self.broker)
+        self.store = StateStore(Path(s.database_path))
+        run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
+        self.trader = self._build_core(self.store, self.broker)
+        _summary, positions = await reconcile(
+            self.store, self.broker, self.trader.orders, self.clock
+        )
+        self.trader.portfolio.replace({sym: p.qty for sym, p in positions.items()})
+        self.stats.started_sim = self.clock.now()
+        return run_id
+
+    async def _phase_data(self) -> EventBus:
+        """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
+        assert self.broker is not None
+        await self._refresh_calendar()
+        bus = EventBus()
+        bus.subscribe(BarEvent, self._on_bar_event)
+        self.poller = BarPoller(self.broker, self.clock, self.config.trading.tickers)
+        await self._warmup()
+        if self.stop_after_sessions is not None and self.stop_at is None:
+            self.stop_at = self._stop_time(self.stop_after_sessions)
+            log.info("will stop at %s", self.stop_at.isoformat())
+        return bus
+
+    def _phase_trading_logic(self) -> None:
+        """Phase 3: housekeeping beside the strategy/risk/orders core built in phase 1."""
+        assert self.store and self.broker and self.trader
+        self.housekeeping = Housekeeping(
+            self.store,
+            self.broker,
+            self.trader,
+            self.clock,
+            self.config.trading.housekeeping,
+            stale_order_minutes=self.config.trading.orders.stale_order_minutes,
+        )
+        log.info(
+            "bot running mode=%s symbols=%d dry_run=%s state=%s",
+            self.config.settings.fleece_mode,
+            len(self.config.trading.tickers),
+            self.config.settings.dry_run,
+            self.trader.update_state(self.clock.now())[0].value,
+        )
+
+    async def _phase_runtime(self, bus: EventBus) -> int:
+        """Phase 4: supervised tasks until a stop, then the graceful shutdown."""
+        tasks = [
+            asyncio.create_task(self._supervise("event_bus", bus.run)),
+            asyncio.create_task(self._supervise("polling", lambda: self._poll_loop(bus))),
+        ]
+        stopper = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        crashed = [t for t in done if t is not stopper and t.exception() is not None]
+        if not crashed:
+            await bus.join()
+        for task in [*tasks, stopper]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        await self._shutdown()
+        if crashed:
+            self.stats.exit_reason = "task_failed"
+            return 1
+        self.stats.exit_reason = self.stats.exit_reason or "stopped"
+        return 0
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Begin a graceful shutdown (thread-safe from the loop's own thread)."""
+        if not self._stopping.is_set():
+            self.stats.exit_reason = reason
+            self._stopping.set()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("signal %s received: shutting down gracefully", sig.name)
+            self.request_stop(f"signal {sig.name}")
+            return
+        # A second signal: leave at once. SQLite's WAL keeps the store consistent regardless.
+        log.warning("second signal %s: exiting immediately", sig.name)
+        if self.store is not None:
+            self.store.close()
+        os._exit(130)
+
+    async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run a task; restart it with backoff when it crashes, give up after 5 in a row."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("task crashed task=%s failures=%d", name, failures)
+                if failures >= 5:
+                    log.error("task %s keeps crashing: stopping the bot", name)
+                    raise
+                await asyncio.sleep(min(2.0**failures * 0.1, 5.0))
+
+    # ---- phase 2: data ---------------------------------------------------------------------
+    async def _refresh_calendar(self) -> None:
+        assert self.broker is not None and self.trader is not None
+        now = self.clock.now()
+        days = await self.broker.calendar(
+            (now - timedelta(days=10)).date(), (now + timedelta(days=20)).date()
+        )
+        self.trader.sessions = SessionBook.from_days(days)
+
+    def _backfill_start(self) -> datetime:
+        """Far enough back to fill the slow window: the two previous sessions and today."""
+        assert self.trader is not None
+        now = self.clock.now()
+        starts = sorted(d.open for d in self.trader.sessions.days.values() if d.open <= now)
+        return (
+            starts[-3] if len(starts) >= 3 else (starts[0] if starts else now - timedelta(days=3))
+        )
+
+    def _stop_time(self, sessions: int) -> datetime:
+        """After ``sessions`` full sessions: 30 minutes into the next one, so that shutdown
+        can still close positions at market (after the close they would wait overnight)."""
+        assert self.trader is not None
+        now = self.clock.now()
+        ahead = sorted(
+            (d for d in self.trader.sessions.days.values() if d.close > now), key=lambda d: d.open
+        )
+        if len(ahead) > sessions:
+            return ahead[sessions].open + timedelta(minutes=30)
+        return ahead[-1].close if ahead else now
+
+    async def _warmup(self) -> None:
+        assert self.poller is not None and self.trader is not None and self.store is not None
+        start = self._backfill_start()
+        bars = await self.poller.poll(start)
+        self.trader.warmup(bars)
+        self.store.add_bars(bars)
+        log.info("warm-up bars=%d since=%s", len(bars), start.isoformat())
+
+    async def _poll_loop(self, bus: EventBus) -> None:
+        assert self.poller is not None and self.trader is not None
+        while not self._stopping.is_set():
+            now = self.clock.now()
+            if self.stop_at is not None and now >= self.stop_at:
+                self.request_stop("stop time reached")
+                return
+            target = self._next_poll(now)
+            await self._sleep_until(target)
+            if self._stopping.is_set():
+                return
+            await self._cycle(bus)
+
+    def _next_poll(self, now: datetime) -> datetime:
+        """Polls land just after a minute's bars close: one request per minute at most.
+
+        ``poll_interval_seconds`` under a minute is the delay after each minute boundary (bars
+        need a moment to be published); a minute or more polls that often, on the minute.
+        """
+        seconds = self.config.trading.data.poll_interval_seconds
+        minute = now.replace(second=0, microsecond=0)
+        if seconds < 60:
+            target = minute + timedelta(seconds=seconds)
+            return target if target > now else target + ONE_MINUTE
+        return minute + timedelta(seconds=seconds)
+
+    async def _sleep_until(self, target: datetime) -> None:
+        if isinstance(self.clock, _BrokerClock):
+            assert self.broker is not None
+            while self.clock.now() < target and not self._stopping.is_set():
+                await asyncio.sleep(0.05)
+                await self.clock.sync(self.broker)
+            return
+        waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
+        stopper = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        stopper.cancel()
+
+    async def _cycle(self, bus: EventBus) -> None:
+        """One poll: refresh orders, account and bars; publish bars; do due housekeeping."""
+        assert self.poller and self.trader and self.broker and self.store and self.housekeeping
+        now = self.clock.now()
+        if not self.trader.sessions.covers(now):
+            await self._refresh_calendar()
+        self.trader.breaker_sync()
+        try:
+            await self.trader.orders.refresh()
+        except BrokerError as exc:
+            log.warning("order refresh failed reason=%s", exc)
+        bars = await self.poller.poll(self._backfill_start())
+        self.stats.polls = self.poller.polls
+        market_open = self.trader.sessions.is_open(now)
+        if bars or market_open:
+            try:
+                self.trader.account = await self.broker.account()
+                self.trader.reserved_cash = 0.0
+            except BrokerError as exc:
+                log.warning("account read failed reason=%s", exc)
+        if bars:
+            self.store.add_bars(bars)
+            self.stats.bars += len(bars)
+            for bar in bars:
+                await bus.publish(BarEvent(bar))
+            await bus.join()
+        await self.housekeeping.tick(now, market_open)
+
+    async def _on_bar_event(self, event: BarEvent) -> None:
+        assert self.trader is not None
+        await self.trader.on_bar(event.bar)
+
+    # ---- shutdown ------------------------------------------------------------------------
+    async def _shutdown(self) -> None:
+        """Stop taking signals, cancel orders and close positions as configured, flush."""
+        assert self.trader and self.broker and self.store
+        cfg = self.config.trading.shutdown
+        self.trader.accepting = False
+        now = self.clock.now()
+        market_open = self.trader.sessions.is_open(now)
+        log.info("shutdown begins market_open=%s", market_open)
+        try:
+            await asyncio.wait_for(self._wind_down(cfg, market_open), timeout=cfg.grace_seconds)
+        except TimeoutError:
+            log.error(
+                "shutdown grace of %ss exceeded; leaving orders as they are", cfg.grace_seconds
+            )
+        except BrokerError as exc:
+            log.error("shutdown could not finish with the broker: %s", exc)
+        state = self.trader.update_state(self.clock.now())[0]
+        if self.trader.account is not None:
+            a = self.trader.account
+            self.store.add_equity_snapshot(
+                self.clock.now(),
+                a.equity,
+                a.cash,
+                a.equity - a.cash,
+                len(self.trader.portfolio.qty),
+                len(self.store.unfinished_intents()),
+            )
+        log.info("shutdown complete state=%s", state.value)
+
+    async def _wind_down(self, cfg: Any, market_open: bool) -> None:
+        assert self.trader and self.broker and self.store
+        if cfg.cancel_open_orders:
+            cancelled = await self.broker.cancel_all_orders()
+            log.info("shutdown cancelled open orders count=%d", cancelled)
+        await self.trader.orders.refresh()
+        if cfg.close_positions:
+            positions = await self.broker.positions()
+            if positions and not market_open:
+                log.warning(
+                    "market closed: %d positions kept open (a market order would wait for the "
+                    "next session)",
+                    len(positions),
+                )
+            elif positions:
+                sent = await self.trader.orders.submit_exits(
+                    [(p.symbol, p.qty) for p in positions.values()], "shutdown"
+                )
+                log.info("shutdown closing positions orders=%d", sent)
+        # Wait for the closing fills so they land in `trades` before we exit.
+        while self.store.unfinished_intents():
+            await self.trader.orders.refresh()
+            if not self.store.unfinished_intents():
+                break
+            await self._nap()
+        with contextlib.suppress(BrokerError):
+            self.trader.account = await self.broker.account()
+
+    async def _nap(self) -> None:
+        if self.exchange is not None and self.speed:
+            await asyncio.sleep(min(1.0, 30.0 / self.speed))
+        else:
+            await asyncio.sleep(0.5)
+
+
+class _BrokerClock:
+    """The clock of a separately running exchange, read from its ``/v2/clock``."""
+
+    def __init__(self) -> None:
+        self._now: datetime | None = None
+
+    def now(self) -> datetime:
+        if self._now is None:
+            raise RuntimeError("broker clock read before the first sync")
+        return self._now
+
+    async def sync(self, broker: Broker) -> None:
+        """Read the broker's time (one request)."""
+        self._now = (await broker.clock()).timestamp
+
+
+def is_sim_clock(clock: Clock) -> bool:
+    """True when time is simulated (the built-in exchange's clock)."""
+    return isinstance(clock, ScaledClock)
+
+
+def current_state(bot: Bot) -> TradingState:
+    """The bot's current trading state (for tests and the summary)."""
+    return bot.trader.state[0] if bot.trader else TradingState.ACTIVE
+
+
+def today(bot: Bot) -> str:
+    """The session date the bot is in, ISO."""
+    return session_date(bot.clock.now()).isoformat()

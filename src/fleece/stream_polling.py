@@ -1,0 +1,117 @@
+"""HTTP polling of 1-minute bars: ONE multi-symbol request per poll, whatever the symbol count.
+
+The poller remembers the last accepted bar per symbol, asks the broker for everything after the
+oldest of those, and hands back only new, valid, closed bars in (timestamp, symbol) order: the same
+order a backtest replays them in. Bad bars are logged and skipped; the bot keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from fleece.broker import Broker
+from fleece.clock import Clock
+from fleece.data.validate import bar_problem
+from fleece.errors import BrokerError
+from fleece.models import Bar
+
+log = logging.getLogger(__name__)
+ONE_MINUTE = timedelta(minutes=1)
+
+
+class BarPoller:
+    """Fetches new bars for ``symbols`` from the broker, deduplicated and checked."""
+
+    def __init__(self, broker: Broker, clock: Clock, symbols: Sequence[str]) -> None:
+        self._broker = broker
+        self._clock = clock
+        self.symbols = tuple(symbols)
+        self._last: dict[str, datetime] = {}
+        self.polls = 0
+        self.skipped: Counter[str] = Counter()
+        self.last_success: datetime | None = None
+        self.last_bar_at: datetime | None = None
+
+    def mark_seen(self, bars: Sequence[Bar]) -> None:
+        """Record bars already known (warm-up, or replayed from the store) as seen."""
+        for bar in bars:
+            prev = self._last.get(bar.symbol)
+            if prev is None or bar.timestamp > prev:
+                self._last[bar.symbol] = bar.timestamp
+
+    def since(self, default_start: datetime) -> datetime:
+        """Where the next request starts: just after the oldest symbol's last bar."""
+        if len(self._last) < len(self.symbols):
+            return default_start
+        return min(self._last.values()) + ONE_MINUTE
+
+    async def poll(self, default_start: datetime) -> list[Bar]:
+        """One poll: new valid bars in (timestamp, symbol) order; [] when the broker fails."""
+        now = self._clock.now()
+        start = self.since(default_start)
+        if start >= now:
+            return []
+        self.polls += 1
+        try:
+            raw, skipped = await self._broker.bars(self.symbols, start, now)
+        except BrokerError as exc:
+            log.warning("bar poll failed reason=%s", exc)
+            return []
+        for symbol, reason in skipped:
+            self.skipped[reason] += 1
+            log.warning("bad bar skipped symbol=%s reason=%s", symbol, reason)
+        fresh: list[Bar] = []
+        wanted = set(self.symbols)
+        for symbol, bars in raw.items():
+            if symbol not in wanted:
+                self.skipped["unrequested_symbol"] += 1
+                continue
+            fresh.extend(self._accept(symbol, bars, now))
+        fresh.sort(key=lambda b: (b.timestamp, b.symbol))
+        self.last_success = now
+        if fresh:
+            self.last_bar_at = fresh[-1].timestamp
+        return fresh
+
+    def _accept(self, symbol: str, bars: Sequence[Bar], now: datetime) -> list[Bar]:
+        kept: list[Bar] = []
+        for bar in sorted(bars, key=lambda b: b.timestamp):
+            prev = self._last.get(symbol)
+            if prev is not None and bar.timestamp <= prev:
+                continue  # already seen: the next request overlaps on purpose
+            problem = bar_problem(bar, prev, now)
+            if problem is not None:
+                self.skipped[problem] += 1
+                log.warning(
+                    "bad bar skipped symbol=%s ts=%s reason=%s",
+                    symbol,
+                    bar.timestamp.isoformat(),
+                    problem,
+                )
+                continue
+            self._last[symbol] = bar.timestamp
+            kept.append(bar)
+        return kept
+
+
+async def sleep_until(clock: Clock, target: datetime, speed: float | None) -> None:
+    """Sleep until ``clock`` reaches ``target``, following simulated time.
+
+    ``speed`` is simulated seconds per real second (None: real time). The clock is re-read after
+    each short nap because a simulated clock may jump (stepped tests, skipped nights).
+    """
+    while True:
+        remaining = (target - clock.now()).total_seconds()
+        if remaining <= 0:
+            return
+        if speed is None:
+            nap = min(remaining, 1.0)
+        elif speed <= 0:
+            nap = 0.02  # stepped clock: only someone else moves it
+        else:
+            nap = min(remaining / speed, 0.25)
+        await asyncio.sleep(max(nap, 0.001))

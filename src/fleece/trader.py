@@ -1,0 +1,205 @@
+"""The trader: bars in, decisions out — strategy, risk manager and order manager wired together.
+
+This is the part of the runtime that the event bus calls for every bar. It holds no I/O of its own
+beyond what the order manager and the store do, and it takes the facts it needs (account, session,
+time) as arguments, so the same object is driven by the live runtime and by tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from fleece.calendar import NEW_YORK
+from fleece.clock import Clock
+from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
+from fleece.order_manager import OrderManager
+from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
+from fleece.sessions import SessionBook
+from fleece.state_store import StateStore
+from fleece.strategy.sma_crossover import SmaCrossover
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Portfolio:
+    """Shares held per symbol: the broker's positions, kept current by our fills."""
+
+    qty: dict[str, int] = field(default_factory=dict)
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Move the holding by one fill."""
+        delta = fill.qty if fill.side is Side.BUY else -fill.qty
+        held = self.qty.get(fill.symbol, 0) + delta
+        if held:
+            self.qty[fill.symbol] = held
+        else:
+            self.qty.pop(fill.symbol, None)
+
+    def replace(self, positions: dict[str, int]) -> None:
+        """Adopt the broker's positions (they are the truth)."""
+        self.qty = {s: q for s, q in positions.items() if q}
+
+
+def session_date(ts: datetime) -> date:
+    """The New York calendar date a timestamp belongs to (trade counters are per session)."""
+    return ts.astimezone(NEW_YORK).date()
+
+
+class Trader:
+    """Turns each bar into at most one order, through the strategy and the risk manager."""
+
+    def __init__(
+        self,
+        *,
+        strategy: SmaCrossover,
+        risk: RiskManager,
+        orders: OrderManager,
+        store: StateStore,
+        clock: Clock,
+        breaker: CircuitBreaker,
+        kill_switch_env: bool,
+        dry_run: bool,
+        stale_after: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.strategy = strategy
+        self.risk = risk
+        self.orders = orders
+        self.store = store
+        self.clock = clock
+        self.breaker = breaker
+        self.kill_switch_env = kill_switch_env
+        self.dry_run = dry_run
+        self.stale_after = stale_after
+        self.portfolio = Portfolio()
+        self.sessions = SessionBook({})
+        self.account: AccountSnapshot | None = None
+        self.accepting = True
+        self.reserved_cash = 0.0
+        self.last_price: dict[str, float] = {}
+        self.signals = 0
+        self.refusals: Counter[str] = Counter()
+        self.state: tuple[TradingState, str] = (TradingState.ACTIVE, "")
+
+    # ---- context ----------------------------------------------------------------------------
+    def kill_switch(self) -> bool:
+        """On when the environment says so or an operator ran ``fleece halt``."""
+        return self.kill_switch_env or self.store.kill_switch()[0]
+
+    def pending_symbols(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Symbols with unfinished intents: all of them, and those that are buys."""
+        pending = [r for r in self.store.unfinished_intents() if not r.dry_run]
+        return (
+            frozenset(r.symbol for r in pending),
+            frozenset(r.symbol for r in pending if r.side is Side.BUY),
+        )
+
+    def context(self, now: datetime, bar: Bar | None = None) -> RiskContext:
+        """Snapshot everything a risk decision depends on."""
+        account = self.account or AccountSnapshot(0.0, 0.0, 0.0, 0.0)
+        day = session_date(now)
+        latch = self.store.reducing_latch()
+        pending, _ = self.pending_symbols()
+        return RiskContext(
+            now=now,
+            market_open=self.sessions.is_open(now),
+            signal_on_last_bar=bar is not None and self.sessions.is_last_bar(bar.timestamp),
+            equity=account.equity,
+            last_equity=account.last_equity,
+            buying_power=max(0.0, account.buying_power - self.reserved_cash),
+            positions=dict(self.portfolio.qty),
+            pending_symbols=pending,
+            trades_today=self.store.trades_submitted(day),
+            kill_switch=self.kill_switch(),
+            breaker_tripped=self.breaker.tripped,
+            reducing_latched=latch == day,
+            dry_run=self.dry_run,
+        )
+
+    def update_state(self, now: datetime) -> tuple[TradingState, str]:
+        """Recompute and persist the trading state (latching REDUCING for the session)."""
+        state, why = self.risk.trading_state(self.context(now))
+        day = session_date(now)
+        if (
+            state is TradingState.REDUCING
+            and why == "daily_loss_limit"
+            and self.store.reducing_latch() != day
+        ):
+            self.store.set_reducing_latch(day, now)
+            log.warning("daily loss limit hit: REDUCING for the rest of the session")
+        if (state, why) != self.state:
+            log.info("trading state %s -> %s reason=%s", self.state[0].value, state.value, why)
+            self.store.set_trading_state(state, why, now)
+            self.state = (state, why)
+        return state, why
+
+    def breaker_sync(self) -> None:
+        """Pick up a ``fleece reset-breaker`` run while the bot is running."""
+        tripped, _ = self.store.breaker()
+        if self.breaker.tripped and not tripped:
+            self.breaker.reset()
+            log.info("circuit breaker reset from the store")
+
+    def on_fill(self, fill: Fill) -> None:
+        """Keep holdings current between broker position reads."""
+        self.portfolio.apply_fill(fill)
+
+    # ---- the decision path ----------------------------------------------------------------
+    def warmup(self, bars: list[Bar]) -> None:
+        """Feed history to the strategy without acting on it."""
+        regular = [b for b in bars if self.sessions.is_regular_bar(b.timestamp)]
+        self.strategy.warmup(regular)
+        for bar in regular:
+            self.last_price[bar.symbol] = bar.close
+
+    async def on_bar(self, bar: Bar) -> None:
+        """Run one bar through strategy, risk and orders."""
+        if not self.sessions.is_regular_bar(bar.timestamp):
+            return  # extended-hours bars never feed the strategy (regular_only)
+        self.last_price[bar.symbol] = bar.close
+        _, pending_buys = self.pending_symbols()
+        holding = self.portfolio.qty.get(bar.symbol, 0) > 0 or bar.symbol in pending_buys
+        signal = self.strategy.on_bar(bar, holding)
+        if signal is None:
+            return
+        self.signals += 1
+        now = self.clock.now()
+        if not self.accepting:
+            self._refuse(Refusal(bar.symbol, signal.side, "shutting_down", "", now))
+            return
+        if now - (bar.timestamp + timedelta(minutes=1)) > self.stale_after:
+            self._refuse(
+                Refusal(bar.symbol, signal.side, "stale_bar", f"bar={bar.timestamp:%H:%M}Z", now)
+            )
+            return
+        self.update_state(now)
+        decision = self.risk.evaluate(signal, self.context(now, bar), last_price=bar.close)
+        if isinstance(decision, Refusal):
+            self._refuse(decision)
+            return
+        await self._send(decision, signal.strategy, bar, now)
+
+    async def _send(self, approval: Approval, strategy: str, bar: Bar, now: datetime) -> None:
+        intent = self.orders.make_intent(
+            strategy, approval.symbol, approval.side, approval.qty, bar.timestamp
+        )
+        outcome = await self.orders.submit(intent)
+        if outcome.status in ("duplicate", "blocked"):
+            return
+        self.store.increment_trades_submitted(session_date(now))
+        if approval.side is Side.BUY and outcome.status not in ("failed", "rejected"):
+            self.reserved_cash += approval.qty * bar.close
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self.refusals[refusal.reason] += 1
+        self.store.add_refusal(refusal)
+        log.info(
+            "refused symbol=%s side=%s reason=%s %s",
+            refusal.symbol,
+            refusal.side.value,
+            refusal.reason,
+            refusal.detail,
+        )

@@ -1,0 +1,30 @@
+"""Realised P&L by average cost, to the cent."""
+
+from datetime import UTC, datetime, timedelta
+
+from fleece.models import Fill, Side
+from fleece.summary import realised_pnl
+
+T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
+
+
+def fill(i: int, side: Side, qty: int, price: float, symbol: str = "AAPL") -> Fill:
+    return Fill(f"c{i}", f"b{i}", symbol, side, qty, price, T0 + timedelta(minutes=i))
+
+
+def test_realised_pnl_uses_average_cost_and_keeps_the_open_remainder() -> None:
+    fills = [
+        fill(0, Side.BUY, 10, 100.00),
+        fill(1, Side.BUY, 10, 110.00),
+        fill(2, Side.SELL, 15, 120.00),
+    ]
+    pnl = realised_pnl(fills)
+    assert pnl.realised == 15 * (120.00 - 105.00)
+    assert pnl.open_qty == {"AAPL": 5}
+    assert pnl.open_cost == {"AAPL": 525.00}
+
+
+def test_a_round_trip_realises_exactly_its_price_difference() -> None:
+    pnl = realised_pnl([fill(0, Side.BUY, 3, 10.01), fill(1, Side.SELL, 3, 10.04)])
+    assert pnl.realised == 0.09
+    assert pnl.open_qty == {}
