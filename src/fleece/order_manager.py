@@ -101,6 +101,35 @@ class OrderManager:
         self._on_fill = on_fill
         self.submitted = 0
         self.failures = 0
+        # Unfinished intents by client_order_id, kept in memory so the per-bar path never
+        # queries the store; loaded once, then updated with every status change we make.
+        self._open: dict[str, tuple[str, Side]] = {}
+        self.reload_open()
+
+    def reload_open(self) -> None:
+        """Re-read unfinished intents from the store (after reconciliation changed them)."""
+        self._open = {
+            r.client_order_id: (r.symbol, r.side)
+            for r in self._store.unfinished_intents()
+            if not r.dry_run
+        }
+
+    def pending_symbols(self) -> frozenset[str]:
+        """Symbols with an unfinished (not dry-run) intent."""
+        return frozenset(symbol for symbol, _ in self._open.values())
+
+    def pending_buys(self) -> frozenset[str]:
+        """Symbols with an unfinished buy intent (treated as held by the strategy)."""
+        return frozenset(symbol for symbol, side in self._open.values() if side is Side.BUY)
+
+    @property
+    def has_open(self) -> bool:
+        """True while any intent awaits the broker."""
+        return bool(self._open)
+
+    def _track(self, cid: str, status: str) -> None:
+        if status not in UNFINISHED:
+            self._open.pop(cid, None)
 
     # ---- submission --------------------------------------------------------------------
     def make_intent(
@@ -135,6 +164,7 @@ class OrderManager:
                 intent.qty,
             )
             return SubmitOutcome(intent.client_order_id, "dry_run")
+        self._open[intent.client_order_id] = (intent.symbol, intent.side)
         return await self._send(intent.client_order_id, intent.symbol, intent.side, intent.qty)
 
     async def _send(self, cid: str, symbol: str, side: Side, qty: int) -> SubmitOutcome:
@@ -182,6 +212,7 @@ class OrderManager:
     def _failed(self, cid: str, status: str, reason: str) -> SubmitOutcome:
         self.failures += 1
         self._store.set_intent_status(cid, status, error=reason, now=self._clock.now())
+        self._track(cid, status)
         tripped = self._breaker.record_failure()
         self._persist_breaker()
         log.error("order failed cid=%s status=%s reason=%s", cid, status, reason)
@@ -224,18 +255,20 @@ class OrderManager:
             log.warning(
                 "unknown order status cid=%s status=%r", order.client_order_id, order.status
             )
+        status = intent_status_for(order)
         self._store.set_intent_status(
-            order.client_order_id,
-            intent_status_for(order),
-            broker_order_id=order.id,
-            now=self._clock.now(),
+            order.client_order_id, status, broker_order_id=order.id, now=self._clock.now()
         )
+        self._track(order.client_order_id, status)
         return fill
 
     async def refresh(self) -> int:
         """Bring every unfinished intent up to date with ONE orders request; returns fills."""
+        if not self._open:
+            return 0
         pending = [r for r in self._store.unfinished_intents() if not r.dry_run]
         if not pending:
+            self._open.clear()
             return 0
         oldest = min(r.created_at for r in pending)
         orders = await self._broker.orders("all", after=oldest - timedelta(minutes=1))
@@ -256,6 +289,7 @@ class OrderManager:
             self._store.set_intent_status(
                 cid, "failed", error=f"not at broker (was {status})", now=self._clock.now()
             )
+            self._track(cid, "failed")
             log.warning("intent not found at broker, marked failed cid=%s was=%s", cid, status)
         return found
 

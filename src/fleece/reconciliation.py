@@ -117,6 +117,7 @@ async def reconcile(
                 symbol,
                 f"broker={held} store={ours.get(symbol, 0)} (broker adopted)",
             )
+    orders.reload_open()
     summary = ReconcileSummary(checked, adopted, failed, recovered, unknown, mismatches, unresolved)
     log.info(summary.line())
     return summary, positions

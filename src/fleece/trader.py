@@ -89,20 +89,12 @@ class Trader:
         """On when the environment says so or an operator ran ``fleece halt``."""
         return self.kill_switch_env or self.store.kill_switch()[0]
 
-    def pending_symbols(self) -> tuple[frozenset[str], frozenset[str]]:
-        """Symbols with unfinished intents: all of them, and those that are buys."""
-        pending = [r for r in self.store.unfinished_intents() if not r.dry_run]
-        return (
-            frozenset(r.symbol for r in pending),
-            frozenset(r.symbol for r in pending if r.side is Side.BUY),
-        )
-
     def context(self, now: datetime, bar: Bar | None = None) -> RiskContext:
         """Snapshot everything a risk decision depends on."""
         account = self.account or AccountSnapshot(0.0, 0.0, 0.0, 0.0)
         day = session_date(now)
         latch = self.store.reducing_latch()
-        pending, _ = self.pending_symbols()
+        pending = self.orders.pending_symbols()
         return RiskContext(
             now=now,
             market_open=self.sessions.is_open(now),
@@ -160,8 +152,9 @@ class Trader:
         if not self.sessions.is_regular_bar(bar.timestamp):
             return  # extended-hours bars never feed the strategy (regular_only)
         self.last_price[bar.symbol] = bar.close
-        _, pending_buys = self.pending_symbols()
-        holding = self.portfolio.qty.get(bar.symbol, 0) > 0 or bar.symbol in pending_buys
+        holding = self.portfolio.qty.get(bar.symbol, 0) > 0 or (
+            self.orders.has_open and bar.symbol in self.orders.pending_buys()
+        )
         signal = self.strategy.on_bar(bar, holding)
         if signal is None:
             return
