@@ -206,9 +206,12 @@ def generate_arrays(symbol: str, sessions: Sequence[Session], seed: int) -> Symb
     Returns:
         One row per regular minute of the sessions, in time order.
     """
+    layout = _Layout.of(sessions)
+    if layout.size == 0:
+        empty = np.zeros(0)
+        return SymbolArrays(symbol, layout.ts, empty, empty, empty, empty, np.zeros(0, np.int64))
     profile = profile_for(symbol)
     rng = symbol_rng(symbol, seed)
-    layout = _Layout.of(sessions)
     n, n_days = layout.size, len(sessions)
     sigma_min = _CALIBRATION * profile.daily_vol / math.sqrt(FULL_SESSION_MINUTES)
     mood = rng.lognormal(0.0, _DAY_MOOD, n_days)[layout.day]
