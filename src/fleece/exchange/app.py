@@ -1,0 +1,113 @@
+"""The FastAPI app of the built-in exchange: auth, Alpaca-shaped errors, the admin routes.
+
+Every route (trading, market data and the ``/v1/sim`` admin routes) needs the configured
+``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` headers, compared in constant time. Every error,
+including FastAPI's own validation errors and unknown routes, answers ``{"code", "message"}``.
+Keys are never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fleece.exchange.data_api import data_router
+from fleece.exchange.orders import (
+    CODE_INVALID_ORDER,
+    CODE_UNAUTHORIZED,
+    CODE_UNPROCESSABLE,
+    ExchangeError,
+)
+from fleece.exchange.schemas import error_body
+from fleece.exchange.sim import SimExchange
+from fleece.exchange.trading_api import trading_router
+
+
+class AdvanceRequest(BaseModel):
+    """Body of ``POST /v1/sim/advance``."""
+
+    minutes: float = Field(ge=0)
+
+
+def _same(given: str | None, expected: bytes) -> bool:
+    return hmac.compare_digest((given or "").encode(), expected)
+
+
+def create_app(exchange: SimExchange, key: str, secret: str) -> FastAPI:
+    """The exchange's HTTP app.
+
+    Args:
+        exchange: the simulated exchange to serve.
+        key: the API key id clients must send.
+        secret: the API secret clients must send.
+    """
+    if not key or not secret:
+        raise ValueError("the exchange needs a non-empty key and secret")
+    key_bytes, secret_bytes = key.encode(), secret.encode()
+
+    def guard(request: Request) -> None:
+        route = request.scope.get("route")
+        exchange.count_request(f"{request.method} {getattr(route, 'path', request.url.path)}")
+        # Both comparisons always run, so timing says nothing about which one failed.
+        key_ok = _same(request.headers.get("APCA-API-KEY-ID"), key_bytes)
+        secret_ok = _same(request.headers.get("APCA-API-SECRET-KEY"), secret_bytes)
+        if not (key_ok & secret_ok):
+            raise ExchangeError(401, CODE_UNAUTHORIZED, "request is not authorized")
+
+    app = FastAPI(
+        title="alpaca-fleece built-in exchange",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(guard)],
+    )
+    app.include_router(trading_router(exchange))
+    app.include_router(data_router(exchange))
+
+    @app.post("/v1/sim/advance")
+    def advance(body: AdvanceRequest) -> dict[str, Any]:
+        exchange.advance(body.minutes)
+        return exchange.state()
+
+    @app.get("/v1/sim/state")
+    def state() -> dict[str, Any]:
+        return exchange.state()
+
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ExchangeError)
+    def refused(_: Request, exc: ExchangeError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        code = (
+            CODE_UNPROCESSABLE if request.url.path.startswith("/v2/stocks") else CODE_INVALID_ORDER
+        )
+        return JSONResponse(error_body(code, _first_problem(exc)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Alpaca's codes are the status followed by five digits, e.g. 40410000.
+        message = str(exc.detail).lower()
+        return JSONResponse(
+            error_body(exc.status_code * 100_000 + 10_000, message), exc.status_code
+        )
+
+
+def _first_problem(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query"))
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))

@@ -1,0 +1,180 @@
+"""Market Data API v2 routes: minute bars, one symbol or many, paginated like Alpaca.
+
+NO LOOK-AHEAD: every answer is cut at the simulated now, so a bar is served only once its
+minute has finished (``bar start + 1 min <= now``), whatever ``end`` the client asked for.
+
+Pagination: symbols are served in alphabetical order, each symbol's bars in time order (or
+reversed with ``sort=desc``); ``limit`` counts bars across all symbols of a page, and the
+``next_page_token`` names the symbol and bar start to resume from.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from fleece.calendar import NEW_YORK
+from fleece.exchange.market import BarStore
+from fleece.exchange.orders import CODE_UNPROCESSABLE, ExchangeError
+from fleece.exchange.params import parse_time
+from fleece.exchange.schemas import bar_json
+from fleece.exchange.sim import SimExchange
+from fleece.models import Bar
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+TIMEFRAMES = frozenset({"1Min", "1T"})
+
+
+def _refuse(message: str) -> ExchangeError:
+    return ExchangeError(422, CODE_UNPROCESSABLE, message)
+
+
+def encode_token(symbol: str, ts: datetime) -> str:
+    """The page token resuming at ``symbol``'s bar starting at ``ts``."""
+    return base64.urlsafe_b64encode(f"{symbol}|{ts.isoformat()}".encode()).decode()
+
+
+def decode_token(token: str) -> tuple[str, datetime]:
+    """The symbol and bar start a page token resumes at (422 if it is not one of ours)."""
+    try:
+        symbol, _, stamp = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        return symbol, datetime.fromisoformat(stamp)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _refuse("invalid page_token") from None
+
+
+def page_of_bars(
+    store: BarStore,
+    symbols: Sequence[str],
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    limit: int,
+    descending: bool = False,
+    token: str | None = None,
+) -> tuple[dict[str, list[Bar]], str | None]:
+    """One page of closed bars for ``symbols`` and the token of the next page (or None)."""
+    resume = decode_token(token) if token else None
+    page: dict[str, list[Bar]] = {}
+    room = limit
+    for symbol in sorted(set(symbols)):
+        lo, hi = start, end
+        if resume is not None:
+            if symbol < resume[0]:
+                continue
+            if symbol == resume[0]:
+                lo, hi = (lo, min(hi, resume[1])) if descending else (max(lo, resume[1]), hi)
+        bars = store.closed_range(symbol, lo, hi, now)
+        if descending:
+            bars = bars[::-1]
+        if room == 0:
+            if bars:
+                return page, encode_token(symbol, bars[0].timestamp)
+            continue
+        taken = list(bars[:room])
+        if taken:
+            page[symbol] = taken
+            room -= len(taken)
+        if len(bars) > len(taken):
+            return page, encode_token(symbol, bars[len(taken)].timestamp)
+    return page, None
+
+
+def data_router(exchange: SimExchange) -> APIRouter:
+    """The market-data routes over ``exchange``'s bars."""
+    router = APIRouter()
+
+    def serve(
+        symbols: list[str], query: dict[str, str | None]
+    ) -> tuple[dict[str, list[Bar]], str | None]:
+        timeframe = query.get("timeframe")
+        if timeframe not in TIMEFRAMES:
+            raise _refuse(f"unsupported timeframe {timeframe!r}: the built-in exchange serves 1Min")
+        limit = _limit(query.get("limit"))
+        sort = query.get("sort") or "asc"
+        if sort not in {"asc", "desc"}:
+            raise _refuse(f"invalid sort {sort!r}")
+        with exchange.synced() as now:
+            start_text, end_text = query.get("start"), query.get("end")
+            start = _time(start_text, "start") if start_text else _midnight(now)
+            end = _time(end_text, "end") if end_text else now
+            return page_of_bars(
+                exchange.store,
+                symbols,
+                start=start,
+                end=end,
+                now=now,
+                limit=limit,
+                descending=sort == "desc",
+                token=query.get("page_token") or None,
+            )
+
+    @router.get("/v2/stocks/bars")
+    def get_bars(
+        *,
+        symbols: str,
+        timeframe: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | None = None,
+        page_token: str | None = None,
+        sort: str | None = None,
+        feed: str | None = None,
+        adjustment: str | None = None,
+    ) -> JSONResponse:
+        wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit}
+        page, token = serve(wanted, query | {"page_token": page_token, "sort": sort})
+        bars = {symbol: [bar_json(b) for b in series] for symbol, series in page.items()}
+        return JSONResponse({"bars": bars, "next_page_token": token, "currency": "USD"})
+
+    @router.get("/v2/stocks/{symbol}/bars")
+    def get_symbol_bars(
+        *,
+        symbol: str,
+        timeframe: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | None = None,
+        page_token: str | None = None,
+        sort: str | None = None,
+        feed: str | None = None,
+        adjustment: str | None = None,
+    ) -> JSONResponse:
+        wanted = symbol.strip().upper()
+        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit}
+        page, token = serve([wanted], query | {"page_token": page_token, "sort": sort})
+        body: dict[str, Any] = {"bars": [bar_json(b) for b in page.get(wanted, [])]}
+        body |= {"symbol": wanted, "next_page_token": token, "currency": "USD"}
+        return JSONResponse(body)
+
+    return router
+
+
+def _limit(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        raise _refuse(f"invalid limit {value!r}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _refuse(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _time(value: str, name: str) -> datetime:
+    return parse_time(value, name, CODE_UNPROCESSABLE)
+
+
+def _midnight(now: datetime) -> datetime:
+    # Alpaca's default start: the beginning of the current day (New York).
+    return datetime.combine(now.astimezone(NEW_YORK).date(), time(0), tzinfo=NEW_YORK)

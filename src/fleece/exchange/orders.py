@@ -1,0 +1,143 @@
+"""Orders as the simulated exchange holds them, and the refusals it answers with.
+
+Codes and statuses follow Alpaca's: a refusal carries the HTTP status and the numeric ``code``
+that goes into the ``{"code": ..., "message": ...}`` body.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from fleece.errors import FleeceError
+from fleece.models import Side
+
+# Alpaca's error codes, by the situation they name.
+CODE_UNAUTHORIZED = 40110000
+CODE_FORBIDDEN = 40310000
+CODE_NOT_FOUND = 40410000
+CODE_INVALID_ORDER = 40010001
+CODE_UNPROCESSABLE = 42210000
+
+MAX_CLIENT_ORDER_ID = 128
+
+
+class OrderType(StrEnum):
+    """The order types the exchange fills."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    """The time-in-force values the exchange honours."""
+
+    DAY = "day"
+    GTC = "gtc"
+
+
+class OrderStatus(StrEnum):
+    """The subset of Alpaca's order statuses the exchange produces."""
+
+    NEW = "new"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order can still fill or be cancelled."""
+        return self is OrderStatus.NEW
+
+
+class ExchangeError(FleeceError):
+    """The exchange refuses a request; becomes an HTTP error in Alpaca's shape.
+
+    Args:
+        status: the HTTP status (403, 404, 422).
+        code: Alpaca's numeric error code.
+        message: one line, no secrets.
+    """
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def invalid(message: str) -> ExchangeError:
+    """A 422 for an order that cannot be accepted as written."""
+    return ExchangeError(422, CODE_INVALID_ORDER, message)
+
+
+def forbidden(message: str) -> ExchangeError:
+    """A 403 for an order the account cannot afford or cover."""
+    return ExchangeError(403, CODE_FORBIDDEN, message)
+
+
+def not_found(message: str) -> ExchangeError:
+    """A 404 for an unknown order, position or asset."""
+    return ExchangeError(404, CODE_NOT_FOUND, message)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A validated order submission (what the client asked for)."""
+
+    symbol: str
+    qty: int
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    limit_price: float | None = None
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimOrder:
+    """An order as the exchange knows it; replaced (never mutated) on every state change.
+
+    ``eligible_from`` is the submission time floored to the minute: the first bar that may fill
+    the order starts at or after it. ``expires_at`` is the session close for day orders.
+    ``reserved_cents`` is the buying power a buy order holds while it is open.
+    """
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    qty: int
+    limit_price: float | None
+    submitted_at: datetime
+    eligible_from: datetime
+    expires_at: datetime | None
+    reserved_cents: int
+    status: OrderStatus
+    updated_at: datetime
+    filled_qty: int = 0
+    filled_avg_price: float | None = None
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    expired_at: datetime | None = None
+
+
+class IdSource:
+    """Deterministic uuid4-shaped ids from a seeded RNG, so runs are reproducible."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def next_id(self) -> str:
+        """Return the next id, e.g. ``'3f0c...-4...'``."""
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def asset_id(symbol: str) -> str:
+    """The stable asset id of ``symbol`` (the same in every run)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fleece-exchange/asset/{symbol}"))

@@ -1,0 +1,226 @@
+"""Alpaca's JSON shapes: what each answer of the exchange looks like on the wire.
+
+Every shape satisfies both alpaca-py 0.44's models and the OpenAPI spec where they agree
+(money and prices as strings, ``notional`` present and null, calendar ``open``/``close`` as
+``"HH:MM"``, the asset's class under the key ``class``). Where they disagree, see SOURCE.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.exchange.ledger import AccountView, PositionView
+from fleece.exchange.orders import SimOrder, asset_id
+from fleece.models import Bar, Side
+
+Json = dict[str, Any]
+_RATIO = Decimal("0.000001")
+_TICK = Decimal("0.0001")
+# The exchange does not know which listing venue a symbol trades on; both alpaca-py and the
+# spec require one, so every asset is reported on NYSE.
+EXCHANGE = "NYSE"
+
+
+def rfc3339(ts: datetime) -> str:
+    """``ts`` in UTC as RFC 3339 with a ``Z`` (microseconds only when there are any)."""
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def money(cents: int) -> str:
+    """Integer cents as a dollar string with two decimals, e.g. ``"100000.00"``."""
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def price(value: float | Decimal) -> str:
+    """A price with at most 4 decimals and no trailing zeros, e.g. ``"167.43"``."""
+    exact = Decimal(str(value)) if isinstance(value, float) else value
+    text = format(exact.quantize(_TICK, rounding=ROUND_HALF_UP), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def ratio(numerator: Decimal | int, denominator: Decimal | int) -> str:
+    """``numerator / denominator`` with 6 decimals (``"0"`` when the denominator is 0)."""
+    if denominator == 0:
+        return "0"
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(_RATIO, ROUND_HALF_UP))
+
+
+def error_body(code: int, message: str) -> Json:
+    """Alpaca's error body."""
+    return {"code": code, "message": message}
+
+
+def order_json(order: SimOrder) -> Json:
+    """An order as ``GET /v2/orders/{id}`` answers it."""
+    return {
+        "id": order.id,
+        "client_order_id": order.client_order_id,
+        "created_at": rfc3339(order.submitted_at),
+        "updated_at": rfc3339(order.updated_at),
+        "submitted_at": rfc3339(order.submitted_at),
+        "filled_at": _maybe_time(order.filled_at),
+        "expired_at": _maybe_time(order.expired_at),
+        # The spec types expires_at as a non-nullable string, so gtc orders simply omit it.
+        **({"expires_at": rfc3339(order.expires_at)} if order.expires_at else {}),
+        "canceled_at": _maybe_time(order.canceled_at),
+        "failed_at": None,
+        "replaced_at": None,
+        "replaced_by": None,
+        "replaces": None,
+        "asset_id": asset_id(order.symbol),
+        "symbol": order.symbol,
+        "asset_class": "us_equity",
+        "notional": None,
+        "qty": str(order.qty),
+        "filled_qty": str(order.filled_qty),
+        "filled_avg_price": (
+            price(order.filled_avg_price) if order.filled_avg_price is not None else None
+        ),
+        "order_class": "simple",
+        "order_type": order.type.value,
+        "type": order.type.value,
+        "side": order.side.value,
+        "position_intent": "buy_to_open" if order.side is Side.BUY else "sell_to_close",
+        "time_in_force": order.time_in_force.value,
+        "limit_price": price(order.limit_price) if order.limit_price is not None else None,
+        "stop_price": None,
+        "status": order.status.value,
+        "extended_hours": False,
+        "legs": None,
+        "trail_percent": None,
+        "trail_price": None,
+        "hwm": None,
+    }
+
+
+def _maybe_time(ts: datetime | None) -> str | None:
+    return rfc3339(ts) if ts is not None else None
+
+
+def position_json(view: PositionView) -> Json:
+    """A long position as ``GET /v2/positions/{symbol}`` answers it."""
+    lastday = Decimal(str(view.lastday_price))
+    values = {
+        "avg_entry_price": price(view.avg_entry_price),
+        "market_value": money(view.market_value_cents),
+        "cost_basis": money(view.cost_basis_cents),
+        "unrealized_pl": money(view.unrealized_pl_cents),
+        "unrealized_plpc": ratio(view.unrealized_pl_cents, view.cost_basis_cents),
+        "unrealized_intraday_pl": money(view.unrealized_intraday_pl_cents),
+        "unrealized_intraday_plpc": ratio(view.unrealized_intraday_pl_cents, view.day_basis_cents),
+        "current_price": price(view.current_price),
+        "lastday_price": price(view.lastday_price),
+        "change_today": ratio(Decimal(str(view.current_price)) - lastday, lastday),
+    }
+    return {
+        "asset_id": asset_id(view.symbol),
+        "symbol": view.symbol,
+        "exchange": EXCHANGE,
+        "asset_class": "us_equity",
+        "asset_marginable": False,
+        "qty": str(view.qty),
+        "qty_available": str(view.qty_available),
+        "side": "long",
+        **values,
+    }
+
+
+def account_json(
+    view: AccountView, *, account_id: str, account_number: str, created_at: datetime, now: datetime
+) -> Json:
+    """The cash account as ``GET /v2/account`` answers it (multiplier 1, no shorting)."""
+    buying_power = money(view.buying_power_cents)
+    return {
+        "id": account_id,
+        "account_number": account_number,
+        "status": "ACTIVE",
+        "currency": "USD",
+        "cash": money(view.cash_cents),
+        "equity": money(view.equity_cents),
+        "portfolio_value": money(view.equity_cents),
+        "last_equity": money(view.last_equity_cents),
+        "long_market_value": money(view.long_market_value_cents),
+        "short_market_value": "0.00",
+        "buying_power": buying_power,
+        "regt_buying_power": buying_power,
+        "non_marginable_buying_power": buying_power,
+        "options_buying_power": buying_power,
+        "daytrading_buying_power": "0.00",
+        "initial_margin": "0.00",
+        "maintenance_margin": "0.00",
+        "last_maintenance_margin": "0.00",
+        "sma": "0.00",
+        "accrued_fees": "0.00",
+        "pending_transfer_in": "0.00",
+        "pending_transfer_out": "0.00",
+        "multiplier": "1",
+        "shorting_enabled": False,
+        "pattern_day_trader": False,
+        "daytrade_count": 0,
+        "trading_blocked": False,
+        "transfers_blocked": False,
+        "account_blocked": False,
+        "trade_suspended_by_user": False,
+        "options_approved_level": 0,
+        "options_trading_level": 0,
+        "created_at": rfc3339(created_at),
+        "balance_asof": now.astimezone(NEW_YORK).date().isoformat(),
+    }
+
+
+def clock_json(now: datetime, calendar: MarketCalendar) -> Json:
+    """The market clock, in New York time as Alpaca serves it."""
+    return {
+        "timestamp": now.astimezone(NEW_YORK).isoformat(),
+        "is_open": calendar.is_open(now),
+        "next_open": calendar.next_open(now).astimezone(NEW_YORK).isoformat(),
+        "next_close": calendar.next_close(now).astimezone(NEW_YORK).isoformat(),
+    }
+
+
+def calendar_json(session: Session, settlement: date) -> Json:
+    """One trading day of ``GET /v2/calendar`` (extended session 04:00 to close + 4 h)."""
+    opened, closed = session.open.astimezone(NEW_YORK), session.close.astimezone(NEW_YORK)
+    return {
+        "date": session.day.isoformat(),
+        "open": opened.strftime("%H:%M"),
+        "close": closed.strftime("%H:%M"),
+        "session_open": "0400",
+        "session_close": f"{closed.hour + 4:02d}{closed.minute:02d}",
+        "settlement_date": settlement.isoformat(),
+    }
+
+
+def asset_json(symbol: str) -> Json:
+    """A tradable US equity (whole shares only, long only)."""
+    return {
+        "id": asset_id(symbol),
+        "class": "us_equity",
+        "exchange": EXCHANGE,
+        "symbol": symbol,
+        "name": f"{symbol} (built-in exchange)",
+        "status": "active",
+        "tradable": True,
+        "marginable": False,
+        "shortable": False,
+        "easy_to_borrow": False,
+        "fractionable": False,
+        "attributes": [],
+    }
+
+
+def bar_json(bar: Bar) -> Json:
+    """A minute bar in the market-data API's short keys (``n``/``vw`` null when unknown)."""
+    return {
+        "t": rfc3339(bar.timestamp),
+        "o": bar.open,
+        "h": bar.high,
+        "l": bar.low,
+        "c": bar.close,
+        "v": bar.volume,
+        "n": bar.trade_count,
+        "vw": bar.vwap,
+    }

@@ -1,0 +1,193 @@
+"""Serving the exchange: in-process (a daemon thread) and as the ``fleece exchange`` command."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from fleece.errors import FleeceError
+from fleece.exchange.app import create_app
+from fleece.exchange.sim import SimExchange, build_exchange
+
+__all__ = ["ExchangeServer", "SimExchange", "build_exchange", "exchange_command", "is_loopback"]
+
+STARTUP_TIMEOUT_S = 10.0
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ExchangeServer:
+    """The exchange served over HTTP by uvicorn in a daemon thread (no signal handlers).
+
+    Args:
+        exchange: the simulated exchange.
+        key: the API key id clients must send.
+        secret: the API secret clients must send.
+        host: a loopback address to bind.
+        port: the port; 0 picks a free one.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        exchange: SimExchange,
+        key: str,
+        secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"the exchange binds loopback addresses only, not {host!r}")
+        self.exchange = exchange
+        self._app = create_app(exchange, key, secret)
+        self._host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        """Bind, serve in the background and return the base URL once connections are accepted.
+
+        Raises:
+            OSError: the address cannot be bound.
+            RuntimeError: the server did not come up in time.
+        """
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._host, self._port))
+        except OSError:
+            sock.close()
+            raise
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="fleece-exchange", daemon=True
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the exchange server did not start")
+            time.sleep(0.01)
+        host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=STARTUP_TIMEOUT_S)
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"fleece exchange: {message}", file=sys.stderr, flush=True)
+    return typer.Exit(code=2)
+
+
+def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
+    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    data: Annotated[
+        Path | None, typer.Option(help="Directory of <SYMBOL>.csv/.parquet minute bars.")
+    ] = None,
+    synthetic: Annotated[bool, typer.Option(help="Serve seeded synthetic bars.")] = False,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols, e.g. SPY,IBM.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day YYYY-MM-DD (default: first day of data).")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Sessions of synthetic bars.")] = 5,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per second; 0 = stepped.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of synthetic bars and ids.")] = 0,
+    cash: Annotated[float, typer.Option(help="Starting cash in dollars.")] = 100_000,
+    slippage_bps: Annotated[float, typer.Option(help="Market-order slippage, bps.")] = 0,
+    key: Annotated[
+        str | None, typer.Option(help="API key id clients must send [env ALPACA_API_KEY].")
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="API secret clients must send [env ALPACA_SECRET_KEY].")
+    ] = None,
+) -> None:
+    """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
+    if not is_loopback(host):
+        raise _fail(f"refusing to bind {host}: the exchange serves loopback addresses only")
+    api_key = key or os.environ.get("ALPACA_API_KEY")
+    api_secret = secret or os.environ.get("ALPACA_SECRET_KEY")
+    if not api_key or not api_secret:
+        raise _fail(
+            "a key and secret are required: --key/--secret or ALPACA_API_KEY/ALPACA_SECRET_KEY"
+        )
+    try:
+        first_day = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise _fail(f"--start must be YYYY-MM-DD, got {start!r}") from None
+    wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    try:
+        exchange = build_exchange(
+            wanted,
+            data_dir=data,
+            synthetic=synthetic,
+            start=first_day,
+            days=days,
+            speed=speed,
+            seed=seed,
+            cash=cash,
+            slippage_bps=slippage_bps,
+        )
+        server = ExchangeServer(exchange, api_key, api_secret, host, port)
+        url = server.start()
+    except (FleeceError, OSError, ValueError, RuntimeError) as exc:
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"listening on {url}", flush=True)
+    while not stop.wait(0.2):
+        pass
+    server.stop()

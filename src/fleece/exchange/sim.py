@@ -1,0 +1,248 @@
+"""The simulated exchange: bars, a clock, the matching engine and the request counters.
+
+Every request goes through :meth:`SimExchange.synced`, which takes the lock (FastAPI runs sync
+handlers in a thread pool), reads the simulated clock, skips closed nights when running at
+speed, and brings the engine up to that instant before anything is read or changed. Processing
+is therefore lazy and deterministic: the same bars, seed and request times give the same ids,
+fills and balances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from fleece.calendar import MarketCalendar
+from fleece.clock import ScaledClock
+from fleece.data.session import session_for
+from fleece.errors import ConfigError
+from fleece.exchange.engine import Engine
+from fleece.exchange.market import BarStore
+from fleece.exchange.orders import IdSource, OrderRequest, SimOrder
+from fleece.models import Bar
+
+log = logging.getLogger(__name__)
+
+# The market is skipped over when it has been closed this long; the clock then lands this long
+# before the next open, so a client sees the pre-open minutes and the open itself.
+SKIP_AFTER_CLOSE = timedelta(minutes=5)
+LAND_BEFORE_OPEN = timedelta(minutes=2)
+# Without --start a synthetic market needs a fixed first day, so runs are reproducible.
+DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
+
+
+class SimClock(Protocol):
+    """A clock the exchange can read and move forward (ScaledClock, ManualClock)."""
+
+    def now(self) -> datetime:
+        """The simulated current time (UTC)."""
+        ...
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward by ``delta`` and return the new time."""
+        ...
+
+
+class SimExchange:
+    """One simulated account trading over recorded or synthetic bars.
+
+    Args:
+        bars: 1-minute bars per symbol (sorted, UTC-aware bar starts).
+        clock: the simulated clock; the engine starts at its current time.
+        calendar: the market calendar (NYSE by default).
+        cash: starting cash in dollars.
+        slippage_bps: market-order slippage in basis points.
+        seed: seeds order ids, generated client_order_ids and the account id.
+        skip_closed: when the clock runs at speed, jump over nights and weekends.
+    """
+
+    def __init__(
+        self,
+        bars: Mapping[str, Sequence[Bar]],
+        *,
+        clock: SimClock,
+        calendar: MarketCalendar | None = None,
+        cash: float = 100_000.0,
+        slippage_bps: float = 0.0,
+        seed: int = 0,
+        skip_closed: bool = True,
+    ) -> None:
+        self.calendar = calendar or MarketCalendar()
+        self.store = BarStore(bars, self.calendar)
+        self.clock = clock
+        self.created_at = clock.now()
+        self.engine = Engine(
+            self.store,
+            self.calendar,
+            start=self.created_at,
+            cash_cents=round(cash * 100),
+            slippage_bps=slippage_bps,
+            ids=IdSource(seed),
+        )
+        self.account_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fleece-exchange/account/{seed}"))
+        self.account_number = f"PA{abs(seed) % 10**10:010d}"
+        self._skip = skip_closed and isinstance(clock, ScaledClock) and clock.speed > 0
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._submissions: Counter[str] = Counter()
+
+    @contextmanager
+    def synced(self) -> Iterator[datetime]:
+        """Hold the lock with the engine brought up to the simulated now; yield that now."""
+        with self._lock:
+            yield self._sync()
+
+    def _sync(self) -> datetime:
+        now = self.clock.now()
+        cal = self.calendar
+        if self._skip and not cal.is_open(now) and not cal.is_open(now - SKIP_AFTER_CLOSE):
+            target = cal.next_open(now) - LAND_BEFORE_OPEN
+            if target > now:
+                now = self.clock.advance(target - now)
+        self.engine.advance_to(now)
+        return now
+
+    def advance(self, minutes: float) -> datetime:
+        """Move the clock forward by ``minutes`` (the stepped mode) and process what is due."""
+        if minutes < 0:
+            raise ValueError("minutes must be >= 0")
+        with self._lock:
+            self.clock.advance(timedelta(minutes=minutes))
+            return self._sync()
+
+    def submit(self, request: OrderRequest) -> SimOrder:
+        """Submit an order now, counting the attempt per client_order_id (even if refused)."""
+        with self.synced():
+            if request.client_order_id is not None:
+                self._submissions[request.client_order_id] += 1
+            order = self.engine.submit(request)
+            if request.client_order_id is None:
+                self._submissions[order.client_order_id] += 1
+            return order
+
+    def count_request(self, route: str) -> None:
+        """Count one request to ``route`` (e.g. ``"GET /v2/account"``)."""
+        with self._lock:
+            self._requests[route] += 1
+
+    def state(self) -> dict[str, Any]:
+        """The simulated now and the counters (``GET /v1/sim/state``).
+
+        ``orders_submitted`` counts every order accepted (including those the close-position
+        routes create); ``client_order_id_submissions`` counts every ``POST /v2/orders``
+        attempt per client_order_id, refused ones included, so a resubmission always shows.
+        """
+        with self.synced() as now:
+            return {
+                "now": now.isoformat().replace("+00:00", "Z"),
+                "speed": getattr(self.clock, "speed", 0.0),
+                "symbols": list(self.store.symbols),
+                "requests": dict(sorted(self._requests.items())),
+                "orders_submitted": self.engine.order_count,
+                "client_order_id_submissions": dict(self._submissions),
+            }
+
+
+def build_exchange(
+    symbols: Sequence[str] | None = None,
+    *,
+    data_dir: Path | None = None,
+    synthetic: bool = False,
+    start: date | datetime | None = None,
+    days: int = 5,
+    speed: float = 1.0,
+    seed: int = 0,
+    cash: float = 100_000.0,
+    slippage_bps: float = 0.0,
+    skip_closed: bool = True,
+) -> SimExchange:
+    """Build an exchange over a directory of bar files or over synthetic bars.
+
+    Args:
+        symbols: the symbols to trade (all files of ``data_dir`` when None; required if synthetic).
+        data_dir: a directory of ``<SYMBOL>.csv``/``.parquet`` minute bars.
+        synthetic: generate ``days`` sessions of bars instead (seeded by ``seed``).
+        start: a day (the clock starts at that session's open, or the next one's) or an instant;
+            by default the first session with regular bars (synthetic: 2024-01-02).
+        days: sessions of synthetic bars.
+        speed: simulated seconds per real second; 0 stands still until advanced.
+        seed: seeds synthetic bars and every id.
+        cash: starting cash in dollars.
+        slippage_bps: market-order slippage in basis points.
+        skip_closed: jump over closed nights and weekends when ``speed > 0``.
+
+    Raises:
+        ConfigError: (one line) contradictory or missing arguments, or no usable bars.
+        DataError: the bar files cannot be read.
+    """
+    if (data_dir is None) == (not synthetic):
+        raise ConfigError("exchange", "data", "give exactly one of a data directory or synthetic")
+    if speed < 0:
+        raise ConfigError("exchange", "speed", "must be >= 0")
+    if cash <= 0:
+        raise ConfigError("exchange", "cash", "must be > 0")
+    calendar = MarketCalendar()
+    bars = _load(symbols, data_dir, start, days, seed)
+    if not bars:
+        raise ConfigError("exchange", "data", "no bars for the requested symbols")
+    begin = _start_instant(start, bars, calendar)
+    return SimExchange(
+        bars,
+        clock=ScaledClock(begin, speed),
+        calendar=calendar,
+        cash=cash,
+        slippage_bps=slippage_bps,
+        seed=seed,
+        skip_closed=skip_closed,
+    )
+
+
+def _load(
+    symbols: Sequence[str] | None,
+    data_dir: Path | None,
+    start: date | datetime | None,
+    days: int,
+    seed: int,
+) -> dict[str, list[Bar]]:
+    if data_dir is not None:
+        from fleece.data.importer import load_bars_dir
+
+        result = load_bars_dir(data_dir, symbols)
+        if result.problems:
+            log.warning("exchange bars dropped count=%d dir=%s", len(result.problems), data_dir)
+        return result.bars
+    if not symbols:
+        raise ConfigError("exchange", "symbols", "synthetic bars need at least one symbol")
+    if days < 1:
+        raise ConfigError("exchange", "days", "must be >= 1")
+    from fleece.data.synthetic import generate_bars
+
+    first = start.date() if isinstance(start, datetime) else (start or DEFAULT_SYNTHETIC_START)
+    return generate_bars(symbols, first, days, seed)
+
+
+def _start_instant(
+    start: date | datetime | None, bars: Mapping[str, Sequence[Bar]], calendar: MarketCalendar
+) -> datetime:
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise ConfigError("exchange", "start", "an instant must be timezone-aware")
+        return start.astimezone(UTC)
+    if start is None:
+        firsts = [_first_regular(series, calendar) for series in bars.values()]
+        first = min((ts for ts in firsts if ts is not None), default=None)
+        if first is None:
+            raise ConfigError("exchange", "data", "no regular-session bars to trade")
+        return calendar.next_session(first).open
+    return calendar.next_session(datetime.combine(start, time(0), tzinfo=UTC)).open
+
+
+def _first_regular(series: Sequence[Bar], calendar: MarketCalendar) -> datetime | None:
+    return next((b.timestamp for b in series if session_for(b.timestamp, calendar)), None)

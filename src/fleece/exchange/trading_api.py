@@ -1,0 +1,310 @@
+"""Trading API v2 routes: account, orders, positions, clock, calendar, assets."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Body, Response
+from fastapi.responses import JSONResponse
+
+from fleece.calendar import NEW_YORK
+from fleece.exchange.orders import (
+    CODE_INVALID_ORDER,
+    ExchangeError,
+    OrderRequest,
+    OrderType,
+    SimOrder,
+    TimeInForce,
+    asset_id,
+    invalid,
+    not_found,
+)
+from fleece.exchange.params import parse_bool, parse_day, parse_decimal, parse_time
+from fleece.exchange.schemas import (
+    account_json,
+    asset_json,
+    calendar_json,
+    clock_json,
+    error_body,
+    order_json,
+    position_json,
+)
+from fleece.exchange.sim import SimExchange
+from fleece.models import Side
+
+MAX_ORDERS_LIMIT = 500
+_T = TypeVar("_T")
+_PENNY = Decimal("0.01")
+_SUB_PENNY = Decimal("0.0001")
+
+
+def order_request(body: dict[str, Any]) -> OrderRequest:
+    """Validate a ``POST /v2/orders`` body into an :class:`OrderRequest` (422 when invalid).
+
+    Only what the exchange can fill is accepted: simple market and limit orders, day or gtc,
+    whole-share quantities, regular hours.
+    """
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise invalid("symbol is required")
+    if body.get("notional") is not None:
+        raise invalid("notional orders are not supported by the built-in exchange")
+    if body.get("qty") is None:
+        raise invalid("qty is required")
+    qty = parse_decimal(body["qty"], "qty", CODE_INVALID_ORDER)
+    if qty <= 0 or qty != qty.to_integral_value():
+        raise invalid("qty must be a positive whole number of shares")
+    side = _choice(body.get("side"), "side", {s.value: s for s in Side})
+    kind = _choice(body.get("type"), "type", {t.value: t for t in OrderType})
+    tif = _choice(body.get("time_in_force"), "time_in_force", {t.value: t for t in TimeInForce})
+    if body.get("order_class") not in (None, "", "simple"):
+        raise invalid(f"order_class {body['order_class']!r} is not supported")
+    if body.get("extended_hours"):
+        raise invalid("extended_hours orders are not supported by the built-in exchange")
+    for field in ("stop_price", "trail_price", "trail_percent", "take_profit", "stop_loss"):
+        if body.get(field) is not None:
+            raise invalid(f"{field} is not supported for {kind.value} orders")
+    limit = _limit_price(body.get("limit_price"), kind)
+    client_order_id = body.get("client_order_id")
+    if client_order_id is not None and not isinstance(client_order_id, str):
+        raise invalid("client_order_id must be a string")
+    return OrderRequest(symbol, int(qty), side, kind, tif, limit, client_order_id or None)
+
+
+def _choice(value: object, name: str, allowed: dict[str, _T]) -> _T:
+    if not isinstance(value, str) or value not in allowed:
+        raise invalid(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return allowed[value]
+
+
+def _limit_price(value: object, kind: OrderType) -> float | None:
+    if kind is OrderType.MARKET:
+        if value is not None:
+            raise invalid("limit_price is not allowed for market orders")
+        return None
+    if value is None:
+        raise invalid("limit_price is required for limit orders")
+    limit = parse_decimal(value, "limit_price", CODE_INVALID_ORDER)
+    if limit <= 0:
+        raise invalid("limit_price must be > 0")
+    # Alpaca's tick rule: whole cents from $1.00 up, 1/100 cent below.
+    if limit != limit.quantize(_PENNY if limit >= 1 else _SUB_PENNY):
+        raise invalid("sub-penny increment does not fulfill minimum pricing criteria")
+    return float(limit)
+
+
+def _select_orders(
+    orders: list[SimOrder], params: dict[str, str], code: int = CODE_INVALID_ORDER
+) -> list[SimOrder]:
+    status = params.get("status", "open")
+    if status not in {"open", "closed", "all"}:
+        raise invalid(f"status must be open, closed or all; got {status!r}")
+    if status != "all":
+        orders = [o for o in orders if o.status.is_open == (status == "open")]
+    if "after" in params:
+        after = parse_time(params["after"], "after", code)
+        orders = [o for o in orders if o.submitted_at > after]
+    if "until" in params:
+        until = parse_time(params["until"], "until", code)
+        orders = [o for o in orders if o.submitted_at < until]
+    if params.get("symbols"):
+        wanted = {s.strip().upper() for s in params["symbols"].split(",")}
+        orders = [o for o in orders if o.symbol in wanted]
+    if "side" in params:
+        orders = [o for o in orders if o.side.value == params["side"]]
+    direction = params.get("direction", "desc")
+    if direction not in {"asc", "desc"}:
+        raise invalid(f"direction must be asc or desc; got {direction!r}")
+    limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LIMIT)
+    ordered = orders if direction == "asc" else orders[::-1]
+    return ordered[:limit]
+
+
+def _int_param(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid(f"{name} must be an integer; got {value!r}") from None
+    if not low <= number <= high:
+        raise invalid(f"{name} must be between {low} and {high}")
+    return number
+
+
+def trading_router(exchange: SimExchange) -> APIRouter:
+    """The Trading API routes over ``exchange``."""
+    router = APIRouter()
+    _account_routes(router, exchange)
+    _order_routes(router, exchange)
+    _position_routes(router, exchange)
+    _market_routes(router, exchange)
+    return router
+
+
+def _symbol_of(exchange: SimExchange, symbol_or_asset_id: str) -> str:
+    wanted = symbol_or_asset_id.upper()
+    for symbol in exchange.store.symbols:
+        if wanted in (symbol, asset_id(symbol).upper()):
+            return symbol
+    return wanted
+
+
+def _account_routes(router: APIRouter, exchange: SimExchange) -> None:
+    engine = exchange.engine
+
+    @router.get("/v2/account")
+    def get_account() -> JSONResponse:
+        with exchange.synced() as now:
+            view = engine.account()
+        body = account_json(
+            view,
+            account_id=exchange.account_id,
+            account_number=exchange.account_number,
+            created_at=exchange.created_at,
+            now=now,
+        )
+        return JSONResponse(body)
+
+
+def _order_routes(router: APIRouter, exchange: SimExchange) -> None:
+    engine = exchange.engine
+
+    @router.post("/v2/orders")
+    def post_order(body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+        order = exchange.submit(order_request(body))
+        return JSONResponse(order_json(order))
+
+    @router.get("/v2/orders")
+    def get_orders(
+        *,
+        status: str | None = None,
+        limit: str | None = None,
+        after: str | None = None,
+        until: str | None = None,
+        direction: str | None = None,
+        symbols: str | None = None,
+        side: str | None = None,
+    ) -> JSONResponse:
+        given = {"status": status, "limit": limit, "after": after, "until": until}
+        given |= {"direction": direction, "symbols": symbols, "side": side}
+        params = {k: v for k, v in given.items() if v is not None}
+        with exchange.synced():
+            selected = _select_orders(list(engine.orders()), params)
+        return JSONResponse([order_json(o) for o in selected])
+
+    @router.get("/v2/orders:by_client_order_id")
+    def get_order_by_client_id(client_order_id: str) -> JSONResponse:
+        with exchange.synced():
+            return JSONResponse(order_json(engine.order_by_client_id(client_order_id)))
+
+    @router.get("/v2/orders/{order_id}")
+    def get_order(order_id: str) -> JSONResponse:
+        with exchange.synced():
+            return JSONResponse(order_json(engine.order(order_id)))
+
+    @router.delete("/v2/orders/{order_id}", status_code=204)
+    def delete_order(order_id: str) -> Response:
+        with exchange.synced():
+            engine.cancel(order_id)
+        return Response(status_code=204)
+
+    @router.delete("/v2/orders")
+    def delete_orders() -> JSONResponse:
+        with exchange.synced():
+            cancelled = engine.cancel_all()
+        body = [{"id": o.id, "status": 200, "body": order_json(o)} for o in cancelled]
+        return JSONResponse(body, status_code=207)
+
+
+def _position_routes(router: APIRouter, exchange: SimExchange) -> None:
+    engine = exchange.engine
+
+    def symbol_of(symbol_or_asset_id: str) -> str:
+        return _symbol_of(exchange, symbol_or_asset_id)
+
+    @router.get("/v2/positions")
+    def get_positions() -> JSONResponse:
+        with exchange.synced():
+            return JSONResponse([position_json(p) for p in engine.positions()])
+
+    @router.get("/v2/positions/{symbol_or_asset_id}")
+    def get_position(symbol_or_asset_id: str) -> JSONResponse:
+        with exchange.synced():
+            return JSONResponse(position_json(engine.position(symbol_of(symbol_or_asset_id))))
+
+    @router.delete("/v2/positions/{symbol_or_asset_id}")
+    def delete_position(
+        symbol_or_asset_id: str, qty: str | None = None, percentage: str | None = None
+    ) -> JSONResponse:
+        shares = None
+        if qty is not None:
+            amount = parse_decimal(qty, "qty", CODE_INVALID_ORDER)
+            if amount <= 0 or amount != amount.to_integral_value():
+                raise invalid("qty must be a positive whole number of shares")
+            shares = int(amount)
+        pct = parse_decimal(percentage, "percentage", CODE_INVALID_ORDER) if percentage else None
+        with exchange.synced():
+            order = engine.close_position(symbol_of(symbol_or_asset_id), shares, pct)
+        return JSONResponse(order_json(order))
+
+    @router.delete("/v2/positions")
+    def delete_positions(cancel_orders: str | None = None) -> JSONResponse:
+        results: list[dict[str, Any]] = []
+        with exchange.synced():
+            if parse_bool(cancel_orders):
+                engine.cancel_all()
+            for view in engine.positions():
+                try:
+                    order = engine.close_position(view.symbol)
+                except ExchangeError as refused:
+                    details = error_body(refused.code, refused.message)
+                    details |= {"symbol": view.symbol, "existing_qty": view.qty}
+                    details |= {"available": view.qty_available}
+                    details |= {"held_for_orders": view.qty - view.qty_available}
+                    entry = {"symbol": view.symbol, "status": refused.status, "body": details}
+                else:
+                    entry = {"symbol": view.symbol, "status": 200, "order_id": order.id}
+                    entry["body"] = order_json(order)
+                results.append(entry)
+        return JSONResponse(results, status_code=207)
+
+
+def _market_routes(router: APIRouter, exchange: SimExchange) -> None:
+    @router.get("/v2/clock")
+    def get_clock() -> JSONResponse:
+        with exchange.synced() as now:
+            return JSONResponse(clock_json(now, exchange.calendar))
+
+    @router.get("/v2/calendar")
+    def get_calendar(start: str | None = None, end: str | None = None) -> JSONResponse:
+        with exchange.synced() as now:
+            today = now.astimezone(NEW_YORK).date()
+        first = parse_day(start, "start", CODE_INVALID_ORDER) if start else today
+        last = parse_day(end, "end", CODE_INVALID_ORDER) if end else first + timedelta(days=30)
+        return JSONResponse(_calendar(exchange, first, last))
+
+    @router.get("/v2/assets")
+    def get_assets(status: str | None = None, asset_class: str | None = None) -> JSONResponse:
+        if status not in (None, "active") or asset_class not in (None, "us_equity"):
+            return JSONResponse([])
+        return JSONResponse([asset_json(s) for s in exchange.store.symbols])
+
+    @router.get("/v2/assets/{symbol_or_asset_id}")
+    def get_asset(symbol_or_asset_id: str) -> JSONResponse:
+        symbol = _symbol_of(exchange, symbol_or_asset_id)
+        if not exchange.store.has(symbol):
+            raise not_found("asset not found")
+        return JSONResponse(asset_json(symbol))
+
+
+def _calendar(exchange: SimExchange, first: date, last: date) -> list[dict[str, Any]]:
+    if last < first:
+        return []
+    try:
+        # One session past the range gives the last day's settlement date (T+1).
+        sessions = exchange.calendar.sessions(first, last + timedelta(days=15))
+    except Exception as exc:  # exchange-calendars raises its own types for out-of-range dates
+        raise invalid(f"dates outside the market calendar: {exc}".splitlines()[0]) from None
+    return [calendar_json(s, nxt.day) for s, nxt in itertools.pairwise(sessions) if s.day <= last]
