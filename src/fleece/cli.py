@@ -79,7 +79,7 @@ def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConf
 def demo(
     env_file: EnvFile = Path(".env"),
     days: Annotated[int, typer.Option(help="full simulated sessions to trade")] = 1,
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 400.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 600.0,
     seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 7,
 ) -> None:
     """Run the bot on the built-in exchange over a simulated day, then print a summary."""

@@ -275,7 +275,12 @@ class TimeoutHTTPAdapter(HTTPAdapter):
 
 
 def make_trading_client(
-    key: str, secret: str, url: str | None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    key: str,
+    secret: str,
+    url: str | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    raw_data: bool = False,
 ) -> TradingClient:
     """Build the bot's alpaca-py ``TradingClient``: always paper, always a checked URL.
 
@@ -284,6 +289,7 @@ def make_trading_client(
         secret: the API secret.
         url: a trading base URL (paper or loopback), or None for alpaca-py's paper default.
         timeout: seconds before an HTTP call gives up.
+        raw_data: return raw JSON instead of alpaca-py models (the bot parses defensively).
 
     Raises:
         LiveTradingRefused: the URL, or the URL the client resolved, is not paper/loopback.
@@ -291,14 +297,21 @@ def make_trading_client(
     """
     checked = None if url is None else check_trading_url(url, source="trading client", key="url")
     _require_credentials(key, secret)
-    client = TradingClient(api_key=key, secret_key=secret, paper=True, url_override=checked)
+    client = TradingClient(
+        api_key=key, secret_key=secret, paper=True, url_override=checked, raw_data=raw_data
+    )
     _verify_base_url(client, check_trading_url)
     _apply_timeout(client, timeout)
     return client
 
 
 def make_data_client(
-    key: str, secret: str, url: str | None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    key: str,
+    secret: str,
+    url: str | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    raw_data: bool = False,
 ) -> StockHistoricalDataClient:
     """Build the bot's alpaca-py ``StockHistoricalDataClient`` on a checked URL.
 
@@ -314,7 +327,9 @@ def make_data_client(
     """
     checked = None if url is None else check_data_url(url, source="data client", key="url")
     _require_credentials(key, secret)
-    client = StockHistoricalDataClient(api_key=key, secret_key=secret, url_override=checked)
+    client = StockHistoricalDataClient(
+        api_key=key, secret_key=secret, url_override=checked, raw_data=raw_data
+    )
     _verify_base_url(client, check_data_url)
     _apply_timeout(client, timeout)
     return client

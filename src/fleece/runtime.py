@@ -20,7 +20,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,8 @@ class Bot:
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
-        from fleece.exchange.server import ExchangeServer, build_exchange
+        from fleece.exchange.server import ExchangeServer
+        from fleece.exchange.sim import build_exchange
 
         s = self.config.settings
         trading = self.config.trading
@@ -124,6 +125,8 @@ class Bot:
 
     def _build_broker(self) -> Broker:
         s = self.config.settings
+        trading_url: str | None
+        data_url: str | None
         if s.fleece_mode == "sim":
             key, secret = "sim-" + secrets.token_hex(8), secrets.token_hex(16)
             url = self._start_sim_exchange(key, secret)
@@ -204,6 +207,17 @@ class Bot:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
                 self.stats.requests = dict(self.broker.requests)
+                minutes = self.stats.simulated_minutes()
+                total = sum(self.stats.requests.values())
+                log.info(
+                    "run stats minutes=%.0f polls=%d bars=%d requests=%d per_minute=%.2f %s",
+                    minutes,
+                    self.stats.polls,
+                    self.stats.bars,
+                    total,
+                    total / minutes if minutes else 0.0,
+                    " ".join(f"{k}={v}" for k, v in sorted(self.stats.requests.items())),
+                )
             if self.store is not None:
                 if run_id is not None:
                     self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
@@ -237,6 +251,9 @@ class Bot:
         await self._warmup()
         if self.stop_after_sessions is not None and self.stop_at is None:
             self.stop_at = self._stop_time(self.stop_after_sessions)
+        if self.exchange is not None and self.stop_at is None:
+            self.stop_at = self._sim_data_end()
+        if self.stop_at is not None:
             log.info("will stop at %s", self.stop_at.isoformat())
         return bus
 
@@ -344,6 +361,15 @@ class Bot:
         if len(ahead) > sessions:
             return ahead[sessions].open + timedelta(minutes=30)
         return ahead[-1].close if ahead else now
+
+    def _sim_data_end(self) -> datetime:
+        """In sim mode, a run ends with its data: just after the last session with bars closes."""
+        assert self.trader is not None and self.exchange is not None
+        far = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+        lasts = [self.exchange.store.last_closed(sym, far) for sym in self.exchange.store.symbols]
+        last = max(b.timestamp for b in lasts if b is not None)
+        session = self.trader.sessions.session_at(last)
+        return (session.close if session else last + ONE_MINUTE) + timedelta(minutes=1)
 
     async def _warmup(self) -> None:
         assert self.poller is not None and self.trader is not None and self.store is not None
