@@ -58,6 +58,7 @@ _PLACEHOLDERS = frozenset({"your_api_key_here", "your_secret_key_here"})
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TICKER = re.compile(r"[A-Z]{1,5}(\.[A-Z]{1,2})?")
 
 
@@ -565,7 +566,7 @@ def _reason(error: ErrorDetails, model: type[BaseModel], show_input: bool = True
 
 
 def _unknown_key_reason(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
-    name = str(loc[-1])
+    name = str(loc[-1])  # shown with !r below, so a newline in it stays on one line
     section = _model_at(model, loc[:-1])
     valid = [f.alias or n for n, f in section.model_fields.items()] if section else []
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
@@ -587,7 +588,12 @@ def _model_at(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseM
 def _dotted(loc: tuple[int | str, ...]) -> str:
     key = ""
     for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        if isinstance(part, int):
+            key += f"[{part}]"
+            continue
+        # A key read from the file may hold anything, newlines included: quote the odd ones.
+        name = part if _PLAIN_KEY.fullmatch(part) else ascii(part)
+        key += f".{name}" if key else name
     return key or "(top level)"
 
 

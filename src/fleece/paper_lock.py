@@ -25,15 +25,18 @@ from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import SplitResult, urlsplit
 
-from alpaca.common.rest import RESTClient
-from alpaca.data.historical import StockHistoricalDataClient
-from alpaca.trading.client import TradingClient
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 
 from fleece.errors import ConfigError, LiveTradingRefused
 
 if TYPE_CHECKING:
+    # alpaca-py is imported where clients are built: its data package pulls in pandas, which
+    # would make every configuration check (and `fleece config check`) seconds slower.
+    from alpaca.common.rest import RESTClient
+    from alpaca.data.historical import StockHistoricalDataClient
+    from alpaca.trading.client import TradingClient
+
     from fleece.config import Settings
 
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
@@ -295,6 +298,8 @@ def make_trading_client(
         LiveTradingRefused: the URL, or the URL the client resolved, is not paper/loopback.
         ConfigError: a key is empty.
     """
+    from alpaca.trading.client import TradingClient
+
     checked = None if url is None else check_trading_url(url, source="trading client", key="url")
     _require_credentials(key, secret)
     client = TradingClient(
@@ -325,6 +330,8 @@ def make_data_client(
         LiveTradingRefused: the URL, or the URL the client resolved, is not allowed.
         ConfigError: a key is empty.
     """
+    from alpaca.data.historical import StockHistoricalDataClient
+
     checked = None if url is None else check_data_url(url, source="data client", key="url")
     _require_credentials(key, secret)
     client = StockHistoricalDataClient(
