@@ -61,7 +61,7 @@ def print_summary(console: Console, db: Path, log_path: Path, started: datetime)
     first_equity = curve[0].equity if curve else None
     last_equity = curve[-1].equity if curve else None
     total = (last_equity - first_equity) if first_equity is not None and last_equity else 0.0
-    unrealised = round(total - pnl.realised, 2)
+    unrealised = round(total - pnl.realised, 2) or 0.0
     table = Table(title="alpaca-fleece run summary", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -74,7 +74,7 @@ def print_summary(console: Console, db: Path, log_path: Path, started: datetime)
     )
     table.add_row("fills", f"{len(fills)} ({buys} buys, {len(fills) - buys} sells)")
     table.add_row("realised P&L", f"{pnl.realised:+,.2f}")
-    table.add_row("unrealised P&L", f"{unrealised:+,.2f}")
+    table.add_row("unrealised P&L", f"{unrealised + 0.0:+,.2f}")
     if first_equity is not None and last_equity is not None:
         table.add_row("equity", f"{first_equity:,.2f} -> {last_equity:,.2f}")
     table.add_row(
