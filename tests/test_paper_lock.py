@@ -314,6 +314,13 @@ def test_the_trading_client_is_refused_if_alpaca_py_resolves_a_live_url(
     assert info.value.source == "alpaca-py"
 
 
+def test_clients_can_return_raw_json() -> None:
+    trading = make_trading_client(KEY, SECRET, None, raw_data=True)
+    data = make_data_client(KEY, SECRET, None, raw_data=True)
+
+    assert trading._use_raw_data and data._use_raw_data
+
+
 def test_the_data_client_defaults_to_alpaca_data() -> None:
     assert base_url_of(make_data_client(KEY, SECRET, None)) == DATA_URL
 

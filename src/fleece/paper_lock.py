@@ -292,6 +292,7 @@ def make_trading_client(
         secret: the API secret.
         url: a trading base URL (paper or loopback), or None for alpaca-py's paper default.
         timeout: seconds before an HTTP call gives up.
+        raw_data: return alpaca-py's raw JSON dicts instead of its models.
         raw_data: return raw JSON instead of alpaca-py models (the bot parses defensively).
 
     Raises:
@@ -325,6 +326,7 @@ def make_data_client(
         secret: the API secret.
         url: a data base URL (Alpaca's data API or loopback), or None for alpaca-py's default.
         timeout: seconds before an HTTP call gives up.
+        raw_data: return alpaca-py's raw JSON dicts instead of its models.
 
     Raises:
         LiveTradingRefused: the URL, or the URL the client resolved, is not allowed.
