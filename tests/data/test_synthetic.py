@@ -30,7 +30,7 @@ def sessions(start: date, count: int) -> list[Session]:
 
 def sma(values: np.ndarray, window: int) -> np.ndarray:
     sums = np.cumsum(np.insert(values, 0, 0.0))
-    return (sums[window:] - sums[:-window]) / window
+    return np.asarray((sums[window:] - sums[:-window]) / window, dtype=np.float64)
 
 
 def crossings(closes: np.ndarray, fast: int, slow: int) -> int:

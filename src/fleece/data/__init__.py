@@ -4,36 +4,68 @@
 * :mod:`~fleece.data.importer`: ``<SYMBOL>.csv`` / ``<SYMBOL>.parquet`` files in and out.
 * :mod:`~fleece.data.session`: cached "is this bar in the regular session" questions.
 * :mod:`~fleece.data.synthetic`: seeded, realistic minute bars for any NYSE sessions.
+
+Names are re-exported lazily: the live feed imports :mod:`fleece.data.validate` on every
+start and should not pay for pyarrow and exchange-calendars it does not use.
 """
 
-from fleece.data.importer import (
-    LoadResult,
-    load_bar_file,
-    load_bars_dir,
-    write_bars_csv,
-    write_bars_parquet,
-)
-from fleece.data.session import (
-    is_last_bar_of_session,
-    is_regular,
-    regular_session_bars,
-    session_for,
-)
-from fleece.data.synthetic import (
-    PROFILES,
-    SymbolArrays,
-    SymbolProfile,
-    generate_arrays,
-    generate_bars,
-    profile_for,
-)
-from fleece.data.validate import (
-    REASONS,
-    BarProblem,
-    bar_problem,
-    clean_series,
-    parse_bar,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleece.data.importer import (
+        LoadResult,
+        load_bar_file,
+        load_bars_dir,
+        write_bars_csv,
+        write_bars_parquet,
+    )
+    from fleece.data.session import (
+        is_last_bar_of_session,
+        is_regular,
+        regular_session_bars,
+        session_for,
+    )
+    from fleece.data.synthetic import (
+        PROFILES,
+        SymbolArrays,
+        SymbolProfile,
+        generate_arrays,
+        generate_bars,
+        profile_for,
+    )
+    from fleece.data.validate import (
+        REASONS,
+        BarProblem,
+        bar_problem,
+        clean_series,
+        parse_bar,
+    )
+
+_HOME = {
+    "LoadResult": "importer",
+    "load_bar_file": "importer",
+    "load_bars_dir": "importer",
+    "write_bars_csv": "importer",
+    "write_bars_parquet": "importer",
+    "is_last_bar_of_session": "session",
+    "is_regular": "session",
+    "regular_session_bars": "session",
+    "session_for": "session",
+    "PROFILES": "synthetic",
+    "SymbolArrays": "synthetic",
+    "SymbolProfile": "synthetic",
+    "generate_arrays": "synthetic",
+    "generate_bars": "synthetic",
+    "profile_for": "synthetic",
+    "REASONS": "validate",
+    "BarProblem": "validate",
+    "bar_problem": "validate",
+    "clean_series": "validate",
+    "parse_bar": "validate",
+}
 
 __all__ = [
     "PROFILES",
@@ -57,3 +89,10 @@ __all__ = [
     "write_bars_csv",
     "write_bars_parquet",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"fleece.data.{home}"), name)

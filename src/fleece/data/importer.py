@@ -34,6 +34,7 @@ from fleece.data.validate import (
     judge_columns,
     parse_float,
     parse_timestamp,
+    paused_gc,
 )
 from fleece.errors import DataError
 from fleece.models import Bar
@@ -227,21 +228,22 @@ class _ReadColumns:
 
     def bars(self, symbol: str, rows: NDArray[np.intp]) -> list[Bar]:
         cols = self.columns
-        return [
-            Bar(s, t, o, h, lo, c, v, n, vw)
-            for s, t, o, h, lo, c, v, n, vw in zip(
-                repeat(symbol),
-                _datetimes(cols.ts_us[rows]),
-                cols.open[rows].tolist(),
-                cols.high[rows].tolist(),
-                cols.low[rows].tolist(),
-                cols.close[rows].tolist(),
-                cols.volume[rows].tolist(),
-                _pick(self.trade_count, rows),
-                _pick(self.vwap, rows),
-                strict=False,  # repeat() never ends; the other iterables have equal lengths
-            )
-        ]
+        with paused_gc():
+            return [
+                Bar(s, t, o, h, lo, c, v, n, vw)
+                for s, t, o, h, lo, c, v, n, vw in zip(
+                    repeat(symbol),
+                    _datetimes(cols.ts_us[rows]),
+                    cols.open[rows].tolist(),
+                    cols.high[rows].tolist(),
+                    cols.low[rows].tolist(),
+                    cols.close[rows].tolist(),
+                    cols.volume[rows].tolist(),
+                    _pick(self.trade_count, rows),
+                    _pick(self.vwap, rows),
+                    strict=False,  # repeat() never ends; the other iterables have equal lengths
+                )
+            ]
 
 
 def _read_columns(table: Any, path: Path) -> _ReadColumns:

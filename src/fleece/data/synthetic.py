@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import MarketCalendar, Session
+from fleece.data.validate import paused_gc
 from fleece.models import Bar
 
 FULL_SESSION_MINUTES = 390
@@ -141,18 +142,19 @@ class SymbolArrays:
     def to_bars(self) -> list[Bar]:
         """The same bars as :class:`Bar` objects (timestamps UTC-aware)."""
         from_ts = datetime.fromtimestamp
-        return [
-            Bar(self.symbol, from_ts(t, UTC), o, h, lo, c, v)
-            for t, o, h, lo, c, v in zip(
-                self.ts.tolist(),
-                self.open.tolist(),
-                self.high.tolist(),
-                self.low.tolist(),
-                self.close.tolist(),
-                self.volume.tolist(),
-                strict=True,
-            )
-        ]
+        with paused_gc():
+            return [
+                Bar(self.symbol, from_ts(t, UTC), o, h, lo, c, v)
+                for t, o, h, lo, c, v in zip(
+                    self.ts.tolist(),
+                    self.open.tolist(),
+                    self.high.tolist(),
+                    self.low.tolist(),
+                    self.close.tolist(),
+                    self.volume.tolist(),
+                    strict=True,
+                )
+            ]
 
 
 def profile_for(symbol: str) -> SymbolProfile:

@@ -21,9 +21,11 @@ One vocabulary of reasons, whoever finds the problem:
 
 from __future__ import annotations
 
+import gc
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -130,6 +132,23 @@ def _price_problem(open_: float, high: float, low: float, close: float) -> str |
     if low > min(open_, close):
         return "low_above_open_close"
     return None
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many bars at once.
+
+    Creating a million :class:`Bar` objects triggers hundreds of collections that scan a
+    growing heap and find nothing to free (bars hold no cycles): pausing them halves the time
+    of a large import. Reference counting still frees memory; a paused collector only defers.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def clean_series(bars: Iterable[Bar], source: str) -> tuple[list[Bar], list[BarProblem]]:
