@@ -209,6 +209,15 @@ def test_alpaca_short_column_names_are_accepted(tmp_path: Path) -> None:
     assert (loaded.timestamp, loaded.close) == (T0, 10.5)
 
 
+def test_a_byte_order_mark_before_the_header_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "SPY.csv"
+    path.write_bytes(("\ufeff" + HEADER + row(0) + "\n").encode("utf-8"))
+
+    (loaded,) = load_bar_file(path).bars["SPY"]
+
+    assert loaded.timestamp == T0
+
+
 def test_the_symbol_argument_overrides_the_file_name(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "minute_bars.csv", row(0))
 

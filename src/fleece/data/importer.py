@@ -190,7 +190,7 @@ def _read_csv(path: Path) -> Any:
     # The header is read first so that every column can be read as text: typing is then ours
     # to do, row by row when needed, instead of one bad cell failing the whole file.
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read: {_one_line(exc)}") from exc
