@@ -64,15 +64,8 @@ def run(env_file: EnvFile = Path(".env")) -> None:
 
 
 def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConfig:
-    environ = {**os.environ, **(overrides or {})}
-    sim = environ.get("FLEECE_MODE", "").strip().lower() == "sim"
-    if not sim and env_file.exists():
-        # The .env file may select sim mode; keys are only required in paper mode.
-        from dotenv import dotenv_values
-
-        file_mode = dotenv_values(env_file).get("FLEECE_MODE") or ""
-        sim = "FLEECE_MODE" not in environ and file_mode.strip().lower() == "sim"
-    return load_config(env_file, environ, require_keys=not sim)
+    # API keys are required in paper mode only; load_config knows the mode.
+    return load_config(env_file, {**os.environ, **(overrides or {})})
 
 
 @app.command()
