@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     sim_start: Annotated[date | None, BeforeValidator(_iso_day)] = None
     dashboard_token: SecretStr | None = None
     log_dir: EnvPath = Path("logs")
+    # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
+    log_max_bytes: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
+    log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _env_source: str = PrivateAttr(default=ENVIRONMENT)
