@@ -2,11 +2,18 @@
 
 A filter masks every configured secret (API keys, dashboard token) in every record, whatever code
 produced it, so a key can never reach a log line even through a third-party library's message.
+
+``orchestrator.out`` rotates by size (``orchestrator.out.1`` is the newest backup). ``bot.sh`` and
+``daemon.py`` also append the process's stdout and stderr to that file, so that a traceback or a
+startup error written before logging is configured is not lost. In that case log lines are not
+written twice (no stderr handler), and the standard streams follow the file across a rotation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from logging.handlers import RotatingFileHandler
@@ -40,6 +47,46 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def _fd_writes_to(fd: int, path: Path | str) -> bool:
+    """True when file descriptor ``fd`` is open on the file at ``path`` (same device and inode)."""
+    try:
+        opened, named = os.fstat(fd), Path(path).stat()
+    except OSError:
+        return False
+    return (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
+
+
+def _stderr_is(path: Path) -> bool:
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        # Replaced by something without a file descriptor (pytest's capture, an IDE console).
+        return False
+    return _fd_writes_to(fd, path)
+
+
+class FollowingRotatingFileHandler(RotatingFileHandler):
+    """A size-rotated log file that stdout/stderr follow when they were redirected into it.
+
+    Without this, after a rotation the redirected streams would keep appending to the renamed
+    file (``orchestrator.out.1``), and ``grep ERROR logs/orchestrator.out`` would miss a
+    traceback written there.
+    """
+
+    def doRollover(self) -> None:  # noqa: N802 (the stdlib name it overrides)
+        """Rotate the files, then point the standard streams that wrote here at the new one."""
+        followers = [fd for fd in (1, 2) if _fd_writes_to(fd, self.baseFilename)]
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
+        super().doRollover()
+        if followers:
+            if self.stream is None:
+                self.stream = self._open()
+            for fd in followers:
+                os.dup2(self.stream.fileno(), fd)
+
+
 def setup_logging(
     level: str,
     log_dir: Path | None,
@@ -49,7 +96,16 @@ def setup_logging(
     backups: int = 5,
     stderr: bool = True,
 ) -> Path | None:
-    """Configure the root logger; returns the log file path (None when not logging to a file)."""
+    """Configure the root logger; returns the log file path (None when not logging to a file).
+
+    Args:
+        level: the root level name (``INFO`` ...).
+        log_dir: the folder of ``orchestrator.out``; None logs to stderr only.
+        secrets: texts masked in every record.
+        max_bytes: rotate ``orchestrator.out`` when it would grow past this size (0: never).
+        backups: rotated files kept (``orchestrator.out.1`` ... ``.N``).
+        stderr: also log to stderr, unless stderr is already redirected into the log file.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -61,13 +117,15 @@ def setup_logging(
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / "orchestrator.out"
-        file_handler = RotatingFileHandler(
+        file_handler = FollowingRotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         file_handler.setFormatter(formatter)
         file_handler.addFilter(redact)
         root.addHandler(file_handler)
-    if stderr:
+    # Under bot.sh or daemon.py stderr is the log file itself: a stderr handler would write
+    # every line twice.
+    if stderr and not (path is not None and _stderr_is(path)):
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)
         stream.addFilter(redact)
