@@ -19,8 +19,8 @@ demo: sync  ## run the bot against the built-in exchange for a simulated day (th
 test: sync lint types pytest  ## lint, type-check and run the whole test suite
 
 lint: sync
-	$(PY) -m ruff check src tests bench
-	$(PY) -m ruff format --check src tests bench
+	$(PY) -m ruff check
+	$(PY) -m ruff format --check
 
 types: sync
 	$(PY) -m mypy

@@ -11,7 +11,7 @@ from pathlib import Path
 # Works from a checkout even before the package is installed into the environment.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from fleece.cli import app  # noqa: E402
+from fleece.cli import app
 
 if __name__ == "__main__":
     app(["run", *sys.argv[1:]], prog_name="orchestrator.py")

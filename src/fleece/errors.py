@@ -35,7 +35,7 @@ class ConfigError(FleeceError):
         super().__init__(f"{source}: {key}: {reason}")
 
 
-class LiveTradingRefused(ConfigError):
+class LiveTradingRefused(ConfigError):  # noqa: N818 (the name DESIGN.md gives it)
     """Something asked for live trading, which this bot refuses by design."""
 
 
