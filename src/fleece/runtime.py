@@ -207,15 +207,15 @@ class Bot:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
                 self.stats.requests = dict(self.broker.requests)
-                minutes = self.stats.simulated_minutes()
                 total = sum(self.stats.requests.values())
+                # One poll per market minute: requests per poll is requests per minute of trading.
                 log.info(
-                    "run stats minutes=%.0f polls=%d bars=%d requests=%d per_minute=%.2f %s",
-                    minutes,
+                    "run stats minutes=%.0f polls=%d bars=%d requests=%d per_market_minute=%.2f %s",
+                    self.stats.simulated_minutes(),
                     self.stats.polls,
                     self.stats.bars,
                     total,
-                    total / minutes if minutes else 0.0,
+                    total / self.stats.polls if self.stats.polls else 0.0,
                     " ".join(f"{k}={v}" for k, v in sorted(self.stats.requests.items())),
                 )
             if self.store is not None:
