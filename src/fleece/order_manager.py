@@ -18,13 +18,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from fleece.broker import Broker, BrokerOrder
+from fleece.broker import BrokerOrder
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.models import Fill, OrderIntent, Side
 from fleece.risk_manager import CircuitBreaker
-from fleece.state_store import StateStore
+from fleece.state_store import IntentRecord, IntentStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,58 @@ _BROKER_TO_INTENT = {
     "suspended": "accepted",
 }
 MAX_CLIENT_ORDER_ID = 128
+
+
+# The order manager needs only these calls of its store and broker. Protocols rather than the
+# concrete classes, so that the backtest drives this very class with an in-memory store and an
+# in-process simulated broker (fleece.backtest); StateStore and Broker satisfy them as they are.
+class IntentStore(Protocol):
+    """The part of :class:`~fleece.state_store.StateStore` the order manager uses."""
+
+    def add_intent(self, intent: OrderIntent, status: IntentStatus | str = "new") -> bool: ...
+
+    def mark_submit_attempt(self, cid: str, now: datetime) -> int: ...
+
+    def set_intent_status(
+        self,
+        cid: str,
+        status: IntentStatus | str,
+        *,
+        broker_order_id: str | None = None,
+        error: str | None = None,
+        now: datetime,
+    ) -> None: ...
+
+    def unfinished_intents(self) -> list[IntentRecord]: ...
+
+    def record_fill(  # noqa: PLR0917 (StateStore's positional API)
+        self,
+        cid: str,
+        broker_order_id: str,
+        symbol: str,
+        side: Side,
+        cumulative_qty: int,
+        cumulative_avg_price: float,
+        timestamp: datetime,
+    ) -> Fill | None: ...
+
+    def set_breaker(self, tripped: bool, consecutive: int, now: datetime) -> None: ...
+
+
+class OrderBroker(Protocol):
+    """The part of :class:`~fleece.broker.Broker` the order manager uses."""
+
+    async def submit_market(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+    ) -> BrokerOrder: ...
+
+    async def orders(
+        self, status: str = "open", after: datetime | None = None
+    ) -> list[BrokerOrder]: ...
+
+    async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    async def cancel_order(self, order_id: str) -> None: ...
 
 
 def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime) -> str:
@@ -83,8 +136,8 @@ class OrderManager:
 
     def __init__(
         self,
-        store: StateStore,
-        broker: Broker,
+        store: IntentStore,
+        broker: OrderBroker,
         clock: Clock,
         breaker: CircuitBreaker,
         *,

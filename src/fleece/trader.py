@@ -11,15 +11,15 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
-from fleece.order_manager import OrderManager
+from fleece.order_manager import IntentStore, OrderManager
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
-from fleece.state_store import StateStore
-from fleece.strategy.sma_crossover import SmaCrossover
+from fleece.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,29 @@ class Portfolio:
         self.qty = {s: q for s, q in positions.items() if q}
 
 
+class TraderStore(IntentStore, Protocol):
+    """The part of :class:`~fleece.state_store.StateStore` the trader and its order manager use.
+
+    A protocol so that the backtest can drive this very class with an in-memory store.
+    """
+
+    def kill_switch(self) -> tuple[bool, str]: ...
+
+    def breaker(self) -> tuple[bool, int]: ...
+
+    def reducing_latch(self) -> date | None: ...
+
+    def set_reducing_latch(self, day: date | None, now: datetime) -> None: ...
+
+    def set_trading_state(self, state: TradingState, why: str, now: datetime) -> None: ...
+
+    def trades_submitted(self, day: date) -> int: ...
+
+    def increment_trades_submitted(self, day: date) -> int: ...
+
+    def add_refusal(self, r: Refusal) -> None: ...
+
+
 def session_date(ts: datetime) -> date:
     """The New York calendar date a timestamp belongs to (trade counters are per session)."""
     return ts.astimezone(NEW_YORK).date()
@@ -55,10 +78,10 @@ class Trader:
     def __init__(
         self,
         *,
-        strategy: SmaCrossover,
+        strategy: Strategy,
         risk: RiskManager,
         orders: OrderManager,
-        store: StateStore,
+        store: TraderStore,
         clock: Clock,
         breaker: CircuitBreaker,
         kill_switch_env: bool,
