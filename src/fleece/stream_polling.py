@@ -61,6 +61,8 @@ class BarPoller:
         except BrokerError as exc:
             log.warning("bar poll failed reason=%s", exc)
             return []
+        # The broker answered as of its own later "now": judge "closed yet" against that moment.
+        now = self._clock.now()
         for symbol, reason in skipped:
             self.skipped[reason] += 1
             log.warning("bad bar skipped symbol=%s reason=%s", symbol, reason)
