@@ -1,0 +1,239 @@
+"""Operations commands: ``fleece status`` (also the Docker health check) and ``systemd-dropin``.
+
+``fleece status`` prints whether the bot runs and what its store says; ``--json`` prints the same
+for scripts; ``--check`` is a health check that exits 1 unless the bot runs and shows a recent
+sign of life. Registered on the main app in :mod:`fleece.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fleece.cli_support import user_errors
+from fleece.clock import SystemClock
+from fleece.status import (
+    DEFAULT_PID_FILE,
+    BotStatus,
+    collect_status,
+    default_max_age,
+    health_problems,
+    status_to_dict,
+)
+from fleece.systemd import owner_of, render_dropin
+
+EXIT_UNHEALTHY = 1
+
+EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read")]
+PidFile = Annotated[
+    Path,
+    typer.Option("--pid-file", envvar="BOT_PID_FILE", help="the PID file of bot.sh / daemon.py"),
+]
+
+
+def status_command(
+    env_file: EnvFile = Path(".env"),
+    pid_file: PidFile = DEFAULT_PID_FILE,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (for scripts)")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="health check: exit 1 unless the bot runs and its heartbeat is recent",
+        ),
+    ] = False,
+    max_age: Annotated[
+        float | None,
+        typer.Option(help="seconds without a heartbeat before --check fails [3 heartbeats]"),
+    ] = None,
+) -> None:
+    """Show whether the bot runs, its trading state, positions, orders and today's figures."""
+    from fleece.config import load_config
+
+    with user_errors():
+        config = load_config(env_file, os.environ, require_keys=False)
+        status = collect_status(config, pid_file=pid_file, now=SystemClock().now())
+    limit = default_max_age(status) if max_age is None else max_age
+    problems = health_problems(status, limit)
+    if as_json:
+        typer.echo(json.dumps(status_to_dict(status, limit), indent=2))
+    elif check:
+        if problems:
+            typer.echo("unhealthy: " + "; ".join(problems))
+        else:
+            typer.echo(f"healthy: bot running (PID {status.process.pid})")
+    else:
+        print_status(Console(), status)
+    if check and problems:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def systemd_dropin_command(
+    root: Annotated[
+        Path | None, typer.Option(help="the installation directory, BOT_ROOT [current]")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="account to run as [owner of ROOT]")] = None,
+    group: Annotated[str | None, typer.Option(help="group to run as [group of ROOT]")] = None,
+) -> None:
+    """Print the systemd drop-in pinning BOT_ROOT (used by `make systemd-install`)."""
+    with user_errors():
+        bot_root = (root or Path.cwd()).expanduser().resolve()
+        owner, owner_group = owner_of(bot_root)
+        if user is None and owner == "root":
+            typer.echo(
+                f"error: {bot_root} is owned by root; pass --user NAME (SERVICE_USER=NAME for "
+                "make): the bot should run as an account that owns data/ and logs/",
+                err=True,
+            )
+            raise typer.Exit(2)
+        typer.echo(render_dropin(bot_root, user or owner, group or owner_group), nl=False)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _when(ts: datetime | None, simulated: bool = False) -> str:
+    if ts is None:
+        return "unknown"
+    from fleece.calendar import NEW_YORK
+
+    shown = ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M:%S ET")
+    return f"{shown} (simulated)" if simulated else shown
+
+
+def _money(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:+,.2f}" if signed else f"{value:,.2f}"
+
+
+def _process_line(status: BotStatus) -> str:
+    p = status.process
+    if p.running:
+        line = f"[green]running[/] · PID {p.pid} (from the {p.source})"
+    else:
+        line = "[red]not running[/]"
+    if p.stale_pid is not None:
+        line += f" · stale PID {p.stale_pid} in {p.pid_file}"
+    return line
+
+
+def _state_line(status: BotStatus) -> str:
+    colour = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "red"}.get(
+        status.trading_state, "white"
+    )
+    line = f"[{colour}]{status.trading_state}[/]"
+    if status.state_reason:
+        line += f" ({status.state_reason})"
+    return line
+
+
+def _heartbeat_line(status: BotStatus) -> str:
+    beat = status.heartbeat
+    if beat is None:
+        return "none recorded"
+    line = _when(beat.at, status.simulated_time)
+    if beat.age_seconds is not None:
+        line += f" · {beat.age_seconds:.0f} s ago"
+    if status.store_written_age_seconds is not None:
+        line += f" · store written {status.store_written_age_seconds:.0f} s ago"
+    return line
+
+
+def _market_line(status: BotStatus) -> str:
+    m = status.market
+    if m.open is None:
+        return "unknown (outside the NYSE calendar's range)"
+    if m.open:
+        line = f"open now (NYSE, wall clock) · closes {_when(m.next_close)}"
+    else:
+        line = f"closed now (NYSE, wall clock) · opens {_when(m.next_open)}"
+    if m.at_heartbeat is not None:
+        line += f" · {'open' if m.at_heartbeat else 'closed'} at the simulated heartbeat"
+    return line
+
+
+def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
+    d = status.today
+    if d is None:
+        return []
+    label = f"today {d.session_date.isoformat()}" + (" (sim)" if status.simulated_time else "")
+    pnl = f"P&L {_money(d.pnl, signed=True)} (equity {_money(d.equity)}, "
+    pnl += f"start {_money(d.start_equity)}) · loss limit "
+    pnl += f"-{_money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+    rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]
+    if d.refusals:
+        rows.append(("refusals today", ", ".join(f"{k} {v}" for k, v in d.refusals.items())))
+    return rows
+
+
+def print_status(console: Console, status: BotStatus) -> None:
+    """Print the status as tables for a terminal."""
+    table = Table(title="alpaca-fleece status", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("bot", _process_line(status))
+    mode = status.mode + (" (store times are simulated)" if status.simulated_time else "")
+    table.add_row("mode", mode)
+    table.add_row("trading state", _state_line(status))
+    kill = "on" if status.kill_switch else "off"
+    if status.kill_switch_reason and status.kill_switch:
+        kill += f" ({status.kill_switch_reason})"
+    if status.kill_switch_env:
+        kill += " · KILL_SWITCH=true in the environment"
+    table.add_row("kill switch", kill)
+    breaker = "[red]TRIPPED[/]" if status.breaker_tripped else "ok"
+    table.add_row(
+        "circuit breaker", f"{breaker} · {status.breaker_failures}/{status.breaker_limit} failures"
+    )
+    table.add_row("heartbeat", _heartbeat_line(status))
+    table.add_row("market", _market_line(status))
+    for label, value in _today_lines(status):
+        table.add_row(label, value)
+    if status.last_run is not None:
+        run = status.last_run
+        ended = (
+            f"stopped {_when(run.stopped_at, status.simulated_time)} ({run.exit_reason})"
+            if run.stopped_at
+            else "no stop recorded"
+        )
+        started = _when(run.started_at, run.mode == "sim")
+        table.add_row("last run", f"#{run.id} {run.mode} · started {started} · {ended}")
+    table.add_row("database", status.database + ("" if status.database_exists else " (missing)"))
+    for note in status.notes:
+        table.add_row("note", note)
+    console.print(table)
+    _print_positions(console, status)
+    _print_orders(console, status)
+
+
+def _print_positions(console: Console, status: BotStatus) -> None:
+    if not status.positions:
+        console.print("positions: none")
+        return
+    table = Table(title="positions (from fills; last price from stored bars)", title_justify="left")
+    for column in ("symbol", "qty", "avg cost", "last", "unrealised P&L"):
+        table.add_column(column, justify="left" if column == "symbol" else "right")
+    for p in status.positions:
+        last = f"{p.last_price:,.2f}" if p.last_price is not None else "unknown"
+        table.add_row(p.symbol, str(p.qty), f"{p.avg_cost:,.4f}", last, _money(p.unrealised, True))
+    console.print(table)
+
+
+def _print_orders(console: Console, status: BotStatus) -> None:
+    if not status.open_orders:
+        console.print("open orders: none")
+        return
+    table = Table(title="open orders", title_justify="left")
+    for column in ("client_order_id", "symbol", "side", "qty", "filled", "status"):
+        table.add_column(column)
+    for o in status.open_orders:
+        table.add_row(o.client_order_id, o.symbol, o.side, str(o.qty), str(o.filled_qty), o.status)
+    console.print(table)

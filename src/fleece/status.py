@@ -1,0 +1,503 @@
+"""What ``fleece status`` reports: is the bot running, and what does its store say.
+
+Everything is read from the PID file, ``/proc`` and the state store, so it works whether the bot
+runs or not, and from another process (``./bot.sh status``, ``make status``, Docker's
+HEALTHCHECK via ``fleece status --check``). Nothing here sends an order or changes a setting.
+
+Which process is the bot: the PID in ``data/alpaca_bot.pid`` (written by ``bot.sh`` and
+``daemon.py``), else the PID of the store's latest run that has not recorded a stop (a bot
+started by ``fleece run``, systemd or Docker). Either counts only while that process is alive and
+its command line is the bot's (``orchestrator.py`` or ``fleece run``): a PID file left by a crash,
+or a PID since reused by another program, is reported as stale.
+
+Time: ``now`` is the wall clock, injected by the caller. In sim mode (and against a loopback
+``fleece exchange``) the store's timestamps are *simulated*, so a heartbeat's age cannot be
+measured against the wall clock; the health check then uses how long ago the store file was
+last written instead.
+
+This module imports only the standard library at the top (``daemon.py`` uses its process
+helpers); the store, calendar and P&L code are imported where they are needed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleece.config import AppConfig
+    from fleece.state_store import StateStore
+
+DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
+"""Where ``bot.sh`` and ``daemon.py`` write the bot's PID, relative to the bot directory."""
+HEARTBEATS_BEFORE_STALE = 3
+MIN_MAX_AGE_SECONDS = 120.0
+
+
+# --------------------------------------------------------------------------- the process
+
+
+def read_pid(path: Path) -> int | None:
+    """Return the PID written in ``path``, or None if it is missing, empty or not a PID."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def process_argv(pid: int) -> list[str] | None:
+    """Return the command line of process ``pid``, or None when no such process exists.
+
+    A zombie (exited, not yet reaped) has an empty command line, so it never looks like the bot.
+    """
+    proc = Path("/proc")
+    if proc.is_dir():
+        try:
+            raw = (proc / str(pid) / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        except OSError:
+            return []
+        return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    # No /proc (macOS): ask ps, which loses the argument boundaries but keeps the words.
+    done = subprocess.run(
+        ["ps", "-p", str(pid), "-o", "args="], capture_output=True, text=True, check=False
+    )
+    return done.stdout.split() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def is_bot_argv(argv: list[str]) -> bool:
+    """True when a command line runs the bot: ``... orchestrator.py`` or ``fleece run``."""
+    names = [Path(arg).name for arg in argv]
+    if "orchestrator.py" in names:
+        return True
+    return "fleece" in names and "run" in names[names.index("fleece") + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    """Whether the bot runs, and how we know.
+
+    Attributes:
+        running: a live bot process was found.
+        pid: its PID (None when not running).
+        source: ``pid file`` or ``store`` (the latest unfinished run), or ``""``.
+        pid_file: the PID file consulted.
+        stale_pid: a PID from the PID file that is not (or no longer) the bot.
+    """
+
+    running: bool
+    pid: int | None
+    source: str
+    pid_file: str
+    stale_pid: int | None = None
+
+
+def bot_pid_from_file(pid_file: Path) -> tuple[int | None, int | None]:
+    """Return (live bot PID, stale PID) from a PID file; at most one of them is set."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return None, None
+    argv = process_argv(pid)
+    if argv is not None and is_bot_argv(argv):
+        return pid, None
+    return None, pid
+
+
+def find_bot_process(pid_file: Path, unfinished_run_pid: int | None) -> ProcessStatus:
+    """Find the running bot from the PID file, else from the store's unfinished run."""
+    shown = str(pid_file)
+    live, stale = bot_pid_from_file(pid_file)
+    if live is not None:
+        return ProcessStatus(True, live, "pid file", shown)
+    if unfinished_run_pid is not None:
+        argv = process_argv(unfinished_run_pid)
+        if argv is not None and is_bot_argv(argv):
+            return ProcessStatus(True, unfinished_run_pid, "store", shown, stale)
+    return ProcessStatus(False, None, "", shown, stale)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True, slots=True)
+class PositionStatus:
+    """A holding rebuilt from the recorded fills, valued at the last stored bar."""
+
+    symbol: str
+    qty: int
+    avg_cost: float
+    last_price: float | None
+    last_price_at: datetime | None
+    unrealised: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    """An order intent the broker may still act on."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: int
+    filled_qty: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatStatus:
+    """The latest heartbeat; ``age_seconds`` is None when its time is simulated."""
+
+    at: datetime
+    age_seconds: float | None
+    state: str
+    equity: float | None
+    positions: int
+    open_orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayStatus:
+    """Today's figures against the risk limits (``today`` is simulated in sim mode)."""
+
+    session_date: date
+    start_equity: float | None
+    equity: float | None
+    pnl: float | None
+    max_daily_loss_pct: float
+    loss_limit: float | None
+    trades_submitted: int
+    max_trades_per_day: int
+    refusals: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStatus:
+    """NYSE regular session at the wall clock; ``at_heartbeat`` at the last heartbeat's time."""
+
+    open: bool | None
+    next_open: datetime | None
+    next_close: datetime | None
+    at_heartbeat: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """The latest recorded start of the bot."""
+
+    id: int
+    started_at: datetime
+    stopped_at: datetime | None
+    pid: int
+    mode: str
+    exit_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BotStatus:
+    """Everything ``fleece status`` shows."""
+
+    checked_at: datetime
+    process: ProcessStatus
+    database: str
+    database_exists: bool
+    mode: str
+    simulated_time: bool
+    trading_state: str = "ACTIVE"
+    state_reason: str = ""
+    kill_switch: bool = False
+    kill_switch_reason: str = ""
+    kill_switch_env: bool = False
+    breaker_tripped: bool = False
+    breaker_failures: int = 0
+    breaker_limit: int = 0
+    heartbeat: HeartbeatStatus | None = None
+    store_written_age_seconds: float | None = None
+    market: MarketStatus = MarketStatus(None, None, None, None)
+    positions: tuple[PositionStatus, ...] = ()
+    open_orders: tuple[OrderStatus, ...] = ()
+    today: DayStatus | None = None
+    last_run: RunStatus | None = None
+    heartbeat_seconds: float = 60.0
+    notes: tuple[str, ...] = field(default=())
+
+
+def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotStatus:
+    """Read the bot's status from the PID file, ``/proc`` and the store (which it never creates).
+
+    Args:
+        config: the validated configuration (database path, risk limits, heartbeat period).
+        pid_file: the PID file of ``bot.sh`` / ``daemon.py``.
+        now: the wall-clock time, timezone-aware.
+
+    Returns:
+        The status; with no database yet, only the process and market parts are filled in.
+    """
+    s, t = config.settings, config.trading
+    db = Path(s.database_path)
+    simulated_config = s.sim or config.endpoints.local
+    base = BotStatus(
+        checked_at=now,
+        process=find_bot_process(pid_file, None),
+        database=str(db),
+        database_exists=False,
+        mode=s.fleece_mode,
+        simulated_time=simulated_config,
+        kill_switch_env=s.kill_switch,
+        breaker_limit=t.risk.circuit_breaker_failures,
+        heartbeat_seconds=t.housekeeping.heartbeat_seconds,
+    )
+    if not db.exists():
+        return replace(
+            base,
+            market=_market(now, None),
+            notes=("no database yet: the bot has not run with this DATABASE_PATH",),
+        )
+    from fleece.state_store import StateStore
+
+    # Before opening: our own connection creates the WAL file and would look like a write.
+    written_age = _written_age(db, now)
+    with StateStore(db) as store:
+        runs = store.runs(1)
+        last_run = RunStatus(**asdict(runs[0])) if runs else None
+        unfinished_pid = last_run.pid if last_run and last_run.stopped_at is None else None
+        mode = last_run.mode if last_run else s.fleece_mode
+        # The run's mode says what wrote these timestamps; the config may have changed since.
+        simulated = mode == "sim" or simulated_config
+        heartbeat = _heartbeat(store, now, simulated)
+        sim_now = heartbeat.at if simulated and heartbeat else None
+        state, why = store.trading_state()
+        kill, kill_reason = store.kill_switch()
+        tripped, failures = store.breaker()
+        return replace(
+            base,
+            process=find_bot_process(pid_file, unfinished_pid),
+            database_exists=True,
+            mode=mode,
+            simulated_time=simulated,
+            trading_state=state.value,
+            state_reason=why,
+            kill_switch=kill,
+            kill_switch_reason=kill_reason,
+            breaker_tripped=tripped,
+            breaker_failures=failures,
+            heartbeat=heartbeat,
+            store_written_age_seconds=written_age,
+            market=_market(now, sim_now),
+            positions=_positions(store, db),
+            open_orders=_open_orders(store),
+            today=_day(store, config, _session_day(sim_now or now), heartbeat),
+            last_run=last_run,
+        )
+
+
+def _heartbeat(store: StateStore, now: datetime, simulated: bool) -> HeartbeatStatus | None:
+    beat = store.last_heartbeat()
+    if beat is None:
+        return None
+    age = None if simulated else round((now - beat.timestamp).total_seconds(), 1)
+    return HeartbeatStatus(
+        beat.timestamp, age, beat.state.value, beat.equity, beat.positions, beat.open_orders
+    )
+
+
+def _session_day(ts: datetime) -> date:
+    from fleece.calendar import NEW_YORK
+
+    return ts.astimezone(NEW_YORK).date()
+
+
+def _written_age(db: Path, now: datetime) -> float | None:
+    """Seconds since the store was last written (the WAL changes on every commit)."""
+    stamps = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        try:
+            stamps.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    return round(now.timestamp() - max(stamps), 1) if stamps else None
+
+
+def _market(now: datetime, heartbeat_at: datetime | None) -> MarketStatus:
+    from fleece.calendar import MarketCalendar
+
+    calendar = MarketCalendar()
+    try:
+        at_beat = calendar.is_open(heartbeat_at) if heartbeat_at is not None else None
+        return MarketStatus(
+            calendar.is_open(now), calendar.next_open(now), calendar.next_close(now), at_beat
+        )
+    except (LookupError, ValueError):
+        # Outside the range exchange-calendars knows: say "unknown" rather than fail.
+        return MarketStatus(None, None, None, None)
+
+
+def _positions(store: StateStore, db: Path) -> tuple[PositionStatus, ...]:
+    from fleece.summary import realised_pnl
+
+    held = realised_pnl(store.fills())
+    prices = _last_prices(db, sorted(held.open_qty))
+    lines = []
+    for symbol in sorted(held.open_qty):
+        qty, cost = held.open_qty[symbol], held.open_cost[symbol]
+        last = prices.get(symbol)
+        unrealised = round(qty * last[0] - cost, 2) if last else None
+        lines.append(
+            PositionStatus(
+                symbol,
+                qty,
+                round(cost / qty, 4),
+                last[0] if last else None,
+                last[1] if last else None,
+                unrealised,
+            )
+        )
+    return tuple(lines)
+
+
+def _last_prices(db: Path, symbols: list[str]) -> dict[str, tuple[float, datetime]]:
+    """The latest stored close of each symbol (read-only; uses the bars primary key)."""
+    if not symbols:
+        return {}
+    from fleece.state_store import parse_ts
+
+    found: dict[str, tuple[float, datetime]] = {}
+    conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True, timeout=10)
+    try:
+        for symbol in symbols:
+            row = conn.execute(
+                "SELECT close, timestamp_utc FROM bars WHERE symbol = ?"
+                " ORDER BY timestamp_utc DESC LIMIT 1",
+                (symbol,),
+            ).fetchone()
+            if row is not None:
+                found[symbol] = (float(row[0]), parse_ts(row[1]))
+    finally:
+        conn.close()
+    return found
+
+
+def _open_orders(store: StateStore) -> tuple[OrderStatus, ...]:
+    return tuple(
+        OrderStatus(
+            r.client_order_id,
+            r.symbol,
+            r.side.value,
+            r.qty,
+            r.filled_qty,
+            r.status.value,
+            r.created_at,
+        )
+        for r in store.unfinished_intents()
+    )
+
+
+def _day(
+    store: StateStore, config: AppConfig, day: date, beat: HeartbeatStatus | None
+) -> DayStatus:
+    from fleece.calendar import NEW_YORK
+
+    risk = config.trading.risk
+    day_start = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
+    start = store.start_equity(day)
+    equity = _latest_equity(store, day_start, beat)
+    pnl = round(equity - start, 2) if equity is not None and start is not None else None
+    return DayStatus(
+        session_date=day,
+        start_equity=start,
+        equity=equity,
+        pnl=pnl,
+        max_daily_loss_pct=risk.max_daily_loss_pct,
+        loss_limit=round(start * risk.max_daily_loss_pct, 2) if start is not None else None,
+        trades_submitted=store.trades_submitted(day),
+        max_trades_per_day=risk.max_trades_per_day,
+        refusals=store.refusal_counts(since=day_start),
+    )
+
+
+def _latest_equity(
+    store: StateStore, day_start: datetime, beat: HeartbeatStatus | None
+) -> float | None:
+    curve = store.equity_curve(since=day_start)
+    snapshot = curve[-1] if curve else None
+    beat_is_newer = snapshot is None or (beat is not None and beat.at >= snapshot.timestamp)
+    if beat is not None and beat.equity is not None and beat.at >= day_start and beat_is_newer:
+        return beat.equity
+    return snapshot.equity if snapshot else None
+
+
+# --------------------------------------------------------------------------- health
+
+
+def default_max_age(status: BotStatus) -> float:
+    """Seconds without a sign of life before the bot counts as stuck: three heartbeats."""
+    return max(HEARTBEATS_BEFORE_STALE * status.heartbeat_seconds, MIN_MAX_AGE_SECONDS)
+
+
+def health_problems(status: BotStatus, max_age: float) -> list[str]:
+    """Return why the bot is unhealthy (empty when it runs and its heartbeat is fresh).
+
+    A HALTED or REDUCING bot is healthy: those are trading decisions, not a stuck process.
+    """
+    if not status.process.running:
+        return ["the bot is not running"]
+    if status.heartbeat is None:
+        return ["no heartbeat recorded yet"]
+    if status.simulated_time:
+        written = status.store_written_age_seconds
+        if written is None or written > max_age:
+            shown = "never" if written is None else f"{written:.0f} s ago"
+            return [f"store last written {shown} (limit {max_age:.0f} s; simulated time)"]
+        return []
+    age = status.heartbeat.age_seconds
+    if age is not None and age > max_age:
+        return [f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s)"]
+    return []
+
+
+def status_to_dict(status: BotStatus, max_age: float) -> dict[str, Any]:
+    """The status as JSON-ready data (times as ISO-8601 UTC), with the health verdict."""
+    problems = health_problems(status, max_age)
+    data = _jsonable(asdict(status))
+    data["health"] = {"healthy": not problems, "problems": problems, "max_age_seconds": max_age}
+    return data  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+__all__ = [
+    "DEFAULT_PID_FILE",
+    "BotStatus",
+    "DayStatus",
+    "HeartbeatStatus",
+    "MarketStatus",
+    "OrderStatus",
+    "PositionStatus",
+    "ProcessStatus",
+    "RunStatus",
+    "bot_pid_from_file",
+    "collect_status",
+    "default_max_age",
+    "find_bot_process",
+    "health_problems",
+    "is_bot_argv",
+    "process_argv",
+    "read_pid",
+    "status_to_dict",
+]
