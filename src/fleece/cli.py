@@ -7,7 +7,10 @@ exit code 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sys
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fleece.calendar import NEW_YORK
 from fleece.cli_config import config_app
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
@@ -45,14 +49,44 @@ def _secrets_of(config: AppConfig) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def run_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> int:
-    """Set up logging and run the bot until it stops; returns the exit code."""
+def run_bot(
+    config: AppConfig, *, stop_after_sessions: int | None = None, quiet: bool = False
+) -> int:
+    """Set up logging and run the bot until it stops; returns the exit code.
+
+    ``quiet`` keeps stderr to warnings and shows a one-line live status instead (the demo);
+    the log file still gets every line.
+    """
     from fleece.runtime import Bot
 
     s = config.settings
     setup_logging(s.log_level, Path(s.log_dir), _secrets_of(config))
     bot = Bot(config, stop_after_sessions=stop_after_sessions)
-    return asyncio.run(bot.run())
+    if not quiet:
+        return asyncio.run(bot.run())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setLevel(logging.WARNING)
+    done = threading.Event()
+    with err.status("starting the built-in exchange...") as status:
+
+        def report() -> None:
+            while not done.wait(0.25):
+                trader = bot.trader
+                if trader is None or bot.store is None:
+                    continue
+                now = bot.clock.now().astimezone(NEW_YORK)
+                status.update(
+                    f"simulated {now:%a %Y-%m-%d %H:%M} ET  orders {trader.orders.submitted}"
+                    f"  signals {trader.signals}  refusals {sum(trader.refusals.values())}"
+                )
+
+        watcher = threading.Thread(target=report, daemon=True)
+        watcher.start()
+        try:
+            return asyncio.run(bot.run())
+        finally:
+            done.set()
 
 
 @app.command()
@@ -99,7 +133,7 @@ def demo(
         f"(log: {Path(config.settings.log_dir) / 'orchestrator.out'})"
     )
     started = datetime.now().astimezone()
-    code = run_bot(config, stop_after_sessions=days)
+    code = run_bot(config, stop_after_sessions=days, quiet=True)
     print_summary(console, db, Path(config.settings.log_dir) / "orchestrator.out", started)
     raise typer.Exit(code)
 
