@@ -43,7 +43,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fleece.errors import ConfigError, LiveTradingRefused
-from fleece.paper_lock import Endpoints, apply_paper_lock, resolve_endpoints
+from fleece.paper_lock import Endpoints, apply_paper_lock, is_loopback_host, resolve_endpoints
 
 ENVIRONMENT = "environment"
 """The source named in errors about a value that came from the process environment."""
@@ -60,6 +60,9 @@ _FALSE_WORDS = frozenset({"false", "0", "no"})
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TICKER = re.compile(r"[A-Z]{1,5}(\.[A-Z]{1,2})?")
+_HOST = re.compile(r"[A-Za-z0-9.:-]{1,253}")
+# The log filter masks secrets of at least 8 characters (shorter ones would mask innocent text).
+MIN_TOKEN_LENGTH = 8
 
 
 # --------------------------------------------------------------------------- environment
@@ -89,6 +92,22 @@ def _iso_day(value: object) -> object:
     if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
         raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
     return value.strip() if isinstance(value, str) else value
+
+
+def _host(value: object) -> object:
+    if isinstance(value, str) and not _HOST.fullmatch(value.strip()):
+        raise ValueError(
+            f"expected a host name or IP address such as 127.0.0.1 or 0.0.0.0, got {value!r}"
+        )
+    return value.strip() if isinstance(value, str) else value
+
+
+def _token(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value().strip()) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"too short: use at least {MIN_TOKEN_LENGTH} characters, ideally a long random string"
+        )
+    return value
 
 
 def _absolute(path: Path) -> Path:
@@ -129,7 +148,11 @@ class Settings(BaseSettings):
     sim_seed: int = 0
     sim_days: Annotated[int, Field(ge=1)] = 1
     sim_start: Annotated[date | None, BeforeValidator(_iso_day)] = None
-    dashboard_token: SecretStr | None = None
+    dashboard_token: Annotated[SecretStr | None, AfterValidator(_token)] = None
+    dashboard_enabled: EnvBool = True
+    dashboard_host: Annotated[str, BeforeValidator(_host)] = "127.0.0.1"
+    # 0 picks a free port (the bot logs the one it got).
+    dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     log_dir: EnvPath = Path("logs")
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
     log_max_bytes: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
@@ -217,7 +240,39 @@ def load_settings(
         ) from None
     settings._sources = sources
     settings._env_source = env_source
+    if settings.dashboard_enabled:
+        check_dashboard_binding(
+            settings.dashboard_host,
+            settings.dashboard_token,
+            settings.source_of("DASHBOARD_HOST"),
+            "DASHBOARD_HOST",
+        )
     return settings
+
+
+def check_dashboard_binding(host: str, token: SecretStr | None, source: str, key: str) -> None:
+    """Refuse to serve the dashboard beyond this machine without ``DASHBOARD_TOKEN``.
+
+    On a loopback address only local users reach the page; anywhere else the Halt/Resume
+    buttons would be open to the network, so a token is required.
+
+    Args:
+        host: the address the dashboard binds.
+        token: the configured ``DASHBOARD_TOKEN``, if any.
+        source: where ``host`` came from (named in the error).
+        key: the setting or option that gave ``host`` (named in the error).
+
+    Raises:
+        ConfigError: ``host`` is not loopback and no token is configured.
+    """
+    if is_loopback_host(host) or (token is not None and token.get_secret_value().strip()):
+        return
+    raise ConfigError(
+        source,
+        key,
+        f"binding the dashboard to {host} (not loopback) requires DASHBOARD_TOKEN; "
+        "set a long random token in .env, or bind 127.0.0.1",
+    )
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
