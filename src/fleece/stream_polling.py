@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from fleece.broker import Broker
@@ -35,6 +36,9 @@ class BarPoller:
         self.skipped: Counter[str] = Counter()
         self.last_success: datetime | None = None
         self.last_bar_at: datetime | None = None
+        # Told each poll's broker round trip in real seconds and whether it succeeded (the
+        # dashboard's latency histogram); measured with a monotonic timer, never the clock.
+        self.on_poll: Callable[[float, bool], None] | None = None
 
     def mark_seen(self, bars: Sequence[Bar]) -> None:
         """Record bars already known (warm-up, or replayed from the store) as seen."""
@@ -56,11 +60,14 @@ class BarPoller:
         if start >= now:
             return []
         self.polls += 1
+        started = time.perf_counter()
         try:
             raw, skipped = await self._broker.bars(self.symbols, start, now)
         except BrokerError as exc:
+            self._observe(started, ok=False)
             log.warning("bar poll failed reason=%s", exc)
             return []
+        self._observe(started, ok=True)
         # The broker answered as of its own later "now": judge "closed yet" against that moment.
         now = self._clock.now()
         for symbol, reason in skipped:
@@ -78,6 +85,10 @@ class BarPoller:
         if fresh:
             self.last_bar_at = fresh[-1].timestamp
         return fresh
+
+    def _observe(self, started: float, *, ok: bool) -> None:
+        if self.on_poll is not None:
+            self.on_poll(time.perf_counter() - started, ok)
 
     def _accept(self, symbol: str, bars: Sequence[Bar], now: datetime) -> list[Bar]:
         kept: list[Bar] = []
