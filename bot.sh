@@ -25,7 +25,7 @@ set -uo pipefail
 set +m # no job control: a background job then shares our process group (see start)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "${BOT_ROOT:-$SCRIPT_DIR}" && pwd)" || { echo "bot.sh: no such BOT_ROOT" >&2; exit 5; }
+ROOT="$(cd "${BOT_ROOT:-$SCRIPT_DIR}" && pwd -P)" || { echo "bot.sh: no such BOT_ROOT" >&2; exit 5; }
 PYTHON="${BOT_PYTHON:-$ROOT/.venv/bin/python}"
 ENTRY="$ROOT/orchestrator.py"
 PID_FILE="${BOT_PID_FILE:-$ROOT/data/alpaca_bot.pid}"
