@@ -72,9 +72,12 @@ def process_argv(pid: int) -> list[str] | None:
 
 
 def is_bot_argv(argv: list[str]) -> bool:
-    """True when a command line runs the bot: ``... orchestrator.py`` or ``fleece run``."""
+    """True when a command line runs the bot: ``python ... orchestrator.py`` or ``fleece run``.
+
+    An editor or ``tail`` with ``orchestrator.py`` among its arguments is not the bot.
+    """
     names = [Path(arg).name for arg in argv]
-    if "orchestrator.py" in names:
+    if names and names[0].startswith("python") and "orchestrator.py" in names[1:]:
         return True
     return "fleece" in names and "run" in names[names.index("fleece") + 1 :]
 
