@@ -1,0 +1,335 @@
+"""Small builders for the runtime's specifications: configs, a stepped market, a stepped bot.
+
+The bot under test is always the real one (:class:`fleece.runtime.Bot`, or the ``fleece run``
+process), talking HTTP through alpaca-py to the built-in exchange. Two set-ups:
+
+- **sim mode** (``FLEECE_MODE=sim``): the bot starts its own exchange at high speed;
+- **a stepped market**: an exchange served on loopback by the test, its clock standing still
+  until the test moves it, and the bot in ``FLEECE_MODE=paper`` with ``ALPACA_BASE_URL`` on
+  that loopback URL (the bot then follows the exchange's ``/v2/clock``). One step moves the
+  market by a minute and waits until the bot has finished the poll cycle that minute caused,
+  so runs are deterministic and a restart meets the same exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as day_time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from fleece.calendar import NEW_YORK
+from fleece.clock import ScaledClock
+from fleece.config import AppConfig, load_config
+from fleece.data.synthetic import generate_bars
+from fleece.exchange import ExchangeServer, SimExchange
+from fleece.exchange.orders import SimOrder
+from fleece.models import Bar
+from fleece.runtime import Bot
+
+KEY, SECRET = "runtime-test-key", "runtime-test-secret"
+AUTH = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+FIRST_DAY = date(2024, 11, 25)  # Monday; 11-26 is an ordinary session, 11-29 closes early
+SECOND_DAY = date(2024, 11, 26)
+FOUR_SYMBOLS = ("AAPL", "MSFT", "SPY", "NVDA")
+SEED_QUERIES = (
+    "SELECT * FROM trades ORDER BY timestamp_utc DESC LIMIT 10;",
+    "SELECT * FROM equity_curve ORDER BY timestamp_utc DESC LIMIT 10;",
+    "SELECT * FROM order_intents WHERE status IN ('new', 'submitted', 'accepted');",
+)
+# Short windows so that crossovers come within minutes (the rules do not depend on the lengths).
+QUICK_STRATEGY = {"fast": 2, "medium": 4, "slow": 8}
+WAIT_S = 30.0  # a guard against hangs, never a measured expectation
+
+
+def ny(hhmm: str, day: date = SECOND_DAY) -> datetime:
+    """A New York wall-clock time on ``day``, as UTC."""
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime.combine(day, day_time(hour, minute), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def write_trading_yaml(path: Path, symbols: Sequence[str], **sections: Mapping[str, Any]) -> Path:
+    """Write a ``trading.yaml`` for ``symbols``; ``sections`` override or add sections."""
+    document: dict[str, Any] = {
+        "symbols": {"mode": "explicit", "list": list(symbols)},
+        "strategy": dict(QUICK_STRATEGY),
+        "shutdown": {"grace_seconds": 20.0},
+    }
+    for name, values in sections.items():
+        document[name] = {**document.get(name, {}), **values}
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one scenario keeps its files (shared by every bot run of the scenario)."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        """The SQLite store."""
+        return self.root / "data" / "trades.db"
+
+    @property
+    def config(self) -> Path:
+        """The trading.yaml."""
+        return self.root / "trading.yaml"
+
+    @property
+    def logs(self) -> Path:
+        """The log folder."""
+        return self.root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        """``orchestrator.out``."""
+        return self.logs / "orchestrator.out"
+
+
+def sim_env(paths: Paths, **extra: str) -> dict[str, str]:
+    """Environment for ``FLEECE_MODE=sim`` (the bot starts its own exchange)."""
+    return {
+        "FLEECE_MODE": "sim",
+        "DATABASE_PATH": str(paths.db),
+        "CONFIG_PATH": str(paths.config),
+        "LOG_DIR": str(paths.logs),
+        "SIM_START": FIRST_DAY.isoformat(),
+        "SIM_DAYS": "1",
+        "SIM_SEED": "3",
+        **extra,
+    }
+
+
+def paper_env(paths: Paths, url: str, **extra: str) -> dict[str, str]:
+    """Environment for ``FLEECE_MODE=paper`` against a loopback exchange at ``url``."""
+    return {
+        "FLEECE_MODE": "paper",
+        "ALPACA_API_KEY": KEY,
+        "ALPACA_SECRET_KEY": SECRET,
+        "ALPACA_BASE_URL": url,
+        "DATABASE_PATH": str(paths.db),
+        "CONFIG_PATH": str(paths.config),
+        "LOG_DIR": str(paths.logs),
+        **extra,
+    }
+
+
+def config_from(env: Mapping[str, str]) -> AppConfig:
+    """Load the bot's configuration from ``env`` alone (no .env file)."""
+    return load_config(None, dict(env))
+
+
+# ---------------------------------------------------------------- a stepped market
+
+
+def synthetic(symbols: Sequence[str], days: int = 2, seed: int = 7) -> dict[str, list[Bar]]:
+    """Seeded synthetic bars for ``days`` sessions from :data:`FIRST_DAY`."""
+    return generate_bars(symbols, FIRST_DAY, days, seed)
+
+
+@dataclass
+class Market:
+    """An exchange served on a loopback port whose clock moves only when told to."""
+
+    exchange: SimExchange
+    url: str
+
+    def advance(self, minutes: float = 1) -> datetime:
+        """Move the simulated clock forward; returns the new now."""
+        return self.exchange.advance(minutes)
+
+    def now(self) -> datetime:
+        """The simulated now."""
+        return self.exchange.clock.now()
+
+    def orders(self) -> list[SimOrder]:
+        """Every order the exchange accepted, in submission order."""
+        with self.exchange.synced():
+            return list(self.exchange.engine.orders())
+
+    def submissions(self) -> dict[str, int]:
+        """``POST /v2/orders`` attempts per client_order_id (refused ones included)."""
+        return dict(self.exchange.state()["client_order_id_submissions"])
+
+    def requests(self, route: str) -> int:
+        """How many requests ``route`` (e.g. ``"GET /v2/stocks/bars"``) has served."""
+        return int(self.exchange.state()["requests"].get(route, 0))
+
+    def positions(self) -> dict[str, int]:
+        """Shares held per symbol."""
+        with self.exchange.synced():
+            return {p.symbol: p.qty for p in self.exchange.engine.positions()}
+
+    def http(self) -> httpx.Client:
+        """An authenticated client of the exchange (close it after use)."""
+        return httpx.Client(base_url=self.url, headers=AUTH, timeout=10)
+
+
+@contextmanager
+def stepped_market(
+    bars: Mapping[str, Sequence[Bar]],
+    start: datetime,
+    *,
+    cash: float = 100_000.0,
+    slippage_bps: float = 0.0,
+) -> Iterator[Market]:
+    """Serve an exchange over ``bars`` whose clock stands at ``start`` until advanced."""
+    exchange = SimExchange(
+        bars, clock=ScaledClock(start, 0.0), cash=cash, slippage_bps=slippage_bps, seed=11
+    )
+    with ExchangeServer(exchange, KEY, SECRET) as url:
+        yield Market(exchange, url)
+
+
+# ---------------------------------------------------------------- waiting without sleeping blind
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    """Yield to the event loop until ``predicate()`` holds (fails after ``timeout`` real s)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for: {what}")
+        await asyncio.sleep(0.002)
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    """Blocking twin of :func:`until`, for tests that watch other processes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for: {what}")
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- the bot, stepped
+
+
+@dataclass
+class SteppedBot:
+    """The real :class:`Bot` in this event loop, one poll cycle per market step.
+
+    The only instrumentation is a counter wrapped around the bot's poll cycle, so that a step
+    can wait for the cycle it caused to finish before the market moves again.
+    """
+
+    config: AppConfig
+    market: Market
+    bot: Bot = field(init=False)
+    cycles: int = 0
+    exit_code: int | None = None
+    _task: asyncio.Task[int] | None = None
+
+    async def start(self) -> SteppedBot:
+        """Start the bot and wait until its poll loop runs (phases 1 to 3 done)."""
+        self.bot = Bot(self.config, install_signal_handlers=False)
+        cycle = self.bot._cycle
+
+        async def counted(bus: Any) -> None:
+            await cycle(bus)
+            self.cycles += 1
+
+        self.bot._cycle = counted
+        self._task = asyncio.create_task(self.bot.run())
+        await until(lambda: self.bot.housekeeping is not None or self._done(), "bot start-up")
+        self._check_alive()
+        return self
+
+    def _done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def _check_alive(self) -> None:
+        if self._done():
+            assert self._task is not None
+            raise AssertionError(f"the bot stopped on its own: {self._task.result()!r}")
+
+    async def step(self, minutes: int = 1) -> None:
+        """Move the market ``minutes`` one at a time, each time waiting for the bot's cycle."""
+        for _ in range(minutes):
+            before = self.cycles
+            self.market.advance(1)
+            await until(
+                lambda before=before: self.cycles > before or self._done(),
+                "the bot's poll cycle",
+            )
+            self._check_alive()
+
+    async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:
+        """Step minute by minute until ``predicate()`` holds; returns the steps taken."""
+        for taken in range(limit):
+            if predicate():
+                return taken
+            await self.step()
+        raise AssertionError(f"not within {limit} market minutes: {what}")
+
+    async def stop(self, keep_market_moving: bool = True) -> int:
+        """Ask for a graceful stop and return the exit code.
+
+        The market keeps moving meanwhile (as it would), so that closing orders can fill.
+        """
+        assert self._task is not None
+        self.bot.request_stop("test stop")
+        while keep_market_moving and not self._task.done():
+            self.market.advance(1)
+            await asyncio.wait([self._task], timeout=0.05)
+        self.exit_code = await self._task
+        return self.exit_code
+
+
+async def run_stepped(
+    config: AppConfig, market: Market, minutes: int, *, keep_market_moving: bool = True
+) -> SteppedBot:
+    """Start a bot, step ``minutes`` market minutes, stop it gracefully; returns the harness."""
+    harness = await SteppedBot(config, market).start()
+    await harness.step(minutes)
+    await harness.stop(keep_market_moving)
+    return harness
+
+
+# ---------------------------------------------------------------- the store, read as a user would
+
+
+def query(db: Path, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    """Run one read-only query on the store with a fresh connection."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute(sql, params))
+
+
+def integrity(db: Path) -> str:
+    """``PRAGMA integrity_check`` of the store."""
+    return str(query(db, "PRAGMA integrity_check")[0][0])
+
+
+def exchange_fills(orders: Sequence[SimOrder]) -> set[tuple[str, str, str, int, float]]:
+    """(client_order_id, symbol, side, qty, price) of every filled order."""
+    return {
+        (o.client_order_id, o.symbol, o.side.value, o.filled_qty, float(o.filled_avg_price or 0))
+        for o in orders
+        if o.filled_qty > 0
+    }
+
+
+def stored_fills(db: Path) -> set[tuple[str, str, str, int, float]]:
+    """The same tuple for every ``trades`` row of the store."""
+    rows = query(db, "SELECT client_order_id, symbol, side, qty, price FROM trades")
+    return {(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows}
+
+
+def stored_trade_count(db: Path) -> int:
+    """Rows in ``trades``."""
+    return int(query(db, "SELECT COUNT(*) FROM trades")[0][0])
