@@ -27,7 +27,7 @@ from fleece.status import (
     health_problems,
     status_to_dict,
 )
-from fleece.systemd import owner_of, render_dropin
+from fleece.systemd import owner_of, primary_group, render_dropin
 
 EXIT_UNHEALTHY = 1
 
@@ -93,6 +93,8 @@ def systemd_dropin_command(
                 err=True,
             )
             raise typer.Exit(2)
+        if user is not None and group is None:
+            group = primary_group(user)
         typer.echo(render_dropin(bot_root, user or owner, group or owner_group), nl=False)
 
 

@@ -118,3 +118,22 @@ def owner_of(path: Path) -> tuple[str, str]:
     except KeyError:
         group = str(info.st_gid)
     return user, group
+
+
+def primary_group(user: str) -> str:
+    """Return the name of ``user``'s primary group.
+
+    Raises:
+        SystemdConfigError: no such account on this machine.
+    """
+    import grp
+    import pwd
+
+    try:
+        gid = pwd.getpwnam(user).pw_gid
+    except KeyError:
+        raise SystemdConfigError(f"no account named {user!r} on this machine") from None
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
