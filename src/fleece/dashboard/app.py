@@ -1,0 +1,218 @@
+"""The dashboard's FastAPI app: the page, the JSON API under ``/api/``, ``/metrics``, ``/healthz``.
+
+Routes are ``async``: in the running bot they execute on the bot's own event loop, between its
+tasks, so they read the trader's objects without locks and never race it.
+
+Security:
+
+* ``POST /api/halt`` and ``/api/resume`` need ``Authorization: Bearer <DASHBOARD_TOKEN>``,
+  compared in constant time; without a configured token they answer 403 (the page is read-only).
+* On a loopback address, requests must name a loopback host (``Host: 127.0.0.1``): a web page
+  elsewhere cannot read the API through DNS rebinding.
+* Answers carry a strict Content-Security-Policy (scripts from this server only: plotly.js is
+  served from the installed ``plotly`` package, so the page works offline) and may not be framed.
+* No secret is ever part of an answer or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import importlib.util
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import SecretStr
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from fleece.dashboard.metrics import Metrics
+from fleece.dashboard.schemas import (
+    Account,
+    BarSeries,
+    EquitySeries,
+    FillOut,
+    Health,
+    OrderOut,
+    PositionOut,
+    Refusals,
+    Status,
+)
+from fleece.dashboard.view import DashboardView
+from fleece.paper_lock import is_loopback_host
+
+log = logging.getLogger(__name__)
+
+STATIC = resources.files("fleece.dashboard") / "static"
+
+
+def _plotly_js() -> Path:
+    """plotly.js as bundled in the installed ``plotly`` package (found without importing it)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the plotly package is not installed (it is a dependency)")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+PLOTLY_JS = _plotly_js()
+LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
+REJECTED_TOKEN_DELAY_S = 0.25
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def create_app(
+    view: DashboardView,
+    *,
+    token: SecretStr | None,
+    host: str = "127.0.0.1",
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    """Build the dashboard app over ``view``.
+
+    Args:
+        view: the read model (running bot or stopped store).
+        token: ``DASHBOARD_TOKEN``; None makes the page read-only.
+        host: the address the app is served on (loopback ones get a Host check).
+        metrics: the metrics registry; a new one over ``view`` when None.
+    """
+    metrics = metrics or Metrics(view)
+    app = FastAPI(
+        title="alpaca-fleece dashboard",
+        summary="Status, account, positions, orders, fills, equity and charts of the bot.",
+        version="1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    if host in LOOPBACK_NAMES or (host.count(".") == 3 and is_loopback_host(host)):
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*LOOPBACK_NAMES, host])
+    _install_headers(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    async def plotly_js() -> FileResponse:
+        return FileResponse(
+            PLOTLY_JS,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    _api_routes(app, view)
+    _control_routes(app, view, token)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> JSONResponse:
+        """200 when the loop answers, the bot polls and (market open) its data is fresh."""
+        health = view.health()
+        return JSONResponse(health.model_dump(mode="json"), status_code=200 if health.ok else 503)
+
+    return app
+
+
+def _api_routes(app: FastAPI, view: DashboardView) -> None:
+    @app.get("/api/status", tags=["dashboard"])
+    async def status() -> Status:
+        """Mode, trading state and why, market hours, data freshness, heartbeat."""
+        return view.status()
+
+    @app.get("/api/account", tags=["dashboard"])
+    async def account() -> Account:
+        """Equity, today's P&L, trades today and daily loss against the limits."""
+        return view.account()
+
+    @app.get("/api/positions", tags=["dashboard"])
+    async def positions() -> list[PositionOut]:
+        """Open positions with unrealised P&L at the last price seen."""
+        return view.positions()
+
+    @app.get("/api/orders", tags=["dashboard"])
+    async def orders() -> list[OrderOut]:
+        """Order intents the broker may still act on."""
+        return view.orders()
+
+    @app.get("/api/fills", tags=["dashboard"])
+    async def fills(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FillOut]:
+        """The latest fills, newest first."""
+        return view.fills(limit)
+
+    @app.get("/api/equity", tags=["dashboard"])
+    async def equity(
+        range: Annotated[Literal["today", "all"], Query()] = "today",
+    ) -> EquitySeries:
+        """The equity curve of the session shown, or of all time."""
+        return view.equity(range)
+
+    @app.get("/api/refusals", tags=["dashboard"])
+    async def refusals() -> Refusals:
+        """Risk refusals by reason, today and in total, and today's latest."""
+        return view.refusals()
+
+    @app.get("/api/bars", tags=["dashboard"])
+    async def bars(symbol: Annotated[str, Query(max_length=12)]) -> BarSeries:
+        """One symbol's bars of the session shown, its three SMAs and our fills."""
+        wanted = symbol.strip().upper()
+        if wanted not in view.config.trading.tickers:
+            raise HTTPException(404, f"{wanted!r} is not a configured symbol")
+        return view.bars(wanted)
+
+
+def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) -> None:
+    expected = token.get_secret_value().encode() if token is not None else None
+    bearer = HTTPBearer(auto_error=False, description="DASHBOARD_TOKEN")
+
+    async def require_token(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if expected is None:
+            raise HTTPException(403, "read-only: no DASHBOARD_TOKEN is configured")
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(given, expected):
+            client = request.client.host if request.client else "unknown"
+            log.warning("dashboard refused a control request: bad token client=%s", client)
+            await asyncio.sleep(REJECTED_TOKEN_DELAY_S)  # slows guessing; the loop runs on
+            raise HTTPException(401, "a valid token is required", {"WWW-Authenticate": "Bearer"})
+
+    @app.post("/api/halt", tags=["control"], dependencies=[Depends(require_token)])
+    async def halt() -> Status:
+        """Set the persisted kill switch: no new orders until resumed (needs the token)."""
+        return view.set_kill_switch(True)
+
+    @app.post("/api/resume", tags=["control"], dependencies=[Depends(require_token)])
+    async def resume() -> Status:
+        """Lift the persisted kill switch (KILL_SWITCH=true in the environment still halts)."""
+        return view.set_kill_switch(False)
+
+
+def _install_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/healthz"):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,193 @@
+"""The dashboard's JSON answers: pydantic models, so FastAPI documents them in its OpenAPI schema.
+
+Times are UTC instants (ISO 8601 with ``Z``); the page shows them in New York time. Money is in
+dollars, fractions (``*_pct``) are fractions of 1 (0.05 is 5%). None means "not known yet".
+Nothing here ever carries a secret: no API key, no token, no setting beyond the ones listed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleece.models import Side, TradingState
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+class RunInfo(BaseModel):
+    """The latest start of the bot recorded in the store."""
+
+    model_config = _FROZEN
+    started_at: datetime
+    stopped_at: datetime | None = Field(description="None while running (or after a crash)")
+    mode: str
+    exit_reason: str | None
+
+
+class Status(BaseModel):
+    """The status bar: what the bot is doing and whether its data is fresh."""
+
+    model_config = _FROZEN
+    mode: str = Field(description="paper or sim")
+    running: bool = Field(description="a bot runs in this process (False: a stopped bot's store)")
+    now: datetime = Field(description="the bot's clock: simulated in sim mode")
+    simulated_time: bool
+    session_date: date = Field(description="the New York session date the figures refer to")
+    state: TradingState
+    state_reason: str = Field(description="kill_switch, circuit_breaker, daily_loss_limit or ''")
+    kill_switch: bool
+    kill_switch_reason: str
+    circuit_breaker_tripped: bool
+    circuit_breaker_failures: int = Field(description="consecutive order failures")
+    dry_run: bool
+    market_open: bool
+    next_open: datetime | None
+    next_close: datetime | None
+    last_bar_at: datetime | None = Field(description="start of the newest bar received")
+    last_bar_age_seconds: float | None = Field(description="since that bar closed")
+    last_poll_at: datetime | None = Field(description="last successful poll")
+    last_heartbeat_at: datetime | None
+    last_heartbeat_age_seconds: float | None
+    controls_enabled: bool = Field(description="Halt/Resume accepted (DASHBOARD_TOKEN is set)")
+    symbols: list[str]
+    run: RunInfo | None
+
+
+class Account(BaseModel):
+    """Equity, today's P&L and how close the day is to the risk limits."""
+
+    model_config = _FROZEN
+    as_of: datetime | None
+    session_date: date
+    equity: float | None
+    cash: float | None
+    buying_power: float | None = Field(description="None when read from a stopped bot's store")
+    start_equity: float | None = Field(description="equity at the session's start")
+    pnl_today: float | None
+    pnl_today_pct: float | None
+    realised_pnl: float = Field(description="all fills in the store, average-cost method")
+    trades_today: int = Field(description="orders submitted this session")
+    max_trades_per_day: int
+    daily_loss_pct: float = Field(description="fraction of start equity lost today (0 if up)")
+    max_daily_loss_pct: float
+
+
+class PositionOut(BaseModel):
+    """One open position, valued at the last price the bot saw."""
+
+    model_config = _FROZEN
+    symbol: str
+    qty: int
+    avg_cost: float | None = Field(description="average cost from our fills; None if unknown")
+    last_price: float | None
+    market_value: float | None
+    unrealized_pl: float | None
+    unrealized_pl_pct: float | None
+
+
+class OrderOut(BaseModel):
+    """An order intent the broker may still act on."""
+
+    model_config = _FROZEN
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    filled_qty: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    dry_run: bool
+
+
+class FillOut(BaseModel):
+    """One execution, as recorded in ``trades``."""
+
+    model_config = _FROZEN
+    timestamp: datetime
+    symbol: str
+    side: Side
+    qty: int
+    price: float
+    value: float
+    client_order_id: str
+
+
+class EquitySeries(BaseModel):
+    """The equity curve, oldest first (all time is thinned to at most ``max_points``)."""
+
+    model_config = _FROZEN
+    range: Literal["today", "all"]
+    max_points: int
+    t: list[datetime]
+    equity: list[float]
+    cash: list[float]
+
+
+class RefusalOut(BaseModel):
+    """A signal the risk manager refused."""
+
+    model_config = _FROZEN
+    timestamp: datetime
+    symbol: str
+    side: Side
+    reason: str
+    detail: str
+
+
+class Refusals(BaseModel):
+    """Refusals by reason, today and since the store began, and the latest ones."""
+
+    model_config = _FROZEN
+    session_date: date
+    today: dict[str, int]
+    total: dict[str, int]
+    recent: list[RefusalOut]
+
+
+class Marker(BaseModel):
+    """An entry (buy) or exit (sell) fill on the price chart."""
+
+    model_config = _FROZEN
+    t: datetime
+    side: Side
+    price: float
+    qty: int
+
+
+class BarSeries(BaseModel):
+    """One symbol's regular-session bars of a session with the strategy's three SMAs.
+
+    The SMAs are computed exactly as the strategy does (integer tick sums over regular bars,
+    carried across days); a window not yet full is None.
+    """
+
+    model_config = _FROZEN
+    symbol: str
+    session_date: date | None
+    windows: dict[str, int] = Field(description="fast, medium and slow, in 1-minute bars")
+    t: list[datetime]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[int]
+    sma_fast: list[float | None]
+    sma_medium: list[float | None]
+    sma_slow: list[float | None]
+    markers: list[Marker]
+
+
+class Health(BaseModel):
+    """The answer of ``/healthz``."""
+
+    model_config = _FROZEN
+    ok: bool
+    reason: str
+    now: datetime | None
+    market_open: bool | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None

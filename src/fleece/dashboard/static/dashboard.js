@@ -1,0 +1,319 @@
+// alpaca-fleece dashboard: polls the JSON API and redraws in place (no reload).
+// Every value goes into the page with textContent, never as HTML. The token is typed by the
+// user, kept in this page's memory only and sent in a header; the server never sends it.
+"use strict";
+
+const REFRESH_MS = 2000;
+const CHART_REFRESH_MS = 5000;
+const TZ = "America/New_York";
+
+const state = { range: "today", symbol: null, status: null, chartsAt: 0, busy: false };
+
+const $ = (id) => document.getElementById(id);
+const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+const price = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+const pct = new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const etTime = new Intl.DateTimeFormat("en-US", {
+  timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+const etDay = new Intl.DateTimeFormat("en-US", { timeZone: TZ, month: "short", day: "numeric" });
+const etParts = new Intl.DateTimeFormat("en-CA", {
+  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+
+function fmtMoney(v) { return v === null || v === undefined ? "—" : money.format(v); }
+function fmtSigned(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + money.format(v); }
+function fmtPct(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + pct.format(v); }
+function fmtPrice(v) { return v === null || v === undefined ? "—" : price.format(v); }
+function fmtTime(iso) { return iso ? etTime.format(new Date(iso)) : "—"; }
+function fmtStamp(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return etDay.format(d) + " " + etTime.format(d);
+}
+
+// Plotly reads "YYYY-MM-DD HH:MM:SS" as wall time: give it New York's.
+function toET(iso) {
+  const p = {};
+  for (const part of etParts.formatToParts(new Date(iso))) p[part.type] = part.value;
+  const hour = p.hour === "24" ? "00" : p.hour;
+  return `${p.year}-${p.month}-${p.day} ${hour}:${p.minute}:${p.second}`;
+}
+
+function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  let s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m`;
+  return `${m}m`;
+}
+
+function signClass(el, v) {
+  el.classList.toggle("up", v !== null && v > 0);
+  el.classList.toggle("down", v !== null && v < 0);
+}
+
+async function getJSON(path) {
+  const response = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function setText(id, text) { const el = $(id); if (el.textContent !== text) el.textContent = text; }
+
+function cell(text, cls, value) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  if (value !== undefined && value !== null) td.dataset.value = String(value);
+  return td;
+}
+
+function fillRows(tbodyId, rows, columns, empty, key) {
+  const tbody = $(tbodyId);
+  const fresh = document.createDocumentFragment();
+  if (rows.length === 0) {
+    const tr = document.createElement("tr");
+    const td = cell(empty, "empty");
+    td.colSpan = columns;
+    tr.appendChild(td);
+    fresh.appendChild(tr);
+  }
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    if (key) tr.dataset.key = key(row);
+    for (const c of row.cells) tr.appendChild(c);
+    fresh.appendChild(tr);
+  }
+  tbody.replaceChildren(fresh);
+}
+
+// ---- status bar ---------------------------------------------------------------------------
+function renderStatus(s) {
+  state.status = s;
+  setText("mode", s.mode.toUpperCase() + (s.running ? "" : " · stopped"));
+  const stateEl = $("state");
+  stateEl.className = `chip state ${s.state}`;
+  let why = s.state_reason ? ` · ${s.state_reason.replaceAll("_", " ")}` : "";
+  if (s.kill_switch && s.kill_switch_reason) why += ` (${s.kill_switch_reason})`;
+  setText("state", s.state + why);
+  $("dry-run").hidden = !s.dry_run;
+  const market = $("market");
+  market.className = "chip " + (s.market_open ? "good" : "");
+  if (s.market_open) {
+    const left = s.next_close ? (new Date(s.next_close) - new Date(s.now)) / 1000 : null;
+    setText("market", `market open · closes in ${fmtDuration(left)}`);
+  } else {
+    const left = s.next_open ? (new Date(s.next_open) - new Date(s.now)) / 1000 : null;
+    setText("market", `market closed · opens in ${fmtDuration(left)}`);
+  }
+  const barAge = s.last_bar_age_seconds;
+  setText("bar-age", `last bar ${barAge === null ? "—" : fmtDuration(barAge) + " ago"}`);
+  $("bar-age").className = "chip" + (s.market_open && barAge !== null && barAge > 180 ? " warn" : "");
+  const beat = s.last_heartbeat_age_seconds;
+  setText("heartbeat", `heartbeat ${beat === null ? "—" : fmtDuration(beat) + " ago"}`);
+  setText("clock", `${fmtStamp(s.now)} ET${s.simulated_time ? " (simulated)" : ""}`);
+  $("read-only").hidden = s.controls_enabled;
+  $("control-form").hidden = !s.controls_enabled;
+  $("halt").disabled = s.kill_switch;
+  $("resume").disabled = !s.kill_switch;
+  const select = $("symbol");
+  if (select.options.length !== s.symbols.length) {
+    select.replaceChildren(...s.symbols.map((sym) => new Option(sym, sym)));
+    state.symbol = state.symbol && s.symbols.includes(state.symbol) ? state.symbol : s.symbols[0];
+    select.value = state.symbol;
+  }
+  const banner = $("banner");
+  if (!s.running) {
+    const run = s.run;
+    const stopped = run && run.stopped_at ? `stopped ${fmtStamp(run.stopped_at)} ET (${run.exit_reason || "no reason recorded"})` : "not running in this process";
+    banner.textContent = `Reading a stopped bot's store: ${stopped}.`;
+    banner.hidden = false;
+  } else {
+    banner.hidden = true;
+  }
+}
+
+// ---- account cards ------------------------------------------------------------------------
+function renderAccount(a) {
+  setText("equity", fmtMoney(a.equity));
+  $("equity").dataset.value = a.equity ?? "";
+  setText("cash", `cash ${fmtMoney(a.cash)}` + (a.buying_power !== null ? ` · buying power ${fmtMoney(a.buying_power)}` : ""));
+  setText("pnl", fmtSigned(a.pnl_today));
+  $("pnl").dataset.value = a.pnl_today ?? "";
+  signClass($("pnl"), a.pnl_today);
+  setText("pnl-pct", `${fmtPct(a.pnl_today_pct)} · realised all time ${fmtSigned(a.realised_pnl)}`);
+  setText("trades", `${a.trades_today} / ${a.max_trades_per_day}`);
+  const used = a.max_trades_per_day ? a.trades_today / a.max_trades_per_day : 0;
+  $("trades-meter").style.width = `${Math.min(used, 1) * 100}%`;
+  $("trades-meter").classList.toggle("full", used >= 1);
+  setText("loss", `${pct.format(a.daily_loss_pct)} / ${pct.format(a.max_daily_loss_pct)}`);
+  const lossUsed = a.max_daily_loss_pct ? a.daily_loss_pct / a.max_daily_loss_pct : 0;
+  $("loss-meter").style.width = `${Math.min(lossUsed, 1) * 100}%`;
+  $("loss-meter").classList.toggle("full", lossUsed >= 1);
+}
+
+// ---- tables -------------------------------------------------------------------------------
+function renderPositions(rows) {
+  fillRows("positions", rows.map((p) => {
+    const pl = cell(p.unrealized_pl === null ? "—" : `${fmtSigned(p.unrealized_pl)} (${fmtPct(p.unrealized_pl_pct)})`, "", p.unrealized_pl);
+    signClass(pl, p.unrealized_pl);
+    return { symbol: p.symbol, cells: [
+      cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(fmtPrice(p.avg_cost), "", p.avg_cost),
+      cell(fmtPrice(p.last_price), "", p.last_price), cell(fmtMoney(p.market_value), "", p.market_value), pl,
+    ] };
+  }), 6, "no open positions", (r) => r.symbol);
+}
+
+function renderOrders(rows) {
+  fillRows("orders", rows.map((o) => ({ cid: o.client_order_id, cells: [
+    cell(fmtStamp(o.created_at)), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
+    cell(String(o.qty), "", o.qty), cell(String(o.filled_qty), "", o.filled_qty),
+    cell(o.status + (o.dry_run ? " (dry run)" : ""), "", o.status),
+  ] })), 6, "no open orders", (r) => r.cid);
+}
+
+function renderFills(rows) {
+  fillRows("fills", rows.map((f) => ({ cid: f.client_order_id, cells: [
+    cell(fmtStamp(f.timestamp), "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
+    cell(String(f.qty), "", f.qty), cell(fmtPrice(f.price), "", f.price), cell(fmtMoney(f.value), "", f.value),
+  ] })), 6, "no fills yet", (r) => r.cid);
+}
+
+function renderRefusals(r) {
+  const reasons = Object.keys(r.total).sort((a, b) => (r.total[b] - r.total[a]) || a.localeCompare(b));
+  fillRows("refusals", reasons.map((reason) => ({ cells: [
+    cell(reason.replaceAll("_", " "), "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
+    cell(String(r.total[reason]), "", r.total[reason]),
+  ] })), 3, "no refusals");
+}
+
+// ---- charts -------------------------------------------------------------------------------
+function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+
+function chartLayout(extra) {
+  return Object.assign({
+    margin: { l: 56, r: 12, t: 8, b: 36 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: css("--text"), size: 11 },
+    xaxis: { gridcolor: css("--line"), type: "date" },
+    yaxis: { gridcolor: css("--line"), tickprefix: "$", automargin: true },
+    showlegend: true,
+    legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
+    hovermode: "x unified",
+  }, extra || {});
+}
+
+const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+function drawEquity(series) {
+  if (!window.Plotly) return;
+  const x = series.t.map(toET);
+  const traces = [{ x, y: series.equity, name: "equity", type: "scatter", mode: "lines", line: { color: css("--accent"), width: 2 } }];
+  const layout = chartLayout({ showlegend: false });
+  if (series.t.length === 0) {
+    layout.annotations = [{ text: "no equity snapshots yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
+    layout.xaxis = { visible: false };
+    layout.yaxis = { visible: false };
+  }
+  Plotly.react("equity-chart", traces, layout, PLOT_CONFIG);
+}
+
+function drawPrice(b) {
+  if (!window.Plotly) return;
+  const x = b.t.map(toET);
+  const traces = [
+    { x, open: b.open, high: b.high, low: b.low, close: b.close, type: "candlestick", name: b.symbol,
+      increasing: { line: { color: css("--good") } }, decreasing: { line: { color: css("--bad") } } },
+    { x, y: b.sma_fast, name: `SMA ${b.windows.fast}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#f59e0b" } },
+    { x, y: b.sma_medium, name: `SMA ${b.windows.medium}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#8b5cf6" } },
+    { x, y: b.sma_slow, name: `SMA ${b.windows.slow}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#0ea5e9" } },
+  ];
+  for (const [side, symbol, color] of [["buy", "triangle-up", css("--good")], ["sell", "triangle-down", css("--bad")]]) {
+    const marks = b.markers.filter((m) => m.side === side);
+    traces.push({ x: marks.map((m) => toET(m.t)), y: marks.map((m) => m.price), name: side === "buy" ? "entry" : "exit",
+      type: "scatter", mode: "markers", marker: { symbol, size: 12, color, line: { width: 1, color: css("--panel") } },
+      text: marks.map((m) => `${side} ${m.qty} @ ${fmtPrice(m.price)}`), hoverinfo: "text" });
+  }
+  const layout = chartLayout({ xaxis: { gridcolor: css("--line"), type: "date", rangeslider: { visible: false } } });
+  if (b.t.length === 0) layout.annotations = [{ text: "no bars yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
+  Plotly.react("price-chart", traces, layout, PLOT_CONFIG);
+}
+
+async function refreshCharts() {
+  state.chartsAt = Date.now();
+  const jobs = [getJSON(`/api/equity?range=${state.range}`).then(drawEquity)];
+  if (state.symbol) jobs.push(getJSON(`/api/bars?symbol=${encodeURIComponent(state.symbol)}`).then(drawPrice));
+  await Promise.all(jobs);
+}
+
+// ---- the loop -----------------------------------------------------------------------------
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const [status, account, positions, orders, fills, refusals] = await Promise.all([
+      getJSON("/api/status"), getJSON("/api/account"), getJSON("/api/positions"),
+      getJSON("/api/orders"), getJSON("/api/fills?limit=25"), getJSON("/api/refusals"),
+    ]);
+    renderStatus(status);
+    renderAccount(account);
+    renderPositions(positions);
+    renderOrders(orders);
+    renderFills(fills);
+    renderRefusals(refusals);
+    if (Date.now() - state.chartsAt >= CHART_REFRESH_MS) await refreshCharts();
+    setText("updated", `updated ${etTime.format(new Date())}`);
+    document.body.dataset.loaded = "true";
+    if (status.running) $("banner").hidden = true;
+  } catch (err) {
+    const banner = $("banner");
+    banner.textContent = `Cannot reach the bot (${err.message}); retrying…`;
+    banner.hidden = false;
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function control(action) {
+  const message = $("control-message");
+  const token = $("token").value.trim();
+  if (!token) { message.textContent = "enter the token first"; return; }
+  message.textContent = `${action}…`;
+  try {
+    const response = await fetch(`/api/${action}`, {
+      method: "POST", cache: "no-store", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+    });
+    if (response.status === 401) { message.textContent = "wrong token"; return; }
+    if (!response.ok) { message.textContent = `refused (HTTP ${response.status})`; return; }
+    renderStatus(await response.json());
+    message.textContent = action === "halt" ? "halted: no new orders" : "resumed";
+  } catch (err) {
+    message.textContent = `failed: ${err.message}`;
+  }
+}
+
+function start() {
+  $("halt").addEventListener("click", () => control("halt"));
+  $("resume").addEventListener("click", () => control("resume"));
+  $("control-form").addEventListener("submit", (e) => e.preventDefault());
+  $("symbol").addEventListener("change", (e) => { state.symbol = e.target.value; refreshCharts().catch(() => {}); });
+  for (const button of document.querySelectorAll(".toggle button")) {
+    button.addEventListener("click", () => {
+      state.range = button.dataset.range;
+      for (const b of document.querySelectorAll(".toggle button")) b.classList.toggle("on", b === button);
+      refreshCharts().catch(() => {});
+    });
+  }
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
