@@ -98,6 +98,7 @@ class Bot:
         self.poller: BarPoller | None = None
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
+        self.dashboard_url: str | None = None
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -278,10 +279,19 @@ class Bot:
 
     async def _phase_runtime(self, bus: EventBus) -> int:
         """Phase 4: supervised tasks until a stop, then the graceful shutdown."""
+        dashboard = None
+        if self.config.settings.dashboard_enabled:
+            from fleece.dashboard import DashboardServer  # FastAPI and uvicorn only when used
+
+            dashboard = DashboardServer.for_bot(self)
+            self.dashboard_url = dashboard.bind()  # a busy port fails here, before any task
+            log.info("dashboard listening on %s", self.dashboard_url)
         tasks = [
             asyncio.create_task(self._supervise("event_bus", bus.run)),
             asyncio.create_task(self._supervise("polling", lambda: self._poll_loop(bus))),
         ]
+        if dashboard is not None:
+            tasks.append(asyncio.create_task(self._supervise("dashboard", dashboard.serve)))
         stopper = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         crashed = [t for t in done if t is not stopper and t.exception() is not None]
