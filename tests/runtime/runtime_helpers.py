@@ -107,6 +107,7 @@ def sim_env(paths: Paths, **extra: str) -> dict[str, str]:
         "DATABASE_PATH": str(paths.db),
         "CONFIG_PATH": str(paths.config),
         "LOG_DIR": str(paths.logs),
+        "DASHBOARD_ENABLED": "false",  # its own specifications cover it; tests share ports
         "SIM_START": FIRST_DAY.isoformat(),
         "SIM_DAYS": "1",
         "SIM_SEED": "3",
@@ -124,6 +125,7 @@ def paper_env(paths: Paths, url: str, **extra: str) -> dict[str, str]:
         "DATABASE_PATH": str(paths.db),
         "CONFIG_PATH": str(paths.config),
         "LOG_DIR": str(paths.logs),
+        "DASHBOARD_ENABLED": "false",
         **extra,
     }
 
