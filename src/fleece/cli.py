@@ -184,5 +184,32 @@ app.command("systemd-dropin")(systemd_dropin_command)
 # --- end operations commands ---
 
 
+# --- dashboard commands ---
+@app.command()
+def dashboard(
+    host: Annotated[
+        str | None, typer.Option(help="address to bind (default: DASHBOARD_HOST, 127.0.0.1)")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="port, 0 picks a free one (default: DASHBOARD_PORT, 8080)", min=0, max=65535
+        ),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="the store (default: DATABASE_PATH, data/trades.db)")
+    ] = None,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Serve the web dashboard over a stopped bot's store (the running bot serves its own)."""
+    from fleece.dashboard.server import serve_store
+
+    with user_errors():
+        serve_store(host=host, port=port, db=db, env_file=env_file)
+
+
+# --- end dashboard commands ---
+
+
 if __name__ == "__main__":
     app()
