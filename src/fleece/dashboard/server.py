@@ -193,7 +193,6 @@ def serve_store(
             token=s.dashboard_token,
         )
         url = server.bind()
-        log.info("dashboard listening on %s (store %s)", url, path)
         print(f"dashboard listening on {url} (store {path}); Ctrl+C stops", flush=True)
         asyncio.run(_until_signal(server))
 

@@ -203,7 +203,7 @@ function chartLayout(extra) {
     plot_bgcolor: "rgba(0,0,0,0)",
     font: { color: css("--text"), size: 11 },
     xaxis: { gridcolor: css("--line"), type: "date" },
-    yaxis: { gridcolor: css("--line"), tickprefix: "$", automargin: true },
+    yaxis: { gridcolor: css("--line"), tickprefix: "$", tickformat: ",.2f", automargin: true },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
     hovermode: "x unified",
@@ -269,7 +269,7 @@ async function refresh() {
     renderFills(fills);
     renderRefusals(refusals);
     if (Date.now() - state.chartsAt >= CHART_REFRESH_MS) await refreshCharts();
-    setText("updated", `updated ${etTime.format(new Date())}`);
+    setText("updated", `updated ${new Date().toLocaleTimeString()}`);
     document.body.dataset.loaded = "true";
     if (status.running) $("banner").hidden = true;
   } catch (err) {
