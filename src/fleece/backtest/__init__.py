@@ -1,0 +1,1 @@
+"""Backtests on the live bot's own decision core (see :mod:`fleece.backtest.runner`)."""

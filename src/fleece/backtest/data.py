@@ -1,0 +1,287 @@
+"""Bars for a backtest, column-wise: a year of 31 symbols fits in a few arrays, not 3M objects.
+
+A :class:`SymbolBars` holds one symbol's minute bars as numpy columns: bar starts in seconds
+since the Unix epoch (UTC) and prices as integers of 1/10,000 dollar (:func:`~fleece.models.
+to_ticks`), the unit every decision and every fill of the exchange is computed in. A
+:class:`MarketData` is the set of symbols a run trades. Bar objects are made only when the
+matching engine asks for one (a fill or a mark), never for every bar.
+
+Sources: seeded synthetic bars (:func:`synthetic_market`), CSV/Parquet files
+(:func:`load_market`, via :mod:`fleece.data.importer`) or bars already in memory
+(:func:`market_from_bars`, e.g. the bars the bot recorded in its store).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.errors import DataError
+from fleece.models import TICKS_PER_DOLLAR, Bar
+
+log = logging.getLogger(__name__)
+
+I64 = NDArray[np.int64]
+#: Integer columns stored as int32 when every value fits (prices below $214,748, volumes
+#: below 2**31 a minute: nearly always), else int64; about 3 million bars then take ~90 MB.
+Ints = NDArray[np.signedinteger[Any]]
+F64 = NDArray[np.float64]
+BOOL = NDArray[np.bool_]
+MINUTE = 60
+# Prices above this many ticks (about $110 million a share) are not stock prices.
+_MAX_TICKS = 2**50
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True, eq=False)
+class SymbolBars:
+    """One symbol's minute bars, column-wise; row ``i`` of every array is the same bar.
+
+    Attributes:
+        symbol: the symbol.
+        ts: bar starts, int64 seconds since the Unix epoch (UTC), strictly increasing.
+        open: opening prices in ticks (1/10,000 dollar), int32 when they fit, else int64.
+        high: high prices in ticks.
+        low: low prices in ticks.
+        close: closing prices in ticks.
+        volume: shares traded (int32 when they fit, else int64).
+        regular: True where the bar starts inside an NYSE regular session (early closes
+            honoured); only those bars feed the strategy and fill orders.
+    """
+
+    symbol: str
+    ts: I64
+    open: Ints
+    high: Ints
+    low: Ints
+    close: Ints
+    volume: Ints
+    regular: BOOL
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def bar(self, i: int) -> Bar:
+        """Row ``i`` as a :class:`~fleece.models.Bar` (prices back in dollars, exactly)."""
+        # ndarray.item() hands back a Python int without a numpy scalar in between.
+        return Bar(
+            self.symbol,
+            datetime.fromtimestamp(self.ts.item(i), UTC),
+            self.open.item(i) / TICKS_PER_DOLLAR,
+            self.high.item(i) / TICKS_PER_DOLLAR,
+            self.low.item(i) / TICKS_PER_DOLLAR,
+            self.close.item(i) / TICKS_PER_DOLLAR,
+            self.volume.item(i),
+        )
+
+    def between(self, lo: int | None, hi: int | None) -> SymbolBars:
+        """The bars starting in ``[lo, hi)`` (epoch seconds; None leaves that side open)."""
+        a = 0 if lo is None else int(np.searchsorted(self.ts, lo, "left"))
+        b = len(self.ts) if hi is None else int(np.searchsorted(self.ts, hi, "left"))
+        return SymbolBars(
+            self.symbol,
+            self.ts[a:b],
+            self.open[a:b],
+            self.high[a:b],
+            self.low[a:b],
+            self.close[a:b],
+            self.volume[a:b],
+            self.regular[a:b],
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """The symbols of one run, each with its bars; iteration order is symbol order."""
+
+    bars: Mapping[str, SymbolBars]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol, sorted."""
+        return tuple(sorted(self.bars))
+
+    @property
+    def bar_count(self) -> int:
+        """All bars, extended hours included."""
+        return sum(len(b) for b in self.bars.values())
+
+    @property
+    def regular_count(self) -> int:
+        """Regular-session bars: the ones the strategy sees."""
+        return sum(int(b.regular.sum()) for b in self.bars.values())
+
+    def span(self) -> tuple[int, int] | None:
+        """First and last bar start over all symbols (epoch seconds), or None when empty."""
+        firsts = [int(b.ts[0]) for b in self.bars.values() if len(b)]
+        lasts = [int(b.ts[-1]) for b in self.bars.values() if len(b)]
+        return (min(firsts), max(lasts)) if firsts else None
+
+    def between(self, start: date | None, end: date | None) -> MarketData:
+        """Only bars of the New York days ``start`` to ``end`` inclusive (None: open-ended)."""
+        lo = None if start is None else _ny_midnight(start)
+        hi = None if end is None else _ny_midnight(end + timedelta(days=1))
+        return MarketData({s: b.between(lo, hi) for s, b in self.bars.items()})
+
+
+def _ny_midnight(day: date) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=NEW_YORK).timestamp())
+
+
+def regular_mask(ts: I64, calendar: MarketCalendar) -> BOOL:
+    """True for bar starts inside a regular session (``open <= ts < close``), vectorised."""
+    if len(ts) == 0:
+        return np.zeros(0, dtype=np.bool_)
+    first = datetime.fromtimestamp(int(ts[0]), UTC).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(int(ts[-1]), UTC).date() + timedelta(days=1)
+    sessions = calendar.sessions(first, last)
+    if not sessions:
+        return np.zeros(len(ts), dtype=np.bool_)
+    opens = np.array([int(s.open.timestamp()) for s in sessions], dtype=np.int64)
+    closes = np.array([int(s.close.timestamp()) for s in sessions], dtype=np.int64)
+    i = np.searchsorted(opens, ts, "right") - 1
+    return (i >= 0) & (ts < closes[np.maximum(i, 0)])
+
+
+def compact(values: Ints) -> Ints:
+    """``values`` as int32 when every value fits, else unchanged (int64)."""
+    if len(values) == 0 or (int(values.min()) >= -_INT32_MAX and int(values.max()) <= _INT32_MAX):
+        return values.astype(np.int32)
+    return values
+
+
+def _ticks(prices: F64, symbol: str, what: str) -> Ints:
+    ticks = np.rint(prices * TICKS_PER_DOLLAR)
+    if len(ticks) and (
+        not np.isfinite(ticks).all() or ticks.min() <= 0 or ticks.max() >= _MAX_TICKS
+    ):
+        raise DataError(f"{symbol}: {what} prices must be positive and finite")
+    exact = ticks / TICKS_PER_DOLLAR == prices
+    if not exact.all():
+        # Alpaca prices have at most 4 decimals; anything finer is rounded to the tick the
+        # strategy and the exchange compute in, and said once.
+        log.warning(
+            "prices rounded to 1/10,000 dollar symbol=%s column=%s count=%d",
+            symbol,
+            what,
+            int((~exact).sum()),
+        )
+    return compact(ticks.astype(np.int64))
+
+
+def symbol_bars_from_columns(  # noqa: PLR0917 (one positional argument per bar column)
+    symbol: str,
+    ts: I64,
+    open_: F64,
+    high: F64,
+    low: F64,
+    close: F64,
+    volume: I64,
+    calendar: MarketCalendar,
+) -> SymbolBars:
+    """Build :class:`SymbolBars` from dollar-priced columns.
+
+    Raises:
+        DataError: unsorted or duplicate bar starts, or prices that are not positive.
+    """
+    ts = np.asarray(ts, dtype=np.int64)
+    if len(ts) > 1 and not (np.diff(ts) > 0).all():
+        raise DataError(f"{symbol}: bar starts must be strictly increasing")
+    return SymbolBars(
+        symbol=symbol,
+        ts=ts,
+        open=_ticks(np.asarray(open_, dtype=np.float64), symbol, "open"),
+        high=_ticks(np.asarray(high, dtype=np.float64), symbol, "high"),
+        low=_ticks(np.asarray(low, dtype=np.float64), symbol, "low"),
+        close=_ticks(np.asarray(close, dtype=np.float64), symbol, "close"),
+        volume=compact(np.asarray(volume, dtype=np.int64)),
+        regular=regular_mask(ts, calendar),
+    )
+
+
+def symbol_bars_from_list(symbol: str, bars: Sequence[Bar], calendar: MarketCalendar) -> SymbolBars:
+    """Build :class:`SymbolBars` from :class:`~fleece.models.Bar` objects (sorted by start)."""
+    return symbol_bars_from_columns(
+        symbol,
+        np.array([int(b.timestamp.timestamp()) for b in bars], dtype=np.int64),
+        np.array([b.open for b in bars], dtype=np.float64),
+        np.array([b.high for b in bars], dtype=np.float64),
+        np.array([b.low for b in bars], dtype=np.float64),
+        np.array([b.close for b in bars], dtype=np.float64),
+        np.array([b.volume for b in bars], dtype=np.int64),
+        calendar,
+    )
+
+
+def market_from_bars(
+    bars: Mapping[str, Sequence[Bar]], calendar: MarketCalendar | None = None
+) -> MarketData:
+    """A :class:`MarketData` from bars per symbol (each list sorted by start)."""
+    cal = calendar or MarketCalendar()
+    return MarketData(
+        {s.upper(): symbol_bars_from_list(s.upper(), b, cal) for s, b in bars.items()}
+    )
+
+
+def synthetic_market(
+    symbols: Sequence[str],
+    start: date,
+    days: int,
+    seed: int = 0,
+    calendar: MarketCalendar | None = None,
+) -> MarketData:
+    """Seeded synthetic bars for ``days`` NYSE sessions from ``start`` (see
+    :mod:`fleece.data.synthetic`), built column-wise without any Bar object.
+
+    Args:
+        symbols: the symbols (upper-cased).
+        start: the first session, or the day after which it is looked for.
+        days: how many sessions.
+        seed: same seed, same bars.
+        calendar: the market calendar (NYSE by default).
+    """
+    from fleece.data.synthetic import generate_arrays
+
+    cal = calendar or MarketCalendar()
+    sessions = cal.sessions_from(start, days) if days > 0 else []
+    out: dict[str, SymbolBars] = {}
+    for raw in symbols:
+        symbol = raw.upper()
+        arrays = generate_arrays(symbol, sessions, seed)
+        out[symbol] = symbol_bars_from_columns(
+            symbol,
+            arrays.ts,
+            arrays.open,
+            arrays.high,
+            arrays.low,
+            arrays.close,
+            arrays.volume,
+            cal,
+        )
+    return MarketData(out)
+
+
+def load_market(
+    directory: Path, symbols: Sequence[str] | None = None, calendar: MarketCalendar | None = None
+) -> MarketData:
+    """Bars of ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``.
+
+    Bad rows are dropped (and logged, one line per file) as the importer's drop mode does.
+
+    Raises:
+        DataError: (one line) the directory or a requested symbol's file is missing or unreadable.
+    """
+    from fleece.data.importer import load_bars_dir
+
+    result = load_bars_dir(directory, symbols)
+    if result.problems:
+        log.warning("bars dropped count=%d dir=%s", len(result.problems), directory)
+    return market_from_bars(result.bars, calendar)

@@ -1,0 +1,109 @@
+"""Equity minute by minute, computed from the fills with numpy and the exchange's valuation rules.
+
+The exchange's ledger (:mod:`fleece.exchange.ledger`) values a position at the close of the
+symbol's latest closed bar (extended hours included), or at its latest fill price when that fill
+is more recent than the bar; each position is rounded to the cent, half up, and cash moves by
+``qty * price`` rounded the same way. Positions only change at fills, so the whole curve follows
+from the fills and the bars: this module evaluates it at every minute close of every session at
+once, to the cent, instead of asking the ledger 100,000 times. A test holds it equal to the
+ledger's own answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.calendar import Session
+from fleece.models import Fill, Side, to_ticks
+
+
+@dataclass(frozen=True, eq=False)
+class EquityCurve:
+    """Account value at each instant of a grid, in cents.
+
+    Attributes:
+        ts: the instants, epoch seconds (every minute close of every session, and each open).
+        equity: cash plus positions at market, cents.
+        cash: cash, cents.
+        positions: number of symbols held.
+        session_end: True at each session's close (the daily points of daily statistics).
+    """
+
+    ts: I64
+    equity: I64
+    cash: I64
+    positions: I64
+    session_end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def session_grid(sessions: Sequence[Session]) -> tuple[I64, np.ndarray]:
+    """Every minute boundary of every session, open and close included, and the close flags."""
+    parts: list[I64] = []
+    ends: list[np.ndarray] = []
+    for s in sessions:
+        opened = int(s.open.timestamp())
+        points = opened + MINUTE * np.arange(s.minutes + 1, dtype=np.int64)
+        parts.append(points)
+        flag = np.zeros(len(points), dtype=np.bool_)
+        flag[-1] = True
+        ends.append(flag)
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
+    return np.concatenate(parts), np.concatenate(ends)
+
+
+def cents_of(ticks: I64, qty: I64) -> I64:
+    """``qty`` shares at ``ticks`` in cents, rounded half up (the ledger's rule), vectorised."""
+    return (ticks * qty + 50) // 100
+
+
+def equity_curve(
+    market: MarketData,
+    fills: Sequence[Fill],
+    cash_cents: int,
+    grid: I64,
+    session_end: np.ndarray,
+) -> EquityCurve:
+    """The account at every instant of ``grid``, after every fill at or before it.
+
+    Args:
+        market: the bars (marks come from their closes).
+        fills: every fill of the run.
+        cash_cents: starting cash.
+        grid: the instants, epoch seconds, increasing.
+        session_end: True where an instant is a session close.
+    """
+    cash = np.full(len(grid), cash_cents, dtype=np.int64)
+    value = np.zeros(len(grid), dtype=np.int64)
+    held = np.zeros(len(grid), dtype=np.int64)
+    by_symbol: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
+    for symbol, own in by_symbol.items():
+        own.sort(key=lambda f: f.timestamp)
+        times = np.array([int(f.timestamp.timestamp()) for f in own], dtype=np.int64)
+        signed = np.array([f.qty if f.side is Side.BUY else -f.qty for f in own], dtype=np.int64)
+        prices = np.array([to_ticks(f.price) for f in own], dtype=np.int64)
+        flows = cents_of(prices, np.abs(signed)) * np.where(signed > 0, -1, 1)
+        k = np.searchsorted(times, grid, "right") - 1
+        done = k >= 0
+        kk = np.maximum(k, 0)
+        cash += np.where(done, np.cumsum(flows)[kk], 0)
+        qty = np.where(done, np.cumsum(signed)[kk], 0)
+        bars = market.bars[symbol]
+        i = np.searchsorted(bars.ts, grid - MINUTE, "right") - 1
+        closes = bars.close[np.maximum(i, 0)].astype(np.int64)
+        bar_end = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, np.iinfo(np.int64).min)
+        # The latest fill prices the position until a bar closes after it.
+        fill_newer = done & (times[kk] >= bar_end)
+        marks = np.where(fill_newer, prices[kk], closes)
+        value += np.where(qty > 0, cents_of(marks, qty), 0)
+        held += qty > 0
+    return EquityCurve(grid, cash + value, cash, held, session_end)

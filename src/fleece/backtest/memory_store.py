@@ -1,0 +1,251 @@
+"""An in-memory store with the state store's API, for backtests.
+
+The live bot writes every intent, fill, refusal and counter to SQLite with an fsync per
+transaction: right for a process that may be killed, far too slow for a backtest that makes tens
+of thousands of decisions in seconds. :class:`MemoryStore` keeps the same records in dicts and
+lists and answers the calls the trader and the order manager make (the
+:class:`~fleece.trader.TraderStore` protocol) with the same semantics as
+:class:`~fleece.state_store.StateStore`: idempotent intents, fills recorded from cumulative
+broker reports in whole ticks, per-session counters, the persisted safety state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+
+from fleece.models import TICKS_PER_DOLLAR, Fill, OrderIntent, Refusal, Side, TradingState, to_ticks
+from fleece.state_store import UNFINISHED_STATUSES, IntentRecord, IntentStatus, StateStoreError
+
+_UNFINISHED = frozenset(UNFINISHED_STATUSES)
+
+
+@dataclass(slots=True)
+class _Intent:
+    """An intent's row, mutable (IntentRecord copies are made only when someone reads)."""
+
+    client_order_id: str
+    strategy: str
+    symbol: str
+    side: Side
+    qty: int
+    signal_timestamp: datetime
+    created_at: datetime
+    updated_at: datetime
+    status: IntentStatus
+    dry_run: bool
+    broker_order_id: str | None = None
+    filled_qty: int = 0
+    filled_avg_price: float | None = None
+    last_error: str | None = None
+    submit_attempts: int = 0
+    fills: list[Fill] = field(default_factory=list)
+
+    def record(self) -> IntentRecord:
+        return IntentRecord(
+            client_order_id=self.client_order_id,
+            strategy=self.strategy,
+            symbol=self.symbol,
+            side=self.side,
+            qty=self.qty,
+            signal_timestamp=self.signal_timestamp,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            status=self.status,
+            broker_order_id=self.broker_order_id,
+            filled_qty=self.filled_qty,
+            filled_avg_price=self.filled_avg_price,
+            dry_run=self.dry_run,
+            last_error=self.last_error,
+            submit_attempts=self.submit_attempts,
+        )
+
+
+@dataclass
+class MemoryStore:
+    """Intents, fills, refusals, counters and safety state of one backtest, in memory.
+
+    Attributes:
+        fills: every fill, in the order it was recorded.
+        refusals: every refused signal, in order.
+        trading_states: every change of trading state, as (time, state, why).
+    """
+
+    fills: list[Fill] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    trading_states: list[tuple[datetime, TradingState, str]] = field(default_factory=list)
+    _intents: dict[str, _Intent] = field(default_factory=dict)
+    _unfinished: dict[str, None] = field(default_factory=dict)
+    _counters: dict[date, int] = field(default_factory=dict)
+    _kill_switch: tuple[bool, str] = (False, "")
+    _breaker: tuple[bool, int] = (False, 0)
+    _latch: date | None = None
+
+    # -- intents -------------------------------------------------------------------------------
+    def add_intent(self, intent: OrderIntent, status: IntentStatus | str = "new") -> bool:
+        """Write ``intent``; False (and nothing changed) if its client_order_id exists."""
+        if intent.client_order_id in self._intents:
+            return False
+        row = _Intent(
+            client_order_id=intent.client_order_id,
+            strategy=intent.strategy,
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=intent.qty,
+            signal_timestamp=intent.signal_timestamp,
+            created_at=intent.created_at,
+            updated_at=intent.created_at,
+            status=IntentStatus(status),
+            dry_run=intent.dry_run,
+        )
+        self._intents[intent.client_order_id] = row
+        self._track(row)
+        return True
+
+    def _get(self, cid: str) -> _Intent:
+        row = self._intents.get(cid)
+        if row is None:
+            raise StateStoreError(f"unknown client_order_id {cid!r}")
+        return row
+
+    def _track(self, row: _Intent) -> None:
+        if row.status in _UNFINISHED:
+            self._unfinished[row.client_order_id] = None
+        else:
+            self._unfinished.pop(row.client_order_id, None)
+
+    def get_intent(self, cid: str) -> IntentRecord | None:
+        """The intent with client_order_id ``cid``, or None."""
+        row = self._intents.get(cid)
+        return row.record() if row is not None else None
+
+    def mark_submit_attempt(self, cid: str, now: datetime) -> int:
+        """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
+        row = self._get(cid)
+        row.status = IntentStatus.SUBMITTED
+        row.updated_at = now
+        row.submit_attempts += 1
+        self._track(row)
+        return row.submit_attempts
+
+    def set_intent_status(
+        self,
+        cid: str,
+        status: IntentStatus | str,
+        *,
+        broker_order_id: str | None = None,
+        error: str | None = None,
+        now: datetime,
+    ) -> None:
+        """Set an intent's status; a given broker_order_id or error is recorded too."""
+        row = self._get(cid)
+        row.status = IntentStatus(status)
+        row.updated_at = now
+        if broker_order_id is not None:
+            row.broker_order_id = broker_order_id
+        if error is not None:
+            row.last_error = error
+        self._track(row)
+
+    def unfinished_intents(self) -> list[IntentRecord]:
+        """Intents the broker may still act on, oldest first."""
+        rows = [self._intents[cid] for cid in self._unfinished]
+        rows.sort(key=lambda r: (r.created_at, r.client_order_id))
+        return [r.record() for r in rows]
+
+    def all_intents(self) -> list[IntentRecord]:
+        """Every intent, oldest first."""
+        rows = sorted(self._intents.values(), key=lambda r: (r.created_at, r.client_order_id))
+        return [r.record() for r in rows]
+
+    # -- fills ---------------------------------------------------------------------------------
+    def record_fill(  # noqa: PLR0917 (StateStore's positional API)
+        self,
+        cid: str,
+        broker_order_id: str,
+        symbol: str,
+        side: Side,
+        cumulative_qty: int,
+        cumulative_avg_price: float,
+        timestamp: datetime,
+    ) -> Fill | None:
+        """Record a cumulative fill report as one new fill (see ``StateStore.record_fill``).
+
+        The new fill's quantity is the increment over what is recorded, and its price (whole
+        ticks) makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
+        """
+        row = self._get(cid)
+        increment = cumulative_qty - sum(f.qty for f in row.fills)
+        if increment <= 0:
+            return None
+        recorded_ticks = sum(f.qty * to_ticks(f.price) for f in row.fills)
+        total_ticks = round(Fraction(cumulative_avg_price) * cumulative_qty * TICKS_PER_DOLLAR)
+        price_ticks = round(Fraction(total_ticks - recorded_ticks, increment))
+        if price_ticks <= 0:
+            raise StateStoreError(f"fill report for {cid!r} implies a non-positive price")
+        fill = Fill(
+            cid, broker_order_id, symbol, side, increment, price_ticks / TICKS_PER_DOLLAR, timestamp
+        )
+        self.fills.append(fill)
+        row.fills.append(fill)
+        if cumulative_qty >= row.qty:
+            row.status = IntentStatus.FILLED
+        elif row.status not in (IntentStatus.CANCELED, IntentStatus.EXPIRED):
+            row.status = IntentStatus.PARTIALLY_FILLED
+        row.filled_qty = cumulative_qty
+        row.filled_avg_price = cumulative_avg_price
+        row.broker_order_id = row.broker_order_id or broker_order_id
+        row.updated_at = timestamp
+        self._track(row)
+        return fill
+
+    # -- refusals, safety state, counters -------------------------------------------------------
+    def add_refusal(self, r: Refusal) -> None:
+        """Record a refused signal."""
+        self.refusals.append(r)
+
+    def refusal_counts(self) -> dict[str, int]:
+        """How many refusals each reason had, by reason."""
+        counts: dict[str, int] = {}
+        for r in self.refusals:
+            counts[r.reason] = counts.get(r.reason, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def kill_switch(self) -> tuple[bool, str]:
+        """(engaged, reason)."""
+        return self._kill_switch
+
+    def set_kill_switch(self, on: bool, reason: str, now: datetime) -> None:
+        """Engage or release the kill switch."""
+        self._kill_switch = (on, reason)
+
+    def breaker(self) -> tuple[bool, int]:
+        """(tripped, consecutive failures) of the circuit breaker."""
+        return self._breaker
+
+    def set_breaker(self, tripped: bool, consecutive: int, now: datetime) -> None:
+        """Keep the circuit breaker's state."""
+        self._breaker = (tripped, consecutive)
+
+    def reducing_latch(self) -> date | None:
+        """The session date the daily-loss latch was set for, or None."""
+        return self._latch
+
+    def set_reducing_latch(self, day: date | None, now: datetime) -> None:
+        """Latch REDUCING for session ``day`` (None clears it)."""
+        self._latch = day
+
+    def set_trading_state(self, state: TradingState, why: str, now: datetime) -> None:
+        """Record a change of trading state."""
+        self.trading_states.append((now, state, why))
+
+    def trades_submitted(self, day: date) -> int:
+        """Orders submitted in session ``day``."""
+        return self._counters.get(day, 0)
+
+    def increment_trades_submitted(self, day: date) -> int:
+        """Count one more submitted order in session ``day``; returns the new count."""
+        count = self._counters.get(day, 0) + 1
+        self._counters[day] = count
+        return count

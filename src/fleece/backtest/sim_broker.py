@@ -1,0 +1,166 @@
+"""The backtest's broker: the built-in exchange's matching engine, in process, without HTTP.
+
+:class:`SimBroker` has the asynchronous interface of :class:`fleece.broker.Broker` that the
+order manager and the trader use, and answers what the exchange's REST API would answer over
+the same engine (the same :class:`~fleece.exchange.engine.Engine`, so fills, expiries, cash and
+marks are the exchange's by construction): refusals become :class:`~fleece.errors.BrokerError`
+with Alpaca's status and code, orders come back as :class:`~fleece.broker.BrokerOrder`, the
+account's figures are whole cents as the exchange serves them. Nothing here ever suspends, so a
+backtest awaits it without yielding to an event loop.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from datetime import datetime
+
+from fleece.broker import BrokerOrder
+from fleece.errors import BrokerError
+from fleece.exchange.engine import Engine
+from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, SimOrder, TimeInForce
+from fleece.exchange.schemas import price
+from fleece.models import AccountSnapshot, Position, Side
+
+#: ``GET /v2/orders`` answers at most this many orders per request; Broker.orders asks for 500.
+ORDERS_LIMIT = 500
+
+
+def broker_order(order: SimOrder) -> BrokerOrder:
+    """The :class:`BrokerOrder` the REST adapter would parse from the exchange's JSON."""
+    return BrokerOrder(
+        id=order.id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        filled_qty=order.filled_qty,
+        filled_avg_price=order.filled_avg_price,
+        status=order.status.value,
+        created_at=order.submitted_at,
+        updated_at=order.updated_at,
+        filled_at=order.filled_at,
+    )
+
+
+def _refused(exc: ExchangeError, prefix: str) -> BrokerError:
+    return BrokerError(f"{prefix}: {exc.message}", exc.status, exc.code)
+
+
+class SimBroker:
+    """An in-process broker over a matching engine.
+
+    Args:
+        engine: the exchange's engine; the broker's "now" is the engine's time, moved forward
+            with :meth:`advance_to`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.requests: Counter[str] = Counter()
+        # Orders in submission order, with their submission times, so that ``orders(after=)``
+        # is a bisection rather than a scan of every order of the run.
+        self._ids: list[str] = []
+        self._submitted: list[datetime] = []
+
+    @property
+    def now(self) -> datetime:
+        """The engine's current time."""
+        return self.engine.now
+
+    def advance_to(self, target: datetime) -> None:
+        """Process every fill, expiry and session close due at or before ``target``."""
+        self.engine.advance_to(target)
+
+    # ---- orders --------------------------------------------------------------------------------
+    async def submit_market(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+    ) -> BrokerOrder:
+        """Submit a market order now; ``BrokerError`` when the exchange refuses it."""
+        self.requests["submit_order"] += 1
+        request = OrderRequest(
+            symbol=symbol,
+            qty=qty,
+            side=side,
+            type=OrderType.MARKET,
+            time_in_force=TimeInForce(time_in_force),
+            client_order_id=client_order_id,
+        )
+        try:
+            order = self.engine.submit(request)
+        except ExchangeError as exc:
+            raise _refused(exc, "order refused") from None
+        self._ids.append(order.id)
+        self._submitted.append(order.submitted_at)
+        return broker_order(order)
+
+    async def orders(
+        self, status: str = "open", after: datetime | None = None
+    ) -> list[BrokerOrder]:
+        """Orders by status ("open", "closed", "all") submitted after ``after``, oldest first."""
+        self.requests["get_orders"] += 1
+        if status not in {"open", "closed", "all"}:
+            raise BrokerError(f"get_orders failed: unknown status {status!r}", 422)
+        first = 0 if after is None else bisect_right(self._submitted, after)
+        found: list[BrokerOrder] = []
+        for order_id in self._ids[first:]:
+            order = self.engine.order(order_id)
+            if status != "all" and order.status.is_open != (status == "open"):
+                continue
+            found.append(broker_order(order))
+            if len(found) == ORDERS_LIMIT:
+                break
+        return found
+
+    async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with ``client_order_id``, or None when the exchange never saw it."""
+        self.requests["get_order_by_client_id"] += 1
+        try:
+            return broker_order(self.engine.order_by_client_id(client_order_id))
+        except ExchangeError as exc:
+            if exc.status == 404:
+                return None
+            raise _refused(exc, "get_order_by_client_id failed") from None
+
+    async def cancel_order(self, order_id: str) -> None:
+        """Cancel one open order; ``BrokerError`` (422) when it is already final."""
+        self.requests["cancel_order"] += 1
+        try:
+            self.engine.cancel(order_id)
+        except ExchangeError as exc:
+            raise _refused(exc, "cancel_order failed") from None
+
+    async def cancel_all_orders(self) -> int:
+        """Cancel every open order; returns how many."""
+        self.requests["cancel_orders"] += 1
+        return len(self.engine.cancel_all())
+
+    # ---- account ------------------------------------------------------------------------------
+    def account_now(self) -> AccountSnapshot:
+        """The account as ``GET /v2/account`` reports it now (synchronous form)."""
+        view = self.engine.account()
+        return AccountSnapshot(
+            equity=view.equity_cents / 100,
+            cash=view.cash_cents / 100,
+            buying_power=view.buying_power_cents / 100,
+            last_equity=view.last_equity_cents / 100,
+        )
+
+    async def account(self) -> AccountSnapshot:
+        """The account's equity, cash, buying power and last equity, in dollars to the cent."""
+        self.requests["get_account"] += 1
+        return self.account_now()
+
+    async def positions(self) -> dict[str, Position]:
+        """Every open position, keyed by symbol."""
+        self.requests["get_all_positions"] += 1
+        out: dict[str, Position] = {}
+        for view in self.engine.positions():
+            out[view.symbol] = Position(
+                symbol=view.symbol,
+                qty=view.qty,
+                avg_entry_price=float(price(view.avg_entry_price)),
+                market_value=view.market_value_cents / 100,
+                unrealized_pl=view.unrealized_pl_cents / 100,
+            )
+        return out
