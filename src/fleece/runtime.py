@@ -498,7 +498,16 @@ class Bot:
         await self.trader.orders.refresh()
         if cfg.close_positions:
             positions = await self.broker.positions()
-            if positions and not market_open:
+            state, why = self.trader.update_state(self.clock.now())
+            if positions and state is TradingState.HALTED:
+                # HALTED (kill switch, `fleece halt`, breaker) means no new orders at all, the
+                # closing ones included: what happens to these positions is the operator's call.
+                log.warning(
+                    "trading HALTED (%s): %d positions kept open, no closing orders sent",
+                    why,
+                    len(positions),
+                )
+            elif positions and not market_open:
                 log.warning(
                     "market closed: %d positions kept open (a market order would wait for the "
                     "next session)",
