@@ -41,6 +41,8 @@ AUTH = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 FIRST_DAY = date(2024, 11, 25)  # Monday; 11-26 is an ordinary session, 11-29 closes early
 SECOND_DAY = date(2024, 11, 26)
 FOUR_SYMBOLS = ("AAPL", "MSFT", "SPY", "NVDA")
+# Enough symbols for a signal every few minutes with QUICK_STRATEGY (and a burst at the open).
+EIGHT_SYMBOLS = (*FOUR_SYMBOLS, "TSLA", "AMD", "AMZN", "META")
 SEED_QUERIES = (
     "SELECT * FROM trades ORDER BY timestamp_utc DESC LIMIT 10;",
     "SELECT * FROM equity_curve ORDER BY timestamp_utc DESC LIMIT 10;",
