@@ -10,13 +10,36 @@ The official alpaca-py clients talk to it unchanged (``url_override=``). Layers,
 - :mod:`~fleece.exchange.server`: :class:`ExchangeServer` (in-process) and the CLI command.
 """
 
-from fleece.exchange.engine import Engine
-from fleece.exchange.ledger import AccountView, Ledger, PositionView
-from fleece.exchange.market import BarStore
-from fleece.exchange.orders import ExchangeError, OrderRequest, OrderStatus, SimOrder
-from fleece.exchange.server import ExchangeServer, exchange_command
-from fleece.exchange.sim import SimExchange, build_exchange
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleece.exchange.engine import Engine
+    from fleece.exchange.ledger import AccountView, Ledger, PositionView
+    from fleece.exchange.market import BarStore
+    from fleece.exchange.orders import ExchangeError, OrderRequest, OrderStatus, SimOrder
+    from fleece.exchange.server import ExchangeServer, exchange_command
+    from fleece.exchange.sim import SimExchange, build_exchange
+
+# Where each public name lives; loaded on first use so that ``fleece --help`` and the exchange
+# command's argument checks do not wait for pandas and exchange-calendars.
+_HOMES = {
+    "AccountView": "ledger",
+    "BarStore": "market",
+    "Engine": "engine",
+    "ExchangeError": "orders",
+    "ExchangeServer": "server",
+    "Ledger": "ledger",
+    "OrderRequest": "orders",
+    "OrderStatus": "orders",
+    "PositionView": "ledger",
+    "SimExchange": "sim",
+    "SimOrder": "orders",
+    "build_exchange": "sim",
+    "exchange_command": "server",
+}
 __all__ = [
     "AccountView",
     "BarStore",
@@ -32,3 +55,10 @@ __all__ = [
     "build_exchange",
     "exchange_command",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -12,16 +12,29 @@ import time
 from datetime import date
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 
 from fleece.errors import FleeceError
-from fleece.exchange.app import create_app
-from fleece.exchange.sim import SimExchange, build_exchange
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from fleece.exchange.sim import SimExchange, build_exchange
 
 __all__ = ["ExchangeServer", "SimExchange", "build_exchange", "exchange_command", "is_loopback"]
+
+
+def __getattr__(name: str) -> Any:
+    # The simulation pulls in pandas and exchange-calendars (seconds); importing this module for
+    # the CLI's command table must stay cheap, so those names load on first use.
+    if name in {"SimExchange", "build_exchange"}:
+        from fleece.exchange import sim
+
+        return getattr(sim, name)
+    raise AttributeError(name)
+
 
 STARTUP_TIMEOUT_S = 10.0
 
@@ -59,6 +72,8 @@ class ExchangeServer:
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the exchange binds loopback addresses only, not {host!r}")
+        from fleece.exchange.app import create_app  # lazily, like __getattr__ below
+
         self.exchange = exchange
         self._app = create_app(exchange, key, secret)
         self._host = host
@@ -85,6 +100,8 @@ class ExchangeServer:
             sock.close()
             raise
         port = sock.getsockname()[1]
+        import uvicorn  # lazily: only a started server needs it
+
         config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -166,6 +183,8 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     except ValueError:
         raise _fail(f"--start must be YYYY-MM-DD, got {start!r}") from None
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    from fleece.exchange.sim import build_exchange  # after the cheap checks: it is slow
+
     try:
         exchange = build_exchange(
             wanted,

@@ -212,7 +212,7 @@ def _load(
     seed: int,
 ) -> dict[str, list[Bar]]:
     if data_dir is not None:
-        from fleece.data.importer import load_bars_dir
+        from fleece.data.importer import load_bars_dir  # lazily: pyarrow is slow to import
 
         result = load_bars_dir(data_dir, symbols)
         if result.problems:
