@@ -31,23 +31,24 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import numpy as np
 
-from fleece.backtest.data import I64, MINUTE, MarketData
-from fleece.backtest.equity import EquityCurve, cents_of, equity_curve, session_grid
+from fleece.backtest.data import MINUTE, MarketData
+from fleece.backtest.equity import EquityCurve, equity_curve, session_grid
+from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.market import ArrayBarStore, SessionTable
 from fleece.backtest.memory_store import MemoryStore
 from fleece.backtest.signals import Candidates, CandidateSignals, find_candidates
 from fleece.backtest.sim_broker import SimBroker
-from fleece.calendar import Session
+from fleece.calendar import NEW_YORK, Session
 from fleece.clock import ManualClock
+from fleece.errors import DataError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
 from fleece.models import Bar, Fill, Refusal, Side, to_ticks
@@ -143,25 +144,28 @@ def _at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def loss_threshold_cents(last_equity_cents: int, max_daily_loss_pct: float) -> int:
-    """The highest equity (cents) at which the daily loss limit counts as hit.
+class Run:
+    """One run's objects (exchange, broker, store, trader) and the bot's polling cycle.
 
-    The risk manager compares ``equity <= last_equity * (1 - pct)`` exactly, with each float at
-    its shortest decimal form; equity is whole cents, so the floor of that product is the line.
+    Args:
+        market: the bars.
+        config: the run's configuration.
+        store: where the trader and order manager write (in memory by default).
+        progress: called with the fraction done.
+        start_at: decisions start after this instant; earlier bars only warm the strategy.
+        holdings: positions held when decisions start, bought at each symbol's first regular
+            bar (``config.cash`` is then the cash left when decisions start).
     """
-    floor = Decimal(last_equity_cents) * (1 - Decimal(repr(max_daily_loss_pct)))
-    return math.floor(floor)
-
-
-class _Run:
-    """One run's objects and its polling cycle."""
 
     def __init__(
         self,
         market: MarketData,
         config: BacktestConfig,
-        store: TraderStore | None,
-        progress: Progress | None,
+        store: TraderStore | None = None,
+        progress: Progress | None = None,
+        *,
+        start_at: datetime | None = None,
+        holdings: Mapping[str, int] | None = None,
     ) -> None:
         self.market = market
         self.config = config
@@ -170,20 +174,23 @@ class _Run:
         span = market.span()
         self.sessions = self._sessions(span)
         self.grid, self.session_end = session_grid(self.sessions)
+        self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
         self.clock = ManualClock(_at(start))
+        self.holdings = {s: q for s, q in (holdings or {}).items() if q > 0}
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
             start=_at(start),
-            cash_cents=round(config.cash * 100),
+            cash_cents=round(config.cash * 100) + self._seed_cost(),
             slippage_bps=config.slippage_bps,
             ids=IdSource(config.seed),
         )
         self.broker = SimBroker(self.engine)
-        self.memory = store if store is not None else MemoryStore()
+        self.memory: TraderStore = store if store is not None else MemoryStore()
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
         self.fills: list[Fill] = []
+        self.seed_fills: list[Fill] = []
         self.orders = OrderManager(
             self.memory,
             self.broker,
@@ -215,9 +222,12 @@ class _Run:
     def _sessions(self, span: tuple[int, int] | None) -> list[Session]:
         if span is None:
             return []
+        # Every session from the one in progress at (or after) the first bar to the last one
+        # that opened by the last bar.
         first = self.table.next_session(_at(span[0]))
-        last = self.table.next_session(_at(span[1]))
-        return self.table.sessions(first.day, last.day)
+        last_day = _at(span[1]).astimezone(NEW_YORK).date()
+        sessions = self.table.sessions(first.day, max(first.day, last_day))
+        return [s for s in sessions if int(s.open.timestamp()) <= span[1]]
 
     def _start(self, span: tuple[int, int] | None) -> int:
         opens = [int(self.sessions[0].open.timestamp())] if self.sessions else []
@@ -226,10 +236,56 @@ class _Run:
     def _on_fill(self, fill: Fill) -> None:
         self.fills.append(fill)
         self.trader.on_fill(fill)
-        self.last_fill[fill.symbol] = (
-            math.floor(fill.timestamp.timestamp()),
-            to_ticks(fill.price),
-        )
+        self._remember(fill)
+
+    def _remember(self, fill: Fill) -> None:
+        self.last_fill[fill.symbol] = (math.floor(fill.timestamp.timestamp()), to_ticks(fill.price))
+
+    # ---- positions held at the start (replays of live days) ----------------------------------
+    def _seed_bar(self, symbol: str) -> Bar:
+        bars = self.market.bars.get(symbol)
+        rows = np.flatnonzero(bars.regular) if bars is not None else np.zeros(0, np.int64)
+        if bars is None or not len(rows):
+            raise DataError(f"{symbol}: held at the start but no regular bar to buy it at")
+        bar = bars.bar(int(rows[0]))
+        if self.start_at is not None and bar.timestamp.timestamp() >= self.start_at:
+            raise DataError(f"{symbol}: held at the start but no bar before the start")
+        return bar
+
+    def _seed_cost(self) -> int:
+        """Cash (cents) the opening purchases take, by the exchange's fill and cash rules."""
+        slip = 1 + Decimal(str(self.config.slippage_bps)) / 10_000
+        total = 0
+        for symbol, qty in self.holdings.items():
+            price = (Decimal(str(self._seed_bar(symbol).open)) * slip).quantize(
+                Decimal("0.0001"), ROUND_HALF_UP
+            )
+            total += (to_ticks(float(price)) * qty + 50) // 100
+        return total
+
+    async def _seed(self) -> None:
+        """Buy the starting positions (not decisions: no intent, no trade of the run)."""
+        seeds = sorted(self.holdings.items(), key=lambda kv: self._seed_bar(kv[0]).timestamp)
+        for symbol, qty in seeds:
+            bar = self._seed_bar(symbol)
+            self.broker.advance_to(bar.timestamp)
+            order = await self.broker.submit_market(
+                f"seed-{symbol}", symbol, Side.BUY, qty, self.config.time_in_force
+            )
+            if order.filled_avg_price is None or order.filled_at is None:
+                raise DataError(f"{symbol}: the starting position could not be bought")
+            fill = Fill(
+                order.client_order_id,
+                order.id,
+                symbol,
+                Side.BUY,
+                qty,
+                order.filled_avg_price,
+                order.filled_at,
+            )
+            self.seed_fills.append(fill)
+            self._remember(fill)
+        self.trader.portfolio.replace(dict(self.holdings))
 
     # ---- the polling cycle ------------------------------------------------------------------
     async def cycle(self, at: int, bars: Sequence[Bar], expect: Sequence[bool] | None) -> None:
@@ -260,14 +316,29 @@ class _Run:
         if self.orders.has_open and trader.sessions.is_open(now):
             await self.orders.cancel_stale(self.stale_after)
 
+    def heartbeat(self, now: datetime) -> None:
+        """The bot's per-minute state check at ``now``, on the account read then."""
+        self.broker.advance_to(now)
+        self.clock.set(now)
+        self.trader.account = self.broker.account_now()
+        self.trader.reserved_cash = 0.0
+        self.trader.update_state(now)
+
+    def _decides(self, at: int) -> bool:
+        return self.start_at is None or at > self.start_at
+
     # ---- exact: every minute, every bar -----------------------------------------------------
     async def run_exact(self) -> None:
         """Every minute of every session; every regular bar goes to the strategy."""
+        await self._seed()
         rows = self._regular_by_minute()
         total = len(self.grid)
         for n, at in enumerate(self.grid.tolist()):
             bars = [self.market.bars[s].bar(i) for s, i in rows.get(at - MINUTE, [])]
-            await self.cycle(at, bars, None)
+            if self._decides(at):
+                await self.cycle(at, bars, None)
+            else:
+                self.trader.warmup(bars)
             if self.progress is not None and n % 1000 == 0:
                 self.progress(n / total)
 
@@ -282,37 +353,42 @@ class _Run:
     # ---- fast: only where something can happen ----------------------------------------------
     async def run_fast(self) -> None:
         """Cycles at candidate bars and while orders are open; skipped minutes are scanned."""
+        await self._seed()
+        if not len(self.grid):
+            return
         cfg = self.config
         cands = find_candidates(self.market, cfg.fast, cfg.medium, cfg.slow)
         opens = np.array([int(s.open.timestamp()) for s in self.sessions], dtype=np.int64)
-        fixed = np.union1d(np.unique(cands.decide_at), opens).tolist()
-        scanner = _LossScanner(self)
-        if not len(self.grid):
-            return
-        last = int(self.grid[0]) - MINUTE
+        fixed = np.union1d(np.unique(cands.decide_at), opens)
+        first = int(self.grid[0]) - MINUTE
+        if self.start_at is not None:
+            first = max(first, self.start_at)
+            fixed = fixed[fixed > first]
+        scanner = LossScanner(self)
         # Candidates of instant fixed[n] are cands[ends[n - 1]:ends[n]].
+        starts = np.searchsorted(cands.decide_at, fixed, "left").tolist()
         ends = np.searchsorted(cands.decide_at, fixed, "right").tolist()
-        c = 0
+        last = first
         total = len(fixed)
-        for n, at in enumerate(fixed):
+        for n, at in enumerate(fixed.tolist()):
             if self.orders.has_open:
                 last = await self._open_order_minutes(last, at, scanner)
-            start, c = c, ends[n]
-            bars, ups = self._live_candidates(cands, start, c) if c > start else ([], [])
+            a, b = starts[n], ends[n]
+            bars, ups = self._live_candidates(cands, a, b) if b > a else ([], [])
             if bars:
-                await scanner.scan(last, at, inclusive=False)
+                scanner.scan(last, at, inclusive=False)
                 await self.cycle(at, bars, ups)
             else:
-                await scanner.scan(last, at, inclusive=True)
+                scanner.scan(last, at, inclusive=True)
             last = at
             if self.progress is not None and n % 2000 == 0:
                 self.progress(n / total)
         end = int(self.grid[-1])
         last = await self._open_order_minutes(last, end + MINUTE, scanner)
-        await scanner.scan(last, end, inclusive=True)
-        self.broker.advance_to(_at(end))
+        scanner.scan(last, end, inclusive=True)
+        self.broker.advance_to(_at(max(end, last)))
 
-    async def _open_order_minutes(self, last: int, until: int, scanner: _LossScanner) -> int:
+    async def _open_order_minutes(self, last: int, until: int, scanner: LossScanner) -> int:
         """While an order is open, poll every minute (as the bot does) before ``until``."""
         grid = self.grid
         while self.orders.has_open:
@@ -320,7 +396,7 @@ class _Run:
             if i >= len(grid) or grid[i] >= until:
                 break
             at = int(grid[i])
-            await scanner.scan(last, at, inclusive=False)
+            scanner.scan(last, at, inclusive=False)
             await self.cycle(at, [], [])
             last = at
         return last
@@ -346,137 +422,14 @@ class _Run:
         return bars, ups
 
 
-class _LossScanner:
-    """Finds the skipped minutes where the bot's per-minute state check could latch REDUCING.
-
-    The bot checks its trading state every minute (the heartbeat), and a minute whose equity
-    is at or below the session's loss line latches REDUCING for the rest of the session. The
-    fast path skips most minutes; between two cycles nothing fills, so cash and positions are
-    fixed and the equity of each skipped minute follows from the marks (the exchange's rules,
-    :mod:`fleece.backtest.equity`). A cheap lower bound (every position at its lowest mark of
-    the session) rules out almost every gap; otherwise the skipped minutes' equity is computed
-    with numpy, and at the first one at or below the line the trader's own ``update_state``
-    runs there, with the account the exchange reports then, and decides.
-    """
-
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-        self.pct = run.config.limits.max_daily_loss_pct
-        self.grid: list[int] = run.grid.tolist()
-        self.closes = [int(s.close.timestamp()) for s in run.sessions]
-        self.opens = [int(s.open.timestamp()) for s in run.sessions]
-        self.cash = round(run.config.cash * 100)
-        self._fills_seen = 0
-        self._lowest: dict[tuple[str, int], int] = {}
-        self._thresholds: dict[int, int] = {}
-        self._safe: tuple[int, int] | None = None  # (session, fills) whose bound clears the line
-
-    async def scan(self, last: int, until: int, *, inclusive: bool) -> None:
-        """Check the grid minutes after ``last`` and before (or at) ``until``."""
-        if not self.run.trader.portfolio.qty:
-            return
-        grid = self.grid
-        a = bisect_right(grid, last)
-        b = bisect_right(grid, until) if inclusive else bisect_left(grid, until)
-        while a < b:
-            k = bisect_left(self.closes, grid[a])  # the session of minute a
-            end = min(b, bisect_right(grid, self.closes[k]))
-            if self._safe != (k, len(self.run.fills)):
-                await self._scan_session(k, a, end)
-            a = end
-
-    async def _scan_session(self, k: int, a: int, b: int) -> None:
-        run = self.run
-        day = run.sessions[k].day
-        held = run.trader.portfolio.qty
-        if run.memory.reducing_latch() == day:
-            return
-        # At the close the exchange has just rolled last_equity to the equity itself.
-        if self.grid[b - 1] == self.closes[k]:
-            b -= 1
-        if a >= b:
-            return
-        self._sync_cash()
-        threshold = self._threshold(k)
-        if self._lower_bound(k, held) > threshold:
-            # Holds until the next fill or session: the gaps of this stretch need no look.
-            self._safe = (k, len(run.fills))
-            return
-        minutes = run.grid[a:b]
-        equity = self._equity(minutes, held)
-        for hit in np.flatnonzero(equity <= threshold).tolist():
-            now = _at(int(minutes[hit]))
-            run.broker.advance_to(now)
-            run.clock.set(now)
-            run.trader.account = run.broker.account_now()
-            run.trader.reserved_cash = 0.0
-            run.trader.update_state(now)
-            if run.memory.reducing_latch() == day:
-                return
-
-    def _sync_cash(self) -> None:
-        fills = self.run.fills
-        for fill in fills[self._fills_seen :]:
-            cents = (to_ticks(fill.price) * fill.qty + 50) // 100
-            self.cash += cents if fill.side is Side.SELL else -cents
-        self._fills_seen = len(fills)
-
-    def _threshold(self, k: int) -> int:
-        """Session ``k``'s loss line in cents (its last_equity is fixed all session)."""
-        found = self._thresholds.get(k)
-        if found is None:
-            # The exchange rolls last_equity at each close; past this session's open it holds
-            # this session's value, and nothing has filled since (no order is open).
-            run = self.run
-            if run.engine.now < run.sessions[k].open:
-                run.broker.advance_to(run.sessions[k].open)
-            last_equity = run.engine.account().last_equity_cents
-            found = loss_threshold_cents(last_equity, self.pct)
-            self._thresholds[k] = found
-        return found
-
-    def _lower_bound(self, k: int, held: dict[str, int]) -> int:
-        total = self.cash
-        for symbol, qty in held.items():
-            low = self._lowest_mark(symbol, k)
-            fill = self.run.last_fill.get(symbol)
-            if fill is not None:
-                low = min(low, fill[1])
-            total += (low * qty) // 100
-        return total
-
-    def _lowest_mark(self, symbol: str, k: int) -> int:
-        """The lowest close that can mark ``symbol`` during session ``k``'s minutes."""
-        key = (symbol, k)
-        found = self._lowest.get(key)
-        if found is None:
-            bars = self.run.market.bars[symbol]
-            lo = int(np.searchsorted(bars.ts, self.opens[k] - MINUTE, "right")) - 1
-            hi = int(np.searchsorted(bars.ts, self.closes[k] - 2 * MINUTE, "right"))
-            window = bars.close[max(lo, 0) : max(hi, 1)]
-            found = int(window.min()) if len(window) else 0
-            self._lowest[key] = found
-        return found
-
-    def _equity(self, minutes: I64, held: dict[str, int]) -> I64:
-        equity = np.full(len(minutes), self.cash, dtype=np.int64)
-        for symbol, qty in held.items():
-            bars = self.run.market.bars[symbol]
-            i = np.searchsorted(bars.ts, minutes - MINUTE, "right") - 1
-            closes = bars.close[np.maximum(i, 0)].astype(np.int64)
-            ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, np.iinfo(np.int64).min)
-            fill_at, fill_ticks = self.run.last_fill.get(symbol, (np.iinfo(np.int64).max, 0))
-            marks = np.where((fill_at <= minutes) & (fill_at >= ends), fill_ticks, closes)
-            equity += cents_of(marks, np.full(len(minutes), qty, dtype=np.int64))
-        return equity
-
-
 def run_backtest(
     market: MarketData,
     config: BacktestConfig,
     *,
     store: TraderStore | None = None,
     progress: Progress | None = None,
+    start_at: datetime | None = None,
+    holdings: Mapping[str, int] | None = None,
 ) -> BacktestResult:
     """Replay ``market`` through the trader, risk manager and order manager of the live bot.
 
@@ -487,17 +440,28 @@ def run_backtest(
             :class:`~fleece.state_store.StateStore` works too, e.g. to inspect a run with the
             seed's sqlite3 queries).
         progress: called now and then with the fraction done (0 to 1).
+        start_at: decide only on bars closing after this instant (earlier bars warm up).
+        holdings: positions held at ``start_at`` (see :class:`Run`).
 
     Returns:
         The fills, intents, refusals, equity curve and counters of the run.
+
+    Raises:
+        DataError: a starting position has no bar to be bought at before ``start_at``.
     """
     started = time.perf_counter()
-    run = _Run(market, config, store, progress)
+    run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
     if config.mode == "exact":
         asyncio.run(run.run_exact())
     else:
         asyncio.run(run.run_fast())
-    curve = equity_curve(market, run.fills, round(config.cash * 100), run.grid, run.session_end)
+    curve = equity_curve(
+        market,
+        [*run.seed_fills, *run.fills],
+        round(config.cash * 100) + run._seed_cost(),
+        run.grid,
+        run.session_end,
+    )
     elapsed = time.perf_counter() - started
     if progress is not None:
         progress(1.0)

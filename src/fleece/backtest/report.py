@@ -1,0 +1,303 @@
+"""The backtest report: a self-contained HTML page (plotly inlined, opens offline) and a rich table.
+
+The page holds, top to bottom: the statistics; the equity curve with the drawdown underneath;
+the price of each symbol with its three SMAs and the entry/exit fills (a menu selects the
+symbol); the table of round-trip trades. Long runs are thinned for display only (every n-th bar,
+said in the chart's title); markers and tables always carry every fill. Times are shown in New
+York time. The output is deterministic: fixed element ids, no timestamps.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# plotly ships no type information (pyproject's mypy overrides do not list it yet).
+import plotly.graph_objects as go  # type: ignore[import-untyped]
+from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+from rich.table import Table
+
+from fleece.backtest.data import SymbolBars
+from fleece.backtest.runner import BacktestResult
+from fleece.backtest.stats import RoundTrip, Stats, round_trips
+from fleece.calendar import NEW_YORK
+from fleece.models import TICKS_PER_DOLLAR, Fill, Side
+
+#: Points per line drawn in a price chart; longer series are thinned (display only).
+MAX_PRICE_POINTS = 5_000
+#: Points of the equity curve drawn; a year of minutes (~98,000) fits.
+MAX_EQUITY_POINTS = 120_000
+#: Trades listed in the page's table (all are in trades.csv).
+MAX_TABLE_ROWS = 2_000
+_NEW_YORK = "America/New_York"
+#: Hide nights and weekends on time axes (New York wall time).
+TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def _days(value: float) -> str:
+    whole = int(value)
+    hours = (value - whole) * 24
+    return f"{whole} d {hours:.1f} h"
+
+
+def stat_rows(stats: Stats) -> list[tuple[str, str]]:
+    """The statistics as (label, formatted value) rows, in display order."""
+    return [
+        ("Period", f"{stats.start or 'n/a'} to {stats.end or 'n/a'} ({stats.sessions} sessions)"),
+        ("Initial equity", _money(stats.initial_equity)),
+        ("Final equity", _money(stats.final_equity)),
+        ("Total return", _pct(stats.total_return)),
+        ("CAGR", _pct(stats.cagr)),
+        ("Sharpe ratio", _num(stats.sharpe)),
+        ("Sortino ratio", _num(stats.sortino)),
+        ("Max drawdown", _pct(stats.max_drawdown)),
+        ("Max drawdown duration", _days(stats.max_drawdown_duration_days)),
+        ("Win rate", _pct(stats.win_rate)),
+        ("Profit factor", _num(stats.profit_factor)),
+        ("Average win", _money(stats.avg_win)),
+        ("Average loss", _money(stats.avg_loss)),
+        ("Trades", f"{stats.trades} closed, {stats.open_trades} open ({stats.fills} fills)"),
+        ("Exposure", _pct(stats.exposure)),
+    ]
+
+
+def stats_table(stats: Stats, title: str = "Backtest") -> Table:
+    """The statistics as a rich table for the terminal."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("statistic", style="bold")
+    table.add_column("value", justify="right")
+    for label, value in stat_rows(stats):
+        table.add_row(label, value)
+    return table
+
+
+def new_york_ms(seconds: np.ndarray) -> np.ndarray:
+    """Epoch seconds as milliseconds of New York wall time (plotly shows them as they are)."""
+    stamps = pd.to_datetime(seconds, unit="s", utc=True).tz_convert(_NEW_YORK).tz_localize(None)
+    return np.asarray(stamps.values.astype("datetime64[ms]").astype(np.int64))
+
+
+def _stride(n: int, cap: int) -> int:
+    return max(1, math.ceil(n / cap))
+
+
+def equity_figure(result: BacktestResult) -> go.Figure:
+    """Equity (top) and drawdown from the running peak (bottom), sharing the time axis."""
+    curve = result.equity
+    step = _stride(len(curve), MAX_EQUITY_POINTS)
+    equity = curve.equity.astype(np.float64) / 100
+    peaks = np.maximum.accumulate(equity) if len(equity) else equity
+    drawdown = (equity / peaks - 1.0) * 100 if len(equity) else equity
+    x = new_york_ms(curve.ts[::step])
+    title = "Equity and drawdown" + (f" (1 minute in {step} shown)" if step > 1 else "")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3])
+    fig.add_trace(go.Scatter(x=x, y=equity[::step], name="equity ($)", mode="lines"), 1, 1)
+    fig.add_trace(
+        go.Scatter(x=x, y=drawdown[::step], name="drawdown (%)", mode="lines", fill="tozeroy"),
+        2,
+        1,
+    )
+    fig.update_xaxes(type="date", rangebreaks=TRADING_HOURS)
+    fig.update_layout(title=title, height=560, margin={"t": 50, "b": 30}, showlegend=True)
+    return fig
+
+
+def _smas(close_ticks: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average in dollars (display only); NaN until the window is full."""
+    out = np.full(len(close_ticks), np.nan)
+    if len(close_ticks) >= window:
+        csum = np.concatenate(([0], np.cumsum(close_ticks.astype(np.int64))))
+        out[window - 1 :] = (csum[window:] - csum[:-window]) / window / TICKS_PER_DOLLAR
+    return out
+
+
+def _symbol_traces(
+    bars: SymbolBars, fills: Sequence[Fill], windows: tuple[int, int, int]
+) -> tuple[list[go.Scatter], int]:
+    rows = np.flatnonzero(bars.regular)
+    closes = bars.close[rows]
+    step = _stride(len(rows), MAX_PRICE_POINTS)
+    x = new_york_ms(bars.ts[rows][::step])
+    traces = [
+        go.Scatter(
+            x=x, y=closes[::step] / TICKS_PER_DOLLAR, name=f"{bars.symbol} close", mode="lines"
+        )
+    ]
+    for label, window in zip(("fast", "medium", "slow"), windows, strict=True):
+        sma = _smas(closes, window)[::step]
+        traces.append(go.Scatter(x=x, y=sma, name=f"SMA {label} ({window})", mode="lines"))
+    for side, symbol_name, marker in (
+        (Side.BUY, "entries", "triangle-up"),
+        (Side.SELL, "exits", "triangle-down"),
+    ):
+        own = [f for f in fills if f.side is side]
+        traces.append(
+            go.Scatter(
+                x=new_york_ms(np.array([int(f.timestamp.timestamp()) for f in own], np.int64)),
+                y=[f.price for f in own],
+                name=symbol_name,
+                mode="markers",
+                marker={"symbol": marker, "size": 10},
+            )
+        )
+    return traces, step
+
+
+def price_figure(result: BacktestResult) -> go.Figure:
+    """Price, SMAs and fills of each symbol; a drop-down menu picks the symbol shown."""
+    cfg = result.config
+    windows = (cfg.fast, cfg.medium, cfg.slow)
+    by_symbol: dict[str, list[Fill]] = {}
+    for fill in result.fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
+    fig = go.Figure()
+    symbols = list(result.market.symbols)
+    per_symbol = 6
+    titles: list[str] = []
+    for k, symbol in enumerate(symbols):
+        traces, step = _symbol_traces(
+            result.market.bars[symbol], by_symbol.get(symbol, []), windows
+        )
+        for trace in traces:
+            trace.visible = k == 0
+            trace.legendgroup = symbol
+            fig.add_trace(trace)
+        thinning = f" (1 bar in {step} shown)" if step > 1 else ""
+        titles.append(f"{symbol}: price, SMAs, entries and exits{thinning}")
+    buttons = []
+    for k, symbol in enumerate(symbols):
+        visible = [k * per_symbol <= i < (k + 1) * per_symbol for i in range(len(fig.data))]
+        buttons.append(
+            {
+                "label": symbol,
+                "method": "update",
+                "args": [{"visible": visible}, {"title": titles[k]}],
+            }
+        )
+    fig.update_layout(
+        title=titles[0] if titles else "No bars",
+        height=520,
+        margin={"t": 80, "b": 30},
+        xaxis={"type": "date", "rangebreaks": TRADING_HOURS},
+        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "y": 1.18}]
+        if buttons
+        else [],
+    )
+    return fig
+
+
+def _trade_rows(trips: Sequence[RoundTrip]) -> str:
+    def when(ts: datetime | None) -> str:
+        return "" if ts is None else ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M")
+
+    rows = []
+    for t in trips[:MAX_TABLE_ROWS]:
+        pnl = "" if t.pnl_cents is None else f"{t.pnl_cents / 100:.2f}"
+        ret = "" if t.return_pct is None else f"{t.return_pct * 100:.2f}%"
+        exit_price = "" if t.exit_price is None else f"{t.exit_price:g}"
+        cells = (
+            t.symbol,
+            str(t.qty),
+            when(t.entry_time),
+            f"{t.entry_price:g}",
+            when(t.exit_time),
+            exit_price,
+            pnl,
+            ret,
+        )
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return "\n".join(rows)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; margin: 8px 0 24px; font-size: 14px; }
+td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th { background: #f3f3f3; }
+td:first-child, th:first-child { text-align: left; }
+.note { color: #666; font-size: 13px; }
+"""
+
+
+def render_report(result: BacktestResult, stats: Stats) -> str:
+    """The whole report page as a string (plotly.js inlined)."""
+    trips = round_trips(result.fills)
+    stats_html = "\n".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+        for label, value in stat_rows(stats)
+    )
+    plot_config = {"displaylogo": False, "responsive": True}
+    equity_div: str = equity_figure(result).to_html(
+        full_html=False, include_plotlyjs=False, div_id="equity-chart", config=plot_config
+    )
+    price_div: str = price_figure(result).to_html(
+        full_html=False, include_plotlyjs=False, div_id="price-chart", config=plot_config
+    )
+    cfg = result.config
+    symbols = ", ".join(result.market.symbols)
+    shown = min(len(trips), MAX_TABLE_ROWS)
+    more = (
+        f'<p class="note">{shown} of {len(trips)} trades shown; every fill is in trades.csv.</p>'
+        if len(trips) > shown
+        else ""
+    )
+    header = (
+        "<th>Symbol</th><th>Qty</th><th>Entry (New York)</th><th>Entry price</th>"
+        "<th>Exit (New York)</th><th>Exit price</th><th>P&amp;L ($)</th><th>Return</th>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>alpaca-fleece backtest</title>
+<style>{_STYLE}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head>
+<body>
+<h1>alpaca-fleece backtest</h1>
+<p class="note">Symbols: {html.escape(symbols)}. Starting cash ${cfg.cash:,.2f}; slippage
+{cfg.slippage_bps:g} bps; SMA {cfg.fast}/{cfg.medium}/{cfg.slow}; fills at the next bar's open,
+as the built-in exchange fills.</p>
+<h2>Statistics</h2>
+<table id="stats">
+{stats_html}
+</table>
+<h2>Equity</h2>
+{equity_div}
+<h2>Prices and trades</h2>
+{price_div}
+<h2>Trades</h2>
+{more}
+<table id="trades">
+<thead><tr>{header}</tr></thead>
+<tbody>
+{_trade_rows(trips)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def write_report(result: BacktestResult, stats: Stats, path: Path) -> None:
+    """Write the report page to ``path``."""
+    path.write_text(render_report(result, stats), encoding="utf-8")
