@@ -64,6 +64,8 @@ def _plotly_js() -> Path:
 PLOTLY_JS = _plotly_js()
 LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
 REJECTED_TOKEN_DELAY_S = 0.25
+# Module level: FastAPI resolves the dependency's annotation by name in this module.
+BEARER = HTTPBearer(auto_error=False, description="DASHBOARD_TOKEN")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
@@ -87,6 +89,7 @@ def create_app(
         metrics: the metrics registry; a new one over ``view`` when None.
     """
     metrics = metrics or Metrics(view)
+    view.controls_enabled = token is not None
     app = FastAPI(
         title="alpaca-fleece dashboard",
         summary="Status, account, positions, orders, fills, equity and charts of the bot.",
@@ -177,11 +180,10 @@ def _api_routes(app: FastAPI, view: DashboardView) -> None:
 
 def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) -> None:
     expected = token.get_secret_value().encode() if token is not None else None
-    bearer = HTTPBearer(auto_error=False, description="DASHBOARD_TOKEN")
 
     async def require_token(
         request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
         if expected is None:
             raise HTTPException(403, "read-only: no DASHBOARD_TOKEN is configured")

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_EVERY_S = 1.0
 GRACEFUL_SHUTDOWN_S = 2
+BACKLOG = 128
 
 
 class _Server(uvicorn.Server):
@@ -111,6 +112,7 @@ class DashboardServer:
                 f"cannot listen on {self.host}:{self.port} ({reason}); free the port, "
                 "set DASHBOARD_PORT (0 picks a free one) or DASHBOARD_ENABLED=false",
             ) from None
+        sock.listen(BACKLOG)  # from now on clients queue until the server accepts them
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._sock = sock

@@ -103,6 +103,8 @@ class DashboardView:
         )
         self._bars: dict[str, StoreTail[Bar]] = {}
         self.last_poll_attempt: datetime | None = None
+        # Whether Halt/Resume are accepted: the app that enforces the token says (create_app).
+        self.controls_enabled = config.settings.dashboard_token is not None
 
     @classmethod
     def for_bot(cls, bot: Bot) -> DashboardView:
@@ -262,7 +264,7 @@ class DashboardView:
             last_poll_at=poller.last_success if poller else None,
             last_heartbeat_at=beat.timestamp if beat else None,
             last_heartbeat_age_seconds=_age(now, beat.timestamp if beat else None),
-            controls_enabled=s.dashboard_token is not None,
+            controls_enabled=self.controls_enabled,
             symbols=list(self.config.trading.tickers),
             run=RunInfo(
                 started_at=runs[0].started_at,

@@ -1,0 +1,446 @@
+"""The JSON API, /metrics and /healthz over the store of a real, finished run.
+
+The store is filled once by the real bot (paper mode) trading a simulated morning on the built-in
+exchange, stepped minute by minute, then read by the dashboard the way ``fleece dashboard`` reads
+it. The wall clock of the specs is noon New York on the day traded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from dashboard_helpers import (
+    KEY,
+    SECRET,
+    SYMBOLS,
+    TOKEN,
+    config_for,
+    ny,
+    paper_env,
+    running_bot,
+    served_exchange,
+    step,
+    wait_for,
+)
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from fleece.calendar import MarketCalendar
+from fleece.clock import ManualClock
+from fleece.config import AppConfig
+from fleece.dashboard import DashboardView, create_app
+from fleece.dashboard.app import PLOTLY_JS
+from fleece.state_store import StateStore
+from fleece.strategy.sma_crossover import SmaCrossover
+from fleece.summary import realised_pnl
+from fleece.trader import session_date
+
+LOCAL = "http://127.0.0.1"
+MAX_STEPS = 120
+NOON = ny("12:00")
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A stopped bot's store and configuration."""
+
+    db: Path
+    config: AppConfig
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    """One real run, minute by minute, until it has traded, been refused and holds a position.
+
+    One position at a time (so signals get refused), and positions are kept at the stop.
+    """
+    folder = tmp_path_factory.mktemp("finished")
+    with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
+        # DASHBOARD_TOKEN is set so that the specs can show it never leaks.
+        config = config_for(folder, paper_env(exchange), close_positions=False, max_positions=1)
+        with running_bot(config) as (bot, _):
+            store = bot.bot.store
+            assert store is not None
+            for _ in range(MAX_STEPS):
+                step(exchange, bot)
+                held = realised_pnl(store.fills()).open_qty
+                if len(store.fills()) >= 6 and store.refusal_counts() and held:
+                    break
+            else:
+                pytest.fail(f"no trades, refusals and holdings within {MAX_STEPS} minutes")
+        assert bot.exit_code == 0
+    return FinishedRun(folder / "trades.db", config, folder)
+
+
+@pytest.fixture(scope="module")
+def store(finished_run: FinishedRun) -> Iterator[StateStore]:
+    """The finished run's store, open for the specs to compare against."""
+    with StateStore(finished_run.db) as opened:
+        yield opened
+
+
+def client_over(store: StateStore, config: AppConfig, token: str | None = TOKEN) -> TestClient:
+    """A client of the dashboard over a stopped bot's store, at noon of the day traded."""
+    view = DashboardView(store, config, clock=ManualClock(NOON))
+    app = create_app(view, token=SecretStr(token) if token else None)
+    return TestClient(app, base_url=LOCAL)
+
+
+@pytest.fixture(scope="module")
+def client(store: StateStore, finished_run: FinishedRun) -> TestClient:
+    """A read-only-use client over the shared store."""
+    return client_over(store, finished_run.config)
+
+
+@pytest.fixture
+def own_store(finished_run: FinishedRun, tmp_path: Path) -> Iterator[StateStore]:
+    """A private copy of the store, for specs that change it (halt, resume)."""
+    copy = tmp_path / "trades.db"
+    shutil.copy(finished_run.db, copy)
+    with StateStore(copy) as opened:
+        yield opened
+
+
+# ---------------------------------------------------------------------------- status, account
+
+
+def test_status_describes_a_stopped_bot_and_its_last_run(
+    client: TestClient, store: StateStore
+) -> None:
+    status = client.get("/api/status").json()
+
+    run = store.runs(1)[0]
+    beat = store.last_heartbeat()
+    assert beat is not None
+    assert status["running"] is False
+    assert status["mode"] == "paper" and status["simulated_time"] is False
+    assert status["now"] == "2024-11-26T17:00:00Z"
+    assert status["run"]["exit_reason"] == "test finished" and run.stopped_at is not None
+    assert status["state"] == "ACTIVE" and status["kill_switch"] is False
+    assert status["market_open"] is True and status["next_close"] == "2024-11-26T21:00:00Z"
+    assert status["last_heartbeat_age_seconds"] == (NOON - beat.timestamp).total_seconds()
+    assert status["symbols"] == list(SYMBOLS)
+    assert status["controls_enabled"] is True
+
+
+def test_account_equity_and_cash_are_the_last_equity_snapshot(
+    client: TestClient, store: StateStore
+) -> None:
+    account = client.get("/api/account").json()
+
+    last = store.equity_curve()[-1]
+    day = session_date(last.timestamp)
+    assert (account["equity"], account["cash"]) == (last.equity, last.cash)
+    assert account["start_equity"] == store.start_equity(day)
+    assert account["pnl_today"] == round(last.equity - account["start_equity"], 2)
+    assert account["trades_today"] == store.trades_submitted(day) > 0
+    assert account["max_trades_per_day"] == 20 and account["max_daily_loss_pct"] == 0.05
+    assert account["realised_pnl"] == realised_pnl(store.fills()).realised
+
+
+def test_positions_are_the_open_fills_valued_at_the_last_stored_close(
+    client: TestClient, store: StateStore
+) -> None:
+    positions = client.get("/api/positions").json()
+
+    ledger = realised_pnl(store.fills())
+    assert ledger.open_qty, "the run should end holding something"
+    assert {p["symbol"]: p["qty"] for p in positions} == ledger.open_qty
+    for p in positions:
+        bars = store.bars_between(p["symbol"], ny("09:30"), ny("16:00"))
+        cost = ledger.open_cost[p["symbol"]]
+        assert p["last_price"] == bars[-1].close
+        assert p["avg_cost"] == round(cost / p["qty"], 4)
+        assert p["unrealized_pl"] == round(round(p["qty"] * bars[-1].close, 2) - cost, 2)
+
+
+# ---------------------------------------------------------------------------- orders, fills
+
+
+def test_fills_are_the_stores_newest_first(client: TestClient, store: StateStore) -> None:
+    fills = client.get("/api/fills", params={"limit": 500}).json()
+
+    expected = [(f.symbol, f.side.value, f.qty, f.price, f.client_order_id) for f in store.fills()]
+    shown = [(f["symbol"], f["side"], f["qty"], f["price"], f["client_order_id"]) for f in fills]
+    assert len(expected) > 4
+    assert shown == expected[::-1]
+
+
+def test_fills_are_limited_to_the_latest(client: TestClient, store: StateStore) -> None:
+    fills = client.get("/api/fills", params={"limit": 3}).json()
+
+    assert [f["client_order_id"] for f in fills] == [
+        f.client_order_id for f in store.fills()[-3:][::-1]
+    ]
+
+
+def test_orders_are_the_unfinished_intents(client: TestClient, store: StateStore) -> None:
+    orders = client.get("/api/orders").json()
+
+    assert [o["client_order_id"] for o in orders] == [
+        r.client_order_id for r in store.unfinished_intents()
+    ]
+
+
+def test_refusals_are_counted_by_reason_today_and_in_total(
+    client: TestClient, store: StateStore
+) -> None:
+    refusals = client.get("/api/refusals").json()
+
+    assert refusals["total"] == store.refusal_counts()
+    assert refusals["today"] == refusals["total"]  # one session only
+    assert refusals["total"].get("max_concurrent_positions", 0) > 0
+    assert len(refusals["recent"]) == min(20, sum(refusals["total"].values()))
+
+
+# ---------------------------------------------------------------------------- charts
+
+
+def test_equity_of_all_time_is_the_whole_curve_and_today_its_session(
+    client: TestClient, store: StateStore
+) -> None:
+    everything = client.get("/api/equity", params={"range": "all"}).json()
+    today = client.get("/api/equity", params={"range": "today"}).json()
+
+    curve = store.equity_curve()
+    assert everything["equity"] == [p.equity for p in curve]
+    assert today["equity"] == everything["equity"]  # the run lasted one morning
+
+
+def test_bars_carry_the_strategys_own_smas_at_every_bar(
+    client: TestClient, store: StateStore
+) -> None:
+    series = client.get("/api/bars", params={"symbol": "SPY"}).json()
+
+    calendar = MarketCalendar()
+    bars = [
+        b
+        for b in store.bars_between("SPY", ny("00:00"), ny("23:59"))
+        if calendar.session_at(b.timestamp)
+    ]
+    strategy = SmaCrossover(2, 5, 12)
+    expected = []
+    for bar in bars:
+        strategy.warmup([bar])
+        expected.append(strategy.smas("SPY"))
+    shown = list(zip(series["sma_fast"], series["sma_medium"], series["sma_slow"], strict=True))
+    assert series["windows"] == {"fast": 2, "medium": 5, "slow": 12}
+    assert series["close"] == [b.close for b in bars]
+    assert shown == expected  # exactly: the same integer sums, divided the same way
+
+
+def test_bars_mark_our_entries_and_exits(client: TestClient, store: StateStore) -> None:
+    symbol = store.fills()[0].symbol
+
+    series = client.get("/api/bars", params={"symbol": symbol}).json()
+
+    fills = [f for f in store.fills() if f.symbol == symbol]
+    assert [(m["side"], m["price"], m["qty"]) for m in series["markers"]] == [
+        (f.side.value, f.price, f.qty) for f in fills
+    ]
+
+
+def test_bars_of_a_symbol_not_traded_are_not_found(client: TestClient) -> None:
+    answer = client.get("/api/bars", params={"symbol": "ZZZZ"})
+
+    assert answer.status_code == 404
+
+
+# ---------------------------------------------------------------------------- control
+
+
+def test_halt_needs_the_token(own_store: StateStore, finished_run: FinishedRun) -> None:
+    client = client_over(own_store, finished_run.config)
+
+    missing = client.post("/api/halt")
+    wrong = client.post("/api/halt", headers={"Authorization": "Bearer not-the-token"})
+
+    assert missing.status_code == wrong.status_code == 401
+    assert own_store.kill_switch() == (False, "")
+
+
+def test_halt_with_the_token_sets_the_persisted_kill_switch(
+    own_store: StateStore, finished_run: FinishedRun
+) -> None:
+    client = client_over(own_store, finished_run.config)
+
+    answer = client.post("/api/halt", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "HALTED" and answer.json()["state_reason"] == "kill_switch"
+    assert own_store.kill_switch() == (True, "halted from the dashboard")
+
+
+def test_resume_with_the_token_lifts_the_kill_switch(
+    own_store: StateStore, finished_run: FinishedRun
+) -> None:
+    client = client_over(own_store, finished_run.config)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    client.post("/api/halt", headers=auth)
+
+    answer = client.post("/api/resume", headers=auth)
+
+    assert answer.json()["state"] == "ACTIVE"
+    assert own_store.kill_switch()[0] is False
+
+
+def test_without_a_configured_token_the_dashboard_is_read_only(
+    own_store: StateStore, finished_run: FinishedRun
+) -> None:
+    client = client_over(own_store, finished_run.config, token=None)
+
+    answer = client.post("/api/halt", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert answer.status_code == 403
+    assert client.get("/api/status").json()["controls_enabled"] is False
+    assert own_store.kill_switch()[0] is False
+
+
+# ---------------------------------------------------------------------------- safety, docs
+
+
+def test_no_answer_contains_a_key_or_the_token(client: TestClient) -> None:
+    paths = [
+        "/",
+        "/static/dashboard.js",
+        "/api/openapi.json",
+        "/api/status",
+        "/api/account",
+        "/api/positions",
+        "/api/orders",
+        "/api/fills",
+        "/api/refusals",
+        "/api/equity?range=all",
+        "/api/bars?symbol=SPY",
+        "/metrics",
+        "/healthz",
+    ]
+    for path in paths:
+        body = client.get(path).text
+        for secret in (KEY, SECRET, TOKEN):
+            assert secret not in body, path
+
+
+def test_requests_naming_another_host_are_refused(client: TestClient) -> None:
+    answer = client.get("/api/status", headers={"Host": "attacker.example"})
+
+    assert answer.status_code == 400
+
+
+def test_the_page_loads_plotly_from_this_server_only(client: TestClient) -> None:
+    page = client.get("/")
+    script = client.get("/vendor/plotly.min.js")
+
+    assert '<script src="/vendor/plotly.min.js"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200 and script.content == PLOTLY_JS.read_bytes()
+
+
+def test_the_openapi_schema_documents_the_json_api(client: TestClient) -> None:
+    schema = client.get("/api/openapi.json").json()
+
+    for path in (
+        "/api/status",
+        "/api/account",
+        "/api/positions",
+        "/api/orders",
+        "/api/fills",
+        "/api/equity",
+        "/api/refusals",
+        "/api/bars",
+        "/api/halt",
+        "/api/resume",
+    ):
+        assert path in schema["paths"], path
+    assert "Status" in schema["components"]["schemas"]
+
+
+# ---------------------------------------------------------------------------- metrics, health
+
+
+def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition, keyed by (name, sorted labels)."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_metrics_of_a_stopped_store_match_it(client: TestClient, store: StateStore) -> None:
+    values = metric_values(client.get("/metrics").text)
+
+    fills = store.fills()
+    assert values[("fleece_bot_running", ())] == 0
+    assert values[("fleece_equity_dollars", ())] == store.equity_curve()[-1].equity
+    buys = sum(1 for f in fills if f.side.value == "buy")
+    assert values[("fleece_fills_total", (("side", "buy"),))] == buys
+    assert values[("fleece_fills_total", (("side", "sell"),))] == len(fills) - buys
+    for reason, count in store.refusal_counts().items():
+        assert values[("fleece_refusals_total", (("reason", reason),))] == count
+    assert values[("fleece_trading_state", (("state", "ACTIVE"),))] == 1
+
+
+def test_healthz_is_503_when_no_bot_runs_here(client: TestClient) -> None:
+    answer = client.get("/healthz")
+
+    assert answer.status_code == 503
+    assert "stopped bot" in answer.json()["reason"]
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def test_fleece_dashboard_serves_a_stopped_bots_store(
+    finished_run: FinishedRun, store: StateStore
+) -> None:
+    env = {
+        **os.environ,
+        "CONFIG_PATH": str(finished_run.folder / "trading.yaml"),
+        "DASHBOARD_TOKEN": TOKEN,
+    }
+    command = [sys.executable, "-m", "fleece", "dashboard", "--port", "0"]
+    command += ["--db", str(finished_run.db), "--env-file", str(finished_run.folder / "none")]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("dashboard listening on http://127.0.0.1:"), line
+        url = line.split()[3]
+        wait_for("the dashboard", lambda: httpx.get(f"{url}/api/account").status_code == 200)
+        account = httpx.get(f"{url}/api/account").json()
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+
+    assert account["equity"] == store.equity_curve()[-1].equity
+    assert process.returncode == 0, errors
+    assert TOKEN not in errors
+
+
+def test_fleece_dashboard_refuses_a_public_address_without_a_token(
+    finished_run: FinishedRun,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_TOKEN"}
+    env["CONFIG_PATH"] = str(finished_run.folder / "trading.yaml")
+    command = [sys.executable, "-m", "fleece", "dashboard", "--host", "0.0.0.0"]
+    command += ["--db", str(finished_run.db), "--env-file", str(finished_run.folder / "none")]
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "requires DASHBOARD_TOKEN" in done.stderr
