@@ -447,8 +447,11 @@ def run_backtest(
         The fills, intents, refusals, equity curve and counters of the run.
 
     Raises:
-        DataError: a starting position has no bar to be bought at before ``start_at``.
+        DataError: no bars at all, or a starting position has no bar to be bought at before
+            ``start_at``.
     """
+    if market.span() is None:
+        raise DataError("no bars to backtest (no symbol has any bar in the range)")
     started = time.perf_counter()
     run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
     if config.mode == "exact":

@@ -1,0 +1,67 @@
+"""Specification of the vectorised equity curve: the exchange ledger's account, to the cent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from backtest_helpers import config, limits, real, synthetic
+
+from fleece.backtest.data import MarketData
+from fleece.backtest.equity import equity_curve, session_grid
+from fleece.backtest.runner import Run
+from fleece.calendar import MarketCalendar
+from fleece.models import Bar
+
+
+def ledger_after_every_cycle(market: MarketData, **overrides: object) -> tuple[Run, dict]:
+    """Run the exact path and read the exchange's account after every minute's cycle."""
+    run = Run(market, config(mode="exact", **overrides))
+    seen: dict[int, tuple[int, int]] = {}
+    cycle = run.cycle
+
+    async def recording(at: int, bars: Sequence[Bar], expect: Sequence[bool] | None) -> None:
+        await cycle(at, bars, expect)
+        view = run.engine.account()
+        seen[at] = (view.equity_cents, view.cash_cents)
+
+    run.cycle = recording  # type: ignore[method-assign]
+    asyncio.run(run.run_exact())
+    return run, seen
+
+
+def test_the_curve_equals_the_ledgers_account_at_every_minute() -> None:
+    run, seen = ledger_after_every_cycle(synthetic(days=2), slippage_bps=3)
+
+    curve = equity_curve(run.market, run.fills, 10_000_000, run.grid, run.session_end)
+
+    assert len(run.fills) > 10
+    assert seen == {
+        int(t): (int(e), int(c)) for t, e, c in zip(curve.ts, curve.equity, curve.cash, strict=True)
+    }
+
+
+def test_the_curve_equals_the_ledger_on_real_bars_with_extended_hours_and_gaps() -> None:
+    run, seen = ledger_after_every_cycle(real(), limits=limits(max_position_pct=0.5))
+
+    curve = equity_curve(run.market, run.fills, 10_000_000, run.grid, run.session_end)
+
+    assert seen == {
+        int(t): (int(e), int(c)) for t, e, c in zip(curve.ts, curve.equity, curve.cash, strict=True)
+    }
+
+
+def test_the_grid_has_every_minute_boundary_of_each_session_and_marks_the_closes() -> None:
+    sessions = MarketCalendar().sessions(
+        datetime(2024, 11, 27, tzinfo=UTC).date(), datetime(2024, 11, 29, tzinfo=UTC).date()
+    )
+
+    grid, ends = session_grid(sessions)
+
+    # 390 minutes + 1 on the 27th, 210 + 1 on the early close of the 29th (28th: holiday).
+    assert len(grid) == 391 + 211
+    assert grid[0] == int(datetime(2024, 11, 27, 14, 30, tzinfo=UTC).timestamp())
+    assert grid[-1] == int(datetime(2024, 11, 29, 18, 0, tzinfo=UTC).timestamp())
+    assert np.flatnonzero(ends).tolist() == [390, 601]
