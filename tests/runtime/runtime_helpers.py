@@ -195,8 +195,12 @@ def stepped_market(
     exchange = SimExchange(
         bars, clock=ScaledClock(start, 0.0), cash=cash, slippage_bps=slippage_bps, seed=11
     )
-    with ExchangeServer(exchange, KEY, SECRET) as url:
+    server = ExchangeServer(exchange, KEY, SECRET)
+    url = server.start()
+    try:
         yield Market(exchange, url)
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- waiting without sleeping blind

@@ -1,0 +1,248 @@
+"""Specification of the bot as a real process: SIGKILL and restart, SIGTERM, entry points.
+
+``fleece run`` (and ``python orchestrator.py``) run as child processes in paper mode against a
+loopback exchange: either ``python -m fleece.exchange`` as its own process, or an exchange
+served by the test whose clock moves only when the test says so. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from processes import (
+    REPO,
+    ExchangeProcess,
+    Process,
+    exchange_fill_rows,
+    fleece_command,
+    log_text,
+    step_bot_process,
+    wait_for_log,
+)
+from runtime_helpers import (
+    EIGHT_SYMBOLS,
+    FIRST_DAY,
+    KEY,
+    SECRET,
+    SEED_QUERIES,
+    Market,
+    Paths,
+    exchange_fills,
+    integrity,
+    ny,
+    paper_env,
+    query,
+    sim_env,
+    stepped_market,
+    stored_fills,
+    synthetic,
+    wait_for,
+    write_trading_yaml,
+)
+
+RUNNING = r"bot running mode="
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    """Files of one scenario: eight symbols, default limits."""
+    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
+    return Paths(tmp_path)
+
+
+@pytest.fixture
+def bots() -> Iterator[list[Process]]:
+    """Bot processes started by a test; whatever is still alive at the end is killed."""
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+def start_bot(paths: Paths, env: dict[str, str], bots: list[Process], name: str) -> Process:
+    """``fleece run`` in the scenario's folder; returns once it is trading."""
+    already = len(log_text(paths.log_file))  # a restart appends to the same log
+    bot = Process.start(fleece_command("run"), env, paths.root, name)
+    bots.append(bot)
+    wait_for_log(paths.log_file, RUNNING, bot, skip=already)
+    return bot
+
+
+def trading_client(url: str) -> TradingClient:
+    """alpaca-py's client of the exchange at ``url`` (another user of the same account)."""
+    return TradingClient(KEY, SECRET, paper=True, url_override=url)
+
+
+# ---------------------------------------------------------------- SIGKILL, then restart
+
+
+def test_sigkill_mid_session_then_restart_never_sends_an_order_twice_nor_loses_a_fill(
+    paths: Paths, bots: list[Process]
+) -> None:
+    exchange = ExchangeProcess.start(
+        paths.root / "exchange",
+        EIGHT_SYMBOLS,
+        speed=300,
+        days=2,
+        start=FIRST_DAY.isoformat(),
+        seed=5,
+    )
+    try:
+        env = paper_env(paths, exchange.url)
+        first = start_bot(paths, env, bots, "first")
+        wait_for(lambda: exchange.state()["orders_submitted"] >= 4, "the first bot's orders")
+        first.signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        sent_by_the_first = exchange.state()["orders_submitted"]
+
+        second = start_bot(paths, env, bots, "second")
+        wait_for(
+            lambda: exchange.state()["orders_submitted"] >= sent_by_the_first + 4,
+            "the restarted bot's orders",
+        )
+        second.signal(signal.SIGTERM)
+        code = second.wait(timeout=30)
+        orders = exchange.orders()
+        submissions = exchange.state()["client_order_id_submissions"]
+    finally:
+        exchange.stop()
+
+    intents = query(paths.db, "SELECT client_order_id, status FROM order_intents")
+    reached = {cid for cid, status in intents if status not in ("failed", "rejected")}
+    assert code == 0
+    assert set(submissions.values()) == {1}
+    assert {o["client_order_id"] for o in orders} == reached
+    assert len(orders) == len(reached)
+    assert stored_fills(paths.db) == exchange_fill_rows(orders)
+    assert integrity(paths.db) == "ok"
+
+
+# ---------------------------------------------------------------- SIGTERM
+
+
+@pytest.fixture
+def market() -> Iterator[Market]:
+    """Eight symbols at the second session's open, standing still until stepped."""
+    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as served:
+        yield served
+
+
+def test_sigterm_exits_0_within_30s_after_cancelling_open_orders_and_closing_positions(
+    paths: Paths, market: Market, bots: list[Process]
+) -> None:
+    bot = start_bot(paths, paper_env(paths, market.url), bots, "bot")
+    for _ in range(60):
+        if market.positions():
+            break
+        step_bot_process(market)
+    assert market.positions(), "the bot bought something within an hour"
+    resting = trading_client(market.url).submit_order(
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+        )
+    )
+
+    bot.signal(signal.SIGTERM)
+    code = bot.wait(timeout=30)
+
+    orders = market.orders()
+    assert code == 0
+    assert market.positions() == {}
+    assert [o.status.value for o in orders if o.id == str(resting.id)] == ["canceled"]
+    assert [o.client_order_id for o in orders if o.status.is_open] == []
+    assert any(o.client_order_id.startswith("shutdown-") for o in orders)
+    bots_orders = [o for o in orders if o.id != str(resting.id)]
+    assert stored_fills(paths.db) == exchange_fills(bots_orders)
+    assert integrity(paths.db) == "ok"
+    assert "shutdown complete" in log_text(paths.log_file)
+
+
+def _without_bars(bars: dict[str, list], symbol: str, start: str, end: str) -> dict[str, list]:
+    lo, hi = ny(start), ny(end)
+    return {**bars, symbol: [b for b in bars[symbol] if not lo <= b.timestamp < hi]}
+
+
+def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_intact(
+    paths: Paths, bots: list[Process]
+) -> None:
+    # SPY trades at 10:00, then not again before 11:00: a sell sent at 10:01 stays open, so the
+    # shutdown waits for its fill (the market stands still) and the second signal lands there.
+    bars = _without_bars(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
+    with stepped_market(bars, ny("10:00")) as market:
+        trading_client(market.url).submit_order(
+            MarketOrderRequest(
+                symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
+        bot = start_bot(paths, paper_env(paths, market.url), bots, "bot")
+        step_bot_process(market)
+        bot.signal(signal.SIGTERM)
+        wait_for_log(paths.log_file, r"shutdown closing positions orders=", bot)
+
+        bot.signal(signal.SIGTERM)
+        code = bot.wait(timeout=10)
+        spy_sells = [o for o in market.orders() if o.symbol == "SPY" and o.side.value == "sell"]
+
+    unfinished = query(paths.db, SEED_QUERIES[2])
+    assert code == 130
+    assert "second signal SIGTERM: exiting immediately" in log_text(paths.log_file)
+    assert integrity(paths.db) == "ok"
+    assert [(o.status.value, o.qty) for o in spy_sells] == [("new", 10)]
+    assert [(r["client_order_id"], r["status"]) for r in unfinished] == [
+        (spy_sells[0].client_order_id, "accepted")
+    ]
+
+
+# ---------------------------------------------------------------- the two entry points
+
+
+def _startup_lines(log: str, root: Path) -> list[str]:
+    lines = []
+    for line in log.splitlines():
+        _, _, rest = line.partition(" ")  # date
+        _, _, rest = rest.partition(" ")  # time
+        rest = re.sub(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:PORT", rest)
+        lines.append(rest.replace(str(root), "ROOT"))
+        if RUNNING in line:
+            return lines
+    raise AssertionError("no start-up in:\n" + log)
+
+
+def test_python_orchestrator_py_and_fleece_run_start_the_same_bot(
+    tmp_path: Path, bots: list[Process]
+) -> None:
+    runs = {}
+    for name, argv in (
+        ("orchestrator", [sys.executable, str(REPO / "orchestrator.py")]),
+        ("fleece", fleece_command("run")),
+    ):
+        paths = Paths(tmp_path / name)
+        paths.root.mkdir()
+        write_trading_yaml(paths.config, EIGHT_SYMBOLS[:3])
+        # Speed 1: the simulated market hardly moves while the two start side by side.
+        env = sim_env(paths, SIM_SPEED="1")
+        bots.append(Process.start(argv, env, paths.root, name))
+        runs[name] = paths
+    for process, paths in zip(bots, runs.values(), strict=True):
+        wait_for_log(paths.log_file, RUNNING, process)
+        process.signal(signal.SIGTERM)
+    codes = [process.wait(timeout=30) for process in bots]
+
+    orchestrator, fleece = (_startup_lines(log_text(p.log_file), p.root) for p in runs.values())
+    on_stderr = [
+        _startup_lines(process.stderr(), p.root)
+        for process, p in zip(bots, runs.values(), strict=True)
+    ]
+    assert codes == [0, 0]
+    assert orchestrator == fleece
+    assert on_stderr == [fleece, fleece]
+    assert [line.split(" ", 2)[1] for line in fleece][:1] == ["fleece.runtime"]
+    assert "bot running mode=sim symbols=3" in fleece[-1]
