@@ -115,8 +115,19 @@ running_pid() {
   return 1
 }
 
-# True while our own child PID lives (a zombie, exited but not yet waited for, does not count).
-child_alive() { kill -0 "$1" 2>/dev/null && [[ -n "$(args_of "$1")" ]]; }
+# True while our own child PID lives: a zombie (exited, not yet waited for) does not count. Not
+# judged by the command line, which reads empty for an instant while the child executes the bot.
+child_alive() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  if [[ -r "/proc/$1/stat" ]]; then
+    stat="$(<"/proc/$1/stat")" || return 1
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != Z ]]
+  else
+    [[ "$(ps -p "$1" -o stat= 2>/dev/null)" != Z* ]]
+  fi
+}
 
 log_line() {
   # Same layout as the bot's own lines (local time, like Python's asctime).

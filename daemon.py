@@ -81,6 +81,20 @@ def is_our_bot(pid: int) -> bool:
     return Path(argv[0]).name.startswith("python") and str(ENTRY) in argv[1:]
 
 
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is no zombie.
+
+    Not judged by the command line, which reads empty for an instant during ``exec``.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return process_argv(pid) is not None  # no /proc: ask ps
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
 def lock_pid_file() -> int | None:
     """Open and exclusively lock the PID file; return its descriptor, or None if it is held.
 
@@ -252,7 +266,7 @@ def watch_start(pid: int, offset: int, wait_seconds: float) -> int:
     """Report whether the fresh bot reached ``bot running``, died, or is still starting."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        if not process_argv(pid):  # gone (or a zombie about to be reaped by init)
+        if not is_alive(pid):
             warn("the bot exited during start-up; last log lines:")
             print("\n".join(log_since(offset).splitlines()[-15:]), file=sys.stderr)
             return EXIT_FAILED
