@@ -1,0 +1,302 @@
+"""The sweep's tables: every run (CSV and Parquet), the walk-forward windows, the terminal view.
+
+Files written by :func:`write_tables` (all deterministic: rows in plan order, no timings):
+
+* ``runs.csv`` / ``runs.parquet``: one row per combination and task: the grid phase in grid
+  order (skipped combinations in place, with ``status=skipped`` and the reason), then the train
+  runs window by window, then the test runs; ``status=failed`` rows carry the error.
+* ``walk_forward.csv`` / ``walk_forward.parquet``: one row per window: its days, the parameters
+  chosen, their metric in and out of sample.
+* ``walk_forward_equity.csv``: the chained out-of-sample equity (``timestamp_utc,window,equity``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.table import Table
+
+from fleece.backtest.stats import Stats
+from fleece.sweep.grid import Params
+from fleece.sweep.metrics import PERCENT_METRICS
+from fleece.sweep.sweep import SweepResult
+from fleece.sweep.tasks import Outcome
+from fleece.sweep.walkforward import WindowResult
+
+RUNS = "runs"
+WALK_FORWARD = "walk_forward"
+WALK_FORWARD_EQUITY = "walk_forward_equity.csv"
+#: Statistics columns of ``runs.csv``, in :class:`~fleece.backtest.stats.Stats` order.
+STAT_COLUMNS = tuple(f.name for f in fields(Stats) if f.name not in ("start", "end"))
+RUN_COLUMNS = (
+    "run",
+    "phase",
+    "window",
+    "fast",
+    "medium",
+    "slow",
+    "max_position_pct",
+    "symbols",
+    "start",
+    "end",
+    "status",
+    "error",
+    *STAT_COLUMNS,
+    "signals",
+    "orders",
+    "refusals",
+)
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _param_cells(params: Params) -> dict[str, Any]:
+    return {
+        "fast": params.fast,
+        "medium": params.medium,
+        "slow": params.slow,
+        "max_position_pct": params.max_position_pct,
+        "symbols": params.symbols_label,
+    }
+
+
+def _outcome_row(outcome: Outcome) -> dict[str, Any]:
+    spec = outcome.spec
+    row: dict[str, Any] = {
+        "run": spec.id,
+        "phase": spec.phase,
+        "window": spec.window,
+        **_param_cells(spec.params),
+        "start": _day(spec.start),
+        "end": _day(spec.end),
+        "status": "ok" if outcome.ok else "failed",
+        "error": outcome.error,
+        "signals": outcome.signals if outcome.ok else None,
+        "orders": outcome.orders if outcome.ok else None,
+        "refusals": outcome.refusals if outcome.ok else None,
+    }
+    for name in STAT_COLUMNS:
+        row[name] = None if outcome.stats is None else getattr(outcome.stats, name)
+    return row
+
+
+def runs_frame(result: SweepResult) -> pd.DataFrame:
+    """Every combination and every task, in plan order (see the module docstring)."""
+    grid_runs = {o.spec.params: o for o in result.phase("grid")}
+    skipped = {s.params: s.reason for s in result.plan.grid.skipped}
+    rows: list[dict[str, Any]] = []
+    for params in sorted(result.plan.grid.order, key=result.plan.grid.order.__getitem__):
+        if params in grid_runs:
+            rows.append(_outcome_row(grid_runs[params]))
+        else:
+            rows.append(
+                {
+                    "run": None,
+                    "phase": "grid",
+                    **_param_cells(params),
+                    "status": "skipped",
+                    "error": skipped[params],
+                }
+            )
+    rows.extend(_outcome_row(o) for o in result.outcomes if o.spec.phase != "grid")
+    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    for column in ("run", "window", "trades", "open_trades", "fills", "sessions"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("signals", "orders", "refusals"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def walk_forward_frame(result: SweepResult) -> pd.DataFrame:
+    """One row per walk-forward window: days, choice, in-sample and out-of-sample figures."""
+    metric = result.plan.spec.metric
+    rows = [_window_row(w, metric) for w in result.windows]
+    columns = [
+        "window",
+        "train_start",
+        "train_end",
+        "test_start",
+        "test_end",
+        "candidates",
+        "fast",
+        "medium",
+        "slow",
+        "max_position_pct",
+        "symbols",
+        f"train_{metric}",
+        f"test_{metric}",
+        "train_total_return",
+        "test_total_return",
+        "test_max_drawdown",
+        "test_trades",
+        "test_status",
+        "test_error",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("window", "candidates", "fast", "medium", "slow", "test_trades"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _window_row(result: WindowResult, metric: str) -> dict[str, Any]:
+    w = result.window
+    row: dict[str, Any] = {
+        "window": w.index,
+        "train_start": w.train_start.isoformat(),
+        "train_end": w.train_end.isoformat(),
+        "test_start": w.test_start.isoformat(),
+        "test_end": w.test_end.isoformat(),
+        "candidates": result.candidates,
+    }
+    chosen, test = result.chosen, result.test
+    if chosen is None:
+        row["test_status"] = "no choice"
+        row["test_error"] = f"no train run with a defined {metric}"
+        return row
+    row.update(_param_cells(chosen.spec.params))
+    row[f"train_{metric}"] = chosen.metric(metric)
+    row["train_total_return"] = chosen.metric("total_return")
+    if test is not None:
+        row[f"test_{metric}"] = test.metric(metric)
+        row["test_total_return"] = test.metric("total_return")
+        row["test_max_drawdown"] = test.metric("max_drawdown")
+        row["test_trades"] = None if test.stats is None else test.stats.trades
+        row["test_status"] = "ok" if test.ok else "failed"
+        row["test_error"] = test.error
+    return row
+
+
+def write_tables(result: SweepResult, out_dir: Path) -> list[Path]:
+    """Write the CSV and Parquet tables into ``out_dir`` (created if missing).
+
+    Returns:
+        The files written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    frames = [(RUNS, runs_frame(result))]
+    if result.windows:
+        frames.append((WALK_FORWARD, walk_forward_frame(result)))
+    for name, frame in frames:
+        csv_path, parquet_path = out_dir / f"{name}.csv", out_dir / f"{name}.parquet"
+        frame.to_csv(csv_path, index=False, lineterminator="\n")
+        frame.to_parquet(parquet_path, index=False)
+        written += [csv_path, parquet_path]
+    oos = result.out_of_sample
+    if oos is not None:
+        path = out_dir / WALK_FORWARD_EQUITY
+        with path.open("w", encoding="utf-8") as f:
+            f.write("timestamp_utc,window,equity\n")
+            for ts, window, equity in zip(
+                oos.ts.tolist(), oos.window.tolist(), oos.equity.tolist(), strict=True
+            ):
+                stamp = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                f.write(f"{stamp},{window},{equity:.2f}\n")
+        written.append(path)
+    return written
+
+
+# ---- the terminal ---------------------------------------------------------------------------
+
+
+def ranked(outcomes: list[Outcome], metric: str) -> list[Outcome]:
+    """Successful runs, best ``metric`` first; undefined values last; ties in task order."""
+
+    def key(o: Outcome) -> tuple[int, float, int]:
+        value = o.metric(metric)
+        return (value is None, -(value if value is not None else 0.0), o.spec.id)
+
+    return sorted((o for o in outcomes if o.ok), key=key)
+
+
+def fmt(value: float | None, pct: bool = False) -> str:
+    """A figure for display: ``n/a`` when undefined, percentages with two decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:.2f}%" if pct else f"{value:.3f}"
+
+
+def runs_table(result: SweepResult, top: int = 20) -> Table:
+    """The best grid runs by the sweep's metric, as a rich table."""
+    metric = result.plan.spec.metric
+    grid = result.phase("grid")
+    best = ranked(grid, metric)[:top]
+    table = Table(
+        title=f"Sweep: top {len(best)} of {len(grid)} runs by {metric}", title_justify="left"
+    )
+    for name in ("#", "fast", "medium", "slow", "pos %", "symbols", metric):
+        table.add_column(name, justify="left" if name == "symbols" else "right", overflow="fold")
+    for name in ("return", "max DD", "trades"):
+        table.add_column(name, justify="right")
+    for rank, o in enumerate(best, 1):
+        p, s = o.spec.params, o.stats
+        assert s is not None  # ranked() keeps successful runs only
+        table.add_row(
+            str(rank),
+            str(p.fast),
+            str(p.medium),
+            str(p.slow),
+            f"{p.max_position_pct * 100:g}",
+            p.symbols_label,
+            fmt(o.metric(metric), metric in PERCENT_METRICS),
+            fmt(s.total_return, True),
+            fmt(s.max_drawdown, True),
+            str(s.trades),
+        )
+    return table
+
+
+def walk_forward_table(result: SweepResult) -> Table:
+    """Each window's choice and its result in and out of sample, as a rich table."""
+    metric = result.plan.spec.metric
+    pct = metric in PERCENT_METRICS
+    oos = result.out_of_sample
+    caption = None
+    if oos is not None:
+        caption = (
+            f"out of sample, chained: return {fmt(oos.total_return, True)}, "
+            f"{metric if metric in ('sharpe', 'sortino') else 'sharpe'} "
+            f"{fmt(oos.sortino if metric == 'sortino' else oos.sharpe)}, "
+            f"max DD {fmt(oos.max_drawdown, True)}, {oos.trades} trades, {oos.sessions} sessions"
+        )
+    table = Table(title="Walk-forward", title_justify="left", caption=caption)
+    for name in ("window", "train", "test", "chosen", f"train {metric}", f"test {metric}"):
+        table.add_column(name, justify="left" if name in ("train", "test", "chosen") else "right")
+    table.add_column("test return", justify="right")
+    for w in result.windows:
+        win = w.window
+        chosen, test = w.chosen, w.test
+        table.add_row(
+            str(win.index),
+            f"{win.train_start}..{win.train_end}",
+            f"{win.test_start}..{win.test_end}",
+            chosen.spec.params.label() if chosen else "none",
+            fmt(chosen.metric(metric), pct) if chosen else "n/a",
+            fmt(test.metric(metric), pct) if test else "n/a",
+            fmt(test.metric("total_return"), True) if test else "n/a",
+        )
+    return table
+
+
+def problems_table(result: SweepResult) -> Table | None:
+    """Skipped combinations and failed runs with their parameters; None when there are none."""
+    skipped = result.plan.grid.skipped
+    if not skipped and not result.failures:
+        return None
+    table = Table(title="Not run", title_justify="left")
+    for name in ("run", "phase", "parameters", "status", "reason"):
+        table.add_column(name, justify="right" if name == "run" else "left", overflow="fold")
+    for s in skipped:
+        table.add_row("", "grid", s.params.label(), "skipped", s.reason)
+    for o in result.failures:
+        table.add_row(
+            str(o.spec.id), o.spec.phase, o.spec.params.label(), "failed", o.error or "unknown"
+        )
+    return table
