@@ -57,12 +57,16 @@ class BarPoller:
         """One poll: new valid bars in (timestamp, symbol) order; [] when the broker fails."""
         now = self._clock.now()
         start = self.since(default_start)
-        if start >= now:
+        # Ask only for bars closed by OUR now (``end`` is inclusive of a bar's start). With
+        # ``end=now``, a broker whose clock runs ahead (the simulated exchange moves on during the
+        # request; clock skew) sent bars we then refused with a false "bad bar" warning.
+        end = now.replace(second=0, microsecond=0) - ONE_MINUTE
+        if start > end:
             return []
         self.polls += 1
         started = time.perf_counter()
         try:
-            raw, skipped = await self._broker.bars(self.symbols, start, now)
+            raw, skipped = await self._broker.bars(self.symbols, start, end)
         except BrokerError as exc:
             self._observe(started, ok=False)
             log.warning("bar poll failed reason=%s", exc)
