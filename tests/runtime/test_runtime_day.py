@@ -9,6 +9,7 @@ read-only connection) at the instant each order arrives.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 from collections import Counter
@@ -47,6 +48,16 @@ class Day:
     orders: list[SimOrder]
     submissions: dict[str, int]
     intent_at_arrival: dict[str, str | None]
+    warnings: list[str]
+
+
+class _Collector(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +83,14 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
         return intake(exchange, request)
 
     bot = Bot(config_from(sim_env(paths, SIM_SPEED="3000")), install_signal_handlers=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SimExchange, "submit", watched_submit)
-        code = asyncio.run(bot.run())
+    warnings = _Collector(logging.WARNING)
+    logging.getLogger("fleece").addHandler(warnings)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SimExchange, "submit", watched_submit)
+            code = asyncio.run(bot.run())
+    finally:
+        logging.getLogger("fleece").removeHandler(warnings)
     exchange = bot.exchange
     yield Day(
         paths=paths,
@@ -82,12 +98,18 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
         orders=list(exchange.engine.orders()),
         submissions=dict(exchange.state()["client_order_id_submissions"]),
         intent_at_arrival=arrivals,
+        warnings=warnings.lines,
     )
 
 
 def test_the_day_ends_with_exit_code_zero_and_an_intact_store(day: Day) -> None:
     assert day.exit_code == 0
     assert integrity(day.paths.db) == "ok"
+
+
+def test_a_clean_synthetic_feed_draws_no_bad_bar_warning(day: Day) -> None:
+    # Every synthetic bar is valid: a "bad bar" warning here would be the feed crying wolf.
+    assert [line for line in day.warnings if "bad bar" in line] == []
 
 
 def test_a_simulated_day_really_trades_entries_and_exits(day: Day) -> None:

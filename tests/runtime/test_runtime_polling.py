@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from runtime_helpers import (
+    KEY,
+    SECRET,
     Paths,
     SteppedBot,
     config_from,
@@ -33,6 +35,7 @@ from fleece.broker import Broker
 from fleece.clock import ManualClock
 from fleece.config import load_trading_config
 from fleece.models import Bar
+from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.stream_polling import BarPoller
 
 BARS_ROUTE = "GET /v2/stocks/bars"
@@ -134,6 +137,31 @@ def test_bad_bars_from_the_exchange_are_skipped_with_a_warning_and_the_bot_keeps
     }
     assert ("AAPL", ny("09:32")) not in kept and ("MSFT", ny("09:33")) not in kept
     assert {("AAPL", ny("09:38")), ("MSFT", ny("09:38"))} <= kept
+
+
+def test_bars_closed_after_the_bots_own_now_wait_for_the_next_poll_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The exchange's clock is ahead of the bot's (a fast simulated exchange, or clock skew):
+    # its 10:00 bar is closed over there, still running by the bot's clock.
+    bot_clock = ManualClock(ny("10:00") + timedelta(seconds=30))
+    with stepped_market(synthetic(["AAPL", "MSFT"]), ny("10:01") + timedelta(seconds=10)) as m:
+        broker = Broker(
+            make_trading_client(KEY, SECRET, m.url, raw_data=True),
+            make_data_client(KEY, SECRET, m.url, raw_data=True),
+        )
+        poller = BarPoller(broker, bot_clock, ["AAPL", "MSFT"])
+        with caplog.at_level(logging.WARNING, logger="fleece"):
+            first = asyncio.run(poller.poll(ny("09:50")))
+            bot_clock.set(ny("10:01") + timedelta(seconds=5))
+            second = asyncio.run(poller.poll(ny("09:50")))
+
+    assert {b.timestamp for b in first} == {ny("09:50") + timedelta(minutes=i) for i in range(10)}
+    assert [(b.symbol, b.timestamp) for b in second] == [
+        ("AAPL", ny("10:00")),
+        ("MSFT", ny("10:00")),
+    ]
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 # ---- pure parsing: raw JSON the feed might send, through the broker adapter and the poller
