@@ -211,6 +211,13 @@ def dashboard(
 # --- end dashboard commands ---
 
 
+# --- backtest commands ---
+from fleece.backtest.cli import backtest_command  # noqa: E402 (kept inside this block)
+
+app.command("backtest")(backtest_command)
+# --- end backtest commands ---
+
+
 # --- sweep commands ---
 from fleece.sweep.cli import sweep_command  # noqa: E402
 

@@ -50,7 +50,13 @@ def _num(value: float | None) -> str:
 
 
 def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
+    if value is None:
+        return "n/a"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def _day(iso: str | None) -> str:
+    return "n/a" if iso is None else iso[:10]
 
 
 def _days(value: float) -> str:
@@ -62,7 +68,7 @@ def _days(value: float) -> str:
 def stat_rows(stats: Stats) -> list[tuple[str, str]]:
     """The statistics as (label, formatted value) rows, in display order."""
     return [
-        ("Period", f"{stats.start or 'n/a'} to {stats.end or 'n/a'} ({stats.sessions} sessions)"),
+        ("Period", f"{_day(stats.start)} to {_day(stats.end)} ({stats.sessions} sessions)"),
         ("Initial equity", _money(stats.initial_equity)),
         ("Final equity", _money(stats.final_equity)),
         ("Total return", _pct(stats.total_return)),

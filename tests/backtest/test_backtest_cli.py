@@ -1,0 +1,155 @@
+"""Specification of ``fleece backtest`` as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from backtest_helpers import REAL_BARS
+from typer.testing import CliRunner
+
+from fleece.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "trading.yaml"
+runner = CliRunner()
+
+
+def test_backtest_on_the_real_bars_writes_the_four_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+
+    result = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(REAL_BARS),
+            "--symbols",
+            "SPY,IBM",
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(out),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "equity.csv",
+        "report.html",
+        "stats.json",
+        "trades.csv",
+    ]
+    assert "Sharpe ratio" in result.output and "Max drawdown" in result.output
+    assert json.loads((out / "stats.json").read_text())["run"]["symbols"] == ["IBM", "SPY"]
+
+
+def test_synthetic_backtest_honours_dates_cash_and_slippage(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+
+    result = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--synthetic",
+            "--symbols",
+            "aapl, tsla",
+            "--start",
+            "2024-03-04",
+            "--end",
+            "2024-03-08",
+            "--cash",
+            "25000",
+            "--slippage-bps",
+            "5",
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(out),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "stats.json").read_text())["run"]
+    assert run["symbols"] == ["AAPL", "TSLA"]
+    assert (run["first_session"], run["last_session"]) == ("2024-03-04", "2024-03-08")
+    assert (run["cash"], run["slippage_bps"]) == (25000.0, 5.0)
+
+
+def test_the_config_supplies_the_risk_limits_and_windows(tmp_path: Path) -> None:
+    config = tmp_path / "trading.yaml"
+    config.write_text(
+        "symbols:\n  list: [SPY]\nrisk:\n  max_trades_per_day: 3\nstrategy:\n"
+        "  fast: 5\n  medium: 15\n  slow: 45\n"
+    )
+
+    result = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--synthetic",
+            "--end",
+            "2024-01-05",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "stats.json").read_text())["run"]
+    assert run["symbols"] == ["SPY"]
+    assert run["risk"]["max_trades_per_day"] == 3
+    assert run["strategy"] == {"name": "sma_crossover", "fast": 5, "medium": 15, "slow": 45}
+
+
+def test_data_and_synthetic_together_is_a_one_line_config_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--synthetic",
+            "--data",
+            str(REAL_BARS),
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: command line: --data/--synthetic: give exactly one of them"
+    ]
+
+
+def test_a_bad_date_is_a_one_line_config_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["backtest", "--synthetic", "--start", "2024-13-01", "--config", str(CONFIG)]
+    )
+
+    assert result.exit_code == 2
+    assert "--start: expected YYYY-MM-DD" in result.output
+
+
+def test_a_missing_bar_file_is_a_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(REAL_BARS),
+            "--symbols",
+            "NOPE",
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith("error: ")

@@ -1,0 +1,97 @@
+"""Specification of the in-memory store: it answers as the SQLite state store does."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleece.backtest.memory_store import MemoryStore
+from fleece.models import OrderIntent, Refusal, Side, TradingState
+from fleece.state_store import StateStore, StateStoreError
+
+T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
+
+
+def intent(cid: str, side: Side = Side.BUY, qty: int = 10, minute: int = 0) -> OrderIntent:
+    at = T0 + timedelta(minutes=minute)
+    return OrderIntent(cid, "sma_crossover", "SPY", side, qty, at, at)
+
+
+def exercise(store: MemoryStore | StateStore) -> list[object]:
+    """The same calls on either store; returns every answer."""
+    answers: list[object] = [
+        store.add_intent(intent("a", minute=1)),
+        store.add_intent(intent("a", minute=1)),  # duplicate: refused, untouched
+        store.add_intent(intent("b", Side.SELL, 7, minute=2)),
+        store.mark_submit_attempt("a", T0 + timedelta(minutes=1)),
+        store.mark_submit_attempt("a", T0 + timedelta(minutes=1)),
+    ]
+    store.set_intent_status("a", "accepted", broker_order_id="o-a", now=T0 + timedelta(minutes=2))
+    # Partial fills reported cumulatively, at an average that is not a whole tick per share.
+    answers.append(store.record_fill("a", "o-a", "SPY", Side.BUY, 3, 100.1, T0))
+    answers.append(store.record_fill("a", "o-a", "SPY", Side.BUY, 3, 100.1, T0))  # repeat
+    answers.append(store.record_fill("a", "o-a", "SPY", Side.BUY, 10, 100.10333, T0))
+    store.set_intent_status("b", "canceled", error="stale", now=T0 + timedelta(minutes=3))
+    answers.append([(r.client_order_id, r.status) for r in store.unfinished_intents()])
+    answers.append(
+        [
+            (
+                r.client_order_id,
+                r.status,
+                r.broker_order_id,
+                r.filled_qty,
+                r.filled_avg_price,
+                r.last_error,
+                r.submit_attempts,
+                r.updated_at,
+            )
+            for r in store.all_intents()
+        ]
+    )
+    day = date(2024, 1, 2)
+    answers += [
+        store.trades_submitted(day),
+        store.increment_trades_submitted(day),
+        store.increment_trades_submitted(day),
+        store.trades_submitted(day),
+        store.reducing_latch(),
+    ]
+    store.set_reducing_latch(day, T0)
+    store.set_breaker(True, 5, T0)
+    store.set_trading_state(TradingState.HALTED, "circuit_breaker", T0)
+    store.add_refusal(Refusal("SPY", Side.BUY, "max_trades_per_day", "20 trades", T0))
+    answers += [store.reducing_latch(), store.breaker(), store.kill_switch()]
+    return answers
+
+
+def test_the_memory_store_answers_every_call_as_the_state_store(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "trades.db") as sqlite:
+        expected = exercise(sqlite)
+
+    assert exercise(MemoryStore()) == expected
+
+
+def test_fills_keep_the_cumulative_total_to_the_tick() -> None:
+    store = MemoryStore()
+    store.add_intent(intent("a"))
+
+    # 3 at 100.10 then 7 at 100.106: the broker reports 10 at an average of 100.1042.
+    store.record_fill("a", "o", "SPY", Side.BUY, 3, 100.1, T0)
+    store.record_fill("a", "o", "SPY", Side.BUY, 10, 100.1042, T0)
+
+    assert [(f.qty, f.price) for f in store.fills] == [(3, 100.1), (7, 100.106)]
+
+
+def test_an_unknown_client_order_id_is_refused_like_the_state_store() -> None:
+    with pytest.raises(StateStoreError):
+        MemoryStore().set_intent_status("nope", "filled", now=T0)
+
+
+def test_refusals_are_counted_by_reason() -> None:
+    store = MemoryStore()
+    for reason in ("b", "a", "b"):
+        store.add_refusal(Refusal("SPY", Side.BUY, reason, "", T0))
+
+    assert store.refusal_counts() == {"a": 1, "b": 2}

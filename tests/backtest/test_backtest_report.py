@@ -1,0 +1,172 @@
+"""Specification of the report: it opens offline, and its charts and tables carry the run's data.
+
+The page is parsed as a browser would get it: plotly.js must be inline (no network), and the
+figures' JSON and the HTML tables are read back and compared with the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from backtest_helpers import config, real
+
+from fleece.backtest.outputs import write_outputs
+from fleece.backtest.report import stat_rows
+from fleece.backtest.runner import BacktestResult, run_backtest
+from fleece.backtest.stats import Stats, round_trips
+from fleece.calendar import NEW_YORK
+from fleece.models import Side
+
+
+class Page(HTMLParser):
+    """Scripts, external resources and table cells of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.sources: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self._script = False
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script":
+            self._script = True
+            self.scripts.append("")
+        if found.get("src") or (tag == "link" and found.get("href")):
+            self.sources.append(found.get("src") or found.get("href") or "")
+        if tag == "table":
+            self._table = found.get("id") or ""
+            self.tables[self._table] = []
+        if tag == "tr" and self._table is not None:
+            self.tables[self._table].append([])
+        if tag in ("td", "th") and self._table is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._script = False
+        if tag in ("td", "th") and self._cell is not None and self._table is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        if tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._script:
+            self.scripts[-1] += data
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def figure(page: Page, div_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The traces and layout passed to Plotly.newPlot for ``div_id``."""
+    for script in page.scripts:
+        match = re.search(rf'Plotly\.newPlot\(\s*"{div_id}",', script)
+        if match is None:
+            continue
+        start = match.end()
+        decoder = json.JSONDecoder()
+        rest = script[start:].lstrip()
+        data, used = decoder.raw_decode(rest)
+        rest = rest[used:].lstrip().lstrip(",").lstrip()
+        layout, _ = decoder.raw_decode(rest)
+        return data, layout
+    raise AssertionError(f"no figure {div_id}")
+
+
+def values(encoded: Any) -> np.ndarray:
+    """A plotly array: a plain list, or a base64 typed array."""
+    if isinstance(encoded, dict) and "bdata" in encoded:
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=np.dtype(encoded["dtype"]))
+    return np.asarray(encoded, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[BacktestResult, Stats, Page]:
+    out: Path = tmp_path_factory.mktemp("report")
+    result = run_backtest(real(), config())
+    stats = write_outputs(result, out)
+    page = Page()
+    page.feed((out / "report.html").read_text(encoding="utf-8"))
+    return result, stats, page
+
+
+def test_the_report_opens_offline_with_plotly_inline(
+    written: tuple[BacktestResult, Stats, Page],
+) -> None:
+    _, _, page = written
+
+    assert page.sources == []  # nothing fetched from the network
+    assert any("plotly.js" in s and len(s) > 1_000_000 for s in page.scripts)
+
+
+def test_the_equity_chart_carries_the_equity_curve_and_its_drawdown(
+    written: tuple[BacktestResult, Stats, Page],
+) -> None:
+    result, stats, page = written
+
+    data, _ = figure(page, "equity-chart")
+
+    equity = values(data[0]["y"])
+    drawdown = values(data[1]["y"])
+    assert np.array_equal(equity, result.equity.equity / 100)
+    assert drawdown.min() == pytest.approx(stats.max_drawdown * 100)
+    assert data[1]["yaxis"] == "y2"  # underneath, on its own axis
+
+
+def test_the_price_chart_has_each_symbol_with_smas_and_every_fill_as_a_marker(
+    written: tuple[BacktestResult, Stats, Page],
+) -> None:
+    result, _, page = written
+
+    data, layout = figure(page, "price-chart")
+
+    labels = [b["label"] for b in layout["updatemenus"][0]["buttons"]]
+    assert labels == ["IBM", "SPY"]
+    for k, symbol in enumerate(labels):
+        traces = data[k * 6 : (k + 1) * 6]
+        bars = result.market.bars[symbol]
+        assert traces[0]["name"] == f"{symbol} close"
+        assert np.array_equal(values(traces[0]["y"]), bars.close[bars.regular] / 10_000)
+        assert [t["name"] for t in traces[1:4]] == [
+            "SMA fast (10)",
+            "SMA medium (30)",
+            "SMA slow (90)",
+        ]
+        for trace, side in ((traces[4], Side.BUY), (traces[5], Side.SELL)):
+            fills = [f for f in result.fills if f.symbol == symbol and f.side is side]
+            assert list(values(trace["y"])) == [f.price for f in fills]
+    visible = [t.get("visible") for t in data]
+    assert visible[:6] == [True] * 6 and not any(visible[6:])
+
+
+def test_the_tables_carry_the_statistics_and_every_trade(
+    written: tuple[BacktestResult, Stats, Page],
+) -> None:
+    result, stats, page = written
+
+    assert page.tables["stats"] == [[label, value] for label, value in stat_rows(stats)]
+    trades = page.tables["trades"][1:]  # below the header
+    trips = round_trips(result.fills)
+    assert len(trades) == len(trips)
+    first = trips[0]
+    assert trades[0][:4] == [
+        first.symbol,
+        str(first.qty),
+        first.entry_time.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M"),
+        f"{first.entry_price:g}",
+    ]
+    closed = [t for t in trips if t.pnl_cents is not None]
+    assert sum(float(row[6]) for row in trades if row[6]) == pytest.approx(
+        sum(t.pnl_cents for t in closed) / 100  # type: ignore[misc]
+    )
