@@ -223,6 +223,7 @@ function drawEquity(series) {
     layout.yaxis = { visible: false };
   }
   Plotly.react("equity-chart", traces, layout, PLOT_CONFIG);
+  $("equity-chart").dataset.points = String(series.t.length);
 }
 
 function drawPrice(b) {
@@ -244,6 +245,7 @@ function drawPrice(b) {
   const layout = chartLayout({ xaxis: { gridcolor: css("--line"), type: "date", rangeslider: { visible: false } } });
   if (b.t.length === 0) layout.annotations = [{ text: "no bars yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
   Plotly.react("price-chart", traces, layout, PLOT_CONFIG);
+  $("price-chart").dataset.bars = String(b.t.length);
 }
 
 async function refreshCharts() {

@@ -1,0 +1,158 @@
+"""The page in a real headless browser: Debian's chromium driven by Playwright.
+
+The bot trades a stepped exchange; the page must show what the store holds, and its Halt button
+(with the token) must stop every new order from reaching the exchange.
+
+Chromium comes from Debian (``make test`` installs it when missing), never from
+``playwright install``. Without it the test is skipped, except in CI, where it must run.
+Set ``FLEECE_DASHBOARD_SCREENSHOT=docs/dashboard.png`` to keep a copy of the screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from dashboard_helpers import (
+    TOKEN,
+    BotThread,
+    ServedExchange,
+    config_for,
+    ny,
+    paper_env,
+    running_bot,
+    served_exchange,
+    step,
+)
+
+from fleece.state_store import StateStore
+from fleece.summary import realised_pnl
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (make test installs it with apt-get; CI runs this)",
+)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+MAX_STEPS = 120
+WAIT_MS = 20_000
+
+
+def money(value: float) -> str:
+    """Dollars as the page shows them (en-US currency)."""
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+@pytest.fixture
+def trading(tmp_path: Path) -> Iterator[tuple[ServedExchange, BotThread, str]]:
+    """A paper bot that has traded and holds a position, on a stepped exchange."""
+    with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
+        config = config_for(tmp_path, paper_env(exchange), close_positions=False)
+        with running_bot(config) as (bot, url):
+            store, trader = bot.bot.store, bot.bot.trader
+            assert store is not None and trader is not None
+            for _ in range(MAX_STEPS):
+                step(exchange, bot)
+                if len(store.fills()) >= 2 and trader.portfolio.qty:
+                    break
+            else:
+                pytest.fail(f"no fills and holdings within {MAX_STEPS} simulated minutes")
+            yield exchange, bot, url
+
+
+def test_the_page_shows_the_store_and_halt_stops_new_orders(
+    trading: tuple[ServedExchange, BotThread, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    exchange, bot, url = trading
+    store = bot.bot.store
+    assert isinstance(store, StateStore)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = browser.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: problems.append(message.text) if message.type == "error" else None,
+        )
+        page.goto(url)
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
+
+        # What the page shows equals what the store holds.
+        equity = store.equity_curve()[-1].equity
+        expect(page.get_by_test_id("equity")).to_have_text(money(equity), timeout=WAIT_MS)
+        held = realised_pnl(store.fills()).open_qty
+        rows = page.get_by_test_id("positions").locator("tr")
+        expect(rows).to_have_count(len(held), timeout=WAIT_MS)
+        shown_positions = {
+            row.get_attribute("data-key"): int(row.locator("td").nth(1).get_attribute("data-value"))
+            for row in rows.all()
+        }
+        fill_rows = page.get_by_test_id("fills").locator("tr")
+        latest = store.fills()[-25:][::-1]
+        expect(fill_rows).to_have_count(len(latest), timeout=WAIT_MS)
+        shown_fills = [
+            tuple(cell.get_attribute("data-value") for cell in row.locator("td").all()[1:5])
+            for row in fill_rows.all()
+        ]
+        expect(page.get_by_test_id("state")).to_have_text("ACTIVE")
+        expect(page.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
+
+        # Halt with the token: HALTED, and no new order reaches the exchange.
+        page.get_by_test_id("token").fill(TOKEN)
+        page.get_by_test_id("halt").click()
+        expect(page.get_by_test_id("state")).to_contain_text("HALTED", timeout=WAIT_MS)
+        orders_before = exchange.state()["requests"].get("POST /v2/orders", 0)
+        for _ in range(MAX_STEPS):
+            step(exchange, bot)
+            if store.refusal_counts().get("kill_switch", 0) >= 2:
+                break
+        else:
+            pytest.fail("no signal came while halted")
+        orders_after = exchange.state()["requests"].get("POST /v2/orders", 0)
+        expect(page.get_by_test_id("refusals")).to_contain_text("kill switch", timeout=WAIT_MS)
+        points = str(len(store.equity_curve()))
+        expect(page.locator(f"#equity-chart[data-points='{points}']")).to_have_count(
+            1, timeout=WAIT_MS
+        )
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+        # Resume lifts it; on a phone the page fits the screen's width.
+        page.get_by_test_id("resume").click()
+        expect(page.get_by_test_id("state")).to_have_text("ACTIVE", timeout=WAIT_MS)
+        phone = browser.new_page()
+        phone.set_viewport_size({"width": 390, "height": 844})
+        phone.goto(url)
+        expect(phone.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
+        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        phone.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
+        browser.close()
+
+    assert shown_positions == held
+    assert shown_fills == [(f.symbol, f.side.value, str(f.qty), str(f.price)) for f in latest]
+    assert store.kill_switch() == (False, "resumed from the dashboard")
+    assert orders_after == orders_before
+    assert overflow <= 0
+    assert problems == []
+    keep = os.environ.get("FLEECE_DASHBOARD_SCREENSHOT")
+    if keep:
+        shutil.copy(tmp_path / "dashboard.png", keep)
