@@ -1,0 +1,169 @@
+"""Specification of ambiguous order submissions: never re-sent, looked up by client_order_id.
+
+The exchange is served behind a small ASGI layer that loses the answer to an order submission
+(the order may or may not have reached the exchange, as when a gateway times out). The bot
+cannot know which; it must look the order up by client_order_id, never send it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from runtime_helpers import (
+    EIGHT_SYMBOLS,
+    KEY,
+    SECRET,
+    Market,
+    Paths,
+    SteppedBot,
+    config_from,
+    exchange_fills,
+    ny,
+    paper_env,
+    query,
+    stored_fills,
+    synthetic,
+    write_trading_yaml,
+)
+
+from fleece.clock import ScaledClock
+from fleece.exchange import SimExchange
+from fleece.exchange.app import create_app
+from fleece.state_store import StateStore
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class LoseOrderAnswers:
+    """ASGI layer: the first ``times`` order submissions get ``status`` instead of the answer.
+
+    With ``reach_exchange`` the submission is processed by the exchange first (the order
+    exists); without it the request is dropped on the way in (the order never existed).
+    """
+
+    def __init__(self, app: App, *, times: int, status: int, reach_exchange: bool) -> None:
+        self.app = app
+        self.left = times
+        self.status = status
+        self.reach_exchange = reach_exchange
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_order = scope.get("method") == "POST" and scope.get("path") == "/v2/orders"
+        if scope["type"] != "http" or not is_order or self.left == 0:
+            await self.app(scope, receive, send)
+            return
+        self.left -= 1
+        if self.reach_exchange:
+
+            async def lost(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, lost)
+        body = json.dumps({"code": self.status * 100_000, "message": "upstream lost"}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
+    """A stepped exchange (eight symbols, second session's open) losing one order answer."""
+    exchange = SimExchange(synthetic(EIGHT_SYMBOLS), clock=ScaledClock(ny("09:30"), 0.0), seed=11)
+    app = LoseOrderAnswers(
+        create_app(exchange, KEY, SECRET), times=1, status=status, reach_exchange=reach_exchange
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield Market(exchange, f"http://127.0.0.1:{sock.getsockname()[1]}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    """Files of one scenario: eight symbols, default limits."""
+    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
+    return Paths(tmp_path)
+
+
+def trade_until_an_order_is_lost(paths: Paths, market: Market) -> SteppedBot:
+    """Run the bot until its first order submission has been answered with a lost reply."""
+
+    async def scenario() -> SteppedBot:
+        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        await harness.step_until(lambda: bool(market.requests("POST /v2/orders")), "an order")
+        await harness.step(3)
+        await harness.stop()
+        return harness
+
+    return asyncio.run(scenario())
+
+
+def first_intent(db: Path) -> tuple[str, str, int]:
+    """(client_order_id, status, submit_attempts) of the first intent written."""
+    row = query(
+        db,
+        "SELECT client_order_id, status, submit_attempts FROM order_intents"
+        " ORDER BY created_at_utc, client_order_id LIMIT 1",
+    )[0]
+    return row[0], row[1], int(row[2])
+
+
+def test_an_order_whose_answer_was_lost_is_adopted_by_client_order_id_not_resent(
+    paths: Paths,
+) -> None:
+    with faulty_market(status=504, reach_exchange=True) as market:
+        harness = trade_until_an_order_is_lost(paths, market)
+        orders, submissions = market.orders(), market.submissions()
+
+    cid, status, attempts = first_intent(paths.db)
+    lookups = harness.bot.broker.requests["get_order_by_client_id"] if harness.bot.broker else 0
+    assert submissions[cid] == 1 and attempts == 1
+    assert status == "filled"  # adopted: the exchange had it, and it filled
+    assert lookups >= 1
+    assert set(submissions.values()) == {1}
+    assert stored_fills(paths.db) == exchange_fills(orders)
+    with StateStore(paths.db) as store:
+        assert store.breaker() == (False, 0)  # the order did not fail
+
+
+def test_an_order_lost_on_its_way_in_is_marked_failed_after_the_lookup_and_not_resent(
+    paths: Paths,
+) -> None:
+    with faulty_market(status=502, reach_exchange=False) as market:
+        trade_until_an_order_is_lost(paths, market)
+        orders, submissions = market.orders(), market.submissions()
+
+    cid, status, attempts = first_intent(paths.db)
+    error = query(
+        paths.db, "SELECT last_error FROM order_intents WHERE client_order_id = ?", (cid,)
+    )
+    assert cid not in submissions and attempts == 1
+    assert cid not in {o.client_order_id for o in orders}
+    assert status == "failed" and "not at broker" in error[0][0]
+    assert set(submissions.values()) == {1}
+    assert stored_fills(paths.db) == exchange_fills(orders)
