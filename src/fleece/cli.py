@@ -212,9 +212,17 @@ def dashboard(
 
 
 # --- backtest commands ---
-from fleece.backtest.cli import backtest_command  # noqa: E402 (kept inside this block)
+from fleece.backtest.cli import (  # noqa: E402 (kept inside this block)
+    backtest_command,
+    download_command,
+    replay_command,
+)
 
 app.command("backtest")(backtest_command)
+app.command("replay")(replay_command)
+data_app = typer.Typer(help="Market data for backtests.", no_args_is_help=True)
+data_app.command("download")(download_command)
+app.add_typer(data_app, name="data")
 # --- end backtest commands ---
 
 

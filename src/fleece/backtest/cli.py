@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from fleece.backtest.data import MarketData, load_market, synthetic_market
 from fleece.backtest.outputs import REPORT_HTML, write_outputs
@@ -26,7 +28,7 @@ from fleece.calendar import MarketCalendar
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
-from fleece.errors import ConfigError
+from fleece.errors import ConfigError, DataError
 from fleece.risk_manager import RiskLimits
 
 console = Console()
@@ -230,3 +232,120 @@ def backtest_command(
         f"{result.bars:,} bars in {result.elapsed:.2f} s ({result.bars_per_second:,.0f} bars/s); "
         f"outputs in {target}/ (open {target / REPORT_HTML})"
     )
+
+
+def replay_command(
+    *,
+    day: Annotated[str, typer.Argument(help="the session to replay, YYYY-MM-DD")],
+    env_file: Annotated[Path, typer.Option("--env-file", help="the .env file to read")] = Path(
+        ".env"
+    ),
+    db: Annotated[
+        Path | None, typer.Option("--db", help="the store (default: DATABASE_PATH)")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
+    ] = None,
+    cash: Annotated[
+        float | None, typer.Option(help="cash at the open, if the store has no snapshot")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="fail on size differences too")] = False,
+) -> None:
+    """Replay a live day's recorded bars through the backtest; report decisions that differ."""
+    from fleece.backtest.replay import replay_day
+    from fleece.config import load_settings
+    from fleece.state_store import StateStore
+
+    with user_errors():
+        when = parse_day(day, "DAY")
+        assert when is not None
+        settings = load_settings(env_file, os.environ)
+        trading = load_trading_config(config or Path(settings.config_path))
+        run_config = backtest_config(trading, 1.0, 0.0, "fast")
+        store_path = db or Path(settings.database_path)
+        if not store_path.exists():
+            raise DataError(f"{store_path}: no such database")
+        with StateStore(store_path) as store, _quiet_trading_logs():
+            report = replay_day(store, when, run_config, cash=cash)
+    console.print(
+        f"replay {report.day}: {report.bars:,} bars; bot {len(report.bot)} decisions, "
+        f"replay {len(report.replay)}; start cash ${report.start_cash:,.2f}, "
+        f"positions {report.start_positions or 'none'}"
+    )
+    for start, stop in report.windows:
+        console.print(f"  compared {start:%H:%M}Z to {stop:%H:%M}Z (the bot was running)")
+    if not report.differences:
+        console.print("[green]no difference[/]: every decision of the day replays identically")
+        return
+    table = Table(title=f"{len(report.differences)} difference(s)", title_justify="left")
+    for column in ("bar (UTC)", "symbol", "side", "bot qty", "replay qty", "what"):
+        table.add_column(column)
+    for d in report.differences:
+        table.add_row(
+            f"{d.signal_timestamp:%H:%M}",
+            d.symbol,
+            d.side.value,
+            "" if d.bot_qty is None else str(d.bot_qty),
+            "" if d.replay_qty is None else str(d.replay_qty),
+            d.kind,
+        )
+    console.print(table)
+    if report.decisions_differ or strict:
+        raise typer.Exit(1)
+
+
+def download_command(
+    *,
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")],
+    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default: start)")] = None,
+    symbols: Symbols = None,
+    out: Annotated[Path, typer.Option("--out", help="cache folder")] = Path("data/bars"),
+    feed: Annotated[
+        str | None, typer.Option(help="iex or sip (default: the config's data.feed)")
+    ] = None,
+    env_file: Annotated[Path, typer.Option("--env-file", help="the .env file to read")] = Path(
+        ".env"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
+    ] = None,
+) -> None:
+    """Download 1-minute bars from Alpaca's data API into <out>/<SYMBOL>.csv (needs keys)."""
+    from fleece.backtest.download import download
+    from fleece.config import load_settings, require_api_keys
+    from fleece.paper_lock import make_data_client, resolve_endpoints
+
+    with user_errors():
+        first = parse_day(start, "--start")
+        last = parse_day(end, "--end") or first
+        assert first is not None and last is not None
+        settings = load_settings(env_file, os.environ)
+        if settings.sim:
+            raise ConfigError(
+                "environment", "FLEECE_MODE", "sim has no market data to download; use paper"
+            )
+        require_api_keys(settings)
+        trading = load_trading_config(config or Path(settings.config_path))
+        wanted = parse_symbols(symbols) or list(trading.tickers)
+        chosen_feed = (feed or trading.data.feed).lower()
+        if chosen_feed not in ("iex", "sip"):
+            raise ConfigError("command line", "--feed", f"iex or sip, got {feed!r}")
+        key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else ""
+        secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else ""
+        client = make_data_client(key, secret, resolve_endpoints(settings).data_url, raw_data=True)
+        columns = (TextColumn("download"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("download", total=None)
+            summary = download(
+                client,
+                wanted,
+                first,
+                last,
+                out,
+                feed=chosen_feed,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    for symbol in wanted:
+        got = summary.fetched.get(symbol, 0)
+        held = summary.cached.get(symbol, 0)
+        console.print(f"{symbol}: {got:,} bars fetched, {held:,} in {out / (symbol + '.csv')}")
