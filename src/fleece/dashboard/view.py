@@ -16,13 +16,13 @@ they read the trader's objects from the thread that changes them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.calendar import MarketCalendar
 from fleece.clock import Clock, SystemClock
 from fleece.config import AppConfig
+from fleece.dashboard.charts import bar_series, equity_series
 from fleece.dashboard.health import PollFacts, judge, stale_after
 from fleece.dashboard.schemas import (
     Account,
@@ -30,7 +30,6 @@ from fleece.dashboard.schemas import (
     EquitySeries,
     FillOut,
     Health,
-    Marker,
     OrderOut,
     PositionOut,
     RefusalOut,
@@ -38,7 +37,14 @@ from fleece.dashboard.schemas import (
     RunInfo,
     Status,
 )
-from fleece.dashboard.series import StoreTail, sma_series, thin
+from fleece.dashboard.series import StoreTail
+from fleece.dashboard.sessions import (
+    SessionWindow,
+    day_start,
+    is_regular_bar,
+    market_hours,
+    shown_session,
+)
 from fleece.models import Bar, Fill, TradingState
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.state_store import EquitySnapshot, StateStore
@@ -47,6 +53,7 @@ from fleece.trader import session_date
 
 if TYPE_CHECKING:
     from fleece.runtime import Bot
+    from fleece.sessions import SessionBook
     from fleece.trader import Trader
 
 log = logging.getLogger(__name__)
@@ -54,22 +61,7 @@ log = logging.getLogger(__name__)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 ONE_MINUTE = timedelta(minutes=1)
 SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill the slow SMA
-MAX_EQUITY_POINTS = 1000
 RECENT_REFUSALS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class SessionWindow:
-    """A regular session: its New York date and UTC open and close."""
-
-    day: date
-    open: datetime
-    close: datetime
-
-
-def day_start(day: date) -> datetime:
-    """Midnight in New York of ``day``, as UTC (where a session's figures begin)."""
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
 
 
 class DashboardView:
@@ -161,43 +153,20 @@ class DashboardView:
         """The New York session date the figures refer to."""
         return session_date(self.now())
 
-    def _is_regular(self, ts: datetime) -> bool:
+    def _book(self) -> SessionBook | None:
         trader = self._trader()
-        if trader is not None and trader.sessions.days:
-            days = trader.sessions.days
-            day = ts.astimezone(NEW_YORK).date()
-            if min(days) <= day <= max(days):
-                return trader.sessions.is_regular_bar(ts)
-        return self._calendar.session_at(ts) is not None
+        return trader.sessions if trader is not None else None
+
+    def _is_regular(self, ts: datetime) -> bool:
+        return is_regular_bar(self._book(), self._calendar, ts)
 
     def display_session(self, ts: datetime) -> SessionWindow | None:
         """The session in progress at ``ts``, else the latest one that opened before it."""
-        trader = self._trader()
-        if trader is not None:
-            current = trader.sessions.session_at(ts) or trader.sessions.previous(ts)
-            if current is not None:
-                return SessionWindow(current.day, current.open, current.close)
-        day = ts.astimezone(NEW_YORK).date()
-        for _ in range(15):  # no NYSE closure lasts longer
-            found = self._calendar.session(day)
-            if found is not None and found.open <= ts:
-                return SessionWindow(found.day, found.open, found.close)
-            day -= timedelta(days=1)
-        return None
+        return shown_session(self._book(), self._calendar, ts)
 
     def market(self, now: datetime) -> tuple[bool, datetime | None, datetime | None]:
         """(open, next open, next close) at ``now``, by the broker's calendar when running."""
-        trader = self._trader()
-        if trader is not None and trader.sessions.covers(now):
-            book = trader.sessions
-            current = book.current_or_next(now)
-            if book.is_open(now) and current is not None:
-                after = book.current_or_next(current.close)
-                return True, after.open if after else None, current.close
-            if current is not None:
-                return False, current.open, current.close
-        is_open = self._calendar.is_open(now)
-        return is_open, self._calendar.next_open(now), self._calendar.next_close(now)
+        return market_hours(self._book(), self._calendar, now)
 
     # ---- status ------------------------------------------------------------------------
     def trading_state(self, now: datetime) -> tuple[TradingState, str]:
@@ -418,20 +387,9 @@ class DashboardView:
     # ---- charts -------------------------------------------------------------------------
     def equity(self, which: Literal["today", "all"]) -> EquitySeries:
         """The equity curve of the shown session, or of all time (thinned)."""
-        curve = self._equity.refresh()
-        if which == "today":
-            session = self.display_session(self.now())
-            since = day_start(session.day) if session else day_start(self.session_date())
-            points = [p for p in curve if p.timestamp >= since]
-        else:
-            points = [curve[i] for i in thin(len(curve), MAX_EQUITY_POINTS)]
-        return EquitySeries(
-            range=which,
-            max_points=MAX_EQUITY_POINTS,
-            t=[p.timestamp for p in points],
-            equity=[p.equity for p in points],
-            cash=[p.cash for p in points],
-        )
+        session = self.display_session(self.now())
+        day = session.day if session else self.session_date()
+        return equity_series(self._equity.refresh(), which, day_start(day))
 
     def _bar_tail(self, symbol: str) -> StoreTail[Bar]:
         tail = self._bars.get(symbol)
@@ -452,37 +410,13 @@ class DashboardView:
         tail = self._bar_tail(symbol)
         if session is not None:
             tail.forget_before(session.open - SMA_LOOKBACK)
-        regular = [b for b in tail.refresh() if self._is_regular(b.timestamp)]
-        closes = [b.close for b in regular]
-        fast, medium, slow = (sma_series(closes, w) for w in windows.values())
-        shown = [
-            i
-            for i, b in enumerate(regular)
-            if session is None or session.open <= b.timestamp < session.close
-        ]
-        if session is not None:
-            end = session.close + timedelta(hours=1)
-            fills = [f for f in self._fills.refresh() if session.open <= f.timestamp < end]
-        else:
-            fills = []
-        return BarSeries(
-            symbol=symbol,
-            session_date=session.day if session else None,
+        return bar_series(
+            symbol,
+            tail.refresh(),
+            self._fills.refresh(),
+            session=session,
             windows=windows,
-            t=[regular[i].timestamp for i in shown],
-            open=[regular[i].open for i in shown],
-            high=[regular[i].high for i in shown],
-            low=[regular[i].low for i in shown],
-            close=[regular[i].close for i in shown],
-            volume=[regular[i].volume for i in shown],
-            sma_fast=[fast[i] for i in shown],
-            sma_medium=[medium[i] for i in shown],
-            sma_slow=[slow[i] for i in shown],
-            markers=[
-                Marker(t=f.timestamp, side=f.side, price=f.price, qty=f.qty)
-                for f in fills
-                if f.symbol == symbol
-            ],
+            is_regular=self._is_regular,
         )
 
     # ---- control and health --------------------------------------------------------------
