@@ -151,8 +151,10 @@ def make_bot_dir(
     (root / ".venv").symlink_to(REPO / ".venv")
     (root / "src").symlink_to(REPO / "src")
     (root / "config" / "trading.yaml").write_text(TRADING_YAML)
+    # No dashboard: bots of parallel tests would compete for its port (8080).
     (root / ".env").write_text(
-        f"FLEECE_MODE=sim\nSIM_SPEED={speed}\nSIM_START=2024-11-25\nSIM_DAYS=2\n{env_lines}"
+        f"FLEECE_MODE=sim\nSIM_SPEED={speed}\nSIM_START=2024-11-25\nSIM_DAYS=2\n"
+        f"DASHBOARD_ENABLED=false\n{env_lines}"
     )
     return BotDir(root)
 

@@ -111,7 +111,7 @@ def test_the_exec_start_line_runs_the_bot_for_real(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert running, bot.log()[-2000:]
-    assert code == 0
+    assert code == 0, bot.log()[-3000:]
     assert "shutdown complete" in bot.log()
     assert bot.db.exists()
 
