@@ -78,7 +78,7 @@ def run(env: dict[str, str], market: Market, minutes: int) -> SteppedBot:
 def test_kill_switch_sends_nothing_and_records_every_refusal_as_kill_switch(
     paths: Paths, market: Market
 ) -> None:
-    harness = run(paper_env(paths, market.url, KILL_SWITCH="true"), market, minutes=15)
+    harness = run(paper_env(paths, market.url, KILL_SWITCH="true"), market, minutes=8)
 
     assert harness.exit_code == 0
     assert market.requests(ORDERS_ROUTE) == 0 and market.orders() == []
@@ -95,12 +95,12 @@ def test_fleece_halt_survives_a_restart_and_blocks_orders_until_fleece_resume(
     env = paper_env(paths, market.url)
     assert "kill switch ON" in fleece("halt", env, paths.root)
 
-    run(env, market, minutes=10)
+    run(env, market, minutes=6)
     halted_first = (market.requests(ORDERS_ROUTE), refusals_of(paths.db, "kill_switch"))
-    run(env, market, minutes=10)  # a restart: the switch is read back from the store
+    run(env, market, minutes=6)  # a restart: the switch is read back from the store
     halted_after_restart = (market.requests(ORDERS_ROUTE), refusals_of(paths.db, "kill_switch"))
     fleece("resume", env, paths.root)
-    run(env, market, minutes=15)
+    run(env, market, minutes=8)
 
     assert halted_first[0] == 0 and halted_first[1] > 0
     assert halted_after_restart[0] == 0 and halted_after_restart[1] > halted_first[1]
@@ -196,10 +196,10 @@ def test_a_tripped_breaker_survives_a_restart_until_circuit_breaker_reset_true(
     trip(breaker_paths, rejecting_market)
     env = paper_env(breaker_paths, rejecting_market.url)
 
-    run(env, rejecting_market, minutes=10)
+    run(env, rejecting_market, minutes=6)
     sent_after_restart = rejecting_market.requests(ORDERS_ROUTE)
     state_after_restart = breaker_state(breaker_paths.db)
-    run({**env, "CIRCUIT_BREAKER_RESET": "true"}, rejecting_market, minutes=15)
+    run({**env, "CIRCUIT_BREAKER_RESET": "true"}, rejecting_market, minutes=8)
 
     assert sent_after_restart == BREAKER_AFTER
     assert state_after_restart == (True, BREAKER_AFTER)
@@ -215,7 +215,7 @@ def test_fleece_reset_breaker_lets_the_next_run_send_orders_again(
 
     assert "circuit breaker reset" in fleece("reset-breaker", env, breaker_paths.root)
     reset_state = breaker_state(breaker_paths.db)
-    run(env, rejecting_market, minutes=15)
+    run(env, rejecting_market, minutes=8)
 
     assert reset_state == (False, 0)
     assert rejecting_market.requests(ORDERS_ROUTE) > BREAKER_AFTER
@@ -227,7 +227,7 @@ def test_fleece_reset_breaker_lets_the_next_run_send_orders_again(
 def test_dry_run_sends_nothing_and_stores_each_decision_as_a_dry_run_intent(
     paths: Paths, market: Market
 ) -> None:
-    harness = run(paper_env(paths, market.url, DRY_RUN="true"), market, minutes=15)
+    harness = run(paper_env(paths, market.url, DRY_RUN="true"), market, minutes=8)
 
     intents = query(paths.db, "SELECT status, dry_run, submit_attempts FROM order_intents")
     assert harness.exit_code == 0
