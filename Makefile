@@ -136,3 +136,10 @@ requirements:  ## regenerate requirements{,-dev}.{in,txt} from pyproject.toml an
 	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
 		print("# Development dependencies, from pyproject.toml (make requirements).\n# requirements-dev.txt is compiled from uv.lock with hashes.\n-r requirements.in"); \
 		print(*p["dependency-groups"]["dev"], sep="\n")' >requirements-dev.in
+
+# ---- backtest benchmark ----
+.PHONY: bench
+
+bench:  ## alpaca-fleece vs backtrader, identical trades: 31 symbols x 1 year synthetic, then real bars
+	@$(UV) sync --frozen --group bench --quiet
+	$(PY) bench/bench.py

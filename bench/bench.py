@@ -1,0 +1,117 @@
+"""alpaca-fleece against backtrader: same bars, same rules, identical trades; speed and memory.
+
+Usage (``make bench`` runs the default)::
+
+    python bench/bench.py                 # 31 symbols x 252 synthetic sessions, then the real bars
+    python bench/bench.py --days 20       # a quicker synthetic run
+    python bench/bench.py --only real     # the real SPY/IBM bars only
+
+Each engine runs in its own process, one after the other, so that neither's memory or CPU
+weighs on the other. The trade lists (fill time, symbol, side, quantity, price) must be
+identical; the script prints both engines' bars per second and peak memory, and the ratios, and
+exits 1 when the trades differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import REPO, SEED_SYMBOLS, EngineResult, read_result
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_engine(script: str, dataset: str, days: int, symbols: str, out: Path) -> EngineResult:
+    """Run one engine's process and read its result."""
+    command = [sys.executable, str(HERE / script), "--dataset", dataset, "--out", str(out)]
+    command += ["--days", str(days), "--symbols", symbols]
+    env = {**os.environ, "PYTHONPATH": str(HERE), "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, env=env, cwd=REPO, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed with exit code {done.returncode}")
+    return read_result(out)
+
+
+def first_difference(ours: EngineResult, theirs: EngineResult) -> str | None:
+    """None when the trade lists are identical, else where they first differ."""
+    a, b = ours.trades, theirs.trades
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"trade {i}: alpaca-fleece {x} vs backtrader {y}"
+    if len(a) != len(b):
+        return f"alpaca-fleece has {len(a)} trades, backtrader {len(b)}"
+    return None
+
+
+def machine() -> str:
+    """A one-line description of the machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+
+
+def report(ours: EngineResult, theirs: EngineResult) -> bool:
+    """Print one data set's comparison; True when the trades are identical."""
+    print(f"\n== {ours.dataset}: {ours.bars:,} bars ==")
+    header = (
+        f"{'engine':<15}{'seconds':>10}{'bars/s':>14}{'peak RSS MB':>14}{'above baseline MB':>20}"
+    )
+    print(header)
+    for r in (ours, theirs):
+        print(
+            f"{r.engine:<15}{r.seconds:>10.2f}{r.bars_per_second:>14,.0f}"
+            f"{r.peak_rss_mb:>14.0f}{r.footprint_mb:>20.0f}"
+        )
+    speed = ours.bars_per_second / theirs.bars_per_second
+    memory = theirs.peak_rss_mb / ours.peak_rss_mb
+    footprint = theirs.footprint_mb / max(ours.footprint_mb, 1e-9)
+    print(
+        f"alpaca-fleece is {speed:,.0f}x faster; backtrader uses {memory:.1f}x the peak memory "
+        f"({footprint:.1f}x above the shared baseline)"
+    )
+    difference = first_difference(ours, theirs)
+    if difference is None:
+        print(f"trades identical: {len(ours.trades):,} fills (time, symbol, side, qty, price)")
+        return True
+    print(f"TRADES DIFFER: {difference}")
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--days", type=int, default=252, help="synthetic sessions (default 252)")
+    parser.add_argument("--symbols", default=",".join(SEED_SYMBOLS), help="synthetic symbols")
+    parser.add_argument("--only", choices=("synthetic", "real"), help="run one data set only")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    identical = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in ("synthetic", "real"):
+            if args.only and dataset != args.only:
+                continue
+            ours = run_engine(
+                "fleece_run.py", dataset, args.days, args.symbols, Path(tmp) / "fleece.json"
+            )
+            theirs = run_engine(
+                "backtrader_run.py", dataset, args.days, args.symbols, Path(tmp) / "bt.json"
+            )
+            identical &= report(ours, theirs)
+    raise SystemExit(0 if identical else 1)
+
+
+if __name__ == "__main__":
+    main()
