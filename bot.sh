@@ -17,7 +17,7 @@
 #   BOT_PYTHON        the interpreter [$BOT_ROOT/.venv/bin/python]
 #   BOT_PID_FILE      [$BOT_ROOT/data/alpaca_bot.pid]
 #   BOT_LOG_FILE      where stdout/stderr are appended [$BOT_ROOT/logs/orchestrator.out]
-#   BOT_STOP_TIMEOUT  seconds to wait for the graceful shutdown before SIGKILL [90]
+#   BOT_STOP_TIMEOUT  whole seconds to wait for the graceful shutdown before SIGKILL [90]
 #   BOT_START_WAIT    whole seconds to watch a fresh start for an early failure [20]
 # The bot's own settings (.env, LOG_DIR, DATABASE_PATH ...) are read by the bot as usual;
 # keep LOG_DIR=logs so that its rotating log and this script's output are the same file.
@@ -222,8 +222,8 @@ stop() {
       warn "the graceful shutdown did not finish: check open orders and positions"
       log_line ERROR "no exit ${STOP_TIMEOUT}s after SIGTERM: SIGKILL sent to PID $pid; the graceful shutdown did not finish"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-      local i
-      for i in 1 2 3 4 5 6 7 8 9 10; do is_bot "$pid" || break; sleep 0.2; done
+      local tries=0
+      while is_bot "$pid" && ((tries++ < 25)); do sleep 0.2; done
       break
     fi
     sleep 0.2
