@@ -48,6 +48,8 @@ from runtime_helpers import (
     write_trading_yaml,
 )
 
+from fleece.exchange.orders import OrderRequest, SimOrder
+
 RUNNING = r"bot running mode="
 
 
@@ -122,6 +124,49 @@ def test_sigkill_mid_session_then_restart_never_sends_an_order_twice_nor_loses_a
     assert {o["client_order_id"] for o in orders} == reached
     assert len(orders) == len(reached)
     assert stored_fills(paths.db) == exchange_fill_rows(orders)
+    assert integrity(paths.db) == "ok"
+
+
+def test_sigkill_as_an_order_reaches_the_exchange_then_restart_records_its_fill_once(
+    paths: Paths, market: Market, bots: list[Process]
+) -> None:
+    env = paper_env(paths, market.url)
+    first = start_bot(paths, env, bots, "first")
+    intake = market.exchange.submit
+    arrived: list[str] = []
+
+    def kill_the_bot_then_accept(request: OrderRequest) -> SimOrder:
+        # The bot dies with its order in flight: the exchange takes it, nobody reads the answer.
+        if not arrived:
+            first.signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            arrived.append(request.client_order_id or "")
+        return intake(request)
+
+    market.exchange.submit = kill_the_bot_then_accept
+    market.advance(1)
+    wait_for(lambda: bool(arrived), "an order from the first bot")
+    market.exchange.submit = intake
+    (cid,) = arrived
+    left_behind = query(
+        paths.db, "SELECT status FROM order_intents WHERE client_order_id = ?", (cid,)
+    )
+
+    second = start_bot(paths, env, bots, "second")
+    step_bot_process(market, 3)
+    second.signal(signal.SIGTERM)
+    code = second.wait(timeout=30)
+
+    orders = market.orders()
+    events = query(
+        paths.db, "SELECT kind FROM reconciliation_events WHERE client_order_id = ?", (cid,)
+    )
+    assert [r[0] for r in left_behind] == ["submitted"]
+    assert code == 0
+    assert set(market.submissions().values()) == {1}
+    assert [len([t for t in stored_fills(paths.db) if t[0] == cid])] == [1]
+    assert stored_fills(paths.db) == exchange_fills(orders)
+    assert [r[0] for r in events] == ["fill_recovered"]
     assert integrity(paths.db) == "ok"
 
 
