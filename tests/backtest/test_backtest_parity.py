@@ -1,0 +1,151 @@
+"""The guarantee users buy: a backtest trades exactly as the bot trades.
+
+The same bars go once through ``fleece backtest``'s path and once through the real bot
+(:class:`fleece.runtime.Bot`, HTTP polling through alpaca-py) running against the built-in
+exchange with a stepped clock: one market minute per poll cycle, from the second session's
+afternoon (what came before is the bot's warm-up history, as it is the backtest's) through the
+close, across the night, and into the next session. Every order, fill and refusal must be the
+same: same client_order_id, symbol, side, quantity, price, time and status.
+
+The stepped market and the stepped bot are the runtime specifications' own harness
+(tests/runtime/runtime_helpers.py), imported from there rather than copied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+
+from runtime_helpers import (
+    EIGHT_SYMBOLS,
+    FIRST_DAY,
+    SECOND_DAY,
+    Paths,
+    SteppedBot,
+    config_from,
+    ny,
+    paper_env,
+    query,
+    stepped_market,
+    write_trading_yaml,
+)
+
+from fleece.backtest.cli import backtest_config
+from fleece.backtest.data import market_from_bars
+from fleece.backtest.runner import BacktestResult, run_backtest
+from fleece.config import load_trading_config
+from fleece.data.synthetic import generate_bars
+from fleece.state_store import parse_ts
+
+THIRD_DAY = SECOND_DAY + timedelta(days=1)
+START = ny("14:30", SECOND_DAY)
+MINUTES_TO_THE_CLOSE = 91  # 14:30 to 16:01
+MINUTES_INTO_THIRD_DAY = 40
+# Limits that bind within a day, so that refusals are compared too.
+RISK = {"max_position_pct": 0.3, "max_trades_per_day": 16, "max_concurrent_positions": 2}
+# Shutdown sends nothing, so that the bot's record holds the strategy's orders only.
+SHUTDOWN = {"cancel_open_orders": False, "close_positions": False}
+
+
+@dataclass(frozen=True)
+class Both:
+    """The bot's record and the backtest's result over the same bars and minutes."""
+
+    db: Path
+    last_decision: datetime  # the bot's last poll: both decided on every bar closed by then
+    backtest: BacktestResult
+
+
+def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
+    """The real bot over the stepped market; returns the last minute it polled."""
+
+    async def scenario() -> datetime:
+        with stepped_market(bars, START) as market:
+            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            await harness.step(MINUTES_TO_THE_CLOSE)
+            # Overnight in one move (one poll), then the third session's first minutes.
+            overnight = ny("09:30", THIRD_DAY) - market.now()
+            market.advance(overnight / timedelta(minutes=1) - 1)
+            await harness.step(1 + MINUTES_INTO_THIRD_DAY)
+            last = market.now()
+            await harness.stop(keep_market_moving=False)
+            assert harness.exit_code == 0
+            return last
+
+    return asyncio.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
+    paths = Paths(tmp_path_factory.mktemp("parity"))
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=RISK, shutdown=SHUTDOWN)
+    bars = generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7)
+    last = bot_run(paths, bars)
+    trading = load_trading_config(paths.config)
+    result = run_backtest(
+        market_from_bars(bars),
+        backtest_config(trading, 100_000.0, 0.0, "fast"),
+        start_at=START,
+    )
+    yield Both(paths.db, last, result)
+
+
+def test_the_bot_and_the_backtest_send_the_same_orders(both: Both) -> None:
+    rows = query(
+        both.db,
+        "SELECT client_order_id, symbol, side, qty, status, signal_timestamp_utc"
+        " FROM order_intents ORDER BY client_order_id",
+    )
+    bot = [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    backtest = sorted(
+        (i.client_order_id, i.symbol, i.side.value, i.qty, i.status.value)
+        for i in both.backtest.intents
+        if i.signal_timestamp + timedelta(minutes=1) <= both.last_decision
+    )
+
+    assert len(bot) >= 20
+    assert bot == backtest
+
+
+def test_the_bot_and_the_backtest_get_the_same_fills(both: Both) -> None:
+    rows = query(
+        both.db,
+        "SELECT timestamp_utc, client_order_id, symbol, side, qty, price FROM trades"
+        " ORDER BY timestamp_utc, client_order_id",
+    )
+    bot = [(parse_ts(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    backtest = [
+        (f.timestamp, f.client_order_id, f.symbol, f.side.value, f.qty, f.price)
+        for f in both.backtest.fills
+        if f.timestamp <= both.last_decision
+    ]
+
+    assert {side for *_, side, _, _ in bot} == {"buy", "sell"}
+    assert bot == backtest
+
+
+def test_the_bot_and_the_backtest_refuse_the_same_signals_for_the_same_reasons(
+    both: Both,
+) -> None:
+    rows = query(
+        both.db,
+        "SELECT timestamp_utc, symbol, side, reason FROM refusals ORDER BY timestamp_utc, id",
+    )
+    bot = [(parse_ts(r[0]), r[1], r[2], r[3]) for r in rows]
+    backtest = [
+        (r.timestamp, r.symbol, r.side.value, r.reason)
+        for r in both.backtest.refusals
+        if r.timestamp <= both.last_decision
+    ]
+
+    assert len({reason for *_, reason in bot}) >= 2
+    assert bot == backtest
