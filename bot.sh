@@ -32,11 +32,15 @@ PID_FILE="${BOT_PID_FILE:-$ROOT/data/alpaca_bot.pid}"
 LOG_FILE="${BOT_LOG_FILE:-$ROOT/logs/orchestrator.out}"
 STOP_TIMEOUT="${BOT_STOP_TIMEOUT:-90}"
 START_WAIT="${BOT_START_WAIT:-20}"
+for setting in "BOT_STOP_TIMEOUT=$STOP_TIMEOUT" "BOT_START_WAIT=$START_WAIT"; do
+  [[ "${setting#*=}" =~ ^[0-9]+$ ]] || { echo "bot.sh: $setting: expected whole seconds" >&2; exit 2; }
+done
 
 # LSB exit codes.
 EXIT_OK=0
 EXIT_FAILED=1
 EXIT_BAD_ARGS=2
+EXIT_NO_PRIVILEGE=4
 EXIT_NOT_INSTALLED=5
 STATUS_NOT_RUNNING=3
 
@@ -56,6 +60,7 @@ args_of() {
 # True when PID is alive and is a Python running this bot directory's orchestrator.py. A PID
 # reused by another program (after a crash and a reboot, say) fails the test.
 is_bot() {
+  # Not `kill -0`: it fails for another user's process, which would look like a stale file.
   local pid="$1" first="" arg
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   while IFS= read -r arg; do
@@ -99,7 +104,7 @@ running_pid() {
   if [[ -f "$PID_FILE" ]]; then
     if [[ -z "$pid" ]]; then
       warn "removing empty PID file $PID_FILE"
-    elif kill -0 "$pid" 2>/dev/null; then
+    elif [[ -n "$(args_of "$pid")" ]]; then
       warn "removing stale PID file $PID_FILE: PID $pid is another program ($(args_of "$pid" | head -n 2 | tr '\n' ' ' | cut -c1-60))"
     else
       warn "removing stale PID file $PID_FILE: PID $pid is not running"
@@ -214,7 +219,10 @@ stop() {
   fi
   say "stopping alpaca-bot (PID $pid): SIGTERM, graceful shutdown (up to ${STOP_TIMEOUT}s)"
   log_line INFO "sending SIGTERM to PID $pid"
-  kill -TERM "$pid" 2>/dev/null
+  if ! kill -TERM "$pid"; then
+    warn "cannot signal PID $pid: run as the user the bot runs as"
+    return "$EXIT_NO_PRIVILEGE"
+  fi
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while is_bot "$pid"; do
     if ((SECONDS >= deadline)); then

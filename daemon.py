@@ -50,6 +50,7 @@ UMASK = 0o027
 EXIT_OK = 0
 EXIT_FAILED = 1
 STATUS_NOT_RUNNING = 3
+EXIT_NO_PRIVILEGE = 4
 EXIT_NOT_INSTALLED = 5
 
 
@@ -125,7 +126,10 @@ def find_bot() -> int | None:
     if pid is not None and is_our_bot(pid):
         return pid
     if PID_FILE.exists():
-        fd = lock_pid_file()
+        try:
+            fd = lock_pid_file()
+        except PermissionError:
+            return pid  # another user's bot directory: nothing to clean up from here
         if fd is None:
             # Held, so a bot is starting (locked, not yet executed) or runs: trust the lock.
             return pid
@@ -290,8 +294,13 @@ def stop(timeout: float) -> int:
         return EXIT_OK
     say(f"stopping alpaca-bot (PID {pid}): SIGTERM, graceful shutdown (up to {timeout:g}s)")
     log_line("INFO", f"sending SIGTERM to PID {pid}")
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
+    except PermissionError:
+        warn(f"cannot signal PID {pid}: run as the user the bot runs as")
+        return EXIT_NO_PRIVILEGE
     if not wait_gone(pid, timeout):
         warn(f"no exit {timeout:g}s after SIGTERM: sending SIGKILL to PID {pid} and its group")
         warn("the graceful shutdown did not finish: check open orders and positions")
