@@ -129,4 +129,10 @@ class Housekeeping:
 
 
 def _due(last: datetime | None, now: datetime, every: timedelta) -> bool:
-    return last is None or now - last >= every
+    # Once per period of the clock (each minute for 60 s), not ``every`` after the last run:
+    # polls land a few milliseconds early or late around the minute, and "59.99 s since the
+    # last one" used to skip every other equity snapshot and heartbeat.
+    if last is None:
+        return True
+    period = every.total_seconds()
+    return now.timestamp() // period > last.timestamp() // period
