@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
 from typing import Any
@@ -268,13 +268,14 @@ class SteppedBot:
     async def step(self, minutes: int = 1) -> None:
         """Move the market ``minutes`` one at a time, each time waiting for the bot's cycle."""
         for _ in range(minutes):
-            before = self.cycles
-            self.market.advance(1)
-            await until(
-                lambda before=before: self.cycles > before or self._done(),
-                "the bot's poll cycle",
-            )
-            self._check_alive()
+            await self.tick(timedelta(minutes=1))
+
+    async def tick(self, delta: timedelta) -> None:
+        """Move the market by ``delta`` (past the bot's next poll) and wait for that cycle."""
+        before = self.cycles
+        self.market.advance(delta / timedelta(minutes=1))
+        await until(lambda: self.cycles > before or self._done(), "the bot's poll cycle")
+        self._check_alive()
 
     async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:
         """Step minute by minute until ``predicate()`` holds; returns the steps taken."""

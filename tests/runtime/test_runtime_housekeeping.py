@@ -1,0 +1,106 @@
+"""Specification of housekeeping in the running bot: a snapshot and a heartbeat every minute,
+stale orders cancelled.
+
+The real bot against a stepped exchange; the market moves as a live clock does, polls landing
+a few milliseconds early or late around each minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import MarketOrderRequest
+from runtime_helpers import (
+    FOUR_SYMBOLS,
+    KEY,
+    SECRET,
+    Paths,
+    SteppedBot,
+    config_from,
+    ny,
+    paper_env,
+    query,
+    stepped_market,
+    synthetic,
+    write_trading_yaml,
+)
+
+from fleece.models import OrderIntent, Side
+from fleece.state_store import StateStore, parse_ts
+
+JITTER = (timedelta(milliseconds=10), timedelta(milliseconds=-7))
+
+
+def minutes_of(db: Path, table: str, since: datetime) -> list[datetime]:
+    """The minute of every row of ``table`` (equity_curve, heartbeats) from ``since``."""
+    rows = query(db, f"SELECT timestamp_utc FROM {table} ORDER BY timestamp_utc")
+    stamps = (parse_ts(r[0]) for r in rows)
+    return [t.replace(second=0, microsecond=0) for t in stamps if t >= since]
+
+
+def test_equity_and_heartbeat_are_recorded_every_minute_even_when_polls_jitter(
+    tmp_path: Path,
+) -> None:
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, FOUR_SYMBOLS)
+
+    async def scenario() -> None:
+        with stepped_market(synthetic(FOUR_SYMBOLS), ny("09:30")) as market:
+            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            for minute in range(10):  # polls at :00.010, :59.993 (a minute later), ...
+                await harness.tick(timedelta(minutes=1) + JITTER[minute % 2])
+            await harness.stop(keep_market_moving=False)
+
+    asyncio.run(scenario())
+
+    every_minute = [ny("09:31") + timedelta(minutes=i) for i in range(10)]
+    assert minutes_of(paths.db, "equity_curve", ny("09:31")) == every_minute
+    assert minutes_of(paths.db, "heartbeats", ny("09:31")) == every_minute
+
+
+def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path) -> None:
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, FOUR_SYMBOLS, orders={"stale_order_minutes": 3})
+    bars = synthetic(FOUR_SYMBOLS)
+    # No SPY trade between 09:31 and 10:30: an SPY order sent at 09:31 waits.
+    bars["SPY"] = [b for b in bars["SPY"] if not ny("09:31") <= b.timestamp < ny("10:30")]
+    cid = "sma_crossover-SPY-buy-20241126T143000Z"
+
+    async def scenario() -> list[str]:
+        with stepped_market(bars, ny("09:31")) as market:
+            # Left by an earlier run of the bot: its intent, and its order open at the exchange.
+            paths.db.parent.mkdir(parents=True)
+            intent = OrderIntent(cid, "sma_crossover", "SPY", Side.BUY, 3, ny("09:30"), ny("09:31"))
+            with StateStore(paths.db) as store:
+                store.add_intent(intent)
+                store.mark_submit_attempt(cid, ny("09:31"))
+            TradingClient(KEY, SECRET, paper=True, url_override=market.url).submit_order(
+                MarketOrderRequest(
+                    symbol="SPY",
+                    qty=3,
+                    side=OrderSide.BUY,
+                    time_in_force=TimeInForce.DAY,
+                    client_order_id=cid,
+                )
+            )
+            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            statuses = []
+            for _ in range(5):
+                await harness.step()
+                statuses.append(next(o for o in market.orders() if o.client_order_id == cid).status)
+            await harness.stop(keep_market_moving=False)
+            return [s.value for s in statuses]
+
+    statuses = asyncio.run(scenario())
+
+    intent_status = query(
+        paths.db, "SELECT status FROM order_intents WHERE client_order_id = ?", (cid,)
+    )
+    # Younger than 3 minutes at 09:32 and 09:33; older at 09:35 (cancelled on that minute's poll).
+    assert statuses[:2] == ["new", "new"]
+    assert statuses[-1] == "canceled"
+    assert [r[0] for r in intent_status] == ["canceled"]
