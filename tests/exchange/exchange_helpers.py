@@ -139,9 +139,10 @@ class Served:
 def serve(exchange: SimExchange) -> Iterator[Served]:
     """Serve ``exchange`` on a free loopback port for the duration of the block."""
     with (
-        ExchangeServer(exchange, KEY, SECRET) as url,
-        httpx.Client(base_url=url, headers=AUTH, timeout=10) as http,
+        ExchangeServer(exchange, KEY, SECRET) as server,
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as http,
     ):
+        url = server.url
         yield Served(
             url=url,
             exchange=exchange,

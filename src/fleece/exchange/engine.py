@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from fleece.calendar import NEW_YORK, ONE_MINUTE, MarketCalendar
+from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.exchange.ledger import AccountView, Ledger, PositionView, cents_of
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import (
@@ -83,7 +83,7 @@ class Engine:
         self._ids = ids
         self._now = start
         self._ledger = Ledger(store, cash_cents, _previous_close(calendar, start))
-        self._closes_until = start
+        self._next_close = calendar.next_close(start)
         self._orders: dict[str, SimOrder] = {}
         self._by_client: dict[str, str] = {}
         self._open: dict[str, None] = {}  # ids of open orders, in submission order
@@ -99,9 +99,10 @@ class Engine:
 
     def advance_to(self, target: datetime) -> None:
         """Process every fill, expiry and session close due at or before ``target``."""
-        if target > self._closes_until:
-            self._schedule_closes(self._closes_until, target)
-            self._closes_until = target
+        while self._next_close <= target:
+            # Session closes are events too: they expire day orders and roll last_equity.
+            self._push(self._next_close, _SESSION_CLOSE, "session", "", None)
+            self._next_close = self._calendar.next_close(self._next_close)
         while self._events and self._events[0][0] <= target:
             when, _, _, kind, order_id, bar = heapq.heappop(self._events)
             # Orders may name a bar that started before they were submitted (the minute floor):
@@ -112,12 +113,6 @@ class Engine:
             else:
                 self._on_order_event(kind, self._orders[order_id], bar)
         self._now = max(self._now, target)
-
-    def _schedule_closes(self, after: datetime, until: datetime) -> None:
-        first, last = after.astimezone(NEW_YORK).date(), until.astimezone(NEW_YORK).date()
-        for session in self._calendar.sessions(first, last):
-            if after < session.close <= until:
-                self._push(session.close, _SESSION_CLOSE, "session", "", None)
 
     def _push(self, when: datetime, phase: int, kind: str, order_id: str, bar: Bar | None) -> None:
         heapq.heappush(self._events, (when, phase, next(self._seq), kind, order_id, bar))

@@ -59,7 +59,8 @@ class ExchangeServer:
         host: a loopback address to bind.
         port: the port; 0 picks a free one.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Use as a context manager (``with ExchangeServer(...) as server: server.url``), or call
+    :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
@@ -127,8 +128,9 @@ class ExchangeServer:
             self._thread.join(timeout=STARTUP_TIMEOUT_S)
         self._server, self._thread = None, None
 
-    def __enter__(self) -> str:
-        return self.start()
+    def __enter__(self) -> ExchangeServer:
+        self.start()
+        return self
 
     def __exit__(
         self,

@@ -89,7 +89,8 @@ class SimExchange:
         self.account_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fleece-exchange/account/{seed}"))
         self.account_number = f"PA{abs(seed) % 10**10:010d}"
         self._skip = skip_closed and isinstance(clock, ScaledClock) and clock.speed > 0
-        self._lock = threading.Lock()
+        # Re-entrant: a caller holding synced() may still call submit(), advance() or state().
+        self._lock = threading.RLock()
         self._requests: Counter[str] = Counter()
         self._submissions: Counter[str] = Counter()
 
