@@ -24,7 +24,6 @@ from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from fleece.calendar import NEW_YORK
@@ -177,10 +176,6 @@ class Market:
         """Shares held per symbol."""
         with self.exchange.synced():
             return {p.symbol: p.qty for p in self.exchange.engine.positions()}
-
-    def http(self) -> httpx.Client:
-        """An authenticated client of the exchange (close it after use)."""
-        return httpx.Client(base_url=self.url, headers=AUTH, timeout=10)
 
 
 @contextmanager
@@ -337,8 +332,3 @@ def stored_fills(db: Path) -> set[tuple[str, str, str, int, float]]:
     """The same tuple for every ``trades`` row of the store."""
     rows = query(db, "SELECT client_order_id, symbol, side, qty, price FROM trades")
     return {(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows}
-
-
-def stored_trade_count(db: Path) -> int:
-    """Rows in ``trades``."""
-    return int(query(db, "SELECT COUNT(*) FROM trades")[0][0])

@@ -17,16 +17,6 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
-from processes import (
-    REPO,
-    ExchangeProcess,
-    Process,
-    exchange_fill_rows,
-    fleece_command,
-    log_text,
-    step_bot_process,
-    wait_for_log,
-)
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     FIRST_DAY,
@@ -46,6 +36,16 @@ from runtime_helpers import (
     synthetic,
     wait_for,
     write_trading_yaml,
+)
+from runtime_processes import (
+    REPO,
+    ExchangeProcess,
+    Process,
+    exchange_fill_rows,
+    fleece_command,
+    log_text,
+    step_bot_process,
+    wait_for_log,
 )
 
 from fleece.exchange.orders import OrderRequest, SimOrder
