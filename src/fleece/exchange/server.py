@@ -165,10 +165,10 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     cash: Annotated[float, typer.Option(help="Starting cash in dollars.")] = 100_000,
     slippage_bps: Annotated[float, typer.Option(help="Market-order slippage, bps.")] = 0,
     key: Annotated[
-        str | None, typer.Option(help="API key id clients must send [env ALPACA_API_KEY].")
+        str | None, typer.Option(help="API key id clients must send (env ALPACA_API_KEY).")
     ] = None,
     secret: Annotated[
-        str | None, typer.Option(help="API secret clients must send [env ALPACA_SECRET_KEY].")
+        str | None, typer.Option(help="API secret clients must send (env ALPACA_SECRET_KEY).")
     ] = None,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
