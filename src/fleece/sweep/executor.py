@@ -86,7 +86,9 @@ class DaskExecutor:
         # Unique task keys per executor: two sweeps on one scheduler never share results.
         self._prefix = f"fleece-sweep-{uuid.uuid4().hex[:12]}"
 
-    def _scattered(self) -> Future[MarketData]:
+    @property
+    def bars(self) -> Future[MarketData]:
+        """The bars on the cluster (a future), scattered to every worker on first use."""
         if self._bars is None:
             # broadcast: a copy on every worker now, rather than fetched by each on first use.
             self._bars = self.client.scatter(  # type: ignore[no-untyped-call]
@@ -98,7 +100,7 @@ class DaskExecutor:
         """Submit every task, collect outcomes as they finish, return them in task order."""
         if not specs:
             return []
-        bars = self._scattered()
+        bars = self.bars
         by_key: dict[str, TaskSpec] = {}
         futures: list[Future[Outcome]] = []
         for spec in specs:

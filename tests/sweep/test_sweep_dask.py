@@ -1,0 +1,131 @@
+"""The sweep on a Dask LocalCluster: the same results as one by one, failures kept with params."""
+
+from __future__ import annotations
+
+from distributed import Client
+from sweep_helpers import (
+    FAILING_FAST,
+    axes,
+    die_when_fast_is_4,
+    fail_when_fast_is_4,
+    one_by_one,
+    spec,
+    tiny_market,
+)
+
+from fleece.sweep.executor import DaskExecutor, SerialExecutor, check_workers
+from fleece.sweep.sweep import plan_sweep, run_sweep
+
+
+def test_a_sweep_on_the_cluster_gives_exactly_the_results_of_running_each_backtest_alone(
+    dask_client: Client,
+) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec())
+
+    result = run_sweep(plan, DaskExecutor(dask_client, market))
+
+    assert [o.spec for o in result.outcomes] == list(plan.first_round)
+    for outcome in result.outcomes:
+        assert outcome.ok, outcome.error
+        assert outcome.stats == one_by_one(market, outcome.spec)
+
+
+def test_a_walk_forward_sweep_on_the_cluster_equals_the_same_sweep_in_process(
+    dask_client: Client,
+) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(walk_forward="2:1"))
+
+    on_dask = run_sweep(plan, DaskExecutor(dask_client, market))
+    serial = run_sweep(plan, SerialExecutor(market))
+
+    assert [(o.spec, o.stats) for o in on_dask.outcomes] == [
+        (o.spec, o.stats) for o in serial.outcomes
+    ]
+    assert [w.chosen.spec for w in on_dask.windows if w.chosen] == [
+        w.chosen.spec for w in serial.windows if w.chosen
+    ]
+    assert on_dask.out_of_sample is not None and serial.out_of_sample is not None
+    assert on_dask.out_of_sample.equity.tolist() == serial.out_of_sample.equity.tolist()
+
+
+def test_a_task_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(
+    dask_client: Client,
+) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(axes(fast=(3, FAILING_FAST))))
+
+    result = run_sweep(plan, DaskExecutor(dask_client, market, fail_when_fast_is_4))
+
+    failed = [o for o in result.outcomes if not o.ok]
+    assert {o.spec.params.fast for o in failed} == {FAILING_FAST}
+    assert len(failed) == 4
+    for outcome in failed:
+        assert outcome.error is not None
+        assert outcome.error.startswith("RuntimeError: engine exploded on fast=4")
+    finished = [o for o in result.outcomes if o.ok]
+    assert len(finished) == 4
+    assert all(o.stats == one_by_one(market, o.spec) for o in finished)
+
+
+def test_a_task_for_a_symbol_without_bars_fails_alone(dask_client: Client) -> None:
+    market = tiny_market()
+    grid = axes(fast=(3,), medium=(8,), slow=(20,), sets=(("SPY",), ("SPY", "XYZ")))
+    plan = plan_sweep(market, spec(grid))
+
+    result = run_sweep(plan, DaskExecutor(dask_client, market))
+
+    assert [o.ok for o in result.outcomes] == [True, False]
+    assert result.failures[0].spec.params.symbols == ("SPY", "XYZ")
+    assert "DataError: no bars for XYZ" in (result.failures[0].error or "")
+
+
+def test_the_bars_are_sent_to_each_worker_once_for_all_tasks(dask_client: Client) -> None:
+    market = tiny_market()
+    executor = DaskExecutor(dask_client, market)
+    plan = plan_sweep(market, spec())
+
+    executor.run(plan.first_round)
+    executor.run(plan.first_round)
+
+    bars = executor.bars
+    holders = dask_client.who_has([bars])[bars.key]
+    assert len(holders) == len(dask_client.scheduler_info()["workers"]) == 2
+
+
+def test_progress_is_told_once_per_task(dask_client: Client) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(walk_forward="3:1"))
+    seen: list[int] = []
+
+    result = run_sweep(plan, DaskExecutor(dask_client, market), lambda o: seen.append(o.spec.id))
+
+    assert sorted(seen) == [o.spec.id for o in result.outcomes]
+    assert len(seen) == plan.task_count
+
+
+def test_the_workers_are_checked_for_fleece(dask_client: Client) -> None:
+    assert check_workers(dask_client) == 2
+
+
+def test_outcomes_come_back_in_task_order_whatever_finishes_first(dask_client: Client) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(axes(fast=(2, 3, 5, 7), medium=(8, 12), slow=(20, 30))))
+
+    outcomes = DaskExecutor(dask_client, market).run(plan.first_round)
+
+    assert [o.spec.id for o in outcomes] == list(range(len(plan.first_round)))
+
+
+def test_a_task_whose_worker_dies_is_reported_with_its_parameters(dask_client: Client) -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(axes(fast=(3, FAILING_FAST), medium=(8,), slow=(20,))))
+
+    result = run_sweep(plan, DaskExecutor(dask_client, market, die_when_fast_is_4))
+
+    assert [o.ok for o in result.outcomes] == [True, False]
+    lost = result.failures[0]
+    assert lost.spec.params.fast == FAILING_FAST
+    assert "KilledWorker" in (lost.error or "")
+    dask_client.wait_for_workers(2)  # the nanny restarts the worker for the next tests

@@ -1,0 +1,99 @@
+"""The parameter grid: every combination once, in a fixed order; invalid ones skipped with why."""
+
+from __future__ import annotations
+
+import pytest
+from sweep_helpers import SYMBOLS, axes, trading
+
+from fleece.errors import ConfigError
+from fleece.sweep.grid import (
+    Params,
+    backtest_config,
+    build_grid,
+    parse_floats,
+    parse_ints,
+    parse_symbol_sets,
+    with_params,
+)
+
+
+def _grid(**kwargs: object) -> object:
+    return build_grid(axes(**kwargs), trading(), cash=100_000.0, slippage_bps=0.0)  # type: ignore[arg-type]
+
+
+def test_grid_crosses_every_axis_in_a_fixed_order() -> None:
+    grid = _grid(fast=(3, 5), medium=(8,), slow=(20, 30), pct=(0.1, 0.2))
+
+    windows = [(p.params.fast, p.params.slow, p.params.max_position_pct) for p in grid.points]
+
+    assert windows == [
+        (3, 20, 0.1), (3, 20, 0.2), (3, 30, 0.1), (3, 30, 0.2),
+        (5, 20, 0.1), (5, 20, 0.2), (5, 30, 0.1), (5, 30, 0.2),
+    ]  # fmt: skip
+
+
+def test_symbol_sets_are_the_outermost_axis() -> None:
+    grid = _grid(fast=(3,), medium=(8,), slow=(20, 30), sets=(("SPY",), ("IBM", "SPY")))
+
+    assert [p.params.symbols for p in grid.points] == [
+        ("SPY",), ("SPY",), ("IBM", "SPY"), ("IBM", "SPY"),
+    ]  # fmt: skip
+
+
+def test_windows_out_of_order_are_skipped_with_the_runners_reason() -> None:
+    grid = _grid(fast=(5, 10), medium=(10, 20), slow=(15,))
+
+    assert [(p.params.fast, p.params.medium) for p in grid.points] == [(5, 10)]
+    reasons = {(s.params.fast, s.params.medium): s.reason for s in grid.skipped}
+    assert set(reasons) == {(5, 20), (10, 10), (10, 20)}
+    assert "fast < medium < slow" in reasons[(10, 10)]
+
+
+def test_a_position_size_the_risk_manager_refuses_is_skipped() -> None:
+    grid = _grid(fast=(3,), medium=(8,), slow=(20,), pct=(0.1, 1.5))
+
+    assert [p.params.max_position_pct for p in grid.points] == [0.1]
+    assert "max_position_pct" in grid.skipped[0].reason
+
+
+def test_skipped_combinations_keep_their_place_in_grid_order() -> None:
+    grid = _grid(fast=(3, 9), medium=(8,), slow=(20,))
+
+    assert grid.order == {
+        Params(3, 8, 20, 0.1, SYMBOLS): 0,
+        Params(9, 8, 20, 0.1, SYMBOLS): 1,
+    }
+
+
+def test_a_value_listed_twice_runs_once() -> None:
+    grid = _grid(fast=(3, 3), medium=(8,), slow=(20,), sets=(("SPY", "IBM"), ("IBM", "SPY")))
+
+    assert len(grid.points) == 1
+
+
+def test_a_grid_point_varies_the_trading_config_and_keeps_its_other_settings() -> None:
+    base = trading(max_daily_loss_pct=0.02, max_trades_per_day=7)
+    params = Params(4, 9, 33, 0.25, ("SPY",))
+
+    varied = with_params(base, params)
+    config = backtest_config(varied, cash=5_000.0, slippage_bps=2.0)
+
+    assert (config.fast, config.medium, config.slow) == (4, 9, 33)
+    assert config.limits.max_position_pct == 0.25
+    assert config.limits.max_daily_loss_pct == 0.02
+    assert config.limits.max_trades_per_day == 7
+    assert (config.cash, config.slippage_bps) == (5_000.0, 2.0)
+    assert varied.tickers == ("SPY",)
+    assert base.strategy.fast == 10  # the base config is untouched
+
+
+def test_lists_on_the_command_line_parse_in_the_order_given() -> None:
+    assert parse_ints("10, 5,20", "--fast") == (10, 5, 20)
+    assert parse_floats("0.05,0.1", "--max-position-pct") == (0.05, 0.1)
+    assert parse_symbol_sets(["spy,IBM", "SPY"]) == (("IBM", "SPY"), ("SPY",))
+
+
+@pytest.mark.parametrize("text", ["", "5,x", " , "])
+def test_a_bad_window_list_is_a_config_error_naming_the_option(text: str) -> None:
+    with pytest.raises(ConfigError, match="--fast"):
+        parse_ints(text, "--fast")
