@@ -11,7 +11,8 @@ Fill rules (the backtest reuses them, so they are the contract):
   sell: high >= limit) it fills at the limit. Equivalently the price is ``min(limit, open)`` for a
   buy and ``max(limit, open)`` for a sell. No slippage on limit fills.
 - Day orders still open at their session's close expire; an order submitted while the market is
-  closed belongs to the next session. Orders fill whole (no partial fills).
+  closed belongs to the next session. Orders fill whole, unless a :class:`FillSplit` (fault
+  injection) says otherwise: then the rest fills on the order's next eligible bar.
 
 The money side (cash, holdings, marks, equity to the cent) lives in :mod:`fleece.exchange.ledger`.
 """
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.exchange.ledger import AccountView, Ledger, PositionView, cents_of
@@ -49,6 +51,14 @@ _TICK = Decimal("0.0001")
 # before the next bar opens.
 _BAR_CLOSE, _SESSION_CLOSE, _BAR_OPEN = 0, 1, 2
 _Event = tuple[datetime, int, int, str, str, Bar | None]
+
+
+class FillSplit(Protocol):
+    """Decides how many shares of an order fill now (fault injection's partial fills)."""
+
+    def fill_qty(self, order: SimOrder) -> int:
+        """Shares to fill now, between 1 and the order's unfilled quantity."""
+        ...
 
 
 class Engine:
@@ -89,6 +99,7 @@ class Engine:
         self._open: dict[str, None] = {}  # ids of open orders, in submission order
         self._events: list[_Event] = []
         self._seq = itertools.count()
+        self.fill_split: FillSplit | None = None
 
     @property
     def now(self) -> datetime:
@@ -184,7 +195,9 @@ class Engine:
     def _free_qty(self, symbol: str) -> int:
         held = self._ledger.held(symbol)
         selling = sum(
-            o.qty for o in self._open_orders() if o.symbol == symbol and o.side is Side.SELL
+            o.qty - o.filled_qty
+            for o in self._open_orders()
+            if o.symbol == symbol and o.side is Side.SELL
         )
         return held - selling
 
@@ -212,27 +225,49 @@ class Engine:
                 self._fill(order, bar.open)
             else:
                 self._push(bar.timestamp + ONE_MINUTE, _BAR_CLOSE, "close", order.id, bar)
+                return
         else:
             assert limit is not None
             if _crosses(order.side, limit, bar.low, bar.high):
                 self._fill(order, limit)
             else:
                 self._schedule_bar(order, bar.timestamp + ONE_MINUTE)
+                return
+        if self._orders[order.id].status.is_open:  # partly filled: the rest on a later bar
+            self._schedule_bar(self._orders[order.id], bar.timestamp + ONE_MINUTE)
 
     def _slipped(self, price: float, side: Side) -> Decimal:
         factor = 1 + self._slip if side is Side.BUY else 1 - self._slip
         return (Decimal(str(price)) * factor).quantize(_TICK, rounding=ROUND_HALF_UP)
 
     def _fill(self, order: SimOrder, price: float) -> None:
-        self._ledger.apply_fill(order.symbol, order.side, order.qty, price, self._now)
+        remaining = order.qty - order.filled_qty
+        qty = remaining
+        if self.fill_split is not None:
+            qty = max(1, min(remaining, self.fill_split.fill_qty(order)))
+        self._ledger.apply_fill(order.symbol, order.side, qty, price, self._now)
+        done = order.filled_qty + qty
+        average = price
+        if order.filled_avg_price is not None and order.filled_qty:
+            paid = Decimal(str(order.filled_avg_price)) * order.filled_qty
+            average = float(((paid + Decimal(str(price)) * qty) / done).quantize(_TICK))
         filled = replace(
             order,
-            status=OrderStatus.FILLED,
-            filled_qty=order.qty,
-            filled_avg_price=price,
+            status=OrderStatus.FILLED if done == order.qty else OrderStatus.PARTIALLY_FILLED,
+            filled_qty=done,
+            filled_avg_price=average,
             filled_at=self._now,
+            # What is still to be bought keeps its share of the reservation.
+            reserved_cents=(
+                order.reserved_cents
+                if done == order.qty
+                else order.reserved_cents * (order.qty - done) // order.qty
+            ),
         )
-        self._finish(filled)
+        if done == order.qty:
+            self._finish(filled)
+        else:
+            self._orders[order.id] = replace(filled, updated_at=self._now)
 
     def _finish(self, order: SimOrder) -> None:
         self._orders[order.id] = replace(order, updated_at=self._now)

@@ -43,6 +43,7 @@ class OrderStatus(StrEnum):
     """The subset of Alpaca's order statuses the exchange produces."""
 
     NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"  # only when fault injection splits a fill
     FILLED = "filled"
     CANCELED = "canceled"
     EXPIRED = "expired"
@@ -50,7 +51,7 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """True while the order can still fill or be cancelled."""
-        return self is OrderStatus.NEW
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
 class ExchangeError(FleeceError):
