@@ -128,6 +128,17 @@ class SimExchange:
                 self._submissions[order.client_order_id] += 1
             return order
 
+    def export_counters(self) -> dict[str, dict[str, int]]:
+        """The request and submission counters (saved by :mod:`fleece.exchange.state_file`)."""
+        with self._lock:
+            return {"requests": dict(self._requests), "submissions": dict(self._submissions)}
+
+    def import_counters(self, saved: Mapping[str, Mapping[str, int]]) -> None:
+        """Restore what :meth:`export_counters` returned (after a restart)."""
+        with self._lock:
+            self._requests = Counter(dict(saved.get("requests", {})))
+            self._submissions = Counter(dict(saved.get("submissions", {})))
+
     def count_request(self, route: str) -> None:
         """Count one request to ``route`` (e.g. ``"GET /v2/account"``)."""
         with self._lock:
