@@ -11,13 +11,15 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fleece.errors import ConfigError
 from fleece.exchange.data_api import data_router
+from fleece.exchange.faults import FaultInjector, plan_from_json
 from fleece.exchange.orders import (
     CODE_INVALID_ORDER,
     CODE_UNAUTHORIZED,
@@ -39,13 +41,17 @@ def _same(given: str | None, expected: bytes) -> bool:
     return hmac.compare_digest((given or "").encode(), expected)
 
 
-def create_app(exchange: SimExchange, key: str, secret: str) -> FastAPI:
+def create_app(
+    exchange: SimExchange, key: str, secret: str, faults: FaultInjector | None = None
+) -> FastAPI:
     """The exchange's HTTP app.
 
     Args:
         exchange: the simulated exchange to serve.
         key: the API key id clients must send.
         secret: the API secret clients must send.
+        faults: the fault injector whose plan ``/v1/sim/faults`` shows and changes (the
+            injection itself is an ASGI layer around this app: :mod:`fleece.exchange.faults`).
     """
     if not key or not secret:
         raise ValueError("the exchange needs a non-empty key and secret")
@@ -79,8 +85,24 @@ def create_app(exchange: SimExchange, key: str, secret: str) -> FastAPI:
     def state() -> dict[str, Any]:
         return exchange.state()
 
+    if faults is not None:
+        _fault_routes(app, faults)
     _install_error_handlers(app)
     return app
+
+
+def _fault_routes(app: FastAPI, faults: FaultInjector) -> None:
+    @app.get("/v1/sim/faults")
+    def get_faults() -> dict[str, Any]:
+        return faults.counts()
+
+    @app.post("/v1/sim/faults")
+    def set_faults(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        try:
+            faults.configure(plan_from_json(body, faults.plan))
+        except ConfigError as exc:
+            raise ExchangeError(422, CODE_UNPROCESSABLE, f"{exc.key}: {exc.reason}") from None
+        return faults.counts()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
