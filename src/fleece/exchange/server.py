@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fleece.errors import FleeceError
+from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
+from fleece.exchange.state_file import StateFile
 
 if TYPE_CHECKING:
     import uvicorn
@@ -58,6 +60,10 @@ class ExchangeServer:
         secret: the API secret clients must send.
         host: a loopback address to bind.
         port: the port; 0 picks a free one.
+        faults: the fault injector (default: one that injects nothing until told to through
+            ``POST /v1/sim/faults``).
+        state_path: a state file: restored now if it exists, then kept current (see
+            :mod:`fleece.exchange.state_file`); the exchange restarts where it stopped.
 
     Use as a context manager (``with ExchangeServer(...) as server: server.url``), or call
     :meth:`start` and :meth:`stop`.
@@ -70,13 +76,25 @@ class ExchangeServer:
         secret: str,
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        faults: FaultInjector | None = None,
+        state_path: Path | None = None,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the exchange binds loopback addresses only, not {host!r}")
         from fleece.exchange.app import create_app  # lazily, like __getattr__ below
 
         self.exchange = exchange
-        self._app = create_app(exchange, key, secret)
+        self.faults = faults or FaultInjector()
+        self.state = StateFile(state_path, exchange, self.faults) if state_path else None
+        # Before the app is built: its routes hold the (restored) engine.
+        self.restored = self.state.load() if self.state else False
+        exchange.engine.fill_split = self.faults
+        self._app = FaultLayer(
+            create_app(exchange, key, secret, self.faults),
+            self.faults,
+            self.state.after_request if self.state else None,
+        )
         self._host = host
         self._port = port
         self._server: uvicorn.Server | None = None
@@ -121,12 +139,15 @@ class ExchangeServer:
         return self.url
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread (idempotent)."""
+        """Stop serving and wait for the thread (idempotent); save the state file if any."""
+        running = self._server is not None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=STARTUP_TIMEOUT_S)
         self._server, self._thread = None, None
+        if running and self.state is not None:
+            self.state.save()
 
     def __enter__(self) -> ExchangeServer:
         self.start()
@@ -170,6 +191,24 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     secret: Annotated[
         str | None, typer.Option(help="API secret clients must send (env ALPACA_SECRET_KEY).")
     ] = None,
+    fault_rate: Annotated[
+        float, typer.Option(help="Fraction of answers made faulty (0 to 1; 0 = none).")
+    ] = 0.0,
+    fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions (replayable).")] = 0,
+    faults: Annotated[
+        str,
+        typer.Option(help=f"Fault kinds, comma-separated or 'all': {','.join(FAULT_KINDS)}."),
+    ] = "5xx,429,slow,drop,ambiguous,reject,partial",
+    fault_slow_seconds: Annotated[
+        float, typer.Option(help="How long a 'slow' answer is held (beyond the client timeout).")
+    ] = 20.0,
+    fault_retry_after: Annotated[
+        float, typer.Option(help="Retry-After seconds of an injected 429.")
+    ] = 1.0,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="State file: restored at start if present, kept current, saved at exit."),
+    ] = None,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
     if not is_loopback(host):
@@ -185,6 +224,16 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     except ValueError:
         raise _fail(f"--start must be YYYY-MM-DD, got {start!r}") from None
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    try:
+        plan = FaultPlan(
+            rate=fault_rate,
+            seed=fault_seed,
+            kinds=FaultPlan.parse_kinds(faults),
+            slow_seconds=fault_slow_seconds,
+            retry_after_seconds=fault_retry_after,
+        )
+    except FleeceError as exc:
+        raise _fail(str(exc)) from None
     from fleece.exchange.sim import build_exchange  # after the cheap checks: it is slow
 
     try:
@@ -199,7 +248,9 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
             cash=cash,
             slippage_bps=slippage_bps,
         )
-        server = ExchangeServer(exchange, api_key, api_secret, host, port)
+        server = ExchangeServer(
+            exchange, api_key, api_secret, host, port, faults=FaultInjector(plan), state_path=state
+        )
         url = server.start()
     except (FleeceError, OSError, ValueError, RuntimeError) as exc:
         raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
@@ -210,6 +261,11 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if server.restored:
+        print(f"state restored from {state} (simulated now {exchange.clock.now().isoformat()})")
+    if plan.rate > 0:
+        kinds = ",".join(sorted(plan.kinds))
+        print(f"faults rate={plan.rate:g} seed={plan.seed} kinds={kinds}", flush=True)
     print(f"listening on {url}", flush=True)
     while not stop.wait(0.2):
         pass
