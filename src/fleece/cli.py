@@ -60,7 +60,13 @@ def run_bot(
     from fleece.runtime import Bot
 
     s = config.settings
-    setup_logging(s.log_level, Path(s.log_dir), _secrets_of(config))
+    setup_logging(
+        s.log_level,
+        Path(s.log_dir),
+        _secrets_of(config),
+        max_bytes=s.log_max_bytes,
+        backups=s.log_backups,
+    )
     bot = Bot(config, stop_after_sessions=stop_after_sessions)
     if not quiet:
         return asyncio.run(bot.run())

@@ -16,6 +16,7 @@ from fleece.broker import Broker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.state_store import StateStore
+from fleece.systemd import notify
 from fleece.trader import Trader, session_date
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Housekeeping:
 
     def _heartbeat(self, now: datetime) -> None:
         self._last_heartbeat = now
+        notify("WATCHDOG=1")  # systemd's watchdog (Type=notify); a no-op elsewhere
         state, why = self._trader.update_state(now)
         account = self._trader.account
         open_orders = len(self._store.unfinished_intents())

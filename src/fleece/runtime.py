@@ -39,6 +39,7 @@ from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
+from fleece.systemd import notify
 from fleece.trader import Trader, session_date
 
 log = logging.getLogger(__name__)
@@ -276,6 +277,7 @@ class Bot:
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
+        notify("READY=1")  # systemd Type=notify: started and trading
 
     async def _phase_runtime(self, bus: EventBus) -> int:
         """Phase 4: supervised tasks until a stop, then the graceful shutdown."""
@@ -469,6 +471,7 @@ class Bot:
         now = self.clock.now()
         market_open = self.trader.sessions.is_open(now)
         log.info("shutdown begins market_open=%s", market_open)
+        notify("STOPPING=1")
         try:
             await asyncio.wait_for(self._wind_down(cfg, market_open), timeout=cfg.grace_seconds)
         except TimeoutError:
