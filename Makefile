@@ -5,7 +5,7 @@ UV := $(shell ./scripts/ensure-uv.sh)
 PY := .venv/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help sync demo test lint types pytest exchange run status clean
+.PHONY: help sync demo test browser lint types pytest exchange clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -16,7 +16,11 @@ sync:  ## install the locked dependencies into .venv
 demo: sync  ## run the bot against the built-in exchange for a simulated day (the embedded default)
 	@$(PY) -m fleece demo
 
-test: sync lint types pytest  ## lint, type-check and run the whole test suite
+test: sync browser lint types pytest  ## lint, type-check and run the whole test suite
+
+browser:  ## Debian's chromium for the dashboard's browser test (never `playwright install`)
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: sync
 	$(PY) -m ruff check

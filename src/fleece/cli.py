@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -82,9 +83,10 @@ def run_bot(
                 if trader is None or bot.store is None:
                     continue
                 now = bot.clock.now().astimezone(NEW_YORK)
+                board = f"  dashboard {bot.dashboard_url}" if bot.dashboard_url else ""
                 status.update(
                     f"simulated {now:%a %Y-%m-%d %H:%M} ET  orders {trader.orders.submitted}"
-                    f"  signals {trader.signals}  refusals {sum(trader.refusals.values())}"
+                    f"  signals {trader.signals}  refusals {sum(trader.refusals.values())}{board}"
                 )
 
         watcher = threading.Thread(target=report, daemon=True)
@@ -131,6 +133,8 @@ def demo(
         "KILL_SWITCH": "false",
         "DRY_RUN": "false",
     }
+    if "DASHBOARD_PORT" not in os.environ and not _port_free("127.0.0.1", 8080):
+        overrides.setdefault("DASHBOARD_PORT", "0")  # 8080 is taken: any free port will do
     with user_errors():
         config = _load(env_file, overrides)
     console.print(
@@ -142,6 +146,15 @@ def demo(
     code = run_bot(config, stop_after_sessions=days, quiet=True)
     print_summary(console, db, Path(config.settings.log_dir) / "orchestrator.out", started)
     raise typer.Exit(code)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _store(env_file: Path) -> tuple[StateStore, AppConfig]:
