@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
 from fleece.sweep.grid import PARAM_NAMES, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
-from fleece.sweep.results import fmt, ranked
+from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
 
@@ -157,8 +157,7 @@ def _table(table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) 
 def _runs_rows(outcomes: Sequence[Outcome], metric: str) -> list[list[str]]:
     rows = []
     for rank, o in enumerate(outcomes, 1):
-        p, s = o.spec.params, o.stats
-        assert s is not None  # ranked() keeps successful runs only
+        p = o.spec.params
         rows.append(
             [
                 str(rank),
@@ -168,12 +167,7 @@ def _runs_rows(outcomes: Sequence[Outcome], metric: str) -> list[list[str]]:
                 str(p.slow),
                 f"{p.max_position_pct:g}",
                 p.symbols_label,
-                fmt(o.metric(metric), metric in PERCENT_METRICS),
-                fmt(s.total_return, True),
-                fmt(s.sharpe),
-                fmt(s.max_drawdown, True),
-                str(s.trades),
-                fmt(s.win_rate, True),
+                *figure_cells(o, metric),
             ]
         )
     return rows
@@ -234,23 +228,10 @@ def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -
     )
     grid = result.phase("grid")
     best = ranked(grid, metric)[:MAX_TABLE_ROWS]
+    header = ["#", "run", "fast", "medium", "slow", "max pos", "symbols"]
     runs_html = _table(
         "runs",
-        [
-            "#",
-            "run",
-            "fast",
-            "medium",
-            "slow",
-            "max pos",
-            "symbols",
-            metric,
-            "return",
-            "sharpe",
-            "max DD",
-            "trades",
-            "win rate",
-        ],
+        header + [label for label, _ in figure_columns(metric)],
         _runs_rows(best, metric),
     )
     days = result.plan.days

@@ -223,6 +223,34 @@ def fmt(value: float | None, pct: bool = False) -> str:
     return f"{value * 100:.2f}%" if pct else f"{value:.3f}"
 
 
+#: Figures shown for each run besides the sweep's metric: (label, Stats field).
+FIGURES = (
+    ("return", "total_return"),
+    ("sharpe", "sharpe"),
+    ("max DD", "max_drawdown"),
+    ("win rate", "win_rate"),
+    ("trades", "trades"),
+)
+
+
+def figure_columns(metric: str) -> list[tuple[str, str]]:
+    """(label, field) of the figures shown for a run: the metric first, then the others."""
+    return [(metric, metric), *((label, name) for label, name in FIGURES if name != metric)]
+
+
+def figure_cells(outcome: Outcome, metric: str) -> list[str]:
+    """The figures of :func:`figure_columns` for one run, formatted."""
+    cells: list[str] = []
+    for _, name in figure_columns(metric):
+        value = outcome.metric(name)
+        cells.append(
+            str(int(value))
+            if name == "trades" and value is not None
+            else fmt(value, name in PERCENT_METRICS)
+        )
+    return cells
+
+
 def runs_table(result: SweepResult, top: int = 20) -> Table:
     """The best grid runs by the sweep's metric, as a rich table."""
     metric = result.plan.spec.metric
@@ -231,13 +259,12 @@ def runs_table(result: SweepResult, top: int = 20) -> Table:
     table = Table(
         title=f"Sweep: top {len(best)} of {len(grid)} runs by {metric}", title_justify="left"
     )
-    for name in ("#", "fast", "medium", "slow", "pos %", "symbols", metric):
+    for name in ("#", "fast", "medium", "slow", "pos %", "symbols"):
         table.add_column(name, justify="left" if name == "symbols" else "right", overflow="fold")
-    for name in ("return", "max DD", "trades"):
-        table.add_column(name, justify="right")
+    for label, _ in figure_columns(metric):
+        table.add_column(label, justify="right")
     for rank, o in enumerate(best, 1):
-        p, s = o.spec.params, o.stats
-        assert s is not None  # ranked() keeps successful runs only
+        p = o.spec.params
         table.add_row(
             str(rank),
             str(p.fast),
@@ -245,10 +272,7 @@ def runs_table(result: SweepResult, top: int = 20) -> Table:
             str(p.slow),
             f"{p.max_position_pct * 100:g}",
             p.symbols_label,
-            fmt(o.metric(metric), metric in PERCENT_METRICS),
-            fmt(s.total_return, True),
-            fmt(s.max_drawdown, True),
-            str(s.trades),
+            *figure_cells(o, metric),
         )
     return table
 
@@ -262,9 +286,8 @@ def walk_forward_table(result: SweepResult) -> Table:
     if oos is not None:
         caption = (
             f"out of sample, chained: return {fmt(oos.total_return, True)}, "
-            f"{metric if metric in ('sharpe', 'sortino') else 'sharpe'} "
-            f"{fmt(oos.sortino if metric == 'sortino' else oos.sharpe)}, "
-            f"max DD {fmt(oos.max_drawdown, True)}, {oos.trades} trades, {oos.sessions} sessions"
+            f"Sharpe {fmt(oos.sharpe)}, max DD {fmt(oos.max_drawdown, True)}, "
+            f"{oos.trades} trades over {oos.sessions} sessions"
         )
     table = Table(title="Walk-forward", title_justify="left", caption=caption)
     for name in ("window", "train", "test", "chosen", f"train {metric}", f"test {metric}"):
