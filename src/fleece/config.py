@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     fleece_mode: Annotated[Literal["paper", "sim"], BeforeValidator(_lower)] = "paper"
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
+    # Seconds before one HTTP call to Alpaca gives up (alpaca-py sets none of its own).
+    alpaca_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
     sim_data: EnvPath | None = None
     sim_speed: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
     sim_seed: int = 0
@@ -297,6 +299,24 @@ def _read_env_file(path: Path) -> dict[str, str]:
         if value is not None and value.strip():
             found[name] = value
     return found
+
+
+def env_file_warning(path: Path) -> str | None:
+    """A warning line when ``path`` (the ``.env`` with the API keys) is group/other-readable.
+
+    Returns:
+        None when the file is missing or readable by its owner only.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"{path} is accessible by group or others (mode {mode & 0o777:o}); it holds API keys: "
+        f"chmod 600 {path}"
+    )
 
 
 def _refuse_if_misspelt(source: str, name: str) -> None:
