@@ -152,6 +152,8 @@ class OrderManager:
         self._dry_run = dry_run
         self._tif = time_in_force
         self._on_fill = on_fill
+        # Told just before each order goes to the broker (the decision-latency timer).
+        self.before_send: Callable[[], None] | None = None
         self.submitted = 0
         self.failures = 0
         # Unfinished intents by client_order_id, kept in memory so the per-bar path never
@@ -223,6 +225,8 @@ class OrderManager:
     async def _send(self, cid: str, symbol: str, side: Side, qty: int) -> SubmitOutcome:
         self._store.mark_submit_attempt(cid, self._clock.now())
         self.submitted += 1
+        if self.before_send is not None:
+            self.before_send()
         try:
             order = await self._broker.submit_market(cid, symbol, side, qty, self._tif)
         except AmbiguousSubmitError as exc:

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from typing import Any
 
 from fleece.broker import Broker
 from fleece.clock import Clock, ScaledClock, SystemClock
-from fleece.config import AppConfig
+from fleece.config import AppConfig, env_file_warning
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
@@ -143,8 +144,9 @@ class Bot:
                 self.clock = _BrokerClock()
                 self.speed = 0.0
         self.base_url = trading_url
-        trading = make_trading_client(key, secret, trading_url, raw_data=True)
-        data = make_data_client(key, secret, data_url, raw_data=True)
+        timeout = s.alpaca_timeout_seconds
+        trading = make_trading_client(key, secret, trading_url, timeout=timeout, raw_data=True)
+        data = make_data_client(key, secret, data_url, timeout=timeout, raw_data=True)
         return Broker(trading, data, feed=self.config.trading.data.feed)
 
     def _build_core(self, store: StateStore, broker: Broker) -> Trader:
@@ -186,6 +188,7 @@ class Bot:
             dry_run=s.dry_run,
         )
         orders._on_fill = trader.on_fill
+        orders.before_send = trader.latency.order_called
         return trader
 
     # ---- the run -------------------------------------------------------------------------
@@ -220,6 +223,15 @@ class Bot:
                     total / self.stats.polls if self.stats.polls else 0.0,
                     " ".join(f"{k}={v}" for k, v in sorted(self.stats.requests.items())),
                 )
+            if self.trader is not None and self.trader.latency.samples:
+                timer = self.trader.latency
+                log.info(
+                    "decision latency orders=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f",
+                    len(timer.samples),
+                    (timer.percentile(0.50) or 0.0) * 1000,
+                    (timer.percentile(0.99) or 0.0) * 1000,
+                    max(timer.samples) * 1000,
+                )
             if self.store is not None:
                 if run_id is not None:
                     self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
@@ -230,6 +242,9 @@ class Bot:
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
         s = self.config.settings
+        warning = env_file_warning(Path(s.env_source))
+        if warning:
+            log.warning(warning)
         self.broker = self._build_broker()
         if isinstance(self.clock, _BrokerClock):
             await self.clock.sync(self.broker)
@@ -422,7 +437,8 @@ class Bot:
             assert self.broker is not None
             while self.clock.now() < target and not self._stopping.is_set():
                 await asyncio.sleep(0.05)
-                await self.clock.sync(self.broker)
+                if self.clock.stale():
+                    await self.clock.sync(self.broker)
             return
         waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
         stopper = asyncio.create_task(self._stopping.wait())
@@ -538,19 +554,47 @@ class Bot:
 
 
 class _BrokerClock:
-    """The clock of a separately running exchange, read from its ``/v2/clock``."""
+    """The clock of a separately running exchange, read from its ``/v2/clock``.
 
-    def __init__(self) -> None:
-        self._now: datetime | None = None
+    Between reads it extrapolates at the rate it measured between the last two reads, so a
+    running simulation needs about one clock request a second, not one per nap; a stepped
+    exchange (rate 0) is re-read often, because only its operator moves it.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._synced: datetime | None = None
+        self._synced_at = 0.0
+        self._rate = 0.0
+        self._last: datetime | None = None
 
     def now(self) -> datetime:
-        if self._now is None:
+        if self._synced is None:
             raise RuntimeError("broker clock read before the first sync")
-        return self._now
+        elapsed = (self._monotonic() - self._synced_at) * self._rate
+        now = self._synced + timedelta(seconds=elapsed)
+        if self._last is not None and now < self._last:
+            now = self._last  # never backwards, even when the measured rate was too high
+        self._last = now
+        return now
+
+    @property
+    def resync_after(self) -> float:
+        """Real seconds between reads: short for a stepped exchange, a second otherwise."""
+        return 0.05 if self._rate == 0 else 1.0
+
+    def stale(self) -> bool:
+        """True when it is time to read the broker's clock again."""
+        return self._monotonic() - self._synced_at >= self.resync_after
 
     async def sync(self, broker: Broker) -> None:
-        """Read the broker's time (one request)."""
-        self._now = (await broker.clock()).timestamp
+        """Read the broker's time (one request) and update the measured rate."""
+        stamp = (await broker.clock()).timestamp
+        at = self._monotonic()
+        if self._synced is not None and at > self._synced_at:
+            measured = (stamp - self._synced).total_seconds() / (at - self._synced_at)
+            self._rate = max(measured, 0.0)
+        self._synced, self._synced_at = stamp, at
 
 
 def is_sim_clock(clock: Clock) -> bool:

@@ -8,7 +8,8 @@ time) as arguments, so the same object is driven by the live runtime and by test
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -67,6 +68,36 @@ class TraderStore(IntentStore, Protocol):
     def add_refusal(self, r: Refusal) -> None: ...
 
 
+class DecisionTimer:
+    """Real time from a bar reaching the trader to the broker call of the order it caused.
+
+    It covers the strategy, the risk checks and the intent's write-ahead commits; not the HTTP
+    poll that fetched the bar, nor the wait behind earlier bars of the same poll. Samples are
+    in seconds, the newest ``keep`` only, so memory stays flat over a long run.
+    """
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.samples: deque[float] = deque(maxlen=keep)
+        self._started: float | None = None
+
+    def bar_arrived(self) -> None:
+        """A bar reached the trader: start timing."""
+        self._started = time.perf_counter()
+
+    def order_called(self) -> None:
+        """The order for the current bar is about to be sent: record the elapsed time."""
+        if self._started is not None:
+            self.samples.append(time.perf_counter() - self._started)
+            self._started = None
+
+    def percentile(self, q: float) -> float | None:
+        """The ``q`` quantile (0..1) of the samples in seconds; None without samples."""
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def session_date(ts: datetime) -> date:
     """The New York calendar date a timestamp belongs to (trade counters are per session)."""
     return ts.astimezone(NEW_YORK).date()
@@ -106,6 +137,7 @@ class Trader:
         self.signals = 0
         self.refusals: Counter[str] = Counter()
         self.state: tuple[TradingState, str] = (TradingState.ACTIVE, "")
+        self.latency = DecisionTimer()
 
     # ---- context ----------------------------------------------------------------------------
     def kill_switch(self) -> bool:
@@ -174,6 +206,7 @@ class Trader:
         """Run one bar through strategy, risk and orders."""
         if not self.sessions.is_regular_bar(bar.timestamp):
             return  # extended-hours bars never feed the strategy (regular_only)
+        self.latency.bar_arrived()
         self.last_price[bar.symbol] = bar.close
         holding = self.portfolio.qty.get(bar.symbol, 0) > 0 or (
             self.orders.has_open and bar.symbol in self.orders.pending_buys()
