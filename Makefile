@@ -147,3 +147,9 @@ requirements:  ## regenerate requirements{,-dev}.{in,txt} from pyproject.toml an
 bench:  ## alpaca-fleece vs backtrader, identical trades: 31 symbols x 1 year synthetic, then real bars
 	@$(UV) sync --frozen --group bench --quiet
 	$(PY) bench/bench.py
+
+# ---- sweep ----
+.PHONY: bench-sweep
+
+bench-sweep: sync  ## fleece sweep on Dask: backtests per minute with 1 and 2 workers, 2nd worker's efficiency
+	$(PY) bench/sweep_bench.py
