@@ -556,9 +556,11 @@ class Bot:
 class _BrokerClock:
     """The clock of a separately running exchange, read from its ``/v2/clock``.
 
-    Between reads it extrapolates at the rate it measured between the last two reads, so a
-    running simulation needs about one clock request a second, not one per nap; a stepped
-    exchange (rate 0) is re-read often, because only its operator moves it.
+    Between reads it extrapolates at the exchange's rate once two successive reads agree on
+    it (within a factor of 2), so a running simulation needs about one clock request a second,
+    not one per nap. A stepped exchange never shows a steady rate (it stands, then jumps), so it
+    is simply re-read often; a night skipped by a running exchange is a jump too, and leaves
+    the rate alone. Extrapolation never reaches further than two read intervals past a read.
     """
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -566,12 +568,14 @@ class _BrokerClock:
         self._synced: datetime | None = None
         self._synced_at = 0.0
         self._rate = 0.0
+        self._candidate = 0.0
         self._last: datetime | None = None
 
     def now(self) -> datetime:
         if self._synced is None:
             raise RuntimeError("broker clock read before the first sync")
-        elapsed = (self._monotonic() - self._synced_at) * self._rate
+        real = min(self._monotonic() - self._synced_at, 2 * self.resync_after)
+        elapsed = real * self._rate
         now = self._synced + timedelta(seconds=elapsed)
         if self._last is not None and now < self._last:
             now = self._last  # never backwards, even when the measured rate was too high
@@ -592,8 +596,14 @@ class _BrokerClock:
         stamp = (await broker.clock()).timestamp
         at = self._monotonic()
         if self._synced is not None and at > self._synced_at:
-            measured = (stamp - self._synced).total_seconds() / (at - self._synced_at)
-            self._rate = max(measured, 0.0)
+            measured = max((stamp - self._synced).total_seconds() / (at - self._synced_at), 0.0)
+            if self._rate > 0 and measured > 2 * self._rate:
+                pass  # a jump (night skipped): keep the steady rate
+            elif measured > 0 and self._candidate > 0 and 0.5 <= measured / self._candidate <= 2:
+                self._rate = measured
+            else:
+                self._rate = 0.0 if measured == 0 or self._rate == 0 else self._rate
+            self._candidate = measured
         self._synced, self._synced_at = stamp, at
 
 
