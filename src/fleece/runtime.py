@@ -436,9 +436,8 @@ class Bot:
         if isinstance(self.clock, _BrokerClock):
             assert self.broker is not None
             while self.clock.now() < target and not self._stopping.is_set():
-                await asyncio.sleep(0.05)
-                if self.clock.stale():
-                    await self.clock.sync(self.broker)
+                await asyncio.sleep(self.clock.nap_before(target))
+                await self.clock.sync(self.broker)
             return
         waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
         stopper = asyncio.create_task(self._stopping.wait())
@@ -556,55 +555,40 @@ class Bot:
 class _BrokerClock:
     """The clock of a separately running exchange, read from its ``/v2/clock``.
 
-    Between reads it extrapolates at the exchange's rate once two successive reads agree on
-    it (within a factor of 2), so a running simulation needs about one clock request a second,
-    not one per nap. A stepped exchange never shows a steady rate (it stands, then jumps), so it
-    is simply re-read often; a night skipped by a running exchange is a jump too, and leaves
-    the rate alone. Extrapolation never reaches further than two read intervals past a read.
+    It never runs ahead of the exchange: ``now`` is the last time read. What it learns is the
+    exchange's pace (simulated seconds per real second between the last two reads), so that
+    waiting for a moment takes about one read for a running simulation instead of one every
+    50 ms; a stepped exchange (pace 0) is simply re-read often, since only its operator moves
+    it, and a jump (a skipped night, a step) only makes the next nap short.
     """
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._synced: datetime | None = None
         self._synced_at = 0.0
-        self._rate = 0.0
-        self._candidate = 0.0
-        self._last: datetime | None = None
+        self.pace = 0.0
 
     def now(self) -> datetime:
         if self._synced is None:
             raise RuntimeError("broker clock read before the first sync")
-        real = min(self._monotonic() - self._synced_at, 2 * self.resync_after)
-        elapsed = real * self._rate
-        now = self._synced + timedelta(seconds=elapsed)
-        if self._last is not None and now < self._last:
-            now = self._last  # never backwards, even when the measured rate was too high
-        self._last = now
-        return now
+        return self._synced
 
-    @property
-    def resync_after(self) -> float:
-        """Real seconds between reads: short for a stepped exchange, a second otherwise."""
-        return 0.05 if self._rate == 0 else 1.0
-
-    def stale(self) -> bool:
-        """True when it is time to read the broker's clock again."""
-        return self._monotonic() - self._synced_at >= self.resync_after
+    def nap_before(self, target: datetime) -> float:
+        """Real seconds to wait before reading the clock again on the way to ``target``."""
+        if self._synced is None or self.pace <= 0:
+            return 0.05
+        remaining = (target - self._synced).total_seconds() / self.pace
+        return min(max(remaining, 0.05), 5.0)
 
     async def sync(self, broker: Broker) -> None:
-        """Read the broker's time (one request) and update the measured rate."""
+        """Read the broker's time (one request) and the pace since the previous read."""
         stamp = (await broker.clock()).timestamp
         at = self._monotonic()
         if self._synced is not None and at > self._synced_at:
-            measured = max((stamp - self._synced).total_seconds() / (at - self._synced_at), 0.0)
-            if self._rate > 0 and measured > 2 * self._rate:
-                pass  # a jump (night skipped): keep the steady rate
-            elif measured > 0 and self._candidate > 0 and 0.5 <= measured / self._candidate <= 2:
-                self._rate = measured
-            else:
-                self._rate = 0.0 if measured == 0 or self._rate == 0 else self._rate
-            self._candidate = measured
-        self._synced, self._synced_at = stamp, at
+            self.pace = max((stamp - self._synced).total_seconds() / (at - self._synced_at), 0.0)
+        if self._synced is None or stamp > self._synced:
+            self._synced = stamp
+        self._synced_at = at
 
 
 def is_sim_clock(clock: Clock) -> bool:

@@ -1,4 +1,4 @@
-"""The clock of a separately started exchange: extrapolated when steady, re-read when stepped."""
+"""The clock of a separately started exchange: never ahead of it, read about once per wait."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -20,10 +20,8 @@ class FakeTime:
 class FakeBroker:
     def __init__(self) -> None:
         self.stamp = T0
-        self.reads = 0
 
     async def clock(self) -> MarketClock:
-        self.reads += 1
         return MarketClock(self.stamp, True, T0 + timedelta(days=1), T0 + timedelta(hours=1))
 
 
@@ -31,44 +29,34 @@ def sync(clock: _BrokerClock, broker: FakeBroker) -> None:
     asyncio.run(clock.sync(broker))  # type: ignore[arg-type]
 
 
-def test_a_running_exchange_is_extrapolated_at_its_measured_rate() -> None:
+def test_a_running_exchange_is_waited_for_with_one_nap_at_its_pace() -> None:
     real, broker = FakeTime(), FakeBroker()
     clock = _BrokerClock(real)
-    for _ in range(3):  # three reads one real second apart at 60x
-        sync(clock, broker)
-        real.t += 1.0
-        broker.stamp += timedelta(seconds=60)
-    real.t -= 0.5  # half a second after the last read
-    assert clock.now() == T0 + timedelta(seconds=120 + 30)
-    assert clock.resync_after == 1.0
+    sync(clock, broker)
+    real.t += 1.0
+    broker.stamp += timedelta(seconds=60)  # 60x
+    sync(clock, broker)
+    assert clock.now() == T0 + timedelta(seconds=60)
+    assert clock.nap_before(T0 + timedelta(seconds=120)) == 1.0
 
 
-def test_a_stepped_exchange_is_never_extrapolated() -> None:
+def test_a_stepped_exchange_is_read_often_and_never_extrapolated() -> None:
     real, broker = FakeTime(), FakeBroker()
     clock = _BrokerClock(real)
     sync(clock, broker)
     real.t += 0.05
-    broker.stamp += timedelta(minutes=30)  # the operator advances it
     sync(clock, broker)
-    real.t += 0.05
-    sync(clock, broker)  # and it stands still again
-    real.t += 5.0
-    assert clock.now() == T0 + timedelta(minutes=30)
-    assert clock.resync_after == 0.05
+    real.t += 10.0
+    assert clock.now() == T0
+    assert clock.nap_before(T0 + timedelta(minutes=1)) == 0.05
 
 
-def test_a_skipped_night_does_not_change_the_rate_and_time_never_goes_backwards() -> None:
+def test_time_never_goes_backwards_even_if_a_read_does() -> None:
     real, broker = FakeTime(), FakeBroker()
     clock = _BrokerClock(real)
-    for _ in range(3):
-        sync(clock, broker)
-        real.t += 1.0
-        broker.stamp += timedelta(seconds=60)
-    broker.stamp += timedelta(hours=17)  # night skipped between two reads
+    broker.stamp += timedelta(minutes=5)
     sync(clock, broker)
-    real.t += 0.5
-    after_jump = clock.now()
-    assert after_jump == broker.stamp + timedelta(seconds=30)
-    broker.stamp -= timedelta(seconds=10)  # a read earlier than our extrapolation
+    broker.stamp -= timedelta(minutes=1)
+    real.t += 1.0
     sync(clock, broker)
-    assert clock.now() >= after_jump
+    assert clock.now() == T0 + timedelta(minutes=5)
