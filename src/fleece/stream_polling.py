@@ -1,8 +1,9 @@
 """HTTP polling of 1-minute bars: ONE multi-symbol request per poll, whatever the symbol count.
 
 The poller remembers the last accepted bar per symbol, asks the broker for everything after the
-oldest of those, and hands back only new, valid, closed bars in (timestamp, symbol) order: the same
-order a backtest replays them in. Bad bars are logged and skipped; the bot keeps running.
+oldest of those (but never more than :data:`LOOKBACK` before the previous request's end), and hands
+back only new, valid, closed bars in (timestamp, symbol) order: the same order a backtest replays
+them in. Bad bars are logged and skipped; the bot keeps running.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from fleece.models import Bar
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
+#: How far back before the previous request's end a poll still looks: for a bar published late,
+#: or a quiet symbol's next bar. A symbol with no bar at all (a ticker not on IEX, renamed,
+#: halted) must not drag every poll back over hours of every other symbol's bars.
+LOOKBACK = timedelta(minutes=5)
 
 
 class BarPoller:
@@ -32,6 +37,7 @@ class BarPoller:
         self._clock = clock
         self.symbols = tuple(symbols)
         self._last: dict[str, datetime] = {}
+        self._asked_until: datetime | None = None  # ``end`` of the last answered request
         self.polls = 0
         self.skipped: Counter[str] = Counter()
         self.last_success: datetime | None = None
@@ -48,10 +54,13 @@ class BarPoller:
                 self._last[bar.symbol] = bar.timestamp
 
     def since(self, default_start: datetime) -> datetime:
-        """Where the next request starts: just after the oldest symbol's last bar."""
-        if len(self._last) < len(self.symbols):
-            return default_start
-        return min(self._last.values()) + ONE_MINUTE
+        """Where the next request starts: just after the oldest symbol's last bar, but never
+        more than :data:`LOOKBACK` before the previous request's end."""
+        nexts = [self._last[s] + ONE_MINUTE for s in self.symbols if s in self._last]
+        if self._asked_until is None:
+            return min(nexts) if len(nexts) == len(self.symbols) else default_start
+        floor = self._asked_until + ONE_MINUTE - LOOKBACK
+        return max(floor, min(nexts, default=floor))
 
     async def poll(self, default_start: datetime) -> list[Bar]:
         """One poll: new valid bars in (timestamp, symbol) order; [] when the broker fails."""
@@ -72,6 +81,7 @@ class BarPoller:
             log.warning("bar poll failed reason=%s", exc)
             return []
         self._observe(started, ok=True)
+        self._asked_until = end
         # The broker answered as of its own later "now": judge "closed yet" against that moment.
         now = self._clock.now()
         for symbol, reason in skipped:
