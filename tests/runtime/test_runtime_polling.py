@@ -57,6 +57,8 @@ def _bars_requests_per_poll(tmp_path: Path, symbols: Sequence[str], polls: int) 
             await harness.step(polls)
             after = market.requests(BARS_ROUTE)
             await harness.stop()
+            # A retried request would count twice at the exchange; say so if it happened.
+            assert harness.bot.broker is not None and not harness.bot.broker.errors
             return (after - before) / harness.cycles
 
     return asyncio.run(scenario())
@@ -67,6 +69,33 @@ def test_one_bars_request_per_poll_for_31_symbols_as_for_2(tmp_path: Path) -> No
     per_poll = {n: _bars_requests_per_poll(tmp_path, SEED_SYMBOLS[:n], polls=4) for n in (2, 31)}
 
     assert per_poll == {2: 1.0, 31: 1.0}
+
+
+def test_a_symbol_without_any_bar_does_not_make_each_poll_fetch_the_history_again(
+    tmp_path: Path,
+) -> None:
+    # One configured ticker has no bar at all (renamed, delisted, not on IEX): the others' bars
+    # must still come one minute at a time, in one request per poll.
+    traded = [s for s in SEED_SYMBOLS if s != "GOLD"]
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, SEED_SYMBOLS)
+
+    async def scenario() -> tuple[float, int, dict[str, int]]:
+        with stepped_market(synthetic(traded), ny("09:30")) as market:
+            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            before = market.requests(BARS_ROUTE)
+            bars_before = harness.bot.stats.bars
+            await harness.step(3)
+            per_poll = (market.requests(BARS_ROUTE) - before) / harness.cycles
+            bars = harness.bot.stats.bars - bars_before
+            await harness.stop()
+            errors = dict(harness.bot.broker.errors) if harness.bot.broker else {}
+            return per_poll, bars, errors
+
+    per_poll, bars, errors = asyncio.run(scenario())
+
+    assert per_poll == 1.0, f"retried after errors: {errors}"
+    assert bars == 3 * len(traded)
 
 
 def test_warmup_backfill_follows_next_page_token_until_every_bar_is_in(tmp_path: Path) -> None:
