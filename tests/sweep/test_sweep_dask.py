@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from distributed import Client
+import pytest
+from distributed import Client, LocalCluster
 from sweep_helpers import (
     FAILING_FAST,
     axes,
@@ -13,7 +14,7 @@ from sweep_helpers import (
     tiny_market,
 )
 
-from fleece.sweep.executor import DaskExecutor, SerialExecutor, check_workers
+from fleece.sweep.executor import DaskExecutor, SerialExecutor, SweepError, check_workers
 from fleece.sweep.sweep import plan_sweep, run_sweep
 
 
@@ -129,3 +130,9 @@ def test_a_task_whose_worker_dies_is_reported_with_its_parameters(dask_client: C
     assert lost.spec.params.fast == FAILING_FAST
     assert "KilledWorker" in (lost.error or "")
     dask_client.wait_for_workers(2)  # the nanny restarts the worker for the next tests
+
+
+def test_a_cluster_without_workers_is_refused_in_one_line() -> None:
+    empty = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    with empty, Client(empty) as client, pytest.raises(SweepError, match="no Dask worker joined"):
+        check_workers(client, timeout=0.2)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fleece.sweep.executor import Executor
     from fleece.sweep.grid import GridAxes
     from fleece.sweep.sweep import SweepPlan, SweepResult
+    from fleece.sweep.tasks import Outcome
 
 console = Console()
 err = Console(stderr=True)
@@ -123,9 +124,9 @@ def execute_plan(plan: SweepPlan, executor: Executor) -> SweepResult:
         bar = progress.add_task("tasks", total=plan.task_count, failed=0)
         failed = 0
 
-        def done(outcome: object) -> None:
+        def done(outcome: Outcome) -> None:
             nonlocal failed
-            failed += not getattr(outcome, "ok", True)
+            failed += not outcome.ok
             progress.update(bar, advance=1, failed=failed)
 
         result = run_sweep(plan, executor, done)

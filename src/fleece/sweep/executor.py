@@ -29,7 +29,7 @@ from fleece.errors import FleeceError
 from fleece.sweep.tasks import BacktestFn, Outcome, TaskSpec, describe_error, execute, run_task
 
 OnDone = Callable[[Outcome], None]
-#: Seconds to wait for a scheduler given with ``--scheduler`` before giving up.
+#: Seconds to wait for a scheduler given with ``--scheduler``, or for its first worker.
 CONNECT_TIMEOUT = 30
 
 
@@ -131,13 +131,21 @@ def worker_versions() -> dict[str, str]:
     }
 
 
-def check_workers(client: Client) -> int:
+def check_workers(client: Client, timeout: float = CONNECT_TIMEOUT) -> int:
     """Make sure the cluster has workers able to run fleece; returns how many.
+
+    Args:
+        client: the connected client.
+        timeout: seconds to wait for a first worker to join.
 
     Raises:
         SweepError: no worker, or a worker without fleece or with another version of it.
     """
     here = worker_versions()
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise SweepError(f"no Dask worker joined the scheduler within {timeout:g} s") from None
     try:
         found: dict[str, dict[str, str]] = client.run(worker_versions)
     except Exception as exc:  # any failure here: cannot run fleece
