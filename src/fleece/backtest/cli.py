@@ -3,6 +3,8 @@
 Thin typer command functions: options are checked and turned into calls of the package; errors a
 user can fix end as one line (exit 2 for configuration, 1 for other expected failures). The
 wall clock is read here only (the default output folder's name); nothing below it reads time.
+The backtest machinery (numpy, the exchange's engine, plotly) is imported when a command runs,
+so that ``fleece --help`` and the other commands do not wait for it.
 """
 
 from __future__ import annotations
@@ -13,23 +15,21 @@ import os
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fleece.backtest.data import MarketData, load_market, synthetic_market
-from fleece.backtest.outputs import REPORT_HTML, write_outputs
-from fleece.backtest.report import stats_table
-from fleece.backtest.runner import BacktestConfig, BacktestResult, Mode, run_backtest
-from fleece.calendar import MarketCalendar
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
 from fleece.errors import ConfigError, DataError
-from fleece.risk_manager import RiskLimits
+
+if TYPE_CHECKING:
+    from fleece.backtest.data import MarketData
+    from fleece.backtest.result import BacktestConfig, BacktestResult, Mode
 
 console = Console()
 DEFAULT_CONFIG = Path("config/trading.yaml")
@@ -82,6 +82,9 @@ def backtest_config(
     Raises:
         ConfigError: cash or slippage out of range.
     """
+    from fleece.backtest.result import BacktestConfig
+    from fleece.risk_manager import RiskLimits
+
     if not cash > 0:
         raise ConfigError("command line", "--cash", f"must be > 0, got {cash}")
     if not slippage_bps >= 0:
@@ -136,6 +139,9 @@ def load_bars(
         ConfigError: both or neither of ``data`` and ``synthetic``, or an empty date range.
         DataError: unreadable bar files.
     """
+    from fleece.backtest.data import load_market, synthetic_market
+    from fleece.calendar import MarketCalendar
+
     if (data is None) == (not synthetic):
         raise ConfigError("command line", "--data/--synthetic", "give exactly one of them")
     if start is not None and end is not None and end < start:
@@ -169,6 +175,8 @@ def _quiet_trading_logs() -> Iterator[None]:
 
 def run_with_progress(market: MarketData, config: BacktestConfig) -> BacktestResult:
     """Run the backtest with a progress bar on the terminal."""
+    from fleece.backtest.runner import run_backtest
+
     columns = (TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
     with (
         Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress,
@@ -211,6 +219,9 @@ def backtest_command(
     ] = False,
 ) -> None:
     """Replay bars through the live bot's strategy, risk and order managers; write a report."""
+    from fleece.backtest.outputs import REPORT_HTML, write_outputs
+    from fleece.backtest.report import stats_table
+
     with user_errors():
         trading = load_trading_config(config)
         wanted = parse_symbols(symbols)

@@ -65,11 +65,16 @@ class LossScanner:
         self._lowest: dict[tuple[str, int], int] = {}
         self._thresholds: dict[int, int] = {}
         self._safe: tuple[int, int] | None = None  # (session, fills) whose bound clears the line
+        # The instants [open, close] of the session proven safe, for a check without bisection.
+        self._safe_span = (0, -1, -1)  # (first instant, last instant, fills)
 
     def scan(self, last: int, until: int, *, inclusive: bool) -> None:
         """Check the grid minutes after ``last`` and before (or at) ``until``."""
         if not self.run.trader.portfolio.qty:
             return
+        lo, hi, fills = self._safe_span
+        if lo <= last and until <= hi and fills == len(self.run.fills):
+            return  # inside a session whose every minute is already cleared
         grid = self.grid
         a = bisect_right(grid, last)
         b = bisect_right(grid, until) if inclusive else bisect_left(grid, until)
@@ -96,6 +101,7 @@ class LossScanner:
         if self._lower_bound(k, cash, held) > threshold:
             # Holds until the next fill or session: the gaps of this stretch need no look.
             self._safe = (k, len(run.fills))
+            self._safe_span = (self.opens[k], self.closes[k], len(run.fills))
             return
         minutes = run.grid[a:b]
         equity = self._equity(minutes, cash, held)

@@ -68,12 +68,11 @@ class MemoryStore:
 
     Attributes:
         fills: every fill, in the order it was recorded.
-        refusals: every refused signal, in order.
         trading_states: every change of trading state, as (time, state, why).
     """
 
     fills: list[Fill] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
+    _refusals: list[Refusal] = field(default_factory=list)
     trading_states: list[tuple[datetime, TradingState, str]] = field(default_factory=list)
     _intents: dict[str, _Intent] = field(default_factory=dict)
     _unfinished: dict[str, None] = field(default_factory=dict)
@@ -203,12 +202,16 @@ class MemoryStore:
     # -- refusals, safety state, counters -------------------------------------------------------
     def add_refusal(self, r: Refusal) -> None:
         """Record a refused signal."""
-        self.refusals.append(r)
+        self._refusals.append(r)
+
+    def refusals(self, since: datetime | None = None) -> list[Refusal]:
+        """Recorded refusals (at or after ``since`` if given), in order."""
+        return [r for r in self._refusals if since is None or r.timestamp >= since]
 
     def refusal_counts(self) -> dict[str, int]:
         """How many refusals each reason had, by reason."""
         counts: dict[str, int] = {}
-        for r in self.refusals:
+        for r in self._refusals:
             counts[r.reason] = counts.get(r.reason, 0) + 1
         return dict(sorted(counts.items()))
 

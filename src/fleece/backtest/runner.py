@@ -18,9 +18,10 @@ Two modes, one result:
   :class:`~fleece.strategy.SmaCrossover`: the reference.
 * ``fast`` (default) computes the crossover candidates of each symbol with numpy first
   (:mod:`fleece.backtest.signals`) and runs the cycle only where something can happen: a
-  candidate bar that can signal, a session open, every minute while an order is open, and any
-  minute where the equity could have reached the daily loss floor (found with numpy, then
-  confirmed by the trader itself). Tests hold both modes to identical outputs.
+  candidate bar that can signal and every minute while an order is open; the minutes it skips
+  are checked for the daily loss line (:mod:`fleece.backtest.loss_scan`: numpy finds where the
+  equity could have reached it, the trader itself decides). Tests hold both modes to identical
+  outputs.
 
 Time is the simulated instant of the cycle (the bot polls a few seconds after the minute, which
 changes nothing: an order is eligible from its submission minute).
@@ -31,19 +32,18 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
 
 import numpy as np
 
 from fleece.backtest.data import MINUTE, MarketData
-from fleece.backtest.equity import EquityCurve, equity_curve, session_grid
+from fleece.backtest.equity import equity_curve, session_grid
 from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.market import ArrayBarStore, SessionTable
 from fleece.backtest.memory_store import MemoryStore
+from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progress, RecordingStore
 from fleece.backtest.signals import Candidates, CandidateSignals, find_candidates
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, Session
@@ -51,93 +51,13 @@ from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
-from fleece.models import Bar, Fill, Refusal, Side, to_ticks
+from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.order_manager import OrderManager
-from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
-from fleece.state_store import IntentRecord
+from fleece.risk_manager import CircuitBreaker, RiskManager
 from fleece.strategy import SmaCrossover, Strategy
-from fleece.trader import Trader, TraderStore
+from fleece.trader import Trader
 
-Mode = Literal["fast", "exact"]
-Progress = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """What a run needs besides the bars.
-
-    Attributes:
-        limits: the risk limits (from the trading config).
-        fast: fast SMA window.
-        medium: medium SMA window.
-        slow: slow SMA window.
-        cash: starting cash in dollars.
-        slippage_bps: market-order slippage in basis points (the exchange's rule).
-        stale_order_minutes: open orders older than this are cancelled (housekeeping's rule).
-        time_in_force: the orders' time in force.
-        seed: seeds the exchange's order ids.
-        mode: ``"fast"`` or ``"exact"`` (same result; see the module docstring).
-    """
-
-    limits: RiskLimits
-    fast: int = 10
-    medium: int = 30
-    slow: int = 90
-    cash: float = 100_000.0
-    slippage_bps: float = 0.0
-    stale_order_minutes: int = 15
-    time_in_force: str = "day"
-    seed: int = 0
-    mode: Mode = "fast"
-
-    def __post_init__(self) -> None:
-        SmaCrossover(self.fast, self.medium, self.slow)  # validates the windows
-        if not (math.isfinite(self.cash) and self.cash > 0):
-            raise ValueError(f"cash must be > 0, got {self.cash}")
-        if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):
-            raise ValueError(f"slippage_bps must be >= 0, got {self.slippage_bps}")
-        if self.mode not in ("fast", "exact"):
-            raise ValueError(f"mode must be 'fast' or 'exact', got {self.mode!r}")
-
-
-@dataclass(eq=False)
-class BacktestResult:
-    """Everything a run produced.
-
-    Attributes:
-        config: the run's configuration.
-        market: the bars it ran on.
-        sessions: the sessions it covered.
-        fills: every fill, in time order.
-        intents: every order intent, oldest first.
-        refusals: every refused signal, in order.
-        equity: the account at every minute close of every session.
-        signals: signals the strategy emitted.
-        steps: polling cycles actually run (fewer than minutes on the fast path).
-        elapsed: seconds the run took (bars in memory to result, outputs excluded).
-    """
-
-    config: BacktestConfig
-    market: MarketData
-    sessions: list[Session]
-    fills: list[Fill]
-    intents: list[IntentRecord]
-    refusals: list[Refusal]
-    equity: EquityCurve
-    signals: int
-    steps: int
-    elapsed: float
-    requests: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def bars(self) -> int:
-        """Regular-session bars replayed (the bars the strategy decides on)."""
-        return self.market.regular_count
-
-    @property
-    def bars_per_second(self) -> float:
-        """Replay speed."""
-        return self.bars / self.elapsed if self.elapsed > 0 else float("inf")
+__all__ = ["BacktestConfig", "BacktestResult", "Mode", "Progress", "Run", "run_backtest"]
 
 
 def _at(seconds: int) -> datetime:
@@ -161,7 +81,7 @@ class Run:
         self,
         market: MarketData,
         config: BacktestConfig,
-        store: TraderStore | None = None,
+        store: RecordingStore | None = None,
         progress: Progress | None = None,
         *,
         start_at: datetime | None = None,
@@ -187,7 +107,7 @@ class Run:
             ids=IdSource(config.seed),
         )
         self.broker = SimBroker(self.engine)
-        self.memory: TraderStore = store if store is not None else MemoryStore()
+        self.memory: RecordingStore = store if store is not None else MemoryStore()
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
         self.fills: list[Fill] = []
         self.seed_fills: list[Fill] = []
@@ -426,7 +346,7 @@ def run_backtest(
     market: MarketData,
     config: BacktestConfig,
     *,
-    store: TraderStore | None = None,
+    store: RecordingStore | None = None,
     progress: Progress | None = None,
     start_at: datetime | None = None,
     holdings: Mapping[str, int] | None = None,
@@ -468,29 +388,16 @@ def run_backtest(
     elapsed = time.perf_counter() - started
     if progress is not None:
         progress(1.0)
-    memory = run.memory
-    intents = memory.all_intents() if isinstance(memory, MemoryStore) else _intents_of(memory)
-    refusals = memory.refusals if isinstance(memory, MemoryStore) else _refusals_of(memory)
     return BacktestResult(
         config=config,
         market=market,
         sessions=run.sessions,
         fills=sorted(run.fills, key=lambda f: (f.timestamp, f.symbol, f.client_order_id)),
-        intents=intents,
-        refusals=list(refusals),
+        intents=run.memory.all_intents(),
+        refusals=run.memory.refusals(),
         equity=curve,
         signals=run.trader.signals,
         steps=run.steps,
         elapsed=elapsed,
         requests=dict(run.broker.requests),
     )
-
-
-def _intents_of(store: TraderStore) -> list[IntentRecord]:
-    reader = getattr(store, "all_intents", None)
-    return list(reader()) if callable(reader) else []
-
-
-def _refusals_of(store: TraderStore) -> list[Refusal]:
-    reader = getattr(store, "refusals", None)
-    return list(reader()) if callable(reader) else []

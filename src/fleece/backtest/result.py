@@ -1,0 +1,108 @@
+"""What a backtest takes besides the bars, and what it gives back."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from fleece.backtest.data import MarketData
+from fleece.backtest.equity import EquityCurve
+from fleece.calendar import Session
+from fleece.models import Fill, Refusal
+from fleece.risk_manager import RiskLimits
+from fleece.state_store import IntentRecord
+from fleece.strategy import SmaCrossover
+from fleece.trader import TraderStore
+
+
+class RecordingStore(TraderStore, Protocol):
+    """A store the run's record can be read back from (the state store or a memory store)."""
+
+    def all_intents(self) -> list[IntentRecord]: ...
+
+    def refusals(self, since: datetime | None = None) -> list[Refusal]: ...
+
+
+Mode = Literal["fast", "exact"]
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What a run needs besides the bars.
+
+    Attributes:
+        limits: the risk limits (from the trading config).
+        fast: fast SMA window.
+        medium: medium SMA window.
+        slow: slow SMA window.
+        cash: starting cash in dollars.
+        slippage_bps: market-order slippage in basis points (the exchange's rule).
+        stale_order_minutes: open orders older than this are cancelled (housekeeping's rule).
+        time_in_force: the orders' time in force.
+        seed: seeds the exchange's order ids.
+        mode: ``"fast"`` or ``"exact"`` (same result; see the module docstring).
+    """
+
+    limits: RiskLimits
+    fast: int = 10
+    medium: int = 30
+    slow: int = 90
+    cash: float = 100_000.0
+    slippage_bps: float = 0.0
+    stale_order_minutes: int = 15
+    time_in_force: str = "day"
+    seed: int = 0
+    mode: Mode = "fast"
+
+    def __post_init__(self) -> None:
+        SmaCrossover(self.fast, self.medium, self.slow)  # validates the windows
+        if not (math.isfinite(self.cash) and self.cash > 0):
+            raise ValueError(f"cash must be > 0, got {self.cash}")
+        if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):
+            raise ValueError(f"slippage_bps must be >= 0, got {self.slippage_bps}")
+        if self.mode not in ("fast", "exact"):
+            raise ValueError(f"mode must be 'fast' or 'exact', got {self.mode!r}")
+
+
+@dataclass(eq=False)
+class BacktestResult:
+    """Everything a run produced.
+
+    Attributes:
+        config: the run's configuration.
+        market: the bars it ran on.
+        sessions: the sessions it covered.
+        fills: every fill, in time order.
+        intents: every order intent, oldest first.
+        refusals: every refused signal, in order.
+        equity: the account at every minute close of every session.
+        signals: signals the strategy emitted.
+        steps: polling cycles actually run (fewer than minutes on the fast path).
+        elapsed: seconds the run took (bars in memory to result, outputs excluded).
+    """
+
+    config: BacktestConfig
+    market: MarketData
+    sessions: list[Session]
+    fills: list[Fill]
+    intents: list[IntentRecord]
+    refusals: list[Refusal]
+    equity: EquityCurve
+    signals: int
+    steps: int
+    elapsed: float
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bars(self) -> int:
+        """Regular-session bars replayed (the bars the strategy decides on)."""
+        return self.market.regular_count
+
+    @property
+    def bars_per_second(self) -> float:
+        """Replay speed."""
+        return self.bars / self.elapsed if self.elapsed > 0 else float("inf")
