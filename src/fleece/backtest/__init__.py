@@ -48,7 +48,20 @@ _HOMES = {
     "synthetic_market": "data",
     "write_outputs": "outputs",
 }
-__all__ = sorted(_HOMES)
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "MarketData",
+    "ReplayReport",
+    "Stats",
+    "compute_stats",
+    "load_market",
+    "market_from_bars",
+    "replay_day",
+    "run_backtest",
+    "synthetic_market",
+    "write_outputs",
+]
 
 
 def __getattr__(name: str) -> Any:
