@@ -544,7 +544,11 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
         raise ConfigError(source, FILE_KEY, "file not found (set CONFIG_PATH)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
-    loader = _UniqueKeyLoader(text)
+    try:
+        # The reader rejects control characters as soon as it is built, before any parsing.
+        loader = _UniqueKeyLoader(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, FILE_KEY, f"malformed YAML: {_one_line(exc)}") from None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
