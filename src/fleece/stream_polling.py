@@ -23,6 +23,9 @@ from fleece.models import Bar
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
+# No listed stock trades anywhere near this; a price above it is a broken answer. (Exact tick
+# arithmetic would also overflow on prices beyond ~1e304.)
+MAX_PRICE = 100_000_000.0
 #: How far back before the previous request's end a poll still looks: for a bar published late,
 #: or a quiet symbol's next bar. A symbol with no bar at all (a ticker not on IEX, renamed,
 #: halted) must not drag every poll back over hours of every other symbol's bars.
@@ -111,6 +114,8 @@ class BarPoller:
             if prev is not None and bar.timestamp <= prev:
                 continue  # already seen: the next request overlaps on purpose
             problem = bar_problem(bar, prev, now)
+            if problem is None and max(bar.open, bar.high, bar.low, bar.close) > MAX_PRICE:
+                problem = "huge_price"
             if problem is not None:
                 self.skipped[problem] += 1
                 log.warning(
