@@ -13,6 +13,7 @@ from fleece.backtest.market import ArrayBarStore, SessionTable
 from fleece.calendar import MarketCalendar
 from fleece.exchange.market import BarStore
 from fleece.models import Bar
+from fleece.sessions import SessionBook
 
 
 def as_bar_lists(market: MarketData) -> dict[str, list[Bar]]:
@@ -89,3 +90,16 @@ def test_a_date_range_keeps_the_new_york_days_asked_for() -> None:
 
     days = {datetime.fromtimestamp(int(t), UTC).date() for t in middle.bars["SPY"].ts}
     assert days == {date(2024, 1, 3)} and len(middle.bars["SPY"]) == 390
+
+
+def test_the_utc_session_book_answers_as_the_session_book() -> None:
+    table = SessionTable(date(2024, 10, 25), date(2024, 11, 30))
+    fast = table.book()
+    plain = SessionBook(dict(fast.days))
+    rng = random.Random(5)
+    start = datetime(2024, 10, 27, tzinfo=UTC)
+
+    for _ in range(2_000):
+        at = start + timedelta(seconds=rng.randrange(0, 33 * 86_400))
+        assert fast.session_at(at) == plain.session_at(at)
+        assert fast.is_last_bar(at) == plain.is_last_bar(at)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -96,9 +97,27 @@ class SessionTable(MarketCalendar):
             return self.table[i]
         return super().next_session(ts)
 
-    def book(self) -> SessionBook:
+    def book(self) -> UtcSessionBook:
         """The same sessions as the trader's :class:`~fleece.sessions.SessionBook`."""
-        return SessionBook.from_days(CalendarDay(s.day, s.open, s.close) for s in self.table)
+        return UtcSessionBook({s.day: CalendarDay(s.day, s.open, s.close) for s in self.table})
+
+
+@dataclass(frozen=True, slots=True)
+class UtcSessionBook(SessionBook):
+    """A :class:`~fleece.sessions.SessionBook` that finds the session without a time-zone change.
+
+    A regular NYSE session (09:30-16:00 New York, UTC-4 or UTC-5) always lies between 13:30 and
+    21:00 UTC, so an instant inside one has the same date in UTC as in New York: the session is
+    looked up by the UTC date, which the trader asks for several times a decision.
+    """
+
+    def session_at(self, ts: datetime) -> CalendarDay | None:
+        """The session whose regular hours contain ``ts``, or None."""
+        utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+        day = self.days.get(utc.date())
+        if day is not None and day.open <= ts < day.close:
+            return day
+        return None
 
 
 class ArrayBarStore(BarStore):
