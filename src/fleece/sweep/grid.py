@@ -13,7 +13,7 @@ failed task.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from fleece.backtest.runner import BacktestConfig
@@ -57,12 +57,19 @@ class Params:
         found: int | float = getattr(self, name)
         return found
 
-    def label(self) -> str:
-        """A short description, e.g. ``5/20/60 pos=0.1 [IBM,SPY]``."""
-        return (
-            f"{self.fast}/{self.medium}/{self.slow} "
-            f"pos={self.max_position_pct:g} [{self.symbols_label}]"
-        )
+    def label(self, show: Collection[str] = PARAM_NAMES) -> str:
+        """A short description, e.g. ``5/20/60 pos=0.1 [IBM,SPY]``.
+
+        Args:
+            show: the parameters to mention beyond the windows (which are always shown), e.g.
+                only those a sweep varies.
+        """
+        text = f"{self.fast}/{self.medium}/{self.slow}"
+        if "max_position_pct" in show:
+            text += f" pos={self.max_position_pct:g}"
+        if "symbols" in show:
+            text += f" [{self.symbols_label}]"
+        return text
 
 
 @dataclass(frozen=True, slots=True)

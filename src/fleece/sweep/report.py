@@ -119,7 +119,10 @@ def walk_forward_figure(result: SweepResult) -> go.Figure:
         fig.update_layout(title="No walk-forward test run finished")
         return fig
     step = max(1, math.ceil(len(oos.ts) / MAX_CURVE_POINTS))
-    labels = {w.window.index: w.chosen.spec.params.label() for w in result.windows if w.chosen}
+    varying = result.plan.spec.axes.varying()
+    labels = {
+        w.window.index: w.chosen.spec.params.label(varying) for w in result.windows if w.chosen
+    }
     for index in np.unique(oos.window).tolist():
         mask = oos.window == index
         ts, equity = oos.ts[mask][::step], oos.equity[mask][::step]

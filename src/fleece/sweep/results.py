@@ -251,30 +251,71 @@ def figure_cells(outcome: Outcome, metric: str) -> list[str]:
     return cells
 
 
+def _numbers_table(title: str, header: list[str], rows: list[list[str]], text: set[str]) -> Table:
+    """A rich table whose number columns never shrink below their widest cell.
+
+    On a narrow terminal rich shrinks columns and cuts cells with an ellipsis; a cut number is a
+    wrong number, so only the ``text`` columns (symbols, parameters, days) may fold.
+    """
+    table = Table(title=title, title_justify="left")
+    for k, name in enumerate(header):
+        if name in text:
+            table.add_column(name, justify="left", overflow="fold")
+        else:
+            widest = max([len(name), *(len(row[k]) for row in rows)])
+            table.add_column(name, justify="right", no_wrap=True, min_width=widest)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _span(start: date, end: date) -> str:
+    """``2024-01-02..01-16`` (the year once when both days share it)."""
+    tail = end.strftime("%m-%d") if end.year == start.year else end.isoformat()
+    return f"{start.isoformat()}..{tail}"
+
+
+def constants_label(result: SweepResult) -> str:
+    """The parameters every run shares beyond the windows, e.g. ``pos 10%, symbols IBM,SPY``."""
+    axes = result.plan.spec.axes
+    parts = []
+    if len(axes.max_position_pct) == 1:
+        parts.append(f"pos {axes.max_position_pct[0] * 100:g}%")
+    if len(axes.symbol_sets) == 1:
+        parts.append(f"symbols {','.join(axes.symbol_sets[0])}")
+    return ", ".join(parts)
+
+
 def runs_table(result: SweepResult, top: int = 20) -> Table:
-    """The best grid runs by the sweep's metric, as a rich table."""
+    """The best grid runs by the sweep's metric, as a rich table.
+
+    Only the parameters the sweep varies get a column (besides the windows); the others are
+    said once, in the title.
+    """
     metric = result.plan.spec.metric
+    varying = result.plan.spec.axes.varying()
     grid = result.phase("grid")
     best = ranked(grid, metric)[:top]
-    table = Table(
-        title=f"Sweep: top {len(best)} of {len(grid)} runs by {metric}", title_justify="left"
-    )
-    for name in ("#", "fast", "medium", "slow", "pos %", "symbols"):
-        table.add_column(name, justify="left" if name == "symbols" else "right", overflow="fold")
-    for label, _ in figure_columns(metric):
-        table.add_column(label, justify="right")
+    header = ["#", "fast", "med", "slow"]
+    if "max_position_pct" in varying:
+        header.append("pos %")
+    if "symbols" in varying:
+        header.append("symbols")
+    header += [label for label, _ in figure_columns(metric)]
+    rows = []
     for rank, o in enumerate(best, 1):
         p = o.spec.params
-        table.add_row(
-            str(rank),
-            str(p.fast),
-            str(p.medium),
-            str(p.slow),
-            f"{p.max_position_pct * 100:g}",
-            p.symbols_label,
-            *figure_cells(o, metric),
-        )
-    return table
+        row = [str(rank), str(p.fast), str(p.medium), str(p.slow)]
+        if "max_position_pct" in varying:
+            row.append(f"{p.max_position_pct * 100:g}")
+        if "symbols" in varying:
+            row.append(p.symbols_label)
+        rows.append(row + figure_cells(o, metric))
+    shared = constants_label(result)
+    title = f"Sweep: top {len(best)} of {len(grid)} runs by {metric}" + (
+        f" ({shared})" if shared else ""
+    )
+    return _numbers_table(title, header, rows, {"symbols"})
 
 
 def walk_forward_table(result: SweepResult) -> Table:
@@ -289,22 +330,25 @@ def walk_forward_table(result: SweepResult) -> Table:
             f"Sharpe {fmt(oos.sharpe)}, max DD {fmt(oos.max_drawdown, True)}, "
             f"{oos.trades} trades over {oos.sessions} sessions"
         )
-    table = Table(title="Walk-forward", title_justify="left", caption=caption)
-    for name in ("window", "train", "test", "chosen", f"train {metric}", f"test {metric}"):
-        table.add_column(name, justify="left" if name in ("train", "test", "chosen") else "right")
-    table.add_column("test return", justify="right")
+    varying = result.plan.spec.axes.varying()
+    # IS: in sample (the train window), OOS: out of sample (the test window).
+    header = ["#", "train", "test", "chosen", f"IS {metric}", f"OOS {metric}", "OOS return"]
+    rows = []
     for w in result.windows:
-        win = w.window
-        chosen, test = w.chosen, w.test
-        table.add_row(
-            str(win.index),
-            f"{win.train_start}..{win.train_end}",
-            f"{win.test_start}..{win.test_end}",
-            chosen.spec.params.label() if chosen else "none",
-            fmt(chosen.metric(metric), pct) if chosen else "n/a",
-            fmt(test.metric(metric), pct) if test else "n/a",
-            fmt(test.metric("total_return"), True) if test else "n/a",
+        win, chosen, test = w.window, w.chosen, w.test
+        rows.append(
+            [
+                str(win.index),
+                _span(win.train_start, win.train_end),
+                _span(win.test_start, win.test_end),
+                chosen.spec.params.label(varying) if chosen else "none",
+                fmt(chosen.metric(metric), pct) if chosen else "n/a",
+                fmt(test.metric(metric), pct) if test else "n/a",
+                fmt(test.metric("total_return"), True) if test else "n/a",
+            ]
         )
+    table = _numbers_table("Walk-forward", header, rows, {"train", "test", "chosen"})
+    table.caption = caption
     return table
 
 
