@@ -303,7 +303,11 @@ class SteppedBot:
         for _ in range(minutes):
             before, seen = self.cycles, self.market.faults.counts()["requests"]
             self.market.advance(1)
-            await until(lambda b=before: self.cycles > b or self.done(), "the bot's poll cycle")
+            try:
+                await until(lambda b=before: self.cycles > b or self.done(), "the bot's poll cycle")
+            except AssertionError:
+                _dump_tasks()
+                raise
             self.check_alive()
             self.minute_requests.append(self.market.faults.counts()["requests"] - seen)
 
@@ -323,6 +327,15 @@ class SteppedBot:
             self.market.advance(1)
             await asyncio.wait([self._task], timeout=0.05)
         return await self._task
+
+
+def _dump_tasks() -> None:
+    """Print every task's stack (why a bot stopped cycling) to stderr."""
+    import sys
+
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
 
 
 # ---------------------------------------------------------------- the store, read as a user would
