@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 def run_engine(script: str, dataset: str, days: int, symbols: str, out: Path) -> EngineResult:
     """Run one engine's process and read its result."""
+    print(f"  running {script} on the {dataset} bars ...", flush=True)
     command = [sys.executable, str(HERE / script), "--dataset", dataset, "--out", str(out)]
     command += ["--days", str(days), "--symbols", symbols]
     env = {**os.environ, "PYTHONPATH": str(HERE), "PYTHONHASHSEED": "0"}
@@ -84,8 +85,9 @@ def report(ours: EngineResult, theirs: EngineResult) -> bool:
     difference = first_difference(ours, theirs)
     if difference is None:
         print(f"trades identical: {len(ours.trades):,} fills (time, symbol, side, qty, price)")
+        sys.stdout.flush()
         return True
-    print(f"TRADES DIFFER: {difference}")
+    print(f"TRADES DIFFER: {difference}", flush=True)
     return False
 
 
@@ -97,7 +99,7 @@ def main() -> None:
     parser.add_argument("--symbols", default=",".join(SEED_SYMBOLS), help="synthetic symbols")
     parser.add_argument("--only", choices=("synthetic", "real"), help="run one data set only")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}", flush=True)
     identical = True
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in ("synthetic", "real"):
