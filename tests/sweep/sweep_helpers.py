@@ -63,6 +63,7 @@ def spec(
 
 def one_by_one(market: MarketData, task: TaskSpec) -> Stats:
     """The reference: the runner and the stats called directly, as ``fleece backtest`` would."""
+    assert task.warmup_from is None  # grid and train runs: the whole slice is decided on
     result = run_backtest(market_for(market, task), task.config)
     return compute_stats(result.equity, result.fills, round(task.config.cash * 100))
 

@@ -13,6 +13,7 @@ from sweep_helpers import spec, tiny_market, with_prices_scaled_from
 
 from fleece.backtest.equity import EquityCurve
 from fleece.backtest.stats import Stats
+from fleece.calendar import MarketCalendar
 from fleece.errors import ConfigError
 from fleece.sweep.executor import SerialExecutor, SweepError
 from fleece.sweep.grid import Params
@@ -175,3 +176,20 @@ def test_test_windows_chain_as_if_the_account_carried_over() -> None:
     assert oos.max_drawdown == pytest.approx(-0.5)
     assert oos.window.tolist() == [0, 0, 1, 1]
     assert oos.sessions == 2
+
+
+def test_a_test_window_is_warmed_on_the_past_and_judged_on_its_own_sessions() -> None:
+    market = tiny_market()
+    plan = plan_sweep(market, spec(walk_forward="2:1"))
+
+    result = run_sweep(plan, SerialExecutor(market))
+
+    calendar = MarketCalendar()
+    for w in result.windows:
+        assert w.test is not None and w.test.equity is not None and w.test.stats is not None
+        assert w.test.spec.warmup_from == w.window.train_start
+        session = calendar.session(w.window.test_start)
+        assert session is not None
+        assert int(w.test.equity.ts[0]) == int(session.open.timestamp())
+        assert w.test.stats.sessions == 1
+        assert w.test.stats.initial_equity == plan.spec.cash

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from fleece.backtest.runner import BacktestConfig
+from fleece.backtest.result import BacktestConfig
 from fleece.config import TradingConfig
 from fleece.errors import ConfigError
 from fleece.risk_manager import RiskLimits

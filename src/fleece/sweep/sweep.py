@@ -188,6 +188,7 @@ def run_sweep(plan: SweepPlan, executor: Executor, on_done: OnDone | None = None
                 end=window.test_end,
                 window=window.index,
                 keep_equity=True,
+                warmup_from=window.train_start,
             )
         )
     second = executor.run(tests, on_done)

@@ -14,14 +14,16 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
 
 from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
-from fleece.backtest.runner import BacktestConfig, run_backtest
+from fleece.backtest.result import BacktestConfig
+from fleece.backtest.runner import run_backtest
 from fleece.backtest.stats import Stats, compute_stats
+from fleece.calendar import NEW_YORK
 from fleece.errors import DataError
 from fleece.sweep.grid import Params
 from fleece.sweep.metrics import METRICS
@@ -44,6 +46,8 @@ class TaskSpec:
         end: last New York day of the bars used, inclusive (None: to the last bar).
         window: the walk-forward window (None for the grid phase).
         keep_equity: send the equity curve back (test windows: the walk-forward curve).
+        warmup_from: first New York day of bars that only warm the strategy up; decisions and
+            statistics start on ``start`` (test windows warm up on their train window).
     """
 
     id: int
@@ -54,6 +58,7 @@ class TaskSpec:
     end: date | None = None
     window: int | None = None
     keep_equity: bool = False
+    warmup_from: date | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -110,9 +115,26 @@ def market_for(market: MarketData, spec: TaskSpec) -> MarketData:
     if missing:
         raise DataError(f"no bars for {', '.join(missing)}")
     chosen = MarketData({s: market.bars[s] for s in spec.params.symbols})
-    if spec.start is None and spec.end is None:
+    first = spec.warmup_from or spec.start
+    if first is None and spec.end is None:
         return chosen
-    return chosen.between(spec.start, spec.end)
+    return chosen.between(first, spec.end)
+
+
+def _ny_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
+
+
+def _from(curve: EquityCurve, seconds: int) -> EquityCurve:
+    """The part of ``curve`` at or after ``seconds`` (epoch)."""
+    keep = curve.ts >= seconds
+    return EquityCurve(
+        curve.ts[keep],
+        curve.equity[keep],
+        curve.cash[keep],
+        curve.positions[keep],
+        curve.session_end[keep],
+    )
 
 
 def run_task(market: MarketData, spec: TaskSpec) -> Outcome:
@@ -121,15 +143,21 @@ def run_task(market: MarketData, spec: TaskSpec) -> Outcome:
     Raises:
         Exception: whatever the runner raises (:func:`execute` turns it into an outcome).
     """
-    result = run_backtest(market_for(market, spec), spec.config)
-    stats = compute_stats(result.equity, result.fills, round(spec.config.cash * 100))
+    start_at = None
+    if spec.warmup_from is not None and spec.start is not None:
+        start_at = _ny_midnight(spec.start)
+    result = run_backtest(market_for(market, spec), spec.config, start_at=start_at)
+    # Before start_at nothing can trade, so the account is the starting cash until then: the
+    # statistics of the decision period alone start from that same cash.
+    curve = result.equity if start_at is None else _from(result.equity, int(start_at.timestamp()))
+    stats = compute_stats(curve, result.fills, round(spec.config.cash * 100))
     return Outcome(
         spec=spec,
         stats=stats,
         signals=result.signals,
         orders=len(result.intents),
         refusals=len(result.refusals),
-        equity=result.equity if spec.keep_equity else None,
+        equity=curve if spec.keep_equity else None,
     )
 
 

@@ -13,8 +13,10 @@ No leakage, by construction and by test: a train window ends on a session strict
 test window's first session, and a task's bars are cut at New York midnight of its last day, so
 nothing the choice is made on comes from the test window or later.
 
-Each test window is one backtest that starts flat with the starting cash and warms its SMAs up
-inside the window (as ``fleece backtest`` does on any slice). The walk-forward equity curve
+Each test window is one backtest that starts flat with the starting cash; its strategy is warmed
+up on the train window's bars before it (as the live bot warms up on history: the past only),
+and its decisions and statistics start with the test window's first session. The walk-forward
+equity curve
 chains the test windows: each window's curve is scaled by the growth of the windows before it,
 as if the account were carried from one window to the next.
 """
