@@ -89,3 +89,10 @@ def test_a_walk_forward_longer_than_the_data_is_refused_in_one_line(workdir: Pat
 
     assert code == 1
     assert "needs at least 25 sessions of bars, the data has 4" in " ".join(output.split())
+
+
+def test_a_bad_cash_amount_is_a_config_error_not_a_skipped_grid(workdir: Path) -> None:
+    code, output, _ = _sweep(workdir, "--cash", "0", "--serial", "--symbols", "SPY")
+
+    assert code == 2
+    assert "--cash" in output

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from fleece.backtest.result import BacktestConfig
 from fleece.config import TradingConfig
 from fleece.errors import ConfigError
-from fleece.risk_manager import RiskLimits
 
 #: The parameters a sweep varies, in table order.
 PARAM_NAMES = ("fast", "medium", "slow", "max_position_pct", "symbols")
@@ -153,33 +152,16 @@ def with_params(trading: TradingConfig, params: Params) -> TradingConfig:
     return trading.model_copy(update={"strategy": strategy, "risk": risk, "symbols": symbols})
 
 
-def backtest_config(
-    trading: TradingConfig, *, cash: float, slippage_bps: float, seed: int = 0
-) -> BacktestConfig:
-    """The runner's configuration for a trading config (the live bot's limits and windows).
+def backtest_config(trading: TradingConfig, *, cash: float, slippage_bps: float) -> BacktestConfig:
+    """The runner's configuration for a trading config, built as ``fleece backtest`` builds it.
 
     Raises:
-        ValueError: a window, limit, cash or slippage the runner refuses.
+        ConfigError: cash or slippage out of range (a command-line error, not a skip).
+        ValueError: windows or limits the runner refuses.
     """
-    risk = trading.risk
-    limits = RiskLimits(
-        max_position_pct=risk.max_position_pct,
-        max_daily_loss_pct=risk.max_daily_loss_pct,
-        max_trades_per_day=risk.max_trades_per_day,
-        max_concurrent_positions=risk.max_concurrent_positions,
-        circuit_breaker_failures=risk.circuit_breaker_failures,
-    )
-    return BacktestConfig(
-        limits=limits,
-        fast=trading.strategy.fast,
-        medium=trading.strategy.medium,
-        slow=trading.strategy.slow,
-        cash=cash,
-        slippage_bps=slippage_bps,
-        stale_order_minutes=trading.orders.stale_order_minutes,
-        time_in_force=trading.orders.time_in_force,
-        seed=seed,
-    )
+    from fleece.backtest.cli import backtest_config as from_trading_config
+
+    return from_trading_config(trading, cash, slippage_bps, "fast")
 
 
 def build_grid(axes: GridAxes, trading: TradingConfig, *, cash: float, slippage_bps: float) -> Grid:
