@@ -45,6 +45,8 @@ from fleece.trader import Trader, session_date
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
+# A supervised task that ran this long (real seconds) before crashing was healthy.
+HEALTHY_RUN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,15 +345,22 @@ class Bot:
         os._exit(130)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
-        """Run a task; restart it with backoff when it crashes, give up after 5 in a row."""
+        """Run a task; restart it with backoff when it crashes, give up after 5 in a row.
+
+        A run that lasted a while before crashing starts the count again: five crashes spread
+        over weeks (a broker outage now and then) are not a crash loop.
+        """
         failures = 0
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 await factory()
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if time.monotonic() - started >= HEALTHY_RUN_S:
+                    failures = 0
                 failures += 1
                 log.exception("task crashed task=%s failures=%d", name, failures)
                 if failures >= 5:
@@ -437,7 +446,12 @@ class Bot:
             assert self.broker is not None
             while self.clock.now() < target and not self._stopping.is_set():
                 await asyncio.sleep(self.clock.nap_before(target))
-                await self.clock.sync(self.broker)
+                try:
+                    await self.clock.sync(self.broker)
+                except BrokerError as exc:
+                    # The exchange is down or restarting: its clock stands still meanwhile.
+                    log.warning("exchange clock unreachable, waiting reason=%s", exc)
+                    await asyncio.sleep(1.0)
             return
         waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
         stopper = asyncio.create_task(self._stopping.wait())
