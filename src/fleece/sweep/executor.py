@@ -195,7 +195,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         "n_workers": workers or default_workers(),
         "threads_per_worker": 1,
         "processes": True,
-        "dashboard_address": None,
+        # Loopback on a free port: the scheduler's HTTP endpoints stay on this machine and never
+        # fight another cluster (or anything else) for the default port 8787.
+        "dashboard_address": "127.0.0.1:0",
     }
     cluster = LocalCluster(**options)  # type: ignore[no-untyped-call]
     with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
