@@ -550,8 +550,11 @@ class Bot:
                     [(p.symbol, p.qty) for p in positions.values()], "shutdown"
                 )
                 log.info("shutdown closing positions orders=%d", sent)
-        # Wait for the closing fills so they land in `trades` before we exit.
-        while self.store.unfinished_intents():
+        # Wait for the closing fills (and cancel confirmations) so they land in the store
+        # before we exit; orders left working on purpose, or that cannot fill while the market
+        # is closed, are not worth the grace period.
+        worth_waiting = market_open and (cfg.cancel_open_orders or cfg.close_positions)
+        while worth_waiting and self.store.unfinished_intents():
             await self.trader.orders.refresh()
             if not self.store.unfinished_intents():
                 break

@@ -46,7 +46,7 @@ from reliability_helpers import (
 
 from fleece.exchange.orders import OrderRequest, SimOrder
 
-TRIALS = 24 if FULL else 2
+TRIALS = int(os.environ.get("FLEECE_CRASH_TRIALS", "24" if FULL else "2"))
 SEED = int(os.environ.get("FLEECE_CRASH_SEED", "20241126"))
 SPEED = 60.0
 RUNNING = re.compile(r"bot running mode=")
