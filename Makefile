@@ -153,3 +153,18 @@ bench:  ## alpaca-fleece vs backtrader, identical trades: 31 symbols x 1 year sy
 
 bench-sweep: sync  ## fleece sweep on Dask: backtests per minute with 1 and 2 workers, 2nd worker's efficiency
 	$(PY) bench/sweep_bench.py
+
+# ---- reliability ----
+# `make test` runs tests/reliability at a small size (a faulty hour of 8 symbols, 2 crash trials).
+# `make reliability` runs the long parts: a full simulated day of 31 symbols with 10% faulty
+# answers, 24 SIGKILL crash trials, the 5-day soak (bench/soak.py); then prints one table.
+.PHONY: reliability soak audit
+
+reliability: sync  ## long reliability runs (faulty day, 24 crash trials, 5-day soak) and their table
+	$(PY) scripts/reliability.py
+
+soak: sync  ## the soak alone: 5 simulated days x 31 symbols (RSS, fds, threads, requests, latency)
+	$(PY) bench/soak.py
+
+audit: sync  ## known vulnerabilities in the locked dependencies (pip-audit via uv; needs PyPI's JSON API)
+	@$(PY) scripts/audit.py --uv "$(UV)"
