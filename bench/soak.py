@@ -232,9 +232,11 @@ def run(
     with (folder / "bot.out").open("wb") as out:
         bot = subprocess.Popen(fleece_command(), cwd=folder, env=env, stdout=out, stderr=out)
         try:
+            stopping = False
             while bot.poll() is None:
-                if separate and watcher.trading and _sessions_done(samples) > days:
+                if separate and not stopping and watcher.trading and _sessions_done(samples) > days:
                     bot.send_signal(signal.SIGTERM)  # a paper-mode bot runs until told to stop
+                    stopping = True  # once: a second SIGTERM means "exit at once"
                 status = proc_status(bot.pid)
                 watcher.poll()
                 if status is not None:
