@@ -22,7 +22,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import ny, serve, synthetic
+from reliability_helpers import FULL, ny, serve, synthetic
 from typer.testing import CliRunner
 
 from fleece.broker import Broker, BrokerOrder, parse_order
@@ -37,7 +37,7 @@ from fleece.state_store import StateStore
 from fleece.stream_polling import BarPoller
 
 EXAMPLES = settings(
-    max_examples=60,
+    max_examples=300 if FULL else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

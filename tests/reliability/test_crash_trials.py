@@ -142,15 +142,15 @@ def one_trial(root: Path, trial: int) -> tuple[str, Verdict, int]:
         first = BotProcess.start(paths, env, "first")
         try:
             if moment == "any_instant":
-                time.sleep(rng.uniform(0.0, 6.0))
+                time.sleep(rng.uniform(0.0, 4.0))
                 first.kill()
             else:
-                time.sleep(rng.uniform(0.0, 3.0))
+                time.sleep(rng.uniform(0.0, 2.0))
                 killed = kill_on_order(market, first, after_accept=moment == "order_accepted")
                 wait_for(killed.is_set, "an order to kill the bot on", timeout=60)
             second = BotProcess.start(paths, env, "second")
             try:
-                time.sleep(rng.uniform(2.0, 5.0))
+                time.sleep(rng.uniform(1.5, 4.0))
                 second.popen.send_signal(signal.SIGTERM)
                 code = second.popen.wait(timeout=60)
             finally:

@@ -38,7 +38,7 @@ from reliability_helpers import (
 from fleece.exchange.orders import OrderStatus, OrderType, SimOrder, TimeInForce
 from fleece.models import Side
 
-OUTAGE_S = 12.0  # longer than one call's retries (about 4 s of backoff)
+OUTAGE_S = 6.0  # with the restart, longer than one call's retries (about 4 s of backoff)
 LISTENING = re.compile(r"listening on (http://\S+)")
 
 

@@ -208,7 +208,7 @@ def test_requests_per_simulated_minute_stay_far_below_alpacas_limit(tmp_path: Pa
 
         async def session() -> SteppedBot:
             harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            await harness.step(30)
+            await harness.step(15)
             await harness.stop()
             return harness
 

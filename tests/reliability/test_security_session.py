@@ -86,7 +86,7 @@ def test_a_full_session_leaves_no_key_nor_token_in_any_file_or_output(
     exchange_dir = tmp_path / "exchange"
     exchange_dir.mkdir()
     argv = [sys.executable, "-m", "fleece.exchange", "--synthetic", "--port", "0"]
-    argv += ["--symbols", ",".join(EIGHT_SYMBOLS), "--speed", "120", "--days", "2"]
+    argv += ["--symbols", ",".join(EIGHT_SYMBOLS), "--speed", "240", "--days", "2"]
     argv += ["--start", "2024-11-25", "--seed", "5", "--state", str(exchange_dir / "x.state")]
     argv += ["--fault-rate", "0.1", "--fault-seed", "9", "--faults", "all"]
     argv += ["--fault-slow-seconds", "0.6", "--fault-retry-after", "0.2"]
