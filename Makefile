@@ -30,7 +30,7 @@ types: sync
 	$(PY) -m mypy
 
 pytest: sync
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 4 --dist loadfile
 
 exchange: sync  ## serve the built-in exchange on 127.0.0.1:8765 with synthetic bars
 	$(PY) -m fleece exchange --synthetic --port 8765
