@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fleece.backtest.memory_store import MemoryStore
+from fleece.backtest.memory_store import MemoryStore, _round_half_even
 from fleece.models import OrderIntent, Refusal, Side, TradingState
 from fleece.state_store import StateStore, StateStoreError
 
@@ -95,3 +98,8 @@ def test_refusals_are_counted_by_reason() -> None:
         store.add_refusal(Refusal("SPY", Side.BUY, reason, "", T0))
 
     assert store.refusal_counts() == {"a": 1, "b": 2}
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
+def test_rounding_is_fractions_half_to_even(numerator: int, denominator: int) -> None:
+    assert _round_half_even(numerator, denominator) == round(Fraction(numerator, denominator))

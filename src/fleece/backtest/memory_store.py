@@ -13,12 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from fractions import Fraction
 
 from fleece.models import TICKS_PER_DOLLAR, Fill, OrderIntent, Refusal, Side, TradingState, to_ticks
 from fleece.state_store import UNFINISHED_STATUSES, IntentRecord, IntentStatus, StateStoreError
 
 _UNFINISHED = frozenset(UNFINISHED_STATUSES)
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    """``round(Fraction(numerator, denominator))`` (ties to even), without a Fraction."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    floor, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice < denominator or (twice == denominator and floor % 2 == 0):
+        return floor
+    return floor + 1
 
 
 @dataclass(slots=True)
@@ -179,8 +189,10 @@ class MemoryStore:
         if increment <= 0:
             return None
         recorded_ticks = sum(f.qty * to_ticks(f.price) for f in row.fills)
-        total_ticks = round(Fraction(cumulative_avg_price) * cumulative_qty * TICKS_PER_DOLLAR)
-        price_ticks = round(Fraction(total_ticks - recorded_ticks, increment))
+        # The state store's arithmetic (round(Fraction(...)), half to even), in plain integers.
+        numerator, denominator = cumulative_avg_price.as_integer_ratio()
+        total_ticks = _round_half_even(numerator * cumulative_qty * TICKS_PER_DOLLAR, denominator)
+        price_ticks = _round_half_even(total_ticks - recorded_ticks, increment)
         if price_ticks <= 0:
             raise StateStoreError(f"fill report for {cid!r} implies a non-positive price")
         fill = Fill(
