@@ -36,7 +36,7 @@ Ints = NDArray[np.signedinteger[Any]]
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
 MINUTE = 60
-# Prices above this many ticks (about $110 million a share) are not stock prices.
+# Prices of this many ticks or more (about $112 billion a share) are not stock prices.
 _MAX_TICKS = 2**50
 _INT32_MAX = 2**31 - 1
 
@@ -100,7 +100,7 @@ class SymbolBars:
 
 @dataclass(frozen=True, eq=False)
 class MarketData:
-    """The symbols of one run, each with its bars; iteration order is symbol order."""
+    """The symbols of one run, each with its bars (``symbols`` lists them sorted)."""
 
     bars: Mapping[str, SymbolBars]
 
