@@ -68,6 +68,8 @@ class FaultPlan:
         slow_seconds: how long a ``slow`` answer is held; make it longer than the client's
             request timeout.
         retry_after_seconds: the ``Retry-After`` of a 429 (seconds, may be fractional).
+        order_rate: the probability for an order submission (default: ``rate``), so that a
+            short session still meets the order-only kinds.
     """
 
     rate: float = 0.0
@@ -75,10 +77,12 @@ class FaultPlan:
     kinds: frozenset[str] = DEFAULT_KINDS
     slow_seconds: float = 20.0
     retry_after_seconds: float = 1.0
+    order_rate: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ConfigError("faults", "rate", f"must be between 0 and 1, got {self.rate!r}")
+        for name, value in (("rate", self.rate), ("order_rate", self.order_rate)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError("faults", name, f"must be between 0 and 1, got {value!r}")
         unknown = sorted(set(self.kinds) - set(FAULT_KINDS))
         if unknown:
             raise ConfigError(
@@ -166,14 +170,15 @@ class FaultInjector:
             if is_order and client_order_id:
                 self._counts.order_attempts[client_order_id] += 1
             plan = self._plan
-            if plan.rate <= 0 or path.startswith(ADMIN_PREFIX):
+            rate = plan.order_rate if is_order and plan.order_rate is not None else plan.rate
+            if rate <= 0 or path.startswith(ADMIN_PREFIX):
                 return None
             kinds = sorted(k for k in plan.kinds if is_order or k not in ORDER_ONLY)
             if not is_order or not client_order_id:
                 kinds = [k for k in kinds if k != "partial"]
             # Draw even when no kind applies, so one request's fate never shifts the others'.
             roll, pick, status = self._rng.random(), self._rng.random(), self._rng.random()
-            if roll >= plan.rate or not kinds:
+            if roll >= rate or not kinds:
                 return None
             kind = kinds[int(pick * len(kinds))]
             code = SERVER_ERRORS[int(status * len(SERVER_ERRORS))] if kind == "5xx" else 0
@@ -234,13 +239,17 @@ def plan_from_json(body: dict[str, Any], current: FaultPlan) -> FaultPlan:
     Raises:
         ConfigError: a field is unknown or invalid (one line).
     """
-    known = {"rate", "seed", "kinds", "slow_seconds", "retry_after_seconds"}
+    known = {"rate", "order_rate", "seed", "kinds", "slow_seconds", "retry_after_seconds"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise ConfigError("faults", unknown[0], f"unknown field; known: {', '.join(sorted(known))}")
     changes: dict[str, Any] = {}
     try:
-        for name in ("rate", "slow_seconds", "retry_after_seconds"):
+        if body.get("order_rate", 0) is None:
+            changes["order_rate"] = None
+        for name in ("rate", "order_rate", "slow_seconds", "retry_after_seconds"):
+            if name == "order_rate" and body.get(name) is None:
+                continue
             if name in body:
                 changes[name] = _number(body[name], name)
         if "seed" in body:
@@ -296,6 +305,7 @@ class FaultLayer:
             await self.app(scope, receive, send)
             return
         method, path = str(scope.get("method", "")), str(scope.get("path", ""))
+        raw_send = send  # uvicorn's own: _drop reaches the connection through it
         body: bytes | None = None
         client_order_id: str | None = None
         if method == "POST" and path == ORDERS_PATH:
@@ -323,10 +333,10 @@ class FaultLayer:
         elif kind == "reject":
             await _answer(send, 403, "order rejected (injected fault)")
         elif kind == "drop":
-            await _drop(send)
+            await _drop(raw_send)
         elif kind == "ambiguous":
             await self.app(scope, receive, self._saving(method, path, _swallow))
-            await _drop(send)
+            await _drop(raw_send)
         elif kind == "slow":
             answer = await _buffered(self.app, scope, receive)
             await asyncio.sleep(self.injector.plan.slow_seconds)
