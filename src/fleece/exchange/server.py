@@ -195,6 +195,10 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
         float, typer.Option(help="Fraction of answers made faulty (0 to 1; 0 = none).")
     ] = 0.0,
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions (replayable).")] = 0,
+    fault_order_rate: Annotated[
+        float | None,
+        typer.Option(help="Fraction of order submissions made faulty (default: rate)."),
+    ] = None,
     faults: Annotated[
         str,
         typer.Option(help=f"Fault kinds, comma-separated or 'all': {','.join(FAULT_KINDS)}."),
@@ -231,6 +235,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
             kinds=FaultPlan.parse_kinds(faults),
             slow_seconds=fault_slow_seconds,
             retry_after_seconds=fault_retry_after,
+            order_rate=fault_order_rate,
         )
     except FleeceError as exc:
         raise _fail(str(exc)) from None
