@@ -39,7 +39,9 @@ from fleece.state_store import StateStore
 
 SYMBOLS = SEED_SYMBOLS if FULL else EIGHT_SYMBOLS
 MINUTES = 390 if FULL else 60
-FAULTS = FaultPlan(rate=0.10, seed=2024, slow_seconds=0.8, retry_after_seconds=0.2)
+# 10% of all answers; order submissions (a few percent of the requests) 30%, so that a session
+# meets the order-only kinds (ambiguous, reject, partial) several times.
+FAULTS = FaultPlan(rate=0.10, order_rate=0.30, seed=2024, slow_seconds=0.8, retry_after_seconds=0.2)
 # The bot's request timeout, shorter than a slow answer (which then times out, as designed).
 TIMEOUT_ENV = {"ALPACA_TIMEOUT_SECONDS": "0.3"}
 ALPACA_LIMIT_PER_MINUTE = 200

@@ -178,6 +178,9 @@ def test_a_full_session_leaves_no_key_nor_token_in_any_file_or_output(
     )
     (root / "wrong-secret.out").write_bytes(refused.stdout + refused.stderr)
 
+    headers = {"APCA-API-KEY-ID": API_KEY, "APCA-API-SECRET-KEY": API_SECRET}
+    injected = httpx.get(f"{url}/v1/sim/faults", headers=headers, timeout=10).json()
+    (exchange_dir / "faults.json").write_text(str(injected))
     exchange.send_signal(signal.SIGTERM)
     assert exchange.wait(timeout=30) == 0
 
@@ -187,11 +190,7 @@ def test_a_full_session_leaves_no_key_nor_token_in_any_file_or_output(
         root / "logs-wrong" / "orchestrator.out"
     )
     assert re.search(r"WARNING .*\.env is accessible by group or others", log)
-    assert (
-        "fault injected"
-        in text(exchange_dir / "exchange.stdout") + text(exchange_dir / "exchange.stderr")
-        or "broker retry" in log
-    )
+    assert injected["injected_total"] > 0  # errors were produced, and their texts scanned
     produced = [p for p in tmp_path.rglob("*") if p.is_file() and p != dotenv]
     assert len(produced) >= 20
     leaks = {
