@@ -228,11 +228,14 @@ class Bot:
             if self.trader is not None and self.trader.latency.samples:
                 timer = self.trader.latency
                 log.info(
-                    "decision latency orders=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f",
+                    "decision latency orders=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f"
+                    " to_send_p50_ms=%.3f to_send_p99_ms=%.3f",
                     len(timer.samples),
                     (timer.percentile(0.50) or 0.0) * 1000,
                     (timer.percentile(0.99) or 0.0) * 1000,
                     max(timer.samples) * 1000,
+                    (timer.percentile(0.50, send=True) or 0.0) * 1000,
+                    (timer.percentile(0.99, send=True) or 0.0) * 1000,
                 )
             if self.store is not None:
                 if run_id is not None:

@@ -69,32 +69,41 @@ class TraderStore(IntentStore, Protocol):
 
 
 class DecisionTimer:
-    """Real time from a bar reaching the trader to the broker call of the order it caused.
+    """Real time from a bar reaching the trader to the order call, for bars that caused one.
 
-    It covers the strategy, the risk checks and the intent's write-ahead commits; not the HTTP
-    poll that fetched the bar, nor the wait behind earlier bars of the same poll. Samples are
-    in seconds, the newest ``keep`` only, so memory stays flat over a long run.
+    ``samples``: to the call of the order manager (strategy and risk decided: the decision
+    latency). ``send_samples``: to the moment the HTTP request leaves, which adds the intent's
+    write-ahead commits (each fsynced). Neither counts the HTTP poll that fetched the bar, nor the
+    wait behind earlier bars of the same poll. Seconds; the newest ``keep`` only, so memory stays
+    flat over a long run.
     """
 
     def __init__(self, keep: int = 10_000) -> None:
         self.samples: deque[float] = deque(maxlen=keep)
+        self.send_samples: deque[float] = deque(maxlen=keep)
         self._started: float | None = None
 
     def bar_arrived(self) -> None:
         """A bar reached the trader: start timing."""
         self._started = time.perf_counter()
 
-    def order_called(self) -> None:
-        """The order for the current bar is about to be sent: record the elapsed time."""
+    def order_decided(self) -> None:
+        """The order for the current bar goes to the order manager."""
         if self._started is not None:
             self.samples.append(time.perf_counter() - self._started)
+
+    def order_called(self) -> None:
+        """The order for the current bar is about to be sent to the broker."""
+        if self._started is not None:
+            self.send_samples.append(time.perf_counter() - self._started)
             self._started = None
 
-    def percentile(self, q: float) -> float | None:
-        """The ``q`` quantile (0..1) of the samples in seconds; None without samples."""
-        if not self.samples:
+    def percentile(self, q: float, send: bool = False) -> float | None:
+        """The ``q`` quantile (0..1) in seconds (of ``send_samples`` if ``send``); None if none."""
+        series = self.send_samples if send else self.samples
+        if not series:
             return None
-        ordered = sorted(self.samples)
+        ordered = sorted(series)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
@@ -235,6 +244,7 @@ class Trader:
         intent = self.orders.make_intent(
             strategy, approval.symbol, approval.side, approval.qty, bar.timestamp
         )
+        self.latency.order_decided()
         outcome = await self.orders.submit(intent)
         if outcome.status in ("duplicate", "blocked"):
             return
