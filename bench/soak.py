@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUN_STATS = re.compile(r"run stats .* requests=(\d+) per_market_minute=([\d.]+)")
 LATENCY = re.compile(
     r"decision latency orders=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+) max_ms=([\d.]+)"
+    r"(?: to_send_p50_ms=([\d.]+) to_send_p99_ms=([\d.]+))?"
 )
 RUNNING = "bot running mode="
 SHUTDOWN = "shutdown begins"
@@ -106,6 +107,8 @@ class Soak:
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     latency_max_ms: float | None = None
+    to_send_p50_ms: float | None = None
+    to_send_p99_ms: float | None = None
     sim_days_seen: list[str] = field(default_factory=list)
 
 
@@ -292,10 +295,12 @@ def _summarise(result: Soak, samples: list[Sample], log: str) -> None:
         result.clock_reads = int(clock[-1]) if clock else 0
     latency = LATENCY.findall(log)
     if latency:
-        orders, p50, p99, worst = latency[-1]
+        orders, p50, p99, worst, send50, send99 = latency[-1]
         result.orders = int(orders)
         result.latency_p50_ms, result.latency_p99_ms = float(p50), float(p99)
         result.latency_max_ms = float(worst)
+        if send50:
+            result.to_send_p50_ms, result.to_send_p99_ms = float(send50), float(send99)
 
 
 def _sessions_done(samples: list[Sample]) -> int:
@@ -351,6 +356,11 @@ def table(result: Soak) -> str:
             "decision latency p50/p99",
             f"{result.latency_p50_ms} / {p99} ms over {result.orders} orders",
             f"p99 < 5 ms: {verdict(p99 is not None and p99 < 5)}",
+        ),
+        (
+            "bar -> HTTP order p50/p99",
+            f"{result.to_send_p50_ms} / {result.to_send_p99_ms} ms (+ write-ahead commits)",
+            "",
         ),
         ("exit code", str(result.exit_code), ""),
     ]
