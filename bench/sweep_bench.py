@@ -6,12 +6,13 @@ Usage (``make bench-sweep`` runs the default)::
     python bench/sweep_bench.py --days 5         # quicker
     python bench/sweep_bench.py --workers 1,2,4  # on a bigger machine
 
-The same grid runs three ways: one by one in this process (no Dask: the reference), then on a
-LocalCluster of 1 worker process, then of 2 (and any other counts asked for). Each Dask round
-creates a fresh executor, so the time includes scattering the bars to the workers; cluster
-start-up is timed apart (paid once per sweep, whatever its size). Each configuration runs
-``--rounds`` times and keeps its best round: this machine is shared, and the best round is the
-one least disturbed by other work. Every Dask outcome must equal the in-process one, statistic
+The same grid runs three ways: one by one in this process (no Dask: the reference), on a
+LocalCluster of 1 worker process, and on one of 2 (and any other counts asked for). Each Dask
+round creates a fresh executor, so the time includes scattering the bars to the workers; cluster
+start-up is timed apart (paid once per sweep, whatever its size). The clusters are all started
+first, then each of ``--rounds`` rounds runs every configuration once, and each configuration
+keeps its best round: this machine is shared, and interleaving exposes every configuration to
+the same bursts of other work. Every Dask outcome must equal the in-process one, statistic
 for statistic; the script exits 1 otherwise.
 
 Efficiency of n workers = (time with 1 worker / time with n workers) / n: 100% means the n-th
@@ -26,12 +27,14 @@ import os
 import platform
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import dask
 import distributed
+from distributed import Client
 
 from fleece.backtest.data import MarketData, synthetic_market
 from fleece.config import TradingConfig
@@ -130,35 +133,44 @@ def same(a: list[Outcome], b: list[Outcome]) -> bool:
     return [(o.spec.id, o.stats) for o in a] == [(o.spec.id, o.stats) for o in b]
 
 
-def time_serial(market: MarketData, plan: SweepPlan, rounds: int) -> tuple[Timing, list[Outcome]]:
-    """The grid one by one in this process."""
-    best, outcomes = float("inf"), []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        outcomes = SerialExecutor(market).run(plan.first_round)
-        best = min(best, time.perf_counter() - started)
-    return Timing("in-process, one by one", None, len(plan.first_round), best), outcomes
-
-
-def time_dask(
-    market: MarketData, plan: SweepPlan, workers: int, rounds: int, reference: list[Outcome]
-) -> Timing:
-    """The grid on a LocalCluster of ``workers`` processes; checks the outcomes."""
+def start_cluster(stack: ExitStack, workers: int) -> tuple[Client, float]:
+    """A LocalCluster of ``workers`` processes with the engine imported; and its start-up time."""
     started = time.perf_counter()
-    with open_client(workers=workers) as client:
-        client.wait_for_workers(workers)
-        # Import the engine on every worker before timing (a sweep pays it once per worker).
-        client.run(importlib.import_module, "fleece.sweep.tasks")
-        startup = time.perf_counter() - started
-        best = float("inf")
+    client = stack.enter_context(open_client(workers=workers))
+    client.wait_for_workers(workers)
+    # Import the engine on every worker before timing (a sweep pays it once per worker).
+    client.run(importlib.import_module, "fleece.sweep.tasks")
+    return client, time.perf_counter() - started
+
+
+def measure(market: MarketData, plan: SweepPlan, counts: list[int], rounds: int) -> list[Timing]:
+    """Best round of each configuration; rounds interleave the configurations.
+
+    Every cluster is up before the first round, and each round runs every configuration once,
+    so that a burst of other work on the machine weighs on all of them alike rather than on
+    whichever happened to run then.
+    """
+    with ExitStack() as stack:
+        clusters = {n: start_cluster(stack, n) for n in counts}
+        best: dict[int, float] = {}
+        reference: list[Outcome] = []
         for _ in range(rounds):
             begun = time.perf_counter()
-            outcomes = DaskExecutor(client, market).run(plan.first_round)
-            best = min(best, time.perf_counter() - begun)
-            if not same(outcomes, reference):
-                raise SystemExit(f"{workers} workers: outcomes differ from the in-process run")
-    label = f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}"
-    return Timing(label, workers, len(plan.first_round), best, startup)
+            reference = SerialExecutor(market).run(plan.first_round)
+            best[0] = min(best.get(0, float("inf")), time.perf_counter() - begun)
+            for n, (client, _) in clusters.items():
+                begun = time.perf_counter()
+                outcomes = DaskExecutor(client, market).run(plan.first_round)
+                best[n] = min(best.get(n, float("inf")), time.perf_counter() - begun)
+                if not same(outcomes, reference):
+                    raise SystemExit(f"{n} workers: outcomes differ from the in-process run")
+            print(f"  round done (load {load()})", flush=True)
+    tasks = len(plan.first_round)
+    timings = [Timing("in-process, one by one", None, tasks, best[0])]
+    for n, (_, startup) in clusters.items():
+        label = f"Dask LocalCluster, {n} worker{'s' if n > 1 else ''}"
+        timings.append(Timing(label, n, tasks, best[n], startup))
+    return timings
 
 
 def report(timings: list[Timing]) -> str:
@@ -188,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=31, help="symbols (of the seed's 31)")
     parser.add_argument("--days", type=int, default=20, help="synthetic sessions")
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per configuration")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -202,11 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         f"dask {dask.__version__}, distributed {distributed.__version__}; load {load()}",
         flush=True,
     )
-    serial, reference = time_serial(market, plan, args.rounds)
-    timings = [serial]
-    for workers in counts:
-        timings.append(time_dask(market, plan, workers, args.rounds, reference))
-        print(f"  done: {timings[-1].label}", flush=True)
+    timings = measure(market, plan, counts, args.rounds)
     print(report(timings))
     print(f"load average after: {load()}; every Dask outcome equals the in-process one")
     return 0
