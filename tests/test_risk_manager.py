@@ -111,6 +111,20 @@ def test_daily_loss_a_cent_short_of_the_limit_stays_active() -> None:
     assert state == (TradingState.ACTIVE, "")
 
 
+_CENTS = st.integers(min_value=9_400_000, max_value=10_100_000).map(lambda c: c / 100)
+
+
+@given(st.lists(st.tuples(_CENTS, st.sampled_from([100_000.0, 99_000.0])), max_size=30))
+def test_one_manager_asked_many_times_answers_as_a_fresh_one_would(
+    asks: list[tuple[float, float]],
+) -> None:
+    # The manager keeps its last daily-loss answer; a new equity must never get a stale one.
+    kept = RiskManager(limits())
+    for equity, last_equity in asks:
+        fresh = RiskManager(limits()).daily_loss_hit(equity, last_equity)
+        assert kept.daily_loss_hit(equity, last_equity) is fresh
+
+
 def test_no_starting_equity_is_no_daily_loss() -> None:
     # An all-zero account (not read yet) must not latch REDUCING for the whole session.
     state = RiskManager(limits()).trading_state(context(equity=0.0, last_equity=0.0))

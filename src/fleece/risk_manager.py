@@ -211,6 +211,9 @@ class RiskManager:
 
     def __init__(self, limits: RiskLimits) -> None:
         self.limits = limits
+        # Equity moves far less often than signals arrive (a backtest asks millions of times),
+        # and the exact Decimal comparison is the costliest check: keep the last answer.
+        self._loss_memo: tuple[float, float, bool] | None = None
 
     def trading_state(self, ctx: RiskContext) -> tuple[TradingState, str]:
         """Return the trading state the context implies, and the reason for it.
@@ -244,9 +247,14 @@ class RiskManager:
         """
         if last_equity <= 0:
             return False
+        memo = self._loss_memo
+        if memo is not None and memo[0] == equity and memo[1] == last_equity:
+            return memo[2]
         with localcontext(prec=_EXACT_DIGITS):
             floor = _exact(last_equity) * (1 - _exact(self.limits.max_daily_loss_pct))
-            return _exact(equity) <= floor
+            hit = _exact(equity) <= floor
+        self._loss_memo = (equity, last_equity, hit)
+        return hit
 
     def evaluate(self, signal: Signal, ctx: RiskContext, last_price: float) -> Approval | Refusal:
         """Approve or refuse ``signal``; the module docstring lists the checks in order.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -177,20 +177,31 @@ class Trader:
 
     def update_state(self, now: datetime) -> tuple[TradingState, str]:
         """Recompute and persist the trading state (latching REDUCING for the session)."""
-        state, why = self.risk.trading_state(self.context(now))
+        self._judge(now, self.context(now))
+        return self.state
+
+    def _judge(self, now: datetime, ctx: RiskContext) -> RiskContext:
+        """Persist the trading state ``ctx`` implies; return ``ctx`` with any latch just set.
+
+        The decision that follows uses the returned snapshot, so a signal is judged on the
+        very state that was recorded for it (one snapshot per signal).
+        """
+        state, why = self.risk.trading_state(ctx)
         day = session_date(now)
         if (
             state is TradingState.REDUCING
             and why == "daily_loss_limit"
+            and not ctx.reducing_latched
             and self.store.reducing_latch() != day
         ):
             self.store.set_reducing_latch(day, now)
+            ctx = replace(ctx, reducing_latched=True)
             log.warning("daily loss limit hit: REDUCING for the rest of the session")
         if (state, why) != self.state:
             log.info("trading state %s -> %s reason=%s", self.state[0].value, state.value, why)
             self.store.set_trading_state(state, why, now)
             self.state = (state, why)
-        return state, why
+        return ctx
 
     def breaker_sync(self) -> None:
         """Pick up a ``fleece reset-breaker`` run while the bot is running."""
@@ -233,8 +244,8 @@ class Trader:
                 Refusal(bar.symbol, signal.side, "stale_bar", f"bar={bar.timestamp:%H:%M}Z", now)
             )
             return
-        self.update_state(now)
-        decision = self.risk.evaluate(signal, self.context(now, bar), last_price=bar.close)
+        ctx = self._judge(now, self.context(now, bar))
+        decision = self.risk.evaluate(signal, ctx, last_price=bar.close)
         if isinstance(decision, Refusal):
             self._refuse(decision)
             return

@@ -188,7 +188,7 @@ class Engine:
                 price = bar.open
             estimate = self._slipped(price, Side.BUY)
         reserved = cents_of(to_ticks(float(estimate)), request.qty)
-        if reserved > self.account().buying_power_cents:
+        if reserved > self._ledger.buying_power(self._reserved()):
             raise forbidden("insufficient buying power")
         return reserved
 

@@ -170,11 +170,18 @@ class Ledger:
             day_basis_cents=holding.day_basis_cents,
         )
 
+    def buying_power(self, reserved_cents: int) -> int:
+        """Cash not held by open buy orders, in cents (a cash account's buying power).
+
+        Needs no marks: an order check asks this without valuing every position.
+        """
+        return max(0, self._cash - reserved_cents)
+
     def account(self, at: datetime, reserved_cents: int) -> AccountView:
         """The account at ``at``; ``reserved_cents`` is what open buy orders hold."""
         return AccountView(
             cash_cents=self._cash,
             long_market_value_cents=self.market_value(at),
-            buying_power_cents=max(0, self._cash - reserved_cents),
+            buying_power_cents=self.buying_power(reserved_cents),
             last_equity_cents=self._last_equity,
         )
