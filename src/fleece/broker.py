@@ -43,79 +43,23 @@ from alpaca.trading.requests import (
 
 from fleece.data.validate import parse_bar
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.models import AccountSnapshot, Bar, Position, Side
+
+# The broker's facts are plain data in fleece.models, so that the decision core and the backtest
+# use them without importing alpaca-py; they are re-exported here for the adapter's callers.
+from fleece.models import (
+    AccountSnapshot,
+    Bar,
+    BrokerOrder,
+    CalendarDay,
+    MarketClock,
+    Position,
+    Side,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
-KNOWN_STATUSES = frozenset(
-    {
-        "new",
-        "partially_filled",
-        "filled",
-        "done_for_day",
-        "canceled",
-        "expired",
-        "replaced",
-        "pending_cancel",
-        "pending_replace",
-        "pending_review",
-        "accepted",
-        "pending_new",
-        "accepted_for_bidding",
-        "stopped",
-        "rejected",
-        "suspended",
-        "calculated",
-        "held",
-    }
-)
-FINAL_STATUSES = frozenset(
-    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"}
-)
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerOrder:
-    """An order as the broker reports it (a fact, not an intent)."""
-
-    id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    qty: int
-    filled_qty: int
-    filled_avg_price: float | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    filled_at: datetime | None
-
-    @property
-    def is_final(self) -> bool:
-        """True once the broker will not change this order any more."""
-        return self.status in FINAL_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class MarketClock:
-    """The broker's clock: whether the market is open, and the next open and close."""
-
-    timestamp: datetime
-    is_open: bool
-    next_open: datetime
-    next_close: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarDay:
-    """One trading day of the broker's calendar (UTC instants)."""
-
-    day: date
-    open: datetime
-    close: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from fleece.broker import BrokerOrder
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.models import Fill, OrderIntent, Side
+from fleece.models import BrokerOrder, Fill, OrderIntent, Side
 from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import IntentRecord, IntentStatus
 

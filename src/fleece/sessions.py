@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from fleece.broker import CalendarDay
 from fleece.calendar import NEW_YORK
+from fleece.models import CalendarDay
 
 ONE_MINUTE = timedelta(minutes=1)
 

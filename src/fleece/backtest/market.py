@@ -19,10 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
-from fleece.broker import CalendarDay
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.exchange.market import BarStore
-from fleece.models import Bar
+from fleece.models import Bar, CalendarDay
 from fleece.sessions import SessionBook
 
 # Margin of sessions loaded around the data, so "the next session" of the last bar is known.

@@ -15,12 +15,11 @@ from bisect import bisect_right
 from collections import Counter
 from datetime import datetime
 
-from fleece.broker import BrokerOrder
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, SimOrder, TimeInForce
 from fleece.exchange.schemas import price
-from fleece.models import AccountSnapshot, Position, Side
+from fleece.models import AccountSnapshot, BrokerOrder, Position, Side
 
 #: ``GET /v2/orders`` answers at most this many orders per request; Broker.orders asks for 500.
 ORDERS_LIMIT = 500
