@@ -32,6 +32,7 @@ def test_every_query_is_answered_as_the_exchanges_bar_store_answers_it() -> None
         symbol = rng.choice(["SPY", "IBM", "XYZ"])
         assert ours.has(symbol) == theirs.has(symbol)
         assert ours.last_closed(symbol, at) == theirs.last_closed(symbol, at)
+        assert ours.last_close(symbol, at) == theirs.last_close(symbol, at)
         assert ours.next_regular(symbol, at) == theirs.next_regular(symbol, at)
         end = at + timedelta(minutes=rng.randrange(0, 90))
         now = at + timedelta(minutes=rng.randrange(0, 120))

@@ -25,6 +25,8 @@ def test_the_last_closed_bar_includes_extended_hours_bars() -> None:
 
     assert store.last_closed("SPY", ny("09:00:59")) is None
     assert store.last_closed("SPY", ny("09:01")) == bar("SPY", "09:00", 99.0)
+    assert store.last_close("SPY", ny("09:00:59")) is None
+    assert store.last_close("SPY", ny("09:01")) == (ny("09:01"), 99.0)
 
 
 def test_fill_candidates_skip_extended_hours_bars() -> None:

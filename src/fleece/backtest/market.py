@@ -21,7 +21,7 @@ import numpy as np
 from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.exchange.market import BarStore
-from fleece.models import Bar, CalendarDay
+from fleece.models import TICKS_PER_DOLLAR, Bar, CalendarDay
 from fleece.sessions import SessionBook
 
 # Margin of sessions loaded around the data, so "the next session" of the last bar is known.
@@ -165,6 +165,20 @@ class ArrayBarStore(BarStore):
         found = bars.bar(i - 1) if i else None
         self._memo[symbol] = (second, found)
         return found
+
+    def last_close(self, symbol: str, now: datetime) -> tuple[datetime, float] | None:
+        """When the latest closed bar of ``symbol`` ended, and its close, without a Bar.
+
+        The ledger values each position from these two numbers at every account read.
+        """
+        bars = self._bars.get(symbol)
+        if bars is None:
+            return None
+        i = int(bars.ts.searchsorted(epoch_floor(now) - MINUTE, "right"))
+        if not i:
+            return None
+        end = datetime.fromtimestamp(bars.ts.item(i - 1) + MINUTE, UTC)
+        return end, bars.close.item(i - 1) / TICKS_PER_DOLLAR
 
     def next_regular(self, symbol: str, at: datetime) -> Bar | None:
         """The first regular-session bar of ``symbol`` starting at or after ``at``."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from fleece.calendar import ONE_MINUTE
 from fleece.exchange.market import BarStore
 from fleece.models import Side, to_ticks
 
@@ -134,12 +133,11 @@ class Ledger:
 
     def mark(self, symbol: str, at: datetime) -> float | None:
         """The price ``symbol`` is valued at, at ``at`` (None when nothing is known yet)."""
-        bar = self._store.last_closed(symbol, at)
+        closed = self._store.last_close(symbol, at)
         fill = self._last_fill.get(symbol)
-        fill_is_newer = fill is not None and (bar is None or fill[0] >= bar.timestamp + ONE_MINUTE)
-        if fill is not None and fill[0] <= at and fill_is_newer:
+        if fill is not None and fill[0] <= at and (closed is None or fill[0] >= closed[0]):
             return fill[1]
-        return bar.close if bar is not None else None
+        return closed[1] if closed is not None else None
 
     def value(self, symbol: str, qty: int, at: datetime) -> int:
         """``qty`` shares of ``symbol`` at its mark at ``at``, in cents."""

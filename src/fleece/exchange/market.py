@@ -80,6 +80,11 @@ class BarStore:
         i = bisect_right(series.starts, now - ONE_MINUTE)
         return series.bars[i - 1] if i else None
 
+    def last_close(self, symbol: str, now: datetime) -> tuple[datetime, float] | None:
+        """When the latest closed bar of ``symbol`` ended, and its close (what marks need)."""
+        bar = self.last_closed(symbol, now)
+        return (bar.timestamp + ONE_MINUTE, bar.close) if bar is not None else None
+
     def next_regular(self, symbol: str, at: datetime) -> Bar | None:
         """The first regular-session bar of ``symbol`` starting at or after ``at``."""
         series = self._series.get(symbol)
