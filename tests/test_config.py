@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from fleece.config import (
     ENV_NAMES,
     KEYS_HINT,
+    Settings,
     TradingConfig,
     load_config,
     load_settings,
@@ -720,3 +721,14 @@ def test_a_bad_trading_yaml_fails_load_config_naming_the_file(bot_dir: Path) -> 
 
     assert info.value.source == "config/trading.yaml"
     assert path.exists()
+
+
+def test_the_env_example_documents_every_setting() -> None:
+    example = REPO / ".env.example"
+    names = {
+        line.split("=", 1)[0].strip()
+        for line in example.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+
+    assert names == {field.upper() for field in Settings.model_fields}

@@ -21,8 +21,8 @@ def test_core_and_backtest_import_without_alpaca_py_or_the_web_stack() -> None:
     probe = (
         "import importlib, sys\n"
         f"for name in {CORE!r}: importlib.import_module(name)\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'alpaca', 'fastapi', 'uvicorn'})\n"
-        "print(','.join(heavy))\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(','.join(sorted(loaded & {'alpaca', 'fastapi', 'uvicorn'})))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

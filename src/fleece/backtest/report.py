@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-# plotly ships no type information (pyproject's mypy overrides do not list it yet).
-import plotly.graph_objects as go  # type: ignore[import-untyped]
-from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
-from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 from rich.table import Table
 
 from fleece.backtest.data import SymbolBars

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-# plotly ships no type information.
-import plotly.graph_objects as go  # type: ignore[import-untyped]
-from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
 from fleece.sweep.grid import PARAM_NAMES, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
