@@ -288,6 +288,23 @@ def test_add_intent_is_idempotent_on_client_order_id(store: StateStore) -> None:
     assert record is not None and record.qty == 100 and record.status is IntentStatus.SUBMITTED
 
 
+def test_an_intent_written_with_its_day_is_counted_with_it_and_only_once(
+    store: StateStore,
+) -> None:
+    # One transaction: an order that was written (and so may be sent) is always in the count.
+    first = store.add_intent(an_intent(), count_on=DAY)
+    replayed = store.add_intent(an_intent(), count_on=DAY)
+
+    assert (first, replayed) == (True, False)
+    assert store.trades_submitted(DAY) == 1
+
+
+def test_an_intent_written_without_a_day_counts_no_trade(store: StateStore) -> None:
+    store.add_intent(an_intent())
+
+    assert store.trades_submitted(DAY) == 0
+
+
 def test_get_intent_of_unknown_id_is_none(store: StateStore) -> None:
     assert store.get_intent("nope") is None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from fleece.clock import Clock
@@ -60,7 +60,9 @@ MAX_CLIENT_ORDER_ID = 128
 class IntentStore(Protocol):
     """The part of :class:`~fleece.state_store.StateStore` the order manager uses."""
 
-    def add_intent(self, intent: OrderIntent, status: IntentStatus | str = "new") -> bool: ...
+    def add_intent(
+        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+    ) -> bool: ...
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int: ...
 
@@ -201,12 +203,18 @@ class OrderManager:
             dry_run=self._dry_run,
         )
 
-    async def submit(self, intent: OrderIntent) -> SubmitOutcome:
-        """Write the intent, then send it once; never sends an intent that already exists."""
+    async def submit(self, intent: OrderIntent, count_on: date | None = None) -> SubmitOutcome:
+        """Write the intent, then send it once; never sends an intent that already exists.
+
+        Args:
+            intent: the order to place.
+            count_on: session day whose trade count includes this order, counted as the intent
+                is written (before anything is sent), so a crash mid-send cannot undercount.
+        """
         if self._breaker.tripped:
             return SubmitOutcome(intent.client_order_id, "blocked", error="circuit_breaker")
         status = "dry_run" if intent.dry_run else "new"
-        if not self._store.add_intent(intent, status=status):
+        if not self._store.add_intent(intent, status=status, count_on=count_on):
             log.warning("intent exists, not sent again cid=%s", intent.client_order_id)
             return SubmitOutcome(intent.client_order_id, "duplicate")
         if intent.dry_run:

@@ -444,11 +444,20 @@ class StateStore:
 
     # -- order intents ---------------------------------------------------------------------
 
-    def add_intent(self, intent: OrderIntent, status: IntentStatus | str = "new") -> bool:
+    def add_intent(
+        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+    ) -> bool:
         """Write ``intent`` with ``status``; return False if its client_order_id already existed.
 
         Idempotent: an existing row is left untouched, so replaying a signal never resets an
         intent that is already at the broker.
+
+        Args:
+            intent: the order intent.
+            status: its first status.
+            count_on: when given, session day whose ``trades_submitted`` counts this intent, in
+                the same transaction: a crash can never leave a written (and then sent) order
+                out of the day's count, nor count an order that was never written.
         """
         status = IntentStatus(status)
         created = format_ts(intent.created_at)
@@ -470,7 +479,10 @@ class StateStore:
                     int(intent.dry_run),
                 ),
             )
-            return cursor.rowcount == 1
+            written = cursor.rowcount == 1
+            if written and count_on is not None:
+                self._count_trade(conn, count_on)
+            return written
 
     def get_intent(self, cid: str) -> IntentRecord | None:
         """Return the intent with client_order_id ``cid``, or None."""
@@ -745,13 +757,17 @@ class StateStore:
     def increment_trades_submitted(self, day: date) -> int:
         """Count one more submitted order in session ``day``; return the new count."""
         with self._write() as conn:
-            row = conn.execute(
-                "INSERT INTO daily_counters (session_date, trades_submitted) VALUES (?, 1)"
-                " ON CONFLICT (session_date) DO UPDATE SET"
-                " trades_submitted = trades_submitted + 1 RETURNING trades_submitted",
-                (day.isoformat(),),
-            ).fetchone()
-            return int(row[0])
+            return self._count_trade(conn, day)
+
+    @staticmethod
+    def _count_trade(conn: sqlite3.Connection, day: date) -> int:
+        row = conn.execute(
+            "INSERT INTO daily_counters (session_date, trades_submitted) VALUES (?, 1)"
+            " ON CONFLICT (session_date) DO UPDATE SET"
+            " trades_submitted = trades_submitted + 1 RETURNING trades_submitted",
+            (day.isoformat(),),
+        ).fetchone()
+        return int(row[0])
 
     def set_start_equity(self, day: date, equity: float) -> None:
         """Set session ``day``'s starting equity (overwrites; check start_equity() first)."""

@@ -256,10 +256,9 @@ class Trader:
             strategy, approval.symbol, approval.side, approval.qty, bar.timestamp
         )
         self.latency.order_decided()
-        outcome = await self.orders.submit(intent)
+        outcome = await self.orders.submit(intent, count_on=session_date(now))
         if outcome.status in ("duplicate", "blocked"):
             return
-        self.store.increment_trades_submitted(session_date(now))
         if approval.side is Side.BUY and outcome.status not in ("failed", "rejected"):
             self.reserved_cash += approval.qty * bar.close
 

@@ -413,6 +413,8 @@ class Verdict:
     open_intents: list[str]
     position_mismatches: dict[str, tuple[int, int]]
     integrity: str
+    # Session day -> (trades counted, orders the trader wrote): equal unless a crash lost a count.
+    miscounted_days: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -423,8 +425,31 @@ class Verdict:
             and not self.unmatched_intents
             and not self.unmatched_orders
             and not self.position_mismatches
+            and not self.miscounted_days
             and self.integrity == "ok"
         )
+
+
+def miscounted_days(db: Path) -> dict[str, tuple[int, int]]:
+    """Session days whose ``trades_submitted`` differs from the orders the trader wrote that day.
+
+    Every order intent but the shutdown's closing sells is the trader's, and counts one trade.
+    """
+    written: dict[str, int] = {}
+    for (created,) in query(
+        db, "SELECT created_at_utc FROM order_intents WHERE strategy != 'shutdown'"
+    ):
+        day = datetime.fromisoformat(created).astimezone(NEW_YORK).date().isoformat()
+        written[day] = written.get(day, 0) + 1
+    counted = {
+        str(day): int(n)
+        for day, n in query(db, "SELECT session_date, trades_submitted FROM daily_counters")
+    }
+    return {
+        day: (counted.get(day, 0), written.get(day, 0))
+        for day in set(written) | set(counted)
+        if counted.get(day, 0) != written.get(day, 0)
+    }
 
 
 def verdict(
@@ -455,4 +480,5 @@ def verdict(
         open_intents=sorted(c for c, s in mine.items() if s not in FINAL),
         position_mismatches=mismatched,
         integrity=integrity(db),
+        miscounted_days=miscounted_days(db),
     )

@@ -132,10 +132,14 @@ def kill_on_order(market: Served, bot: BotProcess, after_accept: bool) -> thread
     return killed
 
 
-def one_trial(root: Path, trial: int) -> tuple[str, Verdict, int]:
-    """Run trial ``trial``; returns the moment's sort, the verdict and the final exit code."""
+def one_trial(root: Path, trial: int, moment: str | None = None) -> tuple[str, Verdict, int]:
+    """Run trial ``trial``; returns the moment's sort, the verdict and the final exit code.
+
+    ``moment`` forces the sort of moment instead of drawing it from the seed.
+    """
     rng = random.Random(SEED + trial)
-    moment = MOMENTS[rng.randrange(len(MOMENTS))]
+    drawn = MOMENTS[rng.randrange(len(MOMENTS))]
+    moment = moment or drawn
     paths = scenario(root / f"trial-{trial:02d}", EIGHT_SYMBOLS)
     with serve(synthetic(EIGHT_SYMBOLS), ny("09:30"), speed=SPEED) as market:
         env = paper_env(paths, market.url)
@@ -191,4 +195,18 @@ def test_sigkill_at_random_moments_then_restart_never_duplicates_nor_loses_a_fil
         assert found.unmatched_intents == [], where
         assert found.unmatched_orders == [], where
         assert found.position_mismatches == {}, where
+        assert found.miscounted_days == {}, where
         assert found.integrity == "ok", where
+
+
+def test_a_kill_just_after_the_exchange_accepted_an_order_keeps_the_days_trade_count(
+    tmp_path: Path,
+) -> None:
+    # The order is at the broker but the bot never read the answer: after the restart the
+    # day's trade count must still include it, or the bot could trade once more than allowed.
+    moment, found, code = one_trial(tmp_path, 0, moment="order_accepted")
+
+    assert (moment, code) == ("order_accepted", 0)
+    assert found.intents >= 1
+    assert found.miscounted_days == {}
+    assert found.duplicates == 0 and found.unmatched_intents == []

@@ -92,10 +92,17 @@ class MemoryStore:
     _latch: date | None = None
 
     # -- intents -------------------------------------------------------------------------------
-    def add_intent(self, intent: OrderIntent, status: IntentStatus | str = "new") -> bool:
-        """Write ``intent``; False (and nothing changed) if its client_order_id exists."""
+    def add_intent(
+        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+    ) -> bool:
+        """Write ``intent``; False (and nothing changed) if its client_order_id exists.
+
+        ``count_on`` counts it in that session day's trades, as the state store does.
+        """
         if intent.client_order_id in self._intents:
             return False
+        if count_on is not None:
+            self.increment_trades_submitted(count_on)
         row = _Intent(
             client_order_id=intent.client_order_id,
             strategy=intent.strategy,
