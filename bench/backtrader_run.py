@@ -240,15 +240,16 @@ def main() -> None:
         cerebro.adddata(TickBars(dataname=df), name=symbol)
     cerebro.addstrategy(SmaCrossoverRules, last_bars=last_bars(starts + ends))
     bars = sum(len(df) for df in data.values())
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     write_result(
         EngineResult(
             engine="backtrader",
             dataset=dataset_name(args),
             bars=bars,
             seconds=seconds,
+            cpu_seconds=cpu,
             baseline_rss_mb=BASELINE,
             peak_rss_mb=peak_rss_mb(),
             trades=sorted(strategy.fills, key=lambda t: (t.timestamp, t.symbol)),

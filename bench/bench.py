@@ -67,20 +67,22 @@ def report(ours: EngineResult, theirs: EngineResult) -> bool:
     """Print one data set's comparison; True when the trades are identical."""
     print(f"\n== {ours.dataset}: {ours.bars:,} bars ==")
     header = (
-        f"{'engine':<15}{'seconds':>10}{'bars/s':>14}{'peak RSS MB':>14}{'above baseline MB':>20}"
+        f"{'engine':<15}{'seconds':>9}{'bars/s':>12}{'CPU s':>8}{'bars/CPU s':>12}"
+        f"{'peak RSS MB':>13}{'above baseline MB':>19}"
     )
     print(header)
     for r in (ours, theirs):
         print(
-            f"{r.engine:<15}{r.seconds:>10.2f}{r.bars_per_second:>14,.0f}"
-            f"{r.peak_rss_mb:>14.0f}{r.footprint_mb:>20.0f}"
+            f"{r.engine:<15}{r.seconds:>9.2f}{r.bars_per_second:>12,.0f}{r.cpu_seconds:>8.2f}"
+            f"{r.bars_per_cpu_second:>12,.0f}{r.peak_rss_mb:>13.0f}{r.footprint_mb:>19.0f}"
         )
     speed = ours.bars_per_second / theirs.bars_per_second
+    cpu_speed = ours.bars_per_cpu_second / theirs.bars_per_cpu_second
     memory = theirs.peak_rss_mb / ours.peak_rss_mb
     footprint = theirs.footprint_mb / max(ours.footprint_mb, 1e-9)
     print(
-        f"alpaca-fleece is {speed:,.0f}x faster; backtrader uses {memory:.1f}x the peak memory "
-        f"({footprint:.1f}x above the shared baseline)"
+        f"alpaca-fleece is {speed:,.0f}x faster ({cpu_speed:,.0f}x per CPU second); backtrader "
+        f"uses {memory:.1f}x the peak memory ({footprint:.1f}x above the shared baseline)"
     )
     difference = first_difference(ours, theirs)
     if difference is None:

@@ -85,10 +85,17 @@ class EngineResult:
     baseline_rss_mb: float
     peak_rss_mb: float
     trades: list[Trade]
+    # CPU time of the replay (time.process_time): what the engine itself costs, unlike wall
+    # seconds, which other jobs on a shared machine stretch.
+    cpu_seconds: float = 0.0
 
     @property
     def bars_per_second(self) -> float:
         return self.bars / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def bars_per_cpu_second(self) -> float:
+        return self.bars / self.cpu_seconds if self.cpu_seconds > 0 else float("inf")
 
     @property
     def footprint_mb(self) -> float:

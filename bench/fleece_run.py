@@ -60,9 +60,9 @@ def main() -> None:
         slow=SLOW,
         cash=CASH,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = run_backtest(market, config)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     trades = [
         Trade(
             f.timestamp.isoformat().replace("+00:00", "Z"),
@@ -79,6 +79,7 @@ def main() -> None:
             dataset=dataset_name(args),
             bars=result.bars,
             seconds=seconds,
+            cpu_seconds=cpu,
             baseline_rss_mb=BASELINE,
             peak_rss_mb=peak_rss_mb(),
             trades=trades,
