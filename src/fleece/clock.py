@@ -68,6 +68,7 @@ class ScaledClock:
         start: datetime,
         speed: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        paused: bool = False,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
@@ -76,6 +77,7 @@ class ScaledClock:
         self._monotonic = monotonic
         self._t0 = monotonic()
         self._offset = timedelta(0)
+        self._paused = paused
         self._lock = threading.Lock()
 
     @property
@@ -86,8 +88,33 @@ class ScaledClock:
     def now(self) -> datetime:
         """Return the simulated current time."""
         with self._lock:
-            elapsed = (self._monotonic() - self._t0) * self._speed
-            return self._start + self._offset + timedelta(seconds=elapsed)
+            return self._start + self._offset + timedelta(seconds=self._elapsed())
+
+    def _elapsed(self) -> float:
+        return 0.0 if self._paused else (self._monotonic() - self._t0) * self._speed
+
+    @property
+    def paused(self) -> bool:
+        """True while :meth:`pause` holds the clock still."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Hold simulated time still (``advance`` still moves it) until :meth:`resume`.
+
+        The bot pauses its built-in exchange while it starts up, so that an accelerated session
+        does not run on unwatched: at 300x, three seconds of start-up are fifteen minutes.
+        """
+        with self._lock:
+            if not self._paused:
+                self._offset += timedelta(seconds=self._elapsed())
+                self._paused = True
+
+    def resume(self) -> None:
+        """Let simulated time run again from where :meth:`pause` held it."""
+        with self._lock:
+            if self._paused:
+                self._t0 = self._monotonic()
+                self._paused = False
 
     def advance(self, delta: timedelta) -> datetime:
         """Jump forward by ``delta`` (never backwards) and return the new time."""

@@ -119,6 +119,9 @@ class Bot:
             days=s.sim_days,
             speed=s.sim_speed,
             seed=s.sim_seed,
+            # Simulated time waits for the bot: released once reconciliation and the warm-up
+            # are done (see _phase_trading_logic), so no minute of the session goes unwatched.
+            paused=True,
         )
         self.exchange = exchange
         self._exchange_server = ExchangeServer(exchange, key, secret)
@@ -297,6 +300,8 @@ class Bot:
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
+        if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
+            self.exchange.clock.resume()
         notify("READY=1")  # systemd Type=notify: started and trading
 
     async def _phase_runtime(self, bus: EventBus) -> int:

@@ -15,6 +15,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from runtime_helpers import (
@@ -49,6 +50,8 @@ class Day:
     submissions: dict[str, int]
     intent_at_arrival: dict[str, str | None]
     warnings: list[str]
+    started_at: datetime | None
+    first_bar_at: datetime
 
 
 class _Collector(logging.Handler):
@@ -99,12 +102,24 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
         submissions=dict(exchange.state()["client_order_id_submissions"]),
         intent_at_arrival=arrivals,
         warnings=warnings.lines,
+        started_at=bot.stats.started_sim,
+        first_bar_at=min(
+            bar.timestamp
+            for symbol in FOUR_SYMBOLS
+            if (bar := exchange.store.next_regular(symbol, datetime(2000, 1, 1, tzinfo=UTC)))
+        ),
     )
 
 
 def test_the_day_ends_with_exit_code_zero_and_an_intact_store(day: Day) -> None:
     assert day.exit_code == 0
     assert integrity(day.paths.db) == "ok"
+
+
+def test_simulated_time_waits_for_the_bot_to_start(day: Day) -> None:
+    # At 2000x a second of start-up is half an hour of session: the exchange's clock is held
+    # at the open until the bot has reconciled and warmed up, so no minute goes unwatched.
+    assert day.started_at == day.first_bar_at
 
 
 def test_a_clean_synthetic_feed_draws_no_bad_bar_warning(day: Day) -> None:

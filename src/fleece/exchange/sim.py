@@ -174,6 +174,7 @@ def build_exchange(
     cash: float = 100_000.0,
     slippage_bps: float = 0.0,
     skip_closed: bool = True,
+    paused: bool = False,
 ) -> SimExchange:
     """Build an exchange over a directory of bar files or over synthetic bars.
 
@@ -189,6 +190,7 @@ def build_exchange(
         cash: starting cash in dollars.
         slippage_bps: market-order slippage in basis points.
         skip_closed: jump over closed nights and weekends when ``speed > 0``.
+        paused: the clock holds still at its start until ``exchange.clock.resume()``.
 
     Raises:
         ConfigError: (one line) contradictory or missing arguments, or no usable bars.
@@ -207,7 +209,7 @@ def build_exchange(
     begin = _start_instant(start, bars, calendar)
     return SimExchange(
         bars,
-        clock=ScaledClock(begin, speed),
+        clock=ScaledClock(begin, speed, paused=paused),
         calendar=calendar,
         cash=cash,
         slippage_bps=slippage_bps,
