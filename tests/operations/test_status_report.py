@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from fleece.status import (
     default_max_age,
     health_problems,
     is_bot_argv,
+    process_argv,
 )
 
 NOW = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York: market open
@@ -75,6 +77,11 @@ def fake_bot(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     script = tmp_path / "orchestrator.py"
     script.write_text("import time\ntime.sleep(60)\n")
     proc = subprocess.Popen([str(VENV_PYTHON), str(script)])
+    # Until the child has exec'd, /proc shows the parent's command line (pytest's).
+    deadline = time.monotonic() + 30
+    while "orchestrator.py" not in " ".join(process_argv(proc.pid) or []):
+        assert time.monotonic() < deadline, "the fake bot never started"
+        time.sleep(0.01)
     yield proc
     proc.kill()
     proc.wait()
