@@ -5,7 +5,7 @@ Usage (``make bench`` runs the default)::
     python bench/bench.py                 # 31 symbols x 252 synthetic sessions, then the real bars
     python bench/bench.py --days 20       # a quicker synthetic run
     python bench/bench.py --only real     # the real SPY/IBM bars only
-    python bench/bench.py --repeat 1      # one alpaca-fleece run per data set (default: median of 3)
+    python bench/bench.py --repeat 1      # one alpaca-fleece run per data set (default: 3)
 
 Each engine runs in its own process, one after the other, so that neither's memory or CPU
 weighs on the other. The trade lists (fill time, symbol, side, quantity, price) must be
