@@ -5,7 +5,7 @@ UV := $(shell ./scripts/ensure-uv.sh)
 PY := .venv/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help sync demo test browser lint types pytest exchange clean
+.PHONY: help sync demo test test-tools lint types pytest exchange clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -16,11 +16,20 @@ sync:  ## install the locked dependencies into .venv
 demo: sync  ## run the bot against the built-in exchange for a simulated day (the embedded default)
 	@$(PY) -m fleece demo
 
-test: sync browser lint types pytest  ## lint, type-check and run the whole test suite
+test: sync test-tools lint types pytest  ## lint, type-check and run the whole test suite
 
-browser:  ## Debian's chromium for the dashboard's browser test (never `playwright install`)
-	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests drive for real: chromium (the dashboard's browser test; never
+# `playwright install`), systemd (`systemd-analyze verify` of the unit) and sqlite3 (the seed's
+# monitoring queries). Installed with apt-get only when a command is missing.
+TEST_TOOLS := chromium:chromium systemd-analyze:systemd sqlite3:sqlite3
+
+test-tools:  ## install the Debian packages the tests need (chromium, systemd, sqlite3) when missing
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); echo "installing Debian packages:$$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: sync
 	$(PY) -m ruff check
