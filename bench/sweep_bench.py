@@ -37,46 +37,16 @@ import distributed
 from distributed import Client
 
 from fleece.backtest.data import MarketData, synthetic_market
-from fleece.config import TradingConfig
+from fleece.config import TradingConfig, load_trading_config
 from fleece.sweep.executor import DaskExecutor, SerialExecutor, open_client
 from fleece.sweep.grid import GridAxes
 from fleece.sweep.sweep import SweepPlan, SweepSpec, plan_sweep
 from fleece.sweep.tasks import Outcome
 
-# The seed's 31 symbols (config/trading.yaml).
-SYMBOLS = [
-    "AAPL",
-    "MSFT",
-    "GOOGL",
-    "NVDA",
-    "QQQ",
-    "SPY",
-    "TSLA",
-    "AMD",
-    "AMZN",
-    "META",
-    "NFLX",
-    "UBER",
-    "COIN",
-    "MSTR",
-    "ARKK",
-    "IWM",
-    "EEM",
-    "GLD",
-    "TLT",
-    "USO",
-    "RTX",
-    "LMT",
-    "NOC",
-    "BA",
-    "GD",
-    "GOLD",
-    "SLV",
-    "PAAS",
-    "HL",
-    "SCCO",
-    "FCX",
-]
+# The seed's 31 symbols, as the committed config/trading.yaml lists them.
+SYMBOLS = list(
+    load_trading_config(Path(__file__).resolve().parents[1] / "config" / "trading.yaml").tickers
+)
 FIRST_DAY = date(2024, 1, 2)
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
-from fleece.config import AppConfig, load_config
+from fleece.config import AppConfig, load_config, load_trading_config
 from fleece.data.synthetic import generate_bars
 from fleece.exchange import ExchangeServer, SimExchange
 from fleece.exchange.faults import FaultInjector, FaultPlan
@@ -41,39 +41,10 @@ AUTH = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 FULL = os.environ.get("FLEECE_RELIABILITY", "") == "full"
 FIRST_DAY = date(2024, 11, 25)  # Monday; the 26th is an ordinary session
 SECOND_DAY = date(2024, 11, 26)
-SEED_SYMBOLS = [
-    "AAPL",
-    "MSFT",
-    "GOOGL",
-    "NVDA",
-    "QQQ",
-    "SPY",
-    "TSLA",
-    "AMD",
-    "AMZN",
-    "META",
-    "NFLX",
-    "UBER",
-    "COIN",
-    "MSTR",
-    "ARKK",
-    "IWM",
-    "EEM",
-    "GLD",
-    "TLT",
-    "USO",
-    "RTX",
-    "LMT",
-    "NOC",
-    "BA",
-    "GD",
-    "GOLD",
-    "SLV",
-    "PAAS",
-    "HL",
-    "SCCO",
-    "FCX",
-]
+# The seed's 31 symbols, as config/trading.yaml lists them.
+SEED_SYMBOLS = list(
+    load_trading_config(Path(__file__).resolve().parents[2] / "config" / "trading.yaml").tickers
+)
 EIGHT_SYMBOLS = ("AAPL", "MSFT", "SPY", "NVDA", "TSLA", "AMD", "AMZN", "META")
 # Short windows: crossovers within minutes, so a short session is busy (the rules are the same).
 QUICK_STRATEGY = {"fast": 2, "medium": 4, "slow": 8}
