@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from fleece.config import AppConfig, load_config
 from fleece.exchange.server import exchange_command
 from fleece.logs import setup_logging
 from fleece.state_store import StateStore
+
+if TYPE_CHECKING:
+    from fleece.runtime import Bot
 
 app = typer.Typer(
     help="alpaca-fleece: a paper-only trading bot for Alpaca, with a built-in exchange.",
@@ -50,14 +53,8 @@ def _secrets_of(config: AppConfig) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def run_bot(
-    config: AppConfig, *, stop_after_sessions: int | None = None, quiet: bool = False
-) -> int:
-    """Set up logging and run the bot until it stops; returns the exit code.
-
-    ``quiet`` keeps stderr to warnings and shows a one-line live status instead (the demo);
-    the log file still gets every line.
-    """
+def build_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> Bot:
+    """Set up logging (secrets masked) and build the bot."""
     from fleece.runtime import Bot
 
     s = config.settings
@@ -68,7 +65,15 @@ def run_bot(
         max_bytes=s.log_max_bytes,
         backups=s.log_backups,
     )
-    bot = Bot(config, stop_after_sessions=stop_after_sessions)
+    return Bot(config, stop_after_sessions=stop_after_sessions)
+
+
+def run_bot(bot: Bot, *, quiet: bool = False) -> int:
+    """Run the bot until it stops; returns the exit code.
+
+    ``quiet`` keeps stderr to warnings and shows a one-line live status instead (the demo);
+    the log file still gets every line.
+    """
     if not quiet:
         return asyncio.run(bot.run())
     for handler in logging.getLogger().handlers:
@@ -102,7 +107,7 @@ def run(env_file: EnvFile = Path(".env")) -> None:
     """Run the trading bot in the foreground (Ctrl+C stops it gracefully)."""
     with user_errors():
         config = _load(env_file)
-    raise typer.Exit(run_bot(config))
+    raise typer.Exit(run_bot(build_bot(config)))
 
 
 def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConfig:
@@ -143,8 +148,11 @@ def demo(
         f"(log: {Path(config.settings.log_dir) / 'orchestrator.out'})"
     )
     started = datetime.now().astimezone()
-    code = run_bot(config, stop_after_sessions=days, quiet=True)
-    print_summary(console, db, Path(config.settings.log_dir) / "orchestrator.out", started)
+    bot = build_bot(config, stop_after_sessions=days)
+    code = run_bot(bot, quiet=True)
+    requests = (bot.stats.requests_total, bot.stats.requests_per_market_minute)
+    log_path = Path(config.settings.log_dir) / "orchestrator.out"
+    print_summary(console, db, log_path, started, requests if bot.stats.polls else None)
     raise typer.Exit(code)
 
 

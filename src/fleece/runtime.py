@@ -67,6 +67,16 @@ class RunStats:
     requests: dict[str, int] = field(default_factory=dict)
     exit_reason: str = ""
 
+    @property
+    def requests_total(self) -> int:
+        """Broker requests the run made, bars included."""
+        return sum(self.requests.values())
+
+    @property
+    def requests_per_market_minute(self) -> float:
+        """Requests per minute of trading: the bot polls once per market minute."""
+        return self.requests_total / self.polls if self.polls else 0.0
+
     def simulated_minutes(self) -> float:
         """Simulated (or real) minutes the run covered."""
         if self.started_sim is None or self.stopped_sim is None:
@@ -217,15 +227,13 @@ class Bot:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
                 self.stats.requests = dict(self.broker.requests)
-                total = sum(self.stats.requests.values())
-                # One poll per market minute: requests per poll is requests per minute of trading.
                 log.info(
                     "run stats minutes=%.0f polls=%d bars=%d requests=%d per_market_minute=%.2f %s",
                     self.stats.simulated_minutes(),
                     self.stats.polls,
                     self.stats.bars,
-                    total,
-                    total / self.stats.polls if self.stats.polls else 0.0,
+                    self.stats.requests_total,
+                    self.stats.requests_per_market_minute,
                     " ".join(f"{k}={v}" for k, v in sorted(self.stats.requests.items())),
                 )
             if self.trader is not None and self.trader.latency.samples:

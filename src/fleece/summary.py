@@ -49,8 +49,18 @@ def realised_pnl(fills: Iterable[Fill]) -> PnL:
     return PnL(round(realised, 2), open_qty, {s: round(cost[s], 2) for s in open_qty})
 
 
-def print_summary(console: Console, db: Path, log_path: Path, started: datetime) -> None:
-    """Print the demo's summary table from the store at ``db``."""
+def print_summary(
+    console: Console,
+    db: Path,
+    log_path: Path,
+    started: datetime,
+    requests: tuple[int, float] | None = None,
+) -> None:
+    """Print the demo's summary table from the store at ``db``.
+
+    ``requests`` is the run's broker requests and their rate per market minute, when known
+    (the store does not keep them).
+    """
     with StateStore(db) as store:
         intents = store.all_intents()
         fills = store.fills()
@@ -81,6 +91,8 @@ def print_summary(console: Console, db: Path, log_path: Path, started: datetime)
         "refusals",
         ", ".join(f"{reason} {n}" for reason, n in sorted(refusals.items())) or "none",
     )
+    if requests is not None:
+        table.add_row("broker requests", f"{requests[0]:,} ({requests[1]:.2f} per market minute)")
     if runs:
         table.add_row("exit", runs[0].exit_reason or "")
     table.add_row("database", str(db))
