@@ -51,6 +51,9 @@ class Housekeeping:
 
     async def tick(self, now: datetime, market_open: bool) -> None:
         """Run every chore that is due at ``now``."""
+        # systemd's watchdog (Type=notify; a no-op elsewhere): pinged from every poll cycle, so
+        # it says the polling loop is alive, at least once a minute whatever heartbeat_seconds is.
+        notify("WATCHDOG=1")
         if market_open and session_date(now) != self._session:
             self._on_session_open(now)
         if market_open and _due(self._last_snapshot, now, self._snapshot_every):
@@ -93,7 +96,6 @@ class Housekeeping:
 
     def _heartbeat(self, now: datetime) -> None:
         self._last_heartbeat = now
-        notify("WATCHDOG=1")  # systemd's watchdog (Type=notify); a no-op elsewhere
         state, why = self._trader.update_state(now)
         account = self._trader.account
         open_orders = len(self._store.unfinished_intents())

@@ -93,27 +93,62 @@ def test_the_unit_is_hardened(unit: dict[str, list[str]]) -> None:
     assert unit["Install.WantedBy"] == ["multi-user.target"]
 
 
-def test_the_exec_start_line_runs_the_bot_for_real(tmp_path: Path) -> None:
+def test_the_unit_waits_for_ready_and_watches_the_bot(unit: dict[str, list[str]]) -> None:
+    assert unit["Service.Type"] == ["notify"]
+    assert unit["Service.NotifyAccess"] == ["main"]  # env(1) execs python: the main PID
+    # The bot pings from every poll cycle, at least once a minute.
+    assert int(unit["Service.WatchdogSec"][0]) >= 180
+    assert int(unit["Service.TimeoutStartSec"][0]) >= 90
+
+
+def test_the_exec_start_line_runs_the_bot_for_real_and_notifies_systemd(tmp_path: Path) -> None:
     # What systemd would run for BOT_ROOT=<a bot directory>: cwd, PATH and LOG_DIR come from
-    # env(1), so the bot finds its .env and config and logs into ${BOT_ROOT}/logs.
+    # env(1), so the bot finds its .env and config and logs into ${BOT_ROOT}/logs. systemd's
+    # side of Type=notify is a datagram socket named by NOTIFY_SOCKET; the test plays it.
     bot = make_bot_dir(tmp_path)
     (command,) = unit_settings(UNIT.read_text())["Service.ExecStart"]
     argv = expand(command, {"BOT_ROOT": str(bot.root)})
-    proc = subprocess.Popen(
-        argv, cwd="/", env=clean_environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        running = wait_until(lambda: " bot running mode=sim" in bot.log(), 120)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert running, bot.log()[-2000:]
+    address = str(tmp_path / "notify")
+    messages: list[str] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(address)
+        systemd.settimeout(0.1)
+
+        def heard(message: str) -> bool:
+            while True:
+                try:
+                    messages.append(systemd.recv(4096).decode())
+                except TimeoutError:
+                    return message in messages
+
+        proc = subprocess.Popen(
+            argv,
+            cwd="/",
+            env=clean_environ({"NOTIFY_SOCKET": address}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            ready = wait_until(lambda: heard("READY=1"), 120)
+            pinged = wait_until(
+                lambda: heard("WATCHDOG=1") and messages.count("WATCHDOG=1") >= 3, 60
+            )
+            running = " bot running mode=sim" in bot.log()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=120)
+            heard("STOPPING=1")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert ready and running, bot.log()[-2000:]
+    assert pinged, messages
     assert code == 0, bot.log()[-3000:]
     assert "shutdown complete" in bot.log()
     assert bot.db.exists()
+    # READY=1 once trading, pings while it runs, STOPPING=1 when the graceful shutdown begins.
+    assert messages.index("READY=1") < messages.index("WATCHDOG=1") < messages.index("STOPPING=1")
+    assert messages.count("READY=1") == 1
 
 
 # --------------------------------------------------------------------------- the drop-in
