@@ -129,6 +129,35 @@ def test_only_the_minutes_the_bot_was_running_are_compared(recorded: Path) -> No
     assert report.windows[0][0] == signal + timedelta(minutes=5)
 
 
+def test_a_stores_first_day_replays_from_its_first_snapshot_with_earlier_fills_undone(
+    recorded: Path,
+) -> None:
+    # The bot's first session has no snapshot before the open: the day's cash at the open is
+    # the first snapshot's (here: the close's, after every fill of the day) with the fills
+    # between the open and that snapshot undone.
+    first_day = date(2024, 1, 2)
+    with StateStore(recorded) as store:
+        fills_that_day = [f for f in store.fills() if f.timestamp.date() == first_day]
+        report = replay_day(store, first_day, config())
+
+    assert fills_that_day, "the first day traded"
+    assert report.start_cash == config().cash
+    assert report.start_positions == {}
+    assert report.differences == []
+
+
+def test_without_any_snapshot_of_the_day_or_before_the_starting_cash_is_unknown(
+    recorded: Path,
+) -> None:
+    from fleece.errors import DataError
+
+    sql(recorded, "DELETE FROM equity_curve")
+    with StateStore(recorded) as store, pytest.raises(DataError, match="give --cash"):
+        replay_day(store, date(2024, 1, 2), config())
+    with StateStore(recorded) as store:
+        assert replay_day(store, date(2024, 1, 2), config(), cash=config().cash).differences == []
+
+
 def test_replay_of_a_day_without_bars_is_a_data_error(recorded: Path) -> None:
     from fleece.errors import DataError
 

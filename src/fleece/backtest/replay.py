@@ -25,7 +25,8 @@ from fleece.backtest.data import market_from_bars
 from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import MarketCalendar, Session
 from fleece.errors import DataError
-from fleece.models import Bar, Side
+from fleece.exchange.ledger import cents_of
+from fleece.models import Bar, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
 from fleece.strategy import SmaCrossover
 
@@ -118,19 +119,34 @@ def positions_before(store: StateStore, instant: datetime) -> dict[str, int]:
     return {s: q for s, q in sorted(held.items()) if q > 0}
 
 
-def cash_before(store: StateStore, instant: datetime) -> float:
-    """Cash of the last equity snapshot before ``instant``.
+def cash_before(store: StateStore, instant: datetime, until: datetime | None = None) -> float:
+    """Cash at ``instant``: the last equity snapshot before it, else one taken later.
+
+    A store's first session has no snapshot before its open (the bot snapshots once a minute
+    after it). Cash moves only with fills, so the first snapshot up to ``until`` (the session's
+    close) gives it with the fills between ``instant`` and the snapshot undone, to the cent as
+    the exchange books them.
 
     Raises:
-        DataError: no snapshot before it (the starting cash is unknown).
+        DataError: no snapshot before ``instant`` nor before ``until``.
     """
-    earlier = [s for s in store.equity_curve(instant - timedelta(days=14)) if s.timestamp < instant]
-    if not earlier:
+    recent = store.equity_curve(instant - timedelta(days=14))
+    earlier = [s for s in recent if s.timestamp < instant]
+    if earlier:
+        return earlier[-1].cash
+    later = [s for s in recent if until is not None and s.timestamp <= until]
+    if not later:
         raise DataError(
-            f"no equity snapshot in the two weeks before {instant:%Y-%m-%d %H:%M}Z: "
-            "the starting cash is unknown (give --cash)"
+            f"no equity snapshot in the two weeks before {instant:%Y-%m-%d %H:%M}Z nor in that "
+            "session: the starting cash is unknown (give --cash)"
         )
-    return earlier[-1].cash
+    first = later[0]
+    cents = round(first.cash * 100)
+    for fill in store.fills():
+        if instant <= fill.timestamp <= first.timestamp:
+            paid = cents_of(to_ticks(fill.price), fill.qty)
+            cents += paid if fill.side is Side.BUY else -paid
+    return cents / 100
 
 
 def running_windows(store: StateStore, session: Session) -> list[tuple[datetime, datetime]]:
@@ -217,7 +233,7 @@ def replay_day(
     by_symbol: dict[str, list[Bar]] = defaultdict(list)
     for bar in recorded:
         by_symbol[bar.symbol].append(bar)
-    start_cash = cash if cash is not None else cash_before(store, session.open)
+    start_cash = cash if cash is not None else cash_before(store, session.open, session.close)
     held = positions_before(store, session.open)
     result = run_backtest(
         market_from_bars(by_symbol, cal),
