@@ -2,7 +2,7 @@
 
 ``notify`` speaks systemd's notification protocol (one datagram on the ``AF_UNIX`` socket named by
 ``NOTIFY_SOCKET``) without the libsystemd binding, so the bot can run as ``Type=notify`` with a
-watchdog: ``notify("READY=1")`` once running, ``notify("WATCHDOG=1")`` from the heartbeat,
+watchdog: ``notify("READY=1")`` once running, ``notify("WATCHDOG=1")`` from every poll cycle,
 ``notify("STOPPING=1")`` when the graceful shutdown begins. Outside systemd it does nothing.
 
 systemd substitutes ``${BOT_ROOT}`` (from ``/etc/default/alpaca-bot``) in ``ExecStart=`` only;
