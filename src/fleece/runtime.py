@@ -40,7 +40,7 @@ from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
-from fleece.systemd import notify
+from fleece.systemd import notify, watchdog_warning
 from fleece.trader import Trader, session_date
 
 log = logging.getLogger(__name__)
@@ -311,6 +311,8 @@ class Bot:
         if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.resume()
         notify("READY=1")  # systemd Type=notify: started and trading
+        if (warning := watchdog_warning()) is not None:
+            log.warning(warning)
 
     async def _phase_runtime(self, bus: EventBus) -> int:
         """Phase 4: supervised tasks until a stop, then the graceful shutdown."""

@@ -68,6 +68,23 @@ def watchdog_seconds(environ: Mapping[str, str] | None = None) -> float | None:
     return int(usec) / 2_000_000
 
 
+# The bot pings once per poll cycle, i.e. once a minute; a watchdog shorter than three cycles
+# would kill a healthy bot whose cycle ran long (broker retries).
+MIN_WATCHDOG_SECONDS = 180
+
+
+def watchdog_warning(environ: Mapping[str, str] | None = None) -> str | None:
+    """A warning when systemd's ``WatchdogSec=`` is too short for the bot's pings, else None."""
+    interval = watchdog_seconds(environ)
+    if interval is None or interval * 2 >= MIN_WATCHDOG_SECONDS:
+        return None
+    return (
+        f"systemd WatchdogSec={interval * 2:g}s is shorter than {MIN_WATCHDOG_SECONDS}s: the bot "
+        "pings once per poll cycle (a minute), so systemd may kill it while it is healthy; "
+        "use WatchdogSec=600 as alpaca-bot.service does"
+    )
+
+
 class SystemdConfigError(FleeceError):
     """The installation directory or account cannot be written into a unit file."""
 

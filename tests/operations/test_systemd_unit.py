@@ -19,7 +19,13 @@ import pytest
 from ops_helpers import REPO, clean_environ, make_bot_dir, wait_until
 
 from fleece.errors import FleeceError
-from fleece.systemd import notify, render_dropin, watchdog_seconds
+from fleece.systemd import (
+    MIN_WATCHDOG_SECONDS,
+    notify,
+    render_dropin,
+    watchdog_seconds,
+    watchdog_warning,
+)
 
 UNIT = REPO / "alpaca-bot.service"
 
@@ -96,8 +102,8 @@ def test_the_unit_is_hardened(unit: dict[str, list[str]]) -> None:
 def test_the_unit_waits_for_ready_and_watches_the_bot(unit: dict[str, list[str]]) -> None:
     assert unit["Service.Type"] == ["notify"]
     assert unit["Service.NotifyAccess"] == ["main"]  # env(1) execs python: the main PID
-    # The bot pings from every poll cycle, at least once a minute.
-    assert int(unit["Service.WatchdogSec"][0]) >= 180
+    # The bot pings from every poll cycle, once a minute; the bot warns below this.
+    assert int(unit["Service.WatchdogSec"][0]) >= MIN_WATCHDOG_SECONDS
     assert int(unit["Service.TimeoutStartSec"][0]) >= 90
 
 
@@ -290,3 +296,12 @@ def test_the_watchdog_interval_is_half_of_watchdog_sec() -> None:
     assert watchdog_seconds({"WATCHDOG_USEC": "300000000", "WATCHDOG_PID": mine}) == 150.0
     assert watchdog_seconds({"WATCHDOG_USEC": "300000000", "WATCHDOG_PID": "1"}) is None
     assert watchdog_seconds({}) is None
+
+
+def test_a_watchdog_too_short_for_the_bots_pings_draws_a_warning() -> None:
+    mine = str(os.getpid())
+    short = watchdog_warning({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": mine})
+
+    assert short is not None and "WatchdogSec=60s" in short
+    assert watchdog_warning({"WATCHDOG_USEC": "600000000", "WATCHDOG_PID": mine}) is None
+    assert watchdog_warning({}) is None
