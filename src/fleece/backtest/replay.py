@@ -18,6 +18,7 @@ the simulated ones, so equity drifts by a few dollars); they are reported apart.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -26,7 +27,7 @@ from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import MarketCalendar, Session
 from fleece.errors import DataError
 from fleece.exchange.ledger import cents_of
-from fleece.models import Bar, Side, to_ticks
+from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
 from fleece.strategy import SmaCrossover
 
@@ -110,21 +111,23 @@ def _decision(record: IntentRecord) -> Decision:
     )
 
 
-def positions_before(store: StateStore, instant: datetime) -> dict[str, int]:
-    """Shares held at ``instant`` according to the recorded fills."""
+def positions_before(fills: Sequence[Fill], instant: datetime) -> dict[str, int]:
+    """Shares held at ``instant`` according to the recorded ``fills``."""
     held: defaultdict[str, int] = defaultdict(int)
-    for fill in store.fills():
+    for fill in fills:
         if fill.timestamp < instant:
             held[fill.symbol] += fill.qty if fill.side is Side.BUY else -fill.qty
     return {s: q for s, q in sorted(held.items()) if q > 0}
 
 
-def cash_before(store: StateStore, instant: datetime, until: datetime | None = None) -> float:
+def cash_before(
+    store: StateStore, fills: Sequence[Fill], instant: datetime, until: datetime
+) -> float:
     """Cash at ``instant``: the last equity snapshot before it, else one taken later.
 
     A store's first session has no snapshot before its open (the bot snapshots once a minute
     after it). Cash moves only with fills, so the first snapshot up to ``until`` (the session's
-    close) gives it with the fills between ``instant`` and the snapshot undone, to the cent as
+    close) gives it with the ``fills`` between ``instant`` and the snapshot undone, to the cent as
     the exchange books them.
 
     Raises:
@@ -134,7 +137,7 @@ def cash_before(store: StateStore, instant: datetime, until: datetime | None = N
     earlier = [s for s in recent if s.timestamp < instant]
     if earlier:
         return earlier[-1].cash
-    later = [s for s in recent if until is not None and s.timestamp <= until]
+    later = [s for s in recent if s.timestamp <= until]
     if not later:
         raise DataError(
             f"no equity snapshot in the two weeks before {instant:%Y-%m-%d %H:%M}Z nor in that "
@@ -142,7 +145,7 @@ def cash_before(store: StateStore, instant: datetime, until: datetime | None = N
         )
     first = later[0]
     cents = round(first.cash * 100)
-    for fill in store.fills():
+    for fill in fills:
         if instant <= fill.timestamp <= first.timestamp:
             paid = cents_of(to_ticks(fill.price), fill.qty)
             cents += paid if fill.side is Side.BUY else -paid
@@ -233,8 +236,11 @@ def replay_day(
     by_symbol: dict[str, list[Bar]] = defaultdict(list)
     for bar in recorded:
         by_symbol[bar.symbol].append(bar)
-    start_cash = cash if cash is not None else cash_before(store, session.open, session.close)
-    held = positions_before(store, session.open)
+    fills = store.fills()
+    start_cash = (
+        cash if cash is not None else cash_before(store, fills, session.open, session.close)
+    )
+    held = positions_before(fills, session.open)
     result = run_backtest(
         market_from_bars(by_symbol, cal),
         replace(config, cash=start_cash, mode="fast"),
