@@ -428,12 +428,18 @@ class DataConfig(BaseModel):
 
     ``poll_interval_seconds`` is in simulated seconds in sim mode. Bars complete on minute
     boundaries, so polling every few seconds means a bar is seen just after it closes.
+    ``bar_settle_seconds``: a minute without a bar counts as empty (no trade: the strategy's
+    windows repeat the last close) once a poll made this long after the minute's end answered
+    without one. Alpaca publishes a minute bar 1-3 s after the minute ends; 5 s covers its worst
+    case with 2 s to spare for clock skew, and still decides within the minute's first tenth.
+    A sub-minute poll never lands before it.
     ``warmup_bars`` defaults to the slow window (filled in by :class:`TradingConfig`).
     """
 
     model_config = _SECTION
     feed: Literal["iex", "sip"] = "iex"
     poll_interval_seconds: Seconds = 5.0
+    bar_settle_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
     warmup_bars: Annotated[int, Field(ge=0)] | None = None
 
 

@@ -43,7 +43,11 @@ class TradingState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One 1-minute OHLCV bar; ``timestamp`` is the bar's start, UTC-aware."""
+    """One 1-minute OHLCV bar; ``timestamp`` is the bar's start, UTC-aware.
+
+    ``carried`` marks a bar of the minute grid for a minute without a trade: the last close
+    repeated (:mod:`fleece.minute_grid`); such a bar was never served by a broker.
+    """
 
     symbol: str
     timestamp: datetime
@@ -54,6 +58,7 @@ class Bar:
     volume: int
     trade_count: int | None = None
     vwap: float | None = None
+    carried: bool = False
 
 
 @dataclass(frozen=True, slots=True)

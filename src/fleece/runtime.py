@@ -31,6 +31,7 @@ from fleece.config import AppConfig, env_file_warning
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
+from fleece.minute_grid import LiveGrid
 from fleece.models import Bar, TradingState
 from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
@@ -64,7 +65,11 @@ class RunStats:
     stopped_sim: datetime | None = None
     polls: int = 0
     bars: int = 0
+    late_bars: int = 0
     requests: dict[str, int] = field(default_factory=dict)
+    #: Per symbol: minutes of the grid the strategy stepped, and how many of them had no bar.
+    grid_minutes: dict[str, int] = field(default_factory=dict)
+    empty_minutes: dict[str, int] = field(default_factory=dict)
     exit_reason: str = ""
 
     @property
@@ -110,6 +115,7 @@ class Bot:
         self.broker: Broker | None = None
         self.trader: Trader | None = None
         self.poller: BarPoller | None = None
+        self.grid: LiveGrid | None = None
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
@@ -428,10 +434,43 @@ class Bot:
     async def _warmup(self) -> None:
         assert self.poller is not None and self.trader is not None and self.store is not None
         start = self._backfill_start()
+        settle = timedelta(seconds=self.config.trading.data.bar_settle_seconds)
+        self.grid = LiveGrid(settle=settle, start=start)
         bars = await self.poller.poll(start)
-        self.trader.warmup(bars)
         self.store.add_bars(bars)
-        log.info("warm-up bars=%d since=%s", len(bars), start.isoformat())
+        grid_bars = self._judge_minutes(bars)
+        self.trader.warmup(grid_bars)
+        log.info(
+            "warm-up bars=%d grid_bars=%d since=%s", len(bars), len(grid_bars), start.isoformat()
+        )
+
+    def _judge_minutes(self, bars: list[Bar]) -> list[Bar]:
+        """Hand polled bars to the minute grid; return the bars of the minutes it judged.
+
+        Late bars (their minute was already judged empty) are stored as such, counted and
+        logged, never fed to the strategy. A failed poll judges nothing: only an answer
+        without a bar makes a minute empty.
+        """
+        assert self.grid is not None and self.poller is not None and self.trader is not None
+        polled_at = self.poller.answered_at
+        if polled_at is None:
+            return []
+        sessions = self.trader.sessions
+        late = self.grid.receive(bars, sessions.is_regular_bar)
+        if late:
+            assert self.store is not None
+            self.store.mark_late(late)
+            self.stats.late_bars += len(late)
+            for bar in late:
+                log.warning(
+                    "late bar symbol=%s minute=%s: its minute was judged empty, not fed",
+                    bar.symbol,
+                    bar.timestamp.isoformat(),
+                )
+        judged = self.grid.judge(polled_at, ((d.open, d.close) for d in sessions.days.values()))
+        self.stats.grid_minutes = dict(self.grid.carry.on_grid)
+        self.stats.empty_minutes = dict(self.grid.carry.carried)
+        return judged
 
     async def _poll_loop(self, bus: EventBus) -> None:
         assert self.poller is not None and self.trader is not None
@@ -452,7 +491,12 @@ class Bot:
         ``poll_interval_seconds`` under a minute is the delay after each minute boundary (bars
         need a moment to be published); a minute or more polls that often, on the minute.
         """
-        seconds = self.config.trading.data.poll_interval_seconds
+        data = self.config.trading.data
+        seconds = data.poll_interval_seconds
+        if seconds < 60:
+            # Never before the minute's bars have settled: an earlier poll would judge the
+            # minute a minute late, and the bot would trade a minute after its backtest.
+            seconds = max(seconds, data.bar_settle_seconds)
         minute = now.replace(second=0, microsecond=0)
         if seconds < 60:
             target = minute + timedelta(seconds=seconds)
@@ -490,17 +534,19 @@ class Bot:
             log.warning("order refresh failed reason=%s", exc)
         bars = await self.poller.poll(self._backfill_start())
         self.stats.polls = self.poller.polls
+        if bars:
+            self.store.add_bars(bars)
+            self.stats.bars += len(bars)
+        grid_bars = self._judge_minutes(bars)
         market_open = self.trader.sessions.is_open(now)
-        if bars or market_open:
+        if grid_bars or market_open:
             try:
                 self.trader.account = await self.broker.account()
                 self.trader.reserved_cash = 0.0
             except BrokerError as exc:
                 log.warning("account read failed reason=%s", exc)
-        if bars:
-            self.store.add_bars(bars)
-            self.stats.bars += len(bars)
-            for bar in bars:
+        if grid_bars:
+            for bar in grid_bars:
                 await bus.publish(BarEvent(bar))
             await bus.join()
         await self.housekeeping.tick(now, market_open)

@@ -196,6 +196,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
+    # 2: bars that arrived after their minute was judged empty (the minute grid): kept for the
+    # record and the charts, never fed to the strategy, so replays leave them out.
+    ("ALTER TABLE bars ADD COLUMN late INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -923,12 +926,25 @@ class StateStore:
             )
             return conn.total_changes - before
 
-    def bars_between(self, symbol: str | None, start: datetime, end: datetime) -> list[Bar]:
+    def mark_late(self, bars: Iterable[Bar]) -> None:
+        """Record that ``bars`` came after their minute was judged empty (not fed)."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE bars SET late = 1 WHERE symbol = ? AND timestamp_utc = ?",
+                [(b.symbol, format_ts(b.timestamp)) for b in bars],
+            )
+
+    def bars_between(
+        self, symbol: str | None, start: datetime, end: datetime, *, fed_only: bool = False
+    ) -> list[Bar]:
         """Return bars with ``start <= timestamp < end`` (all symbols if ``symbol`` is None).
 
         Ordered by timestamp, then symbol, so a day replays in the order it happened.
+        ``fed_only`` leaves out the late bars, which the strategy never saw.
         """
         sql = "SELECT * FROM bars WHERE timestamp_utc >= ? AND timestamp_utc < ?"
+        if fed_only:
+            sql += " AND late = 0"
         params: list[str] = [format_ts(start), format_ts(end)]
         if symbol is not None:
             sql += " AND symbol = ?"

@@ -2,8 +2,10 @@
 
 The poller remembers the last accepted bar per symbol, asks the broker for everything after the
 oldest of those (but never more than :data:`LOOKBACK` before the previous request's end), and hands
-back only new, valid, closed bars in (timestamp, symbol) order: the same order a backtest replays
-them in. Bad bars are logged and skipped; the bot keeps running.
+back only valid, closed bars it has not handed back before, in (timestamp, symbol) order. A bar
+older than its symbol's newest one is handed back too when it is new (a bar published late): the
+minute grid (:mod:`fleece.minute_grid`) decides whether it came in time. Bad bars are logged and
+skipped; the bot keeps running.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ class BarPoller:
         self._clock = clock
         self.symbols = tuple(symbols)
         self._last: dict[str, datetime] = {}
+        # Bar starts handed back recently, per symbol: requests overlap on purpose, and a bar
+        # published late may be older than its symbol's newest one.
+        self._seen: dict[str, set[datetime]] = {}
         self._asked_until: datetime | None = None  # ``end`` of the last answered request
+        #: When the last poll that the broker answered was made (its request's start); None
+        #: after a failed one. The minute grid judges minutes against this instant.
+        self.answered_at: datetime | None = None
         self.polls = 0
         self.skipped: Counter[str] = Counter()
         self.last_success: datetime | None = None
@@ -55,6 +63,7 @@ class BarPoller:
             prev = self._last.get(bar.symbol)
             if prev is None or bar.timestamp > prev:
                 self._last[bar.symbol] = bar.timestamp
+            self._seen.setdefault(bar.symbol, set()).add(bar.timestamp)
 
     def since(self, default_start: datetime) -> datetime:
         """Where the next request starts: just after the oldest symbol's last bar, but never
@@ -68,6 +77,7 @@ class BarPoller:
     async def poll(self, default_start: datetime) -> list[Bar]:
         """One poll: new valid bars in (timestamp, symbol) order; [] when the broker fails."""
         now = self._clock.now()
+        self.answered_at = None
         start = self.since(default_start)
         # Ask only for bars closed by OUR now (``end`` is inclusive of a bar's start). With
         # ``end=now``, a broker whose clock runs ahead (the simulated exchange moves on during the
@@ -85,6 +95,7 @@ class BarPoller:
             return []
         self._observe(started, ok=True)
         self._asked_until = end
+        self.answered_at = now
         # The broker answered as of its own later "now": judge "closed yet" against that moment.
         now = self._clock.now()
         for symbol, reason in skipped:
@@ -98,6 +109,7 @@ class BarPoller:
                 continue
             fresh.extend(self._accept(symbol, bars, now))
         fresh.sort(key=lambda b: (b.timestamp, b.symbol))
+        self._forget(end + ONE_MINUTE - LOOKBACK)
         self.last_success = now
         if fresh:
             self.last_bar_at = fresh[-1].timestamp
@@ -109,11 +121,13 @@ class BarPoller:
 
     def _accept(self, symbol: str, bars: Sequence[Bar], now: datetime) -> list[Bar]:
         kept: list[Bar] = []
+        seen = self._seen.setdefault(symbol, set())
         for bar in sorted(bars, key=lambda b: b.timestamp):
+            if bar.timestamp in seen:
+                continue  # already handed back: the next request overlaps on purpose
             prev = self._last.get(symbol)
-            if prev is not None and bar.timestamp <= prev:
-                continue  # already seen: the next request overlaps on purpose
-            problem = bar_problem(bar, prev, now)
+            # An older bar not seen before is a late one, not out of order.
+            problem = bar_problem(bar, prev if prev and bar.timestamp > prev else None, now)
             if problem is None and max(bar.open, bar.high, bar.low, bar.close) > MAX_PRICE:
                 problem = "huge_price"
             if problem is not None:
@@ -125,9 +139,18 @@ class BarPoller:
                     problem,
                 )
                 continue
-            self._last[symbol] = bar.timestamp
+            if prev is None or bar.timestamp > prev:
+                self._last[symbol] = bar.timestamp
+            seen.add(bar.timestamp)
             kept.append(bar)
         return kept
+
+    def _forget(self, before: datetime) -> None:
+        """Drop remembered bar starts that no request will ask for again."""
+        for seen in self._seen.values():
+            old = [ts for ts in seen if ts < before]
+            for ts in old:
+                seen.discard(ts)
 
 
 async def sleep_until(clock: Clock, target: datetime, speed: float | None) -> None:

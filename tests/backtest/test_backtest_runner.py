@@ -95,7 +95,7 @@ def test_fast_path_equals_exact_path_on_real_bars_with_extended_hours_and_gaps()
 def gappy_market() -> MarketData:
     """Synthetic bars where the bars after SPY's first entry candidates are missing."""
     market = synthetic(("SPY", "AAPL"), days=3)
-    cands = find_candidates(market, 10, 30, 90)
+    cands = find_candidates(market, Run(market, config()).minutes, 10, 30, 90)
     rows = [
         int(cands.row[j]) + 1
         for j in range(len(cands))

@@ -67,6 +67,9 @@ def write_trading_yaml(path: Path, symbols: Sequence[str], **sections: Mapping[s
         "symbols": {"mode": "explicit", "list": list(symbols)},
         "strategy": dict(QUICK_STRATEGY),
         "shutdown": {"grace_seconds": 20.0},
+        # A stepped market's clock jumps whole minutes, so the bot polls exactly as a minute
+        # ends; the built-in exchange publishes a bar at that instant, so nothing needs to settle.
+        "data": {"bar_settle_seconds": 0},
     }
     for name, values in sections.items():
         document[name] = {**document.get(name, {}), **values}

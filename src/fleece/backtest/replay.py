@@ -229,7 +229,10 @@ def replay_day(
     if session is None:
         raise DataError(f"{day}: not a trading day")
     first = cal.sessions(day - timedelta(days=10), day)[-WARMUP_SESSIONS - 1 :][0]
-    recorded = store.bars_between(None, first.open - timedelta(hours=6), session.close)
+    # What the strategy was fed: a late bar (its minute already judged empty) never was.
+    recorded = store.bars_between(
+        None, first.open - timedelta(hours=6), session.close, fed_only=True
+    )
     of_day = [b for b in recorded if session.open <= b.timestamp < session.close]
     if not of_day:
         raise DataError(f"{day}: no bars recorded for that session")

@@ -8,17 +8,19 @@ each minute boundary ``T`` (the bot polls just after it) it
 
 1. brings the exchange up to ``T`` (fills at bar opens, expiries, session closes),
 2. refreshes unfinished orders, then reads the account (the trader's equity and buying power),
-3. hands the trader the regular-session bars of the minute that just closed, in symbol order,
+3. hands the trader the minute grid's bars of the minute that just closed, in symbol order
+   (:mod:`fleece.minute_grid`: every symbol on the grid gets its real bar or, when it had
+   none, a carried bar repeating its last close),
 4. does the housekeeping that can change decisions: the trading-state check that latches the
    daily loss limit, and cancelling orders left open longer than ``stale_order_minutes``.
 
 Two modes, one result:
 
-* ``exact`` runs that cycle at every minute of every session and feeds every bar to
+* ``exact`` runs that cycle at every minute of every session and feeds every grid bar to
   :class:`~fleece.strategy.SmaCrossover`: the reference.
 * ``fast`` (default) computes the crossover candidates of each symbol with numpy first
   (:mod:`fleece.backtest.signals`) and runs the cycle only where something can happen: a
-  candidate bar that can signal and every minute while an order is open; the minutes it skips
+  candidate minute that can signal and every minute while an order is open; the minutes it skips
   are checked for the daily loss line (:mod:`fleece.backtest.loss_scan`: numpy finds where the
   equity could have reached it, the trader itself decides). Tests hold both modes to identical
   outputs.
@@ -51,6 +53,7 @@ from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
+from fleece.minute_grid import Carry, session_minutes
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.order_manager import OrderManager
 from fleece.risk_manager import CircuitBreaker, RiskManager
@@ -94,6 +97,8 @@ class Run:
         span = market.span()
         self.sessions = self._sessions(span)
         self.grid, self.session_end = session_grid(self.sessions)
+        self.minutes = session_minutes((s.open, s.close) for s in self.sessions)
+        self.carry = Carry()
         self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
         self.clock = ManualClock(_at(start))
@@ -249,12 +254,17 @@ class Run:
 
     # ---- exact: every minute, every bar -----------------------------------------------------
     async def run_exact(self) -> None:
-        """Every minute of every session; every regular bar goes to the strategy."""
+        """Every minute of every session; every symbol's grid bar goes to the strategy."""
         await self._seed()
         rows = self._regular_by_minute()
+        on_grid = set(self.minutes.tolist())
         total = len(self.grid)
         for n, at in enumerate(self.grid.tolist()):
-            bars = [self.market.bars[s].bar(i) for s, i in rows.get(at - MINUTE, [])]
+            minute = at - MINUTE
+            bars: list[Bar] = []
+            if minute in on_grid:
+                real = {s: self.market.bars[s].bar(i) for s, i in rows.get(minute, [])}
+                bars = self.carry.step(_at(minute), real)
             if self._decides(at):
                 await self.cycle(at, bars, None)
             else:
@@ -277,7 +287,7 @@ class Run:
         if not len(self.grid):
             return
         cfg = self.config
-        cands = find_candidates(self.market, cfg.fast, cfg.medium, cfg.slow)
+        cands = find_candidates(self.market, self.minutes, cfg.fast, cfg.medium, cfg.slow)
         opens = np.array([int(s.open.timestamp()) for s in self.sessions], dtype=np.int64)
         fixed = np.union1d(np.unique(cands.decide_at), opens)
         first = int(self.grid[0]) - MINUTE
@@ -322,7 +332,7 @@ class Run:
         return last
 
     def _live_candidates(self, cands: Candidates, a: int, b: int) -> tuple[list[Bar], list[bool]]:
-        """The candidates of one minute that can signal given what the trader holds.
+        """The candidate minutes of one instant that can signal given what the trader holds.
 
         The test is the trader's own: a symbol counts as held when a position is held or a buy
         is pending. An entry candidate while held, or an exit candidate while flat, makes
@@ -337,7 +347,7 @@ class Run:
             holding = held.get(symbol, 0) > 0 or symbol in pending
             up = cands.ups[j]
             if up != holding:
-                bars.append(self.market.bars[symbol].bar(cands.rows[j]))
+                bars.append(cands.bar(j, self.market))
                 ups.append(up)
         return bars, ups
 

@@ -1,6 +1,8 @@
 """The fast path's strategy: crossover candidates computed once per symbol with numpy.
 
-:func:`~fleece.strategy.vectorized.crossover_events` finds, for a whole close series, every bar
+Each symbol's closes are first laid on the minute grid (:func:`~fleece.minute_grid.grid_closes`:
+a minute without a bar repeats the last close), then
+:func:`~fleece.strategy.vectorized.crossover_events` finds, for the whole series, every minute
 where the price-only part of the SMA crossover rule fires; tests prove it equals
 :class:`~fleece.strategy.SmaCrossover` bar for bar (tests/strategy/test_vectorized.py, on random
 series and on the real bars). What remains sequential is whether the caller holds the symbol,
@@ -15,25 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 
 import numpy as np
 
-from fleece.backtest.data import I64, MarketData
-from fleece.models import Bar, Side, Signal
+from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.minute_grid import carried_bar, grid_closes
+from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal
 from fleece.strategy import REASON_CROSS_ABOVE, REASON_CROSS_BELOW, SmaCrossover
 from fleece.strategy.vectorized import crossover_events
 
 
 @dataclass(frozen=True, eq=False)
 class Candidates:
-    """Every candidate bar of a market, sorted by decision time then symbol.
+    """Every candidate minute of a market, sorted by decision time then symbol.
 
     Attributes:
-        decide_at: when the bar has closed (bar start + 60 s), epoch seconds.
+        decide_at: when the minute has closed (minute start + 60 s), epoch seconds.
         symbol: index into ``symbols``.
-        row: the bar's row in its symbol's columns.
+        row: the real bar's row in its symbol's columns, or -1 for a carried minute.
+        close: the minute's close in ticks (the carried close where there was no bar).
         up: True for an entry candidate, False for an exit candidate.
         symbols: the symbols, in the order the indexes refer to.
     """
@@ -41,6 +45,7 @@ class Candidates:
     decide_at: I64
     symbol: I64
     row: I64
+    close: I64
     up: np.ndarray
     symbols: tuple[str, ...]
 
@@ -62,30 +67,60 @@ class Candidates:
         """``up`` as Python bools."""
         return list(self.up.tolist())
 
+    def bar(self, j: int, market: MarketData) -> Bar:
+        """Candidate ``j``'s bar: the real one, or the carried bar of its minute."""
+        symbol = self.names[j]
+        row = self.rows[j]
+        if row >= 0:
+            return market.bars[symbol].bar(row)
+        minute = datetime.fromtimestamp(self.decide_at.item(j) - MINUTE, UTC)
+        return carried_bar(symbol, minute, self.close.item(j) / TICKS_PER_DOLLAR)
 
-def find_candidates(market: MarketData, fast: int, medium: int, slow: int) -> Candidates:
-    """The entry and exit candidates of every symbol, on regular-session bars only."""
+
+def find_candidates(
+    market: MarketData, minutes: I64, fast: int, medium: int, slow: int
+) -> Candidates:
+    """The entry and exit candidates of every symbol, on the minute grid.
+
+    Args:
+        market: the bars.
+        minutes: the grid's minutes (:func:`fleece.minute_grid.session_minutes`).
+        fast: fast SMA window, in minutes.
+        medium: medium SMA window, in minutes.
+        slow: slow SMA window, in minutes.
+    """
     symbols = market.symbols
-    parts: list[tuple[I64, I64, I64, np.ndarray]] = []
+    parts: list[tuple[I64, I64, I64, I64, np.ndarray]] = []
     for k, symbol in enumerate(symbols):
         bars = market.bars[symbol]
-        rows = np.flatnonzero(bars.regular)
-        up, down = crossover_events(bars.close[rows], fast, medium, slow)
+        regular = np.flatnonzero(bars.regular)
+        first, closes, rows = grid_closes(minutes, bars.ts[regular], bars.close[regular])
+        up, down = crossover_events(closes, fast, medium, slow)
         hit = np.flatnonzero(up | down)
-        picked = rows[hit].astype(np.int64)
-        parts.append((bars.ts[picked] + 60, np.full(len(hit), k, dtype=np.int64), picked, up[hit]))
+        real = rows[hit]
+        picked = np.where(real >= 0, regular[np.maximum(real, 0)], -1).astype(np.int64)
+        parts.append(
+            (
+                minutes[first + hit] + MINUTE,
+                np.full(len(hit), k, dtype=np.int64),
+                picked,
+                closes[hit],
+                up[hit],
+            )
+        )
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return Candidates(empty, empty, empty, np.zeros(0, dtype=np.bool_), symbols)
+        return Candidates(empty, empty, empty, empty, np.zeros(0, dtype=np.bool_), symbols)
     decide_at = np.concatenate([p[0] for p in parts])
     which = np.concatenate([p[1] for p in parts])
-    # The live poller hands bars over in (timestamp, symbol) order; decisions follow it.
+    # The live feed hands a minute's grid bars over in symbol order; decisions follow it.
     order = np.lexsort((which, decide_at))
     return Candidates(
         decide_at=decide_at[order],
         symbol=which[order],
         row=np.concatenate([p[2] for p in parts])[order],
-        up=np.concatenate([p[3] for p in parts])[order],
+        close=np.concatenate([p[3] for p in parts])[order],
+        up=np.concatenate([p[4] for p in parts])[order],
         symbols=symbols,
     )
 
