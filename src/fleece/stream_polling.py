@@ -107,9 +107,9 @@ class BarPoller:
             if symbol not in wanted:
                 self.skipped["unrequested_symbol"] += 1
                 continue
-            fresh.extend(self._accept(symbol, bars, now))
+            fresh.extend(self._accept(symbol, bars, now, start))
         fresh.sort(key=lambda b: (b.timestamp, b.symbol))
-        self._forget(end + ONE_MINUTE - LOOKBACK)
+        self._forget(start)  # later requests never start earlier than this one
         self.last_success = now
         if fresh:
             self.last_bar_at = fresh[-1].timestamp
@@ -119,15 +119,20 @@ class BarPoller:
         if self.on_poll is not None:
             self.on_poll(time.perf_counter() - started, ok)
 
-    def _accept(self, symbol: str, bars: Sequence[Bar], now: datetime) -> list[Bar]:
+    def _accept(
+        self, symbol: str, bars: Sequence[Bar], now: datetime, start: datetime
+    ) -> list[Bar]:
         kept: list[Bar] = []
         seen = self._seen.setdefault(symbol, set())
         for bar in sorted(bars, key=lambda b: b.timestamp):
             if bar.timestamp in seen:
                 continue  # already handed back: the next request overlaps on purpose
             prev = self._last.get(symbol)
-            # An older bar not seen before is a late one, not out of order.
+            # An older bar not seen before is a late one, not out of order; one older than
+            # what was asked for is a broken answer (and may have been handed back already).
             problem = bar_problem(bar, prev if prev and bar.timestamp > prev else None, now)
+            if problem is None and bar.timestamp < start:
+                problem = "before_request"
             if problem is None and max(bar.open, bar.high, bar.low, bar.close) > MAX_PRICE:
                 problem = "huge_price"
             if problem is not None:

@@ -66,6 +66,17 @@ def without_rows(market: MarketData, symbol: str, rows: Iterable[int]) -> Market
     return MarketData({**market.bars, symbol: thinned})
 
 
+def sparse(market: MarketData, seed: int = 5, most: float = 0.4) -> MarketData:
+    """``market`` with minutes removed as IEX leaves them out: each symbol loses its own share
+    (2 % to ``most``, chosen by ``seed``), so the minute grid carries closes everywhere."""
+    rng = np.random.default_rng(seed)
+    for symbol in market.symbols:
+        share = rng.uniform(0.02, most)
+        gone = np.flatnonzero(rng.random(len(market.bars[symbol])) < share)
+        market = without_rows(market, symbol, gone.tolist())
+    return market
+
+
 def both_modes(market: MarketData, cfg: BacktestConfig) -> tuple[BacktestResult, BacktestResult]:
     """The same run on the fast path and on the exact (every bar) path."""
     fast = run_backtest(market, replace(cfg, mode="fast"))

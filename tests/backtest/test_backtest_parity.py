@@ -1,6 +1,8 @@
 """The guarantee users buy: a backtest trades exactly as the bot trades.
 
-The same bars go once through ``fleece backtest``'s path and once through the real bot
+The same bars — sparse, as IEX serves them: each symbol misses its own share of minutes, so the
+minute grid carries closes — go once through ``fleece backtest``'s path and once through the real
+bot
 (:class:`fleece.runtime.Bot`, HTTP polling through alpaca-py) running against the built-in
 exchange with a stepped clock: one market minute per poll cycle, from the second session's
 afternoon (what came before is the bot's warm-up history, as it is the backtest's) through the
@@ -35,6 +37,7 @@ from runtime_helpers import (
     ny,
     paper_env,
     query,
+    sparse,
     stepped_market,
     write_trading_yaml,
 )
@@ -88,7 +91,7 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
     paths = Paths(tmp_path_factory.mktemp("parity"))
     write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=RISK, shutdown=SHUTDOWN)
-    bars = generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7)
+    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
     last = bot_run(paths, bars)
     trading = load_trading_config(paths.config)
     result = run_backtest(

@@ -17,6 +17,7 @@ from backtest_helpers import (
     limits,
     outcome,
     real,
+    sparse,
     synthetic,
     without_rows,
 )
@@ -116,6 +117,23 @@ def test_an_order_whose_next_bar_is_missing_fills_at_the_next_bar_of_its_symbol(
         f for f in spy_buys if f.timestamp - signal_at[f.client_order_id] > timedelta(minutes=1)
     ]
     assert late  # filled later than the bar after the signal: the next bar was missing
+
+
+def test_fast_path_equals_exact_path_on_sparse_minutes_with_binding_limits() -> None:
+    # Orders wait for a symbol's next real bar across carried minutes while other symbols
+    # signal: the fast path must see a fill that lands in a minute it would otherwise skip.
+    market = sparse(synthetic(("SPY", "AAPL", "TSLA", "AMD", "META", "NVDA"), days=3, seed=7))
+    cfg = config(
+        fast=2,
+        medium=4,
+        slow=8,
+        limits=limits(max_position_pct=0.3, max_trades_per_day=16, max_concurrent_positions=2),
+    )
+
+    fast, exact = both_modes(market, cfg)
+
+    assert len(exact.fills) > 40
+    assert outcome(fast) == outcome(exact)
 
 
 def test_orders_left_open_are_cancelled_after_the_stale_age() -> None:

@@ -14,6 +14,7 @@ process), talking HTTP through alpaca-py to the built-in exchange. Two set-ups:
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -145,6 +146,19 @@ def config_from(env: Mapping[str, str]) -> AppConfig:
 def synthetic(symbols: Sequence[str], days: int = 2, seed: int = 7) -> dict[str, list[Bar]]:
     """Seeded synthetic bars for ``days`` sessions from :data:`FIRST_DAY`."""
     return generate_bars(symbols, FIRST_DAY, days, seed)
+
+
+def sparse(
+    bars: Mapping[str, Sequence[Bar]], seed: int = 5, most: float = 0.4
+) -> dict[str, list[Bar]]:
+    """``bars`` with minutes removed as IEX leaves them out: each symbol loses its own share
+    (up to ``most``, chosen by ``seed``), so the minute grid carries closes everywhere."""
+    rng = random.Random(seed)
+    out: dict[str, list[Bar]] = {}
+    for symbol in sorted(bars):
+        share = rng.uniform(0.02, most)
+        out[symbol] = [b for b in bars[symbol] if rng.random() >= share]
+    return out
 
 
 @dataclass

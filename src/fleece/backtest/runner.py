@@ -304,8 +304,12 @@ class Run:
             if self.orders.has_open:
                 last = await self._open_order_minutes(last, at, scanner)
             a, b = starts[n], ends[n]
-            bars, ups = self._live_candidates(cands, a, b) if b > a else ([], [])
-            if bars:
+            # An order still open now may fill in this very cycle (its refresh comes before the
+            # bars), changing what is held: then every candidate goes to the trader, whose own
+            # holding test decides after the refresh, as the bot's does.
+            polled = self.orders.has_open
+            bars, ups = self._live_candidates(cands, a, b, polled) if b > a else ([], [])
+            if bars or polled:
                 scanner.scan(last, at, inclusive=False)
                 await self.cycle(at, bars, ups)
             else:
@@ -331,12 +335,15 @@ class Run:
             last = at
         return last
 
-    def _live_candidates(self, cands: Candidates, a: int, b: int) -> tuple[list[Bar], list[bool]]:
+    def _live_candidates(
+        self, cands: Candidates, a: int, b: int, every: bool = False
+    ) -> tuple[list[Bar], list[bool]]:
         """The candidate minutes of one instant that can signal given what the trader holds.
 
         The test is the trader's own: a symbol counts as held when a position is held or a buy
         is pending. An entry candidate while held, or an exit candidate while flat, makes
-        ``SmaCrossover.on_bar`` return None, so the trader is not called for it.
+        ``SmaCrossover.on_bar`` return None, so the trader is not called for it. With ``every``
+        (holdings may change before the bars are seen) nothing is left out.
         """
         bars: list[Bar] = []
         ups: list[bool] = []
@@ -346,7 +353,7 @@ class Run:
             symbol = cands.names[j]
             holding = held.get(symbol, 0) > 0 or symbol in pending
             up = cands.ups[j]
-            if up != holding:
+            if every or up != holding:
                 bars.append(cands.bar(j, self.market))
                 ups.append(up)
         return bars, ups
