@@ -56,6 +56,8 @@ def test_the_demo_trades_a_simulated_day_and_prints_what_it_did(tmp_path: Path) 
     assert buys > 0 and sells > 0  # it really trades: entries and exits
     assert row(out, "database") == "data/demo/trades.db"
     assert re.fullmatch(r"[\d,]+ \(\d+\.\d\d per market minute\)", row(out, "broker requests"))
+    empty = r"\d+\.\d% of [\d,]+ symbol-minutes had no bar \(\w+ \d+\.\d% \.\.\. \w+ \d+\.\d%\)"
+    assert re.fullmatch(empty, row(out, "empty minutes")), row(out, "empty minutes")
     for name in ("realised P&L", "unrealised P&L", "equity", "refusals", "exit", "log"):
         row(out, name)
 

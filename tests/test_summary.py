@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from fleece.models import Fill, Side
-from fleece.summary import realised_pnl
+from fleece.summary import empty_minutes_line, realised_pnl
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -28,3 +28,13 @@ def test_a_round_trip_realises_exactly_its_price_difference() -> None:
     pnl = realised_pnl([fill(0, Side.BUY, 3, 10.01), fill(1, Side.SELL, 3, 10.04)])
     assert pnl.realised == 0.09
     assert pnl.open_qty == {}
+
+
+def test_the_empty_minutes_line_gives_the_overall_share_and_both_ends_of_liquidity() -> None:
+    line = empty_minutes_line({"SPY": 390, "PAAS": 390, "AAPL": 390}, {"SPY": 4, "PAAS": 150})
+
+    assert line == "13.2% of 1,170 symbol-minutes had no bar (AAPL 0.0% ... PAAS 38.5%)"
+
+
+def test_no_empty_minutes_line_before_any_minute_was_judged() -> None:
+    assert empty_minutes_line({}, {}) is None

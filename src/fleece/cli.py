@@ -152,7 +152,14 @@ def demo(
     code = run_bot(bot, quiet=True)
     requests = (bot.stats.requests_total, bot.stats.requests_per_market_minute)
     log_path = Path(config.settings.log_dir) / "orchestrator.out"
-    print_summary(console, db, log_path, started, requests if bot.stats.polls else None)
+    print_summary(
+        console,
+        db,
+        log_path,
+        started,
+        requests if bot.stats.polls else None,
+        grid=(bot.stats.grid_minutes, bot.stats.empty_minutes),
+    )
     raise typer.Exit(code)
 
 

@@ -6,7 +6,7 @@ Read from the store alone, so it describes exactly what was recorded.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,17 +49,40 @@ def realised_pnl(fills: Iterable[Fill]) -> PnL:
     return PnL(round(realised, 2), open_qty, {s: round(cost[s], 2) for s in open_qty})
 
 
+def empty_minutes_line(on_grid: Mapping[str, int], empty: Mapping[str, int]) -> str | None:
+    """The share of grid minutes that had no bar, overall and at both ends of liquidity.
+
+    Args:
+        on_grid: per symbol, the grid minutes the strategy stepped.
+        empty: per symbol, how many of them had no bar (carried).
+    """
+    shares = {s: empty.get(s, 0) / n for s, n in on_grid.items() if n}
+    if not shares:
+        return None
+    total = sum(on_grid.values())
+    overall = sum(empty.get(s, 0) for s in shares) / total
+    line = f"{overall:.1%} of {total:,} symbol-minutes had no bar"
+    if len(shares) > 1:
+        fullest = min(shares, key=lambda s: (shares[s], s))
+        thinnest = max(shares, key=lambda s: (shares[s], s))
+        line += f" ({fullest} {shares[fullest]:.1%} ... {thinnest} {shares[thinnest]:.1%})"
+    return line
+
+
 def print_summary(
     console: Console,
     db: Path,
     log_path: Path,
     started: datetime,
     requests: tuple[int, float] | None = None,
+    *,
+    grid: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
 ) -> None:
     """Print the demo's summary table from the store at ``db``.
 
     ``requests`` is the run's broker requests and their rate per market minute, when known
-    (the store does not keep them).
+    (the store does not keep them); ``grid`` the minute grid's minutes and empty minutes per
+    symbol (:func:`empty_minutes_line`).
     """
     with StateStore(db) as store:
         intents = store.all_intents()
@@ -93,6 +116,9 @@ def print_summary(
     )
     if requests is not None:
         table.add_row("broker requests", f"{requests[0]:,} ({requests[1]:.2f} per market minute)")
+    empty_line = empty_minutes_line(*grid) if grid is not None else None
+    if empty_line is not None:
+        table.add_row("empty minutes", empty_line)
     if runs:
         table.add_row("exit", runs[0].exit_reason or "")
     table.add_row("database", str(db))

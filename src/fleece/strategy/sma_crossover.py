@@ -3,8 +3,10 @@
 The rule, precise enough for another engine to reproduce trade for trade:
 
 * Each symbol keeps three simple moving averages of the 1-minute close over the last
-  ``fast`` < ``medium`` < ``slow`` bars (10, 30, 90 by default). Only regular-session bars are
-  fed; state carries across days without reset.
+  ``fast`` < ``medium`` < ``slow`` minutes (10, 30, 90 by default). It is fed the minute grid
+  (:mod:`fleece.minute_grid`): one bar per regular-session minute, a carried bar repeating the
+  last close where the feed had none, so a window of ``n`` bars spans ``n`` minutes. State
+  carries across days without reset.
 * At a bar's close, with ``cmp(a, b)`` the sign of ``SMA_a - SMA_b``:
 
   - **enter** (BUY) when the fast SMA crosses above the medium one,
@@ -13,7 +15,7 @@ The rule, precise enough for another engine to reproduce trade for trade:
   - **exit** (SELL the whole position) when the fast SMA crosses below the medium one,
     ``fast[t-1] >= medium[t-1] and fast[t] < medium[t]``, and the caller holds a position.
 
-* The first bar that can signal is the one that fills the slow window (the ``slow``-th bar,
+* The first grid minute that can signal is the one that fills the slow window (the ``slow``-th,
   index ``slow - 1``). Because ``medium < slow``, the previous bar's fast and medium SMAs are
   always defined there, so the crossing test never looks at an undefined value.
 
