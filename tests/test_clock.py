@@ -1,4 +1,4 @@
-"""Specification of the simulated clock's pause: simulated time waits while the bot starts."""
+"""Specification of the simulated clock: paused while the bot starts, held at its next poll."""
 
 from __future__ import annotations
 
@@ -77,3 +77,58 @@ def test_a_clock_built_paused_holds_its_start_until_resumed() -> None:
     clock.resume()
     real.t += 1
     assert clock.now() == START + timedelta(seconds=300)
+
+
+def test_a_held_clock_runs_up_to_the_hold_and_waits_there() -> None:
+    real = FakeMonotonic()
+    clock = ScaledClock(START, 60.0, monotonic=real)
+    clock.hold_at(START + timedelta(minutes=1, seconds=5))
+
+    real.t += 1.0  # one simulated minute: not there yet
+    before = clock.now()
+    real.t += 100.0  # far past the hold in real time
+    held = clock.now()
+
+    assert before == START + timedelta(minutes=1)
+    assert held == START + timedelta(minutes=1, seconds=5)
+
+
+def test_the_next_hold_lets_time_run_on_from_the_held_instant() -> None:
+    real = FakeMonotonic()
+    clock = ScaledClock(START, 60.0, monotonic=real)
+    clock.hold_at(START + timedelta(seconds=5))
+    real.t += 10.0
+    clock.now()  # reaches the hold and waits
+
+    clock.hold_at(START + timedelta(minutes=1, seconds=5))
+    real.t += 0.5
+
+    assert clock.now() == START + timedelta(seconds=35)  # no jump for the time spent waiting
+
+
+def test_a_hold_already_passed_is_ignored_and_time_never_goes_back() -> None:
+    real = FakeMonotonic()
+    clock = ScaledClock(START, 60.0, monotonic=real)
+    real.t += 2.0
+
+    clock.hold_at(START + timedelta(minutes=1))
+
+    assert clock.now() == START + timedelta(minutes=2)
+
+
+def test_a_jump_past_the_hold_drops_it_and_releasing_lets_time_run() -> None:
+    real = FakeMonotonic()
+    clock = ScaledClock(START, 60.0, monotonic=real)
+    clock.hold_at(START + timedelta(seconds=5))
+    real.t += 1.0
+    assert clock.now() == START + timedelta(seconds=5)
+
+    clock.advance(timedelta(hours=17))  # a skipped night
+    real.t += 1.0
+    assert clock.now() == START + timedelta(hours=17, seconds=65)
+
+    clock.hold_at(clock.now() + timedelta(seconds=1))
+    real.t += 1.0
+    clock.release()
+    real.t += 1.0
+    assert clock.now() == START + timedelta(hours=17, seconds=126)

@@ -78,6 +78,8 @@ class ScaledClock:
         self._t0 = monotonic()
         self._offset = timedelta(0)
         self._paused = paused
+        self._hold: datetime | None = None
+        self._held = False  # paused because time reached the hold
         self._lock = threading.Lock()
 
     @property
@@ -86,9 +88,50 @@ class ScaledClock:
         return self._speed
 
     def now(self) -> datetime:
-        """Return the simulated current time."""
+        """Return the simulated current time (never past a :meth:`hold_at` instant)."""
         with self._lock:
-            return self._start + self._offset + timedelta(seconds=self._elapsed())
+            return self._apply_hold()
+
+    def _raw_now(self) -> datetime:
+        return self._start + self._offset + timedelta(seconds=self._elapsed())
+
+    def _apply_hold(self) -> datetime:
+        """The current time, pausing exactly at the hold if time has reached it."""
+        now = self._raw_now()
+        if self._hold is not None and now >= self._hold and not self._paused:
+            self._offset = self._hold - self._start
+            self._paused = self._held = True
+            now = self._hold
+        return now
+
+    def hold_at(self, ts: datetime) -> None:
+        """Let time run up to ``ts`` at most, then wait there until the next hold or release.
+
+        In sim mode the bot holds its built-in exchange's clock at its next poll, so that every
+        poll cycle happens at the same simulated instant however busy the machine is: the run
+        is then deterministic, and its trades are those of a backtest on the same bars. A hold
+        already passed is ignored (time never goes backwards).
+        """
+        target = require_utc(ts).astimezone(UTC)
+        with self._lock:
+            if target < self._apply_hold():
+                self._hold = None
+                return
+            self._hold = target
+            if self._held and self._raw_now() < target:
+                self._unhold()
+
+    def release(self) -> None:
+        """Drop the hold: time runs freely again."""
+        with self._lock:
+            self._apply_hold()
+            self._hold = None
+            if self._held:
+                self._unhold()
+
+    def _unhold(self) -> None:
+        self._t0 = self._monotonic()
+        self._paused = self._held = False
 
     def _elapsed(self) -> float:
         return 0.0 if self._paused else (self._monotonic() - self._t0) * self._speed
@@ -105,9 +148,11 @@ class ScaledClock:
         does not run on unwatched: at 300x, three seconds of start-up are fifteen minutes.
         """
         with self._lock:
+            self._apply_hold()
             if not self._paused:
                 self._offset += timedelta(seconds=self._elapsed())
                 self._paused = True
+            self._held = False  # paused on purpose now, not by the hold
 
     def resume(self) -> None:
         """Let simulated time run again from where :meth:`pause` held it."""
@@ -121,7 +166,13 @@ class ScaledClock:
         if delta < timedelta(0):
             raise ValueError("a clock never goes backwards")
         with self._lock:
+            self._apply_hold()
             self._offset += delta
+            if self._hold is not None and self._raw_now() > self._hold:
+                # A jump (a skipped night) passes the hold: whoever set it wakes up late.
+                self._hold = None
+                if self._held:
+                    self._unhold()
         return self.now()
 
     def advance_to(self, ts: datetime) -> datetime:

@@ -314,8 +314,9 @@ class Bot:
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
-        if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
-            self.exchange.clock.resume()
+        if (sim := self._sim_clock()) is not None:
+            sim.hold_at(self._next_poll(sim.now()))  # lockstep from the first poll on
+            sim.resume()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
             log.warning(warning)
@@ -349,6 +350,12 @@ class Bot:
             return 1
         self.stats.exit_reason = self.stats.exit_reason or "stopped"
         return 0
+
+    def _sim_clock(self) -> ScaledClock | None:
+        """The in-process exchange's running clock (sim mode), which the bot may hold."""
+        if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
+            return self.exchange.clock
+        return None
 
     def request_stop(self, reason: str = "requested") -> None:
         """Begin a graceful shutdown (thread-safe from the loop's own thread)."""
@@ -480,6 +487,11 @@ class Bot:
                 self.request_stop("stop time reached")
                 return
             target = self._next_poll(now)
+            if (sim := self._sim_clock()) is not None:
+                # The built-in exchange's market waits at our next poll: each cycle happens at
+                # its exact simulated instant however loaded the machine, so a sim run is
+                # deterministic and trades as a backtest of the same bars does.
+                sim.hold_at(target)
             await self._sleep_until(target)
             if self._stopping.is_set():
                 return
@@ -573,6 +585,9 @@ class Bot:
             )
         except BrokerError as exc:
             log.error("shutdown could not finish with the broker: %s", exc)
+        finally:
+            if (sim := self._sim_clock()) is not None:
+                sim.release()
         state = self.trader.update_state(self.clock.now())[0]
         if self.trader.account is not None:
             a = self.trader.account
@@ -618,6 +633,10 @@ class Bot:
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
         worth_waiting = market_open and (cfg.cancel_open_orders or cfg.close_positions)
+        if (sim := self._sim_clock()) is not None:
+            # Everything above happened at the held instant of the last poll (so a sim run's
+            # closing orders are deterministic too); their fills need the market to move on.
+            sim.release()
         while worth_waiting and self.store.unfinished_intents():
             await self.trader.orders.refresh()
             if not self.store.unfinished_intents():
