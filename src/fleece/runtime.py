@@ -32,6 +32,9 @@ from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.models import Bar, TradingState
+from fleece.notify.events import BotStarted, BotStopped, Discrepancy, ErrorRaised
+from fleece.notify.hub import Notifications
+from fleece.notify.reports import run_figures
 from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
@@ -94,8 +97,11 @@ class Bot:
         stop_at: datetime | None = None,
         stop_after_sessions: int | None = None,
         install_signal_handlers: bool = True,
+        notifications: Notifications | None = None,
     ) -> None:
         self.config = config
+        # Notifications: the event sink injected into the trader, orders and housekeeping.
+        self.events = notifications or Notifications.from_config(config)
         self.stop_at = stop_at
         self.stop_after_sessions = stop_after_sessions
         self.install_signal_handlers = install_signal_handlers
@@ -204,6 +210,7 @@ class Bot:
         )
         orders._on_fill = trader.on_fill
         orders.before_send = trader.latency.order_called
+        orders.events = trader.events = self.events  # notifications
         return trader
 
     # ---- the run -------------------------------------------------------------------------
@@ -214,15 +221,19 @@ class Bot:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         run_id: int | None = None
+        code = 1  # what an exception other than a FleeceError leaves (for the stop message)
+        self.events.start()  # notifications: delivery and heartbeat threads
         try:
             run_id = await self._phase_infrastructure()
             bus = await self._phase_data()
             self._phase_trading_logic()
-            return await self._phase_runtime(bus)
+            code = await self._phase_runtime(bus)
+            return code
         except FleeceError as exc:
             log.error("bot stopped: %s", exc)
             self.stats.exit_reason = f"error: {exc}"
-            return 1 if isinstance(exc, BrokerError) else 2
+            code = 1 if isinstance(exc, BrokerError) else 2
+            return code
         finally:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
@@ -248,12 +259,49 @@ class Bot:
                     (timer.percentile(0.50, send=True) or 0.0) * 1000,
                     (timer.percentile(0.99, send=True) or 0.0) * 1000,
                 )
+            if self.store is not None and run_id is not None:
+                self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
+            self._notify_stopped(code)
             if self.store is not None:
-                if run_id is not None:
-                    self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
                 self.store.close()
             if self._exchange_server is not None:
                 self._exchange_server.stop()
+            self.events.close(code)  # notifications: the last messages go out (bounded wait)
+
+    # ---- notifications ---------------------------------------------------------------------
+    def _notify_started(self) -> None:
+        assert self.trader is not None
+        account = self.trader.account
+        self.events.emit(
+            BotStarted(
+                self.clock.now(),
+                self.config.settings.fleece_mode,
+                self.config.trading.tickers,
+                account.equity if account else None,
+                self.trader.state[0],
+                self.config.settings.dry_run,
+            )
+        )
+
+    def _notify_discrepancies(self, since: datetime, limit: int = 20) -> None:
+        assert self.store is not None
+        found = self.store.reconciliation_events(since)
+        for event in found[:limit]:
+            self.events.emit(Discrepancy(event.timestamp, event.kind, event.symbol, event.detail))
+        if len(found) > limit:
+            more = f"{len(found) - limit} more: see the reconciliation_events table"
+            self.events.emit(Discrepancy(since, "more discrepancies", None, more))
+
+    def _notify_stopped(self, code: int) -> None:
+        figures = None
+        try:
+            if self.store is not None and self.stats.started_sim is not None:
+                held = len(self.trader.portfolio.qty) if self.trader else 0
+                figures = run_figures(self.store, self.stats.started_sim, held)
+        except Exception:  # the stop message must not hide the real reason of the stop
+            log.exception("run figures for the stop message could not be read")
+        reason = self.stats.exit_reason or "error"
+        self.events.emit(BotStopped(self.clock.now(), reason, code, figures))
 
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
@@ -265,12 +313,19 @@ class Bot:
         if isinstance(self.clock, _BrokerClock):
             await self.clock.sync(self.broker)
         self.store = StateStore(Path(s.database_path))
+        self.events.seed(self.store.fills())  # notifications: earlier positions' average cost
         run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
         self.trader = self._build_core(self.store, self.broker)
+        reconciled_at = self.clock.now()
         _summary, positions = await reconcile(
             self.store, self.broker, self.trader.orders, self.clock
         )
+        self._notify_discrepancies(reconciled_at)
         self.trader.portfolio.replace({sym: p.qty for sym, p in positions.items()})
+        try:  # the equity for the start message and the dashboard, from the first moment
+            self.trader.account = await self.broker.account()
+        except BrokerError as exc:
+            log.warning("account read failed reason=%s", exc)
         self.stats.started_sim = self.clock.now()
         return run_id
 
@@ -300,6 +355,8 @@ class Bot:
             self.clock,
             self.config.trading.housekeeping,
             stale_order_minutes=self.config.trading.orders.stale_order_minutes,
+            events=self.events,
+            broker_down_seconds=self.config.trading.notifications.broker_down_seconds,
         )
         log.info(
             "bot running mode=%s symbols=%d dry_run=%s state=%s",
@@ -308,6 +365,7 @@ class Bot:
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
+        self._notify_started()
         if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.resume()
         notify("READY=1")  # systemd Type=notify: started and trading
@@ -376,11 +434,14 @@ class Bot:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() - started >= HEALTHY_RUN_S:
                     failures = 0
                 failures += 1
                 log.exception("task crashed task=%s failures=%d", name, failures)
+                self.events.emit(
+                    ErrorRaised(self.clock.now(), f"task {name}", f"{type(exc).__name__}: {exc}")
+                )
                 if failures >= 5:
                     log.error("task %s keeps crashing: stopping the bot", name)
                     raise
