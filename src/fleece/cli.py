@@ -209,6 +209,14 @@ app.command("systemd-dropin")(systemd_dropin_command)
 # --- end operations commands ---
 
 
+# --- control commands (fleece.control: flatten, notify test) ---
+from fleece.control.cli import flatten_command, notify_app  # noqa: E402
+
+app.command("flatten")(flatten_command)
+app.add_typer(notify_app, name="notify")
+# --- end control commands ---
+
+
 # --- dashboard commands ---
 @app.command()
 def dashboard(

@@ -27,7 +27,9 @@ from typing import Any
 
 from fleece.broker import Broker
 from fleece.clock import Clock, ScaledClock, SystemClock
+from fleece.closing import CloseOutcome, close_out
 from fleece.config import AppConfig, env_file_warning
+from fleece.control.runner import CommandRunner
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
@@ -119,6 +121,7 @@ class Bot:
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
+        self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -368,6 +371,8 @@ class Bot:
         self._notify_started()
         if self.exchange is not None and isinstance(self.exchange.clock, ScaledClock):
             self.exchange.clock.resume()
+        self.commands = CommandRunner(self.store, self.clock, self.flatten)
+        self.commands.expire_left_overs()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
             log.warning(warning)
@@ -387,6 +392,12 @@ class Bot:
         ]
         if dashboard is not None:
             tasks.append(asyncio.create_task(self._supervise("dashboard", dashboard.serve)))
+        if self.config.settings.telegram_bot_token is not None:
+            from fleece.control.telegram import TelegramControl  # only when configured
+
+            # Not supervised: it retries by itself and never raises, so a Telegram outage can
+            # never stop the bot.
+            tasks.append(asyncio.create_task(TelegramControl.for_bot(self).serve()))
         stopper = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         crashed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -506,6 +517,8 @@ class Bot:
             if self._stopping.is_set():
                 return
             await self._cycle(bus)
+            if self.commands is not None:  # operator commands, between two cycles
+                await self.commands.run_pending()
 
     def _next_poll(self, now: datetime) -> datetime:
         """Polls land just after a minute's bars close: one request per minute at most.
@@ -603,32 +616,16 @@ class Bot:
 
     async def _wind_down(self, cfg: Any, market_open: bool) -> None:
         assert self.trader and self.broker and self.store
-        if cfg.cancel_open_orders:
-            cancelled = await self.broker.cancel_all_orders()
-            log.info("shutdown cancelled open orders count=%d", cancelled)
-        await self.trader.orders.refresh()
-        if cfg.close_positions:
-            positions = await self.broker.positions()
-            state, why = self.trader.update_state(self.clock.now())
-            if positions and state is TradingState.HALTED:
-                # HALTED (kill switch, `fleece halt`, breaker) means no new orders at all, the
-                # closing ones included: what happens to these positions is the operator's call.
-                log.warning(
-                    "trading HALTED (%s): %d positions kept open, no closing orders sent",
-                    why,
-                    len(positions),
-                )
-            elif positions and not market_open:
-                log.warning(
-                    "market closed: %d positions kept open (a market order would wait for the "
-                    "next session)",
-                    len(positions),
-                )
-            elif positions:
-                sent = await self.trader.orders.submit_exits(
-                    [(p.symbol, p.qty) for p in positions.values()], "shutdown"
-                )
-                log.info("shutdown closing positions orders=%d", sent)
+        # The close-out routine `fleece flatten` shares (fleece.closing).
+        await close_out(
+            self.trader,
+            self.broker,
+            self.clock,
+            market_open,
+            cancel_orders=cfg.cancel_open_orders,
+            close_positions=cfg.close_positions,
+            tag="shutdown",
+        )
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
@@ -640,6 +637,19 @@ class Bot:
             await self._nap()
         with contextlib.suppress(BrokerError):
             self.trader.account = await self.broker.account()
+
+    async def flatten(self) -> CloseOutcome:
+        """Close the bot's positions now (``fleece flatten``): the shutdown's close-out."""
+        assert self.trader and self.broker
+        return await close_out(
+            self.trader,
+            self.broker,
+            self.clock,
+            self.trader.sessions.is_open(self.clock.now()),
+            cancel_orders=True,
+            close_positions=True,
+            tag="flatten",
+        )
 
     async def _nap(self) -> None:
         if self.exchange is not None and self.speed:

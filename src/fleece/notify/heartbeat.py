@@ -26,7 +26,8 @@ MIN_INTERVAL_S = 10.0
 USER_AGENT = "alpaca-fleece heartbeat"
 
 
-def _get(url: str, timeout: float) -> None:
+def get_url(url: str, timeout: float) -> None:
+    """One GET of ``url``; raises on failure (an HTTP error status included)."""
     # Only http(s) URLs reach here (validated at start-up); urlopen follows http redirects only.
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})  # noqa: S310
     with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
@@ -47,7 +48,7 @@ class HeartbeatPinger:
         self,
         url: str,
         *,
-        get: Callable[[str, float], None] = _get,
+        get: Callable[[str, float], None] = get_url,
         monotonic: Callable[[], float] = time.monotonic,
         min_interval: float = MIN_INTERVAL_S,
     ) -> None:
