@@ -18,15 +18,18 @@ from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "notify"))
+from notify_helpers import receiver  # noqa: E402
+
 OURS = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_", "LOG_", "BOT_")
 OUR_NAMES = {"DATABASE_PATH", "CONFIG_PATH", "KILL_SWITCH", "DRY_RUN", "CIRCUIT_BREAKER_RESET"}
 
 
-def run_demo(folder: Path) -> subprocess.CompletedProcess[str]:
+def run_demo(folder: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     (folder / "config").mkdir()
     shutil.copy(REPO / "config" / "trading.yaml", folder / "config" / "trading.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(OURS) and k not in OUR_NAMES}
-    env.update({"DASHBOARD_PORT": "0", "COLUMNS": "200"})
+    env.update({"DASHBOARD_PORT": "0", "COLUMNS": "200", **extra})
     return subprocess.run(
         [sys.executable, "-m", "fleece", "demo", "--speed", "1200"],
         cwd=folder,
@@ -45,7 +48,11 @@ def row(summary: str, name: str) -> str:
 
 
 def test_the_demo_trades_a_simulated_day_and_prints_what_it_did(tmp_path: Path) -> None:
-    done = run_demo(tmp_path)
+    # The "done when": NOTIFY_URLS=json://127.0.0.1:PORT/ make demo delivers the start,
+    # the fills and the stop summary to a local receiver.
+    with receiver() as hook:
+        done = run_demo(tmp_path, NOTIFY_URLS=f"json://{hook.url}/")
+        titles, messages = hook.titles(), hook.messages()
 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
@@ -65,6 +72,11 @@ def test_the_demo_trades_a_simulated_day_and_prints_what_it_did(tmp_path: Path) 
         by_side = db.execute("SELECT side, COUNT(*) FROM trades GROUP BY side").fetchall()
         assert dict(by_side) == {"buy": buys, "sell": sells}
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert titles[0] == "alpaca-fleece started (sim)"
+    assert titles[-1] == "alpaca-fleece stopped: stop time reached"
+    assert f"fills {buys + sells} ({buys} buys, {sells} sells)" in messages[-1]["message"]
+    notified = "\n".join(str(m["message"]) for m in messages[1:-1])
+    assert notified.count("BUY ") == buys and notified.count("SELL ") == sells
     log = (tmp_path / "logs" / "orchestrator.out").read_text()
     assert "dashboard listening on http://127.0.0.1:" in log
     assert "Traceback" not in log and "Traceback" not in done.stderr

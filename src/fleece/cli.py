@@ -24,7 +24,7 @@ from fleece.calendar import NEW_YORK
 from fleece.cli_config import config_app
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.config import AppConfig, load_config
+from fleece.config import AppConfig, load_config, secret_texts
 from fleece.exchange.server import exchange_command
 from fleece.logs import setup_logging
 from fleece.state_store import StateStore
@@ -48,9 +48,7 @@ EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read
 
 
 def _secrets_of(config: AppConfig) -> list[str]:
-    s = config.settings
-    values = [s.alpaca_api_key, s.alpaca_secret_key, s.dashboard_token]
-    return [v.get_secret_value() for v in values if v is not None]
+    return secret_texts(config.settings)
 
 
 def build_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> Bot:
@@ -216,6 +214,14 @@ from fleece.cli_ops import status_command, systemd_dropin_command  # noqa: E402
 app.command("status")(status_command)
 app.command("systemd-dropin")(systemd_dropin_command)
 # --- end operations commands ---
+
+
+# --- control commands (fleece.control: flatten, notify test) ---
+from fleece.control.cli import flatten_command, notify_app  # noqa: E402
+
+app.command("flatten")(flatten_command)
+app.add_typer(notify_app, name="notify")
+# --- end control commands ---
 
 
 # --- dashboard commands ---

@@ -18,6 +18,7 @@ import difflib
 import io
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +44,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.paper_lock import Endpoints, apply_paper_lock, is_loopback_host, resolve_endpoints
 
 ENVIRONMENT = "environment"
@@ -53,7 +55,7 @@ FILE_KEY = "(file)"
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
 
 # Prefixes that mark a .env variable as meant for us, so a typo in one is refused, not ignored.
-_OUR_PREFIXES = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_")
+_OUR_PREFIXES = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_", "NOTIFY_", "TELEGRAM_", "HEARTBEAT_")
 _PLACEHOLDERS = frozenset({"your_api_key_here", "your_secret_key_here"})
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
@@ -63,6 +65,10 @@ _TICKER = re.compile(r"[A-Z]{1,5}(\.[A-Z]{1,2})?")
 _HOST = re.compile(r"[A-Za-z0-9.:-]{1,253}")
 # The log filter masks secrets of at least 8 characters (shorter ones would mask innocent text).
 MIN_TOKEN_LENGTH = 8
+_TELEGRAM_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{30,100}")
+_CHAT_ID = re.compile(r"-?\d{1,20}")
+MAX_CHAT_IDS = 50
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
 
 
 # --------------------------------------------------------------------------- environment
@@ -107,6 +113,53 @@ def _token(value: SecretStr | None) -> SecretStr | None:
         raise ValueError(
             f"too short: use at least {MIN_TOKEN_LENGTH} characters, ideally a long random string"
         )
+    return value
+
+
+def _notify_urls(value: SecretStr | None) -> SecretStr | None:
+    from fleece.notify.destinations import urls_problem
+
+    if value is not None and (problem := urls_problem(value.get_secret_value())):
+        raise ValueError(problem)
+    return value
+
+
+def _http_url(value: str, what: str) -> str:
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http:// or https:// URL with a host")
+    return value.strip()
+
+
+def _heartbeat_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        _http_url(value.get_secret_value(), "the heartbeat ping URL")
+    return value
+
+
+def _telegram_token(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not _TELEGRAM_TOKEN.fullmatch(value.get_secret_value().strip()):
+        raise ValueError("not a Telegram bot token (digits, a colon, then 30+ characters)")
+    return value
+
+
+def _chat_ids(value: object) -> object:
+    if isinstance(value, str):
+        words = [w for w in re.split(r"[\s,]+", value.strip()) if w]
+        if len(words) > MAX_CHAT_IDS or not all(_CHAT_ID.fullmatch(w) for w in words):
+            raise ValueError(
+                f"expected up to {MAX_CHAT_IDS} Telegram chat ids (integers, groups are negative), "
+                "separated by commas"
+            )
+        return tuple(int(w) for w in words)
+    return value
+
+
+def _telegram_api_url(value: str) -> str:
+    value = _http_url(value, "TELEGRAM_API_URL")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme != "https" and not is_loopback_host(parts.hostname or ""):
+        raise ValueError("must be https://, or http:// on a loopback address (a local Bot API)")
     return value
 
 
@@ -159,6 +212,12 @@ class Settings(BaseSettings):
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
     log_max_bytes: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
     log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
+    # Notifications and remote control (fleece.notify, fleece.control): all optional.
+    notify_urls: Annotated[SecretStr | None, AfterValidator(_notify_urls)] = None
+    heartbeat_url: Annotated[SecretStr | None, AfterValidator(_heartbeat_url)] = None
+    telegram_bot_token: Annotated[SecretStr | None, AfterValidator(_telegram_token)] = None
+    telegram_allowed_chat_ids: Annotated[tuple[int, ...], BeforeValidator(_chat_ids)] = ()
+    telegram_api_url: Annotated[str, AfterValidator(_telegram_api_url)] = TELEGRAM_API_URL
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _env_source: str = PrivateAttr(default=ENVIRONMENT)
@@ -193,7 +252,16 @@ class Settings(BaseSettings):
 
 ENV_NAMES: tuple[str, ...] = tuple(name.upper() for name in Settings.model_fields)
 # Values never echoed in an error, whatever is wrong with them.
-_SECRET_NAMES = frozenset({"ALPACA_API_KEY", "ALPACA_SECRET_KEY", "DASHBOARD_TOKEN"})
+_SECRET_NAMES = frozenset(
+    {
+        "ALPACA_API_KEY",
+        "ALPACA_SECRET_KEY",
+        "DASHBOARD_TOKEN",
+        "NOTIFY_URLS",
+        "HEARTBEAT_URL",
+        "TELEGRAM_BOT_TOKEN",
+    }
+)
 
 
 def load_settings(
@@ -249,7 +317,33 @@ def load_settings(
             settings.source_of("DASHBOARD_HOST"),
             "DASHBOARD_HOST",
         )
+    if settings.telegram_bot_token is not None and not settings.telegram_allowed_chat_ids:
+        raise ConfigError(
+            settings.source_of("TELEGRAM_BOT_TOKEN"),
+            "TELEGRAM_ALLOWED_CHAT_IDS",
+            "required with TELEGRAM_BOT_TOKEN: the chat ids allowed to send commands, "
+            "comma-separated (anyone else is refused)",
+        )
     return settings
+
+
+def secret_texts(settings: Settings) -> list[str]:
+    """Every configured secret as text: masked in every log line and every notification."""
+    from fleece.notify.destinations import split_urls, url_secret_parts
+
+    values = (
+        settings.alpaca_api_key,
+        settings.alpaca_secret_key,
+        settings.dashboard_token,
+        settings.telegram_bot_token,
+    )
+    texts = [v.get_secret_value() for v in values if v is not None]
+    urls = split_urls(settings.notify_urls.get_secret_value()) if settings.notify_urls else []
+    if settings.heartbeat_url is not None:
+        urls.append(settings.heartbeat_url.get_secret_value())
+    for url in urls:
+        texts += url_secret_parts(url)
+    return texts
 
 
 def check_dashboard_binding(host: str, token: SecretStr | None, source: str, key: str) -> None:
@@ -469,6 +563,30 @@ class HousekeepingConfig(BaseModel):
     bar_retention_days: Count = 30
 
 
+def _distinct_kinds(values: tuple[EventKind, ...]) -> tuple[EventKind, ...]:
+    if len(set(values)) != len(values):
+        raise ValueError("an event is listed twice")
+    return values
+
+
+class NotificationsConfig(BaseModel):
+    """``notifications``: which events go to ``NOTIFY_URLS``, and how they are delivered."""
+
+    model_config = _SECTION
+    events: Annotated[tuple[EventKind, ...], AfterValidator(_distinct_kinds)] = Field(
+        default=EVENT_KINDS, strict=False
+    )
+    min_level: LevelName = "info"
+    # Fills within this many real seconds of the first one go out as one message.
+    fill_batch_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
+    # Real seconds without one successful broker request before "broker unreachable".
+    broker_down_seconds: Annotated[float, Field(ge=10, le=86_400)] = 120.0
+    queue_size: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    # Real seconds the stop waits for the last messages (the run summary) to go out.
+    flush_seconds: Annotated[float, Field(ge=0, le=120)] = 10.0
+
+
 class TradingConfig(BaseModel):
     """The whole ``trading.yaml``."""
 
@@ -481,6 +599,7 @@ class TradingConfig(BaseModel):
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
     housekeeping: HousekeepingConfig = Field(default_factory=HousekeepingConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @model_validator(mode="after")
     def _default_warmup(self) -> TradingConfig:

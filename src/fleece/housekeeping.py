@@ -4,6 +4,10 @@ Daily counter reset at the session open, equity snapshots while the market is op
 line (positions, open orders, equity, state), cancelling orders left unfilled too long, a periodic
 re-read of the broker's positions, and pruning of old bars. Each chore runs when it is due by the
 injected clock, so in sim mode they follow simulated time.
+
+Notifications (``events``, injected by the runtime): the heartbeat pings ``HEARTBEAT_URL``, the
+session's summary goes out after the close, a position re-read that differs is a discrepancy, and
+the broker's request counters are watched for an outage.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from typing import Any
 from fleece.broker import Broker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
+from fleece.notify.events import NULL_SINK, Discrepancy, EventSink
+from fleece.notify.reports import daily_summary
+from fleece.notify.watch import BrokerWatch
 from fleece.state_store import StateStore
 from fleece.systemd import notify
 from fleece.trader import Trader, session_date
@@ -35,6 +42,8 @@ class Housekeeping:
         config: Any,
         *,
         stale_order_minutes: int,
+        events: EventSink = NULL_SINK,
+        broker_down_seconds: float = 120.0,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -48,6 +57,9 @@ class Housekeeping:
         self._last_heartbeat: datetime | None = None
         self._last_snapshot: datetime | None = None
         self._last_resync: datetime | None = None
+        self._events = events
+        self._watch = BrokerWatch(broker_down_seconds)
+        self._summarised: date | None = None
 
     async def tick(self, now: datetime, market_open: bool) -> None:
         """Run every chore that is due at ``now``."""
@@ -64,6 +76,23 @@ class Housekeeping:
             await self._trader.orders.cancel_stale(self._stale_after)
         if _due(self._last_resync, now, POSITION_RESYNC):
             await self._resync_positions(now)
+        if not market_open and self._session is not None and self._summarised != self._session:
+            self._summarise(self._session)
+        if (outage := self._watch.look(self._broker.requests, self._broker.errors)) is not None:
+            self._events.emit(outage)
+
+    def _summarise(self, day: date) -> None:
+        """The session's figures, once, after its close (the daily summary)."""
+        self._summarised = day
+        account = self._trader.account
+        self._events.emit(
+            daily_summary(
+                self._store,
+                day,
+                equity=account.equity if account else None,
+                positions=len(self._trader.portfolio.qty),
+            )
+        )
 
     def _on_session_open(self, now: datetime) -> None:
         day = session_date(now)
@@ -114,6 +143,7 @@ class Housekeeping:
             open_orders,
             f"{account.equity:.2f}" if account else "unknown",
         )
+        self._events.beat()
 
     async def _resync_positions(self, now: datetime) -> None:
         self._last_resync = now
@@ -128,6 +158,14 @@ class Housekeeping:
                 "positions differed from the broker; broker adopted ours=%s broker=%s",
                 self._trader.portfolio.qty,
                 broker_view,
+            )
+            self._events.emit(
+                Discrepancy(
+                    now,
+                    "position_mismatch",
+                    None,
+                    f"ours={self._trader.portfolio.qty} broker={broker_view} (broker adopted)",
+                )
             )
         self._trader.portfolio.replace(broker_view)
 

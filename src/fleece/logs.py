@@ -23,26 +23,38 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 MASK = "***"
 
 
+class Redactor:
+    """Replaces each secret's text with ``***``: the one masking rule, for log records (below)
+    and for notifications (:mod:`fleece.notify`)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Short strings would mask innocent text; real keys are long.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every secret masked."""
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
 class RedactSecrets(logging.Filter):
     """Replace each secret's text in a record's final message with ``***``."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Short strings would mask innocent text; real keys are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+        self._redact = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask secrets in the message and drop the args (already formatted)."""
-        if not self._secrets:
+        if not self._redact.secrets:
             return True
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for secret in self._secrets:
-            message = message.replace(secret, MASK)
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, MASK)
-        record.msg = message
+        record.msg = self._redact(message)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
         record.args = None
         return True
 
@@ -131,6 +143,6 @@ def setup_logging(
         stream.addFilter(redact)
         root.addHandler(stream)
     # Third-party chatter (HTTP access logs, connection pools) stays out of the bot's log.
-    for noisy in ("urllib3", "uvicorn.access", "uvicorn.error", "httpx"):
+    for noisy in ("urllib3", "uvicorn.access", "uvicorn.error", "httpx", "apprise", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

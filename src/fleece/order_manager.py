@@ -23,6 +23,7 @@ from typing import Protocol
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.models import BrokerOrder, Fill, OrderIntent, Side
+from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
 from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import IntentRecord, IntentStatus
 
@@ -155,6 +156,8 @@ class OrderManager:
         self._on_fill = on_fill
         # Told just before each order goes to the broker (the decision-latency timer).
         self.before_send: Callable[[], None] | None = None
+        # Notifications (the circuit breaker tripping): the runtime injects its hub.
+        self.events: EventSink = NULL_SINK
         self.submitted = 0
         self.failures = 0
         # Unfinished intents by client_order_id, kept in memory so the per-bar path never
@@ -285,6 +288,7 @@ class OrderManager:
                 "circuit breaker tripped consecutive_failures=%d: trading HALTED",
                 self._breaker.consecutive,
             )
+            self.events.emit(BreakerTripped(self._clock.now(), self._breaker.consecutive, reason))
         return SubmitOutcome(cid, status, error=reason)
 
     def _persist_breaker(self) -> None:

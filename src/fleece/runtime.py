@@ -27,12 +27,17 @@ from typing import Any
 
 from fleece.broker import Broker
 from fleece.clock import Clock, ScaledClock, SystemClock
+from fleece.closing import CloseOutcome, close_out
 from fleece.config import AppConfig, env_file_warning
+from fleece.control.runner import CommandRunner
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar, TradingState
+from fleece.notify.events import BotStarted, BotStopped, Discrepancy, ErrorRaised
+from fleece.notify.hub import Notifications
+from fleece.notify.reports import run_figures
 from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
@@ -99,8 +104,11 @@ class Bot:
         stop_at: datetime | None = None,
         stop_after_sessions: int | None = None,
         install_signal_handlers: bool = True,
+        notifications: Notifications | None = None,
     ) -> None:
         self.config = config
+        # Notifications: the event sink injected into the trader, orders and housekeeping.
+        self.events = notifications or Notifications.from_config(config)
         self.stop_at = stop_at
         self.stop_after_sessions = stop_after_sessions
         self.install_signal_handlers = install_signal_handlers
@@ -119,6 +127,7 @@ class Bot:
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
+        self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -210,6 +219,7 @@ class Bot:
         )
         orders._on_fill = trader.on_fill
         orders.before_send = trader.latency.order_called
+        orders.events = trader.events = self.events  # notifications
         return trader
 
     # ---- the run -------------------------------------------------------------------------
@@ -220,15 +230,19 @@ class Bot:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         run_id: int | None = None
+        code = 1  # what an exception other than a FleeceError leaves (for the stop message)
+        self.events.start()  # notifications: delivery and heartbeat threads
         try:
             run_id = await self._phase_infrastructure()
             bus = await self._phase_data()
             self._phase_trading_logic()
-            return await self._phase_runtime(bus)
+            code = await self._phase_runtime(bus)
+            return code
         except FleeceError as exc:
             log.error("bot stopped: %s", exc)
             self.stats.exit_reason = f"error: {exc}"
-            return 1 if isinstance(exc, BrokerError) else 2
+            code = 1 if isinstance(exc, BrokerError) else 2
+            return code
         finally:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
@@ -254,12 +268,49 @@ class Bot:
                     (timer.percentile(0.50, send=True) or 0.0) * 1000,
                     (timer.percentile(0.99, send=True) or 0.0) * 1000,
                 )
+            if self.store is not None and run_id is not None:
+                self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
+            self._notify_stopped(code)
             if self.store is not None:
-                if run_id is not None:
-                    self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
                 self.store.close()
             if self._exchange_server is not None:
                 self._exchange_server.stop()
+            self.events.close(code)  # notifications: the last messages go out (bounded wait)
+
+    # ---- notifications ---------------------------------------------------------------------
+    def _notify_started(self) -> None:
+        assert self.trader is not None
+        account = self.trader.account
+        self.events.emit(
+            BotStarted(
+                self.clock.now(),
+                self.config.settings.fleece_mode,
+                self.config.trading.tickers,
+                account.equity if account else None,
+                self.trader.state[0],
+                self.config.settings.dry_run,
+            )
+        )
+
+    def _notify_discrepancies(self, since: datetime, limit: int = 20) -> None:
+        assert self.store is not None
+        found = self.store.reconciliation_events(since)
+        for event in found[:limit]:
+            self.events.emit(Discrepancy(event.timestamp, event.kind, event.symbol, event.detail))
+        if len(found) > limit:
+            more = f"{len(found) - limit} more: see the reconciliation_events table"
+            self.events.emit(Discrepancy(since, "more discrepancies", None, more))
+
+    def _notify_stopped(self, code: int) -> None:
+        figures = None
+        try:
+            if self.store is not None and self.stats.started_sim is not None:
+                held = len(self.trader.portfolio.qty) if self.trader else 0
+                figures = run_figures(self.store, self.stats.started_sim, held)
+        except Exception:  # the stop message must not hide the real reason of the stop
+            log.exception("run figures for the stop message could not be read")
+        reason = self.stats.exit_reason or "error"
+        self.events.emit(BotStopped(self.clock.now(), reason, code, figures))
 
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
@@ -271,12 +322,19 @@ class Bot:
         if isinstance(self.clock, _BrokerClock):
             await self.clock.sync(self.broker)
         self.store = StateStore(Path(s.database_path))
+        self.events.seed(self.store.fills())  # notifications: earlier positions' average cost
         run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
         self.trader = self._build_core(self.store, self.broker)
+        reconciled_at = self.clock.now()
         _summary, positions = await reconcile(
             self.store, self.broker, self.trader.orders, self.clock
         )
+        self._notify_discrepancies(reconciled_at)
         self.trader.portfolio.replace({sym: p.qty for sym, p in positions.items()})
+        try:  # the equity for the start message and the dashboard, from the first moment
+            self.trader.account = await self.broker.account()
+        except BrokerError as exc:
+            log.warning("account read failed reason=%s", exc)
         self.stats.started_sim = self.clock.now()
         return run_id
 
@@ -306,6 +364,8 @@ class Bot:
             self.clock,
             self.config.trading.housekeeping,
             stale_order_minutes=self.config.trading.orders.stale_order_minutes,
+            events=self.events,
+            broker_down_seconds=self.config.trading.notifications.broker_down_seconds,
         )
         log.info(
             "bot running mode=%s symbols=%d dry_run=%s state=%s",
@@ -314,9 +374,12 @@ class Bot:
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
+        self._notify_started()
         if (sim := self._sim_clock()) is not None:
             sim.hold_at(self._next_poll(sim.now()))  # lockstep from the first poll on
             sim.resume()
+        self.commands = CommandRunner(self.store, self.clock, self.flatten)
+        self.commands.expire_left_overs()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
             log.warning(warning)
@@ -336,6 +399,12 @@ class Bot:
         ]
         if dashboard is not None:
             tasks.append(asyncio.create_task(self._supervise("dashboard", dashboard.serve)))
+        if self.config.settings.telegram_bot_token is not None:
+            from fleece.control.telegram import TelegramControl  # only when configured
+
+            # Not supervised: it retries by itself and never raises, so a Telegram outage can
+            # never stop the bot.
+            tasks.append(asyncio.create_task(TelegramControl.for_bot(self).serve()))
         stopper = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         crashed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -389,11 +458,14 @@ class Bot:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() - started >= HEALTHY_RUN_S:
                     failures = 0
                 failures += 1
                 log.exception("task crashed task=%s failures=%d", name, failures)
+                self.events.emit(
+                    ErrorRaised(self.clock.now(), f"task {name}", f"{type(exc).__name__}: {exc}")
+                )
                 if failures >= 5:
                     log.error("task %s keeps crashing: stopping the bot", name)
                     raise
@@ -496,6 +568,8 @@ class Bot:
             if self._stopping.is_set():
                 return
             await self._cycle(bus)
+            if self.commands is not None:  # operator commands, between two cycles
+                await self.commands.run_pending()
 
     def _next_poll(self, now: datetime) -> datetime:
         """Polls land just after a minute's bars close: one request per minute at most.
@@ -603,32 +677,16 @@ class Bot:
 
     async def _wind_down(self, cfg: Any, market_open: bool) -> None:
         assert self.trader and self.broker and self.store
-        if cfg.cancel_open_orders:
-            cancelled = await self.broker.cancel_all_orders()
-            log.info("shutdown cancelled open orders count=%d", cancelled)
-        await self.trader.orders.refresh()
-        if cfg.close_positions:
-            positions = await self.broker.positions()
-            state, why = self.trader.update_state(self.clock.now())
-            if positions and state is TradingState.HALTED:
-                # HALTED (kill switch, `fleece halt`, breaker) means no new orders at all, the
-                # closing ones included: what happens to these positions is the operator's call.
-                log.warning(
-                    "trading HALTED (%s): %d positions kept open, no closing orders sent",
-                    why,
-                    len(positions),
-                )
-            elif positions and not market_open:
-                log.warning(
-                    "market closed: %d positions kept open (a market order would wait for the "
-                    "next session)",
-                    len(positions),
-                )
-            elif positions:
-                sent = await self.trader.orders.submit_exits(
-                    [(p.symbol, p.qty) for p in positions.values()], "shutdown"
-                )
-                log.info("shutdown closing positions orders=%d", sent)
+        # The close-out routine `fleece flatten` shares (fleece.closing).
+        await close_out(
+            self.trader,
+            self.broker,
+            self.clock,
+            market_open,
+            cancel_orders=cfg.cancel_open_orders,
+            close_positions=cfg.close_positions,
+            tag="shutdown",
+        )
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
@@ -644,6 +702,19 @@ class Bot:
             await self._nap()
         with contextlib.suppress(BrokerError):
             self.trader.account = await self.broker.account()
+
+    async def flatten(self) -> CloseOutcome:
+        """Close the bot's positions now (``fleece flatten``): the shutdown's close-out."""
+        assert self.trader and self.broker
+        return await close_out(
+            self.trader,
+            self.broker,
+            self.clock,
+            self.trader.sessions.is_open(self.clock.now()),
+            cancel_orders=True,
+            close_positions=True,
+            tag="flatten",
+        )
 
     async def _nap(self) -> None:
         if self.exchange is not None and self.speed:

@@ -199,6 +199,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 2: bars that arrived after their minute was judged empty (the minute grid): kept for the
     # record and the charts, never fed to the strategy, so replays leave them out.
     ("ALTER TABLE bars ADD COLUMN late INTEGER NOT NULL DEFAULT 0",),
+    # 3: operator commands (Telegram, CLI, dashboard) with who sent them and what came of them.
+    (
+        """CREATE TABLE commands (
+            id INTEGER PRIMARY KEY,
+            requested_at_utc TEXT NOT NULL,
+            source TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            command TEXT NOT NULL,
+            args TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed',
+                'refused', 'expired')),
+            result TEXT,
+            finished_at_utc TEXT
+        )""",
+        "CREATE INDEX commands_status ON commands (status)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -296,6 +312,35 @@ class ReconciliationEvent:
     client_order_id: str | None
     symbol: str | None
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """An operator command: who asked for what, from where, and what came of it."""
+
+    id: int
+    requested_at: datetime
+    source: str
+    sender: str
+    command: str
+    args: str
+    status: str
+    result: str | None
+    finished_at: datetime | None
+
+
+def _command_from_row(r: sqlite3.Row) -> CommandRecord:
+    return CommandRecord(
+        r["id"],
+        parse_ts(r["requested_at_utc"]),
+        r["source"],
+        r["sender"],
+        r["command"],
+        r["args"],
+        r["status"],
+        r["result"],
+        _opt_ts(r["finished_at_utc"]),
+    )
 
 
 def _intent_from_row(row: sqlite3.Row) -> IntentRecord:
@@ -894,6 +939,56 @@ class StateStore:
     def heartbeat_count(self) -> int:
         """Return how many heartbeats are kept."""
         return int(self._read("SELECT COUNT(*) FROM heartbeats")[0][0])
+
+    # -- operator commands (fleece.control) -------------------------------------------------
+
+    def add_command(  # noqa: PLR0917 (one row's columns)
+        self,
+        now: datetime,
+        source: str,
+        sender: str,
+        command: str,
+        args: str = "",
+        status: str = "pending",
+        result: str | None = None,
+    ) -> int:
+        """Record a command (``pending`` ones wait for the running bot); returns its id."""
+        finished = None if status in ("pending", "running") else format_ts(now)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO commands (requested_at_utc, source, sender, command, args, status,"
+                " result, finished_at_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (format_ts(now), source, sender, command, args, status, result, finished),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def set_command_status(
+        self, command_id: int, status: str, result: str | None, now: datetime, *, was: str
+    ) -> bool:
+        """Move command ``command_id`` from status ``was`` to ``status``; False if it was not
+        in ``was`` (someone else moved it first: the bot claimed it, or the CLI gave up)."""
+        finished = None if status in ("pending", "running") else format_ts(now)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE commands SET status = ?, result = ?, finished_at_utc = ?"
+                " WHERE id = ? AND status = ?",
+                (status, result, finished, command_id, was),
+            )
+            return cursor.rowcount == 1
+
+    def command(self, command_id: int) -> CommandRecord | None:
+        """Return one command, or None."""
+        rows = self._read("SELECT * FROM commands WHERE id = ?", (command_id,))
+        return _command_from_row(rows[0]) if rows else None
+
+    def commands(self, status: str | None = None, limit: int = 100) -> list[CommandRecord]:
+        """Return the latest ``limit`` commands (with ``status`` if given), oldest first."""
+        rows = self._read(
+            "SELECT * FROM (SELECT * FROM commands WHERE status = COALESCE(?, status)"
+            " ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (status, limit),
+        )
+        return [_command_from_row(r) for r in rows]
 
     # -- bars ------------------------------------------------------------------------------
 

@@ -27,26 +27,43 @@ class PnL:
     open_cost: dict[str, float]
 
 
+class AverageCost:
+    """Long-only holdings at average cost, fill by fill: the one realised-P&L rule.
+
+    :func:`realised_pnl` runs a whole history through it; fill notifications run the live fills
+    through one, to give each exit its P&L.
+    """
+
+    def __init__(self) -> None:
+        self.qty: defaultdict[str, int] = defaultdict(int)
+        self.cost: defaultdict[str, float] = defaultdict(float)
+        self.realised = 0.0
+
+    def apply(self, fill: Fill) -> float | None:
+        """Book ``fill``; return the realised P&L of a sale (to the cent), None for a buy."""
+        if fill.side is Side.BUY:
+            self.qty[fill.symbol] += fill.qty
+            self.cost[fill.symbol] += fill.qty * fill.price
+            return None
+        held = self.qty[fill.symbol]
+        if held <= 0:
+            return None
+        sold = min(fill.qty, held)
+        avg = self.cost[fill.symbol] / held
+        pnl = sold * (fill.price - avg)
+        self.realised += pnl
+        self.qty[fill.symbol] -= sold
+        self.cost[fill.symbol] -= sold * avg
+        return round(pnl, 2)
+
+
 def realised_pnl(fills: Iterable[Fill]) -> PnL:
     """Realised P&L of long-only trading by average cost, to the cent."""
-    qty: defaultdict[str, int] = defaultdict(int)
-    cost: defaultdict[str, float] = defaultdict(float)
-    realised = 0.0
+    book = AverageCost()
     for fill in sorted(fills, key=lambda f: f.timestamp):
-        if fill.side is Side.BUY:
-            qty[fill.symbol] += fill.qty
-            cost[fill.symbol] += fill.qty * fill.price
-            continue
-        held = qty[fill.symbol]
-        if held <= 0:
-            continue
-        sold = min(fill.qty, held)
-        avg = cost[fill.symbol] / held
-        realised += sold * (fill.price - avg)
-        qty[fill.symbol] -= sold
-        cost[fill.symbol] -= sold * avg
-    open_qty = {s: q for s, q in qty.items() if q}
-    return PnL(round(realised, 2), open_qty, {s: round(cost[s], 2) for s in open_qty})
+        book.apply(fill)
+    open_qty = {s: q for s, q in book.qty.items() if q}
+    return PnL(round(book.realised, 2), open_qty, {s: round(book.cost[s], 2) for s in open_qty})
 
 
 def empty_minutes_line(on_grid: Mapping[str, int], empty: Mapping[str, int]) -> str | None:

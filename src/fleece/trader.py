@@ -17,6 +17,7 @@ from typing import Protocol
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
+from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import IntentStore, OrderManager
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
@@ -147,6 +148,8 @@ class Trader:
         self.refusals: Counter[str] = Counter()
         self.state: tuple[TradingState, str] = (TradingState.ACTIVE, "")
         self.latency = DecisionTimer()
+        # Notifications (fills, state changes): the runtime injects its hub; emit never blocks.
+        self.events: EventSink = NULL_SINK
 
     # ---- context ----------------------------------------------------------------------------
     def kill_switch(self) -> bool:
@@ -200,6 +203,7 @@ class Trader:
         if (state, why) != self.state:
             log.info("trading state %s -> %s reason=%s", self.state[0].value, state.value, why)
             self.store.set_trading_state(state, why, now)
+            self.events.emit(StateChanged(now, self.state[0], state, why))
             self.state = (state, why)
         return ctx
 
@@ -211,8 +215,9 @@ class Trader:
             log.info("circuit breaker reset from the store")
 
     def on_fill(self, fill: Fill) -> None:
-        """Keep holdings current between broker position reads."""
+        """Keep holdings current between broker position reads (and tell the operator)."""
         self.portfolio.apply_fill(fill)
+        self.events.emit(FillNotice(fill, None))
 
     # ---- the decision path ----------------------------------------------------------------
     def warmup(self, bars: list[Bar]) -> None:

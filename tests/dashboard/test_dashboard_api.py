@@ -295,6 +295,19 @@ def test_resume_with_the_token_lifts_the_kill_switch(
     assert own_store.kill_switch()[0] is False
 
 
+def test_flatten_needs_the_token_and_a_running_bot(
+    own_store: StateStore, finished_run: FinishedRun
+) -> None:
+    client = client_over(own_store, finished_run.config)
+
+    missing = client.post("/api/flatten")
+    stopped = client.post("/api/flatten", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert missing.status_code == 401
+    assert stopped.status_code == 409  # a stopped bot's store: nobody to send the orders
+    assert own_store.commands() == []
+
+
 def test_without_a_configured_token_the_dashboard_is_read_only(
     own_store: StateStore, finished_run: FinishedRun
 ) -> None:

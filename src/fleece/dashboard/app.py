@@ -5,7 +5,8 @@ tasks, so they read the trader's objects without locks and never race it.
 
 Security:
 
-* ``POST /api/halt`` and ``/api/resume`` need ``Authorization: Bearer <DASHBOARD_TOKEN>``,
+* ``POST /api/halt``, ``/api/resume`` and ``/api/flatten`` need
+  ``Authorization: Bearer <DASHBOARD_TOKEN>``,
   compared in constant time; without a configured token they answer 403 (the page is read-only).
 * On a loopback address, requests must name a loopback host (``Host: 127.0.0.1``): a web page
   elsewhere cannot read the API through DNS rebinding.
@@ -198,6 +199,24 @@ def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) 
     async def halt() -> Status:
         """Set the persisted kill switch: no new orders until resumed (needs the token)."""
         return view.set_kill_switch(True)
+
+    @app.post("/api/flatten", tags=["control"], dependencies=[Depends(require_token)])
+    async def flatten(request: Request) -> dict[str, str | int]:
+        """Close the running bot's positions on its next cycle, like ``fleece flatten``."""
+        from fleece.control import commands
+
+        if not view.running:
+            raise HTTPException(409, "no bot runs here: flatten goes through the running bot")
+        who = f"dashboard {request.client.host if request.client else 'unknown'}"
+        asked = commands.request(
+            view.store, "flatten", source="dashboard", sender=who, now=view.now()
+        )
+        record = await commands.await_result(view.store, asked, commands.DEFAULT_WAIT_S, view.now)
+        return {
+            "id": asked,
+            "status": record.status if record else "unknown",
+            "outcome": commands.outcome_line(record),
+        }
 
     @app.post("/api/resume", tags=["control"], dependencies=[Depends(require_token)])
     async def resume() -> Status:

@@ -124,6 +124,10 @@ class _BotCollector:
         yield from self._orders()
         yield from self._state()
         yield from self._live()
+        if self._view.bot is not None:  # notifications: sent, dropped, failed, queued
+            from fleece.notify.metrics import notification_metrics
+
+            yield from notification_metrics(self._view.bot.events)
 
     def _account(self) -> Iterator[Metric]:
         view = self._view

@@ -294,6 +294,7 @@ async function control(action) {
     });
     if (response.status === 401) { message.textContent = "wrong token"; return; }
     if (!response.ok) { message.textContent = `refused (HTTP ${response.status})`; return; }
+    if (action === "flatten") { message.textContent = (await response.json()).outcome; return; }
     renderStatus(await response.json());
     message.textContent = action === "halt" ? "halted: no new orders" : "resumed";
   } catch (err) {
@@ -304,6 +305,9 @@ async function control(action) {
 function start() {
   $("halt").addEventListener("click", () => control("halt"));
   $("resume").addEventListener("click", () => control("resume"));
+  $("flatten").addEventListener("click", () => {
+    if (window.confirm("Close every position of the bot now?")) control("flatten");
+  });
   $("control-form").addEventListener("submit", (e) => e.preventDefault());
   $("symbol").addEventListener("change", (e) => { state.symbol = e.target.value; refreshCharts().catch(() => {}); });
   for (const button of document.querySelectorAll(".toggle button")) {

@@ -1,0 +1,215 @@
+"""The wording of every notification: an event (or a batch of fills) becomes a title and a body.
+
+Plain text, short lines, times in New York (the market's time; simulated in sim mode). Nothing
+here reads a secret: messages are built from the events' figures alone, and the hub masks every
+configured secret once more before delivery (see :mod:`fleece.notify.hub`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleece.calendar import NEW_YORK
+from fleece.models import Side, TradingState
+from fleece.notify.events import (
+    BotStarted,
+    BotStopped,
+    BreakerTripped,
+    BrokerBack,
+    BrokerDown,
+    DailySummary,
+    Discrepancy,
+    ErrorRaised,
+    Event,
+    FillNotice,
+    Level,
+    RunFigures,
+    StateChanged,
+)
+
+APP = "alpaca-fleece"
+#: Fills listed one per line in a batch; the rest are counted.
+MAX_FILL_LINES = 20
+#: Symbols named in the start message; the rest are counted.
+MAX_SYMBOLS_SHOWN = 12
+MAX_ERROR_CHARS = 300
+
+_STATE_MEANING = {
+    TradingState.ACTIVE: "entries and exits allowed",
+    TradingState.REDUCING: "exits only, no new entries",
+    TradingState.HALTED: "no orders at all",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification as it is delivered."""
+
+    title: str
+    body: str
+    level: Level
+
+
+def money(value: float | None, signed: bool = False) -> str:
+    """Dollars with thousands separators, to the cent ("unknown" for None)."""
+    if value is None:
+        return "unknown"
+    return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
+
+
+def when(ts: datetime) -> str:
+    """A timestamp as the market's local time."""
+    return ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def render(event: Event) -> Message:
+    """The message for one event (fills: see :func:`render_fills`)."""
+    if isinstance(event, FillNotice):
+        return render_fills([event])
+    if isinstance(event, BotStarted):
+        return _started(event)
+    if isinstance(event, BotStopped):
+        return _stopped(event)
+    if isinstance(event, StateChanged):
+        return _state(event)
+    if isinstance(event, BreakerTripped):
+        return Message(
+            f"{APP}: circuit breaker tripped",
+            f"{event.failures} consecutive order failures (last: {one_line(event.last_error)}).\n"
+            "Trading is HALTED until `fleece reset-breaker`.",
+            event.level,
+        )
+    if isinstance(event, Discrepancy):
+        symbol = f" {event.symbol}" if event.symbol else ""
+        return Message(
+            f"{APP}: reconciliation found {event.what}{symbol}",
+            f"{one_line(event.detail)} ({when(event.at)})",
+            event.level,
+        )
+    if isinstance(event, BrokerDown):
+        return Message(
+            f"{APP}: broker unreachable for {_duration(event.seconds)}",
+            f"No request to the broker has succeeded since then. Last error: "
+            f"{one_line(event.last_error)}",
+            event.level,
+        )
+    if isinstance(event, BrokerBack):
+        return Message(
+            f"{APP}: broker reachable again",
+            f"The broker answers again after {_duration(event.seconds)}.",
+            event.level,
+        )
+    if isinstance(event, ErrorRaised):
+        return Message(
+            f"{APP}: error in {event.where}",
+            f"{one_line(event.error)} ({when(event.at)})",
+            event.level,
+        )
+    return _daily(event)
+
+
+def _started(event: BotStarted) -> Message:
+    shown = ", ".join(event.symbols[:MAX_SYMBOLS_SHOWN])
+    more = len(event.symbols) - MAX_SYMBOLS_SHOWN
+    if more > 0:
+        shown += f" and {more} more"
+    lines = [
+        f"mode {event.mode}{' (dry run: no orders sent)' if event.dry_run else ''}",
+        f"{len(event.symbols)} symbols: {shown}",
+        f"equity {money(event.equity)}",
+        f"trading state {event.state.value}",
+        f"at {when(event.at)}",
+    ]
+    return Message(f"{APP} started ({event.mode})", "\n".join(lines), event.level)
+
+
+def figure_lines(figures: RunFigures) -> list[str]:
+    """The run summary's lines (the stop message)."""
+    refusals = ", ".join(f"{k} {v}" for k, v in sorted(figures.refusals.items())) or "none"
+    lines = [
+        f"orders {figures.orders} · fills {figures.fills} "
+        f"({figures.buys} buys, {figures.sells} sells)",
+        f"realised P&L {money(figures.realised_pnl, signed=True)}",
+    ]
+    if figures.equity_start is not None and figures.equity_end is not None:
+        lines.append(f"equity {money(figures.equity_start)} -> {money(figures.equity_end)}")
+    lines += [f"refusals: {refusals}", f"open positions {figures.open_positions}"]
+    return lines
+
+
+def _stopped(event: BotStopped) -> Message:
+    lines = [f"reason: {one_line(event.reason)}", f"exit code {event.exit_code}"]
+    if event.figures is not None:
+        lines += figure_lines(event.figures)
+    lines.append(f"at {when(event.at)}")
+    return Message(f"{APP} stopped: {one_line(event.reason, 80)}", "\n".join(lines), event.level)
+
+
+def _state(event: StateChanged) -> Message:
+    why = f" ({event.why})" if event.why else ""
+    body = (
+        f"{event.old.value} -> {event.new.value}{why} at {when(event.at)}: "
+        f"{_STATE_MEANING[event.new]}."
+    )
+    if event.new is TradingState.HALTED and event.why == "kill_switch":
+        body += " `fleece resume` (or /resume) lifts it."
+    return Message(f"{APP}: trading {event.new.value}{why}", body, event.level)
+
+
+def _daily(event: DailySummary) -> Message:
+    refusals = ", ".join(f"{k} {v}" for k, v in sorted(event.refusals.items())) or "none"
+    lines = [
+        f"P&L {money(event.pnl, signed=True)} · equity {money(event.equity)}",
+        f"orders {event.trades} · fills {event.fills} · "
+        f"realised P&L {money(event.realised_pnl, signed=True)}",
+        f"refusals: {refusals}",
+        f"open positions {event.positions}",
+    ]
+    return Message(f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines), event.level)
+
+
+def _fill_line(notice: FillNotice) -> str:
+    fill = notice.fill
+    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {fill.price:,.4f}"
+    if notice.pnl is not None:
+        line += f" · P&L {money(notice.pnl, signed=True)}"
+    return line
+
+
+def render_fills(notices: Sequence[FillNotice]) -> Message:
+    """One message for a batch of fills (one line each, the exits' P&L summed)."""
+    if len(notices) == 1:
+        only = notices[0]
+        return Message(
+            f"{APP} fill: {_fill_line(only)}",
+            f"{_fill_line(only)} at {when(only.fill.timestamp)}",
+            Level.INFO,
+        )
+    buys = sum(1 for n in notices if n.fill.side is Side.BUY)
+    lines = [_fill_line(n) for n in notices[:MAX_FILL_LINES]]
+    if len(notices) > MAX_FILL_LINES:
+        lines.append(f"... and {len(notices) - MAX_FILL_LINES} more")
+    exits = [n.pnl for n in notices if n.pnl is not None]
+    if exits:
+        lines.append(f"P&L of the exits {money(sum(exits), signed=True)}")
+    first, last = notices[0].fill.timestamp, notices[-1].fill.timestamp
+    span = when(first) if first == last else f"{when(first)} to {when(last)}"
+    lines.append(f"at {span}")
+    title = f"{APP}: {len(notices)} fills ({buys} buys, {len(notices) - buys} sells)"
+    return Message(title, "\n".join(lines), Level.INFO)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

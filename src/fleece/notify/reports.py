@@ -1,0 +1,77 @@
+"""The figures the stop message and the daily summary report, read from the store alone.
+
+Realised P&L follows the one average-cost rule (:class:`fleece.summary.AverageCost`): every fill
+of the store is booked in time order, and only the P&L of the fills inside the period counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+
+from fleece.calendar import NEW_YORK
+from fleece.models import Fill, Side
+from fleece.notify.events import DailySummary, RunFigures
+from fleece.state_store import StateStore
+from fleece.summary import AverageCost
+
+
+def _realised_between(fills: list[Fill], start: datetime, end: datetime | None) -> float:
+    book = AverageCost()
+    total = 0.0
+    for fill in sorted(fills, key=lambda f: f.timestamp):
+        pnl = book.apply(fill)
+        if pnl is not None and fill.timestamp >= start and (end is None or fill.timestamp < end):
+            total += pnl
+    return round(total, 2)
+
+
+def run_figures(store: StateStore, since: datetime, open_positions: int) -> RunFigures:
+    """What the run that started at ``since`` (bot clock) did."""
+    every_fill = store.fills()
+    fills = [f for f in every_fill if f.timestamp >= since]
+    curve = store.equity_curve(since)
+    buys = sum(1 for f in fills if f.side is Side.BUY)
+    return RunFigures(
+        orders=sum(1 for i in store.all_intents() if i.created_at >= since),
+        fills=len(fills),
+        buys=buys,
+        sells=len(fills) - buys,
+        realised_pnl=_realised_between(every_fill, since, None),
+        refusals=store.refusal_counts(since),
+        equity_start=curve[0].equity if curve else None,
+        equity_end=curve[-1].equity if curve else None,
+        open_positions=open_positions,
+    )
+
+
+def session_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants of New York midnight on ``day`` and on the next day."""
+    start = datetime.combine(day, time(0), tzinfo=NEW_YORK)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=NEW_YORK)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def daily_summary(
+    store: StateStore, day: date, *, equity: float | None, positions: int
+) -> DailySummary:
+    """Session ``day``'s figures; ``equity`` is the account's now (None: the day's last
+    snapshot)."""
+    start, end = session_bounds(day)
+    every_fill = store.fills()
+    day_fills = [f for f in every_fill if start <= f.timestamp < end]
+    if equity is None:
+        curve = [e for e in store.equity_curve(start) if e.timestamp < end]
+        equity = curve[-1].equity if curve else None
+    start_equity = store.start_equity(day)
+    refusals = Counter(r.reason for r in store.refusals(start) if r.timestamp < end)
+    return DailySummary(
+        day=day,
+        pnl=round(equity - start_equity, 2) if equity is not None and start_equity else None,
+        equity=equity,
+        trades=store.trades_submitted(day),
+        fills=len(day_fills),
+        realised_pnl=_realised_between(every_fill, start, end),
+        refusals=dict(refusals),
+        positions=positions,
+    )
