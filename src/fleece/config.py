@@ -536,6 +536,17 @@ class DataConfig(BaseModel):
     bar_settle_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
     warmup_bars: Annotated[int, Field(ge=0)] | None = None
 
+    @property
+    def poll_offset_seconds(self) -> float:
+        """How long after each minute boundary the bot polls (the backtest's cycles too).
+
+        A sub-minute interval is that delay, but never before the minute's bars have settled
+        (an earlier poll would judge the minute a minute late, and the bot would trade a minute
+        after its backtest); a minute or more polls on the minute.
+        """
+        seconds = self.poll_interval_seconds
+        return max(seconds, self.bar_settle_seconds) if seconds < 60 else 0.0
+
 
 class OrdersConfig(BaseModel):
     """``orders``: how long an unfilled order may live, and its time in force."""

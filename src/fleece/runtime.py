@@ -579,13 +579,9 @@ class Bot:
         """
         data = self.config.trading.data
         seconds = data.poll_interval_seconds
-        if seconds < 60:
-            # Never before the minute's bars have settled: an earlier poll would judge the
-            # minute a minute late, and the bot would trade a minute after its backtest.
-            seconds = max(seconds, data.bar_settle_seconds)
         minute = now.replace(second=0, microsecond=0)
         if seconds < 60:
-            target = minute + timedelta(seconds=seconds)
+            target = minute + timedelta(seconds=data.poll_offset_seconds)
             return target if target > now else target + ONE_MINUTE
         return minute + timedelta(seconds=seconds)
 

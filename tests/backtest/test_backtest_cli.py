@@ -121,7 +121,7 @@ def test_data_and_synthetic_together_is_a_one_line_config_error(tmp_path: Path) 
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "error: command line: --data/--synthetic: give exactly one of them"
+        "error: command line: --data/--synthetic/--db: give exactly one of them"
     ]
 
 

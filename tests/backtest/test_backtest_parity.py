@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,11 +94,9 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
     bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
     last = bot_run(paths, bars)
     trading = load_trading_config(paths.config)
-    result = run_backtest(
-        market_from_bars(bars),
-        backtest_config(trading, 100_000.0, 0.0, "fast"),
-        start_at=START,
-    )
+    # The stepped market's clock jumps whole minutes, so the bot polls exactly on the minute.
+    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
+    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
     yield Both(paths.db, last, result)
 
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +30,7 @@ from fleece.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from fleece.backtest.data import MarketData
     from fleece.backtest.result import BacktestConfig, BacktestResult, Mode
+    from fleece.models import Bar
 
 console = Console()
 DEFAULT_CONFIG = Path("config/trading.yaml")
@@ -107,6 +108,7 @@ def backtest_config(
         stale_order_minutes=trading.orders.stale_order_minutes,
         time_in_force=trading.orders.time_in_force,
         mode=mode,
+        poll_offset_seconds=trading.data.poll_offset_seconds,
     )
 
 
@@ -123,6 +125,30 @@ def _data_symbols(data: Path, wanted: list[str] | None, configured: Sequence[str
     return chosen
 
 
+def recorded_market(db: Path, symbols: Sequence[str] | None) -> MarketData:
+    """The bars a bot fed its strategy, from its store (late bars left out, as the bot did).
+
+    Raises:
+        DataError: the store holds no bar (of ``symbols``).
+    """
+    from fleece.backtest.data import market_from_bars
+    from fleece.state_store import StateStore
+
+    if not db.is_file():
+        raise ConfigError("command line", "--db", f"{db}: no such store")
+    far_past = datetime(1970, 1, 2, tzinfo=UTC)
+    far_future = datetime(9999, 1, 1, tzinfo=UTC)
+    with StateStore(db) as store:
+        recorded = store.bars_between(None, far_past, far_future, fed_only=True)
+    by_symbol: dict[str, list[Bar]] = {}
+    for bar in recorded:
+        if symbols is None or bar.symbol in symbols:
+            by_symbol.setdefault(bar.symbol, []).append(bar)
+    if not by_symbol:
+        raise DataError(f"{db}: no recorded bars" + (f" of {','.join(symbols)}" if symbols else ""))
+    return market_from_bars(by_symbol)
+
+
 def load_bars(
     *,
     data: Path | None,
@@ -132,20 +158,24 @@ def load_bars(
     end: date | None,
     seed: int,
     configured: Sequence[str],
+    db: Path | None = None,
 ) -> MarketData:
-    """The bars a command asked for: files in ``data`` or seeded synthetic sessions.
+    """The bars a command asked for: files in ``data``, seeded synthetic sessions, or the bars
+    a bot recorded in its store ``db``.
 
     Raises:
-        ConfigError: both or neither of ``data`` and ``synthetic``, or an empty date range.
-        DataError: unreadable bar files.
+        ConfigError: not exactly one source, or an empty date range.
+        DataError: unreadable bar files, or a store without bars.
     """
     from fleece.backtest.data import load_market, synthetic_market
     from fleece.calendar import MarketCalendar
 
-    if (data is None) == (not synthetic):
-        raise ConfigError("command line", "--data/--synthetic", "give exactly one of them")
+    if (data is not None) + synthetic + (db is not None) != 1:
+        raise ConfigError("command line", "--data/--synthetic/--db", "give exactly one of them")
     if start is not None and end is not None and end < start:
         raise ConfigError("command line", "--end", f"{end} is before --start {start}")
+    if db is not None:
+        return recorded_market(db, symbols).between(start, end)
     if data is not None:
         chosen = _data_symbols(data, symbols, configured)
         return load_market(data, chosen).between(start, end)
@@ -201,6 +231,10 @@ def backtest_command(
     synthetic: Annotated[
         bool, typer.Option("--synthetic", help="seeded synthetic bars instead of files")
     ] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="the bars a bot fed its strategy, from its store"),
+    ] = None,
     symbols: Symbols = None,
     start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD")] = None,
@@ -234,6 +268,7 @@ def backtest_command(
             end=parse_day(end, "--end"),
             seed=seed,
             configured=trading.tickers,
+            db=db,
         )
         result = run_with_progress(market, run_config)
         target = out or default_out_dir()

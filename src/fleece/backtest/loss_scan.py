@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -40,10 +39,6 @@ def loss_threshold_cents(last_equity_cents: int, max_daily_loss_pct: float) -> i
     """
     floor = Decimal(last_equity_cents) * (1 - Decimal(repr(max_daily_loss_pct)))
     return math.floor(floor)
-
-
-def _at(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class LossScanner:
@@ -106,7 +101,7 @@ class LossScanner:
         minutes = run.grid[a:b]
         equity = self._equity(minutes, cash, held)
         for hit in np.flatnonzero(equity <= threshold).tolist():
-            run.heartbeat(_at(int(minutes[hit])))
+            run.heartbeat(run.instant(int(minutes[hit])))
             if run.memory.reducing_latch() == day:
                 return
 

@@ -45,6 +45,9 @@ class BacktestConfig:
         time_in_force: the orders' time in force.
         seed: seeds the exchange's order ids.
         mode: ``"fast"`` or ``"exact"`` (same result; see the module docstring).
+        poll_offset_seconds: how long after each minute boundary the bot polls
+            (``DataConfig.poll_offset_seconds``): the instant of every cycle, so orders, fills
+            and refusals carry the bot's own timestamps.
     """
 
     limits: RiskLimits
@@ -57,9 +60,12 @@ class BacktestConfig:
     time_in_force: str = "day"
     seed: int = 0
     mode: Mode = "fast"
+    poll_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         SmaCrossover(self.fast, self.medium, self.slow)  # validates the windows
+        if not 0 <= self.poll_offset_seconds < 60:
+            raise ValueError(f"poll offset must be in [0, 60) s, got {self.poll_offset_seconds}")
         if not (math.isfinite(self.cash) and self.cash > 0):
             raise ValueError(f"cash must be > 0, got {self.cash}")
         if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):

@@ -25,8 +25,8 @@ Two modes, one result:
   equity could have reached it, the trader itself decides). Tests hold both modes to identical
   outputs.
 
-Time is the simulated instant of the cycle (the bot polls a few seconds after the minute, which
-changes nothing: an order is eligible from its submission minute).
+Time is the simulated instant of the cycle: the minute boundary plus ``poll_offset_seconds``, when
+the bot polls (5 s by default), so orders, fills and refusals carry the bot's own timestamps.
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ class Run:
         )
         self.trader.sessions = self.table.book()
         self.stale_after = timedelta(minutes=config.stale_order_minutes)
+        self.offset = timedelta(seconds=config.poll_offset_seconds)
         self.steps = 0
         self.last_fill: dict[str, tuple[int, int]] = {}  # symbol -> (epoch s, price ticks)
 
@@ -215,7 +216,7 @@ class Run:
     # ---- the polling cycle ------------------------------------------------------------------
     async def cycle(self, at: int, bars: Sequence[Bar], expect: Sequence[bool] | None) -> None:
         """One poll at minute boundary ``at``: exchange, orders, account, bars, housekeeping."""
-        now = _at(at)
+        now = self.instant(at)
         self.steps += 1
         self.broker.advance_to(now)
         self.clock.set(now)
@@ -240,6 +241,10 @@ class Run:
             trader.update_state(now)
         if self.orders.has_open and trader.sessions.is_open(now):
             await self.orders.cancel_stale(self.stale_after)
+
+    def instant(self, at: int) -> datetime:
+        """When the bot polls for minute boundary ``at``: ``poll_offset_seconds`` after it."""
+        return _at(at) + self.offset
 
     def heartbeat(self, now: datetime) -> None:
         """The bot's per-minute state check at ``now``, on the account read then."""
