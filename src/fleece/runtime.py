@@ -28,6 +28,7 @@ from typing import Any
 from fleece.broker import Broker
 from fleece.clock import Clock, ScaledClock, SystemClock
 from fleece.config import AppConfig, env_file_warning
+from fleece.disk_guard import DiskGuard
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
@@ -35,9 +36,11 @@ from fleece.models import Bar, TradingState
 from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
-from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
+from fleece.risk_manager import STORE_FAILURE, CircuitBreaker, RiskLimits, RiskManager
 from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
+from fleece.store_health import StoreDiskError
+from fleece.store_lock import StoreLock
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
 from fleece.systemd import notify, watchdog_warning
@@ -94,6 +97,7 @@ class Bot:
         stop_at: datetime | None = None,
         stop_after_sessions: int | None = None,
         install_signal_handlers: bool = True,
+        store_lock: StoreLock | None = None,
     ) -> None:
         self.config = config
         self.stop_at = stop_at
@@ -113,6 +117,9 @@ class Bot:
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
+        # One bot per store: taken first thing in phase 1 unless the caller holds it already.
+        self.store_lock = store_lock
+        self.disk = DiskGuard(self._halt_for_store)
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -222,7 +229,7 @@ class Bot:
         except FleeceError as exc:
             log.error("bot stopped: %s", exc)
             self.stats.exit_reason = f"error: {exc}"
-            return 1 if isinstance(exc, BrokerError) else 2
+            return 1 if isinstance(exc, BrokerError | StoreDiskError) else 2
         finally:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
             if self.broker is not None:
@@ -249,15 +256,23 @@ class Bot:
                     (timer.percentile(0.99, send=True) or 0.0) * 1000,
                 )
             if self.store is not None:
-                if run_id is not None:
-                    self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
-                self.store.close()
+                # A failed disk cannot take the last words; the exit code says it instead.
+                with contextlib.suppress(StoreDiskError):
+                    if run_id is not None:
+                        reason = self.stats.exit_reason or "error"
+                        self.store.end_run(run_id, self.clock.now(), reason)
+                with contextlib.suppress(StoreDiskError):
+                    self.store.close()
             if self._exchange_server is not None:
                 self._exchange_server.stop()
+            if self.store_lock is not None:
+                self.store_lock.release()
 
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
         s = self.config.settings
+        if self.store_lock is None:  # before anything is sent: a second bot stops here
+            self.store_lock = StoreLock.acquire(Path(s.database_path))
         warning = env_file_warning(Path(s.env_source))
         if warning:
             log.warning(warning)
@@ -293,6 +308,8 @@ class Bot:
     def _phase_trading_logic(self) -> None:
         """Phase 3: housekeeping beside the strategy/risk/orders core built in phase 1."""
         assert self.store and self.broker and self.trader
+        # From now on a failing disk halts trading (before, it stops the start with one line).
+        self.store.on_disk_error = self.disk
         self.housekeeping = Housekeeping(
             self.store,
             self.broker,
@@ -341,6 +358,9 @@ class Bot:
         if crashed:
             self.stats.exit_reason = "task_failed"
             return 1
+        if self.disk.failure is not None:
+            self.stats.exit_reason = f"store failure: {self.disk.failure.what}"
+            return 1
         self.stats.exit_reason = self.stats.exit_reason or "stopped"
         return 0
 
@@ -359,7 +379,8 @@ class Bot:
         # A second signal: leave at once. SQLite's WAL keeps the store consistent regardless.
         log.warning("second signal %s: exiting immediately", sig.name)
         if self.store is not None:
-            self.store.close()
+            with contextlib.suppress(StoreDiskError):
+                self.store.close()
         os._exit(130)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
@@ -478,7 +499,15 @@ class Bot:
         stopper.cancel()
 
     async def _cycle(self, bus: EventBus) -> None:
-        """One poll: refresh orders, account and bars; publish bars; do due housekeeping."""
+        """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
+        if self.disk.tripped:
+            notify("WATCHDOG=1")  # the loop is alive and halted, not hung: no restart
+            return
+        with self.disk.quietly():
+            await self._trading_cycle(bus)
+
+    async def _trading_cycle(self, bus: EventBus) -> None:
+        """Refresh orders, account and bars; publish bars; do due housekeeping."""
         assert self.poller and self.trader and self.broker and self.store and self.housekeeping
         now = self.clock.now()
         if not self.trader.sessions.covers(now):
@@ -507,7 +536,16 @@ class Bot:
 
     async def _on_bar_event(self, event: BarEvent) -> None:
         assert self.trader is not None
-        await self.trader.on_bar(event.bar)
+        if self.disk.tripped:
+            return  # HALTED: bars still queued from the failing cycle decide nothing
+        with self.disk.quietly():
+            await self.trader.on_bar(event.bar)
+
+    def _halt_for_store(self, failure: StoreDiskError) -> None:
+        """The disk guard's action: HALTED in memory (the store cannot record it)."""
+        if self.trader is not None:
+            self.trader.store_failed = True
+            self.trader.state = (TradingState.HALTED, STORE_FAILURE)
 
     # ---- shutdown ------------------------------------------------------------------------
     async def _shutdown(self) -> None:
@@ -527,17 +565,22 @@ class Bot:
             )
         except BrokerError as exc:
             log.error("shutdown could not finish with the broker: %s", exc)
-        state = self.trader.update_state(self.clock.now())[0]
-        if self.trader.account is not None:
-            a = self.trader.account
-            self.store.add_equity_snapshot(
-                self.clock.now(),
-                a.equity,
-                a.cash,
-                a.equity - a.cash,
-                len(self.trader.portfolio.qty),
-                len(self.store.unfinished_intents()),
-            )
+        except StoreDiskError:
+            if not self.disk.tripped:
+                raise
+        state = self.trader.state[0]
+        with self.disk.quietly():
+            state = self.trader.update_state(self.clock.now())[0]
+            if self.trader.account is not None:
+                a = self.trader.account
+                self.store.add_equity_snapshot(
+                    self.clock.now(),
+                    a.equity,
+                    a.cash,
+                    a.equity - a.cash,
+                    len(self.trader.portfolio.qty),
+                    len(self.store.unfinished_intents()),
+                )
         log.info("shutdown complete state=%s", state.value)
 
     async def _wind_down(self, cfg: Any, market_open: bool) -> None:
@@ -545,7 +588,8 @@ class Bot:
         if cfg.cancel_open_orders:
             cancelled = await self.broker.cancel_all_orders()
             log.info("shutdown cancelled open orders count=%d", cancelled)
-        await self.trader.orders.refresh()
+        if not self.disk.tripped:  # what the refresh learns could not be recorded
+            await self.trader.orders.refresh()
         if cfg.close_positions:
             positions = await self.broker.positions()
             state, why = self.trader.update_state(self.clock.now())
@@ -571,7 +615,8 @@ class Bot:
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
-        worth_waiting = market_open and (cfg.cancel_open_orders or cfg.close_positions)
+        closing = cfg.cancel_open_orders or cfg.close_positions
+        worth_waiting = market_open and closing and not self.disk.tripped
         while worth_waiting and self.store.unfinished_intents():
             await self.trader.orders.refresh()
             if not self.store.unfinished_intents():

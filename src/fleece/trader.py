@@ -147,6 +147,8 @@ class Trader:
         self.refusals: Counter[str] = Counter()
         self.state: tuple[TradingState, str] = (TradingState.ACTIVE, "")
         self.latency = DecisionTimer()
+        # Set by the runtime's disk guard: the store cannot write, so HALTED until restart.
+        self.store_failed = False
 
     # ---- context ----------------------------------------------------------------------------
     def kill_switch(self) -> bool:
@@ -173,6 +175,7 @@ class Trader:
             breaker_tripped=self.breaker.tripped,
             reducing_latched=latch == day,
             dry_run=self.dry_run,
+            store_failed=self.store_failed,
         )
 
     def update_state(self, now: datetime) -> tuple[TradingState, str]:
