@@ -276,10 +276,16 @@ class Bot:
         warning = env_file_warning(Path(s.env_source))
         if warning:
             log.warning(warning)
-        self.broker = self._build_broker()
-        if isinstance(self.clock, _BrokerClock):
-            await self.clock.sync(self.broker)
-        self.store = StateStore(Path(s.database_path))
+        # Opened (and checked: damaged, foreign, not SQLite) before anything is sent.
+        store = StateStore(Path(s.database_path))
+        try:
+            self.broker = self._build_broker()
+            if isinstance(self.clock, _BrokerClock):
+                await self.clock.sync(self.broker)
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
         run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
         self.trader = self._build_core(self.store, self.broker)
         _summary, positions = await reconcile(
