@@ -574,6 +574,7 @@ class Bot:
         except StoreDiskError:
             if not self.disk.tripped:
                 raise
+            log.warning("shutdown stopped at the failed store: positions kept as they are")
         state = self.trader.state[0]
         with self.disk.quietly():
             state = self.trader.update_state(self.clock.now())[0]

@@ -18,6 +18,7 @@ slower ``integrity_check`` also cross-checks every index and is left to ``StateS
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Collection
 from pathlib import Path
@@ -102,7 +103,16 @@ def disk_error(path: Path, exc: sqlite3.Error) -> StoreDiskError | None:
     code = failure_code(exc)
     if code is None:
         return None
+    if code == SQLITE_IOERR and _no_space_left(path):
+        code = SQLITE_FULL  # SQLite says "disk I/O error" when it cannot even size its -shm file
     return StoreDiskError(path, _DISK_FAILURES[code], " ".join(str(exc).split()))
+
+
+def _no_space_left(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
 
 
 def check_file(path: Path) -> None:
