@@ -28,6 +28,7 @@ from fleece.config import AppConfig, load_config, secret_texts
 from fleece.exchange.server import exchange_command
 from fleece.logs import setup_logging
 from fleece.state_store import StateStore
+from fleece.store_lock import StoreLock
 
 if TYPE_CHECKING:
     from fleece.runtime import Bot
@@ -51,8 +52,13 @@ def _secrets_of(config: AppConfig) -> list[str]:
     return secret_texts(config.settings)
 
 
-def build_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> Bot:
-    """Set up logging (secrets masked) and build the bot."""
+def build_bot(
+    config: AppConfig,
+    *,
+    stop_after_sessions: int | None = None,
+    store_lock: StoreLock | None = None,
+) -> Bot:
+    """Set up logging (secrets masked) and build the bot (holding ``store_lock`` if given)."""
     from fleece.runtime import Bot
 
     s = config.settings
@@ -63,7 +69,7 @@ def build_bot(config: AppConfig, *, stop_after_sessions: int | None = None) -> B
         max_bytes=s.log_max_bytes,
         backups=s.log_backups,
     )
-    return Bot(config, stop_after_sessions=stop_after_sessions)
+    return Bot(config, stop_after_sessions=stop_after_sessions, store_lock=store_lock)
 
 
 def run_bot(bot: Bot, *, quiet: bool = False) -> int:
@@ -124,6 +130,9 @@ def demo(
     from fleece.summary import print_summary
 
     db = Path("data/demo/trades.db")
+    with user_errors():
+        # One demo per store: a second one must neither delete the first one's store nor run.
+        lock = StoreLock.acquire(db.absolute())
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     overrides = {
@@ -138,15 +147,19 @@ def demo(
     }
     if "DASHBOARD_PORT" not in os.environ and not _port_free("127.0.0.1", 8080):
         overrides.setdefault("DASHBOARD_PORT", "0")  # 8080 is taken: any free port will do
-    with user_errors():
-        config = _load(env_file, overrides)
+    try:
+        with user_errors():
+            config = _load(env_file, overrides)
+    except typer.Exit:
+        lock.release()
+        raise
     console.print(
         f"[bold]alpaca-fleece demo[/]: {len(config.trading.tickers)} symbols, "
         f"{days} simulated session(s) at {speed:g}x on the built-in exchange "
         f"(log: {Path(config.settings.log_dir) / 'orchestrator.out'})"
     )
     started = datetime.now().astimezone()
-    bot = build_bot(config, stop_after_sessions=days)
+    bot = build_bot(config, stop_after_sessions=days, store_lock=lock)
     code = run_bot(bot, quiet=True)
     requests = (bot.stats.requests_total, bot.stats.requests_per_market_minute)
     log_path = Path(config.settings.log_dir) / "orchestrator.out"

@@ -19,7 +19,8 @@ from rich.text import Text
 from fleece.cli_support import cli_errors
 from fleece.config import FILE_KEY, AppConfig, Settings, TradingConfig, load_config
 from fleece.errors import ConfigError
-from fleece.paper_lock import PAPER_TRADING_URL, Endpoints
+from fleece.net_proxy import describe_routes
+from fleece.paper_lock import DATA_URL, PAPER_TRADING_URL, Endpoints, is_loopback_url
 
 config_app = typer.Typer(
     help="Inspect and validate the configuration (.env, environment and trading.yaml).",
@@ -88,8 +89,22 @@ def _endpoint_lines(endpoints: Endpoints) -> list[str]:
     if endpoints.trading_url is None and endpoints.local:
         return ["trading and data: the built-in exchange on 127.0.0.1, started by the bot"]
     trading = endpoints.trading_url or f"{PAPER_TRADING_URL} (alpaca-py paper default)"
-    data = endpoints.data_url or "https://data.alpaca.markets (alpaca-py default)"
+    data = endpoints.data_url or f"{DATA_URL} (alpaca-py default)"
     return [f"trading: {trading}", f"data: {data}"]
+
+
+def proxy_lines(endpoints: Endpoints) -> list[str]:
+    """Which proxy each API would go through (fleece.net_proxy decides; never its password).
+
+    Raises:
+        ConfigError: the environment names a proxy that cannot carry Alpaca's API.
+    """
+    if endpoints.trading_url is None and endpoints.local:
+        return ["the built-in exchange: proxy none (loopback is always reached directly)"]
+    trading = endpoints.trading_url or PAPER_TRADING_URL
+    data = endpoints.data_url or DATA_URL
+    urls = {"trading": (trading, is_loopback_url(trading)), "data": (data, is_loopback_url(data))}
+    return describe_routes(urls)
 
 
 def render(config: AppConfig, console: Console) -> None:
@@ -98,6 +113,8 @@ def render(config: AppConfig, console: Console) -> None:
     console.print(trading_table(config.trading, config.config_path))
     for line in _endpoint_lines(config.endpoints):
         console.print(Text(f"paper lock: {line}"))
+    for line in proxy_lines(config.endpoints):
+        console.print(Text(f"network: {line}"))
     console.print(Text("configuration OK"))
 
 

@@ -63,13 +63,18 @@ async def close_out(
     cancel_orders: bool,
     close_positions: bool,
     tag: str,
+    refresh: bool = True,
 ) -> CloseOutcome:
-    """Cancel open orders and/or close positions at market; returns what was done."""
+    """Cancel open orders and/or close positions at market; returns what was done.
+
+    ``refresh`` reads the orders' state first (left out when the store cannot record it).
+    """
     cancelled = 0
     if cancel_orders:
         cancelled = await broker.cancel_all_orders()
         log.info("%s cancelled open orders count=%d", tag, cancelled)
-    await trader.orders.refresh()
+    if refresh:
+        await trader.orders.refresh()
     if not close_positions:
         return CloseOutcome(cancelled, 0, 0, "")
     positions = await broker.positions()

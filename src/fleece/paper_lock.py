@@ -10,7 +10,8 @@ Three walls, each enough on its own:
    IPv4-mapped IPv6 addresses are refused rather than interpreted.
 3. Clients: :func:`make_trading_client` and :func:`make_data_client` are the only places that
    build alpaca-py clients. They always pass ``paper=True``, re-check the URL, and verify the
-   base URL the built client actually resolved.
+   base URL the built client actually resolved. Its proxy is fixed then too
+   (:mod:`fleece.net_proxy`): never one for loopback or plain HTTP, a CONNECT tunnel to Alpaca.
 
 Every refusal is a :class:`~fleece.errors.LiveTradingRefused` (exit code 2 at the command line).
 """
@@ -29,6 +30,7 @@ from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 
 from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.net_proxy import pin_proxies
 
 if TYPE_CHECKING:
     # alpaca-py is imported where clients are built: its data package pulls in pandas, which
@@ -306,8 +308,7 @@ def make_trading_client(
     client = TradingClient(
         api_key=key, secret_key=secret, paper=True, url_override=checked, raw_data=raw_data
     )
-    _verify_base_url(client, check_trading_url)
-    _apply_timeout(client, timeout)
+    _apply_network(client, _verify_base_url(client, check_trading_url), timeout)
     return client
 
 
@@ -339,8 +340,7 @@ def make_data_client(
     client = StockHistoricalDataClient(
         api_key=key, secret_key=secret, url_override=checked, raw_data=raw_data
     )
-    _verify_base_url(client, check_data_url)
-    _apply_timeout(client, timeout)
+    _apply_network(client, _verify_base_url(client, check_data_url), timeout)
     return client
 
 
@@ -355,7 +355,7 @@ class _UrlCheck(Protocol):
     def __call__(self, url: str, *, source: str = ..., key: str = ...) -> str: ...
 
 
-def _verify_base_url(client: RESTClient, check: _UrlCheck) -> None:
+def _verify_base_url(client: RESTClient, check: _UrlCheck) -> str:
     # Defence in depth: whatever alpaca-py resolved (its BaseURL enum or our override) must
     # pass the same check, so a change in alpaca-py's defaults cannot route us to live.
     base = getattr(client, "_base_url", None)
@@ -363,13 +363,15 @@ def _verify_base_url(client: RESTClient, check: _UrlCheck) -> None:
         base = base.value
     if not isinstance(base, str):
         raise LiveTradingRefused("alpaca-py", "base_url", "cannot verify the client's base URL")
-    check(base, source="alpaca-py", key="base_url")
+    return check(base, source="alpaca-py", key="base_url")
 
 
-def _apply_timeout(client: RESTClient, timeout: float) -> None:
+def _apply_network(client: RESTClient, base_url: str, timeout: float) -> None:
+    """Bound every request in time and fix the client's proxy (none for loopback)."""
     session = getattr(client, "_session", None)
     if not isinstance(session, Session):
         raise TypeError("alpaca-py client has no requests session to apply a timeout to")
     adapter = TimeoutHTTPAdapter(timeout)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    pin_proxies(session, base_url, loopback=is_loopback_url(base_url))

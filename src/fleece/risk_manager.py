@@ -6,14 +6,15 @@ reads a clock, the store or the broker, so live, dry-run and backtest decide ide
 
 Trading states (see :meth:`RiskManager.trading_state`):
 
-* ``HALTED`` — kill switch or tripped circuit breaker: nothing passes, exits included.
+* ``HALTED`` — kill switch, tripped circuit breaker, or a store that cannot be written: nothing
+  passes, exits included.
 * ``REDUCING`` — the daily loss limit is hit (or was hit earlier this session: latched):
   exits only.
 * ``ACTIVE`` — everything the limits allow.
 
 Checks run in this order; the first that fails is the refusal's reason:
 
-1. ``kill_switch`` / ``circuit_breaker`` — HALTED refuses everything.
+1. ``store_failure`` / ``kill_switch`` / ``circuit_breaker`` — HALTED refuses everything.
 2. ``market_closed``.
 3. ``last_bar_of_session`` — a signal on the session's last regular bar is not acted on.
 4. ``order_pending`` — an unfinished order intent already exists for the symbol.
@@ -37,6 +38,7 @@ from decimal import Decimal, localcontext
 from fleece.models import Refusal, Side, Signal, TradingState, require_utc
 
 KILL_SWITCH = "kill_switch"
+STORE_FAILURE = "store_failure"
 CIRCUIT_BREAKER = "circuit_breaker"
 MARKET_CLOSED = "market_closed"
 LAST_BAR_OF_SESSION = "last_bar_of_session"
@@ -53,6 +55,7 @@ INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"
 REFUSAL_REASONS: frozenset[str] = frozenset(
     {
         KILL_SWITCH,
+        STORE_FAILURE,
         CIRCUIT_BREAKER,
         MARKET_CLOSED,
         LAST_BAR_OF_SESSION,
@@ -141,6 +144,8 @@ class RiskContext:
             even if equity recovers.
         dry_run: orders are not sent. The rules ignore it on purpose: a dry run must approve
             and refuse exactly what a real run would.
+        store_failed: the store cannot be written (full disk, I/O error): no intent could be
+            written ahead of its order, so nothing may be sent (see :mod:`fleece.disk_guard`).
     """
 
     now: datetime
@@ -156,6 +161,7 @@ class RiskContext:
     breaker_tripped: bool
     reducing_latched: bool
     dry_run: bool
+    store_failed: bool = False
 
     def __post_init__(self) -> None:
         require_utc(self.now, "now")
@@ -222,10 +228,13 @@ class RiskManager:
             ctx: the decision snapshot.
 
         Returns:
-            ``(HALTED, "kill_switch" | "circuit_breaker")``, ``(REDUCING, "daily_loss_limit")``
+            ``(HALTED, "store_failure" | "kill_switch" | "circuit_breaker")``,
+            ``(REDUCING, "daily_loss_limit")``
             when ``equity <= last_equity * (1 - max_daily_loss_pct)`` or already latched, else
             ``(ACTIVE, "")``.
         """
+        if ctx.store_failed:
+            return TradingState.HALTED, STORE_FAILURE
         if ctx.kill_switch:
             return TradingState.HALTED, KILL_SWITCH
         if ctx.breaker_tripped:

@@ -30,6 +30,7 @@ from fleece.clock import Clock, ScaledClock, SystemClock
 from fleece.closing import CloseOutcome, close_out
 from fleece.config import AppConfig, env_file_warning
 from fleece.control.runner import CommandRunner
+from fleece.disk_guard import DiskGuard
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
@@ -41,9 +42,11 @@ from fleece.notify.reports import run_figures
 from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
-from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
+from fleece.risk_manager import STORE_FAILURE, CircuitBreaker, RiskLimits, RiskManager
 from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
+from fleece.store_health import StoreDiskError
+from fleece.store_lock import StoreLock
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
 from fleece.systemd import notify, watchdog_warning
@@ -105,6 +108,7 @@ class Bot:
         stop_after_sessions: int | None = None,
         install_signal_handlers: bool = True,
         notifications: Notifications | None = None,
+        store_lock: StoreLock | None = None,
     ) -> None:
         self.config = config
         # Notifications: the event sink injected into the trader, orders and housekeeping.
@@ -128,6 +132,9 @@ class Bot:
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
         self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
+        # One bot per store: taken first thing in phase 1 unless the caller holds it already.
+        self.store_lock = store_lock
+        self.disk = DiskGuard(self._halt_for_store)
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -241,7 +248,7 @@ class Bot:
         except FleeceError as exc:
             log.error("bot stopped: %s", exc)
             self.stats.exit_reason = f"error: {exc}"
-            code = 1 if isinstance(exc, BrokerError) else 2
+            code = 1 if isinstance(exc, BrokerError | StoreDiskError) else 2
             return code
         finally:
             self.stats.stopped_sim = self.clock.now() if self.store is not None else None
@@ -269,12 +276,18 @@ class Bot:
                     (timer.percentile(0.99, send=True) or 0.0) * 1000,
                 )
             if self.store is not None and run_id is not None:
-                self.store.end_run(run_id, self.clock.now(), self.stats.exit_reason or "error")
+                # A failed disk cannot take the last words; the exit code says it instead.
+                with contextlib.suppress(StoreDiskError):
+                    reason = self.stats.exit_reason or "error"
+                    self.store.end_run(run_id, self.clock.now(), reason)
             self._notify_stopped(code)
             if self.store is not None:
-                self.store.close()
+                with contextlib.suppress(StoreDiskError):
+                    self.store.close()
             if self._exchange_server is not None:
                 self._exchange_server.stop()
+            if self.store_lock is not None:
+                self.store_lock.release()
             self.events.close(code)  # notifications: the last messages go out (bounded wait)
 
     # ---- notifications ---------------------------------------------------------------------
@@ -315,13 +328,21 @@ class Bot:
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
         s = self.config.settings
+        if self.store_lock is None:  # before anything is sent: a second bot stops here
+            self.store_lock = StoreLock.acquire(Path(s.database_path))
         warning = env_file_warning(Path(s.env_source))
         if warning:
             log.warning(warning)
-        self.broker = self._build_broker()
-        if isinstance(self.clock, _BrokerClock):
-            await self.clock.sync(self.broker)
-        self.store = StateStore(Path(s.database_path))
+        # Opened (and checked: damaged, foreign, not SQLite) before anything is sent.
+        store = StateStore(Path(s.database_path))
+        try:
+            self.broker = self._build_broker()
+            if isinstance(self.clock, _BrokerClock):
+                await self.clock.sync(self.broker)
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
         self.events.seed(self.store.fills())  # notifications: earlier positions' average cost
         run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
         self.trader = self._build_core(self.store, self.broker)
@@ -357,6 +378,8 @@ class Bot:
     def _phase_trading_logic(self) -> None:
         """Phase 3: housekeeping beside the strategy/risk/orders core built in phase 1."""
         assert self.store and self.broker and self.trader
+        # From now on a failing disk halts trading (before, it stops the start with one line).
+        self.store.on_disk_error = self.disk
         self.housekeeping = Housekeeping(
             self.store,
             self.broker,
@@ -417,6 +440,9 @@ class Bot:
         if crashed:
             self.stats.exit_reason = "task_failed"
             return 1
+        if self.disk.failure is not None:
+            self.stats.exit_reason = f"store failure: {self.disk.failure.what}"
+            return 1
         self.stats.exit_reason = self.stats.exit_reason or "stopped"
         return 0
 
@@ -441,7 +467,8 @@ class Bot:
         # A second signal: leave at once. SQLite's WAL keeps the store consistent regardless.
         log.warning("second signal %s: exiting immediately", sig.name)
         if self.store is not None:
-            self.store.close()
+            with contextlib.suppress(StoreDiskError):
+                self.store.close()
         os._exit(130)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
@@ -604,7 +631,15 @@ class Bot:
         stopper.cancel()
 
     async def _cycle(self, bus: EventBus) -> None:
-        """One poll: refresh orders, account and bars; publish bars; do due housekeeping."""
+        """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
+        if self.disk.tripped:
+            notify("WATCHDOG=1")  # the loop is alive and halted, not hung: no restart
+            return
+        with self.disk.quietly():
+            await self._trading_cycle(bus)
+
+    async def _trading_cycle(self, bus: EventBus) -> None:
+        """Refresh orders, account and bars; publish bars; do due housekeeping."""
         assert self.poller and self.trader and self.broker and self.store and self.housekeeping
         now = self.clock.now()
         if not self.trader.sessions.covers(now):
@@ -635,7 +670,16 @@ class Bot:
 
     async def _on_bar_event(self, event: BarEvent) -> None:
         assert self.trader is not None
-        await self.trader.on_bar(event.bar)
+        if self.disk.tripped:
+            return  # HALTED: bars still queued from the failing cycle decide nothing
+        with self.disk.quietly():
+            await self.trader.on_bar(event.bar)
+
+    def _halt_for_store(self, failure: StoreDiskError) -> None:
+        """The disk guard's action: HALTED in memory (the store cannot record it)."""
+        if self.trader is not None:
+            self.trader.store_failed = True
+            self.trader.state = (TradingState.HALTED, STORE_FAILURE)
 
     # ---- shutdown ------------------------------------------------------------------------
     async def _shutdown(self) -> None:
@@ -655,20 +699,26 @@ class Bot:
             )
         except BrokerError as exc:
             log.error("shutdown could not finish with the broker: %s", exc)
+        except StoreDiskError:
+            if not self.disk.tripped:
+                raise
+            log.warning("shutdown stopped at the failed store: positions kept as they are")
         finally:
             if (sim := self._sim_clock()) is not None:
                 sim.release()
-        state = self.trader.update_state(self.clock.now())[0]
-        if self.trader.account is not None:
-            a = self.trader.account
-            self.store.add_equity_snapshot(
-                self.clock.now(),
-                a.equity,
-                a.cash,
-                a.equity - a.cash,
-                len(self.trader.portfolio.qty),
-                len(self.store.unfinished_intents()),
-            )
+        state = self.trader.state[0]
+        with self.disk.quietly():
+            state = self.trader.update_state(self.clock.now())[0]
+            if self.trader.account is not None:
+                a = self.trader.account
+                self.store.add_equity_snapshot(
+                    self.clock.now(),
+                    a.equity,
+                    a.cash,
+                    a.equity - a.cash,
+                    len(self.trader.portfolio.qty),
+                    len(self.store.unfinished_intents()),
+                )
         log.info("shutdown complete state=%s", state.value)
 
     async def _wind_down(self, cfg: Any, market_open: bool) -> None:
@@ -682,11 +732,13 @@ class Bot:
             cancel_orders=cfg.cancel_open_orders,
             close_positions=cfg.close_positions,
             tag="shutdown",
+            refresh=not self.disk.tripped,  # what a refresh learns could not be recorded
         )
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
-        worth_waiting = market_open and (cfg.cancel_open_orders or cfg.close_positions)
+        closing = cfg.cancel_open_orders or cfg.close_positions
+        worth_waiting = market_open and closing and not self.disk.tripped
         if (sim := self._sim_clock()) is not None:
             # Everything above happened at the held instant of the last poll (so a sim run's
             # closing orders are deterministic too); their fills need the market to move on.

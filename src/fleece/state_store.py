@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -46,6 +46,15 @@ from fleece.models import (
     TradingState,
     require_utc,
     to_ticks,
+)
+from fleece.store_health import (
+    StoreDiskError,
+    check_complete,
+    check_file,
+    check_foreign,
+    disk_error,
+    quick_check,
+    unusable,
 )
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -217,6 +226,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# Every table of the current schema (a store lacking one is not ours, or is damaged).
+TABLES = frozenset(
+    {"schema_version"}
+    | {
+        statement.split()[2]
+        for step in MIGRATIONS
+        for statement in step
+        if statement.startswith("CREATE TABLE ")
+    }
+)
 
 
 def format_ts(ts: datetime) -> str:
@@ -392,33 +411,66 @@ def _bar_from_row(row: sqlite3.Row) -> Bar:
 class StateStore:
     """SQLite-backed persistence for one bot; safe to share between threads.
 
+    Opening checks the file first (:mod:`fleece.store_health`): not SQLite, another
+    application's database, or damaged (``quick_check``) is refused before anything is written.
+    Afterwards a read or write that fails on the disk or the file (full disk, I/O error, damage)
+    raises :class:`~fleece.store_health.StoreDiskError`, after telling :attr:`on_disk_error`.
+
     Args:
         path: the database file; missing parent directories are created.
 
     Raises:
+        StoreUnusableError: the file is not a store this code can use (exit code 2).
+        StoreDiskError: the disk failed while opening (full, I/O error).
         StateStoreError: the file was written by a newer version of the code, or WAL mode
             could not be enabled.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Told of every disk or file failure before it is raised (the runtime halts on it).
+        self.on_disk_error: Callable[[StoreDiskError], None] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_file(path)
         self._lock = threading.RLock()
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
-        # what _write() brackets. check_same_thread=False: the lock serialises all access.
-        self._conn = sqlite3.connect(
-            str(path),
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-        )
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
+            # exactly what _write() brackets. check_same_thread=False: the lock serialises all.
+            self._conn = sqlite3.connect(
+                str(path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except sqlite3.Error as exc:
+            raise unusable(path, exc) from None
         self._conn.row_factory = sqlite3.Row
         try:
-            self._configure()
-            self._migrate()
+            self._open_checked()
         except BaseException:
             self._conn.close()
             raise
+
+    def _open_checked(self) -> None:
+        try:
+            # Reads first: another application's file is refused before WAL mode changes it.
+            check_foreign(self.path, self._tables(), "schema_version")
+            quick_check(self._conn, self.path)
+            self._configure()
+            self._migrate()
+            check_complete(self.path, self._tables(), TABLES)
+        except sqlite3.DatabaseError as exc:
+            raise unusable(self.path, exc) from None
+        except StoreDiskError as exc:  # from _write(), during the migration
+            if isinstance(exc.__cause__, sqlite3.Error):
+                raise unusable(self.path, exc.__cause__) from None
+            raise
+
+    def _tables(self) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return {str(row[0]) for row in rows}
 
     def _configure(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -450,25 +502,45 @@ class StateStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """Run the block as one IMMEDIATE transaction (the write lock is taken up front)."""
-        with self._lock:
+        """Run the block as one IMMEDIATE transaction (the write lock is taken up front).
+
+        Any failure rolls the transaction back, COMMIT's own included (a full disk or an I/O
+        error shows there first, when the WAL is written): what was committed before stays.
+        """
+        with self._lock, self._disk_failures():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    # SQLite may already have rolled back (full disk, I/O error): no harm.
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._disk_failures():
             return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _disk_failures(self) -> Iterator[None]:
+        """Turn SQLite's disk and file failures into :class:`StoreDiskError` (others pass)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            failure = disk_error(self.path, exc)
+            if failure is None:
+                raise
+            if self.on_disk_error is not None:
+                self.on_disk_error(failure)
+            raise failure from exc
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        with self._lock:
+        with self._lock, self._disk_failures():
             self._conn.close()
 
     def __enter__(self) -> Self:

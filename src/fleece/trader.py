@@ -150,6 +150,8 @@ class Trader:
         self.latency = DecisionTimer()
         # Notifications (fills, state changes): the runtime injects its hub; emit never blocks.
         self.events: EventSink = NULL_SINK
+        # Set by the runtime's disk guard: the store cannot write, so HALTED until restart.
+        self.store_failed = False
 
     # ---- context ----------------------------------------------------------------------------
     def kill_switch(self) -> bool:
@@ -176,6 +178,7 @@ class Trader:
             breaker_tripped=self.breaker.tripped,
             reducing_latched=latch == day,
             dry_run=self.dry_run,
+            store_failed=self.store_failed,
         )
 
     def update_state(self, now: datetime) -> tuple[TradingState, str]:

@@ -35,6 +35,7 @@ from fleece.runtime import Bot
 KEY = "test-key-id-0123456789"
 SECRET = "test-secret-key-0123456789abcdef"
 TOKEN = "dashboard-token-for-tests-0123"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA")
 DAY = date(2024, 11, 26)  # a Tuesday session
 WAIT_S = 30.0
@@ -193,7 +194,9 @@ class BotThread:
         wait_for("the dashboard URL", lambda: self.bot.dashboard_url is not None or self.done)
         assert self.bot.dashboard_url is not None, f"bot ended: {self.exit_code} {self.error}"
         url = self.bot.dashboard_url
-        wait_for("the dashboard to answer", lambda: _answers(url))
+        token = self.bot.config.settings.dashboard_token
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        wait_for("the dashboard to answer", lambda: _answers(url, headers))
         return url
 
     @property
@@ -210,9 +213,9 @@ class BotThread:
         return self.exit_code
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, headers: dict[str, str]) -> bool:
     try:
-        return httpx.get(f"{url}/api/status", timeout=2).status_code == 200
+        return httpx.get(f"{url}/api/status", headers=headers, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

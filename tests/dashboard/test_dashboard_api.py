@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dashboard_helpers import (
+    BEARER,
     KEY,
     SECRET,
     SYMBOLS,
@@ -90,11 +91,18 @@ def store(finished_run: FinishedRun) -> Iterator[StateStore]:
         yield opened
 
 
-def client_over(store: StateStore, config: AppConfig, token: str | None = TOKEN) -> TestClient:
-    """A client of the dashboard over a stopped bot's store, at noon of the day traded."""
+def client_over(
+    store: StateStore, config: AppConfig, token: str | None = TOKEN, *, send_token: bool = True
+) -> TestClient:
+    """A client of the dashboard over a stopped bot's store, at noon of the day traded.
+
+    With a token configured, the client sends it with every request (as the page does) unless
+    ``send_token`` is False.
+    """
     view = DashboardView(store, config, clock=ManualClock(NOON))
     app = create_app(view, token=SecretStr(token) if token else None)
-    return TestClient(app, base_url=LOCAL)
+    headers = {"Authorization": f"Bearer {token}"} if token and send_token else {}
+    return TestClient(app, base_url=LOCAL, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +269,7 @@ def test_bars_of_a_symbol_not_traded_are_not_found(client: TestClient) -> None:
 
 
 def test_halt_needs_the_token(own_store: StateStore, finished_run: FinishedRun) -> None:
-    client = client_over(own_store, finished_run.config)
+    client = client_over(own_store, finished_run.config, send_token=False)
 
     missing = client.post("/api/halt")
     wrong = client.post("/api/halt", headers={"Authorization": "Bearer not-the-token"})
@@ -434,8 +442,11 @@ def test_fleece_dashboard_serves_a_stopped_bots_store(
         line = process.stdout.readline()
         assert line.startswith("dashboard listening on http://127.0.0.1:"), line
         url = line.split()[3]
-        wait_for("the dashboard", lambda: httpx.get(f"{url}/api/account").status_code == 200)
-        account = httpx.get(f"{url}/api/account").json()
+        wait_for(
+            "the dashboard",
+            lambda: httpx.get(f"{url}/api/account", headers=BEARER).status_code == 200,
+        )
+        account = httpx.get(f"{url}/api/account", headers=BEARER).json()
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=30)

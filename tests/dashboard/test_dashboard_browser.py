@@ -1,7 +1,8 @@
 """The page in a real headless browser: Debian's chromium driven by Playwright.
 
-The bot trades a stepped exchange; the page must show what the store holds, and its Halt button
-(with the token) must stop every new order from reaching the exchange.
+The bot trades a stepped exchange and has a ``DASHBOARD_TOKEN``: the page must ask for the token
+once (and keep it for the tab, a reload included), show what the store holds, and its Halt button
+must stop every new order from reaching the exchange.
 
 Chromium comes from Debian (``make test`` installs it when missing), never from
 ``playwright install``. Without it the test is skipped, except in CI, where it must run.
@@ -95,7 +96,20 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
             lambda message: problems.append(message.text) if message.type == "error" else None,
         )
         page.goto(url)
+
+        # The page asks for the token before it shows anything; a wrong one is refused.
+        expect(page.get_by_test_id("login")).to_be_visible(timeout=WAIT_MS)
+        page.get_by_test_id("login-token").fill("not-the-dashboard-token")
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("login-message")).to_contain_text("wrong token", timeout=WAIT_MS)
+        page.get_by_test_id("login-token").fill(TOKEN)
+        page.get_by_test_id("login-submit").click()
         expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
+        expect(page.get_by_test_id("login")).to_be_hidden()
+        # Kept for the tab: a reload loads at once, without asking again.
+        page.reload()
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
+        expect(page.get_by_test_id("login")).to_be_hidden()
 
         # What the page shows equals what the store holds.
         equity = store.equity_curve()[-1].equity
@@ -117,8 +131,7 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         expect(page.get_by_test_id("state")).to_have_text("ACTIVE")
         expect(page.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
 
-        # Halt with the token: HALTED, and no new order reaches the exchange.
-        page.get_by_test_id("token").fill(TOKEN)
+        # Halt (with the tab's token): HALTED, and no new order reaches the exchange.
         page.get_by_test_id("halt").click()
         expect(page.get_by_test_id("state")).to_contain_text("HALTED", timeout=WAIT_MS)
         orders_before = exchange.state()["requests"].get("POST /v2/orders", 0)
@@ -136,12 +149,17 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         )
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
-        # Resume lifts it; on a phone the page fits the screen's width.
+        # Resume lifts it; on a phone (a new tab: it asks again) the page fits the screen's width.
         page.get_by_test_id("resume").click()
         expect(page.get_by_test_id("state")).to_have_text("ACTIVE", timeout=WAIT_MS)
+        stored = page.evaluate("sessionStorage.getItem('fleece-dashboard-token')")
+        cookies = browser.cookies()
         phone = browser.new_page()
         phone.set_viewport_size({"width": 390, "height": 844})
         phone.goto(url)
+        expect(phone.get_by_test_id("login")).to_be_visible(timeout=WAIT_MS)
+        phone.get_by_test_id("login-token").fill(TOKEN)
+        phone.get_by_test_id("login-submit").click()
         expect(phone.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
         overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         phone.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
@@ -152,7 +170,9 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
     assert store.kill_switch() == (False, "resumed from the dashboard")
     assert orders_after == orders_before
     assert overflow <= 0
-    assert problems == []
+    assert stored == TOKEN and cookies == []  # sessionStorage: this tab only, never a cookie
+    # The only console errors are the refusals that made the page ask for the token.
+    assert [p for p in problems if "responded with a status of 401" not in p] == []
     keep = os.environ.get("FLEECE_DASHBOARD_SCREENSHOT")
     if keep:
         shutil.copy(tmp_path / "dashboard.png", keep)

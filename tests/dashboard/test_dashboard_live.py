@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dashboard_helpers import (
+    BEARER,
     BotThread,
     ServedExchange,
     config_for,
@@ -55,8 +56,8 @@ class Live:
     logged: Lines
 
     def get(self, path: str) -> httpx.Response:
-        """GET a dashboard path."""
-        return httpx.get(f"{self.url}{path}", timeout=15)
+        """GET a dashboard path, with the bot's token."""
+        return httpx.get(f"{self.url}{path}", headers=BEARER, timeout=15)
 
 
 @pytest.fixture(scope="module")

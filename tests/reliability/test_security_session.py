@@ -128,7 +128,9 @@ def test_a_full_session_leaves_no_key_nor_token_in_any_file_or_output(
 
     pages = root / "pages"
     pages.mkdir()
-    with httpx.Client(base_url=dashboard, timeout=10) as http:
+    # With the token: the scan reads what an operator sees (without it, only 401s).
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=dashboard, timeout=10, headers=bearer) as http:
         for i, route in enumerate(
             [
                 "/",

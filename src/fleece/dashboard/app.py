@@ -3,22 +3,23 @@
 Routes are ``async``: in the running bot they execute on the bot's own event loop, between its
 tasks, so they read the trader's objects without locks and never race it.
 
-Security:
+Security (the checks themselves are in :mod:`fleece.dashboard.access`):
 
-* ``POST /api/halt``, ``/api/resume`` and ``/api/flatten`` need
-  ``Authorization: Bearer <DASHBOARD_TOKEN>``,
-  compared in constant time; without a configured token they answer 403 (the page is read-only).
-* On a loopback address, requests must name a loopback host (``Host: 127.0.0.1``): a web page
+* With ``DASHBOARD_TOKEN`` set, every route but ``/healthz`` and the page's own code needs
+  ``Authorization: Bearer <DASHBOARD_TOKEN>``, compared in constant time; the page asks for the
+  token once and keeps it for the browser tab. Without a token the page is read-only:
+  ``POST /api/halt``, ``/api/resume`` and ``/api/flatten`` answer 403.
+* On every loopback address (``::1`` included), requests must name a loopback host: a web page
   elsewhere cannot read the API through DNS rebinding.
 * Answers carry a strict Content-Security-Policy (scripts from this server only: plotly.js is
   served from the installed ``plotly`` package, so the page works offline) and may not be framed.
+  There is no Swagger page (``/api/docs``): FastAPI's loads its code from a CDN, which that
+  policy forbids; the schema is at ``/api/openapi.json``.
 * No secret is ever part of an answer or a log line.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import importlib.util
 import logging
 from collections.abc import Awaitable, Callable
@@ -32,8 +33,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from fleece.dashboard.access import AccessGuard, bearer_matches, digest
 from fleece.dashboard.metrics import Metrics
 from fleece.dashboard.schemas import (
     Account,
@@ -47,7 +48,7 @@ from fleece.dashboard.schemas import (
     Status,
 )
 from fleece.dashboard.view import DashboardView
-from fleece.paper_lock import is_loopback_host
+from fleece.store_health import StoreDiskError
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def _plotly_js() -> Path:
 
 
 PLOTLY_JS = _plotly_js()
-LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
-REJECTED_TOKEN_DELAY_S = 0.25
 # Module level: FastAPI resolves the dependency's annotation by name in this module.
 BEARER = HTTPBearer(auto_error=False, description="DASHBOARD_TOKEN")
 CSP = (
@@ -86,7 +85,8 @@ def create_app(
     Args:
         view: the read model (running bot or stopped store).
         token: ``DASHBOARD_TOKEN``; None makes the page read-only.
-        host: the address the app is served on (loopback ones get a Host check).
+        host: the address the app is served on (loopback ones, ``::1`` included, get the Host
+            check).
         metrics: the metrics registry; a new one over ``view`` when None.
     """
     metrics = metrics or Metrics(view)
@@ -95,13 +95,19 @@ def create_app(
         title="alpaca-fleece dashboard",
         summary="Status, account, positions, orders, fills, equity and charts of the bot.",
         version="1",
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: left out (module docstring)
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    if host in LOOPBACK_NAMES or (host.count(".") == 3 and is_loopback_host(host)):
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*LOOPBACK_NAMES, host])
+    # Added before the headers middleware, so inside it: its 400s and 401s carry the headers.
+    app.add_middleware(AccessGuard, token=token, bind_host=host)
     _install_headers(app)
+
+    @app.exception_handler(StoreDiskError)
+    async def store_failed(request: Request, exc: StoreDiskError) -> JSONResponse:
+        # The bot has already said it once (its disk guard); each poll of the page must not.
+        return JSONResponse({"detail": f"the store cannot be read: {exc.what}"}, status_code=503)
+
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -180,19 +186,17 @@ def _api_routes(app: FastAPI, view: DashboardView) -> None:
 
 
 def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) -> None:
-    expected = token.get_secret_value().encode() if token is not None else None
+    expected = digest(token.get_secret_value()) if token is not None else None
 
     async def require_token(
-        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
+        # AccessGuard has checked the token already; this says "read-only" without one, and
+        # documents the scheme in the OpenAPI schema.
         if expected is None:
             raise HTTPException(403, "read-only: no DASHBOARD_TOKEN is configured")
-        given = credentials.credentials.encode() if credentials is not None else b""
-        if not hmac.compare_digest(given, expected):
-            client = request.client.host if request.client else "unknown"
-            log.warning("dashboard refused a control request: bad token client=%s", client)
-            await asyncio.sleep(REJECTED_TOKEN_DELAY_S)  # slows guessing; the loop runs on
+        given = f"Bearer {credentials.credentials}" if credentials is not None else ""
+        if not bearer_matches(given, expected):
             raise HTTPException(401, "a valid token is required", {"WWW-Authenticate": "Bearer"})
 
     @app.post("/api/halt", tags=["control"], dependencies=[Depends(require_token)])

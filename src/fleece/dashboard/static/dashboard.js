@@ -1,13 +1,34 @@
 // alpaca-fleece dashboard: polls the JSON API and redraws in place (no reload).
-// Every value goes into the page with textContent, never as HTML. The token is typed by the
-// user, kept in this page's memory only and sent in a header; the server never sends it.
+// Every value goes into the page with textContent, never as HTML. When the bot has a
+// DASHBOARD_TOKEN, every API answer needs it: the page asks once, keeps it in sessionStorage
+// (this tab only: gone when the tab closes, never in a cookie or the URL) and sends it in the
+// Authorization header. The server never sends it.
 "use strict";
 
 const REFRESH_MS = 2000;
 const CHART_REFRESH_MS = 5000;
 const TZ = "America/New_York";
 
-const state = { range: "today", symbol: null, status: null, chartsAt: 0, busy: false };
+const state = { range: "today", symbol: null, status: null, chartsAt: 0, busy: false, locked: false };
+const TOKEN_KEY = "fleece-dashboard-token";
+
+class Unauthorized extends Error {}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function authHeaders() {
+  const headers = { Accept: "application/json" };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  return headers;
+}
+
+function askForToken(message) {
+  state.locked = true;
+  $("login").hidden = false;
+  $("login-message").textContent = message;
+  $("login-token").focus();
+}
 
 const $ = (id) => document.getElementById(id);
 const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
@@ -59,7 +80,8 @@ function signClass(el, v) {
 }
 
 async function getJSON(path) {
-  const response = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+  const response = await fetch(path, { cache: "no-store", headers: authHeaders() });
+  if (response.status === 401) throw new Unauthorized(path);
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -257,7 +279,7 @@ async function refreshCharts() {
 
 // ---- the loop -----------------------------------------------------------------------------
 async function refresh() {
-  if (state.busy) return;
+  if (state.busy || state.locked) return;
   state.busy = true;
   try {
     const [status, account, positions, orders, fills, refusals] = await Promise.all([
@@ -275,6 +297,12 @@ async function refresh() {
     document.body.dataset.loaded = "true";
     if (status.running) $("banner").hidden = true;
   } catch (err) {
+    if (err instanceof Unauthorized) {
+      const refused = token() !== "";
+      sessionStorage.removeItem(TOKEN_KEY);
+      askForToken(refused ? "wrong token: try again" : "enter the token to open the dashboard");
+      return;
+    }
     const banner = $("banner");
     banner.textContent = `Cannot reach the bot (${err.message}); retrying…`;
     banner.hidden = false;
@@ -285,14 +313,15 @@ async function refresh() {
 
 async function control(action) {
   const message = $("control-message");
-  const token = $("token").value.trim();
-  if (!token) { message.textContent = "enter the token first"; return; }
   message.textContent = `${action}…`;
   try {
-    const response = await fetch(`/api/${action}`, {
-      method: "POST", cache: "no-store", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
-    });
-    if (response.status === 401) { message.textContent = "wrong token"; return; }
+    const response = await fetch(`/api/${action}`, { method: "POST", cache: "no-store", headers: authHeaders() });
+    if (response.status === 401) {
+      message.textContent = "the token was refused";
+      sessionStorage.removeItem(TOKEN_KEY);
+      askForToken("the token was refused: enter it again");
+      return;
+    }
     if (!response.ok) { message.textContent = `refused (HTTP ${response.status})`; return; }
     if (action === "flatten") { message.textContent = (await response.json()).outcome; return; }
     renderStatus(await response.json());
@@ -302,7 +331,19 @@ async function control(action) {
   }
 }
 
+function unlock(event) {
+  event.preventDefault();
+  const typed = $("login-token").value.trim();
+  if (!typed) return;
+  sessionStorage.setItem(TOKEN_KEY, typed);
+  $("login-token").value = "";
+  $("login").hidden = true;
+  state.locked = false;
+  refresh();
+}
+
 function start() {
+  $("login-form").addEventListener("submit", unlock);
   $("halt").addEventListener("click", () => control("halt"));
   $("resume").addEventListener("click", () => control("resume"));
   $("flatten").addEventListener("click", () => {
