@@ -317,7 +317,9 @@ class Bot:
     def _notify_stopped(self, code: int) -> None:
         figures = None
         try:
-            if self.store is not None and self.stats.started_sim is not None:
+            # A failed store was reported once already (the disk guard's ERROR line).
+            readable = self.store is not None and not self.disk.tripped
+            if readable and self.store is not None and self.stats.started_sim is not None:
                 held = len(self.trader.portfolio.qty) if self.trader else 0
                 figures = run_figures(self.store, self.stats.started_sim, held)
         except Exception:  # the stop message must not hide the real reason of the stop

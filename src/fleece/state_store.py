@@ -205,10 +205,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
-    # 2: bars that arrived after their minute was judged empty (the minute grid): kept for the
+    # 3: bars that arrived after their minute was judged empty (the minute grid): kept for the
     # record and the charts, never fed to the strategy, so replays leave them out.
     ("ALTER TABLE bars ADD COLUMN late INTEGER NOT NULL DEFAULT 0",),
-    # 3: operator commands (Telegram, CLI, dashboard) with who sent them and what came of them.
+    # 4: operator commands (Telegram, CLI, dashboard) with who sent them and what came of them.
     (
         """CREATE TABLE commands (
             id INTEGER PRIMARY KEY,
@@ -226,16 +226,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-# Every table of the current schema (a store lacking one is not ours, or is damaged).
-TABLES = frozenset(
-    {"schema_version"}
-    | {
-        statement.split()[2]
-        for step in MIGRATIONS
-        for statement in step
-        if statement.startswith("CREATE TABLE ")
-    }
-)
+
+
+def tables_up_to(version: int) -> frozenset[str]:
+    """Every table a store at schema ``version`` has (one lacking one is not ours, or damaged)."""
+    return frozenset(
+        {"schema_version"}
+        | {
+            statement.split()[2]
+            for step in MIGRATIONS[:version]
+            for statement in step
+            if statement.startswith("CREATE TABLE ")
+        }
+    )
+
+
+TABLES = tables_up_to(SCHEMA_VERSION)
 
 
 def format_ts(ts: datetime) -> str:
@@ -490,6 +496,9 @@ class StateStore:
             current = conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_version"
             ).fetchone()[0]
+            # A file claiming a version must have that version's tables before any step runs on
+            # it (another tool's "schema_version", or a damaged store).
+            check_complete(self.path, self._tables(), tables_up_to(min(current, SCHEMA_VERSION)))
             if current > SCHEMA_VERSION:
                 raise StateStoreError(
                     f"{self.path}: database schema version {current} is newer than this code "

@@ -306,7 +306,7 @@ def test_resume_with_the_token_lifts_the_kill_switch(
 def test_flatten_needs_the_token_and_a_running_bot(
     own_store: StateStore, finished_run: FinishedRun
 ) -> None:
-    client = client_over(own_store, finished_run.config)
+    client = client_over(own_store, finished_run.config, send_token=False)
 
     missing = client.post("/api/flatten")
     stopped = client.post("/api/flatten", headers={"Authorization": f"Bearer {TOKEN}"})
