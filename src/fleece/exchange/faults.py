@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from fleece.errors import ConfigError
 
@@ -125,6 +125,15 @@ class Fault:
     status: int = 0
 
 
+class SavedCounts(TypedDict):
+    """The injector's counters as the exchange's state file keeps them."""
+
+    requests: int
+    injected: dict[str, int]
+    order_attempts: dict[str, int]
+    partial: list[str]
+
+
 @dataclass
 class _Counts:
     requests: int = 0
@@ -210,7 +219,7 @@ class FaultInjector:
                 "duplicated_client_order_ids": sorted(c for c, n in attempts.items() if n > 1),
             }
 
-    def export_counts(self) -> dict[str, Any]:
+    def export_counts(self) -> SavedCounts:
         """The counters and partial-fill choices, for the exchange's state file."""
         with self._lock:
             return {
@@ -220,7 +229,7 @@ class FaultInjector:
                 "partial": sorted(self._partial),
             }
 
-    def import_counts(self, saved: dict[str, Any]) -> None:
+    def import_counts(self, saved: SavedCounts) -> None:
         """Restore what :meth:`export_counts` returned (after an exchange restart)."""
         with self._lock:
             self._counts = _Counts(
