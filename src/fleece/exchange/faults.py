@@ -88,8 +88,8 @@ class FaultPlan:
             raise ConfigError(
                 "faults", "kinds", f"unknown {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}"
             )
-        if not self.slow_seconds > 0:
-            raise ConfigError("faults", "slow_seconds", "must be > 0")
+        if not 0 < self.slow_seconds <= 3600:
+            raise ConfigError("faults", "slow_seconds", "must be > 0 and at most 3600")
         if not 0 <= self.retry_after_seconds <= 3600:
             raise ConfigError("faults", "retry_after_seconds", "must be between 0 and 3600")
 
@@ -273,7 +273,7 @@ def plan_from_json(body: dict[str, Any], current: FaultPlan) -> FaultPlan:
                 changes["kinds"] = FaultPlan.parse_kinds(",".join(kinds))
             else:
                 raise ConfigError("faults", "kinds", "must be a list of names or 'a,b,c'")
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. a 400-digit integer
         raise ConfigError("faults", "(body)", str(exc)) from None
     return replace(current, **changes)
 
@@ -320,7 +320,7 @@ class FaultLayer:
         if method == "POST" and path == ORDERS_PATH:
             body = await _read_body(receive)
             client_order_id = _client_order_id(body)
-            receive = _replay(body, receive)
+            receive = replay_body(body, receive)
         fault = self.injector.decide(method, path, client_order_id)
         if fault is not None:
             log.info(
@@ -385,7 +385,8 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands ``body`` (already read) to the next layer, then goes on."""
     sent = False
 
     async def replayed() -> Message:
