@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -53,6 +53,7 @@ class Everything:
     tags: frozenset[str]
     by_number: dict[int, str]
     by_colour: dict[Colour, list[float]]
+    window: deque[timedelta]
     tally: Counter[str] = field(default_factory=Counter)
 
 
@@ -118,6 +119,7 @@ everything = st.builds(
     tags=st.frozensets(st.text(max_size=3), max_size=3),
     by_number=st.dictionaries(st.integers(), st.text(max_size=3), max_size=3),
     by_colour=st.dictionaries(st.sampled_from(Colour), st.lists(st.floats(allow_nan=False))),
+    window=st.lists(st.timedeltas(), max_size=3).map(deque),
     tally=st.dictionaries(st.text(max_size=3), st.integers(0, 9)).map(Counter),
 )
 

@@ -6,10 +6,10 @@ the same annotations. A file can therefore only hold data, and reading one only 
 the code declares: nothing named in a file is looked up, imported or called. A field added to a
 dataclass, or an attribute declared in a class body, round-trips with no edit here.
 
-Types understood: None, bool, int, float, str, datetime (timezone-aware), date, Decimal, enums,
-Literal, ``X | None`` and other unions, tuples (fixed or ``...``), list, set, frozenset,
-dict/Mapping/Counter (JSON objects when the keys are strings, lists of pairs otherwise),
-dataclasses, TypedDicts, :class:`random.Random` (its state), ``Iterator[int]`` (an
+Types understood: None, bool, int, float, str, datetime (timezone-aware), date, timedelta,
+Decimal, enums, Literal, ``X | None`` and other unions, tuples (fixed or ``...``), list, deque,
+set, frozenset, dict/Mapping/Counter (JSON objects when the keys are strings, lists of pairs
+otherwise), dataclasses, TypedDicts, :class:`random.Random` (its state), ``Iterator[int]`` (an
 ``itertools.count``: its next value), and plain classes whose attributes are all declared in the
 class body. A plain class is restored onto a copy of a *template* (the object the new process
 built), which also supplies the *external* attributes: those whose type the caller names as
@@ -26,23 +26,24 @@ import dataclasses
 import enum
 import itertools
 import random
-import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal, Union, get_args, get_origin
 
-# Longest text accepted for a timestamp or a decimal: bounded before it is converted.
-MAX_SCALAR_CHARS = 64
-_COUNT_REPR = re.compile(r"count\((-?\d+)\)")
-_RANDOM_WORDS = 625  # Mersenne Twister: 624 words of state and the position
+from fleece.exchange.typed_json_leaves import (
+    LOADERS,
+    Leaf,
+    ShapeError,
+    count_position,
+    expect,
+    load_random,
+)
 
-
-class ShapeError(ValueError):
-    """A value read does not fit its declared type; the message says where and why."""
+__all__ = ["Codec", "ShapeError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,16 @@ _LEAVES: tuple[tuple[type, str], ...] = (
     (datetime, "datetime"),  # before date: a datetime is a date
     (date, "date"),
     (Decimal, "decimal"),
+    (timedelta, "timedelta"),
 )
 _MAPPINGS = {dict: dict, Mapping: dict, collections.Counter: collections.Counter}
-_SEQUENCES = {list: "list", set: "set", frozenset: "frozenset"}
+_SEQUENCES = {list: "list", set: "set", frozenset: "frozenset", collections.deque: "deque"}
+_BUILDERS: dict[str, Any] = {
+    "tuple...": tuple,
+    "list": list,
+    "set": set,
+    "deque": collections.deque,
+}
 
 
 class Codec:
@@ -186,6 +194,8 @@ class Codec:
             return value.isoformat()
         if kind == "decimal":
             return str(value)
+        if kind == "timedelta":
+            return [value.days, value.seconds, value.microseconds]
         if kind == "enum":
             return value.value
         if kind == "optional":
@@ -193,7 +203,7 @@ class Codec:
         if kind == "union":
             index = next(i for i, m in enumerate(plan.args) if _is_instance(value, m))
             return [index, self.dump(value, plan.args[index])]
-        if kind in ("tuple...", "list", "set", "frozenset"):
+        if kind in ("tuple...", "list", "set", "frozenset", "deque"):
             items = [self.dump(v, plan.args[0]) for v in value]
             return sorted(items, key=repr) if kind in ("set", "frozenset") else items
         if kind == "tuple":
@@ -205,7 +215,7 @@ class Codec:
             key, item = plan.args
             return [[self.dump(k, key), self.dump(v, item)] for k, v in value.items()]
         if kind == "count":
-            return _count_position(value)
+            return count_position(value)
         if kind == "random":
             version, words, gauss = value.getstate()
             return [version, list(words), gauss]
@@ -237,22 +247,21 @@ class Codec:
         """
         plan = self._plan(tp)
         kind = plan.kind
-        if kind in _SCALARS:
-            return _SCALARS[kind](raw, where, plan)
+        if kind in LOADERS:
+            return LOADERS[kind](raw, where, Leaf(kind, plan.cls, plan.args))
         if kind == "optional":
             return None if raw is None else self.load(raw, plan.args[0], where, template)
         if kind == "union":
-            index = _expect(raw, list, where, "a [member, value] pair")
+            index = expect(raw, list, where, "a [member, value] pair")
             if len(index) != 2 or type(index[0]) is not int or not 0 <= index[0] < len(plan.args):
                 raise ShapeError(f"{where}: expected a [member, value] pair")
             return self.load(index[1], plan.args[index[0]], where, template)
-        if kind in ("tuple...", "list", "set", "frozenset"):
-            items = _expect(raw, list, where, "a list")
+        if kind in ("tuple...", "list", "set", "frozenset", "deque"):
+            items = expect(raw, list, where, "a list")
             loaded = [self.load(v, plan.args[0], f"{where}[{i}]") for i, v in enumerate(items)]
-            builder: Any = {"tuple...": tuple, "list": list, "set": set}.get(kind, frozenset)
-            return builder(loaded)
+            return _BUILDERS.get(kind, frozenset)(loaded)
         if kind == "tuple":
-            items = _expect(raw, list, where, f"a list of {len(plan.args)}")
+            items = expect(raw, list, where, f"a list of {len(plan.args)}")
             if len(items) != len(plan.args):
                 raise ShapeError(f"{where}: expected a list of {len(plan.args)}, got {len(items)}")
             return tuple(
@@ -262,9 +271,9 @@ class Codec:
         if kind in ("object", "pairs"):
             return self._load_mapping(raw, plan, where)
         if kind == "count":
-            return itertools.count(_expect(raw, int, where, "an integer"))
+            return itertools.count(expect(raw, int, where, "an integer"))
         if kind == "random":
-            return _load_random(raw, where)
+            return load_random(raw, where)
         if kind in ("record", "typeddict"):
             return self._load_record(raw, plan, where, template)
         raise ShapeError(f"{where}: {kind} values are not read from a file")
@@ -272,9 +281,9 @@ class Codec:
     def _load_mapping(self, raw: Any, plan: _Plan, where: str) -> Any:
         key, item = plan.args
         if plan.kind == "object":
-            pairs = list(_expect(raw, dict, where, "an object").items())
+            pairs = list(expect(raw, dict, where, "an object").items())
         else:
-            pairs = _expect(raw, list, where, "a list of [key, value] pairs")
+            pairs = expect(raw, list, where, "a list of [key, value] pairs")
             if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
                 raise ShapeError(f"{where}: expected a list of [key, value] pairs")
         built = {self.load(k, key, where): self.load(v, item, f"{where}[{k!r}]") for k, v in pairs}
@@ -286,7 +295,7 @@ class Codec:
     def _load_record(self, raw: Any, plan: _Plan, where: str, template: Any) -> Any:
         cls = plan.cls
         assert cls is not None
-        data = _expect(raw, dict, where, f"a {cls.__qualname__}")
+        data = expect(raw, dict, where, f"a {cls.__qualname__}")
         wanted = [n for n, _, ext in plan.fields if not ext]
         unexpected = sorted(set(data) - set(wanted))
         if unexpected:
@@ -316,131 +325,6 @@ class Codec:
         for name, value in values.items():
             object.__setattr__(restored, name, value)
         return restored
-
-
-# ---------------------------------------------------------------- scalars
-
-
-def _expect(raw: Any, kind: type, where: str, what: str) -> Any:
-    # bool is an int in Python, never in a file.
-    if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
-        raise ShapeError(f"{where}: expected {what}, got {_json_name(raw)}")
-    return raw
-
-
-def _json_name(raw: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    names.update({list: "a list", dict: "an object", type(None): "null"})
-    return names.get(type(raw), type(raw).__name__)
-
-
-def _short_text(raw: Any, where: str, what: str) -> str:
-    text: str = _expect(raw, str, where, what)
-    if len(text) > MAX_SCALAR_CHARS:
-        raise ShapeError(f"{where}: {what} longer than {MAX_SCALAR_CHARS} characters")
-    return text
-
-
-def _load_datetime(raw: Any, where: str, plan: _Plan) -> datetime:
-    text = _short_text(raw, where, "a timestamp")
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ShapeError(f"{where}: not a timestamp: {text!r}") from None
-    if value.tzinfo is None:
-        raise ShapeError(f"{where}: timestamp without a timezone: {text!r}")
-    return value
-
-
-def _load_date(raw: Any, where: str, plan: _Plan) -> date:
-    text = _short_text(raw, where, "a date")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ShapeError(f"{where}: not a date: {text!r}") from None
-
-
-def _load_decimal(raw: Any, where: str, plan: _Plan) -> Decimal:
-    text = _short_text(raw, where, "a decimal")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ShapeError(f"{where}: not a decimal: {text!r}") from None
-    if not value.is_finite():
-        raise ShapeError(f"{where}: not a finite decimal: {text!r}")
-    return value
-
-
-def _load_float(raw: Any, where: str, plan: _Plan) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ShapeError(f"{where}: expected a number, got {_json_name(raw)}")
-    return float(raw)
-
-
-def _load_enum(raw: Any, where: str, plan: _Plan) -> enum.Enum:
-    assert plan.cls is not None
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ShapeError(f"{where}: expected a {plan.cls.__qualname__}, got {_json_name(raw)}")
-    try:
-        member: enum.Enum = plan.cls(raw)
-    except ValueError:
-        raise ShapeError(f"{where}: not a valid {plan.cls.__qualname__}: {raw!r}") from None
-    return member
-
-
-def _load_literal(raw: Any, where: str, plan: _Plan) -> Any:
-    if not any(type(raw) is type(a) and raw == a for a in plan.args):
-        raise ShapeError(f"{where}: expected one of {list(plan.args)}, got {raw!r}")
-    return raw
-
-
-def _load_none(raw: Any, where: str, plan: _Plan) -> None:
-    if raw is not None:
-        raise ShapeError(f"{where}: expected null, got {_json_name(raw)}")
-
-
-_SCALARS: dict[str, Any] = {
-    "none": _load_none,
-    "bool": lambda raw, where, plan: _expect(raw, bool, where, "a boolean"),
-    "int": lambda raw, where, plan: _expect(raw, int, where, "an integer"),
-    "str": lambda raw, where, plan: _expect(raw, str, where, "a string"),
-    "float": _load_float,
-    "datetime": _load_datetime,
-    "date": _load_date,
-    "decimal": _load_decimal,
-    "enum": _load_enum,
-    "literal": _load_literal,
-}
-
-
-# ---------------------------------------------------------------- the two stateful builtins
-
-
-def _count_position(value: Any) -> int:
-    """The next value of an ``itertools.count`` (step 1), read from its repr."""
-    match = _COUNT_REPR.fullmatch(repr(value)) if isinstance(value, itertools.count) else None
-    if match is None:
-        raise TypeError(f"an Iterator[int] is saved only as an itertools.count, not {value!r}")
-    return int(match.group(1))
-
-
-def _load_random(raw: Any, where: str) -> random.Random:
-    parts = _expect(raw, list, where, "a random generator's state")
-    if len(parts) != 3:
-        raise ShapeError(f"{where}: expected [version, words, gauss]")
-    version, words, gauss = parts
-    _expect(version, int, where, "a version number")
-    _expect(words, list, where, "a list of words")
-    if len(words) != _RANDOM_WORDS or not all(type(w) is int and 0 <= w < 2**32 for w in words):
-        raise ShapeError(f"{where}: expected {_RANDOM_WORDS} words of 32 bits")
-    if gauss is not None:
-        gauss = _load_float(gauss, where, _Plan("float"))
-    rng = random.Random()
-    try:
-        rng.setstate((version, tuple(words), gauss))
-    except (ValueError, TypeError) as exc:
-        raise ShapeError(f"{where}: not a random generator's state ({exc})") from None
-    return rng
 
 
 def _is_instance(value: Any, member: Any) -> bool:
