@@ -84,6 +84,12 @@ class Forgetful(Holder):
         self._added_later = 1  # not declared in the class body
 
 
+@dataclass(frozen=True)
+class Chain:
+    value: int
+    rest: Chain | None = None
+
+
 @dataclass
 class Loose:
     anything: Any
@@ -128,6 +134,13 @@ everything = st.builds(
 @given(value=everything)
 def test_every_declared_type_round_trips_through_plain_json(value: Everything) -> None:
     assert round_trip(Codec(), value, Everything) == value
+
+
+def test_a_type_that_holds_itself_round_trips() -> None:
+    chain = Chain(1, Chain(2, Chain(3)))
+
+    assert round_trip(Codec(), chain, Chain) == chain
+    assert Codec().describe(Chain) == "Chain{value:int,rest:optional[Chain]}"
 
 
 def test_a_plain_object_comes_back_whole_with_its_externals_from_the_new_process() -> None:

@@ -28,7 +28,7 @@ import itertools
 import random
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -65,6 +65,33 @@ _LEAVES: tuple[tuple[type, str], ...] = (
     (Decimal, "decimal"),
     (timedelta, "timedelta"),
 )
+Dumper = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _random_state(value: random.Random) -> list[Any]:
+    version, words, gauss = value.getstate()
+    return [version, list(words), gauss]
+
+
+_SIMPLE_DUMPERS: dict[str, Dumper] = {
+    "str": _same,
+    "int": _same,
+    "bool": _same,
+    "none": _same,
+    "literal": _same,
+    "float": float,
+    "datetime": lambda value: value.isoformat(),
+    "date": lambda value: value.isoformat(),
+    "decimal": str,
+    "timedelta": lambda value: [value.days, value.seconds, value.microseconds],
+    "enum": lambda value: value.value,
+    "count": count_position,
+    "random": _random_state,
+}
 _MAPPINGS = {dict: dict, Mapping: dict, collections.Counter: collections.Counter}
 _SEQUENCES = {list: "list", set: "set", frozenset: "frozenset", collections.deque: "deque"}
 _BUILDERS: dict[str, Any] = {
@@ -86,6 +113,7 @@ class Codec:
     def __init__(self, external: tuple[type, ...] = ()) -> None:
         self._external = external
         self._plans: dict[Any, _Plan] = {}
+        self._dumpers: dict[Any, Dumper] = {}
 
     # ---------------------------------------------------------------- plans
 
@@ -155,10 +183,10 @@ class Codec:
         return _Plan(kind, cls=cls, fields=fields, via_init=via_init)
 
     def _is_external(self, tp: Any) -> bool:
-        plan = self._plan(tp)
-        if plan.kind == "optional":
-            plan = self._plan(plan.args[0])
-        return plan.kind == "external"
+        # Without planning ``tp``: a class may hold a field of its own type.
+        union = get_origin(tp) is Union or get_origin(tp) is types.UnionType
+        members = [m for m in (get_args(tp) if union else (tp,)) if m is not types.NoneType]
+        return len(members) == 1 and members[0] in self._external
 
     def describe(self, tp: Any, _seen: frozenset[type] = frozenset()) -> str:
         """The layout of ``tp`` as text: equal texts mean files that read the same way."""
@@ -184,55 +212,70 @@ class Codec:
 
     def dump(self, value: Any, tp: Any) -> Any:
         """``value``, declared as ``tp``, as JSON-ready data (dicts, lists, str, numbers)."""
-        plan = self._plan(tp)
-        kind = plan.kind
-        if kind in ("str", "int", "bool", "none", "literal"):
-            return value
-        if kind == "float":
-            return float(value)
-        if kind in ("datetime", "date"):
-            return value.isoformat()
-        if kind == "decimal":
-            return str(value)
-        if kind == "timedelta":
-            return [value.days, value.seconds, value.microseconds]
-        if kind == "enum":
-            return value.value
+        return self._dumper(tp)(value)
+
+    def _dumper(self, tp: Any) -> Dumper:
+        # Compiled once per type: the exchange saves before answering every order, so a field's
+        # conversion must not look its type up again for every value.
+        found = self._dumpers.get(tp)
+        if found is None:
+
+            def later(value: Any) -> Any:  # for a type that holds itself, while it compiles
+                return self._dumpers[tp](value)
+
+            self._dumpers[tp] = later
+            found = self._dumpers[tp] = self._make_dumper(self._plan(tp))
+        return found
+
+    def _make_dumper(self, plan: _Plan) -> Dumper:
+        kind, args = plan.kind, plan.args
+        simple = _SIMPLE_DUMPERS.get(kind)
+        if simple is not None:
+            return simple
         if kind == "optional":
-            return None if value is None else self.dump(value, plan.args[0])
+            inner = self._dumper(args[0])
+            return lambda value: None if value is None else inner(value)
         if kind == "union":
-            index = next(i for i, m in enumerate(plan.args) if _is_instance(value, m))
-            return [index, self.dump(value, plan.args[index])]
-        if kind in ("tuple...", "list", "set", "frozenset", "deque"):
-            items = [self.dump(v, plan.args[0]) for v in value]
-            return sorted(items, key=repr) if kind in ("set", "frozenset") else items
+            members = [(m, self._dumper(m)) for m in args]
+            return lambda value: next(
+                [i, dump(value)] for i, (m, dump) in enumerate(members) if _is_instance(value, m)
+            )
+        if kind in ("tuple...", "list", "deque"):
+            item = self._dumper(args[0])
+            return lambda value: [item(v) for v in value]
+        if kind in ("set", "frozenset"):
+            item = self._dumper(args[0])
+            return lambda value: sorted((item(v) for v in value), key=repr)
         if kind == "tuple":
-            return [self.dump(v, t) for v, t in zip(value, plan.args, strict=True)]
-        if kind == "object":
-            key, item = plan.args
-            return {self.dump(k, key): self.dump(v, item) for k, v in value.items()}
-        if kind == "pairs":
-            key, item = plan.args
-            return [[self.dump(k, key), self.dump(v, item)] for k, v in value.items()]
-        if kind == "count":
-            return count_position(value)
-        if kind == "random":
-            version, words, gauss = value.getstate()
-            return [version, list(words), gauss]
+            items = [self._dumper(t) for t in args]
+            return lambda value: [d(v) for d, v in zip(items, value, strict=True)]
+        if kind in ("object", "pairs"):
+            key, item = self._dumper(args[0]), self._dumper(args[1])
+            if kind == "object":
+                return lambda value: {key(k): item(v) for k, v in value.items()}
+            return lambda value: [[key(k), item(v)] for k, v in value.items()]
         if kind == "typeddict":
-            return {n: self.dump(value[n], t) for n, t, _ in plan.fields if n in value}
+            entries = [(n, self._dumper(t)) for n, t, _ in plan.fields]
+            return lambda value: {n: d(value[n]) for n, d in entries if n in value}
         if kind == "record":
-            return self._dump_record(value, plan)
+            return self._record_dumper(plan)
         raise TypeError(f"{kind} values are not saved")  # external: the caller skips them
 
-    def _dump_record(self, value: Any, plan: _Plan) -> dict[str, Any]:
+    def _record_dumper(self, plan: _Plan) -> Dumper:
         cls = plan.cls
         assert cls is not None
-        if type(value) is not cls:
-            raise TypeError(f"expected a {cls.__qualname__}, got a {type(value).__qualname__}")
-        if not dataclasses.is_dataclass(cls):
-            _check_declared(value, cls, {n for n, _, _ in plan.fields})
-        return {n: self.dump(getattr(value, n), t) for n, t, ext in plan.fields if not ext}
+        entries = [(n, self._dumper(t)) for n, t, ext in plan.fields if not ext]
+        declared = {n for n, _, _ in plan.fields}
+        plain = not dataclasses.is_dataclass(cls)
+
+        def dump_record(value: Any) -> dict[str, Any]:
+            if type(value) is not cls:
+                raise TypeError(f"expected a {cls.__qualname__}, got a {type(value).__qualname__}")
+            if plain:
+                _check_declared(value, cls, declared)
+            return {n: d(getattr(value, n)) for n, d in entries}
+
+        return dump_record
 
     # ---------------------------------------------------------------- reading
 
