@@ -9,6 +9,7 @@ Keys are never logged or echoed.
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, Request
@@ -30,11 +31,15 @@ from fleece.exchange.schemas import error_body
 from fleece.exchange.sim import SimExchange
 from fleece.exchange.trading_api import trading_router
 
+#: One step of the stepped clock at most: a year (the calendar ends a year or so ahead anyway).
+MAX_ADVANCE_MINUTES = 366 * 24 * 60
+CODE_SERVER_ERROR = 50010000
+
 
 class AdvanceRequest(BaseModel):
     """Body of ``POST /v1/sim/advance``."""
 
-    minutes: float = Field(ge=0)
+    minutes: float = Field(ge=0, le=MAX_ADVANCE_MINUTES, allow_inf_nan=False)
 
 
 def _same(given: str | None, expected: bytes) -> bool:
@@ -59,7 +64,8 @@ def create_app(
 
     def guard(request: Request) -> None:
         route = request.scope.get("route")
-        exchange.count_request(f"{request.method} {getattr(route, 'path', request.url.path)}")
+        # Counted by route, so made-up paths cannot grow the counters (or the state file).
+        exchange.count_request(f"{request.method} {getattr(route, 'path', '(no route)')}")
         # Both comparisons always run, so timing says nothing about which one failed.
         key_ok = _same(request.headers.get("APCA-API-KEY-ID"), key_bytes)
         secret_ok = _same(request.headers.get("APCA-API-SECRET-KEY"), secret_bytes)
@@ -78,7 +84,14 @@ def create_app(
 
     @app.post("/v1/sim/advance")
     def advance(body: AdvanceRequest) -> dict[str, Any]:
-        exchange.advance(body.minutes)
+        with exchange.synced() as now:
+            target = now + timedelta(minutes=body.minutes)
+            try:  # past its calendar's last session the market cannot be simulated
+                exchange.calendar.next_open(target)
+            except (ValueError, LookupError):
+                message = "minutes: the simulated clock would pass the market calendar's end"
+                raise ExchangeError(422, CODE_UNPROCESSABLE, message) from None
+            exchange.advance(body.minutes)
         return exchange.state()
 
     @app.get("/v1/sim/state")
@@ -116,6 +129,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             CODE_UNPROCESSABLE if request.url.path.startswith("/v2/stocks") else CODE_INVALID_ORDER
         )
         return JSONResponse(error_body(code, _first_problem(exc)), status_code=422)
+
+    @app.exception_handler(Exception)
+    def failed(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, never the client's input: still Alpaca's shape, never a plain-text traceback
+        # (the traceback goes to the server's log).
+        return JSONResponse(error_body(CODE_SERVER_ERROR, "internal server error"), 500)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from fleece.calendar import NEW_YORK
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import CODE_UNPROCESSABLE, ExchangeError
-from fleece.exchange.params import parse_time
+from fleece.exchange.params import parse_time, shown
 from fleece.exchange.schemas import bar_json
 from fleece.exchange.sim import SimExchange
 from fleece.models import Bar
@@ -45,9 +45,12 @@ def decode_token(token: str) -> tuple[str, datetime]:
     """The symbol and bar start a page token resumes at (422 if it is not one of ours)."""
     try:
         symbol, _, stamp = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-        return symbol, datetime.fromisoformat(stamp)
+        resume = datetime.fromisoformat(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _refuse("invalid page_token") from None
+    if resume.tzinfo is None:  # ours always carry one; a naive time cannot be compared
+        raise _refuse("invalid page_token")
+    return symbol, resume
 
 
 def page_of_bars(
@@ -97,11 +100,13 @@ def data_router(exchange: SimExchange) -> APIRouter:
     ) -> tuple[dict[str, list[Bar]], str | None]:
         timeframe = query.get("timeframe")
         if timeframe not in TIMEFRAMES:
-            raise _refuse(f"unsupported timeframe {timeframe!r}: the built-in exchange serves 1Min")
+            raise _refuse(
+                f"unsupported timeframe {shown(timeframe)}: the built-in exchange serves 1Min"
+            )
         limit = _limit(query.get("limit"))
         sort = query.get("sort") or "asc"
         if sort not in {"asc", "desc"}:
-            raise _refuse(f"invalid sort {sort!r}")
+            raise _refuse(f"invalid sort {shown(sort)}")
         with exchange.synced() as now:
             start_text, end_text = query.get("start"), query.get("end")
             start = _time(start_text, "start") if start_text else _midnight(now)
@@ -165,7 +170,7 @@ def _limit(value: str | None) -> int:
     try:
         limit = int(value)
     except ValueError:
-        raise _refuse(f"invalid limit {value!r}") from None
+        raise _refuse(f"invalid limit {shown(value)}") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise _refuse(f"limit must be between 1 and {MAX_LIMIT}")
     return limit

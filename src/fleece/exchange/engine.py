@@ -77,6 +77,22 @@ class Engine:
         ids: where order ids (and generated client_order_ids) come from.
     """
 
+    # Every attribute, declared here: the state file saves and restores each by its type
+    # (fleece.exchange.typed_json), and refuses to save one that is not declared.
+    _store: BarStore
+    _calendar: MarketCalendar
+    _slip: Decimal
+    _ids: IdSource
+    _now: datetime
+    _ledger: Ledger
+    _next_close: datetime
+    _orders: dict[str, SimOrder]
+    _by_client: dict[str, str]
+    _open: dict[str, None]
+    _events: list[_Event]
+    _seq: Iterator[int]
+    fill_split: FillSplit | None
+
     def __init__(
         self,
         store: BarStore,

@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from fleece.errors import ConfigError
 
@@ -88,8 +88,8 @@ class FaultPlan:
             raise ConfigError(
                 "faults", "kinds", f"unknown {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}"
             )
-        if not self.slow_seconds > 0:
-            raise ConfigError("faults", "slow_seconds", "must be > 0")
+        if not 0 < self.slow_seconds <= 3600:
+            raise ConfigError("faults", "slow_seconds", "must be > 0 and at most 3600")
         if not 0 <= self.retry_after_seconds <= 3600:
             raise ConfigError("faults", "retry_after_seconds", "must be between 0 and 3600")
 
@@ -123,6 +123,15 @@ class Fault:
 
     kind: str
     status: int = 0
+
+
+class SavedCounts(TypedDict):
+    """The injector's counters as the exchange's state file keeps them."""
+
+    requests: int
+    injected: dict[str, int]
+    order_attempts: dict[str, int]
+    partial: list[str]
 
 
 @dataclass
@@ -210,7 +219,7 @@ class FaultInjector:
                 "duplicated_client_order_ids": sorted(c for c, n in attempts.items() if n > 1),
             }
 
-    def export_counts(self) -> dict[str, Any]:
+    def export_counts(self) -> SavedCounts:
         """The counters and partial-fill choices, for the exchange's state file."""
         with self._lock:
             return {
@@ -220,7 +229,7 @@ class FaultInjector:
                 "partial": sorted(self._partial),
             }
 
-    def import_counts(self, saved: dict[str, Any]) -> None:
+    def import_counts(self, saved: SavedCounts) -> None:
         """Restore what :meth:`export_counts` returned (after an exchange restart)."""
         with self._lock:
             self._counts = _Counts(
@@ -264,7 +273,7 @@ def plan_from_json(body: dict[str, Any], current: FaultPlan) -> FaultPlan:
                 changes["kinds"] = FaultPlan.parse_kinds(",".join(kinds))
             else:
                 raise ConfigError("faults", "kinds", "must be a list of names or 'a,b,c'")
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. a 400-digit integer
         raise ConfigError("faults", "(body)", str(exc)) from None
     return replace(current, **changes)
 
@@ -311,7 +320,7 @@ class FaultLayer:
         if method == "POST" and path == ORDERS_PATH:
             body = await _read_body(receive)
             client_order_id = _client_order_id(body)
-            receive = _replay(body, receive)
+            receive = replay_body(body, receive)
         fault = self.injector.decide(method, path, client_order_id)
         if fault is not None:
             log.info(
@@ -376,7 +385,8 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands ``body`` (already read) to the next layer, then goes on."""
     sent = False
 
     async def replayed() -> Message:

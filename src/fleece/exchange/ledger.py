@@ -78,6 +78,14 @@ class Ledger:
         last_close: the session close before the start, for each symbol's ``lastday_price``.
     """
 
+    # Declared for the exchange's state file, which saves each attribute by its type.
+    _store: BarStore
+    _cash: int
+    _last_equity: int
+    _last_close: datetime | None
+    _holdings: dict[str, _Holding]
+    _last_fill: dict[str, tuple[datetime, float]]
+
     def __init__(self, store: BarStore, cash_cents: int, last_close: datetime | None) -> None:
         self._store = store
         self._cash = cash_cents

@@ -131,6 +131,8 @@ class SimOrder:
 class IdSource:
     """Deterministic uuid4-shaped ids from a seeded RNG, so runs are reproducible."""
 
+    _rng: random.Random  # declared for the exchange's state file (its position is saved)
+
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
 

@@ -224,3 +224,39 @@ def bar_json(bar: Bar) -> Json:
         "n": bar.trade_count,
         "vw": bar.vwap,
     }
+
+
+_TEXT_OR_NUMBER: Json = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+#: ``POST /v2/orders``'s body as Alpaca's spec describes it, for the exchange's own OpenAPI (so a
+#: fuzzer sends real order fields). The route reads the body itself and answers 422 for anything
+#: it cannot fill; see :func:`fleece.exchange.trading_api.order_request`.
+ORDER_REQUEST_BODY: Json = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["symbol", "side", "type", "time_in_force"],
+                "properties": {
+                    "symbol": {"type": "string"},
+                    "qty": _TEXT_OR_NUMBER,
+                    "notional": _TEXT_OR_NUMBER,
+                    "side": {"type": "string", "enum": ["buy", "sell"]},
+                    "type": {
+                        "type": "string",
+                        "enum": ["market", "limit", "stop", "stop_limit", "trailing_stop"],
+                    },
+                    "time_in_force": {
+                        "type": "string",
+                        "enum": ["day", "gtc", "opg", "cls", "ioc", "fok"],
+                    },
+                    "limit_price": _TEXT_OR_NUMBER,
+                    "stop_price": _TEXT_OR_NUMBER,
+                    "extended_hours": {"type": "boolean"},
+                    "client_order_id": {"type": "string", "maxLength": 128},
+                    "order_class": {"type": "string"},
+                },
+            }
+        }
+    },
+}

@@ -18,6 +18,7 @@ import typer
 
 from fleece.errors import FleeceError
 from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
+from fleece.exchange.limits import RequestLimits
 from fleece.exchange.state_file import StateFile
 
 if TYPE_CHECKING:
@@ -90,10 +91,13 @@ class ExchangeServer:
         # Before the app is built: its routes hold the (restored) engine.
         self.restored = self.state.load() if self.state else False
         exchange.engine.fill_split = self.faults
-        self._app = FaultLayer(
-            create_app(exchange, key, secret, self.faults),
-            self.faults,
-            self.state.after_request if self.state else None,
+        # Outermost: body bounds before the fault layer reads an order or the app authenticates.
+        self._app = RequestLimits(
+            FaultLayer(
+                create_app(exchange, key, secret, self.faults),
+                self.faults,
+                self.state.after_request if self.state else None,
+            )
         )
         self._host = host
         self._port = port

@@ -36,6 +36,8 @@ SKIP_AFTER_CLOSE = timedelta(minutes=5)
 LAND_BEFORE_OPEN = timedelta(minutes=2)
 # Without --start a synthetic market needs a fixed first day, so runs are reproducible.
 DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
+# The request and submission counters by name, as the state file keeps them.
+Counters = dict[str, dict[str, int]]
 
 
 class SimClock(Protocol):
@@ -128,12 +130,12 @@ class SimExchange:
                 self._submissions[order.client_order_id] += 1
             return order
 
-    def export_counters(self) -> dict[str, dict[str, int]]:
+    def export_counters(self) -> Counters:
         """The request and submission counters (saved by :mod:`fleece.exchange.state_file`)."""
         with self._lock:
             return {"requests": dict(self._requests), "submissions": dict(self._submissions)}
 
-    def import_counters(self, saved: Mapping[str, Mapping[str, int]]) -> None:
+    def import_counters(self, saved: Counters) -> None:
         """Restore what :meth:`export_counters` returned (after a restart)."""
         with self._lock:
             self._requests = Counter(dict(saved.get("requests", {})))

@@ -16,23 +16,29 @@ On restart the engine is restored and the clock resumes at the saved instant (th
 while the exchange was down). The engine is deterministic, so fills due after that instant come
 out exactly as they would have.
 
-The format is a pickle read back through an allow-list of classes (the exchange's own, datetime,
-decimal, collections): the file is the exchange's own memory, never input from elsewhere, and
-even so a tampered file cannot make the loader call anything else.
+The format is plain JSON, the same bytes on every Python: ``format``, ``version`` and ``layout``
+(a digest of the declared types the file follows, so a file written by a build whose engine has
+other fields is refused by name, not misread), the market's fingerprint, then the data. The engine
+is written and read by :mod:`fleece.exchange.typed_json` from its declared attributes, so a file
+can only hold data, and reading it only builds the types the code declares: nothing in a file is
+ever looked up or called. Whatever is wrong with a file (not JSON, truncated, tampered, another
+version or market, a value of the wrong type) is one line naming the file and the reason
+(:class:`~fleece.errors.ConfigError`, exit 2).
 """
 
 from __future__ import annotations
 
-import io
-import itertools
+import hashlib
+import json
 import logging
 import os
-import pickle
 import threading
 import time
+from collections import Counter
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from fleece.clock import ScaledClock
 from fleece.errors import ConfigError
@@ -40,19 +46,26 @@ from fleece.errors import ConfigError
 if TYPE_CHECKING:
     from fleece.exchange.faults import FaultInjector
     from fleece.exchange.sim import SimExchange
+    from fleece.exchange.typed_json import Codec
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-_EXTERNAL = ("store", "calendar", "fill_split")
-_BUILTINS = frozenset(
-    {"dict", "list", "set", "frozenset", "tuple", "int", "float", "str", "bytes", "bool", "slice"}
-)
-_MODULES = frozenset({"datetime", "decimal", "collections", "random", "zoneinfo", "_random"})
-_COPYREG = frozenset({"_reconstructor", "__newobj__", "__newobj_ex__"})
+FORMAT = "fleece-exchange-state"
+FORMAT_VERSION = 2  # 1 was a pickle: never read again
+# A state file is the exchange's memory of one session: far below this; bounded before reading.
+MAX_STATE_BYTES = 512 * 1024 * 1024
+_PICKLE_START = b"\x80"
 
 
-def fingerprint(exchange: SimExchange) -> dict[str, Any]:
+class Fingerprint(TypedDict):
+    """What identifies the market a snapshot belongs to."""
+
+    symbols: list[str]
+    account_id: str
+    created_at: str
+
+
+def fingerprint(exchange: SimExchange) -> Fingerprint:
     """What identifies the market a snapshot belongs to (symbols, account, first instant)."""
     return {
         "symbols": list(exchange.store.symbols),
@@ -61,43 +74,34 @@ def fingerprint(exchange: SimExchange) -> dict[str, Any]:
     }
 
 
-class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, external: dict[int, str]) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._external = external
+@cache
+def _schema() -> tuple[Codec, Any, str]:
+    """The codec, the file's declared shape and the digest of its layout (built on first use:
+    the engine's modules pull in pandas, and the CLI imports this module for its table)."""
+    from fleece.calendar import MarketCalendar
+    from fleece.exchange.engine import Engine, FillSplit
+    from fleece.exchange.faults import SavedCounts
+    from fleece.exchange.market import BarStore
+    from fleece.exchange.sim import Counters
+    from fleece.exchange.typed_json import Codec
 
-    def persistent_id(self, obj: Any) -> str | None:
-        # The bars, the calendar and the fault hook belong to the new process, not the file.
-        return self._external.get(id(obj))
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, itertools.count):
-            # The engine's tie-break sequence; only its next value matters.
-            return itertools.count, (int(repr(obj)[6:-1]),)
-        return NotImplemented
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, external: dict[str, Any]) -> None:
-        super().__init__(file)
-        self._external = external
-
-    def persistent_load(self, pid: Any) -> Any:
-        if pid not in self._external:
-            raise pickle.UnpicklingError(f"unknown external object {pid!r}")
-        return self._external[pid]
-
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = (
-            module.startswith("fleece.")
-            or module in _MODULES
-            or (module == "builtins" and name in _BUILTINS)
-            or (module == "copyreg" and name in _COPYREG)
-            or (module == "itertools" and name == "count")
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a state file")
-        return super().find_class(module, name)
+    # The bars, the calendar and the fault hook belong to the new process, never to the file.
+    codec = Codec(external=(BarStore, MarketCalendar, FillSplit))
+    shape = TypedDict(  # type: ignore[name-match]  # noqa: UP013 (its types are imported lazily)
+        "ExchangeState",
+        {
+            "format": str,
+            "version": int,
+            "layout": str,
+            "fingerprint": Fingerprint,
+            "now": datetime,
+            "engine": Engine,
+            "counters": Counters,
+            "faults": SavedCounts | None,
+        },
+    )
+    layout = hashlib.sha256(codec.describe(shape).encode()).hexdigest()[:16]
+    return codec, shape, layout
 
 
 class StateFile:
@@ -126,32 +130,25 @@ class StateFile:
         self._write_lock = threading.Lock()
         self._last_save = 0.0
 
-    def _external(self) -> dict[str, Any]:
-        engine = self.exchange.engine
-        return {
-            "store": self.exchange.store,
-            "calendar": self.exchange.calendar,
-            "fill_split": getattr(engine, "fill_split", None),
-        }
-
     # ---------------------------------------------------------------- saving
 
     def snapshot(self) -> bytes:
         """The exchange's state now, as the bytes the file holds."""
+        codec, shape, layout = _schema()
         exchange = self.exchange
-        external = {id(obj): name for name, obj in self._external().items() if obj is not None}
         with exchange.synced() as now:
             state = {
+                "format": FORMAT,
                 "version": FORMAT_VERSION,
+                "layout": layout,
                 "fingerprint": fingerprint(exchange),
                 "now": now,
                 "engine": exchange.engine,
                 "counters": exchange.export_counters(),
                 "faults": self.faults.export_counts() if self.faults else None,
             }
-            buffer = io.BytesIO()
-            _Pickler(buffer, external).dump(state)
-        return buffer.getvalue()
+            data = codec.dump(state, shape)
+        return json.dumps(data, separators=(",", ":")).encode() + b"\n"
 
     def save(self) -> None:
         """Write a snapshot atomically (temporary file, fsync, rename)."""
@@ -184,27 +181,79 @@ class StateFile:
         """Restore the exchange from the file if there is one; True when it did.
 
         Raises:
-            ConfigError: (one line) the file is unreadable, from another version, or was
-                written for a different market.
+            ConfigError: (one line) the file is unreadable, not a state file, from another
+                version, written for a different market, or holds values of the wrong type.
         """
         if not self.path.exists():
             return False
-        try:
-            data = self.path.read_bytes()
-            state = _Unpickler(io.BytesIO(data), self._external()).load()
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
-            raise ConfigError(str(self.path), "state", f"unreadable state file: {exc}") from None
-        if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION:
-            raise ConfigError(str(self.path), "state", "not a state file of this version")
-        if state.get("fingerprint") != fingerprint(self.exchange):
-            raise ConfigError(
-                str(self.path),
-                "state",
-                "written for a different market (symbols, seed or start differ); "
-                "use the same options or another --state file",
-            )
+        raw = self._read()
+        self._check_header(raw)
+        state = self._decode(raw)
         self._restore(state)
         return True
+
+    def _refuse(self, reason: str) -> ConfigError:
+        return ConfigError(str(self.path), "state", reason.splitlines()[0] if reason else "?")
+
+    def _read(self) -> Any:
+        try:
+            with self.path.open("rb") as file:
+                data = file.read(MAX_STATE_BYTES + 1)
+        except OSError as exc:
+            raise self._refuse(f"unreadable state file: {exc.strerror}") from None
+        if len(data) > MAX_STATE_BYTES:
+            raise self._refuse(f"unreadable state file: larger than {MAX_STATE_BYTES} bytes")
+        if data.startswith(_PICKLE_START):
+            raise self._refuse(
+                "unreadable state file: an old pickle state file is never read (it could run "
+                "code); delete it to start afresh"
+            )
+        try:
+            return json.loads(data.decode("utf-8"), object_pairs_hook=_no_repeated_keys)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise self._refuse(f"unreadable state file: not JSON ({exc})") from None
+
+    def _check_header(self, raw: Any) -> None:
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise self._refuse("unreadable state file: not an exchange state file")
+        version = raw.get("version")
+        if type(version) is int and version > FORMAT_VERSION:
+            raise self._refuse(
+                f"state file format {version} is newer than this fleece reads ({FORMAT_VERSION}); "
+                "use a newer fleece or another --state file"
+            )
+        if version != FORMAT_VERSION:
+            raise self._refuse(
+                f"state file format {version!r} is not read any more (this fleece reads "
+                f"{FORMAT_VERSION}); delete it to start afresh or use another --state file"
+            )
+        _, _, layout = _schema()
+        if raw.get("layout") != layout:
+            raise self._refuse(
+                "state file written by another build of the exchange (its state layout "
+                "differs); use the same fleece or another --state file"
+            )
+        if raw.get("fingerprint") != fingerprint(self.exchange):
+            raise self._refuse(
+                "written for a different market (symbols, seed or start differ); "
+                "use the same options or another --state file"
+            )
+
+    def _decode(self, raw: Any) -> dict[str, Any]:
+        from fleece.exchange.typed_json import ShapeError
+
+        codec, shape, _ = _schema()
+        engine = self.exchange.engine
+        try:
+            state: dict[str, Any] = codec.load(raw, shape, template={"engine": engine})
+            # Read back what the routes read first, so an inconsistent file fails now, not in
+            # every later answer (e.g. an open order the book does not hold).
+            restored = state["engine"]
+            restored.account()
+            restored.positions()
+        except (ShapeError, KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            raise self._refuse(f"invalid state file: {exc}") from None
+        return state
 
     def _restore(self, state: dict[str, Any]) -> None:
         exchange = self.exchange
@@ -213,7 +262,7 @@ class StateFile:
         exchange.clock = ScaledClock(now, speed)
         exchange.engine = state["engine"]
         exchange.import_counters(state["counters"])
-        if self.faults is not None and state.get("faults"):
+        if self.faults is not None and state["faults"] is not None:
             self.faults.import_counts(state["faults"])
         log.info(
             "exchange state restored path=%s now=%s orders=%d",
@@ -221,3 +270,12 @@ class StateFile:
             now.isoformat(),
             exchange.engine.order_count,
         )
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (JSON would keep the last)."""
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        repeated = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ValueError(f"key {repeated!r} given twice")
+    return built

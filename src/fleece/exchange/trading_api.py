@@ -22,8 +22,9 @@ from fleece.exchange.orders import (
     invalid,
     not_found,
 )
-from fleece.exchange.params import parse_bool, parse_day, parse_decimal, parse_time
+from fleece.exchange.params import parse_bool, parse_day, parse_decimal, parse_time, shown
 from fleece.exchange.schemas import (
+    ORDER_REQUEST_BODY,
     account_json,
     asset_json,
     calendar_json,
@@ -61,7 +62,7 @@ def order_request(body: dict[str, Any]) -> OrderRequest:
     kind = _choice(body.get("type"), "type", {t.value: t for t in OrderType})
     tif = _choice(body.get("time_in_force"), "time_in_force", {t.value: t for t in TimeInForce})
     if body.get("order_class") not in (None, "", "simple"):
-        raise invalid(f"order_class {body['order_class']!r} is not supported")
+        raise invalid(f"order_class {shown(body['order_class'])} is not supported")
     if body.get("extended_hours"):
         raise invalid("extended_hours orders are not supported by the built-in exchange")
     for field in ("stop_price", "trail_price", "trail_percent", "take_profit", "stop_loss"):
@@ -76,7 +77,7 @@ def order_request(body: dict[str, Any]) -> OrderRequest:
 
 def _choice(value: object, name: str, allowed: dict[str, _T]) -> _T:
     if not isinstance(value, str) or value not in allowed:
-        raise invalid(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise invalid(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
     return allowed[value]
 
 
@@ -101,7 +102,7 @@ def _select_orders(
 ) -> list[SimOrder]:
     status = params.get("status", "open")
     if status not in {"open", "closed", "all"}:
-        raise invalid(f"status must be open, closed or all; got {status!r}")
+        raise invalid(f"status must be open, closed or all; got {shown(status)}")
     if status != "all":
         orders = [o for o in orders if o.status.is_open == (status == "open")]
     if "after" in params:
@@ -117,7 +118,7 @@ def _select_orders(
         orders = [o for o in orders if o.side.value == params["side"]]
     direction = params.get("direction", "desc")
     if direction not in {"asc", "desc"}:
-        raise invalid(f"direction must be asc or desc; got {direction!r}")
+        raise invalid(f"direction must be asc or desc; got {shown(direction)}")
     limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LIMIT)
     ordered = orders if direction == "asc" else orders[::-1]
     return ordered[:limit]
@@ -127,7 +128,7 @@ def _int_param(value: str, name: str, low: int, high: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise invalid(f"{name} must be an integer; got {value!r}") from None
+        raise invalid(f"{name} must be an integer; got {shown(value)}") from None
     if not low <= number <= high:
         raise invalid(f"{name} must be between {low} and {high}")
     return number
@@ -171,7 +172,7 @@ def _account_routes(router: APIRouter, exchange: SimExchange) -> None:
 def _order_routes(router: APIRouter, exchange: SimExchange) -> None:
     engine = exchange.engine
 
-    @router.post("/v2/orders")
+    @router.post("/v2/orders", openapi_extra={"requestBody": ORDER_REQUEST_BODY})
     def post_order(body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
         order = exchange.submit(order_request(body))
         return JSONResponse(order_json(order))
@@ -282,7 +283,7 @@ def _market_routes(router: APIRouter, exchange: SimExchange) -> None:
         with exchange.synced() as now:
             today = now.astimezone(NEW_YORK).date()
         first = parse_day(start, "start", CODE_INVALID_ORDER) if start else today
-        last = parse_day(end, "end", CODE_INVALID_ORDER) if end else first + timedelta(days=30)
+        last = parse_day(end, "end", CODE_INVALID_ORDER) if end else None
         return JSONResponse(_calendar(exchange, first, last))
 
     @router.get("/v2/assets")
@@ -299,10 +300,12 @@ def _market_routes(router: APIRouter, exchange: SimExchange) -> None:
         return JSONResponse(asset_json(symbol))
 
 
-def _calendar(exchange: SimExchange, first: date, last: date) -> list[dict[str, Any]]:
-    if last < first:
-        return []
+def _calendar(exchange: SimExchange, first: date, last: date | None) -> list[dict[str, Any]]:
     try:
+        # Alpaca's default range is a month; a date near the end of time overflows here too.
+        last = last if last is not None else first + timedelta(days=30)
+        if last < first:
+            return []
         # One session past the range gives the last day's settlement date (T+1).
         sessions = exchange.calendar.sessions(first, last + timedelta(days=15))
     except Exception as exc:  # exchange-calendars raises its own types for out-of-range dates
