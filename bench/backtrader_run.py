@@ -57,6 +57,7 @@ from common import (
     arguments,
     dataset_columns,
     dataset_name,
+    in_order,
     peak_rss_mb,
     rss_mb,
     write_result,
@@ -355,7 +356,7 @@ def grid_frames(columns: Iterable[Columns]) -> tuple[dict[str, pd.DataFrame], np
 
 
 def run(frames: dict[str, pd.DataFrame], bounds: np.ndarray) -> list[Trade]:
-    """Replay the grid frames through cerebro; the fills, sorted by time then symbol."""
+    """Replay the grid frames through cerebro; the fills (:func:`common.in_order`)."""
     # Cheat-on-open: orders sent at a poll fill at the open of the bar that just started.
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
     cerebro.broker.setcash(CASH)
@@ -368,7 +369,7 @@ def run(frames: dict[str, pd.DataFrame], bounds: np.ndarray) -> list[Trade]:
     last_bars = frozenset(int(close) - MINUTE for close in bounds[:, 1].tolist())
     cerebro.addstrategy(SmaCrossoverRules, last_bars=last_bars)
     strategy = cerebro.run()[0]
-    return sorted(strategy.fills, key=lambda t: (t.timestamp, t.symbol))
+    return in_order(strategy.fills)
 
 
 def main() -> None:

@@ -100,6 +100,15 @@ class Trade:
     price: float
 
 
+def in_order(trades: list[Trade]) -> list[Trade]:
+    """``trades`` in the order both engines report them: by time, symbol, side, qty, price.
+
+    (Two fills of one symbol can share an instant: an order that waited for the bar fills at
+    its open, and the one the poll sent on seeing that fill fills at the same open.)
+    """
+    return sorted(trades, key=lambda t: (t.timestamp, t.symbol, t.side, t.qty, t.price))
+
+
 @dataclass
 class EngineResult:
     """What one engine's process reports."""

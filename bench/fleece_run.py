@@ -28,6 +28,7 @@ from common import (
     arguments,
     dataset_columns,
     dataset_name,
+    in_order,
     peak_rss_mb,
     rss_mb,
     write_result,
@@ -76,16 +77,18 @@ def market_of(columns: Iterable[Columns]) -> MarketData:
 
 def trades_of(result: BacktestResult) -> list[Trade]:
     """The run's fills in the form both engines report."""
-    return [
-        Trade(
-            f.timestamp.isoformat().replace("+00:00", "Z"),
-            f.symbol,
-            f.side.value,
-            f.qty,
-            f.price,
-        )
-        for f in result.fills
-    ]
+    return in_order(
+        [
+            Trade(
+                f.timestamp.isoformat().replace("+00:00", "Z"),
+                f.symbol,
+                f.side.value,
+                f.qty,
+                f.price,
+            )
+            for f in result.fills
+        ]
+    )
 
 
 def main() -> None:
