@@ -390,6 +390,7 @@ def main() -> None:
             peak_rss_mb=peak_rss_mb(),
             trades=trades,
             grid_bars=sum(len(df) for df in frames.values()),
+            carried_share={s: float((df["volume"] == 0).mean()) for s, df in frames.items()},
         ),
         args.out,
     )

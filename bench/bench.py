@@ -84,6 +84,13 @@ def report(ours: EngineResult, theirs: EngineResult) -> bool:
             f"minute grid: {theirs.grid_bars:,} symbol-minutes, {carried:,} carried"
             f" ({carried / theirs.grid_bars:.1%}); bars/s counts the real bars"
         )
+    if theirs.carried_share:
+        low = min(theirs.carried_share, key=lambda s: theirs.carried_share[s])
+        high = max(theirs.carried_share, key=lambda s: theirs.carried_share[s])
+        print(
+            f"carried per symbol: {theirs.carried_share[low]:.1%} ({low})"
+            f" to {theirs.carried_share[high]:.1%} ({high})"
+        )
     header = (
         f"{'engine':<15}{'seconds':>9}{'bars/s':>12}{'CPU s':>8}{'bars/CPU s':>12}"
         f"{'peak RSS MB':>13}{'above baseline MB':>19}"

@@ -25,7 +25,7 @@ import resource
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -126,6 +126,8 @@ class EngineResult:
     # Symbol-minutes on the minute grid (real bars plus carried minutes), when the engine
     # counts them.
     grid_bars: int = 0
+    # Each symbol's share of grid minutes without a bar (carried), when the engine counts them.
+    carried_share: dict[str, float] = field(default_factory=dict)
 
     @property
     def bars_per_second(self) -> float:
