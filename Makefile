@@ -153,8 +153,7 @@ requirements:  ## regenerate requirements{,-dev}.{in,txt} from pyproject.toml an
 # ---- backtest benchmark ----
 .PHONY: bench
 
-bench:  ## alpaca-fleece vs backtrader, identical trades: 31 symbols x 1 year synthetic, then real bars
-	@$(UV) sync --frozen --group bench --quiet
+bench: sync  ## alpaca-fleece vs backtrader on the minute grid, identical trades: synthetic year, real bars, dense and sparse
 	$(PY) bench/bench.py
 
 # ---- sweep ----

@@ -2,15 +2,17 @@
 
 Usage (``make bench`` runs the default)::
 
-    python bench/bench.py                 # 31 symbols x 252 synthetic sessions, then the real bars
-    python bench/bench.py --days 20       # a quicker synthetic run
-    python bench/bench.py --only real     # the real SPY/IBM bars only
+    python bench/bench.py                 # every data set: synthetic, synthetic-sparse, real,
+                                          # real-sparse (31 symbols x 252 sessions synthetic)
+    python bench/bench.py --days 20       # quicker synthetic runs
+    python bench/bench.py --only real,real-sparse   # the real SPY/IBM bars only
     python bench/bench.py --repeat 1      # one alpaca-fleece run per data set (default: 3)
 
-Each engine runs in its own process, one after the other, so that neither's memory or CPU
-weighs on the other. The trade lists (fill time, symbol, side, quantity, price) must be
-identical; the script prints both engines' bars per second and peak memory, and the ratios, and
-exits 1 when the trades differ.
+Both engines step the minute grid (see backtrader_run.py): the sparse data sets leave minutes
+without a bar, which both must carry. Each engine runs in its own process, one after the other,
+so that neither's memory or CPU weighs on the other. The trade lists (fill time, symbol, side,
+quantity, price) must be identical; the script prints both engines' bars per second and peak
+memory, and the ratios, and exits 1 when the trades of any data set differ.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, SEED_SYMBOLS, EngineResult, read_result
+from common import DATASETS, REPO, SEED_SYMBOLS, EngineResult, fail, read_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,6 +40,15 @@ def run_engine(script: str, dataset: str, days: int, symbols: str, out: Path) ->
     if done.returncode != 0:
         raise SystemExit(f"{script} failed with exit code {done.returncode}")
     return read_result(out)
+
+
+def datasets(text: str) -> tuple[str, ...]:
+    """``--only``'s value: data set names, comma-separated."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"data sets are {', '.join(DATASETS)}; got {text!r}")
+    return names
 
 
 def first_difference(ours: EngineResult, theirs: EngineResult) -> str | None:
@@ -67,6 +78,19 @@ def machine() -> str:
 def report(ours: EngineResult, theirs: EngineResult) -> bool:
     """Print one data set's comparison; True when the trades are identical."""
     print(f"\n== {ours.dataset}: {ours.bars:,} bars ==")
+    if theirs.grid_bars:
+        carried = theirs.grid_bars - theirs.bars
+        print(
+            f"minute grid: {theirs.grid_bars:,} symbol-minutes, {carried:,} carried"
+            f" ({carried / theirs.grid_bars:.1%}); bars/s counts the real bars"
+        )
+    if theirs.carried_share:
+        low = min(theirs.carried_share, key=lambda s: theirs.carried_share[s])
+        high = max(theirs.carried_share, key=lambda s: theirs.carried_share[s])
+        print(
+            f"carried per symbol: {theirs.carried_share[low]:.1%} ({low})"
+            f" to {theirs.carried_share[high]:.1%} ({high})"
+        )
     header = (
         f"{'engine':<15}{'seconds':>9}{'bars/s':>12}{'CPU s':>8}{'bars/CPU s':>12}"
         f"{'peak RSS MB':>13}{'above baseline MB':>19}"
@@ -100,7 +124,12 @@ def main() -> None:
     )
     parser.add_argument("--days", type=int, default=252, help="synthetic sessions (default 252)")
     parser.add_argument("--symbols", default=",".join(SEED_SYMBOLS), help="synthetic symbols")
-    parser.add_argument("--only", choices=("synthetic", "real"), help="run one data set only")
+    parser.add_argument(
+        "--only",
+        type=datasets,
+        default=DATASETS,
+        help=f"comma-separated data sets to run (default: all of {','.join(DATASETS)})",
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="alpaca-fleece runs per data set (median shown)"
     )
@@ -108,9 +137,7 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     identical = True
     with tempfile.TemporaryDirectory() as tmp:
-        for dataset in ("synthetic", "real"):
-            if args.only and dataset != args.only:
-                continue
+        for dataset in args.only:
             runs = [
                 run_engine(
                     "fleece_run.py", dataset, args.days, args.symbols, Path(tmp) / "fleece.json"
@@ -127,7 +154,9 @@ def main() -> None:
                 "backtrader_run.py", dataset, args.days, args.symbols, Path(tmp) / "bt.json"
             )
             identical &= report(ours, theirs)
-    raise SystemExit(0 if identical else 1)
+    if not identical:
+        fail("TRADES DIFFER between alpaca-fleece and backtrader (see above): cross-check failed")
+    print("\nevery data set: trades identical")
 
 
 if __name__ == "__main__":
