@@ -6,12 +6,14 @@ or ``Z`` (CSV), or a timezone-aware timestamp column (Parquet).
 
 Files are read column-wise with pyarrow and validated with numpy, so a million rows load in a
 few seconds; the reasons are those of :mod:`fleece.data.validate`, with the same precedence and
-the same "compare with the last *accepted* bar" ordering rule as :func:`clean_series`.
+the same whole-series ordering rule as :func:`clean_series`. Each bad row is dropped alone and
+reported with its file, line and reason (:func:`log_problems`); the rest of the file loads.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +28,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from fleece.calendar import MarketCalendar
 from fleece.data.validate import (
+    MAX_VOLUME,
     REASON_CODES,
     REASONS,
     BarColumns,
@@ -55,6 +59,10 @@ _ALIASES = {
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US_PER_S = 1_000_000
+#: Warning lines per call of :func:`log_problems`; a file of garbage is counted, not echoed.
+MAX_PROBLEM_LINES = 50
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ def load_bar_file(path: Path, symbol: str | None = None, on_error: OnError = "dr
     else:
         table, first, unit = _read_parquet(path), 1, "row"
     read = _read_columns(table, path)
-    codes = judge_columns(read.columns)
+    codes = judge_columns(read.columns, _calendar_span_us())
     bad = np.flatnonzero(codes).tolist()
     if bad and on_error == "refuse":
         row = bad[0]
@@ -132,6 +140,35 @@ def load_bars_dir(
         bars.update(result.bars)
         problems.extend(result.problems)
     return LoadResult(bars, problems)
+
+
+def log_problems(problems: Sequence[BarProblem], where: Path | str) -> None:
+    """Log one warning line per dropped row (file, line, reason, timestamp), then the count.
+
+    At most :data:`MAX_PROBLEM_LINES` rows are shown; the count line always says how many.
+    """
+    for problem in problems[:MAX_PROBLEM_LINES]:
+        stamp = problem.timestamp.isoformat() if problem.timestamp else "unreadable"
+        log.warning(
+            "bar row dropped at=%s reason=%s symbol=%s timestamp=%s",
+            problem.source,
+            problem.reason,
+            problem.symbol,
+            stamp,
+        )
+    if problems:
+        hidden = len(problems) - MAX_PROBLEM_LINES
+        more = f" ({hidden} not shown)" if hidden > 0 else ""
+        log.warning("bar rows dropped count=%d in=%s%s", len(problems), where, more)
+
+
+def _calendar_span_us() -> tuple[int, int]:
+    # Rows the market calendar cannot place (before 2005, or years ahead) would stop the
+    # backtest and the exchange: they are refused like any other bad row.
+    first, end = MarketCalendar().span()
+    return (first - _EPOCH) // timedelta(microseconds=1), (end - _EPOCH) // timedelta(
+        microseconds=1
+    )
 
 
 def write_bars_csv(bars: Sequence[Bar], path: Path) -> None:
@@ -261,27 +298,35 @@ def _read_columns(table: Any, path: Path) -> _ReadColumns:
         values, nulls, wrong = _floats(by_name[name])
         prices.append(values)
         codes.append(_codes(nulls, wrong))
-    volume, nulls, wrong = _integers(by_name["volume"])
-    codes.append(_codes(nulls, wrong))
+    volume, nulls, wrong, huge = _integers(by_name["volume"])
+    codes.append(_codes(nulls, wrong, huge))
     optional: dict[str, list[Any] | None] = {}
     for name in OPTIONAL:
         if name not in by_name:
             optional[name] = None
             continue
-        reader = _integers if name == "trade_count" else _floats
-        values_any, nulls, wrong = reader(by_name[name])
+        values_any: NDArray[Any]
+        if name == "trade_count":
+            values_any, nulls, wrong, huge = _integers(by_name[name])
+        else:
+            values_any, nulls, wrong = _floats(by_name[name])
+            huge = np.zeros_like(nulls)
         optional[name] = [
             None if null else v for v, null in zip(values_any.tolist(), nulls, strict=True)
         ]
-        codes.append(_codes(np.zeros_like(nulls), wrong))
+        codes.append(_codes(np.zeros_like(nulls), wrong, huge))
     open_, high, low, close = prices
     parse_codes = _first_code(codes, table.num_rows)
     columns = BarColumns(ts, open_, high, low, close, volume, parse_codes)
     return _ReadColumns(columns, ts_codes == 0, optional["trade_count"], optional["vwap"])
 
 
-def _codes(missing: NDArray[np.bool_], wrong: NDArray[np.bool_]) -> NDArray[np.int8]:
+def _codes(
+    missing: NDArray[np.bool_], wrong: NDArray[np.bool_], huge: NDArray[np.bool_] | None = None
+) -> NDArray[np.int8]:
     codes = np.zeros(len(missing), dtype=np.int8)
+    if huge is not None:
+        codes[huge] = REASON_CODES["value_out_of_range"]
     codes[wrong] = REASON_CODES["wrong_type"]
     codes[missing] = REASON_CODES["missing_field"]
     return codes
@@ -330,13 +375,22 @@ def _floats(column: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArra
         return values, nulls, wrong
 
 
-def _integers(column: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Read a column of whole numbers ("1200", 1200, 1200.0). Returns (values, nulls, wrong)."""
+def _integers(
+    column: Any,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Read a column of whole numbers ("1200", 1200, 1200.0).
+
+    Returns:
+        (values, nulls, wrong, huge): ``huge`` marks magnitudes beyond :data:`MAX_VOLUME`,
+        whose value is not kept (int64 could not hold them all).
+    """
     values, nulls, wrong = _floats(column)
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(values) & (values == np.floor(values))
+        huge = whole & (np.abs(values) > MAX_VOLUME)
     wrong = wrong | (~whole & ~nulls)
-    return np.where(whole, values, 0).astype(np.int64), nulls, wrong
+    fits = whole & ~huge
+    return np.where(fits, values, 0).astype(np.int64), nulls, wrong, huge
 
 
 def _timestamps(column: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
