@@ -349,7 +349,7 @@ def test_dry_run_decides_exactly_like_a_real_run() -> None:
         {"max_position_pct": 0.0},
         {"max_position_pct": 1.5},
         {"max_daily_loss_pct": 0.0},
-        {"max_daily_loss_pct": 1.0},
+        {"max_daily_loss_pct": 1.01},
         {"max_trades_per_day": -1},
         {"max_concurrent_positions": -1},
         {"circuit_breaker_failures": 0},
