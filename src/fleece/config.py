@@ -286,10 +286,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            line = binding.original.line
-            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
+    _refuse_ambiguous_lines(source, text)
     found: dict[str, str] = {}
     for raw_name, value in dotenv_values(stream=io.StringIO(text)).items():
         name = raw_name.upper()
@@ -299,6 +296,41 @@ def _read_env_file(path: Path) -> dict[str, str]:
         if value is not None and value.strip():
             found[name] = value
     return found
+
+
+def _refuse_ambiguous_lines(source: str, text: str) -> None:
+    """Refuse what YAML refuses too: a line that is no assignment, a variable set twice.
+
+    python-dotenv would read a bare ``KILL_SWITCH`` as unset (so false) and keep the last of
+    two ``KILL_SWITCH=`` lines, so a later ``false`` would silently undo a ``true``.
+    """
+    first: dict[str, int] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        original = binding.original.string
+        # A binding's text starts with the blank lines before it: count them to name its line.
+        line = binding.original.line + original[: len(original) - len(original.lstrip())].count(
+            "\n"
+        )
+        if binding.error:
+            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
+        if binding.key is None:
+            continue  # a comment or a blank line
+        shown = binding.key if _PLAIN_KEY.fullmatch(binding.key) else ascii(binding.key)
+        if binding.value is None:
+            raise ConfigError(
+                source,
+                f"line {line}",
+                f"{shown} has no '=': write {shown}=value (a bare name reads as unset)",
+            )
+        name = binding.key.upper() if binding.key.upper() in ENV_NAMES else binding.key
+        if name in first:
+            raise ConfigError(
+                source,
+                f"line {line}",
+                f"{shown} is set again (first on line {first[name]}); keep one line: "
+                "a repeated variable silently takes its last value",
+            )
+        first[name] = line
 
 
 def env_file_warning(path: Path) -> str | None:
