@@ -42,6 +42,26 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from fleece.config_bounds import (
+    BreakerFailures,
+    Count,  # noqa: F401 (kept here for keys with no more telling bound)
+    GraceSeconds,
+    HeartbeatSeconds,
+    LogBytes,
+    PollSeconds,
+    Positions,
+    RetentionDays,
+    Seconds,  # noqa: F401 (as Count)
+    SessionMinutes,
+    SimDays,
+    SimSeed,
+    SimSpeed,
+    SnapshotSeconds,
+    TimeoutSeconds,
+    TradesPerDay,
+    WarmupBars,
+    WindowBars,
+)
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.paper_lock import Endpoints, apply_paper_lock, is_loopback_host, resolve_endpoints
 
@@ -144,11 +164,11 @@ class Settings(BaseSettings):
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
     # Seconds before one HTTP call to Alpaca gives up (alpaca-py sets none of its own).
-    alpaca_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
+    alpaca_timeout_seconds: TimeoutSeconds = 15.0
     sim_data: EnvPath | None = None
-    sim_speed: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
-    sim_seed: int = 0
-    sim_days: Annotated[int, Field(ge=1)] = 1
+    sim_speed: SimSpeed = 300.0
+    sim_seed: SimSeed = 0
+    sim_days: SimDays = 1
     sim_start: Annotated[date | None, BeforeValidator(_iso_day)] = None
     dashboard_token: Annotated[SecretStr | None, AfterValidator(_token)] = None
     dashboard_enabled: EnvBool = True
@@ -157,7 +177,7 @@ class Settings(BaseSettings):
     dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     log_dir: EnvPath = Path("logs")
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
-    log_max_bytes: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
+    log_max_bytes: LogBytes = 10 * 1024 * 1024
     log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -407,8 +427,6 @@ def _distinct_tickers(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 Fraction = Annotated[float, AfterValidator(_fraction)]
-Count = Annotated[int, Field(gt=0)]
-Seconds = Annotated[float, Field(gt=0)]
 Ticker = Annotated[str, Strict(), AfterValidator(_ticker)]
 
 # Strict: YAML already gives ints, floats and bools, so "20" for a count is a mistake to refuse.
@@ -430,10 +448,11 @@ class RiskConfig(BaseModel):
 
     model_config = _SECTION
     max_position_pct: Fraction = 0.10
+    # 1.0 means no daily loss stop (risk_manager.has_daily_loss_stop).
     max_daily_loss_pct: Fraction = 0.05
-    max_trades_per_day: Count = 20
-    max_concurrent_positions: Count = 10
-    circuit_breaker_failures: Count = 5
+    max_trades_per_day: TradesPerDay = 20
+    max_concurrent_positions: Positions = 10
+    circuit_breaker_failures: BreakerFailures = 5
 
 
 class StrategyConfig(BaseModel):
@@ -441,9 +460,9 @@ class StrategyConfig(BaseModel):
 
     model_config = _SECTION
     name: Literal["sma_crossover"] = "sma_crossover"
-    fast: Count = 10
-    medium: Count = 30
-    slow: Count = 90
+    fast: WindowBars = 10
+    medium: WindowBars = 30
+    slow: WindowBars = 90
 
     @model_validator(mode="after")
     def _windows_ordered(self) -> StrategyConfig:
@@ -465,15 +484,15 @@ class DataConfig(BaseModel):
 
     model_config = _SECTION
     feed: Literal["iex", "sip"] = "iex"
-    poll_interval_seconds: Seconds = 5.0
-    warmup_bars: Annotated[int, Field(ge=0)] | None = None
+    poll_interval_seconds: PollSeconds = 5.0
+    warmup_bars: WarmupBars | None = None
 
 
 class OrdersConfig(BaseModel):
     """``orders``: how long an unfilled order may live, and its time in force."""
 
     model_config = _SECTION
-    stale_order_minutes: Count = 15
+    stale_order_minutes: SessionMinutes = 15
     time_in_force: Literal["day"] = "day"
 
 
@@ -483,16 +502,16 @@ class ShutdownConfig(BaseModel):
     model_config = _SECTION
     cancel_open_orders: bool = True
     close_positions: bool = True
-    grace_seconds: Seconds = 25.0
+    grace_seconds: GraceSeconds = 25.0
 
 
 class HousekeepingConfig(BaseModel):
     """``housekeeping``: periodic tasks."""
 
     model_config = _SECTION
-    heartbeat_seconds: Seconds = 60.0
-    equity_snapshot_seconds: Seconds = 60.0
-    bar_retention_days: Count = 30
+    heartbeat_seconds: HeartbeatSeconds = 60.0
+    equity_snapshot_seconds: SnapshotSeconds = 60.0
+    bar_retention_days: RetentionDays = 30
 
 
 class TradingConfig(BaseModel):
