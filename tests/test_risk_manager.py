@@ -202,6 +202,15 @@ def test_daily_loss_limit_blocks_entries_but_allows_exits() -> None:
     assert risk.evaluate(sell("SPY"), ctx, 100.0) == Approval("SPY", Side.SELL, 10)
 
 
+def test_a_daily_loss_pct_of_one_means_no_daily_loss_stop() -> None:
+    # 1.0 is accepted by trading.yaml; it means "no stop", even with everything lost.
+    ctx = context(equity=0.01, last_equity=100_000.0)
+    risk = RiskManager(limits(max_daily_loss_pct=1.0))
+
+    assert risk.trading_state(ctx) == (TradingState.ACTIVE, "")
+    assert isinstance(risk.evaluate(buy("IBM"), context(**LOSS_HIT), 100.0), Approval)
+
+
 def test_exits_ignore_the_trade_and_position_limits() -> None:
     ctx = context(positions=holding("SPY", "IBM"), trades_today=20)
     risk = RiskManager(limits(max_concurrent_positions=2))
@@ -340,7 +349,7 @@ def test_dry_run_decides_exactly_like_a_real_run() -> None:
         {"max_position_pct": 0.0},
         {"max_position_pct": 1.5},
         {"max_daily_loss_pct": 0.0},
-        {"max_daily_loss_pct": 1.0},
+        {"max_daily_loss_pct": 1.01},
         {"max_trades_per_day": -1},
         {"max_concurrent_positions": -1},
         {"circuit_breaker_failures": 0},

@@ -7,7 +7,7 @@ for the "HH:MM" strings Alpaca's calendar endpoint serves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +53,12 @@ def _xnys() -> Any:
     return xcals.get_calendar("XNYS", start=_FIRST_DAY)
 
 
+@lru_cache(maxsize=1)
+def _span_days() -> tuple[date, date]:
+    cal = _xnys()
+    return cal.first_session.date(), cal.last_session.date()
+
+
 def _to_session(day: pd.Timestamp) -> Session:
     cal = _xnys()
     opened = cal.session_open(day).to_pydatetime().astimezone(UTC)
@@ -62,6 +68,25 @@ def _to_session(day: pd.Timestamp) -> Session:
 
 class MarketCalendar:
     """Answers "is the market open" and "when does the session start" for NYSE."""
+
+    def first_day(self) -> date:
+        """The first session the calendar knows (it refuses questions about earlier days)."""
+        return _span_days()[0]
+
+    def last_day(self) -> date:
+        """The last session the calendar knows: about a year after today (exchange-calendars'
+        default end), since later holidays are not decided yet."""
+        return _span_days()[1]
+
+    def span(self) -> tuple[datetime, datetime]:
+        """``[first, end)``: New York midnight before the first session, and after the last.
+
+        Bars, sessions and simulated days outside it cannot be placed on the calendar.
+        """
+        first, last = _span_days()
+        start = datetime.combine(first, time(0), tzinfo=NEW_YORK).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=NEW_YORK)
+        return start, end.astimezone(UTC)
 
     def is_session(self, day: date) -> bool:
         """True when ``day`` is an NYSE trading day."""

@@ -24,7 +24,8 @@ from fleece.calendar import NEW_YORK
 from fleece.cli_config import config_app
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.config import AppConfig, load_config, secret_texts
+from fleece.config import AppConfig, load_config, load_settings, secret_texts
+from fleece.config_bounds import MAX_SIM_DAYS, MAX_SIM_SPEED
 from fleece.exchange.server import exchange_command
 from fleece.logs import setup_logging
 from fleece.state_store import StateStore
@@ -115,41 +116,68 @@ def run(env_file: EnvFile = Path(".env")) -> None:
 
 
 def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConfig:
+    """The configuration a bot starts with, refused in one line unless it can start with it."""
+    from fleece.preflight import preflight
+
     # API keys are required in paper mode only; load_config knows the mode.
-    return load_config(env_file, {**os.environ, **(overrides or {})})
+    config = load_config(env_file, {**os.environ, **(overrides or {})})
+    preflight(config)
+    return config
+
+
+DEMO_DB = Path("data/demo/trades.db")
+
+
+def demo_overrides(days: int, speed: float, seed: int, *, sim_data: bool) -> dict[str, str]:
+    """The settings ``fleece demo`` puts over the environment and ``.env``.
+
+    Synthetic bars start on 2024-11-25 unless ``SIM_START`` is in the environment; with
+    ``SIM_DATA`` (``sim_data``) the bars' own days decide, as for ``fleece run``.
+    """
+    overrides = {
+        "FLEECE_MODE": "sim",
+        "DATABASE_PATH": str(DEMO_DB),
+        # One more session than traded: the bot stops 30 minutes into it (see runtime).
+        "SIM_DAYS": str(days + 1),
+        "SIM_SPEED": str(speed),
+        "SIM_SEED": str(seed),
+        "KILL_SWITCH": "false",
+        "DRY_RUN": "false",
+    }
+    if not sim_data:
+        overrides["SIM_START"] = os.environ.get("SIM_START", "2024-11-25")
+    if "DASHBOARD_PORT" not in os.environ and not _port_free("127.0.0.1", 8080):
+        overrides["DASHBOARD_PORT"] = "0"  # 8080 is taken: any free port will do
+    return overrides
 
 
 @app.command()
 def demo(
     env_file: EnvFile = Path(".env"),
-    days: Annotated[int, typer.Option(help="full simulated sessions to trade")] = 1,
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 600.0,
-    seed: Annotated[int, typer.Option(help="seed of the synthetic market")] = 7,
+    days: Annotated[
+        int, typer.Option(help="full simulated sessions to trade", min=1, max=MAX_SIM_DAYS - 1)
+    ] = 1,
+    speed: Annotated[
+        float,
+        typer.Option(help="simulated seconds per real second", min=1, max=MAX_SIM_SPEED),
+    ] = 600.0,
+    seed: Annotated[
+        int, typer.Option(help="seed of the synthetic market", min=0, max=2**63 - 1)
+    ] = 7,
 ) -> None:
     """Run the bot on the built-in exchange over a simulated day, then print a summary."""
     from fleece.summary import print_summary
 
-    db = Path("data/demo/trades.db")
+    db = DEMO_DB
     with user_errors():
         # One demo per store: a second one must neither delete the first one's store nor run.
         lock = StoreLock.acquire(db.absolute())
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    overrides = {
-        "FLEECE_MODE": "sim",
-        "DATABASE_PATH": str(db),
-        "SIM_DAYS": str(days + 1),
-        "SIM_SPEED": str(speed),
-        "SIM_SEED": str(seed),
-        "SIM_START": os.environ.get("SIM_START", "2024-11-25"),
-        "KILL_SWITCH": "false",
-        "DRY_RUN": "false",
-    }
-    if "DASHBOARD_PORT" not in os.environ and not _port_free("127.0.0.1", 8080):
-        overrides.setdefault("DASHBOARD_PORT", "0")  # 8080 is taken: any free port will do
     try:
         with user_errors():
-            config = _load(env_file, overrides)
+            sim_data = load_settings(env_file, os.environ).sim_data is not None
+            config = _load(env_file, demo_overrides(days, speed, seed, sim_data=sim_data))
     except typer.Exit:
         lock.release()
         raise

@@ -1,7 +1,8 @@
 """``fleece config check``: validate the configuration and show it, secrets masked.
 
 Exit code 0 with two tables (environment, trading.yaml) when everything is valid; exit code 2
-with one ``error: <file>: <key>: <reason>`` line on stderr otherwise.
+with one ``error: <file>: <key>: <reason>`` line on stderr otherwise. "Valid" is what the bot
+can start with: the values' bounds, and the disk and calendar checks of :mod:`fleece.preflight`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fleece.config import FILE_KEY, AppConfig, Settings, TradingConfig, load_con
 from fleece.errors import ConfigError
 from fleece.net_proxy import describe_routes
 from fleece.paper_lock import DATA_URL, PAPER_TRADING_URL, Endpoints, is_loopback_url
+from fleece.preflight import preflight
 
 config_app = typer.Typer(
     help="Inspect and validate the configuration (.env, environment and trading.yaml).",
@@ -142,6 +144,7 @@ def check(
     app_config = load_config(
         env_file=Path(".env") if env_file is None else env_file, config_path=config
     )
+    preflight(app_config)
     render(app_config, Console())
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
+from fleece.risk_manager import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
     BotStatus,
@@ -169,7 +170,10 @@ def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
     label = f"today {d.session_date.isoformat()}" + (" (sim)" if status.simulated_time else "")
     pnl = f"P&L {_money(d.pnl, signed=True)} (equity {_money(d.equity)}, "
     pnl += f"start {_money(d.start_equity)}) · loss limit "
-    pnl += f"-{_money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+    if has_daily_loss_stop(d.max_daily_loss_pct):
+        pnl += f"-{_money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+    else:
+        pnl += "none (max_daily_loss_pct 1.0)"
     rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]
     if d.refusals:
         rows.append(("refusals today", ", ".join(f"{k} {v}" for k, v in d.refusals.items())))

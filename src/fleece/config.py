@@ -43,6 +43,26 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from fleece.config_bounds import (
+    BreakerFailures,
+    Count,  # noqa: F401 (kept here for keys with no more telling bound)
+    GraceSeconds,
+    HeartbeatSeconds,
+    LogBytes,
+    PollSeconds,
+    Positions,
+    RetentionDays,
+    Seconds,  # noqa: F401 (as Count)
+    SessionMinutes,
+    SimDays,
+    SimSeed,
+    SimSpeed,
+    SnapshotSeconds,
+    TimeoutSeconds,
+    TradesPerDay,
+    WarmupBars,
+    WindowBars,
+)
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.paper_lock import Endpoints, apply_paper_lock, is_loopback_host, resolve_endpoints
@@ -197,11 +217,11 @@ class Settings(BaseSettings):
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
     # Seconds before one HTTP call to Alpaca gives up (alpaca-py sets none of its own).
-    alpaca_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
+    alpaca_timeout_seconds: TimeoutSeconds = 15.0
     sim_data: EnvPath | None = None
-    sim_speed: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
-    sim_seed: int = 0
-    sim_days: Annotated[int, Field(ge=1)] = 1
+    sim_speed: SimSpeed = 300.0
+    sim_seed: SimSeed = 0
+    sim_days: SimDays = 1
     sim_start: Annotated[date | None, BeforeValidator(_iso_day)] = None
     dashboard_token: Annotated[SecretStr | None, AfterValidator(_token)] = None
     dashboard_enabled: EnvBool = True
@@ -210,7 +230,7 @@ class Settings(BaseSettings):
     dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     log_dir: EnvPath = Path("logs")
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
-    log_max_bytes: Annotated[int, Field(ge=0)] = 10 * 1024 * 1024
+    log_max_bytes: LogBytes = 10 * 1024 * 1024
     log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
     # Notifications and remote control (fleece.notify, fleece.control): all optional.
     notify_urls: Annotated[SecretStr | None, AfterValidator(_notify_urls)] = None
@@ -380,10 +400,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            line = binding.original.line
-            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
+    _refuse_ambiguous_lines(source, text)
     found: dict[str, str] = {}
     for raw_name, value in dotenv_values(stream=io.StringIO(text)).items():
         name = raw_name.upper()
@@ -393,6 +410,41 @@ def _read_env_file(path: Path) -> dict[str, str]:
         if value is not None and value.strip():
             found[name] = value
     return found
+
+
+def _refuse_ambiguous_lines(source: str, text: str) -> None:
+    """Refuse what YAML refuses too: a line that is no assignment, a variable set twice.
+
+    python-dotenv would read a bare ``KILL_SWITCH`` as unset (so false) and keep the last of
+    two ``KILL_SWITCH=`` lines, so a later ``false`` would silently undo a ``true``.
+    """
+    first: dict[str, int] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        original = binding.original.string
+        # A binding's text starts with the blank lines before it: count them to name its line.
+        line = binding.original.line + original[: len(original) - len(original.lstrip())].count(
+            "\n"
+        )
+        if binding.error:
+            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
+        if binding.key is None:
+            continue  # a comment or a blank line
+        shown = binding.key if _PLAIN_KEY.fullmatch(binding.key) else ascii(binding.key)
+        if binding.value is None:
+            raise ConfigError(
+                source,
+                f"line {line}",
+                f"{shown} has no '=': write {shown}=value (a bare name reads as unset)",
+            )
+        name = binding.key.upper() if binding.key.upper() in ENV_NAMES else binding.key
+        if name in first:
+            raise ConfigError(
+                source,
+                f"line {line}",
+                f"{shown} is set again (first on line {first[name]}); keep one line: "
+                "a repeated variable silently takes its last value",
+            )
+        first[name] = line
 
 
 def env_file_warning(path: Path) -> str | None:
@@ -469,8 +521,6 @@ def _distinct_tickers(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 Fraction = Annotated[float, AfterValidator(_fraction)]
-Count = Annotated[int, Field(gt=0)]
-Seconds = Annotated[float, Field(gt=0)]
 Ticker = Annotated[str, Strict(), AfterValidator(_ticker)]
 
 # Strict: YAML already gives ints, floats and bools, so "20" for a count is a mistake to refuse.
@@ -492,10 +542,11 @@ class RiskConfig(BaseModel):
 
     model_config = _SECTION
     max_position_pct: Fraction = 0.10
+    # 1.0 means no daily loss stop (risk_manager.has_daily_loss_stop).
     max_daily_loss_pct: Fraction = 0.05
-    max_trades_per_day: Count = 20
-    max_concurrent_positions: Count = 10
-    circuit_breaker_failures: Count = 5
+    max_trades_per_day: TradesPerDay = 20
+    max_concurrent_positions: Positions = 10
+    circuit_breaker_failures: BreakerFailures = 5
 
 
 class StrategyConfig(BaseModel):
@@ -503,9 +554,9 @@ class StrategyConfig(BaseModel):
 
     model_config = _SECTION
     name: Literal["sma_crossover"] = "sma_crossover"
-    fast: Count = 10
-    medium: Count = 30
-    slow: Count = 90
+    fast: WindowBars = 10
+    medium: WindowBars = 30
+    slow: WindowBars = 90
 
     @model_validator(mode="after")
     def _windows_ordered(self) -> StrategyConfig:
@@ -532,9 +583,9 @@ class DataConfig(BaseModel):
 
     model_config = _SECTION
     feed: Literal["iex", "sip"] = "iex"
-    poll_interval_seconds: Seconds = 5.0
+    poll_interval_seconds: PollSeconds = 5.0
     bar_settle_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
-    warmup_bars: Annotated[int, Field(ge=0)] | None = None
+    warmup_bars: WarmupBars | None = None
 
     @property
     def poll_offset_seconds(self) -> float:
@@ -552,7 +603,7 @@ class OrdersConfig(BaseModel):
     """``orders``: how long an unfilled order may live, and its time in force."""
 
     model_config = _SECTION
-    stale_order_minutes: Count = 15
+    stale_order_minutes: SessionMinutes = 15
     time_in_force: Literal["day"] = "day"
 
 
@@ -562,16 +613,16 @@ class ShutdownConfig(BaseModel):
     model_config = _SECTION
     cancel_open_orders: bool = True
     close_positions: bool = True
-    grace_seconds: Seconds = 25.0
+    grace_seconds: GraceSeconds = 25.0
 
 
 class HousekeepingConfig(BaseModel):
     """``housekeeping``: periodic tasks."""
 
     model_config = _SECTION
-    heartbeat_seconds: Seconds = 60.0
-    equity_snapshot_seconds: Seconds = 60.0
-    bar_retention_days: Count = 30
+    heartbeat_seconds: HeartbeatSeconds = 60.0
+    equity_snapshot_seconds: SnapshotSeconds = 60.0
+    bar_retention_days: RetentionDays = 30
 
 
 def _distinct_kinds(values: tuple[EventKind, ...]) -> tuple[EventKind, ...]:

@@ -85,6 +85,19 @@ def _require_finite(value: float, what: str) -> None:
         raise ValueError(f"{what} must be a finite number, got {value!r}")
 
 
+NO_DAILY_LOSS_STOP = 1.0
+"""``max_daily_loss_pct`` that means no daily loss stop: a limit of losing everything.
+
+Read literally, 100% would stop a session only at zero equity; said in a config it means the
+operator wants no stop, and the risk manager, the backtest and its loss scan all read it so.
+"""
+
+
+def has_daily_loss_stop(max_daily_loss_pct: float) -> bool:
+    """True unless ``max_daily_loss_pct`` is :data:`NO_DAILY_LOSS_STOP` (the one rule)."""
+    return max_daily_loss_pct < NO_DAILY_LOSS_STOP
+
+
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
     """The configured limits.
@@ -92,7 +105,7 @@ class RiskLimits:
     Attributes:
         max_position_pct: fraction of equity one entry may cost, in (0, 1].
         max_daily_loss_pct: loss from the session's starting equity that switches to REDUCING,
-            in (0, 1).
+            in (0, 1]; 1.0 (:data:`NO_DAILY_LOSS_STOP`) means no daily loss stop at all.
         max_trades_per_day: entries allowed per session (orders submitted since the open).
         max_concurrent_positions: held positions plus pending entries allowed at once.
         circuit_breaker_failures: consecutive order failures that trip the breaker.
@@ -107,11 +120,16 @@ class RiskLimits:
     max_concurrent_positions: int
     circuit_breaker_failures: int = 5
 
+    @property
+    def daily_loss_stop(self) -> bool:
+        """False when ``max_daily_loss_pct`` is 1.0: no loss of a day ever switches to REDUCING."""
+        return has_daily_loss_stop(self.max_daily_loss_pct)
+
     def __post_init__(self) -> None:
         if not 0 < self.max_position_pct <= 1:
             raise ValueError(f"max_position_pct must be in (0, 1], got {self.max_position_pct}")
-        if not 0 < self.max_daily_loss_pct < 1:
-            raise ValueError(f"max_daily_loss_pct must be in (0, 1), got {self.max_daily_loss_pct}")
+        if not 0 < self.max_daily_loss_pct <= NO_DAILY_LOSS_STOP:
+            raise ValueError(f"max_daily_loss_pct must be in (0, 1], got {self.max_daily_loss_pct}")
         if self.max_trades_per_day < 0:
             raise ValueError(f"max_trades_per_day must be >= 0, got {self.max_trades_per_day}")
         if self.max_concurrent_positions < 0:
@@ -249,12 +267,13 @@ class RiskManager:
         Without a positive starting equity (e.g. no account read yet, all zeros) there is no
         baseline to lose a percentage of, so the limit is not considered hit; entries are then
         refused by sizing anyway (zero equity buys nothing).
+        With ``max_daily_loss_pct`` at 1.0 there is no limit: it is never hit.
 
         Args:
             equity: current equity.
             last_equity: equity at the session's start.
         """
-        if last_equity <= 0:
+        if last_equity <= 0 or not self.limits.daily_loss_stop:
             return False
         memo = self._loss_memo
         if memo is not None and memo[0] == equity and memo[1] == last_equity:

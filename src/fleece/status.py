@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fleece.risk_manager import has_daily_loss_stop
+
 if TYPE_CHECKING:
     from fleece.config import AppConfig
     from fleece.state_store import StateStore
@@ -167,7 +169,11 @@ class HeartbeatStatus:
 
 @dataclass(frozen=True, slots=True)
 class DayStatus:
-    """Today's figures against the risk limits (``today`` is simulated in sim mode)."""
+    """Today's figures against the risk limits (``today`` is simulated in sim mode).
+
+    ``loss_limit`` is None when the start equity is unknown, or when there is no daily loss
+    stop (``max_daily_loss_pct`` 1.0).
+    """
 
     session_date: date
     start_equity: float | None
@@ -417,7 +423,11 @@ def _day(
         equity=equity,
         pnl=pnl,
         max_daily_loss_pct=risk.max_daily_loss_pct,
-        loss_limit=round(start * risk.max_daily_loss_pct, 2) if start is not None else None,
+        loss_limit=(
+            round(start * risk.max_daily_loss_pct, 2)
+            if start is not None and has_daily_loss_stop(risk.max_daily_loss_pct)
+            else None
+        ),
         trades_submitted=store.trades_submitted(day),
         max_trades_per_day=risk.max_trades_per_day,
         refusals=store.refusal_counts(since=day_start),

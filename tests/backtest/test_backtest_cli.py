@@ -44,6 +44,21 @@ def test_backtest_on_the_real_bars_writes_the_four_outputs(tmp_path: Path) -> No
     assert json.loads((out / "stats.json").read_text())["run"]["symbols"] == ["IBM", "SPY"]
 
 
+def test_a_daily_loss_pct_of_one_runs_as_no_daily_loss_stop(tmp_path: Path) -> None:
+    # `fleece config check` accepts 1.0; the backtest used to end in a traceback on it.
+    config = tmp_path / "trading.yaml"
+    config.write_text("symbols:\n  list: [SPY]\nrisk:\n  max_daily_loss_pct: 1.0\n")
+    args = ["backtest", "--synthetic", "--start", "2024-03-04", "--end", "2024-03-05"]
+
+    result = runner.invoke(app, [*args, "--config", str(config), "--out", str(tmp_path / "o")])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads((tmp_path / "o" / "stats.json").read_text())["run"]["risk"]["max_daily_loss_pct"]
+        == 1.0
+    )
+
+
 def test_synthetic_backtest_honours_dates_cash_and_slippage(tmp_path: Path) -> None:
     out = tmp_path / "run"
 

@@ -48,6 +48,19 @@ def test_fast_path_equals_exact_path_when_the_daily_loss_limit_latches() -> None
     assert any(r.reason == "daily_loss_limit" for r in fast.refusals)
 
 
+def test_a_daily_loss_pct_of_one_never_latches_reducing_on_either_path() -> None:
+    # On the same lossy market where 0.2% latches, 1.0 means no daily loss stop at all.
+    no_stop = config(limits=limits(**{**LOSSY, "max_daily_loss_pct": 1.0}))
+    store = MemoryStore()
+
+    fast, exact = both_modes(synthetic(days=4), no_stop)
+    run_backtest(synthetic(days=4), no_stop, store=store)
+
+    assert outcome(fast) == outcome(exact)
+    assert not any(r.reason == "daily_loss_limit" for r in fast.refusals)
+    assert not [why for _, _, why in store.trading_states if why == "daily_loss_limit"]
+
+
 def test_the_fast_path_latches_the_loss_limit_at_a_minute_it_made_no_decision() -> None:
     # The bot checks its state every minute; the fast path finds the skipped minute where
     # equity crossed the line and latches REDUCING there, as the bot's heartbeat would.

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from ops_helpers import VENV_PYTHON
+from rich.console import Console
 from typer.testing import CliRunner
 
+from fleece.cli_ops import print_status
 from fleece.config import AppConfig, load_config
 from fleece.models import Bar, OrderIntent, Refusal, Side, TradingState
 from fleece.state_store import IntentStatus, StateStore
@@ -43,8 +45,12 @@ housekeeping:
 # --------------------------------------------------------------------------- builders
 
 
-def config_in(tmp_path: Path, mode: str = "paper") -> AppConfig:
-    (tmp_path / "trading.yaml").write_text(TRADING_YAML)
+def config_in(tmp_path: Path, mode: str = "paper", max_daily_loss_pct: str = "0.05") -> AppConfig:
+    (tmp_path / "trading.yaml").write_text(
+        TRADING_YAML.replace(
+            "max_daily_loss_pct: 0.05", f"max_daily_loss_pct: {max_daily_loss_pct}"
+        )
+    )
     environ = {
         "FLEECE_MODE": mode,
         "DATABASE_PATH": str(tmp_path / "data" / "trades.db"),
@@ -162,6 +168,19 @@ def test_todays_pnl_and_trade_count_are_shown_against_the_limits(tmp_path: Path)
     assert (today.loss_limit, today.max_daily_loss_pct) == (5_000.0, 0.05)
     assert (today.trades_submitted, today.max_trades_per_day) == (3, 20)
     assert today.refusals == {"max_positions": 2}
+
+
+def test_a_daily_loss_pct_of_one_shows_no_loss_limit(tmp_path: Path) -> None:
+    config = config_in(tmp_path, max_daily_loss_pct="1.0")
+    with store_of(config) as store:
+        store.set_start_equity(DAY, 100_000.0)
+
+    status = status_of(config, tmp_path)
+    console = Console(record=True, width=200)
+    print_status(console, status)
+
+    assert status.today is not None and status.today.loss_limit is None
+    assert "loss limit none" in console.export_text()
 
 
 def test_trading_state_kill_switch_and_breaker_are_read_from_the_store(tmp_path: Path) -> None:

@@ -49,6 +49,14 @@ def test_windows_out_of_order_are_skipped_with_the_runners_reason() -> None:
     assert "fast < medium < slow" in reasons[(10, 10)]
 
 
+def test_a_window_longer_than_a_week_of_minutes_is_skipped_not_run() -> None:
+    # trading.yaml refuses such a window; on the command line it was run (and ran out of memory).
+    grid = _grid(fast=(3,), medium=(8,), slow=(1950, 100_000_000_000))
+
+    assert [p.params.slow for p in grid.points] == [1950]
+    assert "longer than a week of regular-session minutes" in grid.skipped[0].reason
+
+
 def test_a_position_size_the_risk_manager_refuses_is_skipped() -> None:
     grid = _grid(fast=(3,), medium=(8,), slow=(20,), pct=(0.1, 1.5))
 

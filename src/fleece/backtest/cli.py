@@ -278,6 +278,11 @@ def backtest_command(
         f"{result.bars:,} bars in {result.elapsed:.2f} s ({result.bars_per_second:,.0f} bars/s); "
         f"outputs in {target}/ (open {target / REPORT_HTML})"
     )
+    if market.dropped:
+        console.print(
+            f"{len(market.dropped):,} bad row(s) of the bar files dropped, each alone "
+            "(the warnings above name each file, line and reason)"
+        )
 
 
 def replay_command(

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.data.validate import BarProblem
 from fleece.errors import DataError
 from fleece.models import TICKS_PER_DOLLAR, Bar
 
@@ -100,9 +101,15 @@ class SymbolBars:
 
 @dataclass(frozen=True, eq=False)
 class MarketData:
-    """The symbols of one run, each with its bars (``symbols`` lists them sorted)."""
+    """The symbols of one run, each with its bars (``symbols`` lists them sorted).
+
+    Attributes:
+        bars: per symbol, its bars.
+        dropped: bad rows of the files the bars came from, each dropped alone (and logged).
+    """
 
     bars: Mapping[str, SymbolBars]
+    dropped: tuple[BarProblem, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -129,7 +136,7 @@ class MarketData:
         """Only bars of the New York days ``start`` to ``end`` inclusive (None: open-ended)."""
         lo = None if start is None else _ny_midnight(start)
         hi = None if end is None else _ny_midnight(end + timedelta(days=1))
-        return MarketData({s: b.between(lo, hi) for s, b in self.bars.items()})
+        return MarketData({s: b.between(lo, hi) for s, b in self.bars.items()}, self.dropped)
 
 
 def _ny_midnight(day: date) -> int:
@@ -292,14 +299,15 @@ def load_market(
 ) -> MarketData:
     """Bars of ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``.
 
-    Bad rows are dropped (and logged, one line per file) as the importer's drop mode does.
+    Each bad row is dropped alone and logged (file, line, reason), as the importer's drop mode
+    does; the rest loads, and ``dropped`` lists them.
 
     Raises:
         DataError: (one line) the directory or a requested symbol's file is missing or unreadable.
     """
-    from fleece.data.importer import load_bars_dir
+    from fleece.data.importer import load_bars_dir, log_problems
 
     result = load_bars_dir(directory, symbols)
-    if result.problems:
-        log.warning("bars dropped count=%d dir=%s", len(result.problems), directory)
-    return market_from_bars(result.bars, calendar)
+    log_problems(result.problems, directory)
+    market = market_from_bars(result.bars, calendar)
+    return MarketData(market.bars, tuple(result.problems))

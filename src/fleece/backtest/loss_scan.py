@@ -52,6 +52,8 @@ class LossScanner:
         self.run = run
         self.market: MarketData = run.market
         self.pct = run.config.limits.max_daily_loss_pct
+        # max_daily_loss_pct 1.0: no daily loss stop, so no minute needs a look.
+        self.stops = run.config.limits.daily_loss_stop
         self.grid: list[int] = run.grid.tolist()
         self.closes = [int(s.close.timestamp()) for s in run.sessions]
         self.opens = [int(s.open.timestamp()) for s in run.sessions]
@@ -65,7 +67,7 @@ class LossScanner:
 
     def scan(self, last: int, until: int, *, inclusive: bool) -> None:
         """Check the grid minutes after ``last`` and before (or at) ``until``."""
-        if not self.run.trader.portfolio.qty:
+        if not self.stops or not self.run.trader.portfolio.qty:
             return
         lo, hi, fills = self._safe_span
         if lo <= last and until <= hi and fills == len(self.run.fills):

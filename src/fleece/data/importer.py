@@ -6,55 +6,39 @@ or ``Z`` (CSV), or a timezone-aware timestamp column (Parquet).
 
 Files are read column-wise with pyarrow and validated with numpy, so a million rows load in a
 few seconds; the reasons are those of :mod:`fleece.data.validate`, with the same precedence and
-the same "compare with the last *accepted* bar" ordering rule as :func:`clean_series`.
+the same whole-series ordering rule as :func:`clean_series`. Each bad row is dropped alone and
+reported with its file, line and reason (:func:`log_problems`); the rest of the file loads.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from fleece.data.validate import (
-    REASON_CODES,
-    REASONS,
-    BarColumns,
-    BarProblem,
-    judge_columns,
-    parse_float,
-    parse_timestamp,
-    paused_gc,
-)
+from fleece.calendar import MarketCalendar
+from fleece.data.columns import OPTIONAL, REQUIRED, ReadColumns, read_columns
+from fleece.data.validate import REASONS, BarProblem, judge_columns
 from fleece.errors import DataError
 from fleece.models import Bar
 
 OnError = Literal["drop", "refuse"]
-REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
-OPTIONAL = ("trade_count", "vwap")
 SUFFIXES = (".csv", ".parquet")
-_ALIASES = {
-    "t": "timestamp",
-    "o": "open",
-    "h": "high",
-    "l": "low",
-    "c": "close",
-    "v": "volume",
-    "n": "trade_count",
-    "vw": "vwap",
-}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US_PER_S = 1_000_000
+#: Warning lines per call of :func:`log_problems`; a file of garbage is counted, not echoed.
+MAX_PROBLEM_LINES = 50
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,17 +66,7 @@ def load_bar_file(path: Path, symbol: str | None = None, on_error: OnError = "dr
             in refuse mode, has a bad row: the message names the file, the line and the reason.
     """
     symbol = (symbol or path.stem).upper()
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(f"{path}: not a bar file (expected .csv or .parquet)")
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    if suffix == ".csv":
-        table, first, unit = _read_csv(path), 2, "line"  # line 1 is the header
-    else:
-        table, first, unit = _read_parquet(path), 1, "row"
-    read = _read_columns(table, path)
-    codes = judge_columns(read.columns)
+    read, codes, first, unit = _judged(path)
     bad = np.flatnonzero(codes).tolist()
     if bad and on_error == "refuse":
         row = bad[0]
@@ -103,6 +77,38 @@ def load_bar_file(path: Path, symbol: str | None = None, on_error: OnError = "dr
         for row in bad
     ]
     return LoadResult({symbol: read.bars(symbol, np.flatnonzero(codes == 0))}, problems)
+
+
+def bar_file_span(path: Path) -> tuple[datetime, datetime] | None:
+    """First and last bar start that :func:`load_bar_file` would keep, without building bars.
+
+    Returns:
+        None when no row of the file is usable.
+
+    Raises:
+        DataError: as :func:`load_bar_file`.
+    """
+    read, codes, _, _ = _judged(path)
+    kept = read.columns.ts_us[codes == 0]
+    if not len(kept):
+        return None
+    one_us = timedelta(microseconds=1)
+    return _EPOCH + int(kept.min()) * one_us, _EPOCH + int(kept.max()) * one_us
+
+
+def _judged(path: Path) -> tuple[ReadColumns, NDArray[np.int8], int, str]:
+    """Read and judge a bar file: (columns, per-row codes, number of its first row, unit)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"{path}: not a bar file (expected .csv or .parquet)")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if suffix == ".csv":
+        table, first, unit = _read_csv(path), 2, "line"  # line 1 is the header
+    else:
+        table, first, unit = _read_parquet(path), 1, "row"
+    read = read_columns(table, path)
+    return read, judge_columns(read.columns, _calendar_span_us()), first, unit
 
 
 def load_bars_dir(
@@ -124,7 +130,7 @@ def load_bars_dir(
     """
     if not path.is_dir():
         raise DataError(f"{path}: no such directory")
-    files = _files_for(path, symbols) if symbols is not None else _all_files(path)
+    files = files_for(path, symbols) if symbols is not None else _all_files(path)
     bars: dict[str, list[Bar]] = {}
     problems: list[BarProblem] = []
     for symbol, file in files.items():
@@ -132,6 +138,35 @@ def load_bars_dir(
         bars.update(result.bars)
         problems.extend(result.problems)
     return LoadResult(bars, problems)
+
+
+def log_problems(problems: Sequence[BarProblem], where: Path | str) -> None:
+    """Log one warning line per dropped row (file, line, reason, timestamp), then the count.
+
+    At most :data:`MAX_PROBLEM_LINES` rows are shown; the count line always says how many.
+    """
+    for problem in problems[:MAX_PROBLEM_LINES]:
+        stamp = problem.timestamp.isoformat() if problem.timestamp else "unreadable"
+        log.warning(
+            "bar row dropped at=%s reason=%s symbol=%s timestamp=%s",
+            problem.source,
+            problem.reason,
+            problem.symbol,
+            stamp,
+        )
+    if problems:
+        hidden = len(problems) - MAX_PROBLEM_LINES
+        more = f" ({hidden} not shown)" if hidden > 0 else ""
+        log.warning("bar rows dropped count=%d in=%s%s", len(problems), where, more)
+
+
+def _calendar_span_us() -> tuple[int, int]:
+    # Rows the market calendar cannot place (before 2005, or years ahead) would stop the
+    # backtest and the exchange: they are refused like any other bad row.
+    first, end = MarketCalendar().span()
+    return (first - _EPOCH) // timedelta(microseconds=1), (end - _EPOCH) // timedelta(
+        microseconds=1
+    )
 
 
 def write_bars_csv(bars: Sequence[Bar], path: Path) -> None:
@@ -212,192 +247,6 @@ def _read_parquet(path: Path) -> Any:
         raise DataError(f"{path}: cannot read Parquet: {_one_line(exc)}") from exc
 
 
-@dataclass(frozen=True)
-class _ReadColumns:
-    """A file's columns: the judged ones, plus what only the bars need."""
-
-    columns: BarColumns
-    ts_readable: NDArray[np.bool_]
-    trade_count: list[Any] | None
-    vwap: list[Any] | None
-
-    def timestamp(self, row: int) -> datetime | None:
-        if not self.ts_readable[row]:
-            return None
-        return _EPOCH + timedelta(microseconds=int(self.columns.ts_us[row]))
-
-    def bars(self, symbol: str, rows: NDArray[np.intp]) -> list[Bar]:
-        cols = self.columns
-        with paused_gc():
-            return [
-                Bar(s, t, o, h, lo, c, v, n, vw)
-                for s, t, o, h, lo, c, v, n, vw in zip(
-                    repeat(symbol),
-                    _datetimes(cols.ts_us[rows]),
-                    cols.open[rows].tolist(),
-                    cols.high[rows].tolist(),
-                    cols.low[rows].tolist(),
-                    cols.close[rows].tolist(),
-                    cols.volume[rows].tolist(),
-                    _pick(self.trade_count, rows),
-                    _pick(self.vwap, rows),
-                    strict=False,  # repeat() never ends; the other iterables have equal lengths
-                )
-            ]
-
-
-def _read_columns(table: Any, path: Path) -> _ReadColumns:
-    by_name: dict[str, Any] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        key = str(name).strip().lower()
-        by_name.setdefault(_ALIASES.get(key, key), column.combine_chunks())
-    missing = [name for name in REQUIRED if name not in by_name]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    ts, ts_codes = _timestamps(by_name["timestamp"])
-    codes = [ts_codes]
-    prices: list[NDArray[np.float64]] = []
-    for name in ("open", "high", "low", "close"):
-        values, nulls, wrong = _floats(by_name[name])
-        prices.append(values)
-        codes.append(_codes(nulls, wrong))
-    volume, nulls, wrong = _integers(by_name["volume"])
-    codes.append(_codes(nulls, wrong))
-    optional: dict[str, list[Any] | None] = {}
-    for name in OPTIONAL:
-        if name not in by_name:
-            optional[name] = None
-            continue
-        reader = _integers if name == "trade_count" else _floats
-        values_any, nulls, wrong = reader(by_name[name])
-        optional[name] = [
-            None if null else v for v, null in zip(values_any.tolist(), nulls, strict=True)
-        ]
-        codes.append(_codes(np.zeros_like(nulls), wrong))
-    open_, high, low, close = prices
-    parse_codes = _first_code(codes, table.num_rows)
-    columns = BarColumns(ts, open_, high, low, close, volume, parse_codes)
-    return _ReadColumns(columns, ts_codes == 0, optional["trade_count"], optional["vwap"])
-
-
-def _codes(missing: NDArray[np.bool_], wrong: NDArray[np.bool_]) -> NDArray[np.int8]:
-    codes = np.zeros(len(missing), dtype=np.int8)
-    codes[wrong] = REASON_CODES["wrong_type"]
-    codes[missing] = REASON_CODES["missing_field"]
-    return codes
-
-
-def _first_code(codes: list[NDArray[np.int8]], rows: int) -> NDArray[np.int8]:
-    # A row's reason is the first one found going through the columns left to right.
-    result = np.zeros(rows, dtype=np.int8)
-    for column_codes in codes:
-        result = np.where(result == 0, column_codes, result)
-    return result
-
-
-def _blanks(column: Any) -> tuple[Any, NDArray[np.bool_]]:
-    """Text columns: treat empty cells as nulls. Returns (column with nulls, null mask)."""
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        blank = pc.equal(pc.utf8_trim_whitespace(column), "")
-        column = pc.if_else(blank, pa.scalar(None, column.type), column)
-    return column, np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _floats(column: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Read a numeric or text column as float64. Returns (values, nulls, wrong_type)."""
-    column, nulls = _blanks(column)
-    rows = len(column)
-    kind = column.type
-    if pa.types.is_null(kind):
-        return np.zeros(rows), nulls, np.zeros(rows, dtype=bool)
-    if not (
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_decimal(kind)
-    ):
-        return np.zeros(rows), nulls, ~nulls
-    try:
-        cast = pc.cast(column, pa.float64())
-        values = np.asarray(cast.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        return values, nulls, np.zeros(rows, dtype=bool)
-    except pa.ArrowInvalid:
-        # Some cell is not a number: find which, the slow way (only for such dirty files).
-        parsed = [parse_float(x) for x in column.to_pylist()]
-        wrong = np.array([p is None for p in parsed], dtype=bool) & ~nulls
-        values = np.array([0.0 if p is None else p for p in parsed], dtype=np.float64)
-        return values, nulls, wrong
-
-
-def _integers(column: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Read a column of whole numbers ("1200", 1200, 1200.0). Returns (values, nulls, wrong)."""
-    values, nulls, wrong = _floats(column)
-    with np.errstate(invalid="ignore"):
-        whole = np.isfinite(values) & (values == np.floor(values))
-    wrong = wrong | (~whole & ~nulls)
-    return np.where(whole, values, 0).astype(np.int64), nulls, wrong
-
-
-def _timestamps(column: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
-    """Read bar starts as UTC microseconds. Returns (values, codes)."""
-    column, nulls = _blanks(column)
-    rows = len(column)
-    codes = np.zeros(rows, dtype=np.int8)
-    kind = column.type
-    utc_us = pa.timestamp("us", tz="UTC")
-    if pa.types.is_timestamp(kind) and kind.tz is not None:
-        values = _timestamp_values(pc.cast(column, utc_us, safe=False))
-    elif pa.types.is_timestamp(kind):
-        values = np.zeros(rows, dtype=np.int64)
-        codes[:] = REASON_CODES["naive_timestamp"]
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        try:
-            parsed = pc.cast(column, pa.timestamp("ns", tz="UTC"))
-            values = _timestamp_values(pc.cast(parsed, utc_us, safe=False))
-        except pa.ArrowInvalid:
-            values, codes = _timestamps_slowly(column.to_pylist())
-    else:
-        values = np.zeros(rows, dtype=np.int64)
-        codes[:] = REASON_CODES["wrong_type"]
-    codes[nulls] = REASON_CODES["missing_field"]
-    return values, codes
-
-
-def _timestamp_values(column: Any) -> NDArray[np.int64]:
-    ints = pc.cast(column, pa.int64()).fill_null(0)
-    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _timestamps_slowly(cells: list[Any]) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
-    # One cell (naive, garbled) spoils the vectorised cast: read them one by one to tell which.
-    values = np.zeros(len(cells), dtype=np.int64)
-    codes = np.zeros(len(cells), dtype=np.int8)
-    one_us = timedelta(microseconds=1)
-    for i, cell in enumerate(cells):
-        parsed = parse_timestamp(cell) if cell is not None else "missing_field"
-        if isinstance(parsed, str):
-            codes[i] = REASON_CODES[parsed]
-        else:
-            values[i] = (parsed - _EPOCH) // one_us
-    return values, codes
-
-
-def _pick(values: list[Any] | None, rows: NDArray[np.intp]) -> Any:
-    if values is None:
-        return repeat(None)
-    return [values[i] for i in rows.tolist()]
-
-
-def _datetimes(ts_us: NDArray[np.int64]) -> list[datetime]:
-    # fromtimestamp on whole seconds is twice as fast as epoch + timedelta, and minute bars
-    # start on whole seconds.
-    if not np.any(ts_us % _US_PER_S):
-        from_ts = datetime.fromtimestamp
-        return [from_ts(s, UTC) for s in (ts_us // _US_PER_S).tolist()]
-    return [_EPOCH + timedelta(microseconds=us) for us in ts_us.tolist()]
-
-
 def _all_files(path: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for file in sorted(path.iterdir()):
@@ -412,7 +261,12 @@ def _all_files(path: Path) -> dict[str, Path]:
     return files
 
 
-def _files_for(path: Path, symbols: Sequence[str]) -> dict[str, Path]:
+def files_for(path: Path, symbols: Sequence[str]) -> dict[str, Path]:
+    """The bar file of each symbol in folder ``path``.
+
+    Raises:
+        DataError: a symbol has no file, or both a CSV and a Parquet one.
+    """
     files: dict[str, Path] = {}
     for raw in symbols:
         symbol = raw.upper()

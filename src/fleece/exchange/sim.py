@@ -9,7 +9,6 @@ fills and balances.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections import Counter
@@ -27,8 +26,6 @@ from fleece.exchange.engine import Engine
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import IdSource, OrderRequest, SimOrder
 from fleece.models import Bar
-
-log = logging.getLogger(__name__)
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
@@ -228,11 +225,11 @@ def _load(
     seed: int,
 ) -> dict[str, list[Bar]]:
     if data_dir is not None:
-        from fleece.data.importer import load_bars_dir  # lazily: pyarrow is slow to import
+        # Lazily: pyarrow is slow to import.
+        from fleece.data.importer import load_bars_dir, log_problems
 
         result = load_bars_dir(data_dir, symbols)
-        if result.problems:
-            log.warning("exchange bars dropped count=%d dir=%s", len(result.problems), data_dir)
+        log_problems(result.problems, data_dir)
         return result.bars
     if not symbols:
         raise ConfigError("exchange", "symbols", "synthetic bars need at least one symbol")

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleece.config_bounds import MAX_WINDOW_BARS
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, require_utc, to_ticks
 
 REASON_CROSS_ABOVE = "fast_cross_above_medium"
@@ -38,7 +39,7 @@ REASON_CROSS_BELOW = "fast_cross_below_medium"
 
 
 def validate_windows(fast: int, medium: int, slow: int) -> None:
-    """Raise ``ValueError`` unless ``1 <= fast < medium < slow``.
+    """Raise ``ValueError`` unless ``1 <= fast < medium < slow <= MAX_WINDOW_BARS``.
 
     Args:
         fast: the fast SMA window, in bars.
@@ -53,6 +54,12 @@ def validate_windows(fast: int, medium: int, slow: int) -> None:
         raise ValueError(f"fast window must be at least 1 bar, got {fast}")
     if not fast < medium < slow:
         raise ValueError(f"windows must satisfy fast < medium < slow, got {fast}, {medium}, {slow}")
+    if slow > MAX_WINDOW_BARS:
+        # The bound trading.yaml has; a sweep's command-line windows meet it here.
+        raise ValueError(
+            f"slow window of {slow} bars is longer than a week of regular-session minutes "
+            f"({MAX_WINDOW_BARS})"
+        )
 
 
 def _sign(value: int) -> int:

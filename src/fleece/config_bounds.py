@@ -1,0 +1,209 @@
+"""Bounds on the configured numbers: what ``fleece config check`` accepts must run.
+
+Each number is bounded by what it means, and its refusal says why, e.g.
+``config/trading.yaml: strategy.slow: must be at most 1,950: a week of regular-session
+minutes (5 x 390) ... (got 100000000000)``. Before these bounds a slow window of 1e11 passed the
+check and then failed with a MemoryError on every bar while the bot reported ACTIVE.
+
+New keys reuse a type below, or build one from :func:`at_most` / :func:`at_least` with their
+own reason, so that every refusal reads the same::
+
+    max_leverage: Annotated[float, Field(gt=0), at_most(4.0, "Alpaca's intraday limit")] = 1.0
+
+Bounds that need the disk or the market calendar (a writable store, dates the calendar knows)
+are checked by :mod:`fleece.preflight`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+MINUTES_PER_SESSION = 390
+"""Regular-session minutes of a full NYSE day (9:30 to 16:00 ET)."""
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
+def at_most(limit: float, why: str) -> AfterValidator:
+    """A validator refusing values above ``limit``, saying ``why`` the limit is what it is."""
+
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(f"must be at most {_number(limit)}: {why} (got {value!r})")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_least(limit: float, why: str) -> AfterValidator:
+    """A validator refusing values below ``limit``, saying ``why``."""
+
+    def check(value: float) -> float:
+        if value < limit:
+            raise ValueError(f"must be at least {_number(limit)}: {why} (got {value!r})")
+        return value
+
+    return AfterValidator(check)
+
+
+# Keys without a more telling bound get these: nothing the bot counts reaches a million, and
+# nothing it waits for lasts longer than a day.
+Count = Annotated[int, Field(gt=0), at_most(1_000_000, "no count of the bot's comes near it")]
+"""A positive count; prefer a bound that says what the count means."""
+
+Seconds = Annotated[float, Field(gt=0), at_most(86_400, "a day; the bot waits for nothing longer")]
+"""A positive duration in seconds; prefer a bound that says what it waits for."""
+
+
+# --------------------------------------------------------------------------- trading.yaml
+
+MAX_WINDOW_BARS = 5 * MINUTES_PER_SESSION
+WindowBars = Annotated[
+    int,
+    Field(gt=0),
+    at_most(
+        MAX_WINDOW_BARS,
+        "a week of regular-session minutes (5 x 390); a longer window needs more than a week "
+        "of bars before its first signal",
+    ),
+]
+"""A strategy window in 1-minute bars (``strategy.fast``, ``medium``, ``slow``)."""
+
+WarmupBars = Annotated[
+    int,
+    Field(ge=0),
+    at_most(MAX_WINDOW_BARS, "no window is longer (a week of regular-session minutes)"),
+]
+"""``data.warmup_bars``."""
+
+MAX_TRADES_PER_DAY = 200 * MINUTES_PER_SESSION
+TradesPerDay = Annotated[
+    int,
+    Field(gt=0),
+    at_most(
+        MAX_TRADES_PER_DAY,
+        "Alpaca takes 200 requests a minute, at most 78,000 orders in a 390-minute session",
+    ),
+]
+"""``risk.max_trades_per_day``."""
+
+Positions = Annotated[
+    int,
+    Field(gt=0),
+    at_most(10_000, "more positions than there are US-listed stocks and ETFs"),
+]
+"""``risk.max_concurrent_positions``."""
+
+BreakerFailures = Annotated[
+    int,
+    Field(gt=0),
+    at_most(1_000, "a breaker waiting for more failures in a row would never trip in time"),
+]
+"""``risk.circuit_breaker_failures``."""
+
+SessionMinutes = Annotated[
+    int,
+    Field(gt=0),
+    at_most(MINUTES_PER_SESSION, "a day order lives one regular session (390 minutes) at most"),
+]
+"""``orders.stale_order_minutes``."""
+
+PollSeconds = Annotated[
+    float,
+    Field(gt=0),
+    at_most(3600, "the strategy decides every minute; hourly polls already act on stale bars"),
+]
+"""``data.poll_interval_seconds``."""
+
+GraceSeconds = Annotated[
+    float,
+    Field(gt=0),
+    at_most(
+        80,
+        "systemd (TimeoutStopSec=90) and Docker (stop_grace_period 90s) kill the bot 90 s "
+        "after SIGTERM, so the graceful shutdown must end before",
+    ),
+]
+"""``shutdown.grace_seconds``."""
+
+HeartbeatSeconds = Annotated[
+    float,
+    Field(gt=0),
+    at_most(3600, "fleece status calls the bot stale after three missed heartbeats"),
+]
+"""``housekeeping.heartbeat_seconds``."""
+
+SnapshotSeconds = Annotated[
+    float,
+    Field(gt=0),
+    at_most(3600, "the equity curve (dashboard, status) needs a point an hour at least"),
+]
+"""``housekeeping.equity_snapshot_seconds``."""
+
+RetentionDays = Annotated[
+    int,
+    Field(gt=0),
+    at_most(3660, "ten years of minute bars, beyond any replay or chart the store serves"),
+]
+"""``housekeeping.bar_retention_days``."""
+
+
+# --------------------------------------------------------------------------- environment
+
+TimeoutSeconds = Annotated[
+    float,
+    Field(allow_inf_nan=False),
+    at_least(0.1, "even the built-in exchange on loopback needs that long under load"),
+    at_most(300, "a broker call hanging longer holds up the whole poll cycle"),
+]
+"""``ALPACA_TIMEOUT_SECONDS``."""
+
+MAX_SIM_SPEED = 10_000
+SimSpeed = Annotated[
+    float,
+    Field(allow_inf_nan=False),
+    at_least(1, "1 is real time; slower than real time serves no purpose"),
+    at_most(
+        MAX_SIM_SPEED,
+        "a session then passes in 2.3 s and the bot already polls only every few simulated "
+        "minutes; beyond, the simulated clock outruns it (1e308 overflowed the clock)",
+    ),
+]
+"""``SIM_SPEED`` (and ``fleece demo --speed``)."""
+
+MAX_SIM_DAYS = 252
+SimDays = Annotated[
+    int,
+    Field(ge=1),
+    at_most(MAX_SIM_DAYS, "a year of sessions; the built-in exchange holds every bar in memory"),
+]
+"""``SIM_DAYS``; :mod:`fleece.preflight` also fits them in the calendar and in memory."""
+
+SimSeed = Annotated[
+    int,
+    Field(ge=0),
+    at_most(2**63 - 1, "a seed is a 64-bit number"),
+]
+"""``SIM_SEED``."""
+
+
+def _never_or_at_least_a_kibibyte(value: int) -> int:
+    if 0 < value < 1024:
+        raise ValueError(
+            f"must be 0 (never rotate) or at least 1,024: a smaller file would rotate every few "
+            f"lines, renaming every backup each time (got {value!r})"
+        )
+    return value
+
+
+LogBytes = Annotated[
+    int,
+    Field(ge=0),
+    AfterValidator(_never_or_at_least_a_kibibyte),
+    at_most(2**40, "a log file of a terabyte is never read; rotate sooner (0: never)"),
+]
+"""``LOG_MAX_BYTES``."""
