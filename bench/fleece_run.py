@@ -47,6 +47,7 @@ from fleece.backtest.data import (  # noqa: E402
 )
 from fleece.backtest.runner import BacktestConfig, BacktestResult, run_backtest  # noqa: E402
 from fleece.risk_manager import RiskLimits  # noqa: E402
+from fleece.strategy.registry import resolve  # noqa: E402
 
 CONFIG = BacktestConfig(
     limits=RiskLimits(
@@ -55,9 +56,7 @@ CONFIG = BacktestConfig(
         max_trades_per_day=MAX_TRADES_PER_DAY,
         max_concurrent_positions=MAX_CONCURRENT_POSITIONS,
     ),
-    fast=FAST,
-    medium=MEDIUM,
-    slow=SLOW,
+    strategy=resolve("sma_crossover", {"fast": FAST, "medium": MEDIUM, "slow": SLOW}),
     cash=CASH,
     stale_order_minutes=STALE_ORDER_MINUTES,
 )

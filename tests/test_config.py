@@ -99,7 +99,8 @@ def test_seed_trading_yaml_is_valid_and_gets_runtime_defaults(tmp_path: Path) ->
     assert config.tickers[:3] == ("AAPL", "MSFT", "GOOGL")
     assert config.risk.max_position_pct == 0.10
     assert config.risk.circuit_breaker_failures == 5
-    assert (config.strategy.fast, config.strategy.medium, config.strategy.slow) == (10, 30, 90)
+    assert config.strategy.name == "sma_crossover"
+    assert config.strategy.spec.params.model_dump() == {"fast": 10, "medium": 30, "slow": 90}
     assert config.data.feed == "iex"
     assert config.data.poll_interval_seconds == 5.0
     assert config.orders.stale_order_minutes == 15
@@ -122,10 +123,11 @@ def test_committed_trading_yaml_holds_the_seed_values_and_every_section() -> Non
     assert set(raw) == set(TradingConfig.model_fields)
 
 
-def test_warmup_defaults_to_the_slow_window(tmp_path: Path) -> None:
+def test_the_warmup_is_the_strategys_own_unless_set(tmp_path: Path) -> None:
     config = load_trading_config(yaml_of(tmp_path, minimal(strategy={"slow": 120})))
 
-    assert config.data.warmup_bars == 120
+    assert config.data.warmup_bars is None
+    assert config.strategy.spec.warmup == 120
 
 
 def test_explicit_warmup_is_kept(tmp_path: Path) -> None:

@@ -38,7 +38,6 @@ from pydantic import (
     SecretStr,
     Strict,
     ValidationError,
-    model_validator,
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -61,11 +60,12 @@ from fleece.config_bounds import (
     TimeoutSeconds,
     TradesPerDay,
     WarmupBars,
-    WindowBars,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.paper_lock import Endpoints, apply_paper_lock, is_loopback_host, resolve_endpoints
+from fleece.strategy.registry import StrategySpec
+from fleece.strategy.registry import resolve as resolve_strategy
 
 ENVIRONMENT = "environment"
 """The source named in errors about a value that came from the process environment."""
@@ -550,22 +550,44 @@ class RiskConfig(BaseModel):
 
 
 class StrategyConfig(BaseModel):
-    """``strategy``: the SMA crossover windows, in 1-minute bars."""
+    """``strategy``: which strategy (``name``) and its parameters, beside the name.
 
-    model_config = _SECTION
-    name: Literal["sma_crossover"] = "sma_crossover"
-    fast: WindowBars = 10
-    medium: WindowBars = 30
-    slow: WindowBars = 90
+    ``name`` is a built-in (``sma_crossover``, ``donchian_breakout``, ``opening_range``), an
+    installed entry point of the group ``fleece.strategies``, ``path/to/file.py:Class`` or
+    ``package.module:Class`` (:mod:`fleece.strategy.registry`); every other key is a parameter,
+    validated by the strategy's own ``Params`` (unknown ones refused with a did-you-mean).
+    """
 
-    @model_validator(mode="after")
-    def _windows_ordered(self) -> StrategyConfig:
-        if not self.fast < self.medium < self.slow:
-            raise ValueError(
-                "windows must satisfy fast < medium < slow "
-                f"(got fast={self.fast}, medium={self.medium}, slow={self.slow})"
-            )
-        return self
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: Annotated[str, Field(min_length=1, max_length=500)] = "sma_crossover"
+    _spec: StrategySpec | None = PrivateAttr(default=None)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters as written (every key but ``name``)."""
+        return dict(self.model_extra or {})
+
+    @property
+    def spec(self) -> StrategySpec:
+        """The strategy class and its validated parameters (found once, then kept)."""
+        if self._spec is None:
+            self._spec = resolve_strategy(self.name, self.params)
+        return self._spec
+
+    def resolve(self, source: str, base: Path) -> None:
+        """Find the strategy now, naming ``source`` in errors and reading files from ``base``."""
+        self._spec = resolve_strategy(self.name, self.params, source=source, base=base)
+
+    def with_params(self, **changes: Any) -> StrategyConfig:
+        """A copy with some parameters changed (validated by the strategy; a sweep's axes).
+
+        Raises:
+            ValueError: a changed value the strategy refuses (``parameter: reason``).
+        """
+        spec = self.spec.with_params(**changes)
+        copy = StrategyConfig.model_validate({"name": self.name, **spec.params.model_dump()})
+        copy._spec = spec
+        return copy
 
 
 class DataConfig(BaseModel):
@@ -578,7 +600,8 @@ class DataConfig(BaseModel):
     without one. Alpaca publishes a minute bar 1-3 s after the minute ends; 5 s covers its worst
     case with 2 s to spare for clock skew, and still decides within the minute's first tenth.
     A sub-minute poll never lands before it.
-    ``warmup_bars`` defaults to the slow window (filled in by :class:`TradingConfig`).
+    ``warmup_bars``: minutes of history loaded at start (at least the strategy's warm-up,
+    which is also the default).
     """
 
     model_config = _SECTION
@@ -663,14 +686,6 @@ class TradingConfig(BaseModel):
     housekeeping: HousekeepingConfig = Field(default_factory=HousekeepingConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
-    @model_validator(mode="after")
-    def _default_warmup(self) -> TradingConfig:
-        if self.data.warmup_bars is None:
-            warm = self.data.model_copy(update={"warmup_bars": self.strategy.slow})
-            # The model is frozen; this runs once, during validation, before anyone sees it.
-            object.__setattr__(self, "data", warm)
-        return self
-
     @property
     def tickers(self) -> tuple[str, ...]:
         """The symbols to trade, in file order."""
@@ -686,10 +701,13 @@ def load_trading_config(path: Path) -> TradingConfig:
     source = _shown_path(path)
     raw = _read_yaml(path, source)
     try:
-        return TradingConfig.model_validate(raw)
+        trading = TradingConfig.model_validate(raw)
     except ValidationError as exc:
         error = _first_error(exc)
         raise ConfigError(source, _dotted(error["loc"]), _reason(error, TradingConfig)) from None
+    # Errors name this file; a file strategy's path is relative to this file's folder.
+    trading.strategy.resolve(source, path.parent)
+    return trading
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

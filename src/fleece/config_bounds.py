@@ -16,6 +16,7 @@ are checked by :mod:`fleece.preflight`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -28,6 +29,14 @@ def _number(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
 
 
+@dataclass(frozen=True)
+class Bound(AfterValidator):
+    """An :class:`AfterValidator` that also says its bound (``fleece strategy list`` shows it)."""
+
+    sign: str = "<="
+    limit: float = 0
+
+
 def at_most(limit: float, why: str) -> AfterValidator:
     """A validator refusing values above ``limit``, saying ``why`` the limit is what it is."""
 
@@ -36,7 +45,7 @@ def at_most(limit: float, why: str) -> AfterValidator:
             raise ValueError(f"must be at most {_number(limit)}: {why} (got {value!r})")
         return value
 
-    return AfterValidator(check)
+    return Bound(check, "<=", limit)
 
 
 def at_least(limit: float, why: str) -> AfterValidator:
@@ -47,7 +56,7 @@ def at_least(limit: float, why: str) -> AfterValidator:
             raise ValueError(f"must be at least {_number(limit)}: {why} (got {value!r})")
         return value
 
-    return AfterValidator(check)
+    return Bound(check, ">=", limit)
 
 
 # Keys without a more telling bound get these: nothing the bot counts reaches a million, and

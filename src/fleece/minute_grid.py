@@ -25,7 +25,7 @@ that is (late: stored and counted, never fed to the strategy).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +35,7 @@ import numpy.typing as npt
 from fleece.models import Bar
 
 MINUTE_S = 60
+BOOL = npt.NDArray[np.bool_]
 ONE_MINUTE = timedelta(minutes=1)
 I64 = npt.NDArray[np.int64]
 
@@ -58,6 +59,108 @@ def session_minutes(sessions: Iterable[tuple[datetime, datetime]]) -> I64:
     if not parts:
         return np.zeros(0, dtype=np.int64)
     return np.concatenate(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """The grid's minutes with each minute's session bounds (epoch seconds, aligned)."""
+
+    minutes: I64
+    session_open: I64
+    session_close: I64
+
+    @classmethod
+    def of(cls, sessions: Iterable[tuple[datetime, datetime]]) -> Grid:
+        """The grid of ``sessions`` (``(open, close)`` pairs, any order)."""
+        ordered = sorted(sessions)
+        minutes = session_minutes(ordered)
+        counts = [int((c - o).total_seconds()) // MINUTE_S for o, c in ordered]
+        opens = np.repeat(np.array([int(o.timestamp()) for o, _ in ordered], np.int64), counts)
+        closes = np.repeat(np.array([int(c.timestamp()) for _, c in ordered], np.int64), counts)
+        return cls(minutes, opens.astype(np.int64), closes.astype(np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class GridSeries:
+    """One symbol's minutes on the grid, column-wise, from its first regular bar on.
+
+    Prices are integers of 1/10,000 dollar. A carried minute (no bar) has open = high = low =
+    close = the last close, volume 0 and ``real`` False.
+
+    Attributes:
+        symbol: the symbol.
+        ts: minute starts, epoch seconds (UTC), ascending.
+        open: opens in ticks.
+        high: highs in ticks.
+        low: lows in ticks.
+        close: closes in ticks.
+        volume: volumes (0 where carried).
+        real: True where the minute had a bar.
+        rows: for each minute, the index of its real bar in the arrays it was built from,
+            or -1 where carried.
+        session_open: epoch seconds of each minute's session open.
+        session_close: epoch seconds of each minute's session close.
+    """
+
+    symbol: str
+    ts: I64
+    open: I64
+    high: I64
+    low: I64
+    close: I64
+    volume: I64
+    real: BOOL
+    rows: I64
+    session_open: I64
+    session_close: I64
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def grid_series(
+    symbol: str,
+    grid: Grid,
+    ts: I64,
+    ohlcv: Sequence[npt.ArrayLike],
+) -> GridSeries:
+    """One symbol's bars laid on ``grid``, carried where it had none, from its first bar on.
+
+    Args:
+        symbol: the symbol.
+        grid: the grid (:meth:`Grid.of`).
+        ts: the symbol's regular-session bar starts, epoch seconds, ascending, each a minute
+            of the grid.
+        ohlcv: opens, highs, lows, closes (ticks) and volumes, aligned with ``ts``.
+
+    Raises:
+        ValueError: a bar start is not one of the grid's minutes, or not five columns.
+    """
+    if len(ohlcv) != 5:
+        raise ValueError("expected five columns: open, high, low, close, volume")
+    first, _closes, rows = grid_closes(grid.minutes, ts, np.asarray(ohlcv[3], dtype=np.int64))
+    real = rows >= 0
+    latest = np.maximum.accumulate(np.where(real, rows, -1)) if len(rows) else rows
+    opens, highs, lows, closes, volumes = (np.asarray(c, dtype=np.int64) for c in ohlcv)
+    carried_close = closes[latest] if len(rows) else closes[:0]
+    take = np.maximum(rows, 0)
+
+    def column(values: I64) -> I64:
+        return np.where(real, values[take], carried_close).astype(np.int64) if len(rows) else rows
+
+    return GridSeries(
+        symbol=symbol,
+        ts=grid.minutes[first:],
+        open=column(opens),
+        high=column(highs),
+        low=column(lows),
+        close=carried_close.astype(np.int64),
+        volume=np.where(real, volumes[take], 0).astype(np.int64) if len(rows) else rows,
+        real=real,
+        rows=rows,
+        session_open=grid.session_open[first:],
+        session_close=grid.session_close[first:],
+    )
 
 
 def carried_bar(symbol: str, minute: datetime, close: float) -> Bar:

@@ -153,7 +153,8 @@ class OrderManager:
         self._breaker = breaker
         self._dry_run = dry_run
         self._tif = time_in_force
-        self._on_fill = on_fill
+        # Told of every fill recorded (the kernel points it at the trader's holdings).
+        self.on_fill = on_fill
         # Told just before each order goes to the broker (the decision-latency timer).
         self.before_send: Callable[[], None] | None = None
         # Notifications (the circuit breaker tripping): the runtime injects its hub.
@@ -180,6 +181,10 @@ class OrderManager:
     def pending_buys(self) -> frozenset[str]:
         """Symbols with an unfinished buy intent (treated as held by the strategy)."""
         return frozenset(symbol for symbol, side in self._open.values() if side is Side.BUY)
+
+    def pending_sells(self) -> frozenset[str]:
+        """Symbols with an unfinished sell intent."""
+        return frozenset(symbol for symbol, side in self._open.values() if side is Side.SELL)
 
     @property
     def has_open(self) -> bool:
@@ -317,8 +322,8 @@ class OrderManager:
                     fill.qty,
                     fill.price,
                 )
-                if self._on_fill is not None:
-                    self._on_fill(fill)
+                if self.on_fill is not None:
+                    self.on_fill(fill)
         if order.status not in _BROKER_TO_INTENT:
             log.warning(
                 "unknown order status cid=%s status=%r", order.client_order_id, order.status

@@ -34,20 +34,19 @@ from fleece.disk_guard import DiskGuard
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
+from fleece.kernel import Kernel, build_kernel, risk_limits
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar, TradingState
 from fleece.notify.events import BotStarted, BotStopped, Discrepancy, ErrorRaised
 from fleece.notify.hub import Notifications
 from fleece.notify.reports import run_figures
-from fleece.order_manager import OrderManager
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
-from fleece.risk_manager import STORE_FAILURE, CircuitBreaker, RiskLimits, RiskManager
+from fleece.risk_manager import STORE_FAILURE, CircuitBreaker
 from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
 from fleece.store_lock import StoreLock
-from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
 from fleece.systemd import notify, watchdog_warning
 from fleece.trader import Trader, session_date
@@ -59,10 +58,10 @@ HEALTHY_RUN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class BarEvent:
-    """A new, valid bar published on the bus."""
+class MinuteBars:
+    """The grid's bars of the minutes a poll judged (minute by minute, symbols in order)."""
 
-    bar: Bar
+    bars: tuple[Bar, ...]
 
 
 @dataclass
@@ -126,6 +125,7 @@ class Bot:
         self.store: StateStore | None = None
         self.broker: Broker | None = None
         self.trader: Trader | None = None
+        self.kernel: Kernel | None = None
         self.poller: BarPoller | None = None
         self.grid: LiveGrid | None = None
         self.housekeeping: Housekeeping | None = None
@@ -199,33 +199,18 @@ class Bot:
             log.error("circuit breaker is tripped (persisted): trading HALTED until reset")
         if s.kill_switch:
             log.warning("KILL_SWITCH=true: trading HALTED, no orders will be sent")
-        limits = RiskLimits(
-            max_position_pct=t.risk.max_position_pct,
-            max_daily_loss_pct=t.risk.max_daily_loss_pct,
-            max_trades_per_day=t.risk.max_trades_per_day,
-            max_concurrent_positions=t.risk.max_concurrent_positions,
-            circuit_breaker_failures=t.risk.circuit_breaker_failures,
-        )
-        orders = OrderManager(
-            store,
-            broker,
-            self.clock,
-            breaker,
-            dry_run=s.dry_run,
-            time_in_force=t.orders.time_in_force,
-        )
-        trader = Trader(
-            strategy=SmaCrossover(t.strategy.fast, t.strategy.medium, t.strategy.slow),
-            risk=RiskManager(limits),
-            orders=orders,
+        self.kernel = build_kernel(
+            strategy=t.strategy.spec.build(),
+            limits=risk_limits(t.risk),
             store=store,
+            broker=broker,
             clock=self.clock,
             breaker=breaker,
-            kill_switch_env=s.kill_switch,
+            time_in_force=t.orders.time_in_force,
             dry_run=s.dry_run,
+            kill_switch_env=s.kill_switch,
         )
-        orders._on_fill = trader.on_fill
-        orders.before_send = trader.latency.order_called
+        trader, orders = self.kernel.trader, self.kernel.orders
         orders.events = trader.events = self.events  # notifications
         return trader
 
@@ -366,7 +351,7 @@ class Bot:
         assert self.broker is not None
         await self._refresh_calendar()
         bus = EventBus()
-        bus.subscribe(BarEvent, self._on_bar_event)
+        bus.subscribe(MinuteBars, self._on_minute_bars)
         self.poller = BarPoller(self.broker, self.clock, self.config.trading.tickers)
         await self._warmup()
         if self.stop_after_sessions is not None and self.stop_at is None:
@@ -665,17 +650,16 @@ class Bot:
             except BrokerError as exc:
                 log.warning("account read failed reason=%s", exc)
         if grid_bars:
-            for bar in grid_bars:
-                await bus.publish(BarEvent(bar))
+            await bus.publish(MinuteBars(tuple(grid_bars)))
             await bus.join()
         await self.housekeeping.tick(now, market_open)
 
-    async def _on_bar_event(self, event: BarEvent) -> None:
-        assert self.trader is not None
+    async def _on_minute_bars(self, event: MinuteBars) -> None:
+        assert self.kernel is not None
         if self.disk.tripped:
             return  # HALTED: bars still queued from the failing cycle decide nothing
         with self.disk.quietly():
-            await self.trader.on_bar(event.bar)
+            await self.kernel.step(event.bars)
 
     def _halt_for_store(self, failure: StoreDiskError) -> None:
         """The disk guard's action: HALTED in memory (the store cannot record it)."""

@@ -21,9 +21,10 @@ from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import IntentStore, OrderManager
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
-from fleece.strategy import Strategy
+from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)
+ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass
@@ -224,11 +225,39 @@ class Trader:
 
     # ---- the decision path ----------------------------------------------------------------
     def warmup(self, bars: list[Bar]) -> None:
-        """Feed history to the strategy without acting on it."""
-        regular = [b for b in bars if self.sessions.is_regular_bar(b.timestamp)]
-        self.strategy.warmup(regular)
-        for bar in regular:
+        """Feed history to the strategy without acting on it (as if flat throughout).
+
+        A strategy's state depends on prices only (the API's rule), so the state afterwards is
+        the one a bot that traded through these minutes would have.
+        """
+        for bar in bars:
+            if not self.sessions.is_regular_bar(bar.timestamp):
+                continue
             self.last_price[bar.symbol] = bar.close
+            self.strategy.on_minute(bar, self.minute_context(bar, flat=True))
+
+    def minute_context(self, bar: Bar, *, flat: bool = False) -> MinuteContext:
+        """What the strategy may know at ``bar``'s close besides prices (read-only)."""
+        session = self.sessions.session_at(bar.timestamp)
+        ends = bar.timestamp + ONE_MINUTE
+        opened, closes = (session.open, session.close) if session else (bar.timestamp, ends)
+        symbol = bar.symbol
+        if flat:
+            return MinuteContext(ends, 0, False, False, opened, closes, self.last_price)
+        orders = self.orders
+        buying = selling = False
+        if orders.has_open:
+            buying = symbol in orders.pending_buys()
+            selling = symbol in orders.pending_sells()
+        return MinuteContext(
+            ends,
+            self.portfolio.qty.get(symbol, 0),
+            buying,
+            selling,
+            opened,
+            closes,
+            self.last_price,
+        )
 
     async def on_bar(self, bar: Bar) -> None:
         """Run one bar through strategy, risk and orders."""
@@ -236,10 +265,7 @@ class Trader:
             return  # extended-hours bars never feed the strategy (regular_only)
         self.latency.bar_arrived()
         self.last_price[bar.symbol] = bar.close
-        holding = self.portfolio.qty.get(bar.symbol, 0) > 0 or (
-            self.orders.has_open and bar.symbol in self.orders.pending_buys()
-        )
-        signal = self.strategy.on_bar(bar, holding)
+        signal = self.strategy.on_minute(bar, self.minute_context(bar))
         if signal is None:
             return
         self.signals += 1

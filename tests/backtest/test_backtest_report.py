@@ -20,8 +20,10 @@ from backtest_helpers import config, real
 from fleece.backtest.outputs import write_outputs
 from fleece.backtest.report import stat_rows
 from fleece.backtest.runner import BacktestResult, run_backtest
+from fleece.backtest.signals import market_series
 from fleece.backtest.stats import Stats, round_trips
 from fleece.calendar import NEW_YORK
+from fleece.minute_grid import Grid
 from fleece.models import Side
 
 
@@ -133,11 +135,12 @@ def test_the_price_chart_has_each_symbol_with_smas_and_every_fill_as_a_marker(
 
     labels = [b["label"] for b in layout["updatemenus"][0]["buttons"]]
     assert labels == ["IBM", "SPY"]
+    grid = Grid.of((s.open, s.close) for s in result.sessions)
     for k, symbol in enumerate(labels):
         traces = data[k * 6 : (k + 1) * 6]
-        bars = result.market.bars[symbol]
+        series = market_series(result.market, symbol, grid)  # as the strategy met the minutes
         assert traces[0]["name"] == f"{symbol} close"
-        assert np.array_equal(values(traces[0]["y"]), bars.close[bars.regular] / 10_000)
+        assert np.array_equal(values(traces[0]["y"]), series.close / 10_000)
         assert [t["name"] for t in traces[1:4]] == [
             "SMA fast (10)",
             "SMA medium (30)",

@@ -26,9 +26,11 @@ from fleece.backtest.data import MarketData
 from fleece.backtest.memory_store import MemoryStore
 from fleece.backtest.runner import BacktestConfig, Run, run_backtest
 from fleece.backtest.signals import find_candidates
-from fleece.errors import DataError
+from fleece.errors import ConfigError, DataError
 from fleece.models import Side
 from fleece.state_store import IntentStatus
+from fleece.strategy import SmaCrossover
+from fleece.strategy.registry import resolve
 
 
 def test_fast_path_equals_exact_path_with_the_seeds_limits() -> None:
@@ -109,7 +111,7 @@ def test_fast_path_equals_exact_path_on_real_bars_with_extended_hours_and_gaps()
 def gappy_market() -> MarketData:
     """Synthetic bars where the bars after SPY's first entry candidates are missing."""
     market = synthetic(("SPY", "AAPL"), days=3)
-    cands = find_candidates(market, Run(market, config()).minutes, 10, 30, 90)
+    cands = find_candidates(market, Run(market, config()).minute_grid, SmaCrossover(10, 30, 90))
     rows = [
         int(cands.row[j]) + 1
         for j in range(len(cands))
@@ -137,9 +139,7 @@ def test_fast_path_equals_exact_path_on_sparse_minutes_with_binding_limits() -> 
     # signal: the fast path must see a fill that lands in a minute it would otherwise skip.
     market = sparse(synthetic(("SPY", "AAPL", "TSLA", "AMD", "META", "NVDA"), days=3, seed=7))
     cfg = config(
-        fast=2,
-        medium=4,
-        slow=8,
+        strategy=resolve("sma_crossover", {"fast": 2, "medium": 4, "slow": 8}),
         limits=limits(max_position_pct=0.3, max_trades_per_day=16, max_concurrent_positions=2),
     )
 
@@ -231,8 +231,10 @@ def test_starting_cash_is_what_is_left_after_buying_the_starting_holdings() -> N
 
 
 def test_a_config_with_bad_windows_is_refused() -> None:
-    with pytest.raises(ValueError, match="fast < medium < slow"):
-        BacktestConfig(limits=limits(), fast=30, medium=10, slow=90)
+    with pytest.raises(ConfigError, match="fast < medium < slow"):
+        BacktestConfig(
+            limits=limits(), strategy=resolve("sma_crossover", {"fast": 30, "medium": 10})
+        )
 
 
 def test_no_bars_at_all_is_a_data_error() -> None:

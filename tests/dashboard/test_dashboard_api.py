@@ -41,6 +41,7 @@ from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
+from fleece.minute_grid import Carry
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.summary import realised_pnl
@@ -238,13 +239,21 @@ def test_bars_carry_the_strategys_own_smas_at_every_bar(
         if calendar.session_at(b.timestamp)
     ]
     strategy = SmaCrossover(2, 5, 12)
-    expected = []
-    for bar in bars:
-        strategy.warmup([bar])
-        expected.append(strategy.smas("SPY"))
-    shown = list(zip(series["sma_fast"], series["sma_medium"], series["sma_slow"], strict=True))
-    assert series["windows"] == {"fast": 2, "medium": 5, "slow": 12}
-    assert series["close"] == [b.close for b in bars]
+    carry = Carry()
+    session = calendar.session_at(bars[0].timestamp)
+    assert session is not None
+    expected, closes = [], []
+    for minute in session.bar_starts():  # the minute grid, as the bot stepped it
+        real = {b.symbol: b for b in bars if b.timestamp == minute}
+        for grid_bar in carry.step(minute, real) if real or carry.last_close else []:
+            strategy.on_bar(grid_bar, holding=False)
+            expected.append(strategy.smas("SPY"))
+            closes.append(grid_bar.close)
+    indicators = series["indicators"]
+    assert list(indicators) == ["SMA fast (2)", "SMA medium (5)", "SMA slow (12)"]
+    shown = list(zip(*indicators.values(), strict=True))
+    assert series["strategy"] == "sma_crossover"
+    assert series["close"] == closes
     assert shown == expected  # exactly: the same integer sums, divided the same way
 
 

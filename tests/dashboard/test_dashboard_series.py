@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fleece.dashboard.metrics import RequestRate
-from fleece.dashboard.series import StoreTail, sma_series, thin
+from fleece.dashboard.series import StoreTail, thin
 from fleece.models import Bar
 from fleece.state_store import EquitySnapshot, StateStore
-from fleece.strategy.sma_crossover import SmaCrossover
 
 T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)
 
@@ -95,33 +93,3 @@ def test_thin_spreads_points_evenly_and_keeps_both_ends() -> None:
 
     assert len(picked) == 101 and picked[0] == 0 and picked[-1] == 10_000
     assert {b - a for a, b in pairwise(picked)} == {100}
-
-
-def test_sma_series_is_none_until_the_window_fills() -> None:
-    assert sma_series([1.0, 2.0, 3.0, 4.0], 3) == [None, None, 2.0, 3.0]
-
-
-def test_sma_series_equals_the_strategys_smas_bit_for_bit() -> None:
-    closes = [100.0 + ((i * 37) % 23) * 0.0123 + i * 0.01 for i in range(200)]
-    strategy = SmaCrossover(3, 7, 19)
-    expected = []
-    for i, close in enumerate(closes):
-        strategy.warmup([Bar("X", T0 + timedelta(minutes=i), close, close, close, close, 1)])
-        expected.append(strategy.smas("X"))
-
-    series = list(
-        zip(sma_series(closes, 3), sma_series(closes, 7), sma_series(closes, 19), strict=True)
-    )
-
-    assert series == expected
-
-
-def test_request_rate_counts_the_last_minute_against_the_limit() -> None:
-    now = [0.0]
-    rate = RequestRate(limit=200, window_seconds=60, monotonic=lambda: now[0])
-    for second, total in ((0, 10), (30, 40), (61, 100), (95, 130)):
-        now[0] = second
-        rate.sample(total)
-
-    assert rate.in_window() == 90  # counted from the last sample at or before 95 s - 60 s
-    assert rate.headroom() == 110

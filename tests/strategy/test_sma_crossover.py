@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleece.models import Bar, Side, Signal
-from fleece.strategy import SmaCrossover, build_strategy
+from fleece.strategy import SmaCrossover
 
 OPEN = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 
@@ -242,19 +242,3 @@ def test_default_windows_are_10_30_90() -> None:
 def test_windows_must_be_increasing_positive_integers(fast: int, medium: int, slow: int) -> None:
     with pytest.raises(ValueError, match="window"):
         SmaCrossover(fast, medium, slow)
-
-
-def test_build_strategy_rejects_unknown_parameters_by_name() -> None:
-    with pytest.raises(ValueError, match="fastest"):
-        build_strategy("sma_crossover", {"fastest": 5})
-
-
-def test_build_strategy_rejects_unknown_names() -> None:
-    with pytest.raises(ValueError, match="unknown strategy"):
-        build_strategy("momentum")
-
-
-def test_build_strategy_passes_parameters() -> None:
-    strategy = build_strategy("sma_crossover", {"fast": 5, "medium": 20, "slow": 60})
-
-    assert (strategy.fast, strategy.medium, strategy.slow) == (5, 20, 60)

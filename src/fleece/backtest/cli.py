@@ -84,25 +84,15 @@ def backtest_config(
         ConfigError: cash or slippage out of range.
     """
     from fleece.backtest.result import BacktestConfig
-    from fleece.risk_manager import RiskLimits
+    from fleece.kernel import risk_limits
 
     if not cash > 0:
         raise ConfigError("command line", "--cash", f"must be > 0, got {cash}")
     if not slippage_bps >= 0:
         raise ConfigError("command line", "--slippage-bps", f"must be >= 0, got {slippage_bps}")
-    risk = trading.risk
-    limits = RiskLimits(
-        max_position_pct=risk.max_position_pct,
-        max_daily_loss_pct=risk.max_daily_loss_pct,
-        max_trades_per_day=risk.max_trades_per_day,
-        max_concurrent_positions=risk.max_concurrent_positions,
-        circuit_breaker_failures=risk.circuit_breaker_failures,
-    )
     return BacktestConfig(
-        limits=limits,
-        fast=trading.strategy.fast,
-        medium=trading.strategy.medium,
-        slow=trading.strategy.slow,
+        limits=risk_limits(trading.risk),
+        strategy=trading.strategy.spec,
         cash=cash,
         slippage_bps=slippage_bps,
         stale_order_minutes=trading.orders.stale_order_minutes,

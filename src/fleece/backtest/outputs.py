@@ -76,12 +76,7 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
         "last_session": days[-1] if days else None,
         "cash": cfg.cash,
         "slippage_bps": cfg.slippage_bps,
-        "strategy": {
-            "name": "sma_crossover",
-            "fast": cfg.fast,
-            "medium": cfg.medium,
-            "slow": cfg.slow,
-        },
+        "strategy": {"name": cfg.strategy.name, **cfg.strategy.params.model_dump()},
         "risk": {
             "max_position_pct": limits.max_position_pct,
             "max_daily_loss_pct": limits.max_daily_loss_pct,

@@ -1,10 +1,11 @@
 """The backtest report: a self-contained HTML page (plotly inlined, opens offline) and a rich table.
 
 The page holds, top to bottom: the statistics; the equity curve with the drawdown underneath;
-the price of each symbol with its three SMAs and the entry/exit fills (a menu selects the
-symbol); the table of round-trip trades. Long runs are thinned for display only (every n-th bar,
-said in the chart's title); markers and tables always carry every fill. Times are shown in New
-York time. The output is deterministic: fixed element ids, no timestamps.
+the price of each symbol on the minute grid with the strategy's indicators and the entry/exit
+fills (a menu selects the symbol); the table of round-trip trades. Long runs are thinned for
+display only (every n-th minute, said in the chart's title); markers and tables always carry
+every fill. Times are shown in New York time. The output is deterministic: fixed element ids,
+no timestamps.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from rich.table import Table
 
-from fleece.backtest.data import SymbolBars
 from fleece.backtest.runner import BacktestResult
+from fleece.backtest.signals import market_series
 from fleece.backtest.stats import RoundTrip, Stats, round_trips
 from fleece.calendar import NEW_YORK
+from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
+from fleece.strategy.registry import StrategySpec
 
 #: Points per line drawn in a price chart; longer series are thinned (display only).
 MAX_PRICE_POINTS = 5_000
@@ -125,30 +128,22 @@ def equity_figure(result: BacktestResult) -> go.Figure:
     return fig
 
 
-def _smas(close_ticks: np.ndarray, window: int) -> np.ndarray:
-    """Simple moving average in dollars (display only); NaN until the window is full."""
-    out = np.full(len(close_ticks), np.nan)
-    if len(close_ticks) >= window:
-        csum = np.concatenate(([0], np.cumsum(close_ticks.astype(np.int64))))
-        out[window - 1 :] = (csum[window:] - csum[:-window]) / window / TICKS_PER_DOLLAR
-    return out
-
-
 def _symbol_traces(
-    bars: SymbolBars, fills: Sequence[Fill], windows: tuple[int, int, int]
+    series: GridSeries, fills: Sequence[Fill], indicators: dict[str, np.ndarray]
 ) -> tuple[list[go.Scatter], int]:
-    rows = np.flatnonzero(bars.regular)
-    closes = bars.close[rows]
-    step = _stride(len(rows), MAX_PRICE_POINTS)
-    x = new_york_ms(bars.ts[rows][::step])
+    """The close on the grid, the strategy's indicators and the fills of one symbol."""
+    step = _stride(len(series), MAX_PRICE_POINTS)
+    x = new_york_ms(series.ts[::step])
     traces = [
         go.Scatter(
-            x=x, y=closes[::step] / TICKS_PER_DOLLAR, name=f"{bars.symbol} close", mode="lines"
+            x=x,
+            y=series.close[::step] / TICKS_PER_DOLLAR,
+            name=f"{series.symbol} close",
+            mode="lines",
         )
     ]
-    for label, window in zip(("fast", "medium", "slow"), windows, strict=True):
-        sma = _smas(closes, window)[::step]
-        traces.append(go.Scatter(x=x, y=sma, name=f"SMA {label} ({window})", mode="lines"))
+    for label, values in indicators.items():
+        traces.append(go.Scatter(x=x, y=values[::step], name=label, mode="lines"))
     for side, symbol_name, marker in (
         (Side.BUY, "entries", "triangle-up"),
         (Side.SELL, "exits", "triangle-down"),
@@ -166,30 +161,37 @@ def _symbol_traces(
     return traces, step
 
 
+def _strategy_line(spec: StrategySpec) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in spec.params.model_dump().items())
+    return f"{spec.name} ({params})" if params else spec.name
+
+
 def price_figure(result: BacktestResult) -> go.Figure:
-    """Price, SMAs and fills of each symbol; a drop-down menu picks the symbol shown."""
-    cfg = result.config
-    windows = (cfg.fast, cfg.medium, cfg.slow)
+    """Price, the strategy's indicators and the fills of each symbol; a menu picks the symbol."""
+    strategy = result.config.strategy.build()
+    grid = Grid.of((s.open, s.close) for s in result.sessions)
     by_symbol: dict[str, list[Fill]] = {}
     for fill in result.fills:
         by_symbol.setdefault(fill.symbol, []).append(fill)
     fig = go.Figure()
     symbols = list(result.market.symbols)
-    per_symbol = 6
     titles: list[str] = []
+    owners: list[int] = []  # which symbol each trace belongs to
     for k, symbol in enumerate(symbols):
+        series = market_series(result.market, symbol, grid)
         traces, step = _symbol_traces(
-            result.market.bars[symbol], by_symbol.get(symbol, []), windows
+            series, by_symbol.get(symbol, []), strategy.indicators(series)
         )
         for trace in traces:
             trace.visible = k == 0
             trace.legendgroup = symbol
             fig.add_trace(trace)
-        thinning = f" (1 bar in {step} shown)" if step > 1 else ""
-        titles.append(f"{symbol}: price, SMAs, entries and exits{thinning}")
+            owners.append(k)
+        thinning = f" (1 minute in {step} shown)" if step > 1 else ""
+        titles.append(f"{symbol}: price, {strategy.name}, entries and exits{thinning}")
     buttons = []
     for k, symbol in enumerate(symbols):
-        visible = [k * per_symbol <= i < (k + 1) * per_symbol for i in range(len(fig.data))]
+        visible = [owner == k for owner in owners]
         buttons.append(
             {
                 "label": symbol,
@@ -279,8 +281,8 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
 <body>
 <h1>alpaca-fleece backtest</h1>
 <p class="note">Symbols: {html.escape(symbols)}. Starting cash ${cfg.cash:,.2f}; slippage
-{cfg.slippage_bps:g} bps; SMA {cfg.fast}/{cfg.medium}/{cfg.slow}; fills at the next bar's open,
-as the built-in exchange fills.</p>
+{cfg.slippage_bps:g} bps; strategy {html.escape(_strategy_line(cfg.strategy))}; fills at the open
+of the next real bar, as the built-in exchange fills.</p>
 <h2>Statistics</h2>
 <table id="stats">
 {stats_html}

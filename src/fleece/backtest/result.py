@@ -14,7 +14,7 @@ from fleece.calendar import Session
 from fleece.models import Fill, Refusal
 from fleece.risk_manager import RiskLimits
 from fleece.state_store import IntentRecord
-from fleece.strategy import SmaCrossover
+from fleece.strategy.registry import StrategySpec, resolve
 from fleece.trader import TraderStore
 
 
@@ -30,30 +30,32 @@ Mode = Literal["fast", "exact"]
 Progress = Callable[[float], None]
 
 
+def default_strategy() -> StrategySpec:
+    """The seed's strategy: ``sma_crossover`` 10/30/90."""
+    return resolve("sma_crossover", {})
+
+
 @dataclass(frozen=True)
 class BacktestConfig:
     """What a run needs besides the bars.
 
     Attributes:
         limits: the risk limits (from the trading config).
-        fast: fast SMA window.
-        medium: medium SMA window.
-        slow: slow SMA window.
+        strategy: the strategy and its parameters (each run builds a fresh one from it).
         cash: starting cash in dollars.
         slippage_bps: market-order slippage in basis points (the exchange's rule).
         stale_order_minutes: open orders older than this are cancelled (housekeeping's rule).
         time_in_force: the orders' time in force.
         seed: seeds the exchange's order ids.
-        mode: ``"fast"`` or ``"exact"`` (same result; see the module docstring).
+        mode: ``"fast"`` or ``"exact"`` (same result; see the runner's docstring; a strategy
+            without a vectorised path always runs bar by bar).
         poll_offset_seconds: how long after each minute boundary the bot polls
             (``DataConfig.poll_offset_seconds``): the instant of every cycle, so orders, fills
             and refusals carry the bot's own timestamps.
     """
 
     limits: RiskLimits
-    fast: int = 10
-    medium: int = 30
-    slow: int = 90
+    strategy: StrategySpec = field(default_factory=default_strategy)
     cash: float = 100_000.0
     slippage_bps: float = 0.0
     stale_order_minutes: int = 15
@@ -63,7 +65,6 @@ class BacktestConfig:
     poll_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        SmaCrossover(self.fast, self.medium, self.slow)  # validates the windows
         if not 0 <= self.poll_offset_seconds < 60:
             raise ValueError(f"poll offset must be in [0, 60) s, got {self.poll_offset_seconds}")
         if not (math.isfinite(self.cash) and self.cash > 0):

@@ -53,12 +53,11 @@ from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
-from fleece.minute_grid import Carry, session_minutes
+from fleece.kernel import build_kernel
+from fleece.minute_grid import Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
-from fleece.order_manager import OrderManager
-from fleece.risk_manager import CircuitBreaker, RiskManager
-from fleece.strategy import SmaCrossover, Strategy
-from fleece.trader import Trader
+from fleece.risk_manager import CircuitBreaker
+from fleece.strategy.api import Strategy
 
 __all__ = ["BacktestConfig", "BacktestResult", "Mode", "Progress", "Run", "run_backtest"]
 
@@ -97,7 +96,8 @@ class Run:
         span = market.span()
         self.sessions = self._sessions(span)
         self.grid, self.session_end = session_grid(self.sessions)
-        self.minutes = session_minutes((s.open, s.close) for s in self.sessions)
+        self.minute_grid = Grid.of((s.open, s.close) for s in self.sessions)
+        self.minutes = self.minute_grid.minutes
         self.carry = Carry()
         self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
@@ -116,29 +116,23 @@ class Run:
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
         self.fills: list[Fill] = []
         self.seed_fills: list[Fill] = []
-        self.orders = OrderManager(
-            self.memory,
-            self.broker,
-            self.clock,
-            self.breaker,
+        base = config.strategy.build()
+        # The fast path asks the strategy's vectorised path for its candidate minutes first;
+        # a strategy without one (or the exact mode) is stepped minute by minute.
+        self.vectorised = config.mode == "fast" and base.candidates_offered
+        self.strategy: Strategy = CandidateSignals(base) if self.vectorised else base
+        self.kernel = build_kernel(
+            strategy=self.strategy,
+            limits=config.limits,
+            store=self.memory,
+            broker=self.broker,
+            clock=self.clock,
+            breaker=self.breaker,
             time_in_force=config.time_in_force,
             on_fill=self._on_fill,
         )
-        self.strategy: Strategy = (
-            SmaCrossover(config.fast, config.medium, config.slow)
-            if config.mode == "exact"
-            else CandidateSignals(config.fast, config.medium, config.slow)
-        )
-        self.trader = Trader(
-            strategy=self.strategy,
-            risk=RiskManager(config.limits),
-            orders=self.orders,
-            store=self.memory,
-            clock=self.clock,
-            breaker=self.breaker,
-            kill_switch_env=False,
-            dry_run=False,
-        )
+        self.orders = self.kernel.orders
+        self.trader = self.kernel.trader
         self.trader.sessions = self.table.book()
         self.stale_after = timedelta(minutes=config.stale_order_minutes)
         self.offset = timedelta(seconds=config.poll_offset_seconds)
@@ -160,8 +154,7 @@ class Run:
         return min([span[0], *opens]) if span else (opens[0] if opens else 0)
 
     def _on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
-        self.trader.on_fill(fill)
+        self.fills.append(fill)  # the trader has taken it into its holdings already
         self._remember(fill)
 
     def _remember(self, fill: Fill) -> None:
@@ -227,8 +220,7 @@ class Run:
         trader.reserved_cash = 0.0
         signals, tripped = trader.signals, self.breaker.tripped
         if expect is None:
-            for bar in bars:
-                await trader.on_bar(bar)
+            await self.kernel.step(bars)
         else:
             assert isinstance(self.strategy, CandidateSignals)
             for bar, up in zip(bars, expect, strict=True):
@@ -291,8 +283,8 @@ class Run:
         await self._seed()
         if not len(self.grid):
             return
-        cfg = self.config
-        cands = find_candidates(self.market, self.minutes, cfg.fast, cfg.medium, cfg.slow)
+        assert isinstance(self.strategy, CandidateSignals)
+        cands = find_candidates(self.market, self.minute_grid, self.strategy.base)
         opens = np.array([int(s.open.timestamp()) for s in self.sessions], dtype=np.int64)
         fixed = np.union1d(np.unique(cands.decide_at), opens)
         first = int(self.grid[0]) - MINUTE
@@ -396,10 +388,10 @@ def run_backtest(
         raise DataError("no bars to backtest (no symbol has any bar in the range)")
     started = time.perf_counter()
     run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
-    if config.mode == "exact":
-        asyncio.run(run.run_exact())
-    else:
+    if run.vectorised:
         asyncio.run(run.run_fast())
+    else:
+        asyncio.run(run.run_exact())
     curve = equity_curve(
         market,
         [*run.seed_fills, *run.fills],

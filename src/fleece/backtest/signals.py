@@ -1,32 +1,30 @@
-"""The fast path's strategy: crossover candidates computed once per symbol with numpy.
+"""The fast path's strategy: candidates computed once per symbol by the strategy's own
+vectorised path.
 
-Each symbol's closes are first laid on the minute grid (:func:`~fleece.minute_grid.grid_closes`:
-a minute without a bar repeats the last close), then
-:func:`~fleece.strategy.vectorized.crossover_events` finds, for the whole series, every minute
-where the price-only part of the SMA crossover rule fires; tests prove it equals
-:class:`~fleece.strategy.SmaCrossover` bar for bar (tests/strategy/test_vectorized.py, on random
-series and on the real bars). What remains sequential is whether the caller holds the symbol,
-and that is the trader's business: :class:`CandidateSignals` implements the
-:class:`~fleece.strategy.Strategy` protocol and answers, for a candidate bar, exactly the signal
-``SmaCrossover.on_bar(bar, holding)`` would. The runner calls the trader only on candidate bars;
-on every other bar ``SmaCrossover`` returns None whatever ``holding`` is, so nothing is skipped
+Each symbol's bars are first laid on the minute grid (:func:`~fleece.minute_grid.grid_series`: a
+minute without a bar repeats the last close), then the strategy's
+:meth:`~fleece.strategy.Strategy.candidates` finds, for the whole series, every minute where it
+would enter if flat and exit if holding; :func:`fleece.strategy.testing.check_vectorised` proves
+that equal to its bar-by-bar :meth:`~fleece.strategy.Strategy.on_minute`. What remains sequential
+is whether the caller holds the symbol, and that is the trader's business:
+:class:`CandidateSignals` is a :class:`~fleece.strategy.Strategy` that answers, for a candidate
+minute, exactly the signal the strategy would. The runner calls the trader only on candidate
+minutes; on every other minute the strategy returns None whatever is held, so nothing is skipped
 that could have acted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 
 import numpy as np
 
 from fleece.backtest.data import I64, MINUTE, MarketData
-from fleece.minute_grid import carried_bar, grid_closes
+from fleece.minute_grid import Grid, GridSeries, carried_bar, grid_series
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal
-from fleece.strategy import REASON_CROSS_ABOVE, REASON_CROSS_BELOW, SmaCrossover
-from fleece.strategy.vectorized import crossover_events
+from fleece.strategy.api import F64, MinuteContext, Strategy
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,34 +75,49 @@ class Candidates:
         return carried_bar(symbol, minute, self.close.item(j) / TICKS_PER_DOLLAR)
 
 
-def find_candidates(
-    market: MarketData, minutes: I64, fast: int, medium: int, slow: int
-) -> Candidates:
+def market_series(market: MarketData, symbol: str, grid: Grid) -> GridSeries:
+    """``symbol``'s regular-session bars of ``market`` on ``grid``.
+
+    ``rows`` of the result index the symbol's columns in ``market`` (-1 where carried).
+    """
+    bars = market.bars[symbol]
+    regular = np.flatnonzero(bars.regular)
+    series = grid_series(
+        symbol,
+        grid,
+        bars.ts[regular],
+        [column[regular] for column in (bars.open, bars.high, bars.low, bars.close, bars.volume)],
+    )
+    rows = np.where(series.rows >= 0, regular[np.maximum(series.rows, 0)], -1).astype(np.int64)
+    return replace(series, rows=rows)
+
+
+def find_candidates(market: MarketData, grid: Grid, strategy: Strategy) -> Candidates:
     """The entry and exit candidates of every symbol, on the minute grid.
 
     Args:
         market: the bars.
-        minutes: the grid's minutes (:func:`fleece.minute_grid.session_minutes`).
-        fast: fast SMA window, in minutes.
-        medium: medium SMA window, in minutes.
-        slow: slow SMA window, in minutes.
+        grid: the grid's minutes (:meth:`fleece.minute_grid.Grid.of`).
+        strategy: a strategy with a vectorised path.
+
+    Raises:
+        ValueError: ``strategy`` offers no vectorised path.
     """
     symbols = market.symbols
     parts: list[tuple[I64, I64, I64, I64, np.ndarray]] = []
     for k, symbol in enumerate(symbols):
-        bars = market.bars[symbol]
-        regular = np.flatnonzero(bars.regular)
-        first, closes, rows = grid_closes(minutes, bars.ts[regular], bars.close[regular])
-        up, down = crossover_events(closes, fast, medium, slow)
+        series = market_series(market, symbol, grid)
+        found = strategy.candidates(series)
+        if found is None:
+            raise ValueError(f"{strategy.name} offers no vectorised path")
+        up, down = found
         hit = np.flatnonzero(up | down)
-        real = rows[hit]
-        picked = np.where(real >= 0, regular[np.maximum(real, 0)], -1).astype(np.int64)
         parts.append(
             (
-                minutes[first + hit] + MINUTE,
+                series.ts[hit] + MINUTE,
                 np.full(len(hit), k, dtype=np.int64),
-                picked,
-                closes[hit],
+                series.rows[hit],
+                series.close[hit],
                 up[hit],
             )
         )
@@ -125,58 +138,49 @@ def find_candidates(
     )
 
 
-class CandidateSignals:
+class CandidateSignals(Strategy):
     """A :class:`~fleece.strategy.Strategy` that answers from precomputed candidates.
 
-    Before each :meth:`on_bar` the runner says what the bar is with :meth:`expect`; the answer
-    is then the one :class:`~fleece.strategy.SmaCrossover` gives: BUY on an entry candidate
-    when not holding, SELL on an exit candidate when holding, else None.
+    Before each :meth:`on_minute` the runner says what the minute is with :meth:`expect`; the
+    answer is then the one the wrapped strategy gives: BUY on an entry candidate when not
+    holding, SELL on an exit candidate when holding, else None.
 
     Args:
-        fast: fast SMA window (only to name and validate the strategy like SmaCrossover).
-        medium: medium SMA window.
-        slow: slow SMA window.
+        base: the strategy whose vectorised path found the candidates (its name and reasons).
     """
 
-    name = SmaCrossover.name
-
-    def __init__(self, fast: int = 10, medium: int = 30, slow: int = 90) -> None:
-        SmaCrossover(fast, medium, slow)  # the same validation, the same error messages
+    def __init__(self, base: Strategy) -> None:
+        super().__init__(base.params)
+        self.base = base
+        self.name = base.name  # type: ignore[misc]
         self._expected: tuple[str, datetime, bool] | None = None
 
+    @property
+    def warmup_minutes(self) -> int:
+        """The wrapped strategy's."""
+        return self.base.warmup_minutes
+
     def expect(self, symbol: str, bar_timestamp: datetime, up: bool) -> None:
-        """Announce the next bar: an entry (``up``) or exit candidate."""
+        """Announce the next minute: an entry (``up``) or exit candidate."""
         self._expected = (symbol, bar_timestamp, up)
 
-    def on_bar(self, bar: Bar, holding: bool) -> Signal | None:
-        """The signal for the announced candidate bar.
+    def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
+        """The signal for the announced candidate minute; None for any other (warm-up).
 
         Raises:
-            RuntimeError: ``bar`` is not the announced one (a runner bug, never data).
+            RuntimeError: a decision on a minute that was not announced (a runner bug).
         """
         expected, self._expected = self._expected, None
         if expected is None or expected[:2] != (bar.symbol, bar.timestamp):
             raise RuntimeError(f"unannounced bar {bar.symbol} {bar.timestamp.isoformat()}")
         up = expected[2]
+        holding = ctx.position > 0 or ctx.buying
         if up and not holding:
-            return self._signal(bar, Side.BUY, REASON_CROSS_ABOVE)
+            return self.signal(bar, Side.BUY, "vectorised_entry")
         if not up and holding:
-            return self._signal(bar, Side.SELL, REASON_CROSS_BELOW)
+            return self.signal(bar, Side.SELL, "vectorised_exit")
         return None
 
-    def warmup(self, bars: Iterable[Bar]) -> None:
-        """Nothing to do: candidates are computed over the whole series up front."""
-
-    def smas(self, symbol: str) -> tuple[float | None, float | None, float | None]:
-        """Not tracked bar by bar on the fast path."""
-        return (None, None, None)
-
-    def _signal(self, bar: Bar, side: Side, reason: str) -> Signal:
-        return Signal(
-            strategy=self.name,
-            symbol=bar.symbol,
-            side=side,
-            bar_timestamp=bar.timestamp,
-            price=bar.close,
-            reason=reason,
-        )
+    def indicators(self, series: GridSeries) -> dict[str, F64]:
+        """The wrapped strategy's."""
+        return self.base.indicators(series)

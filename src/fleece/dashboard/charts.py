@@ -1,19 +1,26 @@
-"""The two charts' data: the equity curve and one symbol's session with SMAs and our fills.
+"""The two charts' data: the equity curve, and one symbol's session with the strategy's
+indicators and our fills.
 
 Pure functions over rows already read from the store, so they are easy to check on their own.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from fleece.dashboard.schemas import BarSeries, EquitySeries, Marker
-from fleece.dashboard.series import sma_series, thin
+from fleece.dashboard.series import thin
 from fleece.dashboard.sessions import SessionWindow
-from fleece.models import Bar, Fill
+from fleece.minute_grid import Grid, grid_series
+from fleece.models import TICKS_PER_DOLLAR, Bar, Fill, to_ticks
 from fleece.state_store import EquitySnapshot
+from fleece.strategy.api import Strategy
 
 MAX_EQUITY_POINTS = 1000
 FILLS_AFTER_CLOSE = timedelta(hours=1)  # a closing order may fill just after the bell
@@ -48,26 +55,46 @@ def bar_series(
     fills: Sequence[Fill],
     *,
     session: SessionWindow | None,
-    windows: dict[str, int],
+    strategy: Strategy,
+    sessions: Sequence[tuple[datetime, datetime]],
     is_regular: Callable[[datetime], bool],
 ) -> BarSeries:
-    """``symbol``'s regular bars within ``session`` with the SMAs and our fills on them.
+    """``symbol``'s minutes of ``session`` on the grid, the strategy's indicators, our fills.
+
+    The bars are laid on the minute grid exactly as the strategy met them (a minute without a
+    bar repeats the last close), and the indicators are the strategy's own
+    (:meth:`~fleece.strategy.Strategy.indicators`): the chart shows what it decided on.
 
     Args:
         symbol: the symbol.
-        bars: its stored bars, oldest first, from far enough back to fill the slow window.
+        bars: its stored bars, oldest first, from far enough back to fill the indicators.
         fills: fills of any symbol (those of ``symbol`` in the session become markers).
-        session: the session to show (None: every regular bar given).
-        windows: "fast", "medium" and "slow" windows in bars.
+        session: the session to show (None: every minute given).
+        strategy: the configured strategy.
+        sessions: ``(open, close)`` of every session the bars may fall in.
         is_regular: whether a bar starting then is a regular-session bar.
     """
     regular = [b for b in bars if is_regular(b.timestamp)]
-    closes = [b.close for b in regular]
-    fast, medium, slow = (sma_series(closes, windows[k]) for k in ("fast", "medium", "slow"))
+    grid = Grid.of(sessions)
+    series = grid_series(
+        symbol,
+        grid,
+        np.array([int(b.timestamp.timestamp()) for b in regular], dtype=np.int64),
+        [
+            *(
+                np.array([to_ticks(getattr(b, k)) for b in regular], dtype=np.int64)
+                for k in ("open", "high", "low", "close")
+            ),
+            np.array([b.volume for b in regular], dtype=np.int64),
+        ],
+    )
+    drawn = strategy.indicators(series) if len(series) else {}
+    lo = int(session.open.timestamp()) if session else None
+    hi = int(session.close.timestamp()) if session else None
     shown = [
         i
-        for i, b in enumerate(regular)
-        if session is None or session.open <= b.timestamp < session.close
+        for i, t in enumerate(series.ts.tolist())
+        if session is None or (lo is not None and hi is not None and lo <= t < hi)
     ]
     marked = [
         f
@@ -75,18 +102,24 @@ def bar_series(
         if f.symbol == symbol
         and (session is None or session.open <= f.timestamp < session.close + FILLS_AFTER_CLOSE)
     ]
+
+    def dollars(values: npt.NDArray[np.int64]) -> list[float]:
+        return [values.item(i) / TICKS_PER_DOLLAR for i in shown]
+
     return BarSeries(
         symbol=symbol,
         session_date=session.day if session else None,
-        windows=dict(windows),
-        t=[regular[i].timestamp for i in shown],
-        open=[regular[i].open for i in shown],
-        high=[regular[i].high for i in shown],
-        low=[regular[i].low for i in shown],
-        close=[regular[i].close for i in shown],
-        volume=[regular[i].volume for i in shown],
-        sma_fast=[fast[i] for i in shown],
-        sma_medium=[medium[i] for i in shown],
-        sma_slow=[slow[i] for i in shown],
+        strategy=strategy.name,
+        t=[datetime.fromtimestamp(series.ts.item(i), UTC) for i in shown],
+        open=dollars(series.open),
+        high=dollars(series.high),
+        low=dollars(series.low),
+        close=dollars(series.close),
+        volume=[series.volume.item(i) for i in shown],
+        carried=[not bool(series.real[i]) for i in shown],
+        indicators={
+            name: [None if math.isnan(v) else v for v in (values[i].item() for i in shown)]
+            for name, values in drawn.items()
+        },
         markers=[Marker(t=f.timestamp, side=f.side, price=f.price, qty=f.qty) for f in marked],
     )

@@ -159,25 +159,26 @@ class Marker(BaseModel):
 
 
 class BarSeries(BaseModel):
-    """One symbol's regular-session bars of a session with the strategy's three SMAs.
+    """One symbol's minutes of a session on the grid, with the strategy's indicators.
 
-    The SMAs are computed exactly as the strategy does (integer tick sums over regular bars,
-    carried across days); a window not yet full is None.
+    A minute without a bar repeats the last close (``carried``), as the strategy met it; the
+    indicators are the strategy's own (None where undefined).
     """
 
     model_config = _FROZEN
     symbol: str
     session_date: date | None
-    windows: dict[str, int] = Field(description="fast, medium and slow, in 1-minute bars")
+    strategy: str = Field(description="the configured strategy's name")
     t: list[datetime]
     open: list[float]
     high: list[float]
     low: list[float]
     close: list[float]
     volume: list[int]
-    sma_fast: list[float | None]
-    sma_medium: list[float | None]
-    sma_slow: list[float | None]
+    carried: list[bool] = Field(description="True for a minute without a bar")
+    indicators: dict[str, list[float | None]] = Field(
+        description="the strategy's indicators by name, one value per minute"
+    )
     markers: list[Marker]
 
 

@@ -1,10 +1,9 @@
-"""Series the dashboard keeps and derives: incremental reads of the store, thinning, the SMAs.
+"""Series the dashboard keeps: incremental reads of the store, and thinning.
 
 The page polls every few seconds, so growing tables (fills, the equity curve, bars) are read
 incrementally: :class:`StoreTail` asks the store only for rows at or after the newest one it
-holds. The SMAs are recomputed exactly as :class:`~fleece.strategy.sma_crossover.SmaCrossover`
-computes them (integer tick sums over regular-session bars, divided the same way), so the chart
-shows the very numbers the strategy decided on.
+holds. What the price chart draws over the bars is the strategy's own
+(:meth:`fleece.strategy.Strategy.indicators`, see :mod:`fleece.dashboard.charts`).
 """
 
 from __future__ import annotations
@@ -12,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
-
-import numpy as np
-
-from fleece.models import TICKS_PER_DOLLAR, to_ticks
 
 T = TypeVar("T")
 
@@ -76,27 +71,3 @@ def thin(count: int, max_points: int) -> list[int]:
     step = (count - 1) / (max_points - 1)
     picked = sorted({round(i * step) for i in range(max_points)})
     return picked
-
-
-def sma_series(closes: Sequence[float], window: int) -> list[float | None]:
-    """The simple moving average of ``window`` closes at each bar, None until the window fills.
-
-    Computed like the strategy: integer tick sums divided by the window, then by ticks per
-    dollar, so the last value equals ``SmaCrossover.smas()`` exactly.
-
-    Args:
-        closes: closes, oldest first (regular-session bars only, as the strategy sees them).
-        window: the window in bars (>= 1).
-    """
-    n = len(closes)
-    out: list[float | None] = [None] * n
-    if window < 1 or n < window:
-        return out
-    ticks = np.fromiter((to_ticks(c) for c in closes), dtype=np.int64, count=n)
-    cumsum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(ticks)))
-    sums = cumsum[window:] - cumsum[: n - window + 1]
-    # int64 -> float64 is exact below 2**53 (prices of millions of dollars over 90 bars), and
-    # each division is correctly rounded: the same floats as Python's int / int / int.
-    means = sums.astype(np.float64) / window / TICKS_PER_DOLLAR
-    out[window - 1 :] = [float(m) for m in means]
-    return out

@@ -89,6 +89,8 @@ class DashboardView:
         self.bot = bot
         self._wall = clock or SystemClock()
         self._calendar = calendar or MarketCalendar()
+        # Built once: its indicators depend on its parameters only.
+        self._strategy = config.trading.strategy.spec.build()
         self._fills: StoreTail[Fill] = StoreTail(store.fills, lambda f: f.timestamp)
         self._equity: StoreTail[EquitySnapshot] = StoreTail(
             store.equity_curve, lambda e: e.timestamp
@@ -156,6 +158,12 @@ class DashboardView:
     def _book(self) -> SessionBook | None:
         trader = self._trader()
         return trader.sessions if trader is not None else None
+
+    def _sessions_around(self, session: SessionWindow | None) -> list[tuple[datetime, datetime]]:
+        """The sessions the shown one's look-back reaches (the grid the indicators run on)."""
+        last = (session.open if session else self.now()).date()
+        found = self._calendar.sessions(last - SMA_LOOKBACK - timedelta(days=1), last)
+        return [(s.open, s.close) for s in found]
 
     def _is_regular(self, ts: datetime) -> bool:
         return is_regular_bar(self._book(), self._calendar, ts)
@@ -403,9 +411,7 @@ class DashboardView:
         return tail
 
     def bars(self, symbol: str) -> BarSeries:
-        """One symbol's bars of the shown session with the three SMAs and our fills on it."""
-        strategy = self.config.trading.strategy
-        windows = {"fast": strategy.fast, "medium": strategy.medium, "slow": strategy.slow}
+        """One symbol's minutes of the shown session with the strategy's indicators and fills."""
         session = self.display_session(self.now())
         tail = self._bar_tail(symbol)
         if session is not None:
@@ -415,7 +421,8 @@ class DashboardView:
             tail.refresh(),
             self._fills.refresh(),
             session=session,
-            windows=windows,
+            strategy=self._strategy,
+            sessions=self._sessions_around(session),
             is_regular=self._is_regular,
         )
 

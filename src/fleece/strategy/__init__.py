@@ -1,82 +1,45 @@
-"""Strategies: pure, synchronous objects that turn bars into signals.
+"""Strategies: pure, synchronous objects that turn minutes of the grid into signals.
 
-A strategy sees only bars and whether the caller holds the symbol; it does no I/O and reads no
-clock, so the live runtime, the built-in exchange and the backtest drive the same object.
-:func:`build_strategy` turns a configured name and parameters into a strategy, rejecting unknown
-names and parameters by name.
+The public API (see :mod:`fleece.strategy.api` and docs/strategies.md): subclass
+:class:`Strategy`, declare ``Params`` (a :class:`StrategyParams` model), decide in
+:meth:`Strategy.on_minute`, draw with :meth:`Strategy.indicators`, and optionally offer a
+vectorised :meth:`Strategy.candidates` (prove it with
+:func:`fleece.strategy.testing.check_vectorised`).
+Strategies are found by name, entry point (``fleece.strategies``) or ``file.py:Class``
+(:mod:`fleece.strategy.registry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol
-
-from fleece.models import Bar, Signal
+from fleece.minute_grid import GridSeries
+from fleece.models import Bar, Side, Signal
+from fleece.strategy.api import MinuteContext, Strategy, StrategyParams, nan_series
+from fleece.strategy.donchian import DonchianBreakout
+from fleece.strategy.opening_range import OpeningRange
 from fleece.strategy.sma_crossover import (
     REASON_CROSS_ABOVE,
     REASON_CROSS_BELOW,
     SmaCrossover,
     SymbolState,
-    validate_windows,
 )
-from fleece.strategy.vectorized import crossover_events, signals_from_events
+from fleece.strategy.vectorized import crossover_events, signals_from_events, validate_windows
 
 __all__ = [
     "REASON_CROSS_ABOVE",
     "REASON_CROSS_BELOW",
-    "STRATEGIES",
+    "Bar",
+    "DonchianBreakout",
+    "GridSeries",
+    "MinuteContext",
+    "OpeningRange",
+    "Side",
+    "Signal",
     "SmaCrossover",
     "Strategy",
+    "StrategyParams",
     "SymbolState",
-    "build_strategy",
     "crossover_events",
+    "nan_series",
     "signals_from_events",
     "validate_windows",
 ]
-
-
-class Strategy(Protocol):
-    """What the runtime and the backtest need from a strategy."""
-
-    name: str
-
-    def on_bar(self, bar: Bar, holding: bool) -> Signal | None:
-        """Process one bar at its close; return a signal or ``None``."""
-        ...
-
-    def warmup(self, bars: Iterable[Bar]) -> None:
-        """Feed history without producing signals."""
-        ...
-
-    def smas(self, symbol: str) -> tuple[float | None, float | None, float | None]:
-        """Indicator values for display."""
-        ...
-
-
-STRATEGIES: Mapping[str, tuple[str, ...]] = {
-    SmaCrossover.name: ("fast", "medium", "slow"),
-}
-
-
-def build_strategy(name: str, params: Mapping[str, int] | None = None) -> SmaCrossover:
-    """Build the strategy called ``name`` with ``params``.
-
-    Args:
-        name: a key of :data:`STRATEGIES`, e.g. ``"sma_crossover"``.
-        params: keyword parameters; omitted ones take the strategy's defaults.
-
-    Returns:
-        The configured strategy.
-
-    Raises:
-        ValueError: for an unknown name, an unknown parameter (named in the message) or
-            invalid values.
-    """
-    if name not in STRATEGIES:
-        known = ", ".join(sorted(STRATEGIES))
-        raise ValueError(f"unknown strategy {name!r} (known: {known})")
-    given = dict(params or {})
-    unknown = sorted(set(given) - set(STRATEGIES[name]))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) for {name}: {', '.join(unknown)}")
-    return SmaCrossover(**given)

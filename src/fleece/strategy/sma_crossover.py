@@ -30,36 +30,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
-from fleece.config_bounds import MAX_WINDOW_BARS
+import numpy as np
+from pydantic import model_validator
+
+from fleece.config_bounds import WindowBars
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, require_utc, to_ticks
+from fleece.strategy.api import (
+    BOOL,
+    F64,
+    GridSeries,
+    MinuteContext,
+    Strategy,
+    StrategyParams,
+    nan_series,
+)
+from fleece.strategy.vectorized import crossover_events, validate_windows
 
 REASON_CROSS_ABOVE = "fast_cross_above_medium"
 REASON_CROSS_BELOW = "fast_cross_below_medium"
-
-
-def validate_windows(fast: int, medium: int, slow: int) -> None:
-    """Raise ``ValueError`` unless ``1 <= fast < medium < slow <= MAX_WINDOW_BARS``.
-
-    Args:
-        fast: the fast SMA window, in bars.
-        medium: the medium SMA window, in bars.
-        slow: the slow SMA window, in bars.
-    """
-    for name, value in (("fast", fast), ("medium", medium), ("slow", slow)):
-        # bool is an int subclass; True as a window is a bug, not a window of one bar.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} window must be an integer, got {value!r}")
-    if fast < 1:
-        raise ValueError(f"fast window must be at least 1 bar, got {fast}")
-    if not fast < medium < slow:
-        raise ValueError(f"windows must satisfy fast < medium < slow, got {fast}, {medium}, {slow}")
-    if slow > MAX_WINDOW_BARS:
-        # The bound trading.yaml has; a sweep's command-line windows meet it here.
-        raise ValueError(
-            f"slow window of {slow} bars is longer than a week of regular-session minutes "
-            f"({MAX_WINDOW_BARS})"
-        )
 
 
 def _sign(value: int) -> int:
@@ -137,7 +127,24 @@ class _Windows:
         return _sign(self.sum_medium * self.slow - self.sum_slow * self.medium)
 
 
-class SmaCrossover:
+class SmaParams(StrategyParams):
+    """The three windows, in minutes of the grid: ``1 <= fast < medium < slow``."""
+
+    fast: WindowBars = 10
+    medium: WindowBars = 30
+    slow: WindowBars = 90
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.fast < self.medium < self.slow:
+            raise ValueError(
+                "windows must satisfy fast < medium < slow "
+                f"(got fast={self.fast}, medium={self.medium}, slow={self.slow})"
+            )
+        return self
+
+
+class SmaCrossover(Strategy):
     """Fast/medium/slow SMA crossover, long-only, O(1) per bar, one state per symbol.
 
     ``holding`` is decided by the caller: the live runtime treats a pending buy as holding, so
@@ -154,13 +161,53 @@ class SmaCrossover:
     """
 
     name = "sma_crossover"
+    summary = "enter when the fast SMA crosses above the medium one above the slow; exit below"
+    Params = SmaParams
 
-    def __init__(self, fast: int = 10, medium: int = 30, slow: int = 90) -> None:
-        validate_windows(fast, medium, slow)
+    def __init__(self, fast: int | StrategyParams = 10, medium: int = 30, slow: int = 90) -> None:
+        if isinstance(fast, StrategyParams):  # built from trading.yaml: already validated
+            params = fast
+            assert isinstance(params, SmaParams)
+            fast, medium, slow = params.fast, params.medium, params.slow
+        else:
+            validate_windows(fast, medium, slow)
+            params = SmaParams.model_construct(fast=fast, medium=medium, slow=slow)
+        super().__init__(params)
         self.fast = fast
         self.medium = medium
         self.slow = slow
         self._states: dict[str, _Windows] = {}
+
+    @property
+    def warmup_minutes(self) -> int:
+        """The slow window: the first minute that can signal is the one that fills it."""
+        return self.slow
+
+    def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
+        """The decision at a grid minute's close (see :meth:`on_bar`)."""
+        return self.on_bar(bar, ctx.position > 0 or ctx.buying)
+
+    def indicators(self, series: GridSeries) -> dict[str, F64]:
+        """The three SMAs in dollars over ``series`` (NaN until each window is full).
+
+        Integer tick sums divided by the window, then by ticks per dollar: the same floats as
+        :meth:`smas`, so a chart shows the very numbers the strategy decided on.
+        """
+        n = len(series)
+        cumsum = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(series.close, out=cumsum[1:])
+        out: dict[str, F64] = {}
+        for label, window in (("fast", self.fast), ("medium", self.medium), ("slow", self.slow)):
+            values = nan_series(n)
+            if window <= n:
+                sums = cumsum[window:] - cumsum[: n - window + 1]
+                values[window - 1 :] = sums.astype(np.float64) / window / TICKS_PER_DOLLAR
+            out[f"SMA {label} ({window})"] = values
+        return out
+
+    def candidates(self, series: GridSeries) -> tuple[BOOL, BOOL]:
+        """Entry and exit minutes, exactly (:func:`.vectorized.crossover_events`)."""
+        return crossover_events(series.close, self.fast, self.medium, self.slow)
 
     def on_bar(self, bar: Bar, holding: bool) -> Signal | None:
         """Process one regular-session bar at its close and return a signal, if any.
@@ -182,7 +229,7 @@ class SmaCrossover:
         state, previous = advanced
         return self._decide(state, previous, bar, holding)
 
-    def warmup(self, bars: Iterable[Bar]) -> None:
+    def warmup(self, bars: Iterable[Bar], ctx: MinuteContext | None = None) -> None:
         """Feed history without producing signals.
 
         The state afterwards is exactly what :meth:`on_bar` would have left: the crossing test
@@ -190,6 +237,7 @@ class SmaCrossover:
 
         Args:
             bars: bars in time order (any mix of symbols).
+            ctx: unused (the state depends on prices only).
         """
         for bar in bars:
             self._advance(bar)
@@ -270,11 +318,4 @@ class SmaCrossover:
         return None
 
     def _signal(self, bar: Bar, side: Side, reason: str) -> Signal:
-        return Signal(
-            strategy=self.name,
-            symbol=bar.symbol,
-            side=side,
-            bar_timestamp=bar.timestamp,
-            price=bar.close,
-            reason=reason,
-        )
+        return self.signal(bar, side, reason)

@@ -13,13 +13,37 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from fleece.config_bounds import MAX_WINDOW_BARS
 from fleece.models import Side
-from fleece.strategy.sma_crossover import validate_windows
 
 BoolArray = npt.NDArray[np.bool_]
 # Headroom for int64: every intermediate (cumsum, window sum times a window length) stays below
 # this, so numpy never wraps around silently.
 _INT64_SAFE = 2**62
+
+
+def validate_windows(fast: int, medium: int, slow: int) -> None:
+    """Raise ``ValueError`` unless ``1 <= fast < medium < slow <= MAX_WINDOW_BARS``.
+
+    Args:
+        fast: the fast SMA window, in bars.
+        medium: the medium SMA window, in bars.
+        slow: the slow SMA window, in bars.
+    """
+    for name, value in (("fast", fast), ("medium", medium), ("slow", slow)):
+        # bool is an int subclass; True as a window is a bug, not a window of one bar.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} window must be an integer, got {value!r}")
+    if fast < 1:
+        raise ValueError(f"fast window must be at least 1 bar, got {fast}")
+    if not fast < medium < slow:
+        raise ValueError(f"windows must satisfy fast < medium < slow, got {fast}, {medium}, {slow}")
+    if slow > MAX_WINDOW_BARS:
+        # The bound trading.yaml has; a sweep's command-line windows meet it here.
+        raise ValueError(
+            f"slow window of {slow} bars is longer than a week of regular-session minutes "
+            f"({MAX_WINDOW_BARS})"
+        )
 
 
 def _window_sums(cumsum: npt.NDArray[np.int64], window: int, n: int) -> npt.NDArray[np.int64]:

@@ -68,11 +68,11 @@ def build_axes(
     """The grid from the options; an option not given keeps the trading config's value."""
     from fleece.sweep.grid import GridAxes, parse_floats, parse_ints, parse_symbol_sets
 
-    s, r = trading.strategy, trading.risk
+    s, r = trading.strategy.spec.params.model_dump(), trading.risk
     return GridAxes(
-        fast=parse_ints(fast, "--fast") if fast else (s.fast,),
-        medium=parse_ints(medium, "--medium") if medium else (s.medium,),
-        slow=parse_ints(slow, "--slow") if slow else (s.slow,),
+        fast=parse_ints(fast, "--fast") if fast else (s["fast"],),
+        medium=parse_ints(medium, "--medium") if medium else (s["medium"],),
+        slow=parse_ints(slow, "--slow") if slow else (s["slow"],),
         max_position_pct=parse_floats(max_position_pct, "--max-position-pct")
         if max_position_pct
         else (r.max_position_pct,),

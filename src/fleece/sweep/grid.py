@@ -144,8 +144,8 @@ def with_params(trading: TradingConfig, params: Params) -> TradingConfig:
     Pydantic's ``model_copy`` does not validate: :func:`backtest_config` does, through the
     runner's own checks.
     """
-    strategy = trading.strategy.model_copy(
-        update={"fast": params.fast, "medium": params.medium, "slow": params.slow}
+    strategy = trading.strategy.with_params(
+        fast=params.fast, medium=params.medium, slow=params.slow
     )
     risk = trading.risk.model_copy(update={"max_position_pct": params.max_position_pct})
     symbols = trading.symbols.model_copy(update={"tickers": params.symbols})

@@ -254,10 +254,12 @@ function drawPrice(b) {
   const traces = [
     { x, open: b.open, high: b.high, low: b.low, close: b.close, type: "candlestick", name: b.symbol,
       increasing: { line: { color: css("--good") } }, decreasing: { line: { color: css("--bad") } } },
-    { x, y: b.sma_fast, name: `SMA ${b.windows.fast}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#f59e0b" } },
-    { x, y: b.sma_medium, name: `SMA ${b.windows.medium}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#8b5cf6" } },
-    { x, y: b.sma_slow, name: `SMA ${b.windows.slow}`, type: "scatter", mode: "lines", line: { width: 1.5, color: "#0ea5e9" } },
   ];
+  // The strategy's own indicators, whatever it draws (the SMAs of sma_crossover, a channel...).
+  const palette = ["#f59e0b", "#8b5cf6", "#0ea5e9", "#10b981", "#ef4444", "#64748b"];
+  Object.entries(b.indicators).forEach(([name, values], i) => {
+    traces.push({ x, y: values, name, type: "scatter", mode: "lines", line: { width: 1.5, color: palette[i % palette.length] } });
+  });
   for (const [side, symbol, color] of [["buy", "triangle-up", css("--good")], ["sell", "triangle-down", css("--bad")]]) {
     const marks = b.markers.filter((m) => m.side === side);
     traces.push({ x: marks.map((m) => toET(m.t)), y: marks.map((m) => m.price), name: side === "buy" ? "entry" : "exit",

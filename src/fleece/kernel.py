@@ -1,0 +1,109 @@
+"""One kernel for the live bot, runs on the built-in exchange and backtests.
+
+:func:`build_kernel` is the only place that wires the decision core — strategy, risk manager,
+order manager, trader — and :meth:`Kernel.step` is the one per-minute step every driver calls
+with the grid's bars of the minute that closed. The live runtime (:mod:`fleece.runtime`) builds
+it over the SQLite store and the alpaca-py broker; the backtest (:mod:`fleece.backtest.runner`)
+over an in-memory store and the exchange's engine in process. What differs is only what the
+drivers hand in, never how the core is put together (NautilusTrader builds one kernel for its
+backtest engine and its live node the same way). ``tests/test_layering.py`` fails if a second
+wiring appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fleece.clock import Clock
+from fleece.config import RiskConfig
+from fleece.models import Bar, Fill
+from fleece.order_manager import OrderBroker, OrderManager
+from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
+from fleece.strategy.api import Strategy
+from fleece.trader import Trader, TraderStore
+
+
+def risk_limits(risk: RiskConfig) -> RiskLimits:
+    """The risk manager's limits from trading.yaml's ``risk`` section (the one mapping)."""
+    return RiskLimits(
+        max_position_pct=risk.max_position_pct,
+        max_daily_loss_pct=risk.max_daily_loss_pct,
+        max_trades_per_day=risk.max_trades_per_day,
+        max_concurrent_positions=risk.max_concurrent_positions,
+        circuit_breaker_failures=risk.circuit_breaker_failures,
+    )
+
+
+@dataclass
+class Kernel:
+    """The decision core of one bot or one backtest."""
+
+    strategy: Strategy
+    risk: RiskManager
+    orders: OrderManager
+    trader: Trader
+    breaker: CircuitBreaker
+
+    async def step(self, bars: Sequence[Bar]) -> None:
+        """One minute of the grid: each symbol's bar (real or carried), in symbol order.
+
+        The caller has refreshed the orders and read the account for this instant first (the
+        bot's poll does both before its bars; the backtest's cycle the same).
+        """
+        for bar in bars:
+            await self.trader.on_bar(bar)
+
+
+def build_kernel(
+    *,
+    strategy: Strategy,
+    limits: RiskLimits,
+    store: TraderStore,
+    broker: OrderBroker,
+    clock: Clock,
+    breaker: CircuitBreaker,
+    time_in_force: str = "day",
+    dry_run: bool = False,
+    kill_switch_env: bool = False,
+    on_fill: Callable[[Fill], None] | None = None,
+) -> Kernel:
+    """Wire strategy, risk manager, order manager and trader.
+
+    Args:
+        strategy: a fresh strategy (its state is the run's).
+        limits: the risk limits (:func:`risk_limits`).
+        store: where intents, fills, refusals and flags are kept.
+        broker: the broker (alpaca-py's, or the backtest's in-process engine).
+        clock: the injected clock.
+        breaker: the circuit breaker, with its persisted state.
+        time_in_force: the orders' time in force.
+        dry_run: decide and record everything, send nothing.
+        kill_switch_env: ``KILL_SWITCH=true`` in the environment.
+        on_fill: told of every fill after the trader (the backtest's fill list).
+    """
+    risk = RiskManager(limits)
+    orders = OrderManager(
+        store, broker, clock, breaker, dry_run=dry_run, time_in_force=time_in_force
+    )
+    trader = Trader(
+        strategy=strategy,
+        risk=risk,
+        orders=orders,
+        store=store,
+        clock=clock,
+        breaker=breaker,
+        kill_switch_env=kill_switch_env,
+        dry_run=dry_run,
+    )
+    if on_fill is None:
+        orders.on_fill = trader.on_fill
+    else:
+
+        def both(fill: Fill) -> None:
+            trader.on_fill(fill)
+            on_fill(fill)
+
+        orders.on_fill = both
+    orders.before_send = trader.latency.order_called
+    return Kernel(strategy, risk, orders, trader, breaker)

@@ -1,0 +1,258 @@
+"""Finding strategies: by built-in name, by installed entry point, or in a user's code.
+
+``strategy.name`` in trading.yaml is one of
+
+* a built-in name (:data:`BUILTINS`): ``sma_crossover``, ``donchian_breakout``,
+  ``opening_range``;
+* the name of an entry point in the group ``fleece.strategies`` of an installed package
+  (``[project.entry-points."fleece.strategies"] my_rsi = "my_pkg.rsi:Rsi"``);
+* ``path/to/file.py:ClassName`` (relative to the trading.yaml's folder, or absolute) or
+  ``package.module:ClassName`` (importable from the bot's environment).
+
+The strategy's parameters sit beside the name in the same section and are validated by its
+``Params`` model: an unknown one is refused with a did-you-mean. Naming a file or module runs that
+code, exactly as the bot's own code runs: trading.yaml must be as well protected as the code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from fleece.config_bounds import Bound
+from fleece.errors import ConfigError
+from fleece.strategy.api import Strategy, StrategyParams
+from fleece.strategy.donchian import DonchianBreakout
+from fleece.strategy.opening_range import OpeningRange
+from fleece.strategy.sma_crossover import SmaCrossover
+
+ENTRY_POINT_GROUP = "fleece.strategies"
+BUILTINS: Mapping[str, type[Strategy]] = {
+    cls.name: cls for cls in (SmaCrossover, DonchianBreakout, OpeningRange)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A strategy class and where it came from ("built-in", "entry point pkg 1.0", a file)."""
+
+    cls: type[Strategy]
+    origin: str
+
+
+def _is_strategy(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Strategy) and obj is not Strategy
+
+
+def _check_class(obj: object, spec: str) -> type[Strategy]:
+    if not _is_strategy(obj):
+        raise LookupError(f"{spec!r} is not a subclass of fleece.strategy.Strategy")
+    assert isinstance(obj, type)
+    return obj
+
+
+def _from_file(path: Path, class_name: str, spec: str) -> type[Strategy]:
+    if not path.is_file():
+        raise LookupError(f"no such file {str(path)!r}")
+    module_name = f"fleece_user_strategy_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise LookupError(f"cannot import {str(path)!r}")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module  # dataclasses and pydantic look their module up
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise LookupError(f"{path.name} failed to import: {type(exc).__name__}: {exc}") from None
+    if not hasattr(module, class_name):
+        raise LookupError(f"{path.name} has no class {class_name!r}")
+    return _check_class(getattr(module, class_name), spec)
+
+
+def _from_module(module_name: str, class_name: str, spec: str) -> type[Strategy]:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LookupError(f"cannot import module {module_name!r} ({exc})") from None
+    if not hasattr(module, class_name):
+        raise LookupError(f"module {module_name!r} has no class {class_name!r}")
+    return _check_class(getattr(module, class_name), spec)
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def find(spec: str, base: Path | None = None) -> Found:
+    """The strategy class ``spec`` names (see the module docstring).
+
+    Args:
+        spec: ``strategy.name``.
+        base: the folder relative file paths start from (trading.yaml's).
+
+    Raises:
+        LookupError: nothing by that name, or it is not a strategy (one-line message).
+    """
+    if spec in BUILTINS:
+        return Found(BUILTINS[spec], "built-in")
+    if ":" in spec:
+        where, _, class_name = spec.rpartition(":")
+        if not where or not class_name.isidentifier():
+            raise LookupError(f"{spec!r} is not FILE.py:Class nor package.module:Class")
+        if where.endswith(".py") or "/" in where or "\\" in where:
+            path = Path(where).expanduser()
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            return Found(_from_file(path, class_name, spec), str(path))
+        return Found(_from_module(where, class_name, spec), f"module {where}")
+    points = _entry_points()
+    if spec in points:
+        point = points[spec]
+        try:
+            loaded = point.load()
+        except Exception as exc:
+            raise LookupError(f"entry point {spec!r} failed to load: {exc}") from None
+        dist = getattr(point, "dist", None)
+        origin = f"entry point ({dist.name} {dist.version})" if dist else "entry point"
+        return Found(_check_class(loaded, spec), origin)
+    known = sorted({*BUILTINS, *points})
+    close = difflib.get_close_matches(spec, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+    raise LookupError(
+        f"unknown strategy (got {spec!r}); {hint} (or FILE.py:Class, package.module:Class)"
+    )
+
+
+def parse_params(cls: type[Strategy], given: Mapping[str, Any]) -> StrategyParams:
+    """Validate ``given`` against ``cls.Params``.
+
+    Raises:
+        ValueError: one line naming the parameter (``name: reason``), with a did-you-mean for
+            an unknown one.
+    """
+    try:
+        return cls.Params.model_validate(dict(given))
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"])
+        named = f"{where}: " if where else ""
+        if error["type"] == "extra_forbidden":
+            valid = list(cls.Params.model_fields)
+            close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1, cutoff=0.6)
+            takes = ", ".join(valid)
+            hint = f"did you mean {close[0]!r}?" if close else f"{cls.name} takes: {takes}"
+            raise ValueError(f"{named}unknown parameter of {cls.name}; {hint}") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] not in ("value_error", "missing"):
+            message += f" (got {error['input']!r})"
+        raise ValueError(f"{named}{' '.join(message.split())}") from None
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A configured strategy: its class, where it came from and its validated parameters.
+
+    Picklable by value (a class found in a user's file is re-found by ``name`` in a Dask worker
+    through :meth:`build`'s caller), and :meth:`build` makes a fresh instance each time: every
+    run, live or backtest, starts from an empty state.
+    """
+
+    name: str
+    cls: type[Strategy]
+    params: StrategyParams
+    origin: str = "built-in"
+
+    @property
+    def warmup(self) -> int:
+        """The grid minutes the strategy needs before it may signal."""
+        return self.build().warmup_minutes
+
+    def build(self) -> Strategy:
+        """A new strategy with these parameters."""
+        factory: Callable[[StrategyParams], Strategy] = self.cls
+        return factory(self.params)
+
+    def with_params(self, **changes: Any) -> StrategySpec:
+        """The same strategy with some parameters changed (validated: a sweep's axes).
+
+        Raises:
+            ValueError: the strategy refuses a value (``parameter: reason``).
+        """
+        params = parse_params(self.cls, {**self.params.model_dump(), **changes})
+        return StrategySpec(self.name, self.cls, params, self.origin)
+
+
+def resolve(
+    name: str, params: Mapping[str, Any], *, source: str = "trading.yaml", base: Path | None = None
+) -> StrategySpec:
+    """Find ``name`` and validate ``params`` for it.
+
+    Raises:
+        ConfigError: one line naming ``source``, the key (``strategy.name`` or
+            ``strategy.<parameter>``) and the reason.
+    """
+    try:
+        found = find(name, base)
+    except LookupError as exc:
+        raise ConfigError(source, "strategy.name", str(exc)) from None
+    try:
+        parsed = parse_params(found.cls, params)
+    except ValueError as exc:
+        text = str(exc)
+        where, colon, reason = text.partition(": ")
+        if colon and where.isidentifier():
+            raise ConfigError(source, f"strategy.{where}", reason) from None
+        raise ConfigError(source, "strategy", text) from None
+    return StrategySpec(name, found.cls, parsed, found.origin)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    """One declared parameter, for ``fleece strategy list``."""
+
+    name: str
+    kind: str
+    default: str
+    bounds: str
+    description: str
+
+
+def describe_params(cls: type[Strategy]) -> list[ParamInfo]:
+    """Each parameter of ``cls`` with its type, default, bounds and description."""
+    out: list[ParamInfo] = []
+    for name, info in cls.Params.model_fields.items():
+        bounds: list[str] = []
+        for meta in info.metadata:
+            if isinstance(meta, Bound):
+                bounds.append(f"{meta.sign} {meta.limit:g}")
+                continue
+            for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                value = getattr(meta, attr, None)
+                if value is not None:
+                    bounds.append(f"{sign} {value}")
+        kind = getattr(info.annotation, "__name__", str(info.annotation))
+        out.append(
+            ParamInfo(name, kind, repr(info.default), ", ".join(bounds), info.description or "")
+        )
+    return out
+
+
+def available() -> list[Found]:
+    """The built-ins, then the installed entry points (those that load)."""
+    found = [Found(cls, "built-in") for cls in BUILTINS.values()]
+    for spec in sorted(_entry_points()):
+        try:
+            found.append(find(spec))
+        except LookupError:
+            continue
+    return found
