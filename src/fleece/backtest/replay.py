@@ -29,7 +29,6 @@ from fleece.errors import DataError
 from fleece.exchange.ledger import cents_of
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
-from fleece.strategy import SmaCrossover
 
 #: Sessions of recorded bars before the day that warm the strategy (it needs ``slow`` bars).
 WARMUP_SESSIONS = 3
@@ -251,7 +250,7 @@ def replay_day(
         holdings=held,
     )
     windows = running_windows(store, session)
-    name = SmaCrossover.name
+    name = config.strategy.name  # the configured strategy's decisions, whichever it is
     bot = [
         _decision(r)
         for r in store.all_intents()
