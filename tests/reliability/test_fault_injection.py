@@ -192,10 +192,16 @@ def test_a_partial_fill_fills_half_first_then_the_rest_on_the_next_bar(market: S
     only(market, "partial")
     market.advance(0.1)
     with market.http() as http:
-        first = http.post("/v2/orders", json=order("halves", qty=11)).json()
+        answer = http.post("/v2/orders", json=order("halves", qty=11)).json()
+        first = http.get(f"/v2/orders/{answer['id']}").json()  # after the answer, at once
         market.advance(1)
-        second = http.get(f"/v2/orders/{first['id']}").json()
-    assert (first["status"], first["filled_qty"]) == ("partially_filled", "5")
+        second = http.get(f"/v2/orders/{answer['id']}").json()
+    assert (answer["status"], answer["filled_qty"]) == ("pending_new", "0")
+    assert (first["status"], first["filled_qty"], first["filled_at"]) == (
+        "partially_filled",
+        "5",
+        None,
+    )
     assert (second["status"], second["filled_qty"]) == ("filled", "11")
     assert market.positions() == {"AAPL": 11}
 

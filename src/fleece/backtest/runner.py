@@ -189,10 +189,12 @@ class Run:
         for symbol, qty in seeds:
             bar = self._seed_bar(symbol)
             self.broker.advance_to(bar.timestamp)
-            order = await self.broker.submit_market(
+            answer = await self.broker.submit_market(
                 f"seed-{symbol}", symbol, Side.BUY, qty, self.config.time_in_force
             )
-            if order.filled_avg_price is None or order.filled_at is None:
+            self.broker.advance_to(bar.timestamp)  # the fill comes after the answer
+            order = await self.broker.order_by_client_id(answer.client_order_id)
+            if order is None or order.filled_avg_price is None or order.filled_at is None:
                 raise DataError(f"{symbol}: the starting position could not be bought")
             fill = Fill(
                 order.client_order_id,
@@ -235,6 +237,12 @@ class Run:
             trader.update_state(now)
         if self.orders.has_open and trader.sessions.is_open(now):
             await self.orders.cancel_stale(self.stale_after)
+
+    async def _refresh_at(self, at: int) -> None:
+        """The first step of a cycle at ``at``: the exchange moves on, open orders are read."""
+        self.broker.advance_to(_at(at))
+        self.clock.set(_at(at))
+        await self.orders.refresh()
 
     def heartbeat(self, now: datetime) -> None:
         """The bot's per-minute state check at ``now``, on the account read then."""
@@ -294,6 +302,10 @@ class Run:
             if self.orders.has_open:
                 last = await self._open_order_minutes(last, at, scanner)
             a, b = starts[n], ends[n]
+            if b > a and self.orders.has_open:
+                # Fills come after an order's answer: which candidates can signal depends on
+                # the fills this minute's refresh records, as in the bot's cycle.
+                await self._refresh_at(at)
             bars, ups = self._live_candidates(cands, a, b) if b > a else ([], [])
             if bars:
                 scanner.scan(last, at, inclusive=False)

@@ -17,7 +17,10 @@ Every decision draws from one ``random.Random(seed)`` in the order requests arri
 sends the same requests meets the same faults: a failing run is replayed with its seed. The
 admin routes (``/v1/sim/...``) are never faulted. Whatever the faults, the layer counts every
 ``POST /v2/orders`` attempt per client_order_id as it arrives: a resent order always shows as a
-duplicate, even when the exchange never processed either copy.
+duplicate, even when the exchange never processed either copy. The one exception is an attempt
+answered with an injected 429: like Alpaca's rate limiter, it certainly did not reach the
+exchange, and sending the same client_order_id again after the reset is what a client should do
+(the rate limiter's own 429s never reach this layer).
 """
 
 from __future__ import annotations
@@ -183,6 +186,11 @@ class FaultInjector:
             kind = kinds[int(pick * len(kinds))]
             code = SERVER_ERRORS[int(status * len(SERVER_ERRORS))] if kind == "5xx" else 0
             self._counts.injected[kind] += 1
+            if kind == "429" and is_order and client_order_id:
+                # Refused before the exchange, as a rate limit refuses: not an attempt.
+                self._counts.order_attempts[client_order_id] -= 1
+                if not self._counts.order_attempts[client_order_id]:
+                    del self._counts.order_attempts[client_order_id]
             if kind == "partial" and client_order_id:
                 self._partial.add(client_order_id)
             return Fault(kind, code)
