@@ -123,13 +123,13 @@ class Housekeeping:
             log.warning("position resync failed reason=%s", exc)
             return
         broker_view = {s: p.qty for s, p in positions.items()}
-        if broker_view != self._trader.portfolio.qty:
+        changed = self._trader.portfolio.cap(broker_view, self._trader.orders.pending_symbols())
+        if changed:
             log.warning(
-                "positions differed from the broker; broker adopted ours=%s broker=%s",
-                self._trader.portfolio.qty,
+                "positions shrank outside the bot; it now owns only what is left %s broker=%s",
+                changed,
                 broker_view,
             )
-        self._trader.portfolio.replace(broker_view)
 
 
 def _due(last: datetime | None, now: datetime, every: timedelta) -> bool:

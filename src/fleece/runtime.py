@@ -33,6 +33,7 @@ from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.models import Bar, TradingState
 from fleece.order_manager import OrderManager
+from fleece.ownership import own_net, owned
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
 from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
@@ -270,7 +271,8 @@ class Bot:
         _summary, positions = await reconcile(
             self.store, self.broker, self.trader.orders, self.clock
         )
-        self.trader.portfolio.replace({sym: p.qty for sym, p in positions.items()})
+        broker = {sym: p.qty for sym, p in positions.items()}
+        self.trader.portfolio.replace(owned(own_net(self.store.fills()), broker))
         self.stats.started_sim = self.clock.now()
         return run_id
 

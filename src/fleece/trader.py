@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -18,6 +19,7 @@ from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
 from fleece.order_manager import IntentStore, OrderManager
+from fleece.ownership import owned_qty
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
 from fleece.strategy import Strategy
@@ -27,22 +29,46 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Portfolio:
-    """Shares held per symbol: the broker's positions, kept current by our fills."""
+    """Shares the bot owns per symbol: its own fills, capped by the broker's positions.
+
+    See :mod:`fleece.ownership`. Shares on the account that the bot did not buy are not here, so
+    the strategy, the risk limits and the exits consider the bot's positions only.
+    """
 
     qty: dict[str, int] = field(default_factory=dict)
 
     def apply_fill(self, fill: Fill) -> None:
-        """Move the holding by one fill."""
+        """Move the holding by one of the bot's fills (a sell never takes it below zero)."""
         delta = fill.qty if fill.side is Side.BUY else -fill.qty
-        held = self.qty.get(fill.symbol, 0) + delta
+        held = max(0, self.qty.get(fill.symbol, 0) + delta)
         if held:
             self.qty[fill.symbol] = held
         else:
             self.qty.pop(fill.symbol, None)
 
-    def replace(self, positions: dict[str, int]) -> None:
-        """Adopt the broker's positions (they are the truth)."""
-        self.qty = {s: q for s, q in positions.items() if q}
+    def replace(self, positions: Mapping[str, int]) -> None:
+        """Adopt owned quantities (see :func:`fleece.ownership.owned`)."""
+        self.qty = {s: q for s, q in positions.items() if q > 0}
+
+    def cap(self, broker: Mapping[str, int], in_flight: Collection[str]) -> dict[str, int]:
+        """Shrink what the bot owns to what the account still holds (sold outside the bot).
+
+        Symbols with an order of the bot's in flight are left alone: their fills may not be
+        recorded yet. Returns the symbols changed, with their new quantity.
+        """
+        changed = {}
+        for symbol, own in list(self.qty.items()):
+            if symbol in in_flight:
+                continue
+            now = owned_qty(own, broker.get(symbol, 0))
+            if now != own:
+                changed[symbol] = now
+        for symbol, now in changed.items():
+            if now:
+                self.qty[symbol] = now
+            else:
+                self.qty.pop(symbol, None)
+        return changed
 
 
 class TraderStore(IntentStore, Protocol):
@@ -211,7 +237,7 @@ class Trader:
             log.info("circuit breaker reset from the store")
 
     def on_fill(self, fill: Fill) -> None:
-        """Keep holdings current between broker position reads."""
+        """Keep what the bot owns current with its fills."""
         self.portfolio.apply_fill(fill)
 
     # ---- the decision path ----------------------------------------------------------------
