@@ -2,12 +2,20 @@
 
 Every call runs in a worker thread (``asyncio.to_thread``) so the event loop never blocks, with the
 request timeout set where the clients are built (:mod:`fleece.paper_lock`). alpaca-py's own retry
-loop (which sleeps 3 s in the calling thread) is switched off: this module decides.
+loop is switched off: its ``RESTClient`` retries 429 and 504 three times, 3 s apart, asleep in the
+calling thread, and for a POST too, so a 504 (which may have reached Alpaca) would re-send an
+order blindly. This module decides instead:
 
-- Reads retry on 5xx, 429 (honouring ``Retry-After``) and network errors, with capped exponential
-  backoff, then raise :class:`~fleece.errors.BrokerError`.
-- An order submission is never blindly re-sent. A definite refusal (4xx) raises ``BrokerError`` at
-  once; anything ambiguous (timeout, dropped connection, 5xx, 429) raises
+- Every request first asks the API's :class:`~fleece.rate_budget.RateBudget` (fed by the
+  ``X-RateLimit-*`` headers of every answer) whether to wait for the window's reset.
+- Reads retry on 5xx, 429 and network errors, with capped exponential backoff (after a 429 that
+  says when the window renews: no backoff, the budget waits for the reset; ``Retry-After`` is
+  honoured when present), then raise :class:`~fleece.errors.BrokerError`.
+- An order submission is never blindly re-sent. A 429 is Alpaca's rate limiter refusing the request
+  before it is processed: the adapter waits for the reset, looks the order up by
+  ``client_order_id``, and only if the broker does not have it sends it again, with the same
+  client_order_id (which Alpaca would refuse as a duplicate). Any other definite refusal (4xx)
+  raises ``BrokerError`` at once; anything ambiguous (timeout, dropped connection, 5xx) raises
   :class:`~fleece.errors.AmbiguousSubmitError`, and the order manager looks the order up by
   ``client_order_id`` before it decides anything else.
 
@@ -55,6 +63,7 @@ from fleece.models import (
     Position,
     Side,
 )
+from fleece.rate_budget import RateBudget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -195,6 +204,8 @@ class Broker:
         feed: the market-data feed ("iex" for free accounts, or "sip").
         policy: how reads are retried.
         sleep: injected so tests and simulated time can shorten backoff.
+        now: the bot's clock, which the rate-limit budgets wait by (the wall clock by default).
+        wait_until: waits until an instant of that clock (real sleeping by default).
     """
 
     def __init__(
@@ -205,10 +216,24 @@ class Broker:
         feed: str = "iex",
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], datetime] | None = None,
+        wait_until: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
-        for client in (trading, data):
-            # alpaca-py would otherwise sleep 3 s in our worker thread on 429/504; we own retries.
+        timing: dict[str, Any] = {"now": now} if now is not None else {}
+        if wait_until is not None:
+            timing["wait_until"] = wait_until
+        self.budgets = {
+            "trading": RateBudget("trading", **timing),
+            "data": RateBudget("data", **timing),
+        }
+        for client, budget in ((trading, self.budgets["trading"]), (data, self.budgets["data"])):
+            # alpaca-py would otherwise sleep 3 s in our worker thread on 429/504 and re-send
+            # (a POST too); we own retries. Its session hands us every answer's headers.
             client._retry = 0
+            client._retry_codes = []
+            session = getattr(client, "_session", None)
+            if session is not None:
+                session.hooks["response"].append(budget.observe)
         self._trading = trading
         self._data = data
         self._feed = DataFeed(feed)
@@ -217,9 +242,25 @@ class Broker:
         self.requests: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
-    async def _call(self, name: str, fn: Callable[..., T], *args: Any, retry: bool = True) -> T:
+    @property
+    def waiting_for_reset(self) -> bool:
+        """True while a request waits for a rate-limit window to renew."""
+        return any(budget.waiting for budget in self.budgets.values())
+
+    async def _call(
+        self,
+        name: str,
+        fn: Callable[..., T],
+        *args: Any,
+        retry: bool = True,
+        api: str = "trading",
+        gated: bool = True,
+    ) -> T:
+        budget = self.budgets[api]
         attempt = 0
         while True:
+            if gated:
+                await budget.turn()
             self.requests[name] += 1
             try:
                 return await asyncio.to_thread(fn, *args)
@@ -234,6 +275,8 @@ class Broker:
                 delay = min(
                     self._policy.cap_seconds, self._policy.base_seconds * 2 ** (attempt - 1)
                 )
+                if failure.status == 429 and budget.knows_reset and gated:
+                    delay = 0.0  # the budget waits for the window's reset before the retry
                 if failure.retry_after is not None:
                     delay = max(delay, min(failure.retry_after, self._policy.max_retry_after))
                 log.warning(
@@ -308,24 +351,50 @@ class Broker:
             time_in_force=TimeInForce(time_in_force),
             client_order_id=client_order_id,
         )
-        self.requests["submit_order"] += 1
-        try:
-            raw = await asyncio.to_thread(self._trading.submit_order, request)
-        except Exception as exc:
-            failure = classify(exc)
-            self.errors[f"submit_order:{failure.status or 'net'}"] += 1
-            if failure.definite and failure.status != 429:
-                raise BrokerError(
-                    f"order refused: {failure.message}", failure.status, failure.code
+        budget = self.budgets["trading"]
+        failure: _Failure | None = None
+        for _ in range(self._policy.attempts):
+            await budget.turn(urgent=True)
+            self.requests["submit_order"] += 1
+            try:
+                raw = await asyncio.to_thread(self._trading.submit_order, request)
+            except Exception as exc:
+                failure = classify(exc)
+                self.errors[f"submit_order:{failure.status or 'net'}"] += 1
+                if failure.status == 429:
+                    found = await self._after_rate_limit(client_order_id, failure)
+                    if found is not None:
+                        return found
+                    continue  # certainly not at the broker: the same order, after the reset
+                if failure.definite:
+                    raise BrokerError(
+                        f"order refused: {failure.message}", failure.status, failure.code
+                    ) from None
+                raise AmbiguousSubmitError(
+                    f"order outcome unknown: {failure.message}", failure.status, failure.code
                 ) from None
-            raise AmbiguousSubmitError(
-                f"order outcome unknown: {failure.message}", failure.status, failure.code
-            ) from None
-        try:
-            return parse_order(raw)
-        except BrokerError as exc:
-            # The broker took the order but its answer is unreadable: look it up, don't resend.
-            raise AmbiguousSubmitError(str(exc)) from None
+            try:
+                return parse_order(raw)
+            except BrokerError as exc:
+                # The broker took the order but its answer is unreadable: look it up, don't resend.
+                raise AmbiguousSubmitError(str(exc)) from None
+        assert failure is not None
+        raise BrokerError(
+            f"order refused: {failure.message} ({self._policy.attempts} times)",
+            failure.status,
+            failure.code,
+        )
+
+    async def _after_rate_limit(
+        self, client_order_id: str, failure: _Failure
+    ) -> BrokerOrder | None:
+        """After a 429 on an order: wait for the reset, then look the order up (never blind)."""
+        if failure.retry_after is not None:
+            await self._sleep(min(failure.retry_after, self._policy.max_retry_after))
+        log.warning(
+            "order rate-limited cid=%s: waiting for the reset, then looking it up", client_order_id
+        )
+        return await self.order_by_client_id(client_order_id)
 
     async def cancel_order(self, order_id: str) -> None:
         """Cancel one order; an order that is already final is not an error worth retrying."""
@@ -349,7 +418,9 @@ class Broker:
     # ---- clock, calendar, bars -------------------------------------------------------------
     async def clock(self) -> MarketClock:
         """The broker's market clock."""
-        raw = await self._call("get_clock", self._trading.get_clock)
+        # Ungated: only a loopback exchange's clock is read (by the runtime), and waiting for a
+        # rate-limit reset needs that very clock.
+        raw = await self._call("get_clock", self._trading.get_clock, gated=False)
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: clock is not an object")
         return MarketClock(
@@ -395,7 +466,7 @@ class Broker:
             feed=self._feed,
             sort=Sort.ASC,
         )
-        raw = await self._call("get_stock_bars", self._data.get_stock_bars, request)
+        raw = await self._call("get_stock_bars", self._data.get_stock_bars, request, api="data")
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: bars is not an object")
         out: dict[str, list[Bar]] = {}

@@ -163,7 +163,13 @@ class Bot:
         timeout = s.alpaca_timeout_seconds
         trading = make_trading_client(key, secret, trading_url, timeout=timeout, raw_data=True)
         data = make_data_client(key, secret, data_url, timeout=timeout, raw_data=True)
-        return Broker(trading, data, feed=self.config.trading.data.feed)
+        return Broker(
+            trading,
+            data,
+            feed=self.config.trading.data.feed,
+            now=self.clock.now,
+            wait_until=self._wait_until,
+        )
 
     def _build_core(self, store: StateStore, broker: Broker) -> Trader:
         s, t = self.config.settings, self.config.trading
@@ -478,6 +484,17 @@ class Bot:
         await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         stopper.cancel()
+
+    async def _wait_until(self, target: datetime) -> None:
+        """Wait for the bot's clock to reach ``target``, stopping or not (the rate-limit reset)."""
+        if isinstance(self.clock, _BrokerClock):
+            assert self.broker is not None
+            while self.clock.now() < target:
+                await asyncio.sleep(self.clock.nap_before(target))
+                with contextlib.suppress(BrokerError):
+                    await self.clock.sync(self.broker)
+            return
+        await sleep_until(self.clock, target, self.speed)
 
     async def _cycle(self, bus: EventBus) -> None:
         """One poll: refresh orders, account and bars; publish bars; do due housekeeping."""

@@ -163,6 +163,16 @@ def test_every_answer_carries_the_rate_limit_headers() -> None:
         assert answer.headers["X-RateLimit-Reset"] == str(reset)
 
 
+def test_the_clock_is_answered_beyond_the_limit_and_not_counted() -> None:
+    # A bot following the simulated time over HTTP reads the clock to know the time.
+    with market(rate_limit=1) as served:
+        served.http.get("/v2/account")
+        clock = served.http.get("/v2/clock")
+
+    assert clock.status_code == 200
+    assert clock.headers["X-RateLimit-Remaining"] == "0"
+
+
 def test_beyond_the_limit_the_answer_is_429_with_alpacas_body_until_the_next_minute() -> None:
     with market(rate_limit=3) as served:
         for _ in range(3):
@@ -182,7 +192,7 @@ def test_beyond_the_limit_the_answer_is_429_with_alpacas_body_until_the_next_min
 
 def test_an_order_refused_by_the_rate_limit_never_reaches_the_exchange() -> None:
     with market(rate_limit=1) as served:
-        served.http.get("/v2/clock")
+        served.http.get("/v2/account")
         served.trading._retry = 0  # alpaca-py would otherwise sleep and retry (the bot does this)
         with pytest.raises(APIError) as refused:
             served.trading.submit_order(

@@ -11,7 +11,10 @@ minute of the simulated now it arrives at; ``Reset`` is that minute's end, in si
 seconds), so a bot run at 300x real time meets the limit per market minute, as it would live.
 The layer sits outside everything else (fault injection included), so every answer carries the
 headers and a refused request never reaches the exchange. The admin routes (``/v1/sim/...``)
-are neither counted nor limited.
+are neither counted nor limited, and neither is ``GET /v2/clock`` (its answer carries the
+headers as they stand): a bot that follows the exchange's simulated time over HTTP (a loopback
+``ALPACA_BASE_URL``) reads the clock to know the time, as a bot on Alpaca reads its own clock;
+counting those reads would make a spent window hide the very reset the bot waits for.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WINDOW_SECONDS = 60
 ADMIN_PREFIX = "/v1/sim/"
 RATE_LIMITED_MESSAGE = "rate limit exceeded"
+#: Answered with the headers but neither counted nor refused (see the module docstring).
+UNCOUNTED = frozenset({"/v2/clock"})
 
 
 def api_of(path: str) -> str:
@@ -73,9 +78,18 @@ class RateLimiter:
                 self.refused[api] += 1
         return allowed, max(0, self.limit - used), (window + 1) * WINDOW_SECONDS
 
-    def exhaust(self, api: str) -> None:
-        """Spend the rest of ``api``'s current window (another client of the account did)."""
+    def peek(self, api: str) -> tuple[int, int]:
+        """``api``'s remaining requests and reset now, without counting a request."""
         window = math.floor(self._now().timestamp() / WINDOW_SECONDS)
+        with self._lock:
+            current, used = self._windows.get(api, (window, 0))
+        used = used if current == window else 0
+        return max(0, self.limit - used), (window + 1) * WINDOW_SECONDS
+
+    def exhaust(self, api: str, at: datetime | None = None) -> None:
+        """Spend the rest of ``api``'s window at ``at`` (default: now), as another client of the
+        account would."""
+        window = math.floor((at or self._now()).timestamp() / WINDOW_SECONDS)
         with self._lock:
             self._windows[api] = (window, self.limit)
 
@@ -98,7 +112,11 @@ class RateLimitLayer:
         if scope.get("type") != "http" or path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        allowed, remaining, reset = self.limiter.take(api_of(path))
+        if path in UNCOUNTED:
+            remaining, reset = self.limiter.peek(api_of(path))
+            allowed = True
+        else:
+            allowed, remaining, reset = self.limiter.take(api_of(path))
         headers = [
             (b"x-ratelimit-limit", str(self.limiter.limit).encode()),
             (b"x-ratelimit-remaining", str(remaining).encode()),
