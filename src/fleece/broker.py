@@ -415,6 +415,18 @@ class Broker:
         options = ClosePositionRequest(qty=str(qty)) if qty else None
         await self._call("close_position", self._trading.close_position, symbol, options)
 
+    async def asset(self, symbol: str) -> Mapping[str, Any] | None:
+        """The asset ``symbol`` as the broker describes it (status, tradable); None if unknown."""
+        try:
+            raw = await self._call("get_asset", self._trading.get_asset, symbol)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(raw, Mapping):
+            raise BrokerError("bad broker answer: asset is not an object")
+        return raw
+
     # ---- clock, calendar, bars -------------------------------------------------------------
     async def clock(self) -> MarketClock:
         """The broker's market clock."""

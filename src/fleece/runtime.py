@@ -38,6 +38,7 @@ from fleece.paper_lock import make_data_client, make_trading_client, resolve_end
 from fleece.reconciliation import reconcile
 from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
 from fleece.sessions import SessionBook
+from fleece.startup_checks import check_symbols, probe_feed, record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.stream_polling import BarPoller, sleep_until
@@ -114,6 +115,9 @@ class Bot:
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
+        # The configured symbols the broker will trade (start-up checks drop the others).
+        self.symbols: tuple[str, ...] = config.trading.tickers
+        self.dropped: dict[str, str] = {}
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -279,8 +283,19 @@ class Bot:
         )
         broker = {sym: p.qty for sym, p in positions.items()}
         self.trader.portfolio.replace(owned(own_net(self.store.fills()), broker))
+        await self._startup_checks()
         self.stats.started_sim = self.clock.now()
         return run_id
+
+    async def _startup_checks(self) -> None:
+        """Drop the symbols the broker will not trade, and probe the feed once (exit 2)."""
+        assert self.broker is not None and self.store is not None
+        source = str(self.config.config_path)
+        checked = await check_symbols(self.broker, self.config.trading.tickers, source)
+        self.symbols, self.dropped = checked.kept, checked.dropped
+        record_dropped(self.store, self.dropped, self.clock.now())
+        feed = self.config.trading.data.feed
+        await probe_feed(self.broker, self.symbols[0], feed, self.clock.now(), source)
 
     async def _phase_data(self) -> EventBus:
         """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
@@ -288,7 +303,7 @@ class Bot:
         await self._refresh_calendar()
         bus = EventBus()
         bus.subscribe(BarEvent, self._on_bar_event)
-        self.poller = BarPoller(self.broker, self.clock, self.config.trading.tickers)
+        self.poller = BarPoller(self.broker, self.clock, self.symbols)
         await self._warmup()
         if self.stop_after_sessions is not None and self.stop_at is None:
             self.stop_at = self._stop_time(self.stop_after_sessions)
@@ -312,7 +327,7 @@ class Bot:
         log.info(
             "bot running mode=%s symbols=%d dry_run=%s state=%s",
             self.config.settings.fleece_mode,
-            len(self.config.trading.tickers),
+            len(self.symbols),
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
