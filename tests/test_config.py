@@ -140,6 +140,14 @@ def test_a_percentage_of_exactly_one_is_accepted(tmp_path: Path) -> None:
     assert config.risk.max_position_pct == 1.0
 
 
+def test_max_leverage_defaults_to_no_borrowing_and_is_bounded(tmp_path: Path) -> None:
+    default = load_trading_config(yaml_of(tmp_path, minimal()))
+    refused = refusal_of(yaml_of(tmp_path, minimal(risk={"max_leverage": 5})))
+
+    assert default.risk.max_leverage == 1.0
+    assert refused.key == "risk.max_leverage"
+
+
 def test_share_class_tickers_are_accepted(tmp_path: Path) -> None:
     config = load_trading_config(yaml_of(tmp_path, minimal(symbols={"list": ["BRK.B", "F"]})))
 

@@ -300,7 +300,19 @@ class Broker:
             cash=_need(raw, "cash", _num),
             buying_power=_need(raw, "buying_power", _num),
             last_equity=_num(raw.get("last_equity")) or _need(raw, "equity", _num),
+            long_market_value=_num(raw.get("long_market_value")) or 0.0,
+            short_market_value=_num(raw.get("short_market_value")) or 0.0,
         )
+
+    async def position(self, symbol: str) -> Position | None:
+        """The account's position in ``symbol`` now (None when there is none)."""
+        try:
+            raw = await self._call("get_open_position", self._trading.get_open_position, symbol)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_position(raw)
 
     async def positions(self) -> dict[str, Position]:
         """Every open position, keyed by symbol."""

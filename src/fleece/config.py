@@ -402,6 +402,8 @@ class RiskConfig(BaseModel):
     max_trades_per_day: Count = 20
     max_concurrent_positions: Count = 10
     circuit_breaker_failures: Count = 5
+    # Total exposure as a multiple of equity, whatever margin buying power says; 1.0: no borrowing.
+    max_leverage: Annotated[float, Field(gt=0, le=4)] = 1.0
 
 
 class StrategyConfig(BaseModel):

@@ -194,6 +194,7 @@ class Bot:
             max_trades_per_day=t.risk.max_trades_per_day,
             max_concurrent_positions=t.risk.max_concurrent_positions,
             circuit_breaker_failures=t.risk.circuit_breaker_failures,
+            max_leverage=t.risk.max_leverage,
         )
         orders = OrderManager(
             store,

@@ -185,6 +185,8 @@ class Trader:
         day = session_date(now)
         latch = self.store.reducing_latch()
         pending = self.orders.pending_symbols()
+        buying = self.orders.pending_buy_shares() if self.orders.has_open else {}
+        entries = sum(qty * self.last_price.get(sym, 0.0) for sym, qty in buying.items())
         return RiskContext(
             now=now,
             market_open=self.sessions.is_open(now),
@@ -199,6 +201,7 @@ class Trader:
             breaker_tripped=self.breaker.tripped,
             reducing_latched=latch == day,
             dry_run=self.dry_run,
+            exposure=account.gross_exposure + entries,
         )
 
     def update_state(self, now: datetime) -> tuple[TradingState, str]:
@@ -270,12 +273,35 @@ class Trader:
                 Refusal(bar.symbol, signal.side, "stale_bar", f"bar={bar.timestamp:%H:%M}Z", now)
             )
             return
+        if signal.side is Side.SELL and self._exit_may_go(now, bar):
+            await self._prepare_exit(bar.symbol)
         ctx = self._judge(now, self.context(now, bar))
         decision = self.risk.evaluate(signal, ctx, last_price=bar.close)
         if isinstance(decision, Refusal):
             self._refuse(decision)
             return
         await self._send(decision, signal.strategy, bar, now)
+
+    def _exit_may_go(self, now: datetime, bar: Bar) -> bool:
+        """True unless the risk manager refuses the exit whatever the broker says."""
+        halted = self.kill_switch() or self.breaker.tripped
+        last = self.sessions.is_last_bar(bar.timestamp)
+        return not (self.dry_run or halted or last or not self.sessions.is_open(now))
+
+    async def _prepare_exit(self, symbol: str) -> None:
+        """Before an exit: no own buy left open (a wash trade), and own shares as the broker
+        holds them at this moment (long only: never sell more than the account holds)."""
+        if self.orders.has_open and symbol in self.orders.pending_buys():
+            await self.orders.cancel_buys(symbol)
+        if symbol in self.orders.pending_symbols():
+            return  # an order of ours is still working: the risk manager refuses the exit
+        held = await self.orders.broker_qty(symbol)
+        own = self.portfolio.qty.get(symbol, 0)
+        if held < own:
+            log.warning(
+                "position shrank outside the bot symbol=%s owned=%d broker=%d", symbol, own, held
+            )
+            self.portfolio.cap({symbol: held}, ())
 
     async def _send(self, approval: Approval, strategy: str, bar: Bar, now: datetime) -> None:
         intent = self.orders.make_intent(

@@ -126,9 +126,12 @@ def serve(
     state_path: Path | None = None,
     port: int = 0,
     speed: float = 0.0,
+    account: Mapping[str, Any] | None = None,
 ) -> Iterator[Served]:
-    """Serve an exchange over ``bars`` from ``start`` (standing still unless ``speed``)."""
-    exchange = SimExchange(bars, clock=ScaledClock(start, speed), seed=11)
+    """Serve an exchange over ``bars`` from ``start`` (standing still unless ``speed``);
+    ``account`` holds options of :class:`~fleece.exchange.SimExchange` (its market-data
+    ``plan``, ``partial_fills``, ...)."""
+    exchange = SimExchange(bars, clock=ScaledClock(start, speed), seed=11, **(account or {}))
     server = ExchangeServer(
         exchange, KEY, SECRET, port=port, faults=FaultInjector(plan), state_path=state_path
     )

@@ -96,6 +96,7 @@ def backtest_config(
         max_trades_per_day=risk.max_trades_per_day,
         max_concurrent_positions=risk.max_concurrent_positions,
         circuit_breaker_failures=risk.circuit_breaker_failures,
+        max_leverage=risk.max_leverage,
     )
     return BacktestConfig(
         limits=limits,

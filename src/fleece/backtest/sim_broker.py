@@ -19,6 +19,7 @@ from datetime import datetime
 
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
+from fleece.exchange.ledger import PositionView
 from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, SimOrder, TimeInForce
 from fleece.exchange.schemas import price
 from fleece.models import AccountSnapshot, BrokerOrder, Position, Side
@@ -158,6 +159,8 @@ class SimBroker:
             cash=view.cash_cents / 100,
             buying_power=view.buying_power_cents / 100,
             last_equity=view.last_equity_cents / 100,
+            long_market_value=view.long_market_value_cents / 100,
+            short_market_value=view.short_market_value_cents / 100,
         )
 
     async def account(self) -> AccountSnapshot:
@@ -169,13 +172,23 @@ class SimBroker:
         """Every open position, keyed by symbol."""
         self.requests["get_all_positions"] += 1
         self._sync()
-        out: dict[str, Position] = {}
-        for view in self.engine.positions():
-            out[view.symbol] = Position(
-                symbol=view.symbol,
-                qty=view.qty,
-                avg_entry_price=float(price(view.avg_entry_price)),
-                market_value=view.market_value_cents / 100,
-                unrealized_pl=view.unrealized_pl_cents / 100,
-            )
-        return out
+        return {view.symbol: _position(view) for view in self.engine.positions()}
+
+    async def position(self, symbol: str) -> Position | None:
+        """The position in ``symbol`` now (None when there is none)."""
+        self.requests["get_open_position"] += 1
+        self._sync()
+        try:
+            return _position(self.engine.position(symbol))
+        except ExchangeError:
+            return None
+
+
+def _position(view: PositionView) -> Position:
+    return Position(
+        symbol=view.symbol,
+        qty=view.qty,
+        avg_entry_price=float(price(view.avg_entry_price)),
+        market_value=view.market_value_cents / 100,
+        unrealized_pl=view.unrealized_pl_cents / 100,
+    )
