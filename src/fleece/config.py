@@ -447,12 +447,28 @@ class OrdersConfig(BaseModel):
     time_in_force: Literal["day"] = "day"
 
 
+def _close_mode(value: object) -> object:
+    # Before own|all|none the key was a boolean: true (close) now reads as own, the safe reading
+    # (the old 'sell every position on the account' was the bug), false as none.
+    if value is True:
+        return "own"
+    if value is False:
+        return "none"
+    return value
+
+
 class ShutdownConfig(BaseModel):
-    """``shutdown``: what a graceful stop does, within ``grace_seconds``."""
+    """``shutdown``: what a graceful stop does, within ``grace_seconds``.
+
+    ``close_positions``: ``own`` (the positions the bot's own orders built, see
+    :mod:`fleece.ownership`), ``all`` (every position and order on the account) or ``none``;
+    ``true``/``false`` read as ``own``/``none``. ``cancel_open_orders`` cancels the bot's open
+    orders, every open order only with ``all``.
+    """
 
     model_config = _SECTION
     cancel_open_orders: bool = True
-    close_positions: bool = True
+    close_positions: Annotated[Literal["own", "all", "none"], BeforeValidator(_close_mode)] = "own"
     grace_seconds: Seconds = 25.0
 
 

@@ -28,6 +28,7 @@ from typing import Protocol
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.models import BrokerOrder, Fill, OrderIntent, Position, Side
+from fleece.ownership import Close
 from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import IntentRecord, IntentStatus
 
@@ -436,14 +437,14 @@ class OrderManager:
                     log.warning("cancel failed cid=%s reason=%s", record.client_order_id, exc)
         return count
 
-    async def submit_exits(self, positions: Iterable[tuple[str, int]], tag: str) -> int:
-        """Sell whole positions through intents (so their fills land in ``trades``)."""
+    async def submit_closes(self, closes: Iterable[Close], tag: str) -> int:
+        """Close positions through intents (so their fills land in ``trades``)."""
         now = self._clock.now()
         sent = 0
-        for symbol, qty in positions:
-            if qty <= 0:
+        for close in closes:
+            if close.qty <= 0:
                 continue
-            intent = self.make_intent(tag, symbol, Side.SELL, qty, now)
+            intent = self.make_intent(tag, close.symbol, close.side, close.qty, now)
             outcome = await self.submit(intent)
             sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
         return sent

@@ -33,11 +33,12 @@ from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.models import Bar, TradingState
 from fleece.order_manager import OrderManager
-from fleece.ownership import own_net, owned
+from fleece.ownership import CloseMode, own_net, owned
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
 from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
 from fleece.sessions import SessionBook
+from fleece.shutdown import wind_down
 from fleece.startup_checks import check_symbols, probe_feed, record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
@@ -577,41 +578,15 @@ class Bot:
 
     async def _wind_down(self, cfg: Any, market_open: bool) -> None:
         assert self.trader and self.broker and self.store
-        if cfg.cancel_open_orders:
-            cancelled = await self.broker.cancel_all_orders()
-            log.info("shutdown cancelled open orders count=%d", cancelled)
-        await self.trader.orders.refresh()
-        if cfg.close_positions:
-            positions = await self.broker.positions()
-            state, why = self.trader.update_state(self.clock.now())
-            if positions and state is TradingState.HALTED:
-                # HALTED (kill switch, `fleece halt`, breaker) means no new orders at all, the
-                # closing ones included: what happens to these positions is the operator's call.
-                log.warning(
-                    "trading HALTED (%s): %d positions kept open, no closing orders sent",
-                    why,
-                    len(positions),
-                )
-            elif positions and not market_open:
-                log.warning(
-                    "market closed: %d positions kept open (a market order would wait for the "
-                    "next session)",
-                    len(positions),
-                )
-            elif positions:
-                sent = await self.trader.orders.submit_exits(
-                    [(p.symbol, p.qty) for p in positions.values()], "shutdown"
-                )
-                log.info("shutdown closing positions orders=%d", sent)
-        # Wait for the closing fills (and cancel confirmations) so they land in the store
-        # before we exit; orders left working on purpose, or that cannot fill while the market
-        # is closed, are not worth the grace period.
-        worth_waiting = market_open and (cfg.cancel_open_orders or cfg.close_positions)
-        while worth_waiting and self.store.unfinished_intents():
-            await self.trader.orders.refresh()
-            if not self.store.unfinished_intents():
-                break
-            await self._nap()
+        await wind_down(
+            broker=self.broker,
+            trader=self.trader,
+            store=self.store,
+            mode=CloseMode(cfg.close_positions),
+            cancel_orders=cfg.cancel_open_orders,
+            market_open=market_open,
+            nap=self._nap,
+        )
         with contextlib.suppress(BrokerError):
             self.trader.account = await self.broker.account()
 
