@@ -11,6 +11,14 @@ Crash safety rests on three rules:
    ``trades`` row per increment, idempotently; so re-reading an order never doubles a fill and a
    fill missed while we were down is recorded on the next read.
 
+A definite refusal (a wash trade, an asset not tradable, not enough buying power...) marks the
+intent ``rejected`` with Alpaca's status, code and reason in ``last_error`` (see
+:func:`rejection`), and counts toward the circuit breaker like any failed order: the bot's own
+rules keep it from meeting them (exits cancel its own working buy first, start-up drops what is
+not tradable, sells never exceed the position), so a streak of them means its picture of the
+account is wrong (an order someone else left open, a halted symbol), which an operator should
+look at before it sends more.
+
 Every Alpaca order status is handled: an intent stays unfinished (and is read again at every
 refresh) until the broker's status is final (``filled``, ``canceled``, ``expired``, ``rejected``,
 ``replaced``). ``done_for_day`` is not final (no more executions today, but the order lives on),
@@ -123,6 +131,17 @@ def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime)
     if len(cid) > MAX_CLIENT_ORDER_ID:
         raise ValueError(f"client_order_id longer than {MAX_CLIENT_ORDER_ID} characters: {cid!r}")
     return cid
+
+
+def rejection(exc: BrokerError) -> str:
+    """A definite refusal as the intent records it: Alpaca's status, code and reason.
+
+    For example ``403 code=40310000: order refused: potential wash trade detected. use complex
+    orders``, so that ``SELECT ... WHERE last_error LIKE '%code=40310000%'`` finds them.
+    """
+    status = f"{exc.status} " if exc.status is not None else ""
+    code = f"code={exc.code}: " if exc.code is not None else ""
+    return f"{status}{code}{exc}"
 
 
 def intent_status_for(order: BrokerOrder) -> str:
@@ -276,7 +295,7 @@ class OrderManager:
             if exc.code == 40010001 and "unique" in str(exc):
                 # The broker already has this id: an earlier attempt did arrive. Adopt it.
                 return await self._resolve_ambiguous(cid, str(exc))
-            return self._failed(cid, "rejected", str(exc))
+            return self._failed(cid, "rejected", rejection(exc))
         self._breaker.record_success()
         self._persist_breaker()
         self.apply(order)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import MarketOrderRequest
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     KEY,
@@ -139,3 +139,42 @@ def test_exposure_is_capped_at_equity_whatever_margin_buying_power_says(tmp_path
     assert "max_leverage" in reasons
     assert "insufficient_buying_power" not in reasons  # the margin account would have lent
     assert all(long <= equity * 1.01 for long, equity in books)  # 1%: prices move after a fill
+
+
+def test_a_wash_trade_refusal_is_recorded_with_alpacas_code_and_counts_toward_the_breaker(
+    tmp_path: Path,
+) -> None:
+    # Someone else left a sell order open on every symbol: each entry of the bot is a
+    # potential wash trade for Alpaca. (The bot's own orders never meet the rule.)
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk={"circuit_breaker_failures": 3})
+    with stepped_market(BARS, ny("09:30")) as market:
+        other = TradingClient(KEY, SECRET, paper=True, url_override=market.url)
+        for symbol in EIGHT_SYMBOLS:
+            other.submit_order(
+                LimitOrderRequest(
+                    symbol=symbol,
+                    qty=1,
+                    side=OrderSide.SELL,
+                    time_in_force=TimeInForce.DAY,
+                    limit_price=9_999,
+                )
+            )
+
+        async def session() -> None:
+            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            await harness.step_until(
+                lambda: harness.bot.trader is not None and harness.bot.trader.breaker.tripped,
+                "the breaker to trip",
+            )
+            await harness.stop()
+
+        asyncio.run(session())
+
+    rows = query(paths.db, "SELECT status, last_error FROM order_intents")
+    assert len(rows) == 3 and {r[0] for r in rows} == {"rejected"}
+    assert all(
+        r[1]
+        == "403 code=40310000: order refused: potential wash trade detected. use complex orders"
+        for r in rows
+    )
