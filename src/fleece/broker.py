@@ -26,18 +26,14 @@ HTML body becomes a ``BrokerError`` (or a skipped bar), never a crash of the run
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-import requests
 from alpaca.common.enums import Sort
-from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
@@ -49,6 +45,15 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
 )
 
+from fleece.broker_answers import (
+    Failure,
+    as_number,
+    as_time,
+    classify,
+    parse_order,
+    parse_position,
+    required,
+)
 from fleece.data.validate import parse_bar
 from fleece.errors import AmbiguousSubmitError, BrokerError
 
@@ -68,8 +73,6 @@ from fleece.rate_budget import RateBudget
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -79,119 +82,6 @@ class RetryPolicy:
     base_seconds: float = 0.25
     cap_seconds: float = 8.0
     max_retry_after: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    retryable: bool
-    definite: bool  # the broker certainly did not act on the request
-    status: int | None
-    code: int | None
-    message: str
-    retry_after: float | None
-
-
-def _retry_after(response: Any) -> float | None:
-    if response is None:
-        return None
-    raw = response.headers.get("Retry-After") if hasattr(response, "headers") else None
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def classify(exc: BaseException) -> _Failure:
-    """Sort an exception from alpaca-py/requests into retryable, definite or ambiguous."""
-    if isinstance(exc, APIError):
-        status = exc.status_code
-        code: int | None = None
-        message = "broker error"
-        try:
-            body = json.loads(str(exc))
-            if isinstance(body, dict):
-                code = body.get("code") if isinstance(body.get("code"), int) else None
-                message = str(body.get("message", message))[:200]
-        except (ValueError, TypeError):
-            message = "non-JSON error body"
-        retryable = status is None or status in RETRYABLE_STATUS
-        definite = status is not None and 400 <= status < 500 and status not in {408}
-        return _Failure(retryable, definite, status, code, message, _retry_after(exc.response))
-    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return _Failure(True, False, None, None, f"network: {type(exc).__name__}", None)
-    if isinstance(exc, requests.exceptions.RequestException):
-        return _Failure(True, False, None, None, f"request failed: {type(exc).__name__}", None)
-    # A body we could not parse (HTML instead of JSON, a model validation error, ...).
-    return _Failure(True, False, None, None, f"unreadable answer: {type(exc).__name__}", None)
-
-
-def _dt(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts.astimezone(UTC) if ts.tzinfo else None
-
-
-def _num(raw: object) -> float | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _need(raw: Mapping[str, Any], key: str, conv: Callable[[object], T | None]) -> T:
-    value = conv(raw.get(key))
-    if value is None:
-        raise BrokerError(f"bad broker answer: field {key!r} missing or invalid")
-    return value
-
-
-def parse_order(raw: object) -> BrokerOrder:
-    """Parse one raw order dict, raising ``BrokerError`` when it is unusable."""
-    if not isinstance(raw, Mapping):
-        raise BrokerError("bad broker answer: order is not an object")
-    side_raw = raw.get("side")
-    if side_raw not in ("buy", "sell"):
-        raise BrokerError(f"bad broker answer: unknown side {side_raw!r}")
-    qty = _need(raw, "qty", _num)
-    created = _need(raw, "created_at", _dt)
-    return BrokerOrder(
-        id=_need(raw, "id", lambda v: v if isinstance(v, str) and v else None),
-        client_order_id=_need(
-            raw, "client_order_id", lambda v: v if isinstance(v, str) and v else None
-        ),
-        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
-        side=Side(side_raw),
-        qty=int(qty),
-        filled_qty=int(_num(raw.get("filled_qty")) or 0),
-        filled_avg_price=_num(raw.get("filled_avg_price")),
-        status=str(raw.get("status", "")),
-        created_at=created,
-        updated_at=_dt(raw.get("updated_at")) or created,
-        filled_at=_dt(raw.get("filled_at")),
-    )
-
-
-def parse_position(raw: object) -> Position:
-    """Parse one raw position dict."""
-    if not isinstance(raw, Mapping):
-        raise BrokerError("bad broker answer: position is not an object")
-    return Position(
-        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
-        qty=int(_need(raw, "qty", _num)),
-        avg_entry_price=_need(raw, "avg_entry_price", _num),
-        market_value=_num(raw.get("market_value")) or 0.0,
-        unrealized_pl=_num(raw.get("unrealized_pl")) or 0.0,
-    )
 
 
 class Broker:
@@ -296,12 +186,12 @@ class Broker:
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: account is not an object")
         return AccountSnapshot(
-            equity=_need(raw, "equity", _num),
-            cash=_need(raw, "cash", _num),
-            buying_power=_need(raw, "buying_power", _num),
-            last_equity=_num(raw.get("last_equity")) or _need(raw, "equity", _num),
-            long_market_value=_num(raw.get("long_market_value")) or 0.0,
-            short_market_value=_num(raw.get("short_market_value")) or 0.0,
+            equity=required(raw, "equity", as_number),
+            cash=required(raw, "cash", as_number),
+            buying_power=required(raw, "buying_power", as_number),
+            last_equity=as_number(raw.get("last_equity")) or required(raw, "equity", as_number),
+            long_market_value=as_number(raw.get("long_market_value")) or 0.0,
+            short_market_value=as_number(raw.get("short_market_value")) or 0.0,
         )
 
     async def position(self, symbol: str) -> Position | None:
@@ -364,7 +254,7 @@ class Broker:
             client_order_id=client_order_id,
         )
         budget = self.budgets["trading"]
-        failure: _Failure | None = None
+        failure: Failure | None = None
         for _ in range(self._policy.attempts):
             await budget.turn(urgent=True)
             self.requests["submit_order"] += 1
@@ -397,9 +287,7 @@ class Broker:
             failure.code,
         )
 
-    async def _after_rate_limit(
-        self, client_order_id: str, failure: _Failure
-    ) -> BrokerOrder | None:
+    async def _after_rate_limit(self, client_order_id: str, failure: Failure) -> BrokerOrder | None:
         """After a 429 on an order: wait for the reset, then look the order up (never blind)."""
         if failure.retry_after is not None:
             await self._sleep(min(failure.retry_after, self._policy.max_retry_after))
@@ -448,10 +336,10 @@ class Broker:
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: clock is not an object")
         return MarketClock(
-            timestamp=_need(raw, "timestamp", _dt),
+            timestamp=required(raw, "timestamp", as_time),
             is_open=bool(raw.get("is_open")),
-            next_open=_need(raw, "next_open", _dt),
-            next_close=_need(raw, "next_close", _dt),
+            next_open=required(raw, "next_open", as_time),
+            next_close=required(raw, "next_close", as_time),
         )
 
     async def calendar(self, start: date, end: date) -> list[CalendarDay]:

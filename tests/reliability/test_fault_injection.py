@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reliability_helpers import EIGHT_SYMBOLS, Served, ny, serve, synthetic
+from reliability_helpers import EIGHT_SYMBOLS, Served, ny, serve, synthetic, wait_for
 
 from fleece.errors import ConfigError
 from fleece.exchange.faults import (
@@ -158,6 +158,8 @@ def test_a_slow_answer_outlasts_the_client_timeout_but_the_request_is_processed(
     only(market, "slow", slow_seconds=0.6)
     with market.http(timeout=0.2) as http, pytest.raises(httpx.ReadTimeout):
         http.post("/v2/orders", json=order("slowpoke"))
+    # Under load the client may give up before the exchange's thread got to the order.
+    wait_for(lambda: bool(accepted(market)), "the slow order to be processed")
     assert accepted(market) == ["slowpoke"]
 
 
