@@ -83,7 +83,7 @@ class RateBudget:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset: int | None = None
-        self._blocked = False  # a 429 was answered: nothing until the reset
+        self._blocked_until: int | None = None  # a 429 was answered: nothing before this reset
         self.waiting = False  # a request waits for the reset right now
         self.waits = 0
         self.rate_limited = 0
@@ -100,46 +100,58 @@ class RateBudget:
                 self.limit, self.remaining, self.reset = limit, min(remaining, limit), reset
             if status == 429:
                 self.rate_limited += 1
-                self._blocked = self.reset is not None
+                if reset is not None:
+                    self._blocked_until = max(self._blocked_until or 0, reset)
         return response
 
     @property
     def knows_reset(self) -> bool:
         """True when a 429 told when the window renews (the caller then needs no backoff)."""
         with self._lock:
-            return self._blocked
+            return self._blocked_until is not None
 
     async def turn(self, *, urgent: bool = False) -> None:
         """Wait, if the budget says so, before sending one request (``urgent``: an order)."""
         with self._lock:
-            limit, remaining, reset, blocked = self.limit, self.remaining, self.reset, self._blocked
-        if reset is None or limit is None or remaining is None:
+            limit, remaining, reset = self.limit, self.remaining, self.reset
+            blocked = self._blocked_until
+        if blocked is None and (reset is None or limit is None or remaining is None):
             return
-        floor = 0 if urgent else min(self._reserve, limit // 4)
-        if not blocked and remaining > floor:
-            return
-        target = datetime.fromtimestamp(reset, UTC)
         try:
             now = self._now()
         except RuntimeError:  # a clock that cannot tell yet (the broker's, before its first read)
             return
-        if target > now:
-            target = min(target, now + MAX_WAIT)
-            self.waits += 1
-            log.warning(
-                "rate limit: waiting for the reset api=%s remaining=%d limit=%d reset=%s%s",
-                self.api,
-                remaining,
-                limit,
-                target.isoformat(),
-                " (after a 429)" if blocked else "",
-            )
-            self.waiting = True
-            try:
-                await self._wait_until(target)
-            finally:
-                self.waiting = False
+        epoch = now.timestamp()
+        if blocked is not None and blocked <= epoch:
+            blocked = None
+        floor = 0 if urgent or limit is None else min(self._reserve, limit // 4)
+        if blocked is not None:
+            target_epoch = blocked
+        elif reset is not None and remaining is not None and remaining <= floor and reset > epoch:
+            target_epoch = reset
+        else:
+            self._clear(blocked_before=epoch)
+            return
+        target = min(datetime.fromtimestamp(target_epoch, UTC), now + MAX_WAIT)
+        self.waits += 1
+        log.warning(
+            "rate limit: waiting for the reset api=%s remaining=%s limit=%s reset=%s%s",
+            self.api,
+            remaining,
+            limit,
+            target.isoformat(),
+            " (after a 429)" if blocked is not None else "",
+        )
+        self.waiting = True
+        try:
+            await self._wait_until(target)
+        finally:
+            self.waiting = False
+        self._clear(blocked_before=target_epoch + 1, renewed=target_epoch)
+
+    def _clear(self, *, blocked_before: float, renewed: int | None = None) -> None:
         with self._lock:
-            if self.reset == reset:  # nothing newer was read meanwhile: a new window starts
-                self._blocked = False
-                self.remaining = None
+            if self._blocked_until is not None and self._blocked_until < blocked_before:
+                self._blocked_until = None
+            if renewed is not None and self.reset == renewed:
+                self.remaining = None  # the window renewed: unknown until the next answer

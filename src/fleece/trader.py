@@ -17,6 +17,7 @@ from typing import Protocol
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
+from fleece.errors import BrokerError
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
 from fleece.order_manager import IntentStore, OrderManager
 from fleece.ownership import owned_qty
@@ -274,7 +275,12 @@ class Trader:
             )
             return
         if signal.side is Side.SELL and self._exit_may_go(now, bar):
-            await self._prepare_exit(bar.symbol)
+            try:
+                await self._prepare_exit(bar.symbol)
+            except BrokerError as exc:
+                # Without the broker's position now, a sell could open a short: not sent.
+                self._refuse(Refusal(bar.symbol, signal.side, "position_unknown", str(exc), now))
+                return
         ctx = self._judge(now, self.context(now, bar))
         decision = self.risk.evaluate(signal, ctx, last_price=bar.close)
         if isinstance(decision, Refusal):
