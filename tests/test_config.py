@@ -105,7 +105,7 @@ def test_seed_trading_yaml_is_valid_and_gets_runtime_defaults(tmp_path: Path) ->
     assert config.data.poll_interval_seconds == 5.0
     assert config.orders.stale_order_minutes == 15
     assert config.orders.time_in_force == "day"
-    assert config.shutdown.cancel_open_orders and config.shutdown.close_positions
+    assert config.shutdown.cancel_open_orders and config.shutdown.close_positions == "own"
     assert config.shutdown.grace_seconds == 25.0
     assert config.housekeeping.heartbeat_seconds == 60.0
     assert config.housekeeping.equity_snapshot_seconds == 60.0
@@ -140,6 +140,25 @@ def test_a_percentage_of_exactly_one_is_accepted(tmp_path: Path) -> None:
     config = load_trading_config(yaml_of(tmp_path, minimal(risk={"max_position_pct": 1})))
 
     assert config.risk.max_position_pct == 1.0
+
+
+@pytest.mark.parametrize(
+    ("written", "read"), [(True, "own"), (False, "none"), ("own", "own"), ("all", "all")]
+)
+def test_close_positions_is_own_all_or_none_and_the_old_booleans_read_safely(
+    tmp_path: Path, written: object, read: str
+) -> None:
+    config = load_trading_config(yaml_of(tmp_path, minimal(shutdown={"close_positions": written})))
+
+    assert config.shutdown.close_positions == read
+
+
+def test_max_leverage_defaults_to_no_borrowing_and_is_bounded(tmp_path: Path) -> None:
+    default = load_trading_config(yaml_of(tmp_path, minimal()))
+    refused = refusal_of(yaml_of(tmp_path, minimal(risk={"max_leverage": 5})))
+
+    assert default.risk.max_leverage == 1.0
+    assert refused.key == "risk.max_leverage"
 
 
 def test_share_class_tickers_are_accepted(tmp_path: Path) -> None:

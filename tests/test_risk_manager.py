@@ -327,6 +327,38 @@ def test_entry_costing_exactly_the_buying_power_is_allowed() -> None:
     assert RiskManager(limits()).evaluate(buy(), ctx, 100.0) == Approval("SPY", Side.BUY, 100)
 
 
+def test_entry_beyond_equity_times_max_leverage_is_refused_whatever_buying_power_says() -> None:
+    # 90,000.01 held or pending + 10,000.00 > 100,000.00 x 1.0; margin lends 200,000.00.
+    ctx = context(exposure=90_000.01, buying_power=200_000.0)
+
+    result = RiskManager(limits()).evaluate(buy(), ctx, 100.0)
+
+    assert reason(result) == "max_leverage"
+    assert isinstance(result, Refusal) and "max_leverage 1.0" in result.detail
+
+
+def test_entry_up_to_exactly_equity_times_max_leverage_is_allowed() -> None:
+    exact = context(exposure=90_000.0)
+    levered = context(exposure=150_000.0)
+
+    assert RiskManager(limits()).evaluate(buy(), exact, 100.0) == Approval("SPY", Side.BUY, 100)
+    assert RiskManager(limits(max_leverage=2.0)).evaluate(buy(), levered, 100.0) == Approval(
+        "SPY", Side.BUY, 100
+    )
+
+
+@pytest.mark.parametrize("leverage", [0.0, -1.0, 4.01])
+def test_max_leverage_must_be_above_zero_and_at_most_four(leverage: float) -> None:
+    with pytest.raises(ValueError, match="max_leverage"):
+        limits(max_leverage=leverage)
+
+
+def test_exits_sell_what_the_bot_owns_and_no_more() -> None:
+    ctx = context(positions={"SPY": 7})
+
+    assert RiskManager(limits()).evaluate(sell(), ctx, 100.0) == Approval("SPY", Side.SELL, 7)
+
+
 @pytest.mark.parametrize("price", [0.0, -1.0, math.nan, math.inf])
 def test_entry_with_an_unusable_price_is_refused(price: float) -> None:
     assert reason(RiskManager(limits()).evaluate(buy(), context(), price)) == "invalid_price"

@@ -1,9 +1,14 @@
-"""Realised P&L by average cost, to the cent."""
+"""The end-of-run summary: realised P&L by average cost, to the cent; what was dropped."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
 
 from fleece.models import Fill, Side
-from fleece.summary import empty_minutes_line, realised_pnl
+from fleece.startup_checks import record_dropped
+from fleece.state_store import StateStore
+from fleece.summary import empty_minutes_line, print_summary, realised_pnl
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -38,3 +43,15 @@ def test_the_empty_minutes_line_gives_the_overall_share_and_both_ends_of_liquidi
 
 def test_no_empty_minutes_line_before_any_minute_was_judged() -> None:
     assert empty_minutes_line({}, {}) is None
+
+
+def test_the_summary_names_the_symbols_the_start_up_checks_dropped(tmp_path: Path) -> None:
+    db = tmp_path / "trades.db"
+    with StateStore(db) as store:
+        record_dropped(store, {"GOLD": "status 'inactive', not active"}, T0)
+    console = Console(record=True, width=200)
+
+    print_summary(console, db, tmp_path / "log", datetime.now().astimezone())
+
+    rows = [line for line in console.export_text().splitlines() if "symbols dropped" in line]
+    assert len(rows) == 1 and "GOLD (status 'inactive', not active)" in rows[0]

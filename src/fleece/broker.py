@@ -2,12 +2,20 @@
 
 Every call runs in a worker thread (``asyncio.to_thread``) so the event loop never blocks, with the
 request timeout set where the clients are built (:mod:`fleece.paper_lock`). alpaca-py's own retry
-loop (which sleeps 3 s in the calling thread) is switched off: this module decides.
+loop is switched off: its ``RESTClient`` retries 429 and 504 three times, 3 s apart, asleep in the
+calling thread, and for a POST too, so a 504 (which may have reached Alpaca) would re-send an
+order blindly. This module decides instead:
 
-- Reads retry on 5xx, 429 (honouring ``Retry-After``) and network errors, with capped exponential
-  backoff, then raise :class:`~fleece.errors.BrokerError`.
-- An order submission is never blindly re-sent. A definite refusal (4xx) raises ``BrokerError`` at
-  once; anything ambiguous (timeout, dropped connection, 5xx, 429) raises
+- Every request first asks the API's :class:`~fleece.rate_budget.RateBudget` (fed by the
+  ``X-RateLimit-*`` headers of every answer) whether to wait for the window's reset.
+- Reads retry on 5xx, 429 and network errors, with capped exponential backoff (after a 429 that
+  says when the window renews: no backoff, the budget waits for the reset; ``Retry-After`` is
+  honoured when present), then raise :class:`~fleece.errors.BrokerError`.
+- An order submission is never blindly re-sent. A 429 is Alpaca's rate limiter refusing the request
+  before it is processed: the adapter waits for the reset, looks the order up by
+  ``client_order_id``, and only if the broker does not have it sends it again, with the same
+  client_order_id (which Alpaca would refuse as a duplicate). Any other definite refusal (4xx)
+  raises ``BrokerError`` at once; anything ambiguous (timeout, dropped connection, 5xx) raises
   :class:`~fleece.errors.AmbiguousSubmitError`, and the order manager looks the order up by
   ``client_order_id`` before it decides anything else.
 
@@ -18,18 +26,14 @@ HTML body becomes a ``BrokerError`` (or a skipped bar), never a crash of the run
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-import requests
 from alpaca.common.enums import Sort
-from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
@@ -41,6 +45,15 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
 )
 
+from fleece.broker_answers import (
+    Failure,
+    as_number,
+    as_time,
+    classify,
+    parse_order,
+    parse_position,
+    required,
+)
 from fleece.data.validate import parse_bar
 from fleece.errors import AmbiguousSubmitError, BrokerError
 
@@ -55,11 +68,10 @@ from fleece.models import (
     Position,
     Side,
 )
+from fleece.rate_budget import RateBudget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,119 +84,6 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    retryable: bool
-    definite: bool  # the broker certainly did not act on the request
-    status: int | None
-    code: int | None
-    message: str
-    retry_after: float | None
-
-
-def _retry_after(response: Any) -> float | None:
-    if response is None:
-        return None
-    raw = response.headers.get("Retry-After") if hasattr(response, "headers") else None
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def classify(exc: BaseException) -> _Failure:
-    """Sort an exception from alpaca-py/requests into retryable, definite or ambiguous."""
-    if isinstance(exc, APIError):
-        status = exc.status_code
-        code: int | None = None
-        message = "broker error"
-        try:
-            body = json.loads(str(exc))
-            if isinstance(body, dict):
-                code = body.get("code") if isinstance(body.get("code"), int) else None
-                message = str(body.get("message", message))[:200]
-        except (ValueError, TypeError):
-            message = "non-JSON error body"
-        retryable = status is None or status in RETRYABLE_STATUS
-        definite = status is not None and 400 <= status < 500 and status not in {408}
-        return _Failure(retryable, definite, status, code, message, _retry_after(exc.response))
-    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-        return _Failure(True, False, None, None, f"network: {type(exc).__name__}", None)
-    if isinstance(exc, requests.exceptions.RequestException):
-        return _Failure(True, False, None, None, f"request failed: {type(exc).__name__}", None)
-    # A body we could not parse (HTML instead of JSON, a model validation error, ...).
-    return _Failure(True, False, None, None, f"unreadable answer: {type(exc).__name__}", None)
-
-
-def _dt(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts.astimezone(UTC) if ts.tzinfo else None
-
-
-def _num(raw: object) -> float | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _need(raw: Mapping[str, Any], key: str, conv: Callable[[object], T | None]) -> T:
-    value = conv(raw.get(key))
-    if value is None:
-        raise BrokerError(f"bad broker answer: field {key!r} missing or invalid")
-    return value
-
-
-def parse_order(raw: object) -> BrokerOrder:
-    """Parse one raw order dict, raising ``BrokerError`` when it is unusable."""
-    if not isinstance(raw, Mapping):
-        raise BrokerError("bad broker answer: order is not an object")
-    side_raw = raw.get("side")
-    if side_raw not in ("buy", "sell"):
-        raise BrokerError(f"bad broker answer: unknown side {side_raw!r}")
-    qty = _need(raw, "qty", _num)
-    created = _need(raw, "created_at", _dt)
-    return BrokerOrder(
-        id=_need(raw, "id", lambda v: v if isinstance(v, str) and v else None),
-        client_order_id=_need(
-            raw, "client_order_id", lambda v: v if isinstance(v, str) and v else None
-        ),
-        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
-        side=Side(side_raw),
-        qty=int(qty),
-        filled_qty=int(_num(raw.get("filled_qty")) or 0),
-        filled_avg_price=_num(raw.get("filled_avg_price")),
-        status=str(raw.get("status", "")),
-        created_at=created,
-        updated_at=_dt(raw.get("updated_at")) or created,
-        filled_at=_dt(raw.get("filled_at")),
-    )
-
-
-def parse_position(raw: object) -> Position:
-    """Parse one raw position dict."""
-    if not isinstance(raw, Mapping):
-        raise BrokerError("bad broker answer: position is not an object")
-    return Position(
-        symbol=_need(raw, "symbol", lambda v: v if isinstance(v, str) and v else None),
-        qty=int(_need(raw, "qty", _num)),
-        avg_entry_price=_need(raw, "avg_entry_price", _num),
-        market_value=_num(raw.get("market_value")) or 0.0,
-        unrealized_pl=_num(raw.get("unrealized_pl")) or 0.0,
-    )
-
-
 class Broker:
     """Async facade over alpaca-py's ``TradingClient`` and ``StockHistoricalDataClient``.
 
@@ -195,6 +94,8 @@ class Broker:
         feed: the market-data feed ("iex" for free accounts, or "sip").
         policy: how reads are retried.
         sleep: injected so tests and simulated time can shorten backoff.
+        now: the bot's clock, which the rate-limit budgets wait by (the wall clock by default).
+        wait_until: waits until an instant of that clock (real sleeping by default).
     """
 
     def __init__(
@@ -205,10 +106,24 @@ class Broker:
         feed: str = "iex",
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], datetime] | None = None,
+        wait_until: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
-        for client in (trading, data):
-            # alpaca-py would otherwise sleep 3 s in our worker thread on 429/504; we own retries.
+        timing: dict[str, Any] = {"now": now} if now is not None else {}
+        if wait_until is not None:
+            timing["wait_until"] = wait_until
+        self.budgets = {
+            "trading": RateBudget("trading", **timing),
+            "data": RateBudget("data", **timing),
+        }
+        for client, budget in ((trading, self.budgets["trading"]), (data, self.budgets["data"])):
+            # alpaca-py would otherwise sleep 3 s in our worker thread on 429/504 and re-send
+            # (a POST too); we own retries. Its session hands us every answer's headers.
             client._retry = 0
+            client._retry_codes = []
+            session = getattr(client, "_session", None)
+            if session is not None:
+                session.hooks["response"].append(budget.observe)
         self._trading = trading
         self._data = data
         self._feed = DataFeed(feed)
@@ -217,9 +132,25 @@ class Broker:
         self.requests: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
-    async def _call(self, name: str, fn: Callable[..., T], *args: Any, retry: bool = True) -> T:
+    @property
+    def waiting_for_reset(self) -> bool:
+        """True while a request waits for a rate-limit window to renew."""
+        return any(budget.waiting for budget in self.budgets.values())
+
+    async def _call(
+        self,
+        name: str,
+        fn: Callable[..., T],
+        *args: Any,
+        retry: bool = True,
+        api: str = "trading",
+        gated: bool = True,
+    ) -> T:
+        budget = self.budgets[api]
         attempt = 0
         while True:
+            if gated:
+                await budget.turn()
             self.requests[name] += 1
             try:
                 return await asyncio.to_thread(fn, *args)
@@ -234,6 +165,8 @@ class Broker:
                 delay = min(
                     self._policy.cap_seconds, self._policy.base_seconds * 2 ** (attempt - 1)
                 )
+                if failure.status == 429 and budget.knows_reset and gated:
+                    delay = 0.0  # the budget waits for the window's reset before the retry
                 if failure.retry_after is not None:
                     delay = max(delay, min(failure.retry_after, self._policy.max_retry_after))
                 log.warning(
@@ -253,11 +186,23 @@ class Broker:
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: account is not an object")
         return AccountSnapshot(
-            equity=_need(raw, "equity", _num),
-            cash=_need(raw, "cash", _num),
-            buying_power=_need(raw, "buying_power", _num),
-            last_equity=_num(raw.get("last_equity")) or _need(raw, "equity", _num),
+            equity=required(raw, "equity", as_number),
+            cash=required(raw, "cash", as_number),
+            buying_power=required(raw, "buying_power", as_number),
+            last_equity=as_number(raw.get("last_equity")) or required(raw, "equity", as_number),
+            long_market_value=as_number(raw.get("long_market_value")) or 0.0,
+            short_market_value=as_number(raw.get("short_market_value")) or 0.0,
         )
+
+    async def position(self, symbol: str) -> Position | None:
+        """The account's position in ``symbol`` now (None when there is none)."""
+        try:
+            raw = await self._call("get_open_position", self._trading.get_open_position, symbol)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_position(raw)
 
     async def positions(self) -> dict[str, Position]:
         """Every open position, keyed by symbol."""
@@ -308,24 +253,48 @@ class Broker:
             time_in_force=TimeInForce(time_in_force),
             client_order_id=client_order_id,
         )
-        self.requests["submit_order"] += 1
-        try:
-            raw = await asyncio.to_thread(self._trading.submit_order, request)
-        except Exception as exc:
-            failure = classify(exc)
-            self.errors[f"submit_order:{failure.status or 'net'}"] += 1
-            if failure.definite and failure.status != 429:
-                raise BrokerError(
-                    f"order refused: {failure.message}", failure.status, failure.code
+        budget = self.budgets["trading"]
+        failure: Failure | None = None
+        for _ in range(self._policy.attempts):
+            await budget.turn(urgent=True)
+            self.requests["submit_order"] += 1
+            try:
+                raw = await asyncio.to_thread(self._trading.submit_order, request)
+            except Exception as exc:
+                failure = classify(exc)
+                self.errors[f"submit_order:{failure.status or 'net'}"] += 1
+                if failure.status == 429:
+                    found = await self._after_rate_limit(client_order_id, failure)
+                    if found is not None:
+                        return found
+                    continue  # certainly not at the broker: the same order, after the reset
+                if failure.definite:
+                    raise BrokerError(
+                        f"order refused: {failure.message}", failure.status, failure.code
+                    ) from None
+                raise AmbiguousSubmitError(
+                    f"order outcome unknown: {failure.message}", failure.status, failure.code
                 ) from None
-            raise AmbiguousSubmitError(
-                f"order outcome unknown: {failure.message}", failure.status, failure.code
-            ) from None
-        try:
-            return parse_order(raw)
-        except BrokerError as exc:
-            # The broker took the order but its answer is unreadable: look it up, don't resend.
-            raise AmbiguousSubmitError(str(exc)) from None
+            try:
+                return parse_order(raw)
+            except BrokerError as exc:
+                # The broker took the order but its answer is unreadable: look it up, don't resend.
+                raise AmbiguousSubmitError(str(exc)) from None
+        assert failure is not None
+        raise BrokerError(
+            f"order refused: {failure.message} ({self._policy.attempts} times)",
+            failure.status,
+            failure.code,
+        )
+
+    async def _after_rate_limit(self, client_order_id: str, failure: Failure) -> BrokerOrder | None:
+        """After a 429 on an order: wait for the reset, then look the order up (never blind)."""
+        if failure.retry_after is not None:
+            await self._sleep(min(failure.retry_after, self._policy.max_retry_after))
+        log.warning(
+            "order rate-limited cid=%s: waiting for the reset, then looking it up", client_order_id
+        )
+        return await self.order_by_client_id(client_order_id)
 
     async def cancel_order(self, order_id: str) -> None:
         """Cancel one order; an order that is already final is not an error worth retrying."""
@@ -346,17 +315,31 @@ class Broker:
         options = ClosePositionRequest(qty=str(qty)) if qty else None
         await self._call("close_position", self._trading.close_position, symbol, options)
 
+    async def asset(self, symbol: str) -> Mapping[str, Any] | None:
+        """The asset ``symbol`` as the broker describes it (status, tradable); None if unknown."""
+        try:
+            raw = await self._call("get_asset", self._trading.get_asset, symbol)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(raw, Mapping):
+            raise BrokerError("bad broker answer: asset is not an object")
+        return raw
+
     # ---- clock, calendar, bars -------------------------------------------------------------
     async def clock(self) -> MarketClock:
         """The broker's market clock."""
-        raw = await self._call("get_clock", self._trading.get_clock)
+        # Ungated: only a loopback exchange's clock is read (by the runtime), and waiting for a
+        # rate-limit reset needs that very clock.
+        raw = await self._call("get_clock", self._trading.get_clock, gated=False)
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: clock is not an object")
         return MarketClock(
-            timestamp=_need(raw, "timestamp", _dt),
+            timestamp=required(raw, "timestamp", as_time),
             is_open=bool(raw.get("is_open")),
-            next_open=_need(raw, "next_open", _dt),
-            next_close=_need(raw, "next_close", _dt),
+            next_open=required(raw, "next_open", as_time),
+            next_close=required(raw, "next_close", as_time),
         )
 
     async def calendar(self, start: date, end: date) -> list[CalendarDay]:
@@ -395,7 +378,7 @@ class Broker:
             feed=self._feed,
             sort=Sort.ASC,
         )
-        raw = await self._call("get_stock_bars", self._data.get_stock_bars, request)
+        raw = await self._call("get_stock_bars", self._data.get_stock_bars, request, api="data")
         if not isinstance(raw, Mapping):
             raise BrokerError("bad broker answer: bars is not an object")
         out: dict[str, list[Bar]] = {}

@@ -199,6 +199,8 @@ def print_status(console: Console, status: BotStatus) -> None:
     table.add_row(
         "circuit breaker", f"{breaker} · {status.breaker_failures}/{status.breaker_limit} failures"
     )
+    if status.dropped_symbols:
+        table.add_row("symbols dropped", ", ".join(status.dropped_symbols))
     table.add_row("heartbeat", _heartbeat_line(status))
     table.add_row("market", _market_line(status))
     for label, value in _today_lines(status):

@@ -1,9 +1,11 @@
 """Closing out: cancel open orders and close positions through the normal order path.
 
 One routine for the graceful shutdown (:meth:`fleece.runtime.Bot._wind_down`) and for
-``fleece flatten`` (and its Telegram and dashboard twins), so both close exactly the same
-positions by the same rules: closing orders are intents with deterministic client_order_ids
-(``<tag>-<symbol>-sell-<minute>``), written before they are sent, whose fills land in ``trades``.
+``fleece flatten`` (and its Telegram and dashboard twins), so both close by the same rules: what
+is the bot's is :mod:`fleece.ownership`'s answer (``shutdown.close_positions``: ``own`` by
+default; flatten always closes the bot's own), and closing orders are intents with
+deterministic client_order_ids (``<tag>-<symbol>-sell-<minute>``), written before they are sent,
+whose fills land in ``trades``.
 
 Rules: HALTED (kill switch, ``fleece halt``, circuit breaker) sends no order at all, closing ones
 included (what happens to the positions is the operator's call); with the market closed nothing is
@@ -14,13 +16,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
-from fleece.broker import Broker
-from fleece.clock import Clock
-from fleece.models import TradingState
+from fleece.errors import BrokerError
+from fleece.models import BrokerOrder, Position, TradingState
+from fleece.ownership import CloseMode, closing_plan
+from fleece.state_store import IntentRecord
 from fleece.trader import Trader
 
 log = logging.getLogger(__name__)
+
+
+class IntentLookup(Protocol):
+    """Whether a client_order_id is one of the bot's intents (the store)."""
+
+    def get_intent(self, cid: str) -> IntentRecord | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,47 +65,84 @@ class CloseOutcome:
         )
 
 
+class CloseBroker(Protocol):
+    """The part of :class:`~fleece.broker.Broker` a close-out uses."""
+
+    async def orders(
+        self, status: str = "open", after: datetime | None = None
+    ) -> list[BrokerOrder]: ...
+
+    async def cancel_order(self, order_id: str) -> None: ...
+
+    async def positions(self) -> dict[str, Position]: ...
+
+
 async def close_out(
     trader: Trader,
-    broker: Broker,
-    clock: Clock,
+    broker: CloseBroker,
+    store: IntentLookup,
     market_open: bool,
     *,
+    mode: CloseMode,
     cancel_orders: bool,
-    close_positions: bool,
     tag: str,
     refresh: bool = True,
 ) -> CloseOutcome:
-    """Cancel open orders and/or close positions at market; returns what was done.
+    """Cancel and close what ``mode`` says (:func:`fleece.ownership.closing_plan`).
 
-    ``refresh`` reads the orders' state first (left out when the store cannot record it).
+    1. Cancel the open orders the plan names (the bot's own; every one with ``all``).
+    2. Read the orders' answers (``refresh``; left out when the store cannot record them), so
+       fills up to now are recorded and what the bot owns is current.
+    3. Close the positions the plan names with market orders, through intents; not while
+       HALTED, not while the market is closed. A position the bot does not own is left as it
+       is, said in one log line.
     """
+
+    def is_ours(cid: str) -> bool:
+        return store.get_intent(cid) is not None
+
     cancelled = 0
     if cancel_orders:
-        cancelled = await broker.cancel_all_orders()
-        log.info("%s cancelled open orders count=%d", tag, cancelled)
+        working = await broker.orders("open")
+        plan = closing_plan(
+            mode, own={}, positions={}, open_orders=working, is_ours=is_ours, cancel_orders=True
+        )
+        for order_id in plan.cancel:
+            try:
+                await broker.cancel_order(order_id)
+            except BrokerError as exc:  # already final: nothing to cancel
+                log.info("%s cancel order=%s: %s", tag, order_id, exc)
+        cancelled = len(plan.cancel)
+        others = len(working) - cancelled
+        left = f" (left {others} the bot did not send)" if others else ""
+        log.info("%s cancelled open orders count=%d%s", tag, cancelled, left)
     if refresh:
         await trader.orders.refresh()
-    if not close_positions:
+    if mode is CloseMode.NONE:
         return CloseOutcome(cancelled, 0, 0, "")
-    positions = await broker.positions()
-    state, why = trader.update_state(clock.now())
-    if positions and state is TradingState.HALTED:
+    held = {symbol: p.qty for symbol, p in (await broker.positions()).items() if p.qty}
+    plan = closing_plan(
+        mode, own=trader.portfolio.qty, positions=held, open_orders=[], is_ours=is_ours
+    )
+    closing = tuple((c.symbol, c.qty) for c in plan.close)
+    kept = {symbol: qty for symbol, qty in held.items() if symbol not in dict(closing)}
+    if kept and mode is CloseMode.OWN:
+        shown = " ".join(f"{symbol}={qty}" for symbol, qty in sorted(kept.items()))
+        log.info("%s leaves positions the bot did not open as they are: %s", tag, shown)
+    state, why = trader.update_state(trader.clock.now())
+    if closing and state is TradingState.HALTED:
         log.warning(
-            "trading HALTED (%s): %d positions kept open, no closing orders sent",
-            why,
-            len(positions),
+            "trading HALTED (%s): %d positions kept open, no closing orders sent", why, len(closing)
         )
-        return CloseOutcome(cancelled, len(positions), 0, f"trading HALTED ({why})")
-    if positions and not market_open:
+        return CloseOutcome(cancelled, len(closing), 0, f"trading HALTED ({why})")
+    if closing and not market_open:
         log.warning(
             "market closed: %d positions kept open (a market order would wait for the "
             "next session)",
-            len(positions),
+            len(closing),
         )
-        return CloseOutcome(cancelled, len(positions), 0, "market closed")
-    closing = tuple((p.symbol, p.qty) for p in positions.values())
-    sent = await trader.orders.submit_exits(closing, tag) if closing else 0
+        return CloseOutcome(cancelled, len(closing), 0, "market closed")
+    sent = await trader.orders.submit_closes(plan.close, tag) if closing else 0
     if closing:
-        log.info("%s closing positions orders=%d", tag, sent)
-    return CloseOutcome(cancelled, len(positions), sent, "", closing)
+        log.info("%s closing positions orders=%d mode=%s", tag, sent, mode.value)
+    return CloseOutcome(cancelled, len(closing), sent, "", closing)

@@ -60,6 +60,7 @@ from fleece.config_bounds import (
     TimeoutSeconds,
     TradesPerDay,
     WarmupBars,
+    at_most,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
@@ -547,6 +548,8 @@ class RiskConfig(BaseModel):
     max_trades_per_day: TradesPerDay = 20
     max_concurrent_positions: Positions = 10
     circuit_breaker_failures: BreakerFailures = 5
+    # Total exposure as a multiple of equity, whatever margin buying power says; 1.0: no borrowing.
+    max_leverage: Annotated[float, Field(gt=0), at_most(4.0, "Alpaca's intraday margin")] = 1.0
 
 
 class StrategyConfig(BaseModel):
@@ -630,12 +633,28 @@ class OrdersConfig(BaseModel):
     time_in_force: Literal["day"] = "day"
 
 
+def _close_mode(value: object) -> object:
+    # Before own|all|none the key was a boolean: true (close) now reads as own, the safe reading
+    # (the old 'sell every position on the account' was the bug), false as none.
+    if value is True:
+        return "own"
+    if value is False:
+        return "none"
+    return value
+
+
 class ShutdownConfig(BaseModel):
-    """``shutdown``: what a graceful stop does, within ``grace_seconds``."""
+    """``shutdown``: what a graceful stop does, within ``grace_seconds``.
+
+    ``close_positions``: ``own`` (the positions the bot's own orders built, see
+    :mod:`fleece.ownership`), ``all`` (every position and order on the account) or ``none``;
+    ``true``/``false`` read as ``own``/``none``. ``cancel_open_orders`` cancels the bot's open
+    orders, every open order only with ``all``.
+    """
 
     model_config = _SECTION
     cancel_open_orders: bool = True
-    close_positions: bool = True
+    close_positions: Annotated[Literal["own", "all", "none"], BeforeValidator(_close_mode)] = "own"
     grace_seconds: GraceSeconds = 25.0
 
 

@@ -153,10 +153,11 @@ class Housekeeping:
             log.warning("position resync failed reason=%s", exc)
             return
         broker_view = {s: p.qty for s, p in positions.items()}
-        if broker_view != self._trader.portfolio.qty:
+        changed = self._trader.portfolio.cap(broker_view, self._trader.orders.pending_symbols())
+        if changed:
             log.warning(
-                "positions differed from the broker; broker adopted ours=%s broker=%s",
-                self._trader.portfolio.qty,
+                "positions shrank outside the bot; it now owns only what is left %s broker=%s",
+                changed,
                 broker_view,
             )
             self._events.emit(
@@ -164,10 +165,9 @@ class Housekeeping:
                     now,
                     "position_mismatch",
                     None,
-                    f"ours={self._trader.portfolio.qty} broker={broker_view} (broker adopted)",
+                    f"shrank outside the bot: it owns {changed} now, broker={broker_view}",
                 )
             )
-        self._trader.portfolio.replace(broker_view)
 
 
 def _due(last: datetime | None, now: datetime, every: timedelta) -> bool:

@@ -32,6 +32,7 @@ def risk_limits(risk: RiskConfig) -> RiskLimits:
         max_trades_per_day=risk.max_trades_per_day,
         max_concurrent_positions=risk.max_concurrent_positions,
         circuit_breaker_failures=risk.circuit_breaker_failures,
+        max_leverage=risk.max_leverage,
     )
 
 

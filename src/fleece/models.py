@@ -124,12 +124,19 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
-    """The account figures the risk manager needs."""
+    """The account figures the risk manager needs (market values: long positive, short <= 0)."""
 
     equity: float
     cash: float
     buying_power: float
     last_equity: float
+    long_market_value: float = 0.0
+    short_market_value: float = 0.0
+
+    @property
+    def gross_exposure(self) -> float:
+        """What the account's positions are worth, long plus absolute short."""
+        return self.long_market_value + abs(self.short_market_value)
 
 
 #: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
@@ -155,9 +162,9 @@ KNOWN_STATUSES = frozenset(
         "held",
     }
 )
-FINAL_STATUSES = frozenset(
-    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"}
-)
+#: Statuses after which the broker will not change the order. ``done_for_day`` is not one: it
+#: means no more executions today, and a fill may still follow.
+FINAL_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
 
 
 @dataclass(frozen=True, slots=True)

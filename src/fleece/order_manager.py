@@ -10,6 +10,19 @@ Crash safety rests on three rules:
 3. Fills are recorded from the broker's cumulative ``filled_qty`` / ``filled_avg_price``, one
    ``trades`` row per increment, idempotently; so re-reading an order never doubles a fill and a
    fill missed while we were down is recorded on the next read.
+
+A definite refusal (a wash trade, an asset not tradable, not enough buying power...) marks the
+intent ``rejected`` with Alpaca's status, code and reason in ``last_error`` (see
+:func:`rejection`), and counts toward the circuit breaker like any failed order: the bot's own
+rules keep it from meeting them (exits cancel its own working buy first, start-up drops what is
+not tradable, sells never exceed the position), so a streak of them means its picture of the
+account is wrong (an order someone else left open, a halted symbol), which an operator should
+look at before it sends more.
+
+Every Alpaca order status is handled: an intent stays unfinished (and is read again at every
+refresh) until the broker's status is final (``filled``, ``canceled``, ``expired``, ``rejected``,
+``replaced``). ``done_for_day`` is not final (no more executions today, but the order lives on),
+and a fill is recorded whatever status comes with it.
 """
 
 from __future__ import annotations
@@ -22,8 +35,9 @@ from typing import Protocol
 
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.models import BrokerOrder, Fill, OrderIntent, Side
+from fleece.models import BrokerOrder, Fill, OrderIntent, Position, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
+from fleece.ownership import Close
 from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import IntentRecord, IntentStatus
 
@@ -38,13 +52,13 @@ _BROKER_TO_INTENT = {
     "pending_new": "pending_new",
     "accepted_for_bidding": "accepted",
     "held": "accepted",
-    "calculated": "accepted",
+    "calculated": "accepted",  # done for the day, settlement pending
     "pending_cancel": "accepted",
     "pending_replace": "accepted",
     "pending_review": "accepted",
     "partially_filled": "partially_filled",
     "filled": "filled",
-    "done_for_day": "expired",
+    "done_for_day": "accepted",
     "canceled": "canceled",
     "expired": "expired",
     "rejected": "rejected",
@@ -108,6 +122,8 @@ class OrderBroker(Protocol):
 
     async def cancel_order(self, order_id: str) -> None: ...
 
+    async def position(self, symbol: str) -> Position | None: ...
+
 
 def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime) -> str:
     """The deterministic id of the order a signal asks for (same signal, same id)."""
@@ -118,9 +134,37 @@ def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime)
     return cid
 
 
+def rejection(exc: BrokerError) -> str:
+    """A definite refusal as the intent records it: Alpaca's status, code and reason.
+
+    For example ``403 code=40310000: order refused: potential wash trade detected. use complex
+    orders``, so that ``SELECT ... WHERE last_error LIKE '%code=40310000%'`` finds them.
+    """
+    status = f"{exc.status} " if exc.status is not None else ""
+    code = f"code={exc.code}: " if exc.code is not None else ""
+    return f"{status}{code}{exc}"
+
+
 def intent_status_for(order: BrokerOrder) -> str:
-    """Our intent status for a broker order status (unknown statuses keep the intent open)."""
-    return _BROKER_TO_INTENT.get(order.status, "accepted")
+    """Our intent status for a broker order status (unknown statuses keep the intent open).
+
+    An order still working after a fill (``done_for_day``, ``pending_cancel``...) is
+    ``partially_filled``.
+    """
+    status = _BROKER_TO_INTENT.get(order.status, "accepted")
+    if status in ("accepted", "pending_new") and order.filled_qty > 0:
+        return "partially_filled"
+    return status
+
+
+@dataclass(slots=True)
+class _Working:
+    """An unfinished intent as the order manager keeps it in memory."""
+
+    symbol: str
+    side: Side
+    qty: int
+    filled: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,28 +207,36 @@ class OrderManager:
         self.failures = 0
         # Unfinished intents by client_order_id, kept in memory so the per-bar path never
         # queries the store; loaded once, then updated with every status change we make.
-        self._open: dict[str, tuple[str, Side]] = {}
+        self._open: dict[str, _Working] = {}
         self.reload_open()
 
     def reload_open(self) -> None:
         """Re-read unfinished intents from the store (after reconciliation changed them)."""
         self._open = {
-            r.client_order_id: (r.symbol, r.side)
+            r.client_order_id: _Working(r.symbol, r.side, r.qty, r.filled_qty)
             for r in self._store.unfinished_intents()
             if not r.dry_run
         }
 
     def pending_symbols(self) -> frozenset[str]:
         """Symbols with an unfinished (not dry-run) intent."""
-        return frozenset(symbol for symbol, _ in self._open.values())
+        return frozenset(w.symbol for w in self._open.values())
 
     def pending_buys(self) -> frozenset[str]:
         """Symbols with an unfinished buy intent (treated as held by the strategy)."""
-        return frozenset(symbol for symbol, side in self._open.values() if side is Side.BUY)
+        return frozenset(w.symbol for w in self._open.values() if w.side is Side.BUY)
+
+    def pending_buy_shares(self) -> dict[str, int]:
+        """Shares the bot's unfinished buys may still add, per symbol (for the exposure cap)."""
+        shares: dict[str, int] = {}
+        for w in self._open.values():
+            if w.side is Side.BUY:
+                shares[w.symbol] = shares.get(w.symbol, 0) + max(0, w.qty - w.filled)
+        return shares
 
     def pending_sells(self) -> frozenset[str]:
         """Symbols with an unfinished sell intent."""
-        return frozenset(symbol for symbol, side in self._open.values() if side is Side.SELL)
+        return frozenset(w.symbol for w in self._open.values() if w.side is Side.SELL)
 
     @property
     def has_open(self) -> bool:
@@ -234,7 +286,7 @@ class OrderManager:
                 intent.qty,
             )
             return SubmitOutcome(intent.client_order_id, "dry_run")
-        self._open[intent.client_order_id] = (intent.symbol, intent.side)
+        self._open[intent.client_order_id] = _Working(intent.symbol, intent.side, intent.qty, 0)
         return await self._send(intent.client_order_id, intent.symbol, intent.side, intent.qty)
 
     async def _send(self, cid: str, symbol: str, side: Side, qty: int) -> SubmitOutcome:
@@ -251,7 +303,7 @@ class OrderManager:
             if exc.code == 40010001 and "unique" in str(exc):
                 # The broker already has this id: an earlier attempt did arrive. Adopt it.
                 return await self._resolve_ambiguous(cid, str(exc))
-            return self._failed(cid, "rejected", str(exc))
+            return self._failed(cid, "rejected", rejection(exc))
         self._breaker.record_success()
         self._persist_breaker()
         self.apply(order)
@@ -332,6 +384,9 @@ class OrderManager:
         self._store.set_intent_status(
             order.client_order_id, status, broker_order_id=order.id, now=self._clock.now()
         )
+        working = self._open.get(order.client_order_id)
+        if working is not None:
+            working.filled = max(working.filled, order.filled_qty)
         self._track(order.client_order_id, status)
         return fill
 
@@ -366,6 +421,35 @@ class OrderManager:
             log.warning("intent not found at broker, marked failed cid=%s was=%s", cid, status)
         return found
 
+    async def cancel_buys(self, symbol: str) -> None:
+        """Cancel the bot's unfinished buys of ``symbol`` and record how they ended.
+
+        Before an exit: a sell while the bot's own buy is open would be refused by Alpaca as a
+        potential wash trade. A buy that already filled (the cancel comes too late) is simply
+        recorded as filled.
+        """
+        for record in self._store.unfinished_intents():
+            if record.dry_run or record.symbol != symbol or record.side is not Side.BUY:
+                continue
+            if record.broker_order_id:
+                try:
+                    await self._broker.cancel_order(record.broker_order_id)
+                except BrokerError as exc:
+                    log.info("cancel before exit cid=%s: %s", record.client_order_id, exc)
+            found = await self._broker.order_by_client_id(record.client_order_id)
+            if found is not None:
+                self.apply(found)
+            log.info(
+                "buy cancelled before an exit cid=%s status=%s",
+                record.client_order_id,
+                found.status if found else "not at broker",
+            )
+
+    async def broker_qty(self, symbol: str) -> int:
+        """Shares of ``symbol`` the account holds long right now (0 when short or none)."""
+        position = await self._broker.position(symbol)
+        return max(0, position.qty) if position is not None else 0
+
     # ---- housekeeping helpers --------------------------------------------------------------
     async def cancel_stale(self, max_age: timedelta) -> int:
         """Cancel our open orders older than ``max_age``; returns how many were asked to cancel."""
@@ -381,14 +465,14 @@ class OrderManager:
                     log.warning("cancel failed cid=%s reason=%s", record.client_order_id, exc)
         return count
 
-    async def submit_exits(self, positions: Iterable[tuple[str, int]], tag: str) -> int:
-        """Sell whole positions through intents (so their fills land in ``trades``)."""
+    async def submit_closes(self, closes: Iterable[Close], tag: str) -> int:
+        """Close positions through intents (so their fills land in ``trades``)."""
         now = self._clock.now()
         sent = 0
-        for symbol, qty in positions:
-            if qty <= 0:
+        for close in closes:
+            if close.qty <= 0:
                 continue
-            intent = self.make_intent(tag, symbol, Side.SELL, qty, now)
+            intent = self.make_intent(tag, close.symbol, close.side, close.qty, now)
             outcome = await self.submit(intent)
             sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
         return sent

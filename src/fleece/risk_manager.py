@@ -21,10 +21,16 @@ Checks run in this order; the first that fails is the refusal's reason:
 5. Exits (SELL): ``no_position`` if nothing is held; otherwise approved for the whole position.
 6. Entries (BUY), in order: ``daily_loss_limit`` (REDUCING), ``max_trades_per_day``,
    ``already_in_position``, ``max_concurrent_positions`` (held + pending entries),
-   ``invalid_price``, ``position_size_zero``, ``insufficient_buying_power``.
+   ``invalid_price``, ``position_size_zero``, ``max_leverage``, ``insufficient_buying_power``.
 
 Exits are never blocked by the trade count or the position limits: getting out must always be
 possible unless the bot is HALTED.
+
+Long only, whatever the account allows: an exit sells what the bot owns (``positions``, which
+the trader takes from the broker's position at the moment of the order, see
+:mod:`fleece.ownership`), never more, and there is no short entry. Total exposure is capped at
+``equity * max_leverage`` (1.0 by default: no borrowing), whatever a margin account's buying
+power says (an Alpaca paper account lends twice its equity).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ ALREADY_IN_POSITION = "already_in_position"
 MAX_CONCURRENT_POSITIONS = "max_concurrent_positions"
 INVALID_PRICE = "invalid_price"
 POSITION_SIZE_ZERO = "position_size_zero"
+MAX_LEVERAGE = "max_leverage"
 INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"
 
 REFUSAL_REASONS: frozenset[str] = frozenset(
@@ -67,6 +74,7 @@ REFUSAL_REASONS: frozenset[str] = frozenset(
         MAX_CONCURRENT_POSITIONS,
         INVALID_PRICE,
         POSITION_SIZE_ZERO,
+        MAX_LEVERAGE,
         INSUFFICIENT_BUYING_POWER,
     }
 )
@@ -109,6 +117,8 @@ class RiskLimits:
         max_trades_per_day: entries allowed per session (orders submitted since the open).
         max_concurrent_positions: held positions plus pending entries allowed at once.
         circuit_breaker_failures: consecutive order failures that trip the breaker.
+        max_leverage: total exposure (positions plus pending entries) allowed, as a multiple of
+            equity, in (0, 4]; 1.0 buys nothing on margin.
 
     Raises:
         ValueError: when a value is out of range.
@@ -119,6 +129,7 @@ class RiskLimits:
     max_trades_per_day: int
     max_concurrent_positions: int
     circuit_breaker_failures: int = 5
+    max_leverage: float = 1.0
 
     @property
     def daily_loss_stop(self) -> bool:
@@ -126,6 +137,8 @@ class RiskLimits:
         return has_daily_loss_stop(self.max_daily_loss_pct)
 
     def __post_init__(self) -> None:
+        if not 0 < self.max_leverage <= 4:
+            raise ValueError(f"max_leverage must be in (0, 4], got {self.max_leverage}")
         if not 0 < self.max_position_pct <= 1:
             raise ValueError(f"max_position_pct must be in (0, 1], got {self.max_position_pct}")
         if not 0 < self.max_daily_loss_pct <= NO_DAILY_LOSS_STOP:
@@ -164,6 +177,8 @@ class RiskContext:
             and refuse exactly what a real run would.
         store_failed: the store cannot be written (full disk, I/O error): no intent could be
             written ahead of its order, so nothing may be sent (see :mod:`fleece.disk_guard`).
+        exposure: the value of the account's positions (long plus absolute short) and of the
+            bot's pending entries, in dollars.
     """
 
     now: datetime
@@ -180,9 +195,11 @@ class RiskContext:
     reducing_latched: bool
     dry_run: bool
     store_failed: bool = False
+    exposure: float = 0.0
 
     def __post_init__(self) -> None:
         require_utc(self.now, "now")
+        _require_finite(self.exposure, "exposure")
         _require_finite(self.equity, "equity")
         _require_finite(self.last_equity, "last_equity")
         _require_finite(self.buying_power, "buying_power")
@@ -349,7 +366,15 @@ class RiskManager:
             return self._refuse(signal, ctx, POSITION_SIZE_ZERO, detail)
         with localcontext(prec=_EXACT_DIGITS):
             cost = qty * _exact(last_price)
+            cap = _exact(ctx.equity) * _exact(limits.max_leverage)
+            over = _exact(ctx.exposure) + cost > cap
             short = cost > _exact(ctx.buying_power)
+        if over:
+            detail = (
+                f"exposure {ctx.exposure:.2f} + {qty} x {last_price} exceeds equity "
+                f"{ctx.equity:.2f} x max_leverage {limits.max_leverage}"
+            )
+            return self._refuse(signal, ctx, MAX_LEVERAGE, detail)
         if short:
             detail = f"{qty} x {last_price} = {cost} exceeds buying power {ctx.buying_power:.2f}"
             return self._refuse(signal, ctx, INSUFFICIENT_BUYING_POWER, detail)

@@ -40,10 +40,12 @@ from fleece.models import Bar, TradingState
 from fleece.notify.events import BotStarted, BotStopped, Discrepancy, ErrorRaised
 from fleece.notify.hub import Notifications
 from fleece.notify.reports import run_figures
+from fleece.ownership import CloseMode, own_net, owned
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
 from fleece.reconciliation import reconcile
 from fleece.risk_manager import STORE_FAILURE, CircuitBreaker
 from fleece.sessions import SessionBook
+from fleece.startup_checks import check_symbols, probe_feed, record_dropped
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
 from fleece.store_lock import StoreLock
@@ -135,6 +137,9 @@ class Bot:
         # One bot per store: taken first thing in phase 1 unless the caller holds it already.
         self.store_lock = store_lock
         self.disk = DiskGuard(self._halt_for_store)
+        # The configured symbols the broker will trade (start-up checks drop the others).
+        self.symbols: tuple[str, ...] = config.trading.tickers
+        self.dropped: dict[str, str] = {}
 
     # ---- phase 1 ---------------------------------------------------------------------------
     def _start_sim_exchange(self, key: str, secret: str) -> str:
@@ -184,7 +189,13 @@ class Bot:
         timeout = s.alpaca_timeout_seconds
         trading = make_trading_client(key, secret, trading_url, timeout=timeout, raw_data=True)
         data = make_data_client(key, secret, data_url, timeout=timeout, raw_data=True)
-        return Broker(trading, data, feed=self.config.trading.data.feed)
+        return Broker(
+            trading,
+            data,
+            feed=self.config.trading.data.feed,
+            now=self.clock.now,
+            wait_until=self._wait_until,
+        )
 
     def _build_core(self, store: StateStore, broker: Broker) -> Trader:
         s, t = self.config.settings, self.config.trading
@@ -338,7 +349,9 @@ class Bot:
             self.store, self.broker, self.trader.orders, self.clock
         )
         self._notify_discrepancies(reconciled_at)
-        self.trader.portfolio.replace({sym: p.qty for sym, p in positions.items()})
+        broker = {sym: p.qty for sym, p in positions.items()}
+        self.trader.portfolio.replace(owned(own_net(self.store.fills()), broker))
+        await self._startup_checks()
         try:  # the equity for the start message and the dashboard, from the first moment
             self.trader.account = await self.broker.account()
         except BrokerError as exc:
@@ -346,13 +359,23 @@ class Bot:
         self.stats.started_sim = self.clock.now()
         return run_id
 
+    async def _startup_checks(self) -> None:
+        """Drop the symbols the broker will not trade, and probe the feed once (exit 2)."""
+        assert self.broker is not None and self.store is not None
+        source = str(self.config.config_path)
+        checked = await check_symbols(self.broker, self.config.trading.tickers, source)
+        self.symbols, self.dropped = checked.kept, checked.dropped
+        record_dropped(self.store, self.dropped, self.clock.now())
+        feed = self.config.trading.data.feed
+        await probe_feed(self.broker, self.symbols[0], feed, self.clock.now(), source)
+
     async def _phase_data(self) -> EventBus:
         """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
         assert self.broker is not None
         await self._refresh_calendar()
         bus = EventBus()
         bus.subscribe(MinuteBars, self._on_minute_bars)
-        self.poller = BarPoller(self.broker, self.clock, self.config.trading.tickers)
+        self.poller = BarPoller(self.broker, self.clock, self.symbols)
         await self._warmup()
         if self.stop_after_sessions is not None and self.stop_at is None:
             self.stop_at = self._stop_time(self.stop_after_sessions)
@@ -380,7 +403,7 @@ class Bot:
         log.info(
             "bot running mode=%s symbols=%d dry_run=%s state=%s",
             self.config.settings.fleece_mode,
-            len(self.config.trading.tickers),
+            len(self.symbols),
             self.config.settings.dry_run,
             self.trader.update_state(self.clock.now())[0].value,
         )
@@ -617,6 +640,17 @@ class Bot:
         waiter.cancel()
         stopper.cancel()
 
+    async def _wait_until(self, target: datetime) -> None:
+        """Wait for the bot's clock to reach ``target``, stopping or not (the rate-limit reset)."""
+        if isinstance(self.clock, _BrokerClock):
+            assert self.broker is not None
+            while self.clock.now() < target:
+                await asyncio.sleep(self.clock.nap_before(target))
+                with contextlib.suppress(BrokerError):
+                    await self.clock.sync(self.broker)
+            return
+        await sleep_until(self.clock, target, self.speed)
+
     async def _cycle(self, bus: EventBus) -> None:
         """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
         if self.disk.tripped:
@@ -713,17 +747,17 @@ class Bot:
         await close_out(
             self.trader,
             self.broker,
-            self.clock,
+            self.store,
             market_open,
+            mode=CloseMode(cfg.close_positions),
             cancel_orders=cfg.cancel_open_orders,
-            close_positions=cfg.close_positions,
             tag="shutdown",
             refresh=not self.disk.tripped,  # what a refresh learns could not be recorded
         )
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
         # is closed, are not worth the grace period.
-        closing = cfg.cancel_open_orders or cfg.close_positions
+        closing = cfg.cancel_open_orders or cfg.close_positions != "none"
         worth_waiting = market_open and closing and not self.disk.tripped
         if (sim := self._sim_clock()) is not None:
             # Everything above happened at the held instant of the last poll (so a sim run's
@@ -740,13 +774,14 @@ class Bot:
     async def flatten(self) -> CloseOutcome:
         """Close the bot's positions now (``fleece flatten``): the shutdown's close-out."""
         assert self.trader and self.broker
+        assert self.store is not None
         return await close_out(
             self.trader,
             self.broker,
-            self.clock,
+            self.store,
             self.trader.sessions.is_open(self.clock.now()),
+            mode=CloseMode.OWN,  # flatten closes the bot's own positions, whatever shutdown does
             cancel_orders=True,
-            close_positions=True,
             tag="flatten",
         )
 

@@ -235,6 +235,7 @@ class BotStatus:
     last_run: RunStatus | None = None
     heartbeat_seconds: float = 60.0
     notes: tuple[str, ...] = field(default=())
+    dropped_symbols: tuple[str, ...] = ()  # "GOLD (not tradable)": dropped at the last start
 
 
 def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotStatus:
@@ -268,6 +269,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             market=_market(now, None),
             notes=("no database yet: the bot has not run with this DATABASE_PATH",),
         )
+    from fleece.startup_checks import read_dropped
     from fleece.state_store import StateStore
 
     # Before opening: our own connection creates the WAL file and would look like a write.
@@ -284,6 +286,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
         state, why = store.trading_state()
         kill, kill_reason = store.kill_switch()
         tripped, failures = store.breaker()
+        dropped = tuple(f"{sym} ({why})" for sym, why in read_dropped(store).items())
         return replace(
             base,
             process=find_bot_process(pid_file, unfinished_pid),
@@ -303,6 +306,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             open_orders=_open_orders(store),
             today=_day(store, config, _session_day(sim_now or now), heartbeat),
             last_run=last_run,
+            dropped_symbols=dropped,
         )
 
 

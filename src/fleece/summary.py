@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fleece.models import Fill, Side
+from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
 
 
@@ -107,6 +108,7 @@ def print_summary(
         refusals = store.refusal_counts()
         curve = store.equity_curve()
         runs = store.runs(1)
+        dropped = read_dropped(store)
     pnl = realised_pnl(fills)
     first_equity = curve[0].equity if curve else None
     last_equity = curve[-1].equity if curve else None
@@ -131,6 +133,10 @@ def print_summary(
         "refusals",
         ", ".join(f"{reason} {n}" for reason, n in sorted(refusals.items())) or "none",
     )
+    if dropped:
+        table.add_row(
+            "symbols dropped", ", ".join(f"{sym} ({why})" for sym, why in dropped.items())
+        )
     if requests is not None:
         table.add_row("broker requests", f"{requests[0]:,} ({requests[1]:.2f} per market minute)")
     empty_line = empty_minutes_line(*grid) if grid is not None else None

@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
+from fleece.errors import BrokerError
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import IntentStore, OrderManager
+from fleece.ownership import owned_qty
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
 from fleece.strategy.api import MinuteContext, Strategy
@@ -29,22 +32,46 @@ ONE_MINUTE = timedelta(minutes=1)
 
 @dataclass
 class Portfolio:
-    """Shares held per symbol: the broker's positions, kept current by our fills."""
+    """Shares the bot owns per symbol: its own fills, capped by the broker's positions.
+
+    See :mod:`fleece.ownership`. Shares on the account that the bot did not buy are not here, so
+    the strategy, the risk limits and the exits consider the bot's positions only.
+    """
 
     qty: dict[str, int] = field(default_factory=dict)
 
     def apply_fill(self, fill: Fill) -> None:
-        """Move the holding by one fill."""
+        """Move the holding by one of the bot's fills (a sell never takes it below zero)."""
         delta = fill.qty if fill.side is Side.BUY else -fill.qty
-        held = self.qty.get(fill.symbol, 0) + delta
+        held = max(0, self.qty.get(fill.symbol, 0) + delta)
         if held:
             self.qty[fill.symbol] = held
         else:
             self.qty.pop(fill.symbol, None)
 
-    def replace(self, positions: dict[str, int]) -> None:
-        """Adopt the broker's positions (they are the truth)."""
-        self.qty = {s: q for s, q in positions.items() if q}
+    def replace(self, positions: Mapping[str, int]) -> None:
+        """Adopt owned quantities (see :func:`fleece.ownership.owned`)."""
+        self.qty = {s: q for s, q in positions.items() if q > 0}
+
+    def cap(self, broker: Mapping[str, int], in_flight: Collection[str]) -> dict[str, int]:
+        """Shrink what the bot owns to what the account still holds (sold outside the bot).
+
+        Symbols with an order of the bot's in flight are left alone: their fills may not be
+        recorded yet. Returns the symbols changed, with their new quantity.
+        """
+        changed = {}
+        for symbol, own in list(self.qty.items()):
+            if symbol in in_flight:
+                continue
+            now = owned_qty(own, broker.get(symbol, 0))
+            if now != own:
+                changed[symbol] = now
+        for symbol, now in changed.items():
+            if now:
+                self.qty[symbol] = now
+            else:
+                self.qty.pop(symbol, None)
+        return changed
 
 
 class TraderStore(IntentStore, Protocol):
@@ -165,6 +192,8 @@ class Trader:
         day = session_date(now)
         latch = self.store.reducing_latch()
         pending = self.orders.pending_symbols()
+        buying = self.orders.pending_buy_shares() if self.orders.has_open else {}
+        entries = sum(qty * self.last_price.get(sym, 0.0) for sym, qty in buying.items())
         return RiskContext(
             now=now,
             market_open=self.sessions.is_open(now),
@@ -180,6 +209,7 @@ class Trader:
             reducing_latched=latch == day,
             dry_run=self.dry_run,
             store_failed=self.store_failed,
+            exposure=account.gross_exposure + entries,
         )
 
     def update_state(self, now: datetime) -> tuple[TradingState, str]:
@@ -219,7 +249,7 @@ class Trader:
             log.info("circuit breaker reset from the store")
 
     def on_fill(self, fill: Fill) -> None:
-        """Keep holdings current between broker position reads (and tell the operator)."""
+        """Keep what the bot owns current with its fills (and tell the operator)."""
         self.portfolio.apply_fill(fill)
         self.events.emit(FillNotice(fill, None))
 
@@ -278,12 +308,40 @@ class Trader:
                 Refusal(bar.symbol, signal.side, "stale_bar", f"bar={bar.timestamp:%H:%M}Z", now)
             )
             return
+        if signal.side is Side.SELL and self._exit_may_go(now, bar):
+            try:
+                await self._prepare_exit(bar.symbol)
+            except BrokerError as exc:
+                # Without the broker's position now, a sell could open a short: not sent.
+                self._refuse(Refusal(bar.symbol, signal.side, "position_unknown", str(exc), now))
+                return
         ctx = self._judge(now, self.context(now, bar))
         decision = self.risk.evaluate(signal, ctx, last_price=bar.close)
         if isinstance(decision, Refusal):
             self._refuse(decision)
             return
         await self._send(decision, signal.strategy, bar, now)
+
+    def _exit_may_go(self, now: datetime, bar: Bar) -> bool:
+        """True unless the risk manager refuses the exit whatever the broker says."""
+        halted = self.kill_switch() or self.breaker.tripped
+        last = self.sessions.is_last_bar(bar.timestamp)
+        return not (self.dry_run or halted or last or not self.sessions.is_open(now))
+
+    async def _prepare_exit(self, symbol: str) -> None:
+        """Before an exit: no own buy left open (a wash trade), and own shares as the broker
+        holds them at this moment (long only: never sell more than the account holds)."""
+        if self.orders.has_open and symbol in self.orders.pending_buys():
+            await self.orders.cancel_buys(symbol)
+        if symbol in self.orders.pending_symbols():
+            return  # an order of ours is still working: the risk manager refuses the exit
+        held = await self.orders.broker_qty(symbol)
+        own = self.portfolio.qty.get(symbol, 0)
+        if held < own:
+            log.warning(
+                "position shrank outside the bot symbol=%s owned=%d broker=%d", symbol, own, held
+            )
+            self.portfolio.cap({symbol: held}, ())
 
     async def _send(self, approval: Approval, strategy: str, bar: Bar, now: datetime) -> None:
         intent = self.orders.make_intent(

@@ -24,6 +24,7 @@ def ledger_after_every_cycle(market: MarketData, **overrides: object) -> tuple[R
 
     async def recording(at: int, bars: Sequence[Bar], expect: Sequence[bool] | None) -> None:
         await cycle(at, bars, expect)
+        run.engine.advance_to(run.engine.now)  # what GET /v2/account answers at that instant
         view = run.engine.account()
         seen[at] = (view.equity_cents, view.cash_cents)
 

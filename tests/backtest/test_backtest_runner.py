@@ -90,9 +90,14 @@ def test_fast_path_equals_exact_path_with_slippage_and_tight_position_limits() -
 
 
 def test_fast_path_equals_exact_path_when_the_exchange_refuses_orders() -> None:
-    # All-in sizing plus slippage: the exchange's buying-power check refuses some entries,
-    # the order manager marks them rejected and the circuit breaker counts the failures.
-    cfg = config(slippage_bps=50, limits=limits(max_position_pct=1.0, circuit_breaker_failures=3))
+    # All-in sizing plus slippage on a cash account (under the $2,000 of a margin account):
+    # the exchange's buying-power check refuses some entries, the order manager marks them
+    # rejected and the circuit breaker counts the failures.
+    cfg = config(
+        cash=1_900.0,
+        slippage_bps=3_000,
+        limits=limits(max_position_pct=1.0, circuit_breaker_failures=3),
+    )
 
     fast, exact = both_modes(synthetic(days=3), cfg)
 

@@ -34,9 +34,12 @@ def test_a_market_order_fills_at_the_open_of_the_bar_starting_at_its_minute() ->
     sim, market = broker()
     sim.advance_to(OPEN + timedelta(minutes=5, seconds=3))
 
-    order = asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10))
+    answer = asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10))
+    order = asyncio.run(sim.order_by_client_id("c1"))
 
     bars = market.bars["SPY"]  # type: ignore[attr-defined]
+    assert (answer.status, answer.filled_qty) == ("pending_new", 0)
+    assert order is not None
     assert order.status == "filled" and order.filled_qty == 10
     assert order.filled_avg_price == bars.open[5] / 10_000
     assert order.client_order_id == "c1"
@@ -80,12 +83,14 @@ def test_orders_are_listed_by_status_and_submission_time() -> None:
 def test_the_account_is_reported_in_dollars_to_the_cent() -> None:
     sim, _ = broker()
     sim.advance_to(OPEN + timedelta(minutes=5))
-    order = asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 3))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 3))
 
+    order = asyncio.run(sim.order_by_client_id("c1"))
     account = asyncio.run(sim.account())
     positions = asyncio.run(sim.positions())
 
-    cost_cents = (round(order.filled_avg_price * 10_000) * 3 + 50) // 100  # type: ignore[operator]
+    assert order is not None and order.filled_avg_price is not None
+    cost_cents = (round(order.filled_avg_price * 10_000) * 3 + 50) // 100
     assert account.cash == (10_000_000 - cost_cents) / 100
     assert positions["SPY"].qty == 3
     assert account.equity == round(account.cash + positions["SPY"].market_value, 2)

@@ -42,6 +42,7 @@ from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
 from fleece.minute_grid import Carry
+from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
 from fleece.summary import realised_pnl
@@ -140,7 +141,19 @@ def test_status_describes_a_stopped_bot_and_its_last_run(
     assert status["market_open"] is True and status["next_close"] == "2024-11-26T21:00:00Z"
     assert status["last_heartbeat_age_seconds"] == (NOON - beat.timestamp).total_seconds()
     assert status["symbols"] == list(SYMBOLS)
+    assert status["dropped_symbols"] == {}
     assert status["controls_enabled"] is True
+
+
+def test_status_shows_the_symbols_the_last_start_dropped(
+    own_store: StateStore, finished_run: FinishedRun
+) -> None:
+    record_dropped(own_store, {SYMBOLS[0]: "not tradable"}, NOON)
+
+    status = client_over(own_store, finished_run.config).get("/api/status").json()
+
+    assert status["dropped_symbols"] == {SYMBOLS[0]: "not tradable"}
+    assert status["symbols"] == list(SYMBOLS[1:])
 
 
 def test_account_equity_and_cash_are_the_last_equity_snapshot(

@@ -194,7 +194,8 @@ def test_the_built_in_exchange_serves_the_good_rows_of_a_file_with_a_bad_one(
 ) -> None:
     folder = corrupted_copy(tmp_path, year(LINE, "2030"))
 
-    exchange = build_exchange(["SPY"], data_dir=folder, speed=0)
+    # The full tape (the free plan's IEX tape would thin the good rows on purpose).
+    exchange = build_exchange(["SPY"], data_dir=folder, speed=0, plan="unlimited")
 
     clean = clean_spy()
     last = exchange.store.last_closed("SPY", clean[-1].timestamp.replace(year=2014))

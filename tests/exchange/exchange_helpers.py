@@ -20,7 +20,7 @@ from fleece.clock import ScaledClock
 from fleece.data.importer import load_bars_dir
 from fleece.exchange import Engine, ExchangeServer, SimExchange
 from fleece.exchange.market import BarStore
-from fleece.exchange.orders import IdSource, OrderRequest, OrderType, TimeInForce
+from fleece.exchange.orders import IdSource, OrderRequest, OrderType, SimOrder, TimeInForce
 from fleece.models import Bar, Side
 
 # The shared/ folder sits beside the repository root (in CI too).
@@ -81,6 +81,19 @@ def engine_over(
         slippage_bps=slippage_bps,
         ids=IdSource(seed),
     )
+
+
+def settle(engine: Engine) -> None:
+    """The engine's next step at the same instant (the exchange's next request): what is due
+    after an order's answer (routing, a fill at a bar that has opened) happens now."""
+    engine.advance_to(engine.now)
+
+
+def filled(engine: Engine, request: OrderRequest) -> SimOrder:
+    """Submit ``request``, take the engine's next step, and return the order as it is then."""
+    order = engine.submit(request)
+    settle(engine)
+    return engine.order(order.id)
 
 
 def market(symbol: str, qty: int, side: Side = Side.BUY, **kw: Any) -> OrderRequest:

@@ -105,8 +105,8 @@ def test_bars_carry_alpacas_short_keys(three: Served) -> None:
         "l": 9.95,
         "c": 10.01,
         "v": 100,
-        "n": None,
-        "vw": None,
+        "n": 1,  # recorded without: volume over an average trade of 128 shares, at least 1
+        "vw": 10.0033,  # recorded without: the typical price (h + l + c) / 3
     }
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from exchange_helpers import bar, engine_over, flat_bars, limit, market, ny
+from exchange_helpers import bar, engine_over, filled, flat_bars, limit, market, ny, settle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,24 +32,34 @@ def test_market_order_fills_at_the_open_of_the_next_bar_when_that_bar_starts() -
     engine = engine_over(bars, ny("09:59:30"))
 
     order = engine.submit(market("SPY", 10))
-    assert order.status is OrderStatus.NEW
+    settle(engine)
+    assert engine.order(order.id).status is OrderStatus.NEW
     engine.advance_to(ny("10:00"))
 
-    filled = engine.order(order.id)
-    assert (filled.status, filled.filled_avg_price, filled.filled_at) == (
+    done = engine.order(order.id)
+    assert (done.status, done.filled_avg_price, done.filled_at) == (
         OrderStatus.FILLED,
         100.0,
         ny("10:00"),
     )
 
 
-def test_market_order_submitted_mid_minute_fills_at_that_minutes_open_at_once() -> None:
+def test_a_submission_is_answered_pending_new_and_fills_after_the_answer_at_the_same_price() -> (
+    None
+):
     bars = {"SPY": [bar("SPY", "10:00", 100.0, c=100.5), bar("SPY", "10:01", 101.0)]}
     engine = engine_over(bars, ny("10:00:30"))
 
-    order = engine.submit(market("SPY", 10))
+    answer = engine.submit(market("SPY", 10))
+    settle(engine)  # the exchange's next request, at the same simulated instant
 
-    assert (order.status, order.filled_avg_price, order.filled_at) == (
+    done = engine.order(answer.id)
+    assert (answer.status, answer.filled_qty, answer.filled_at) == (
+        OrderStatus.PENDING_NEW,
+        0,
+        None,
+    )
+    assert (done.status, done.filled_avg_price, done.filled_at) == (
         OrderStatus.FILLED,
         100.0,
         ny("10:00:30"),
@@ -60,9 +70,9 @@ def test_slippage_makes_buys_pay_more_and_sells_receive_less_rounded_to_4_decima
     bars = {"SPY": [bar("SPY", "10:00", 123.45), bar("SPY", "10:01", 123.45)]}
     engine = engine_over(bars, ny("10:00"), slippage_bps=10)
 
-    bought = engine.submit(market("SPY", 10))
+    bought = filled(engine, market("SPY", 10))
     engine.advance_to(ny("10:01"))
-    sold = engine.submit(market("SPY", 10, Side.SELL))
+    sold = filled(engine, market("SPY", 10, Side.SELL))
 
     assert bought.filled_avg_price == 123.5735  # 123.45 * 1.001 = 123.57345, half up
     assert sold.filled_avg_price == 123.3266  # 123.45 * 0.999 = 123.32655, half up
@@ -102,7 +112,7 @@ def test_limit_sell_fills_at_the_limit_or_better() -> None:
         ]
     }
     engine = engine_over(bars, ny("10:00"))
-    engine.submit(market("SPY", 20))
+    filled(engine, market("SPY", 20))
 
     at_limit = engine.submit(limit("SPY", 10, 101.0, Side.SELL))
     better = engine.submit(limit("SPY", 10, 99.0, Side.SELL))
@@ -164,20 +174,21 @@ def test_an_order_placed_while_closed_waits_for_the_next_regular_bar_not_extende
     order = engine.submit(market("SPY", 5))
 
     engine.advance_to(ny("09:29", NEXT_DAY))
-    assert engine.order(order.id).status is OrderStatus.NEW
+    assert order.status is OrderStatus.ACCEPTED  # Alpaca's answer while the market is closed
+    assert engine.order(order.id).status is OrderStatus.ACCEPTED  # not routed before the open
     engine.advance_to(ny("09:30", NEXT_DAY))
 
     filled = engine.order(order.id)
     assert (filled.filled_avg_price, filled.expires_at) == (102.0, ny("16:00", NEXT_DAY))
 
 
-# ---------------------------------------------------------------- the cash account
+# ---------------------------------------------------------------- the margin account
 
 
 def test_a_buy_beyond_buying_power_is_refused_and_open_buys_reserve_it() -> None:
     engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("09:59"), cash=10_000)
 
-    engine.submit(limit("SPY", 100, 100.0))  # reserves exactly the 10,000.00
+    engine.submit(limit("SPY", 200, 100.0))  # margin: twice the equity, all of it reserved
     assert engine.account().buying_power_cents == 0
     with pytest.raises(ExchangeError) as refused:
         engine.submit(limit("SPY", 1, 1.0))
@@ -191,22 +202,66 @@ def test_cancelling_an_open_buy_releases_its_buying_power() -> None:
 
     engine.cancel(order.id)
 
-    assert engine.account().buying_power_cents == 1_000_000
+    assert engine.account().buying_power_cents == 2_000_000
 
 
-def test_selling_more_than_the_free_quantity_is_refused_and_there_is_no_shorting() -> None:
-    bars = {"SPY": flat_bars("SPY", "10:00", 5, 100.0), "IBM": flat_bars("IBM", "10:00", 5, 50.0)}
-    engine = engine_over(bars, ny("10:00"))
-    engine.submit(market("SPY", 10))
+def test_a_margin_account_has_multiplier_2_and_buying_power_twice_equity_less_exposure() -> None:
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"), cash=10_000)
+
+    filled(engine, market("SPY", 50))  # 5,000.00 long
+    account = engine.account()
+
+    assert (account.multiplier, account.shorting_enabled) == (2, True)
+    assert account.equity_cents == 1_000_000
+    assert account.buying_power_cents == 2 * 1_000_000 - 500_000
+
+
+def test_below_2000_dollars_the_account_is_a_cash_account_that_cannot_short() -> None:
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"), cash=1_500)
+
+    with pytest.raises(ExchangeError) as short:
+        engine.submit(market("SPY", 1, Side.SELL))
+
+    assert (engine.account().multiplier, engine.account().buying_power_cents) == (1, 150_000)
+    assert refusal(short) == (403, 40310000, "account is not allowed to short")
+
+
+def test_selling_more_than_a_long_positions_free_shares_is_refused_not_turned_short() -> None:
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"))
+    filled(engine, market("SPY", 10))
     engine.submit(limit("SPY", 6, 500.0, Side.SELL))  # holds 6 of the 10
 
     with pytest.raises(ExchangeError) as too_many:
         engine.submit(market("SPY", 5, Side.SELL))
-    with pytest.raises(ExchangeError) as short:
-        engine.submit(market("IBM", 1, Side.SELL))
 
-    assert refusal(too_many) == (403, 40310000, "insufficient qty available for order")
-    assert refusal(short) == (403, 40310000, "insufficient qty available for order")
+    assert refusal(too_many) == (
+        403,
+        40310000,
+        "insufficient qty available for order (requested: 5, available: 4)",
+    )
+
+
+def test_selling_shares_not_held_opens_a_short_with_negative_quantity_and_value() -> None:
+    engine = engine_over({"IBM": flat_bars("IBM", "10:00", 5, 50.0)}, ny("10:00"), cash=10_000)
+
+    filled(engine, market("IBM", 10, Side.SELL))
+
+    short, account = engine.position("IBM"), engine.account()
+    assert (short.qty, short.side, short.market_value_cents) == (-10, "short", -50_000)
+    assert account.cash_cents == 1_050_000  # the proceeds
+    assert account.short_market_value_cents == -50_000
+    assert account.equity_cents == 1_000_000
+
+
+def test_an_order_while_an_opposite_order_of_the_symbol_is_open_is_a_wash_trade() -> None:
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"))
+    filled(engine, market("SPY", 10))
+    engine.submit(limit("SPY", 5, 50.0))  # a resting buy
+
+    with pytest.raises(ExchangeError) as wash:
+        engine.submit(market("SPY", 10, Side.SELL))
+
+    assert refusal(wash) == (403, 40310000, "potential wash trade detected. use complex orders")
 
 
 def test_a_client_order_id_is_accepted_only_once() -> None:
@@ -225,7 +280,7 @@ def test_a_client_order_id_is_accepted_only_once() -> None:
 def test_the_mark_is_the_fill_price_until_a_later_bar_closes() -> None:
     bars = {"SPY": [bar("SPY", "09:59", 99.0), bar("SPY", "10:00", 100.0, c=100.5)]}
     engine = engine_over(bars, ny("10:00:30"))
-    engine.submit(market("SPY", 10))
+    filled(engine, market("SPY", 10))
 
     assert engine.position("SPY").current_price == 100.0
     engine.advance_to(ny("10:01"))
@@ -235,7 +290,7 @@ def test_the_mark_is_the_fill_price_until_a_later_bar_closes() -> None:
 def test_last_equity_is_the_equity_at_the_previous_close() -> None:
     bars = {"SPY": [*flat_bars("SPY", "15:50", 10, 100.0), bar("SPY", "09:30", 90.0, day=NEXT_DAY)]}
     engine = engine_over(bars, ny("15:50"), cash=10_000)
-    engine.submit(market("SPY", 10))  # at 100.00
+    filled(engine, market("SPY", 10))  # at 100.00
     before_close = engine.account().last_equity_cents
 
     engine.advance_to(ny("10:00", NEXT_DAY))
@@ -248,9 +303,10 @@ def test_last_equity_is_the_equity_at_the_previous_close() -> None:
 
 def test_closing_a_percentage_of_a_position_sells_whole_shares_rounded_down() -> None:
     engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"))
-    engine.submit(market("SPY", 15))
+    filled(engine, market("SPY", 15))
 
     order = engine.close_position("SPY", percentage=Decimal(50))
+    settle(engine)
 
     assert order.qty == 7
     assert engine.position("SPY").qty == 8
@@ -258,7 +314,7 @@ def test_closing_a_percentage_of_a_position_sells_whole_shares_rounded_down() ->
 
 def test_cancelling_a_filled_order_is_refused_and_an_unknown_order_is_not_found() -> None:
     engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("10:00"))
-    order = engine.submit(market("SPY", 1))
+    order = filled(engine, market("SPY", 1))
 
     with pytest.raises(ExchangeError) as final:
         engine.cancel(order.id)
@@ -306,7 +362,7 @@ def test_equity_is_cash_plus_market_values_to_the_cent_after_any_fills(
         engine.advance_to(first + timedelta(minutes=i))
         price = Decimal(ticks) / 10_000
         side, shares = (Side.SELL, held // 2) if sell and held > 1 else (Side.BUY, qty)
-        engine.submit(market("SPY", shares, side))
+        filled(engine, market("SPY", shares, side))
         amount = (price * shares).quantize(Decimal("0.01"), ROUND_HALF_UP)
         cash, held = (
             (cash + amount, held - shares) if side is Side.SELL else (cash - amount, held + shares)

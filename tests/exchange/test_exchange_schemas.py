@@ -1,13 +1,11 @@
 """Every kind of answer validates against Alpaca's own OpenAPI component schemas.
 
 The specs (``shared/alpaca-openapi``, OpenAPI 3.0) are turned into JSON Schema: ``$ref`` is
-resolved and ``nullable: true`` becomes "or null". Relaxed, and only these (see SOURCE.md):
-
-- ``stock_bar.n`` and ``stock_bar.vw`` may be null: recorded bar files often carry no trade count
-  or VWAP and the exchange does not invent them (alpaca-py accepts null).
-
-The spec's other demands are met as written: ``Order.notional`` is present (null), calendar days
-carry ``session_open``/``session_close``/``settlement_date``, positions every required field.
+resolved and ``nullable: true`` becomes "or null". Nothing is relaxed: ``Order.notional`` is
+present (null), calendar days carry ``session_open``/``session_close``/``settlement_date``,
+positions every required field, and bars ``n`` and ``vw`` as numbers (a bar recorded without them
+gets an estimate, see fleece.data.iex). Every answer of the trading and market-data APIs carries
+the spec's ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` headers as integers.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from exchange_helpers import Served, fixture_bars, ny, serve, stepped
 from jsonschema import Draft7Validator, FormatChecker
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "alpaca-openapi"
-RELAXED_NULLABLE = {("market-data-api.json", "stock_bar"): ("n", "vw")}
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 def _convert(node: Any, components: dict[str, Any]) -> Any:
@@ -47,9 +45,6 @@ def _convert(node: Any, components: dict[str, Any]) -> Any:
 @cache
 def components(spec: str) -> dict[str, Any]:
     schemas: dict[str, Any] = json.loads((SPECS / spec).read_text())["components"]["schemas"]
-    for (relaxed_spec, name), fields in RELAXED_NULLABLE.items():
-        for field in fields if relaxed_spec == spec else ():
-            schemas[name]["properties"][field]["nullable"] = True
     return schemas
 
 
@@ -69,6 +64,7 @@ TRADING, DATA = "trading-api.json", "market-data-api.json"
 
 def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
     http, day = served.http, date(2013, 10, 7)
+    http.event_hooks["response"].append(_keep_headers)
 
     def order(body: dict[str, Any]) -> Any:
         answer = http.post("/v2/orders", json=body)
@@ -77,7 +73,11 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
 
     market = {"symbol": "SPY", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day"}
     answers: dict[str, tuple[Draft7Validator, Any]] = {}
-    answers["order (filled market)"] = (validator(TRADING, "Order"), order(market))
+    answers["order (pending_new market)"] = (validator(TRADING, "Order"), order(market))
+    short = order(market | {"symbol": "IBM", "side": "sell", "qty": "3"})
+    answers["order (short sale)"] = (validator(TRADING, "Order"), short)
+    filled = http.get("/v2/orders", params={"status": "closed"}).json()[0]
+    answers["order (filled market)"] = (validator(TRADING, "Order"), filled)
     limit = market | {"type": "limit", "limit_price": "1.5", "symbol": "IBM", "qty": 1}
     answers["order (open day limit)"] = (validator(TRADING, "Order"), order(limit))
     gtc = order(limit | {"time_in_force": "gtc", "client_order_id": "gtc-1"})
@@ -95,9 +95,23 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
     answers["bars (multi)"] = (validator(DATA, "stock_bars_resp"), multi.json())
     single = http.get("/v2/stocks/SPY/bars", params=bars_query)
     answers["bars (single)"] = (validator(DATA, "stock_bars_resp_single"), single.json())
+    answers["position (short)"] = (
+        validator(TRADING, "Position"),
+        http.get("/v2/positions/IBM").json(),
+    )
+    answers["account (margin, long and short)"] = (
+        validator(TRADING, "Account"),
+        http.get("/v2/account").json(),
+    )
     error = validator(TRADING, "Error")
     answers["error 401"] = (error, httpx.get(served.url + "/v2/account").json())
     answers["error 403"] = (error, http.post("/v2/orders", json=market | {"qty": 10**6}).json())
+    resting = order(market | {"type": "limit", "limit_price": "1", "qty": "1"})  # a SPY buy
+    wash = http.post("/v2/orders", json=market | {"side": "sell", "qty": "1"})
+    answers["error 403 (wash trade)"] = (error, wash.json())
+    http.delete(f"/v2/orders/{resting['id']}")
+    recent_sip = http.get("/v2/stocks/bars", params=bars_query | {"symbols": "SPY", "feed": "sip"})
+    answers["error 403 (recent sip, free plan)"] = (error, recent_sip.json())
     answers["error 404"] = (error, http.get("/v2/orders/nope").json())
     answers["error 422"] = (error, http.post("/v2/orders", json=market | {"qty": "0"}).json())
     answers["error 422 (data)"] = (
@@ -111,17 +125,35 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
     answers["cancelled order"] = (validator(TRADING, "Order"), cancelled[0]["body"])
     liquidated = http.delete("/v2/positions").json()
     answers["close all (207)"] = (array_of(TRADING, "PositionClosedReponse"), liquidated)
+    served.exchange.limiter.exhaust("trading")
+    answers["error 429"] = (error, http.get("/v2/account").json())
     return answers
+
+
+SEEN_HEADERS: list[tuple[str, int, dict[str, str]]] = []
+
+
+def _keep_headers(response: httpx.Response) -> None:
+    SEEN_HEADERS.append((response.request.url.path, response.status_code, dict(response.headers)))
 
 
 @pytest.fixture(scope="module")
 def answers() -> Iterator[dict[str, tuple[Draft7Validator, Any]]]:
-    with serve(stepped(fixture_bars(), ny("10:00", date(2013, 10, 7)))) as served:
+    bars = fixture_bars()
+    start = ny("10:00", date(2013, 10, 7))
+    with serve(stepped(bars, start, plan="free", data_feed="iex")) as served:
         yield _collect(served)
 
 
 NAMES = [
+    "order (pending_new market)",
     "order (filled market)",
+    "order (short sale)",
+    "position (short)",
+    "account (margin, long and short)",
+    "error 403 (wash trade)",
+    "error 403 (recent sip, free plan)",
+    "error 429",
     "order (open day limit)",
     "order (open gtc limit)",
     "account",
@@ -159,3 +191,26 @@ def test_the_answer_satisfies_the_openapi_schema(
 
 def test_every_collected_answer_is_checked(answers: dict[str, Any]) -> None:
     assert sorted(answers) == sorted(NAMES)
+
+
+def test_every_authorised_answer_carries_the_rate_limit_headers_as_integers(
+    answers: dict[str, Any],
+) -> None:
+    seen = [(path, status, headers) for path, status, headers in SEEN_HEADERS]
+    checked = [h for path, status, h in seen if status != 401 and not path.startswith("/v1/sim")]
+
+    assert len(checked) >= 20
+    for headers in checked:
+        values = {name: headers.get(name.lower()) for name in RATE_LIMIT_HEADERS}
+        assert all(v is not None and v.isdigit() for v in values.values()), values
+
+
+def test_the_margin_account_and_the_short_position_say_what_alpaca_says(
+    answers: dict[str, Any],
+) -> None:
+    account = answers["account (margin, long and short)"][1]
+    short = answers["position (short)"][1]
+
+    assert (account["multiplier"], account["shorting_enabled"]) == ("2", True)
+    assert float(account["short_market_value"]) < 0 < float(account["long_market_value"])
+    assert (short["side"], short["qty"]) == ("short", "-3")

@@ -77,14 +77,20 @@ def test_a_whole_simulated_day_with_the_stepped_clock(served: Served) -> None:
     assert_books_balance(served)
     assert_no_future_bars(served)
 
-    # 10:00: a market buy fills at the open of the 10:00 bar, exactly.
+    # 10:00: a market buy is answered pending_new, then fills at the 10:00 bar's open, exactly.
     step(served, 30)
-    spy_buy = trading.submit_order(
+    answer = trading.submit_order(
         MarketOrderRequest(
             symbol="SPY", qty=100, side=OrderSide.BUY, time_in_force="day", client_order_id="b-1"
         )
     )
+    spy_buy = trading.get_order_by_id(answer.id)
     expected = regular_bar_from("SPY", ny("10:00", DAY)).open
+    assert (answer.status, answer.filled_qty, answer.filled_at) == (
+        OrderStatus.PENDING_NEW,
+        "0",
+        None,
+    )
     assert (spy_buy.status, Decimal(spy_buy.filled_avg_price)) == (
         OrderStatus.FILLED,
         Decimal(str(expected)),
@@ -112,7 +118,7 @@ def test_a_whole_simulated_day_with_the_stepped_clock(served: Served) -> None:
             symbol="IBM", qty=50, side=OrderSide.BUY, time_in_force="day", limit_price=182.30
         )
     )
-    assert ibm_limit.status == OrderStatus.NEW
+    assert ibm_limit.status == OrderStatus.PENDING_NEW
     for _ in range(3):
         step(served, 10)
     price, at = limit_buy_fill("IBM", submitted, 182.30)
@@ -136,10 +142,17 @@ def test_a_whole_simulated_day_with_the_stepped_clock(served: Served) -> None:
     # 12:00: a partial close sells 40 at the open of the 12:00 bar.
     step(served, 90)
     partial = trading.close_position("SPY", ClosePositionRequest(qty="40"))
+    partial = trading.get_order_by_id(partial.id)
     assert Decimal(partial.filled_avg_price) == Decimal(
         str(regular_bar_from("SPY", ny("12:00", DAY)).open)
     )
     assert trading.get_open_position("SPY").qty == "60"
+    assert_books_balance(served)
+
+    # 15:30: close everything.
+    step(served, 210)
+    trading.close_all_positions()
+    assert trading.get_all_positions() == []
     assert_books_balance(served)
 
     # A day order that never reaches its limit...
@@ -149,16 +162,10 @@ def test_a_whole_simulated_day_with_the_stepped_clock(served: Served) -> None:
         )
     )
 
-    # 15:30: close everything (the far order stays open: it is a buy).
-    step(served, 210)
-    trading.close_all_positions()
-    assert trading.get_all_positions() == []
-    assert_books_balance(served)
-
     # ...expires at the close; last_equity is then the equity at that close.
     step(served, 35)
     expired = trading.get_order_by_id(far.id)
     assert (expired.status, expired.expired_at) == (OrderStatus.EXPIRED, ny("16:00", DAY))
     account = trading.get_account()
     assert account.last_equity == account.equity == account.cash
-    assert account.buying_power == account.cash
+    assert Decimal(account.buying_power) == 2 * Decimal(account.cash)  # margin, nothing held

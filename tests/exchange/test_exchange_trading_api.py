@@ -72,14 +72,19 @@ def first_open(symbol: str) -> float:
 # ---------------------------------------------------------------- auth and error shapes
 
 
-def test_the_account_parses_and_equity_is_cash_plus_long_market_value(served: Served) -> None:
+def test_the_account_is_a_margin_account_whose_equity_is_cash_plus_market_value(
+    served: Served,
+) -> None:
     served.trading.submit_order(buy("SPY", 10))
 
     account = served.trading.get_account()
 
     assert Decimal(account.equity) == Decimal(account.cash) + Decimal(account.long_market_value)
     assert account.last_equity == "100000.00"
-    assert Decimal(account.buying_power) == Decimal(account.cash)
+    assert (account.multiplier, account.shorting_enabled) == ("2", True)
+    assert Decimal(account.buying_power) == 2 * Decimal(account.equity) - Decimal(
+        account.long_market_value
+    )
 
 
 def test_wrong_keys_get_401_in_alpacas_shape_without_echoing_the_keys(served: Served) -> None:
@@ -226,7 +231,7 @@ def test_a_duplicate_client_order_id_is_refused_with_alpacas_message(served: Ser
 
 
 def test_a_buy_beyond_buying_power_is_403(served: Served) -> None:
-    error = api_error(lambda: served.trading.submit_order(buy("SPY", 1_000)))
+    error = api_error(lambda: served.trading.submit_order(buy("SPY", 1_200)))  # ~$200k > 2x
 
     assert (error.status_code, error.code, error.message) == (
         403,
@@ -243,7 +248,7 @@ def test_selling_more_than_held_is_403(served: Served) -> None:
     assert (error.status_code, error.code, error.message) == (
         403,
         40310000,
-        "insufficient qty available for order",
+        "insufficient qty available for order (requested: 6, available: 5)",
     )
 
 
@@ -286,7 +291,11 @@ def test_closing_a_position_by_qty_or_percentage_sells_that_many_shares(served: 
     by_qty = served.trading.close_position("SPY", ClosePositionRequest(qty="4"))
     by_pct = served.trading.close_position("SPY", ClosePositionRequest(percentage="50"))
 
-    assert (by_qty.qty, by_qty.side, by_qty.status) == ("4", OrderSide.SELL, OrderStatus.FILLED)
+    assert (by_qty.qty, by_qty.side, by_qty.status) == (
+        "4",
+        OrderSide.SELL,
+        OrderStatus.PENDING_NEW,
+    )
     assert by_pct.qty == "3"
     assert served.trading.get_open_position("SPY").qty == "3"
 
@@ -341,6 +350,11 @@ def test_assets_are_the_exchanges_symbols_and_an_unknown_one_is_404(served: Serv
     error = api_error(lambda: served.trading.get_asset("NOPE"))
 
     assert sorted(a.symbol for a in assets) == ["IBM", "SPY"]
-    assert (spy.tradable, spy.fractionable, spy.asset_class) == (True, False, "us_equity")
+    assert (spy.tradable, spy.shortable, spy.asset_class, spy.exchange) == (
+        True,
+        True,
+        "us_equity",
+        "ARCA",
+    )
     assert served.trading.get_asset(spy.id) == spy
     assert (error.status_code, error.code) == (404, 40410000)

@@ -126,9 +126,12 @@ def serve(
     state_path: Path | None = None,
     port: int = 0,
     speed: float = 0.0,
+    account: Mapping[str, Any] | None = None,
 ) -> Iterator[Served]:
-    """Serve an exchange over ``bars`` from ``start`` (standing still unless ``speed``)."""
-    exchange = SimExchange(bars, clock=ScaledClock(start, speed), seed=11)
+    """Serve an exchange over ``bars`` from ``start`` (standing still unless ``speed``);
+    ``account`` holds options of :class:`~fleece.exchange.SimExchange` (its market-data
+    ``plan``, ``partial_fills``, ...)."""
+    exchange = SimExchange(bars, clock=ScaledClock(start, speed), seed=11, **(account or {}))
     server = ExchangeServer(
         exchange, KEY, SECRET, port=port, faults=FaultInjector(plan), state_path=state_path
     )
@@ -255,9 +258,37 @@ class SteppedBot:
 
         self.bot._cycle = counted  # type: ignore[method-assign]
         self._task = asyncio.create_task(self.bot.run())
-        await until(lambda: self.bot.housekeeping is not None or self.done(), "bot start-up")
+        await self.wait(lambda: self.bot.housekeeping is not None or self.done(), "bot start-up")
         self.check_alive()
         return self
+
+    def waiting_for_reset(self) -> bool:
+        """True while the bot waits for a rate-limit window to renew (simulated time)."""
+        broker = self.bot.broker
+        return broker is not None and broker.waiting_for_reset
+
+    def resets_awaited(self) -> int:
+        """How many times the bot has waited for a rate-limit reset."""
+        broker = self.bot.broker
+        return sum(b.waits for b in broker.budgets.values()) if broker is not None else 0
+
+    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
+        """Wait until ``predicate()`` holds; while the bot waits for a rate-limit reset, move
+        the market on a minute (time passes for a bot that waits, as it would live)."""
+        deadline = time.monotonic() + WAIT_S
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for: {what}")
+            if self.waiting_for_reset():
+                waits = self.resets_awaited()
+                self.market.advance(1)
+                await until(
+                    lambda w=waits: (
+                        not self.waiting_for_reset() or self.resets_awaited() != w or predicate()
+                    ),
+                    "a reset",
+                )
+            await asyncio.sleep(0.002)
 
     def done(self) -> bool:
         """True once the bot's run has returned."""
@@ -275,7 +306,7 @@ class SteppedBot:
             before, seen = self.cycles, self.market.faults.counts()["requests"]
             self.market.advance(1)
             try:
-                await until(lambda b=before: self.cycles > b or self.done(), "the bot's poll cycle")
+                await self.wait(lambda b=before: self.cycles > b or self.done(), "the bot's cycle")
             except AssertionError:
                 _dump_tasks()
                 raise

@@ -44,7 +44,7 @@ MINUTES = 390 if FULL else 60
 # client sees a dropped connection), which the test checks it met. The draws are deterministic
 # for a stepped bot; each size has a seed whose session meets it.
 FAULTS = FaultPlan(
-    rate=0.10, order_rate=0.30, seed=7 if FULL else 2024, slow_seconds=0.8, retry_after_seconds=0.2
+    rate=0.10, order_rate=0.30, seed=3 if FULL else 1, slow_seconds=0.8, retry_after_seconds=0.2
 )
 # The bot's request timeout, shorter than a slow answer (which then times out, as designed).
 TIMEOUT_ENV = {"ALPACA_TIMEOUT_SECONDS": "0.3"}

@@ -202,10 +202,19 @@ def stepped_market(
     *,
     cash: float = 100_000.0,
     slippage_bps: float = 0.0,
+    **options: Any,
 ) -> Iterator[Market]:
-    """Serve an exchange over ``bars`` whose clock stands at ``start`` until advanced."""
+    """Serve an exchange over ``bars`` whose clock stands at ``start`` until advanced.
+
+    ``options`` go to :class:`~fleece.exchange.SimExchange` (plan, partial_fills, rate_limit...).
+    """
     exchange = SimExchange(
-        bars, clock=ScaledClock(start, 0.0), cash=cash, slippage_bps=slippage_bps, seed=11
+        bars,
+        clock=ScaledClock(start, 0.0),
+        cash=cash,
+        slippage_bps=slippage_bps,
+        seed=11,
+        **options,
     )
     server = ExchangeServer(exchange, KEY, SECRET)
     url = server.start()
@@ -265,9 +274,37 @@ class SteppedBot:
 
         self.bot._cycle = counted
         self._task = asyncio.create_task(self.bot.run())
-        await until(lambda: self.bot.housekeeping is not None or self._done(), "bot start-up")
+        await self.wait(lambda: self.bot.housekeeping is not None or self._done(), "bot start-up")
         self._check_alive()
         return self
+
+    def waiting_for_reset(self) -> bool:
+        """True while the bot waits for a rate-limit window to renew (simulated time)."""
+        broker = self.bot.broker
+        return broker is not None and broker.waiting_for_reset
+
+    def resets_awaited(self) -> int:
+        """How many times the bot has waited for a rate-limit reset."""
+        broker = self.bot.broker
+        return sum(b.waits for b in broker.budgets.values()) if broker is not None else 0
+
+    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
+        """Wait until ``predicate()`` holds; while the bot waits for a rate-limit reset, move
+        the market on a minute (time passes for a bot that waits, as it would live)."""
+        deadline = time.monotonic() + WAIT_S
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for: {what}")
+            if self.waiting_for_reset():
+                waits = self.resets_awaited()
+                self.market.advance(1)
+                await until(
+                    lambda w=waits: (
+                        not self.waiting_for_reset() or self.resets_awaited() != w or predicate()
+                    ),
+                    "a reset",
+                )
+            await asyncio.sleep(0.002)
 
     def _done(self) -> bool:
         return self._task is not None and self._task.done()
@@ -286,7 +323,7 @@ class SteppedBot:
         """Move the market by ``delta`` (past the bot's next poll) and wait for that cycle."""
         before = self.cycles
         self.market.advance(delta / timedelta(minutes=1))
-        await until(lambda: self.cycles > before or self._done(), "the bot's poll cycle")
+        await self.wait(lambda: self.cycles > before or self._done(), "the bot's poll cycle")
         self._check_alive()
 
     async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:

@@ -117,7 +117,8 @@ def test_warmup_backfill_follows_next_page_token_until_every_bar_is_in(tmp_path:
     pages, polls, stored = asyncio.run(scenario())
 
     assert history > ALPACA_PAGE  # more than one page
-    assert (polls, pages) == (1, math.ceil(history / ALPACA_PAGE))
+    # One request for the warm-up (all its pages) after the start-up's one-page feed probe.
+    assert (polls, pages) == (2, 1 + math.ceil(history / ALPACA_PAGE))
     assert stored == history
 
 

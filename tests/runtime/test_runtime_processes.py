@@ -180,7 +180,7 @@ def market() -> Iterator[Market]:
         yield served
 
 
-def test_sigterm_exits_0_within_30s_after_cancelling_open_orders_and_closing_positions(
+def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_positions(
     paths: Paths, market: Market, bots: list[Process]
 ) -> None:
     bot = start_bot(paths, paper_env(paths, market.url), bots, "bot")
@@ -189,9 +189,14 @@ def test_sigterm_exits_0_within_30s_after_cancelling_open_orders_and_closing_pos
             break
         step_bot_process(market)
     assert market.positions(), "the bot bought something within an hour"
-    resting = trading_client(market.url).submit_order(
+    elsewhere = next(s for s in EIGHT_SYMBOLS if s not in market.positions())
+    resting = trading_client(market.url).submit_order(  # an order the bot did not send
         LimitOrderRequest(
-            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+            symbol=elsewhere,
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            limit_price=1,
         )
     )
 
@@ -201,8 +206,8 @@ def test_sigterm_exits_0_within_30s_after_cancelling_open_orders_and_closing_pos
     orders = market.orders()
     assert code == 0
     assert market.positions() == {}
-    assert [o.status.value for o in orders if o.id == str(resting.id)] == ["canceled"]
-    assert [o.client_order_id for o in orders if o.status.is_open] == []
+    assert [o.status.value for o in orders if o.id == str(resting.id)] == ["new"]  # not its own
+    assert [o.id for o in orders if o.status.is_open] == [str(resting.id)]
     assert any(o.client_order_id.startswith("shutdown-") for o in orders)
     bots_orders = [o for o in orders if o.id != str(resting.id)]
     assert stored_fills(paths.db) == exchange_fills(bots_orders)
@@ -220,6 +225,8 @@ def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_int
 ) -> None:
     # SPY trades at 10:00, then not again before 11:00: a sell sent at 10:01 stays open, so the
     # shutdown waits for its fill (the market stands still) and the second signal lands there.
+    # The SPY position is bought outside the bot: close_positions 'all' closes it too.
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
     bars = _without_bars(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
     with stepped_market(bars, ny("10:00")) as market:
         trading_client(market.url).submit_order(

@@ -133,9 +133,11 @@ def test_fleece_halt_while_the_bot_runs_blocks_its_next_orders(
 
 @pytest.fixture
 def rejecting_market() -> Iterator[Market]:
-    """Like :func:`market`, but with 3% slippage: a buy sized to the whole equity (at the last
-    close, as the risk manager sizes it) always exceeds buying power at the exchange (403)."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30"), slippage_bps=300) as served:
+    """Like :func:`market`, but a cash account ($1,900: below the $2,000 a margin account needs)
+    with 30% slippage: a buy sized to the whole equity (at the last close, as the risk manager
+    sizes it) always exceeds buying power at the exchange (403)."""
+    bars = synthetic(EIGHT_SYMBOLS)
+    with stepped_market(bars, ny("09:30"), cash=1_900, slippage_bps=3_000) as served:
         yield served
 
 

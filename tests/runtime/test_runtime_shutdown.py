@@ -1,8 +1,10 @@
 """Specification of the graceful shutdown's choices: it cancels and closes as configured.
 
-The default (cancel open orders, close positions, during the session) is proved on a real
-``fleece run`` process in ``test_runtime_processes.py``; here the real bot runs in this process
-against a stepped exchange, and is stopped the way the first SIGTERM stops it.
+The default (cancel its own open orders, close its own positions, during the session) is proved
+on a real ``fleece run`` process in ``test_runtime_processes.py``; here the real bot runs in this
+process against a stepped exchange, and is stopped the way the first SIGTERM stops it. What the
+bot owns is one rule (:mod:`fleece.ownership`): the shares its own orders bought, no more than
+the account holds; an account may also hold shares and orders that are not the bot's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from runtime_helpers import (
     config_from,
     ny,
     paper_env,
+    query,
     stepped_market,
     synthetic,
     write_trading_yaml,
@@ -100,7 +103,8 @@ def test_a_stop_after_the_close_keeps_positions_and_sends_no_order(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    # all: the position bought below is not the bot's, and only 'all' would close it.
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
     with stepped_market(synthetic(EIGHT_SYMBOLS), ny("15:58")) as market:
         buy(market, "AAPL", 5)
         market.advance(4)  # 16:02: the session is over
@@ -114,3 +118,79 @@ def test_a_stop_after_the_close_keeps_positions_and_sends_no_order(
     assert after == before
     assert held == {"AAPL": 5}
     assert any("positions kept open" in r.getMessage() for r in caplog.records)
+
+
+def test_shutdown_leaves_a_position_and_an_order_the_bot_did_not_open_untouched(
+    tmp_path: Path, session_market: Market
+) -> None:
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    buy(session_market, "TSLA", 40)  # bought by someone else before the bot starts
+    resting = rest_a_limit_order(session_market)  # SPY: an order the bot did not send
+
+    async def scenario() -> tuple[int, dict[str, int]]:
+        harness = await SteppedBot(
+            config_from(paper_env(paths, session_market.url)), session_market
+        ).start()
+        await harness.step_until(
+            lambda: bool(harness.bot.trader and harness.bot.trader.portfolio.qty), "an own entry"
+        )
+        owned = dict(harness.bot.trader.portfolio.qty) if harness.bot.trader else {}
+        return await harness.stop(), owned
+
+    code, owned = asyncio.run(scenario())
+
+    orders = session_market.orders()
+    held = session_market.positions()
+    assert code == 0 and owned and "TSLA" not in owned
+    assert held.get("TSLA") == 40  # untouched
+    assert all(held.get(symbol, 0) == 0 or symbol == "TSLA" for symbol in held)
+    assert [o.status.value for o in orders if o.id == resting] == ["new"]  # not cancelled
+    assert {o.symbol for o in orders if o.client_order_id.startswith("shutdown-")} == set(owned)
+
+
+def test_shutdown_sells_only_what_the_bot_bought_when_the_account_holds_more_of_it(
+    tmp_path: Path, session_market: Market
+) -> None:
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+
+    async def scenario() -> tuple[str, int, int]:
+        harness = await SteppedBot(
+            config_from(paper_env(paths, session_market.url)), session_market
+        ).start()
+        await harness.step_until(
+            lambda: bool(harness.bot.trader and harness.bot.trader.portfolio.qty), "an own entry"
+        )
+        assert harness.bot.trader is not None
+        symbol, mine = next(iter(harness.bot.trader.portfolio.qty.items()))
+        buy(session_market, symbol, 7)  # someone else adds to the same position
+        await harness.step()
+        await harness.stop()
+        return symbol, mine, session_market.positions().get(symbol, 0)
+
+    symbol, mine, left = asyncio.run(scenario())
+
+    sold = query(
+        paths.db,
+        "SELECT qty FROM order_intents WHERE client_order_id LIKE 'shutdown-%' AND symbol = ?",
+        (symbol,),
+    )
+    assert [row[0] for row in sold] == [mine]
+    assert left == 7
+
+
+def test_close_positions_all_cancels_every_order_and_closes_every_position(
+    tmp_path: Path, session_market: Market
+) -> None:
+    paths = Paths(tmp_path)
+    write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
+    buy(session_market, "TSLA", 40)
+    resting = rest_a_limit_order(session_market)
+
+    code = start_then_stop(paths, session_market)
+
+    orders = session_market.orders()
+    assert code == 0
+    assert session_market.positions() == {}
+    assert [o.status.value for o in orders if o.id == resting] == ["canceled"]

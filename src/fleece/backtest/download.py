@@ -77,7 +77,7 @@ def fetch_bars(
     from alpaca.data.requests import StockBarsRequest
     from alpaca.data.timeframe import TimeFrame
 
-    from fleece.broker import classify
+    from fleece.broker_answers import classify
 
     request = StockBarsRequest(
         symbol_or_symbols=list(symbols),

@@ -188,10 +188,12 @@ class Run:
         for symbol, qty in seeds:
             bar = self._seed_bar(symbol)
             self.broker.advance_to(bar.timestamp)
-            order = await self.broker.submit_market(
+            answer = await self.broker.submit_market(
                 f"seed-{symbol}", symbol, Side.BUY, qty, self.config.time_in_force
             )
-            if order.filled_avg_price is None or order.filled_at is None:
+            self.broker.advance_to(bar.timestamp)  # the fill comes after the answer
+            order = await self.broker.order_by_client_id(answer.client_order_id)
+            if order is None or order.filled_avg_price is None or order.filled_at is None:
                 raise DataError(f"{symbol}: the starting position could not be bought")
             fill = Fill(
                 order.client_order_id,

@@ -5,8 +5,10 @@ order manager and the trader use, and answers what the exchange's REST API would
 the same engine (the same :class:`~fleece.exchange.engine.Engine`, so fills, expiries, cash and
 marks are the exchange's by construction): refusals become :class:`~fleece.errors.BrokerError`
 with Alpaca's status and code, orders come back as :class:`~fleece.broker.BrokerOrder`, the
-account's figures are whole cents as the exchange serves them. Nothing here ever suspends, so a
-backtest awaits it without yielding to an event loop.
+account's figures are whole cents as the exchange serves them. Like the exchange, every call
+first brings the engine up to its current instant (what was due, such as the fill of an order
+answered a moment ago, happens then), and a submission is answered before it fills. Nothing here
+ever suspends, so a backtest awaits it without yielding to an event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
+from fleece.exchange.ledger import PositionView
 from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, SimOrder, TimeInForce
 from fleece.exchange.schemas import price
 from fleece.models import AccountSnapshot, BrokerOrder, Position, Side
@@ -71,12 +74,20 @@ class SimBroker:
         """Process every fill, expiry and session close due at or before ``target``."""
         self.engine.advance_to(target)
 
+    def _sync(self) -> None:
+        # The exchange's per-request step: what is due at the engine's now happens first.
+        self.engine.advance_to(self.engine.now)
+
     # ---- orders --------------------------------------------------------------------------------
     async def submit_market(
         self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
     ) -> BrokerOrder:
-        """Submit a market order now; ``BrokerError`` when the exchange refuses it."""
+        """Submit a market order now; ``BrokerError`` when the exchange refuses it.
+
+        The answer is the order as accepted (``pending_new``); it fills at a later call.
+        """
         self.requests["submit_order"] += 1
+        self._sync()
         request = OrderRequest(
             symbol=symbol,
             qty=qty,
@@ -98,6 +109,7 @@ class SimBroker:
     ) -> list[BrokerOrder]:
         """Orders by status ("open", "closed", "all") submitted after ``after``, oldest first."""
         self.requests["get_orders"] += 1
+        self._sync()
         if status not in {"open", "closed", "all"}:
             raise BrokerError(f"get_orders failed: unknown status {status!r}", 422)
         first = 0 if after is None else bisect_right(self._submitted, after)
@@ -114,6 +126,7 @@ class SimBroker:
     async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         """The order with ``client_order_id``, or None when the exchange never saw it."""
         self.requests["get_order_by_client_id"] += 1
+        self._sync()
         try:
             return broker_order(self.engine.order_by_client_id(client_order_id))
         except ExchangeError as exc:
@@ -124,6 +137,7 @@ class SimBroker:
     async def cancel_order(self, order_id: str) -> None:
         """Cancel one open order; ``BrokerError`` (422) when it is already final."""
         self.requests["cancel_order"] += 1
+        self._sync()
         try:
             self.engine.cancel(order_id)
         except ExchangeError as exc:
@@ -132,17 +146,21 @@ class SimBroker:
     async def cancel_all_orders(self) -> int:
         """Cancel every open order; returns how many."""
         self.requests["cancel_orders"] += 1
+        self._sync()
         return len(self.engine.cancel_all())
 
     # ---- account ------------------------------------------------------------------------------
     def account_now(self) -> AccountSnapshot:
         """The account as ``GET /v2/account`` reports it now (synchronous form)."""
+        self._sync()
         view = self.engine.account()
         return AccountSnapshot(
             equity=view.equity_cents / 100,
             cash=view.cash_cents / 100,
             buying_power=view.buying_power_cents / 100,
             last_equity=view.last_equity_cents / 100,
+            long_market_value=view.long_market_value_cents / 100,
+            short_market_value=view.short_market_value_cents / 100,
         )
 
     async def account(self) -> AccountSnapshot:
@@ -153,13 +171,24 @@ class SimBroker:
     async def positions(self) -> dict[str, Position]:
         """Every open position, keyed by symbol."""
         self.requests["get_all_positions"] += 1
-        out: dict[str, Position] = {}
-        for view in self.engine.positions():
-            out[view.symbol] = Position(
-                symbol=view.symbol,
-                qty=view.qty,
-                avg_entry_price=float(price(view.avg_entry_price)),
-                market_value=view.market_value_cents / 100,
-                unrealized_pl=view.unrealized_pl_cents / 100,
-            )
-        return out
+        self._sync()
+        return {view.symbol: _position(view) for view in self.engine.positions()}
+
+    async def position(self, symbol: str) -> Position | None:
+        """The position in ``symbol`` now (None when there is none)."""
+        self.requests["get_open_position"] += 1
+        self._sync()
+        try:
+            return _position(self.engine.position(symbol))
+        except ExchangeError:
+            return None
+
+
+def _position(view: PositionView) -> Position:
+    return Position(
+        symbol=view.symbol,
+        qty=view.qty,
+        avg_entry_price=float(price(view.avg_entry_price)),
+        market_value=view.market_value_cents / 100,
+        unrealized_pl=view.unrealized_pl_cents / 100,
+    )

@@ -53,6 +53,9 @@ class Status(BaseModel):
     last_heartbeat_age_seconds: float | None
     controls_enabled: bool = Field(description="Halt/Resume accepted (DASHBOARD_TOKEN is set)")
     symbols: list[str]
+    dropped_symbols: dict[str, str] = Field(
+        default_factory=dict, description="configured symbols the broker would not trade, and why"
+    )
     run: RunInfo | None
 
 

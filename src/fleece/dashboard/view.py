@@ -47,6 +47,7 @@ from fleece.dashboard.sessions import (
 )
 from fleece.models import Bar, Fill, TradingState
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
+from fleece.startup_checks import read_dropped
 from fleece.state_store import EquitySnapshot, StateStore
 from fleece.summary import realised_pnl
 from fleece.trader import session_date
@@ -204,6 +205,11 @@ class DashboardView:
             recent = self.store.bars_between(None, now - timedelta(days=4), now + ONE_MINUTE)
         return recent[-1].timestamp if recent else None
 
+    def _symbols(self, dropped: dict[str, str]) -> list[str]:
+        if self.bot is not None:
+            return list(self.bot.symbols)
+        return [s for s in self.config.trading.tickers if s not in dropped]
+
     def status(self) -> Status:
         """The status bar."""
         s = self.config.settings
@@ -220,6 +226,7 @@ class DashboardView:
         beat = self.store.last_heartbeat()
         runs = self.store.runs(1)
         poller = self.bot.poller if self.bot is not None else None
+        dropped = read_dropped(self.store)
         return Status(
             mode=self._mode(),
             running=self.running,
@@ -242,7 +249,8 @@ class DashboardView:
             last_heartbeat_at=beat.timestamp if beat else None,
             last_heartbeat_age_seconds=_age(now, beat.timestamp if beat else None),
             controls_enabled=self.controls_enabled,
-            symbols=list(self.config.trading.tickers),
+            symbols=self._symbols(dropped),
+            dropped_symbols=dropped,
             run=RunInfo(
                 started_at=runs[0].started_at,
                 stopped_at=runs[0].stopped_at,

@@ -3,6 +3,12 @@
 NO LOOK-AHEAD: every answer is cut at the simulated now, so a bar is served only once its
 minute has finished (``bar start + 1 min <= now``), whatever ``end`` the client asked for.
 
+Feeds: ``feed=iex`` serves the IEX tape, ``feed=sip`` the consolidated one, ``delayed_sip`` the
+consolidated tape up to 15 minutes ago; without ``feed`` the best the plan allows (``iex`` on
+``free``, ``sip`` on ``unlimited``). On the free plan a ``sip`` request whose end is within 15
+minutes of the simulated now is refused as Alpaca refuses it: 403 ``subscription does not permit
+querying recent SIP data``. See :mod:`fleece.exchange.sim` for the plans and tapes.
+
 Pagination: symbols are served in alphabetical order, each symbol's bars in time order (or
 reversed with ``sort=desc``); ``limit`` counts bars across all symbols of a page, and the
 ``next_page_token`` names the symbol and bar start to resume from.
@@ -21,15 +27,16 @@ from fastapi.responses import JSONResponse
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.market import BarStore
-from fleece.exchange.orders import CODE_UNPROCESSABLE, ExchangeError
+from fleece.exchange.orders import CODE_FORBIDDEN, CODE_UNPROCESSABLE, ExchangeError
 from fleece.exchange.params import parse_time, shown
 from fleece.exchange.schemas import bar_json
-from fleece.exchange.sim import SimExchange
+from fleece.exchange.sim import SIP_DELAY, SimExchange
 from fleece.models import Bar
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 TIMEFRAMES = frozenset({"1Min", "1T"})
+RECENT_SIP_REFUSED = "subscription does not permit querying recent SIP data"
 
 
 def _refuse(message: str) -> ExchangeError:
@@ -51,6 +58,24 @@ def decode_token(token: str) -> tuple[str, datetime]:
     if resume.tzinfo is None:  # ours always carry one; a naive time cannot be compared
         raise _refuse("invalid page_token")
     return symbol, resume
+
+
+def tape_for(
+    exchange: SimExchange, feed: str | None, end: datetime, now: datetime
+) -> tuple[BarStore, datetime]:
+    """The tape ``feed`` reads on the exchange's plan, and the end it may read up to.
+
+    Raises:
+        ExchangeError: 403 for recent SIP data on the free plan; 422 for an unknown feed.
+    """
+    wanted = feed or exchange.default_feed()
+    if wanted == "delayed_sip":
+        return exchange.tapes["sip"], min(end, now - SIP_DELAY)
+    if wanted not in exchange.tapes:
+        raise _refuse(f"invalid feed {feed!r}: the built-in exchange serves iex, sip, delayed_sip")
+    if wanted == "sip" and exchange.plan == "free" and end > now - SIP_DELAY:
+        raise ExchangeError(403, CODE_FORBIDDEN, RECENT_SIP_REFUSED)
+    return exchange.tapes[wanted], end
 
 
 def page_of_bars(
@@ -111,8 +136,9 @@ def data_router(exchange: SimExchange) -> APIRouter:
             start_text, end_text = query.get("start"), query.get("end")
             start = _time(start_text, "start") if start_text else _midnight(now)
             end = _time(end_text, "end") if end_text else now
+            store, end = tape_for(exchange, query.get("feed"), end, now)
             return page_of_bars(
-                exchange.store,
+                store,
                 symbols,
                 start=start,
                 end=end,
@@ -136,7 +162,7 @@ def data_router(exchange: SimExchange) -> APIRouter:
         adjustment: str | None = None,
     ) -> JSONResponse:
         wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit}
+        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit, "feed": feed}
         page, token = serve(wanted, query | {"page_token": page_token, "sort": sort})
         bars = {symbol: [bar_json(b) for b in series] for symbol, series in page.items()}
         return JSONResponse({"bars": bars, "next_page_token": token, "currency": "USD"})
@@ -155,7 +181,7 @@ def data_router(exchange: SimExchange) -> APIRouter:
         adjustment: str | None = None,
     ) -> JSONResponse:
         wanted = symbol.strip().upper()
-        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit}
+        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit, "feed": feed}
         page, token = serve([wanted], query | {"page_token": page_token, "sort": sort})
         body: dict[str, Any] = {"bars": [bar_json(b) for b in page.get(wanted, [])]}
         body |= {"symbol": wanted, "next_page_token": token, "currency": "USD"}

@@ -1,5 +1,13 @@
 """The matching engine: pure, synchronous, no HTTP, no clock of its own.
 
+Order lifecycle, as Alpaca's: a submission is answered at once, ``pending_new`` while the
+regular session is open and ``accepted`` while it is closed, with nothing filled; the order is
+routed (``new``) at the next step of the engine (the next request the exchange serves, at the
+same simulated instant or later) or, when accepted while closed, at the next open, and fills
+afterwards. Fill prices and times do not depend on when the fill is processed: an order whose bar
+opened at or before the submission fills at the submission instant, at that bar's open.
+``filled_at`` stays null until the order is completely filled.
+
 Fill rules (the backtest reuses them, so they are the contract):
 
 - Only regular-session bars fill orders; an order may fill on the first regular bar of its symbol
@@ -11,10 +19,13 @@ Fill rules (the backtest reuses them, so they are the contract):
   sell: high >= limit) it fills at the limit. Equivalently the price is ``min(limit, open)`` for a
   buy and ``max(limit, open)`` for a sell. No slippage on limit fills.
 - Day orders still open at their session's close expire; an order submitted while the market is
-  closed belongs to the next session. Orders fill whole, unless a :class:`FillSplit` (fault
-  injection) says otherwise: then the rest fills on the order's next eligible bar.
+  closed belongs to the next session. Orders fill whole, unless a :class:`FillSplit` (paper-like
+  partial fills, :mod:`fleece.exchange.partial_fills`, or fault injection) says otherwise: then
+  the rest fills on the order's next eligible bar.
 
-The money side (cash, holdings, marks, equity to the cent) lives in :mod:`fleece.exchange.ledger`.
+The rules an order meets before it is accepted (wash trades, quantities, shorting, buying power)
+live in :mod:`fleece.exchange.account_rules`; the money side (cash, positions, marks, equity to
+the cent, the margin account's buying power) in :mod:`fleece.exchange.ledger`.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from fleece.calendar import ONE_MINUTE, MarketCalendar
+from fleece.exchange.account_rules import AssetLookup, check_asset, check_position, check_wash_trade
 from fleece.exchange.ledger import AccountView, Ledger, PositionView, cents_of
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import (
@@ -47,9 +59,9 @@ from fleece.exchange.orders import (
 from fleece.models import Bar, Side, to_ticks
 
 _TICK = Decimal("0.0001")
-# Event phases at one instant: a bar's close is judged before the session closes, and both
-# before the next bar opens.
-_BAR_CLOSE, _SESSION_CLOSE, _BAR_OPEN = 0, 1, 2
+# Event phases at one instant: a bar's close is judged before the session closes, both before an
+# order is routed, and routing before the next bar opens.
+_BAR_CLOSE, _SESSION_CLOSE, _ROUTE, _BAR_OPEN = 0, 1, 2, 3
 _Event = tuple[datetime, int, int, str, str, Bar | None]
 
 
@@ -75,6 +87,8 @@ class Engine:
         cash_cents: starting cash.
         slippage_bps: market-order slippage in basis points.
         ids: where order ids (and generated client_order_ids) come from.
+        assets: the listed assets (status, shortable); without it every symbol of ``store`` is
+            active and shortable.
     """
 
     # Every attribute, declared here: the state file saves and restores each by its type
@@ -91,7 +105,9 @@ class Engine:
     _open: dict[str, None]
     _events: list[_Event]
     _seq: Iterator[int]
+    _assets: AssetLookup | None
     fill_split: FillSplit | None
+    partial_fills: FillSplit | None
 
     def __init__(
         self,
@@ -102,6 +118,7 @@ class Engine:
         cash_cents: int,
         slippage_bps: float = 0.0,
         ids: IdSource,
+        assets: AssetLookup | None = None,
     ) -> None:
         self._store = store
         self._calendar = calendar
@@ -115,7 +132,10 @@ class Engine:
         self._open: dict[str, None] = {}  # ids of open orders, in submission order
         self._events: list[_Event] = []
         self._seq = itertools.count()
+        self._assets = assets
+        # Fault injection's hook, and paper-like partial fills: the smaller answer wins.
         self.fill_split: FillSplit | None = None
+        self.partial_fills: FillSplit | None = None
 
     @property
     def now(self) -> datetime:
@@ -137,6 +157,8 @@ class Engine:
             self._now = max(self._now, when)
             if kind == "session":
                 self._ledger.roll(when)
+            elif kind == "route":
+                self._route(self._orders[order_id])
             else:
                 self._on_order_event(kind, self._orders[order_id], bar)
         self._now = max(self._now, target)
@@ -149,20 +171,22 @@ class Engine:
     def submit(self, request: OrderRequest) -> SimOrder:
         """Accept ``request`` at the engine's current time, or raise :class:`ExchangeError`.
 
-        Due fills are processed before returning, so a market order whose bar has already
-        started comes back filled.
+        The answer is the order as accepted (``pending_new`` or ``accepted``, nothing filled);
+        it is routed and filled by later calls of :meth:`advance_to`, the earliest at this very
+        instant.
         """
         now = self._now
-        if not self._store.has(request.symbol):
-            raise invalid(f'asset "{request.symbol}" not found')
+        check_asset(request.symbol, self._store.has(request.symbol), self._assets)
         client_id = request.client_order_id or self._ids.next_id()
         if len(client_id) > MAX_CLIENT_ORDER_ID:
             raise invalid(f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID} characters")
         if client_id in self._by_client:
             raise invalid("client_order_id must be unique")
+        check_wash_trade(request, self._open_orders())
         eligible = now.replace(second=0, microsecond=0)
-        expires = self._calendar.next_session(now).close
+        session = self._calendar.next_session(now)
         reserved = self._check_affordable(request, eligible)
+        in_session = session.open <= now
         order = SimOrder(
             id=self._ids.next_id(),
             client_order_id=client_id,
@@ -174,24 +198,35 @@ class Engine:
             limit_price=request.limit_price,
             submitted_at=now,
             eligible_from=eligible,
-            expires_at=expires if request.time_in_force is TimeInForce.DAY else None,
+            expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
             reserved_cents=reserved,
-            status=OrderStatus.NEW,
+            status=OrderStatus.PENDING_NEW if in_session else OrderStatus.ACCEPTED,
             updated_at=now,
         )
         self._orders[order.id] = order
         self._by_client[client_id] = order.id
         self._open[order.id] = None
+        self._push(now if in_session else session.open, _ROUTE, "route", order.id, None)
         if order.expires_at is not None:
             self._push(order.expires_at, _SESSION_CLOSE, "expire", order.id, None)
         self._schedule_bar(order, eligible)
-        self.advance_to(now)
-        return self._orders[order.id]
+        return order
+
+    def _route(self, order: SimOrder) -> None:
+        if order.status in (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED):
+            self._orders[order.id] = replace(order, status=OrderStatus.NEW, updated_at=self._now)
 
     def _check_affordable(self, request: OrderRequest, eligible: datetime) -> int:
-        if request.side is Side.SELL:
-            if request.qty > self._free_qty(request.symbol):
-                raise forbidden("insufficient qty available for order")
+        """The buying power ``request`` holds once accepted (0 when it closes a position)."""
+        account = self.account()
+        adds = check_position(
+            request,
+            self._ledger.held(request.symbol),
+            self._open_orders(),
+            shorting_enabled=account.shorting_enabled,
+            assets=self._assets,
+        )
+        if not adds:
             return 0
         if request.limit_price is not None:
             estimate = Decimal(str(request.limit_price))
@@ -202,20 +237,22 @@ class Engine:
                 if bar is None:
                     raise invalid(f"no price available for {request.symbol}")
                 price = bar.open
-            estimate = self._slipped(price, Side.BUY)
+            estimate = self._slipped(price, request.side)
         reserved = cents_of(to_ticks(float(estimate)), request.qty)
-        if reserved > self._ledger.buying_power(self._reserved()):
+        if reserved > account.buying_power_cents:
             raise forbidden("insufficient buying power")
         return reserved
 
     def _free_qty(self, symbol: str) -> int:
+        """A position's quantity less what open orders closing it hold (signed like the qty)."""
         held = self._ledger.held(symbol)
-        selling = sum(
+        closing = Side.SELL if held > 0 else Side.BUY
+        working = sum(
             o.qty - o.filled_qty
             for o in self._open_orders()
-            if o.symbol == symbol and o.side is Side.SELL
+            if o.symbol == symbol and o.side is closing
         )
-        return held - selling
+        return held - working if held > 0 else held + working
 
     def _schedule_bar(self, order: SimOrder, at: datetime) -> None:
         bar = self._store.next_regular(order.symbol, at)
@@ -259,8 +296,9 @@ class Engine:
     def _fill(self, order: SimOrder, price: float) -> None:
         remaining = order.qty - order.filled_qty
         qty = remaining
-        if self.fill_split is not None:
-            qty = max(1, min(remaining, self.fill_split.fill_qty(order)))
+        for split in (self.fill_split, self.partial_fills):
+            if split is not None:
+                qty = max(1, min(qty, split.fill_qty(order)))
         self._ledger.apply_fill(order.symbol, order.side, qty, price, self._now)
         done = order.filled_qty + qty
         average = price
@@ -272,7 +310,7 @@ class Engine:
             status=OrderStatus.FILLED if done == order.qty else OrderStatus.PARTIALLY_FILLED,
             filled_qty=done,
             filled_avg_price=average,
-            filled_at=self._now,
+            filled_at=self._now if done == order.qty else None,
             # What is still to be bought keeps its share of the reservation.
             reserved_cents=(
                 order.reserved_cents
@@ -306,11 +344,13 @@ class Engine:
     def close_position(
         self, symbol: str, qty: int | None = None, percentage: Decimal | None = None
     ) -> SimOrder:
-        """Submit a day market sell for all of a position, ``qty`` shares or ``percentage`` %.
+        """Submit a day market order closing all of a position, ``qty`` shares or ``percentage`` %.
 
-        Whole shares only: a percentage is rounded down.
+        A sell for a long position, a buy for a short one. Whole shares only: a percentage is
+        rounded down.
         """
-        held = self._ledger.held(symbol)
+        signed = self._ledger.held(symbol)
+        held = abs(signed)
         if held == 0:
             raise not_found("position does not exist")
         if qty is not None and percentage is not None:
@@ -322,9 +362,8 @@ class Engine:
         shares = held if qty is None else qty
         if shares <= 0:
             raise invalid("qty must be at least one whole share")
-        return self.submit(
-            OrderRequest(symbol, shares, Side.SELL, OrderType.MARKET, TimeInForce.DAY)
-        )
+        side = Side.SELL if signed > 0 else Side.BUY
+        return self.submit(OrderRequest(symbol, shares, side, OrderType.MARKET, TimeInForce.DAY))
 
     # ---------------------------------------------------------------- queries
 
@@ -374,8 +413,8 @@ class Engine:
         return self._ledger.account(self._now, self._reserved())
 
     def _reserved(self) -> int:
-        # A cash account: what open buys have reserved is not available again.
-        return sum(o.reserved_cents for o in self._open_orders() if o.side is Side.BUY)
+        # What open orders adding exposure hold is not available again.
+        return sum(o.reserved_cents for o in self._open_orders())
 
 
 def _crosses(side: Side, limit: float, low: float, high: float) -> bool:

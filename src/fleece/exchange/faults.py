@@ -12,12 +12,20 @@ answers into what a real broker does on a bad day. Kinds (``FAULT_KINDS``):
 - ``reject`` (order submissions): a definite refusal (403), the order does not exist;
 - ``partial`` (order submissions): the order is accepted and fills in two parts, a bar apart;
 - ``garbage``: processed, answered 200 with an HTML page or an empty body (not in the defaults).
+- ``done_for_day`` (order submissions, not in the defaults): the order is accepted and works as
+  usual, but every answer shows it ``done_for_day`` while it is ``new`` or ``partially_filled``
+  (Alpaca's "no more executions today", which is not final): a fill may follow, and must be
+  recorded. With partial fills on, the order is seen ``done_for_day`` with a part filled, then
+  ``filled``.
 
 Every decision draws from one ``random.Random(seed)`` in the order requests arrive, so a bot that
 sends the same requests meets the same faults: a failing run is replayed with its seed. The
 admin routes (``/v1/sim/...``) are never faulted. Whatever the faults, the layer counts every
 ``POST /v2/orders`` attempt per client_order_id as it arrives: a resent order always shows as a
-duplicate, even when the exchange never processed either copy.
+duplicate, even when the exchange never processed either copy. The one exception is an attempt
+answered with an injected 429: like Alpaca's rate limiter, it certainly did not reach the
+exchange, and sending the same client_order_id again after the reset is what a client should do
+(the rate limiter's own 429s never reach this layer).
 """
 
 from __future__ import annotations
@@ -45,12 +53,26 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Every kind the injector knows; ``garbage`` is opt-in.
-FAULT_KINDS = ("5xx", "429", "slow", "drop", "ambiguous", "reject", "partial", "garbage")
+#: Every kind the injector knows; ``garbage`` and ``done_for_day`` are opt-in.
+FAULT_KINDS = (
+    "5xx",
+    "429",
+    "slow",
+    "drop",
+    "ambiguous",
+    "reject",
+    "partial",
+    "garbage",
+    "done_for_day",
+)
 #: What ``--faults`` means when not given.
 DEFAULT_KINDS = frozenset(("5xx", "429", "slow", "drop", "ambiguous", "reject", "partial"))
 #: Kinds that only make sense for an order submission.
-ORDER_ONLY = frozenset(("ambiguous", "reject", "partial"))
+ORDER_ONLY = frozenset(("ambiguous", "reject", "partial", "done_for_day"))
+#: Order-only kinds that need the client_order_id (the order is recognised by it later).
+BY_CLIENT_ID = frozenset(("partial", "done_for_day"))
+#: Statuses an order answer shows as ``done_for_day`` for an order chosen for that kind.
+_WORKING = frozenset(("new", "partially_filled"))
 SERVER_ERRORS = (500, 502, 503, 504)
 ORDERS_PATH = "/v2/orders"
 ADMIN_PREFIX = "/v1/sim/"
@@ -132,6 +154,7 @@ class SavedCounts(TypedDict):
     injected: dict[str, int]
     order_attempts: dict[str, int]
     partial: list[str]
+    done_for_day: list[str]
 
 
 @dataclass
@@ -154,6 +177,7 @@ class FaultInjector:
         self._rng = random.Random(self._plan.seed)
         self._counts = _Counts()
         self._partial: set[str] = set()
+        self._done_for_day: set[str] = set()
 
     @property
     def plan(self) -> FaultPlan:
@@ -184,7 +208,7 @@ class FaultInjector:
                 return None
             kinds = sorted(k for k in plan.kinds if is_order or k not in ORDER_ONLY)
             if not is_order or not client_order_id:
-                kinds = [k for k in kinds if k != "partial"]
+                kinds = [k for k in kinds if k not in BY_CLIENT_ID]
             # Draw even when no kind applies, so one request's fate never shifts the others'.
             roll, pick, status = self._rng.random(), self._rng.random(), self._rng.random()
             if roll >= rate or not kinds:
@@ -192,8 +216,15 @@ class FaultInjector:
             kind = kinds[int(pick * len(kinds))]
             code = SERVER_ERRORS[int(status * len(SERVER_ERRORS))] if kind == "5xx" else 0
             self._counts.injected[kind] += 1
+            if kind == "429" and is_order and client_order_id:
+                # Refused before the exchange, as a rate limit refuses: not an attempt.
+                self._counts.order_attempts[client_order_id] -= 1
+                if not self._counts.order_attempts[client_order_id]:
+                    del self._counts.order_attempts[client_order_id]
             if kind == "partial" and client_order_id:
                 self._partial.add(client_order_id)
+            if kind == "done_for_day" and client_order_id:
+                self._done_for_day.add(client_order_id)
             return Fault(kind, code)
 
     def fill_qty(self, order: SimOrder) -> int:
@@ -227,6 +258,7 @@ class FaultInjector:
                 "injected": dict(self._counts.injected),
                 "order_attempts": dict(self._counts.order_attempts),
                 "partial": sorted(self._partial),
+                "done_for_day": sorted(self._done_for_day),
             }
 
     def import_counts(self, saved: SavedCounts) -> None:
@@ -240,6 +272,12 @@ class FaultInjector:
                 ),
             )
             self._partial = {str(c) for c in saved.get("partial", [])}
+            self._done_for_day = {str(c) for c in saved.get("done_for_day", [])}
+
+    def done_for_day_ids(self) -> frozenset[str]:
+        """The client_order_ids whose answers show ``done_for_day`` while they work."""
+        with self._lock:
+            return frozenset(self._done_for_day)
 
 
 def plan_from_json(body: dict[str, Any], current: FaultPlan) -> FaultPlan:
@@ -331,8 +369,11 @@ class FaultLayer:
                 path,
             )
         send = self._saving(method, path, send)
+        chosen = self.injector.done_for_day_ids()
+        if chosen and path.startswith(ORDERS_PATH):
+            send = _ShowingDoneForDay(send, chosen)
         kind = fault.kind if fault is not None else None
-        if kind is None or kind == "partial":
+        if kind is None or kind in BY_CLIENT_ID:
             await self.app(scope, receive, send)
         elif kind == "5xx":
             await _answer(send, fault.status if fault else 500, "injected fault: server error")
@@ -428,6 +469,52 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class _ShowingDoneForDay:
+    """A ``send`` that shows the chosen working orders of an answer as ``done_for_day``."""
+
+    def __init__(self, send: Send, chosen: frozenset[str]) -> None:
+        self._send = send
+        self._chosen = chosen
+        self._start: Message | None = None
+        self._chunks: list[bytes] = []
+        self.__self__ = getattr(send, "__self__", None)  # the fault layer's drop needs it
+
+    async def __call__(self, message: Message) -> None:
+        if message.get("type") == "http.response.start":
+            self._start = message
+            return
+        if message.get("type") != "http.response.body" or self._start is None:
+            await self._send(message)
+            return
+        self._chunks.append(bytes(message.get("body", b"")))
+        if message.get("more_body"):
+            return
+        body = _done_for_day(b"".join(self._chunks), self._chosen)
+        headers = [(k, v) for k, v in self._start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self._send({**self._start, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+
+
+def _done_for_day(body: bytes, chosen: frozenset[str]) -> bytes:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+
+    def mark(node: Any) -> Any:
+        if isinstance(node, list):
+            return [mark(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: mark(value) for key, value in node.items()}
+        if node.get("client_order_id") in chosen and node.get("status") in _WORKING:
+            node["status"] = "done_for_day"
+        return node
+
+    return json.dumps(mark(parsed)).encode()
 
 
 async def _swallow(message: Message) -> None:

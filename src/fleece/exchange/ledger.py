@@ -1,10 +1,18 @@
-"""The cash account: cash, holdings and their valuation, to the cent.
+"""The margin account: cash, long and short positions and their valuation, to the cent.
 
 Cash and every market value are integer cents. A fill costs ``qty * price`` rounded half up to
-the cent and a position is worth ``qty * mark`` rounded the same way, so equity equals cash plus
-the positions' market values to the cent, at every instant. The mark of a symbol is the close of
-its latest closed bar (regular or extended hours), or the latest fill price when that fill is more
-recent than the bar.
+the cent and a position is worth ``qty * mark`` rounded the same way (a short position's value
+is the negative of its long twin's), so equity equals cash plus the positions' signed market
+values to the cent, at every instant. The mark of a symbol is the close of its latest closed bar
+(regular or extended hours), or the latest fill price when that fill is more recent than the bar.
+
+Like an Alpaca paper account it is a margin account: with equity of at least $2,000 the
+multiplier is 2 (Reg T) and shorting is enabled, below that the multiplier is 1 and shorting is
+off. Buying power is ``multiplier * equity - (long value + |short value|)`` less what open orders
+hold, never negative: with multiplier 1 and no shorts that is the cash not held by open buys.
+Selling shares not held opens a short (the proceeds add to cash, the position's quantity and
+value are negative); an order may not take a position across zero (long to short, or back):
+Alpaca answers "insufficient qty available" to that, and so does the engine.
 """
 
 from __future__ import annotations
@@ -16,17 +24,35 @@ from decimal import ROUND_HALF_UP, Decimal
 from fleece.exchange.market import BarStore
 from fleece.models import Side, to_ticks
 
+#: Equity from which the account is a margin account (multiplier 2, shorting enabled).
+MARGIN_MIN_EQUITY_CENTS = 200_000
+MARGIN_MULTIPLIER = 2
+
 
 def cents_of(ticks: int, qty: int) -> int:
-    """``qty`` shares at ``ticks`` (1/10,000 dollar) in cents, rounded half up."""
+    """``qty`` shares at ``ticks`` (1/10,000 dollar) in cents, rounded half away from zero."""
+    if qty < 0:
+        return -cents_of(ticks, -qty)
     return (ticks * qty + 50) // 100
+
+
+def _share(amount: int, part: int, whole: int) -> int:
+    """``amount * part / whole`` rounded half away from zero (``whole`` > 0)."""
+    sign = -1 if amount < 0 else 1
+    return sign * ((abs(amount) * part + whole // 2) // whole)
+
+
+def multiplier_for(equity_cents: int) -> int:
+    """The account's multiplier at ``equity_cents``: 2 from $2,000 of equity, else 1."""
+    return MARGIN_MULTIPLIER if equity_cents >= MARGIN_MIN_EQUITY_CENTS else 1
 
 
 @dataclass(slots=True)
 class _Holding:
-    qty: int
+    qty: int  # negative for a short position
     avg_entry: Decimal
-    day_basis_cents: int  # intraday P&L is measured from this: last close's value + today's buys
+    # Intraday P&L is measured from this: the last close's value plus today's additions (signed).
+    day_basis_cents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +60,7 @@ class PositionView:
     """A position valued at one instant."""
 
     symbol: str
-    qty: int
+    qty: int  # negative for a short position
     qty_available: int
     avg_entry_price: Decimal
     cost_basis_cents: int
@@ -42,6 +68,11 @@ class PositionView:
     current_price: float
     lastday_price: float
     day_basis_cents: int
+
+    @property
+    def side(self) -> str:
+        """``long`` or ``short``."""
+        return "short" if self.qty < 0 else "long"
 
     @property
     def unrealized_pl_cents(self) -> int:
@@ -62,15 +93,41 @@ class AccountView:
     long_market_value_cents: int
     buying_power_cents: int
     last_equity_cents: int
+    short_market_value_cents: int = 0  # zero or negative
 
     @property
     def equity_cents(self) -> int:
-        """Cash plus the market value of every position."""
-        return self.cash_cents + self.long_market_value_cents
+        """Cash plus the signed market value of every position."""
+        return self.cash_cents + self.long_market_value_cents + self.short_market_value_cents
+
+    @property
+    def gross_exposure_cents(self) -> int:
+        """Long value plus the absolute short value."""
+        return self.long_market_value_cents - self.short_market_value_cents
+
+    @property
+    def multiplier(self) -> int:
+        """2 for a margin account (equity of at least $2,000), else 1."""
+        return multiplier_for(self.equity_cents)
+
+    @property
+    def shorting_enabled(self) -> bool:
+        """Shorting needs a margin account."""
+        return self.multiplier > 1
+
+    @property
+    def initial_margin_cents(self) -> int:
+        """What the positions need as margin: their gross value over the multiplier."""
+        return -(-self.gross_exposure_cents // self.multiplier)
+
+    @property
+    def maintenance_margin_cents(self) -> int:
+        """25 % of the long value plus 30 % of the short value (Reg T and FINRA minimums)."""
+        return (self.long_market_value_cents * 25 - self.short_market_value_cents * 30) // 100
 
 
 class Ledger:
-    """Cash and long positions of a cash account, valued from a :class:`BarStore`.
+    """Cash and positions of a margin account, valued from a :class:`BarStore`.
 
     Args:
         store: the bars that give marks.
@@ -96,11 +153,11 @@ class Ledger:
 
     @property
     def cash_cents(self) -> int:
-        """Cash now, in cents (may dip below zero if a market buy fills above its estimate)."""
+        """Cash now, in cents (below zero when the account borrows on margin)."""
         return self._cash
 
     def held(self, symbol: str) -> int:
-        """Shares of ``symbol`` held (0 when none)."""
+        """Shares of ``symbol`` held, negative when short (0 when none)."""
         holding = self._holdings.get(symbol)
         return holding.qty if holding else 0
 
@@ -109,27 +166,33 @@ class Ledger:
         return sorted(self._holdings)
 
     def apply_fill(self, symbol: str, side: Side, qty: int, price: float, at: datetime) -> None:
-        """Book a fill of ``qty`` shares at ``price``: cash, quantity, average entry."""
+        """Book a fill of ``qty`` shares at ``price``: cash, quantity, average entry.
+
+        A fill that adds to a position (or opens one, long or short) moves the average entry;
+        one that reduces a position keeps it. No fill takes a position across zero.
+
+        Raises:
+            ValueError: the fill would cross zero (the engine refuses such orders).
+        """
         cents = cents_of(to_ticks(price), qty)
+        delta = qty if side is Side.BUY else -qty
         holding = self._holdings.get(symbol)
-        if side is Side.BUY:
-            self._cash -= cents
-            if holding is None:
-                holding = self._holdings[symbol] = _Holding(0, Decimal(0), 0)
-            total = holding.avg_entry * holding.qty + Decimal(str(price)) * qty
-            holding.qty += qty
-            holding.avg_entry = total / holding.qty
-            holding.day_basis_cents += cents
+        if holding is None:
+            holding = self._holdings[symbol] = _Holding(0, Decimal(0), 0)
+        before = holding.qty
+        if before * (before + delta) < 0:
+            raise ValueError(f"a {side.value} of {qty} {symbol} would cross zero from {before}")
+        self._cash += -cents if side is Side.BUY else cents
+        if before == 0 or (before > 0) == (delta > 0):
+            total = holding.avg_entry * abs(before) + Decimal(str(price)) * qty
+            holding.avg_entry = total / (abs(before) + qty)
+            holding.day_basis_cents += cents if delta > 0 else -cents
         else:
-            if holding is None or holding.qty < qty:
-                raise ValueError(f"cannot sell {qty} {symbol}: only {self.held(symbol)} held")
-            self._cash += cents
-            # The sold shares take their share of the intraday basis with them.
-            released = (holding.day_basis_cents * qty + holding.qty // 2) // holding.qty
-            holding.day_basis_cents -= released
-            holding.qty -= qty
-            if holding.qty == 0:
-                del self._holdings[symbol]
+            # The closed shares take their share of the intraday basis with them.
+            holding.day_basis_cents -= _share(holding.day_basis_cents, qty, abs(before))
+        holding.qty = before + delta
+        if holding.qty == 0:
+            del self._holdings[symbol]
         self._last_fill[symbol] = (at, price)
 
     def roll(self, close: datetime) -> None:
@@ -153,8 +216,19 @@ class Ledger:
         return cents_of(to_ticks(price), qty) if price is not None else 0
 
     def market_value(self, at: datetime) -> int:
-        """The value of every position at ``at``, in cents (each rounded, then summed)."""
+        """The signed value of every position at ``at``, in cents (each rounded, then summed)."""
         return sum(self.value(s, h.qty, at) for s, h in self._holdings.items())
+
+    def market_values(self, at: datetime) -> tuple[int, int]:
+        """The long value and the (zero or negative) short value at ``at``, in cents."""
+        long = short = 0
+        for symbol, holding in self._holdings.items():
+            value = self.value(symbol, holding.qty, at)
+            if value >= 0:
+                long += value
+            else:
+                short += value
+        return long, short
 
     def position(self, symbol: str, at: datetime, qty_available: int) -> PositionView | None:
         """The position in ``symbol`` valued at ``at``, or None when there is none."""
@@ -176,18 +250,19 @@ class Ledger:
             day_basis_cents=holding.day_basis_cents,
         )
 
-    def buying_power(self, reserved_cents: int) -> int:
-        """Cash not held by open buy orders, in cents (a cash account's buying power).
-
-        Needs no marks: an order check asks this without valuing every position.
-        """
-        return max(0, self._cash - reserved_cents)
+    def buying_power(self, at: datetime, reserved_cents: int) -> int:
+        """``multiplier * equity - gross exposure - reserved_cents``, never below zero."""
+        return self.account(at, reserved_cents).buying_power_cents
 
     def account(self, at: datetime, reserved_cents: int) -> AccountView:
-        """The account at ``at``; ``reserved_cents`` is what open buy orders hold."""
+        """The account at ``at``; ``reserved_cents`` is what open orders hold."""
+        long, short = self.market_values(at)
+        equity = self._cash + long + short
+        power = multiplier_for(equity) * equity - (long - short) - reserved_cents
         return AccountView(
             cash_cents=self._cash,
-            long_market_value_cents=self.market_value(at),
-            buying_power_cents=self.buying_power(reserved_cents),
+            long_market_value_cents=long,
+            buying_power_cents=max(0, power),
             last_equity_cents=self._last_equity,
+            short_market_value_cents=short,
         )

@@ -21,6 +21,10 @@ CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
 CODE_INVALID_ORDER = 40010001
 CODE_UNPROCESSABLE = 42210000
+CODE_RATE_LIMITED = 42910000
+
+#: Alpaca's answer to an order placed while an opposite-side order of the symbol is open.
+WASH_TRADE_MESSAGE = "potential wash trade detected. use complex orders"
 
 MAX_CLIENT_ORDER_ID = 128
 
@@ -40,10 +44,17 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """The subset of Alpaca's order statuses the exchange produces."""
+    """The subset of Alpaca's order statuses the exchange produces.
 
+    A submission is answered ``pending_new`` while the regular session is open and ``accepted``
+    while it is closed; the order becomes ``new`` when it is routed (at the next request, or at
+    the next open), then ``partially_filled``/``filled``, ``canceled`` or ``expired``.
+    """
+
+    ACCEPTED = "accepted"
+    PENDING_NEW = "pending_new"
     NEW = "new"
-    PARTIALLY_FILLED = "partially_filled"  # only when fault injection splits a fill
+    PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELED = "canceled"
     EXPIRED = "expired"
@@ -51,7 +62,12 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """True while the order can still fill or be cancelled."""
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset(
+    {OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
+)
 
 
 class ExchangeError(FleeceError):
@@ -78,6 +94,16 @@ def invalid(message: str) -> ExchangeError:
 def forbidden(message: str) -> ExchangeError:
     """A 403 for an order the account cannot afford or cover."""
     return ExchangeError(403, CODE_FORBIDDEN, message)
+
+
+def unprocessable(message: str) -> ExchangeError:
+    """A 422 for an order on an asset that cannot be traded now."""
+    return ExchangeError(422, CODE_UNPROCESSABLE, message)
+
+
+def wash_trade() -> ExchangeError:
+    """Alpaca's 403 for an order against an open opposite-side order of the same symbol."""
+    return ExchangeError(403, CODE_FORBIDDEN, WASH_TRADE_MESSAGE)
 
 
 def not_found(message: str) -> ExchangeError:

@@ -12,16 +12,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.data.iex import estimated_trades, estimated_vwap
+from fleece.exchange.assets import Asset
 from fleece.exchange.ledger import AccountView, PositionView
 from fleece.exchange.orders import SimOrder, asset_id
-from fleece.models import Bar, Side
+from fleece.models import Bar
 
 Json = dict[str, Any]
 _RATIO = Decimal("0.000001")
 _TICK = Decimal("0.0001")
-# The exchange does not know which listing venue a symbol trades on; both alpaca-py and the
-# spec require one, so every asset is reported on NYSE.
-EXCHANGE = "NYSE"
 
 
 def rfc3339(ts: datetime) -> str:
@@ -83,7 +82,6 @@ def order_json(order: SimOrder) -> Json:
         "order_type": order.type.value,
         "type": order.type.value,
         "side": order.side.value,
-        "position_intent": "buy_to_open" if order.side is Side.BUY else "sell_to_close",
         "time_in_force": order.time_in_force.value,
         "limit_price": price(order.limit_price) if order.limit_price is not None else None,
         "stop_price": None,
@@ -100,8 +98,13 @@ def _maybe_time(ts: datetime | None) -> str | None:
     return rfc3339(ts) if ts is not None else None
 
 
-def position_json(view: PositionView) -> Json:
-    """A long position as ``GET /v2/positions/{symbol}`` answers it."""
+def position_json(view: PositionView, exchange: str) -> Json:
+    """A position (long, or short with negative quantities and values) as Alpaca answers it.
+
+    Args:
+        view: the position.
+        exchange: the asset's listing venue.
+    """
     lastday = Decimal(str(view.lastday_price))
     values = {
         "avg_entry_price": price(view.avg_entry_price),
@@ -118,12 +121,12 @@ def position_json(view: PositionView) -> Json:
     return {
         "asset_id": asset_id(view.symbol),
         "symbol": view.symbol,
-        "exchange": EXCHANGE,
+        "exchange": exchange,
         "asset_class": "us_equity",
-        "asset_marginable": False,
+        "asset_marginable": True,
         "qty": str(view.qty),
         "qty_available": str(view.qty_available),
-        "side": "long",
+        "side": view.side,
         **values,
     }
 
@@ -131,7 +134,11 @@ def position_json(view: PositionView) -> Json:
 def account_json(
     view: AccountView, *, account_id: str, account_number: str, created_at: datetime, now: datetime
 ) -> Json:
-    """The cash account as ``GET /v2/account`` answers it (multiplier 1, no shorting)."""
+    """The margin account as ``GET /v2/account`` answers it (see :mod:`fleece.exchange.ledger`).
+
+    PDT-era fields (``daytrade_count``, ``daytrading_buying_power``, ``pattern_day_trader``) are
+    served as a paper account still shows them: zero and false.
+    """
     buying_power = money(view.buying_power_cents)
     return {
         "id": account_id,
@@ -143,21 +150,22 @@ def account_json(
         "portfolio_value": money(view.equity_cents),
         "last_equity": money(view.last_equity_cents),
         "long_market_value": money(view.long_market_value_cents),
-        "short_market_value": "0.00",
+        "short_market_value": money(view.short_market_value_cents),
+        "position_market_value": money(view.gross_exposure_cents),
         "buying_power": buying_power,
         "regt_buying_power": buying_power,
-        "non_marginable_buying_power": buying_power,
-        "options_buying_power": buying_power,
+        "non_marginable_buying_power": money(max(0, min(view.cash_cents, view.buying_power_cents))),
+        "options_buying_power": money(max(0, min(view.cash_cents, view.buying_power_cents))),
         "daytrading_buying_power": "0.00",
-        "initial_margin": "0.00",
-        "maintenance_margin": "0.00",
-        "last_maintenance_margin": "0.00",
+        "initial_margin": money(view.initial_margin_cents),
+        "maintenance_margin": money(view.maintenance_margin_cents),
+        "last_maintenance_margin": money(view.maintenance_margin_cents),
         "sma": "0.00",
         "accrued_fees": "0.00",
         "pending_transfer_in": "0.00",
         "pending_transfer_out": "0.00",
-        "multiplier": "1",
-        "shorting_enabled": False,
+        "multiplier": str(view.multiplier),
+        "shorting_enabled": view.shorting_enabled,
         "pattern_day_trader": False,
         "daytrade_count": 0,
         "trading_blocked": False,
@@ -194,26 +202,30 @@ def calendar_json(session: Session, settlement: date) -> Json:
     }
 
 
-def asset_json(symbol: str) -> Json:
-    """A tradable US equity (whole shares only, long only)."""
+def asset_json(asset: Asset) -> Json:
+    """A US equity as ``GET /v2/assets/{symbol}`` answers it (see :mod:`fleece.exchange.assets`)."""
     return {
-        "id": asset_id(symbol),
+        "id": asset.id,
         "class": "us_equity",
-        "exchange": EXCHANGE,
-        "symbol": symbol,
-        "name": f"{symbol} (built-in exchange)",
-        "status": "active",
-        "tradable": True,
-        "marginable": False,
-        "shortable": False,
-        "easy_to_borrow": False,
-        "fractionable": False,
+        "exchange": asset.exchange,
+        "symbol": asset.symbol,
+        "name": f"{asset.symbol} (built-in exchange)",
+        "status": "active" if asset.active else "inactive",
+        "tradable": asset.tradable,
+        "marginable": asset.tradable,
+        "shortable": asset.shortable,
+        "easy_to_borrow": asset.shortable,
+        "fractionable": asset.fractionable,
         "attributes": [],
     }
 
 
 def bar_json(bar: Bar) -> Json:
-    """A minute bar in the market-data API's short keys (``n``/``vw`` null when unknown)."""
+    """A minute bar in the market-data API's short keys.
+
+    ``n`` and ``vw`` are always numbers, as Alpaca serves them: a bar recorded without them gets
+    its volume over an average trade size and its typical price (see :mod:`fleece.data.iex`).
+    """
     return {
         "t": rfc3339(bar.timestamp),
         "o": bar.open,
@@ -221,8 +233,8 @@ def bar_json(bar: Bar) -> Json:
         "l": bar.low,
         "c": bar.close,
         "v": bar.volume,
-        "n": bar.trade_count,
-        "vw": bar.vwap,
+        "n": estimated_trades(bar),
+        "vw": estimated_vwap(bar),
     }
 
 

@@ -19,6 +19,7 @@ import typer
 from fleece.errors import FleeceError
 from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
 from fleece.exchange.limits import RequestLimits
+from fleece.exchange.rate_limit import RateLimitLayer
 from fleece.exchange.state_file import StateFile
 
 if TYPE_CHECKING:
@@ -91,12 +92,17 @@ class ExchangeServer:
         # Before the app is built: its routes hold the (restored) engine.
         self.restored = self.state.load() if self.state else False
         exchange.engine.fill_split = self.faults
-        # Outermost: body bounds before the fault layer reads an order or the app authenticates.
+        # Outermost: body bounds before anything reads a request (authentication included);
+        # then the rate limit: every answer carries its headers, and a request beyond it never
+        # reaches the fault layer or the exchange.
         self._app = RequestLimits(
-            FaultLayer(
-                create_app(exchange, key, secret, self.faults),
-                self.faults,
-                self.state.after_request if self.state else None,
+            RateLimitLayer(
+                FaultLayer(
+                    create_app(exchange, key, secret, self.faults),
+                    self.faults,
+                    self.state.after_request if self.state else None,
+                ),
+                exchange.limiter,
             )
         )
         self._host = host
@@ -217,6 +223,27 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
         Path | None,
         typer.Option(help="State file: restored at start if present, kept current, saved at exit."),
     ] = None,
+    market_plan: Annotated[
+        str,
+        typer.Option(
+            "--plan",
+            help="Market-data plan: free (IEX in real time, SIP only 15 min old; orders fill on "
+            "the IEX tape) or unlimited.",
+        ),
+    ] = "free",
+    data_feed: Annotated[
+        str,
+        typer.Option(help="What the bars are: sip (feed=iex gets a seeded thinning) or iex."),
+    ] = "sip",
+    partial_fills: Annotated[
+        float, typer.Option(help="Fraction of fills split in two, as on paper (about 0.1).")
+    ] = 0.0,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per simulated minute per API before 429s.")
+    ] = 200,
+    inactive: Annotated[
+        str | None, typer.Option(help="Symbols whose asset is inactive, e.g. GOLD.")
+    ] = None,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
     if not is_loopback(host):
@@ -256,6 +283,11 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
             seed=seed,
             cash=cash,
             slippage_bps=slippage_bps,
+            plan=market_plan,
+            data_feed=data_feed,
+            partial_fills=partial_fills,
+            rate_limit=rate_limit,
+            inactive=[s.strip().upper() for s in (inactive or "").split(",") if s.strip()],
         )
         server = ExchangeServer(
             exchange, api_key, api_secret, host, port, faults=FaultInjector(plan), state_path=state
@@ -276,6 +308,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
         kinds = ",".join(sorted(plan.kinds))
         print(f"faults rate={plan.rate:g} seed={plan.seed} kinds={kinds}", flush=True)
     print(f"listening on {url}", flush=True)
+    print(f"plan={exchange.plan} data_feed={exchange.data_feed} rate_limit={rate_limit}/min")
     while not stop.wait(0.2):
         pass
     server.stop()

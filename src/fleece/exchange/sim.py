@@ -1,5 +1,15 @@
 """The simulated exchange: bars, a clock, the matching engine and the request counters.
 
+Plans and tapes. The bars given are taken as the consolidated tape (``data_feed="sip"``), from
+which the IEX tape is derived (:mod:`fleece.data.iex`, seeded by ``seed``); with
+``data_feed="iex"`` the bars already are IEX bars and every feed serves them as they are. The
+plan says what the account may read and which tape its orders fill on: on ``free`` (a new paper
+account) ``feed=sip`` is refused for the last 15 minutes and orders fill on the IEX tape, the
+bars the account reads, so that a backtest on the bars the bot was fed reproduces its fills; on
+``unlimited`` orders fill on the full tape. :class:`SimExchange`'s own defaults (``unlimited``,
+bars served as given) change nothing in what it is handed; :func:`build_exchange`, used by
+``fleece exchange`` and ``FLEECE_MODE=sim``, defaults to the free plan on the IEX tape.
+
 Every request goes through :meth:`SimExchange.synced`, which takes the lock (FastAPI runs sync
 handlers in a thread pool), reads the simulated clock, skips closed nights when running at
 speed, and brings the engine up to that instant before anything is read or changed. Processing
@@ -20,11 +30,15 @@ from typing import Any, Protocol
 
 from fleece.calendar import MarketCalendar
 from fleece.clock import ScaledClock
+from fleece.data.iex import iex_tape
 from fleece.data.session import session_for
 from fleece.errors import ConfigError
+from fleece.exchange.assets import AssetBook
 from fleece.exchange.engine import Engine
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import IdSource, OrderRequest, SimOrder
+from fleece.exchange.partial_fills import PaperPartialFills
+from fleece.exchange.rate_limit import RateLimiter
 from fleece.models import Bar
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
@@ -35,6 +49,12 @@ LAND_BEFORE_OPEN = timedelta(minutes=2)
 DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
 # The request and submission counters by name, as the state file keeps them.
 Counters = dict[str, dict[str, int]]
+PLANS = ("free", "unlimited")
+FEEDS = ("sip", "iex")
+#: Alpaca's free plan allows SIP data only this far in the past.
+SIP_DELAY = timedelta(minutes=15)
+#: Requests per minute an Alpaca account may make (``--rate-limit``).
+DEFAULT_RATE_LIMIT = 200
 
 
 class SimClock(Protocol):
@@ -58,8 +78,13 @@ class SimExchange:
         calendar: the market calendar (NYSE by default).
         cash: starting cash in dollars.
         slippage_bps: market-order slippage in basis points.
-        seed: seeds order ids, generated client_order_ids and the account id.
+        seed: seeds order ids, generated client_order_ids, the account id and the IEX tape.
         skip_closed: when the clock runs at speed, jump over nights and weekends.
+        plan: ``free`` or ``unlimited`` (see the module docstring).
+        data_feed: what ``bars`` are: ``sip`` (the IEX tape is derived) or ``iex`` (served as is).
+        partial_fills: the fraction of fills split in two (:mod:`fleece.exchange.partial_fills`).
+        inactive: symbols whose asset is inactive (not tradable).
+        rate_limit: requests per simulated minute (per API) before 429s.
     """
 
     def __init__(
@@ -72,9 +97,28 @@ class SimExchange:
         slippage_bps: float = 0.0,
         seed: int = 0,
         skip_closed: bool = True,
+        plan: str = "unlimited",
+        data_feed: str = "iex",
+        partial_fills: float = 0.0,
+        inactive: Sequence[str] = (),
+        rate_limit: int = DEFAULT_RATE_LIMIT,
     ) -> None:
+        _check_choice("plan", plan, PLANS)
+        _check_choice("data_feed", data_feed, FEEDS)
+        if rate_limit < 1:
+            raise ConfigError("exchange", "rate_limit", "must be at least 1 request a minute")
         self.calendar = calendar or MarketCalendar()
-        self.store = BarStore(bars, self.calendar)
+        self.plan = plan
+        self.data_feed = data_feed
+        # The clock is read through the exchange: a restored state file replaces it.
+        self.limiter = RateLimiter(rate_limit, self._clock_now)
+        full = BarStore(bars, self.calendar)
+        iex = full if data_feed == "iex" else BarStore(iex_tape(bars, seed), self.calendar)
+        #: What each ``feed`` serves.
+        self.tapes = {"sip": full, "iex": iex}
+        #: The tape the account's orders fill on and its positions are valued at.
+        self.store = iex if plan == "free" else full
+        self.assets = AssetBook(full.symbols, inactive)
         self.clock = clock
         self.created_at = clock.now()
         self.engine = Engine(
@@ -84,7 +128,10 @@ class SimExchange:
             cash_cents=round(cash * 100),
             slippage_bps=slippage_bps,
             ids=IdSource(seed),
+            assets=self.assets,
         )
+        if partial_fills:
+            self.engine.partial_fills = PaperPartialFills(partial_fills, seed)
         self.account_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"fleece-exchange/account/{seed}"))
         self.account_number = f"PA{abs(seed) % 10**10:010d}"
         self._skip = skip_closed and isinstance(clock, ScaledClock) and clock.speed > 0
@@ -108,6 +155,13 @@ class SimExchange:
                 now = self.clock.advance(target - now)
         self.engine.advance_to(now)
         return now
+
+    def _clock_now(self) -> datetime:
+        return self.clock.now()
+
+    def default_feed(self) -> str:
+        """The feed a request without ``feed`` reads: the best the plan allows."""
+        return "iex" if self.plan == "free" else "sip"
 
     def advance(self, minutes: float) -> datetime:
         """Move the clock forward by ``minutes`` (the stepped mode) and process what is due."""
@@ -158,6 +212,8 @@ class SimExchange:
                 "requests": dict(sorted(self._requests.items())),
                 "orders_submitted": self.engine.order_count,
                 "client_order_id_submissions": dict(self._submissions),
+                "plan": self.plan,
+                "rate_limited": self.limiter.counts(),
             }
 
 
@@ -174,6 +230,11 @@ def build_exchange(
     slippage_bps: float = 0.0,
     skip_closed: bool = True,
     paused: bool = False,
+    plan: str = "free",
+    data_feed: str = "sip",
+    partial_fills: float = 0.0,
+    inactive: Sequence[str] = (),
+    rate_limit: int = DEFAULT_RATE_LIMIT,
 ) -> SimExchange:
     """Build an exchange over a directory of bar files or over synthetic bars.
 
@@ -190,6 +251,12 @@ def build_exchange(
         slippage_bps: market-order slippage in basis points.
         skip_closed: jump over closed nights and weekends when ``speed > 0``.
         paused: the clock holds still at its start until ``exchange.clock.resume()``.
+        plan: ``free`` (a new paper account: IEX in real time, fills on the IEX tape) or
+            ``unlimited``.
+        data_feed: ``sip`` (the bars are the consolidated tape) or ``iex`` (already IEX bars).
+        partial_fills: the fraction of fills split in two (0 to 1).
+        inactive: symbols to report as inactive assets.
+        rate_limit: requests per simulated minute before 429s.
 
     Raises:
         ConfigError: (one line) contradictory or missing arguments, or no usable bars.
@@ -201,6 +268,8 @@ def build_exchange(
         raise ConfigError("exchange", "speed", "must be >= 0")
     if cash <= 0:
         raise ConfigError("exchange", "cash", "must be > 0")
+    if not 0.0 <= partial_fills <= 1.0:
+        raise ConfigError("exchange", "partial_fills", "must be between 0 and 1")
     calendar = MarketCalendar()
     bars = _load(symbols, data_dir, start, days, seed)
     if not bars:
@@ -214,7 +283,17 @@ def build_exchange(
         slippage_bps=slippage_bps,
         seed=seed,
         skip_closed=skip_closed,
+        plan=plan,
+        data_feed=data_feed,
+        partial_fills=partial_fills,
+        inactive=inactive,
+        rate_limit=rate_limit,
     )
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError("exchange", name, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _load(

@@ -79,14 +79,16 @@ def _schema() -> tuple[Codec, Any, str]:
     """The codec, the file's declared shape and the digest of its layout (built on first use:
     the engine's modules pull in pandas, and the CLI imports this module for its table)."""
     from fleece.calendar import MarketCalendar
+    from fleece.exchange.account_rules import AssetLookup
     from fleece.exchange.engine import Engine, FillSplit
     from fleece.exchange.faults import SavedCounts
     from fleece.exchange.market import BarStore
     from fleece.exchange.sim import Counters
     from fleece.exchange.typed_json import Codec
 
-    # The bars, the calendar and the fault hook belong to the new process, never to the file.
-    codec = Codec(external=(BarStore, MarketCalendar, FillSplit))
+    # The bars, the calendar, the assets and the fill hooks (faults, paper-like partial fills)
+    # belong to the new process, never to the file: the exchange's arguments give them again.
+    codec = Codec(external=(BarStore, MarketCalendar, FillSplit, AssetLookup))
     shape = TypedDict(  # type: ignore[name-match]  # noqa: UP013 (its types are imported lazily)
         "ExchangeState",
         {

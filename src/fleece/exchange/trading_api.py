@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 
 from fleece.calendar import NEW_YORK
+from fleece.exchange.ledger import PositionView
 from fleece.exchange.orders import (
     CODE_INVALID_ORDER,
     ExchangeError,
@@ -225,15 +226,19 @@ def _position_routes(router: APIRouter, exchange: SimExchange) -> None:
     def symbol_of(symbol_or_asset_id: str) -> str:
         return _symbol_of(exchange, symbol_or_asset_id)
 
+    def shown(view: PositionView) -> dict[str, Any]:
+        asset = exchange.assets.get(view.symbol)
+        return position_json(view, asset.exchange if asset else "NYSE")
+
     @router.get("/v2/positions")
     def get_positions() -> JSONResponse:
         with exchange.synced():
-            return JSONResponse([position_json(p) for p in engine.positions()])
+            return JSONResponse([shown(p) for p in engine.positions()])
 
     @router.get("/v2/positions/{symbol_or_asset_id}")
     def get_position(symbol_or_asset_id: str) -> JSONResponse:
         with exchange.synced():
-            return JSONResponse(position_json(engine.position(symbol_of(symbol_or_asset_id))))
+            return JSONResponse(shown(engine.position(symbol_of(symbol_or_asset_id))))
 
     @router.delete("/v2/positions/{symbol_or_asset_id}")
     def delete_position(
@@ -288,16 +293,19 @@ def _market_routes(router: APIRouter, exchange: SimExchange) -> None:
 
     @router.get("/v2/assets")
     def get_assets(status: str | None = None, asset_class: str | None = None) -> JSONResponse:
-        if status not in (None, "active") or asset_class not in (None, "us_equity"):
+        if status not in (None, "active", "inactive") or asset_class not in (None, "us_equity"):
             return JSONResponse([])
-        return JSONResponse([asset_json(s) for s in exchange.store.symbols])
+        assets = exchange.assets.all()
+        if status is not None:
+            assets = [a for a in assets if a.active == (status == "active")]
+        return JSONResponse([asset_json(a) for a in assets])
 
     @router.get("/v2/assets/{symbol_or_asset_id}")
     def get_asset(symbol_or_asset_id: str) -> JSONResponse:
-        symbol = _symbol_of(exchange, symbol_or_asset_id)
-        if not exchange.store.has(symbol):
+        asset = exchange.assets.get(_symbol_of(exchange, symbol_or_asset_id))
+        if asset is None:
             raise not_found("asset not found")
-        return JSONResponse(asset_json(symbol))
+        return JSONResponse(asset_json(asset))
 
 
 def _calendar(exchange: SimExchange, first: date, last: date | None) -> list[dict[str, Any]]:

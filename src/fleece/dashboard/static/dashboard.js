@@ -140,6 +140,9 @@ function renderStatus(s) {
   const beat = s.last_heartbeat_age_seconds;
   setText("heartbeat", `heartbeat ${beat === null ? "—" : fmtDuration(beat) + " ago"}`);
   setText("clock", `${fmtStamp(s.now)} ET${s.simulated_time ? " (simulated)" : ""}`);
+  const dropped = Object.entries(s.dropped_symbols || {});
+  $("dropped").hidden = dropped.length === 0;
+  setText("dropped", `dropped: ${dropped.map(([sym, why]) => `${sym} (${why})`).join(", ")}`);
   $("read-only").hidden = s.controls_enabled;
   $("control-form").hidden = !s.controls_enabled;
   $("halt").disabled = s.kill_switch;

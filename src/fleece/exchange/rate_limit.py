@@ -1,0 +1,151 @@
+"""Alpaca's rate limit: ``X-RateLimit-*`` headers on every answer, 429 beyond the limit.
+
+Alpaca allows an account 200 requests a minute (per API: trading, market data) and says where it
+stands on every answer: ``X-RateLimit-Limit`` (requests a minute), ``X-RateLimit-Remaining``
+(left in the current window) and ``X-RateLimit-Reset`` (Unix seconds when the window renews).
+A request beyond the limit is answered 429 with the same headers and the body
+``{"code": 42910000, "message": "rate limit exceeded"}``, and is not processed.
+
+The exchange counts in fixed windows of one *simulated* minute (the window of a request is the
+minute of the simulated now it arrives at; ``Reset`` is that minute's end, in simulated Unix
+seconds), so a bot run at 300x real time meets the limit per market minute, as it would live.
+The layer sits outside everything else (fault injection included), so every answer carries the
+headers and a refused request never reaches the exchange. The admin routes (``/v1/sim/...``)
+are neither counted nor limited, and neither is ``GET /v2/clock`` (its answer carries the
+headers as they stand): a bot that follows the exchange's simulated time over HTTP (a loopback
+``ALPACA_BASE_URL``) reads the clock to know the time, as a bot on Alpaca reads its own clock;
+counting those reads would make a spent window hide the very reset the bot waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
+from typing import Any
+
+from fleece.exchange.orders import CODE_RATE_LIMITED
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+WINDOW_SECONDS = 60
+ADMIN_PREFIX = "/v1/sim/"
+RATE_LIMITED_MESSAGE = "rate limit exceeded"
+#: Answered with the headers but neither counted nor refused (see the module docstring).
+UNCOUNTED = frozenset({"/v2/clock"})
+
+
+def api_of(path: str) -> str:
+    """Which API's budget a request path spends: ``data`` or ``trading``."""
+    return "data" if path.startswith(("/v2/stocks", "/v1beta")) else "trading"
+
+
+class RateLimiter:
+    """Counts requests per API in fixed windows of one minute of ``now``.
+
+    Args:
+        limit: requests allowed per window and API.
+        now: the clock the windows follow (the exchange's simulated clock).
+    """
+
+    def __init__(self, limit: int, now: Callable[[], datetime]) -> None:
+        if limit < 1:
+            raise ValueError(f"the rate limit must be at least 1, got {limit}")
+        self.limit = limit
+        self._now = now
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}  # api -> (window index, requests)
+        self.refused: Counter[str] = Counter()
+
+    def take(self, api: str) -> tuple[bool, int, int]:
+        """Count one request of ``api``: (allowed, remaining, reset in Unix seconds)."""
+        window = math.floor(self._now().timestamp() / WINDOW_SECONDS)
+        with self._lock:
+            current, used = self._windows.get(api, (window, 0))
+            if current != window:
+                used = 0
+            used += 1
+            self._windows[api] = (window, used)
+            allowed = used <= self.limit
+            if not allowed:
+                self.refused[api] += 1
+        return allowed, max(0, self.limit - used), (window + 1) * WINDOW_SECONDS
+
+    def peek(self, api: str) -> tuple[int, int]:
+        """``api``'s remaining requests and reset now, without counting a request."""
+        window = math.floor(self._now().timestamp() / WINDOW_SECONDS)
+        with self._lock:
+            current, used = self._windows.get(api, (window, 0))
+        used = used if current == window else 0
+        return max(0, self.limit - used), (window + 1) * WINDOW_SECONDS
+
+    def exhaust(self, api: str, at: datetime | None = None) -> None:
+        """Spend the rest of ``api``'s window at ``at`` (default: now), as another client of the
+        account would."""
+        window = math.floor((at or self._now()).timestamp() / WINDOW_SECONDS)
+        with self._lock:
+            self._windows[api] = (window, self.limit)
+
+    def counts(self) -> dict[str, int]:
+        """Requests refused with 429 so far, per API."""
+        with self._lock:
+            return dict(self.refused)
+
+
+class RateLimitLayer:
+    """ASGI layer applying a :class:`RateLimiter` in front of ``app``."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection event."""
+        path = str(scope.get("path", ""))
+        if scope.get("type") != "http" or path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        if path in UNCOUNTED:
+            remaining, reset = self.limiter.peek(api_of(path))
+            allowed = True
+        else:
+            allowed, remaining, reset = self.limiter.take(api_of(path))
+        headers = [
+            (b"x-ratelimit-limit", str(self.limiter.limit).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
+            (b"x-ratelimit-reset", str(reset).encode()),
+        ]
+        if not allowed:
+            body = json.dumps({"code": CODE_RATE_LIMITED, "message": RATE_LIMITED_MESSAGE}).encode()
+            start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": 429, "headers": start + headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        await self.app(scope, receive, _HeaderSend(send, headers))
+
+
+class _HeaderSend:
+    """A ``send`` adding ``headers`` to the answer's start.
+
+    It keeps the server's ``__self__`` visible, so that the fault layer's dropped connection
+    still reaches the transport to close.
+    """
+
+    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+        self._send = send
+        self._headers = headers
+        self.__self__ = getattr(send, "__self__", None)
+
+    async def __call__(self, message: Message) -> None:
+        if message.get("type") == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", []), *self._headers]
+        await self._send(message)

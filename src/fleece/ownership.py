@@ -1,0 +1,111 @@
+"""What the bot owns: the one rule that says which positions and orders are the bot's.
+
+An Alpaca account may hold more than the bot put there: shares bought by hand, by another tool,
+or before the bot was installed, and orders it never sent. The bot closes, sells and cancels only
+its own, and every place that does (an exit, the graceful shutdown, ``fleece flatten``) asks this
+module:
+
+* **Own shares** of a symbol are what the bot's own fills add up to (its buys minus its sells,
+  in time order, never below zero: a sell never makes the bot own a short), and never more than
+  the account holds long at that moment. So a position that shrank outside the bot is closed
+  only as far as it still exists, and shares the bot did not buy are never sold by it.
+* **Own orders** are those whose ``client_order_id`` is one of the bot's intents.
+
+:func:`closing_plan` turns a shutdown or flatten mode into the orders to cancel and the
+positions to close:
+
+* ``own`` (the default): cancel the bot's open orders, close the bot's own shares;
+* ``all``: cancel every open order, close every position (a long one sold, a short one bought);
+* ``none``: close nothing (own orders are still cancelled when cancelling is asked for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fleece.models import BrokerOrder, Fill, Side
+
+
+class CloseMode(StrEnum):
+    """What a shutdown (or ``fleece flatten``) closes."""
+
+    OWN = "own"
+    ALL = "all"
+    NONE = "none"
+
+
+def own_net(fills: Iterable[Fill]) -> dict[str, int]:
+    """Shares the bot's own ``fills`` leave it with per symbol (never below zero)."""
+    held: dict[str, int] = {}
+    for fill in sorted(fills, key=lambda f: f.timestamp):
+        delta = fill.qty if fill.side is Side.BUY else -fill.qty
+        held[fill.symbol] = max(0, held.get(fill.symbol, 0) + delta)
+    return {symbol: qty for symbol, qty in held.items() if qty > 0}
+
+
+def owned_qty(own: int, broker_qty: int) -> int:
+    """Shares the bot may close: its own, and no more than the account holds long now."""
+    return max(0, min(own, broker_qty))
+
+
+def owned(own: Mapping[str, int], broker: Mapping[str, int]) -> dict[str, int]:
+    """:func:`owned_qty` for every symbol the bot owns shares of (zeros left out)."""
+    kept = {symbol: owned_qty(qty, broker.get(symbol, 0)) for symbol, qty in own.items()}
+    return {symbol: qty for symbol, qty in kept.items() if qty > 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """One position to close with a market order."""
+
+    symbol: str
+    side: Side
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingPlan:
+    """What a shutdown or flatten sends: cancels first, then the closing orders."""
+
+    cancel: tuple[str, ...]  # broker order ids
+    close: tuple[Close, ...]
+
+
+def closing_plan(
+    mode: CloseMode,
+    *,
+    own: Mapping[str, int],
+    positions: Mapping[str, int],
+    open_orders: Sequence[BrokerOrder],
+    is_ours: Callable[[str], bool],
+    cancel_orders: bool = True,
+) -> ClosingPlan:
+    """The orders to cancel and the positions to close in ``mode``.
+
+    Args:
+        mode: ``own``, ``all`` or ``none``.
+        own: the bot's own shares per symbol (see :func:`own_net`).
+        positions: the account's positions now, signed (short positions negative).
+        open_orders: the account's open orders now.
+        is_ours: whether a client_order_id is one of the bot's intents.
+        cancel_orders: cancel open orders first (only the bot's unless ``mode`` is ``all``).
+    """
+    everyone = mode is CloseMode.ALL
+    cancel = tuple(
+        o.id for o in open_orders if cancel_orders and (everyone or is_ours(o.client_order_id))
+    )
+    if mode is CloseMode.NONE:
+        return ClosingPlan(cancel, ())
+    if everyone:
+        closes = [
+            Close(symbol, Side.SELL if qty > 0 else Side.BUY, abs(qty))
+            for symbol, qty in sorted(positions.items())
+            if qty != 0
+        ]
+    else:
+        closes = [
+            Close(symbol, Side.SELL, qty) for symbol, qty in sorted(owned(own, positions).items())
+        ]
+    return ClosingPlan(cancel, tuple(closes))

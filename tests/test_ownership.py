@@ -1,0 +1,100 @@
+"""Specification of the ownership rule: what the bot may close and cancel, and nothing more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fleece.models import BrokerOrder, Fill, Side
+from fleece.ownership import Close, CloseMode, closing_plan, own_net, owned
+from fleece.trader import Portfolio
+
+T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)
+
+
+def fill(symbol: str, side: Side, qty: int, minute: int) -> Fill:
+    return Fill(
+        f"cid-{minute}", f"id-{minute}", symbol, side, qty, 100.0, T0 + timedelta(minutes=minute)
+    )
+
+
+def order(cid: str, symbol: str = "SPY") -> BrokerOrder:
+    return BrokerOrder(cid, cid, symbol, Side.BUY, 1, 0, None, "new", T0, T0, None)
+
+
+def test_own_shares_are_the_bots_buys_minus_its_sells_in_time_order_never_below_zero() -> None:
+    fills = [
+        fill("SPY", Side.SELL, 4, 5),  # recorded out of order: the buy came first
+        fill("SPY", Side.BUY, 10, 1),
+        fill("AAPL", Side.BUY, 3, 2),
+        fill("AAPL", Side.SELL, 3, 3),
+        fill("MSFT", Side.SELL, 2, 4),  # never a short of the bot's own
+    ]
+
+    assert own_net(fills) == {"SPY": 6}
+
+
+def test_the_bot_owns_no_more_than_the_account_holds_and_nothing_it_did_not_buy() -> None:
+    own = {"SPY": 10, "AAPL": 5}
+    broker = {"SPY": 25, "AAPL": 2, "TSLA": 40, "IBM": -3}
+
+    assert owned(own, broker) == {"SPY": 10, "AAPL": 2}
+
+
+def test_shutdown_in_own_mode_cancels_only_the_bots_orders_and_sells_only_its_shares() -> None:
+    orders = [order("sma_crossover-SPY-buy-1"), order("someone-else", "TSLA")]
+
+    plan = closing_plan(
+        CloseMode.OWN,
+        own={"SPY": 10},
+        positions={"SPY": 25, "TSLA": 40},
+        open_orders=orders,
+        is_ours=lambda cid: cid.startswith("sma_crossover-"),
+    )
+
+    assert plan.cancel == ("sma_crossover-SPY-buy-1",)
+    assert plan.close == (Close("SPY", Side.SELL, 10),)
+
+
+def test_all_mode_cancels_every_order_and_closes_every_position_long_or_short() -> None:
+    plan = closing_plan(
+        CloseMode.ALL,
+        own={},
+        positions={"SPY": 25, "IBM": -3},
+        open_orders=[order("x"), order("y")],
+        is_ours=lambda cid: False,
+    )
+
+    assert plan.cancel == ("x", "y")
+    assert plan.close == (Close("IBM", Side.BUY, 3), Close("SPY", Side.SELL, 25))
+
+
+def test_none_mode_closes_nothing_and_cancels_only_the_bots_orders_if_asked() -> None:
+    orders = [order("mine"), order("theirs")]
+
+    plan = closing_plan(
+        CloseMode.NONE,
+        own={"SPY": 10},
+        positions={"SPY": 10},
+        open_orders=orders,
+        is_ours=lambda cid: cid == "mine",
+    )
+    kept = closing_plan(
+        CloseMode.OWN,
+        own={"SPY": 10},
+        positions={"SPY": 10},
+        open_orders=orders,
+        is_ours=lambda cid: cid == "mine",
+        cancel_orders=False,
+    )
+
+    assert (plan.cancel, plan.close) == (("mine",), ())
+    assert kept.cancel == ()
+
+
+def test_what_the_bot_owns_shrinks_when_the_position_shrank_outside_it_unless_in_flight() -> None:
+    book = Portfolio({"SPY": 10, "AAPL": 5})
+
+    changed = book.cap({"SPY": 6, "AAPL": 0}, in_flight={"AAPL"})
+
+    assert changed == {"SPY": 6}
+    assert book.qty == {"SPY": 6, "AAPL": 5}  # AAPL's own sell may not be recorded yet
