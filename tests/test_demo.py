@@ -103,8 +103,11 @@ def test_the_demo_trades_a_simulated_day_and_prints_what_it_did(demo: Demo) -> N
     assert buys > 0 and sells > 0  # it really trades: entries and exits
     assert row(out, "database") == "data/demo/trades.db"
     assert re.fullmatch(r"[\d,]+ \(\d+\.\d\d per market minute\)", row(out, "broker requests"))
-    empty = r"\d+\.\d% of [\d,]+ symbol-minutes had no bar \(\w+ \d+\.\d% \.\.\. \w+ \d+\.\d%\)"
-    assert re.fullmatch(empty, row(out, "empty minutes")), row(out, "empty minutes")
+    empty = r"(\d+\.\d)% of [\d,]+ symbol-minutes had no bar \(\w+ \d+\.\d% \.\.\. \w+ \d+\.\d%\)"
+    shares = re.fullmatch(empty, row(out, "empty minutes"))
+    assert shares, row(out, "empty minutes")
+    # The free plan's IEX tape, as a new paper account reads it: minutes without a trade on IEX.
+    assert float(shares.group(1)) > 5.0
     for name in ("realised P&L", "unrealised P&L", "equity", "refusals", "exit", "log"):
         row(out, name)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 from fleece.models import Bar
 
@@ -87,6 +88,24 @@ def iex_bar(bar: Bar) -> Bar:
 def iex_series(bars: Sequence[Bar], seed: int) -> list[Bar]:
     """The IEX tape of one symbol's consolidated bars."""
     return [iex_bar(bar) for bar in bars if on_iex(bar, seed)]
+
+
+#: How late a re-issued bar is published (Alpaca re-issues a bar with late trades about 30 s
+#: after its minute: ALPACA-FACTS.md, "Timing").
+LATE_BY = timedelta(seconds=30)
+
+
+def publish_delay(bar: Bar, seed: int, late_share: float) -> timedelta:
+    """How long after its minute's end ``bar`` is published: 0, or :data:`LATE_BY` for a
+    ``late_share`` of bars (a seeded draw per symbol and minute, independent of the IEX one).
+
+    A bot that judged the minute empty before then meets the bar as a *late* one.
+    """
+    if late_share <= 0:
+        return timedelta(0)
+    key = f"fleece-late:{seed}:{bar.symbol}:{int(bar.timestamp.timestamp())}".encode()
+    draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / _SCALE
+    return LATE_BY if draw < late_share else timedelta(0)
 
 
 def iex_tape(bars: Mapping[str, Sequence[Bar]], seed: int) -> dict[str, list[Bar]]:

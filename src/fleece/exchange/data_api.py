@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, time
 from typing import Any
 
@@ -88,8 +88,12 @@ def page_of_bars(
     limit: int,
     descending: bool = False,
     token: str | None = None,
+    published: Callable[[Bar, datetime], bool] | None = None,
 ) -> tuple[dict[str, list[Bar]], str | None]:
-    """One page of closed bars for ``symbols`` and the token of the next page (or None)."""
+    """One page of closed bars for ``symbols`` and the token of the next page (or None).
+
+    ``published`` leaves out bars not published yet at ``now`` (a late re-issue).
+    """
     resume = decode_token(token) if token else None
     page: dict[str, list[Bar]] = {}
     room = limit
@@ -101,6 +105,8 @@ def page_of_bars(
             if symbol == resume[0]:
                 lo, hi = (lo, min(hi, resume[1])) if descending else (max(lo, resume[1]), hi)
         bars = store.closed_range(symbol, lo, hi, now)
+        if published is not None:
+            bars = [b for b in bars if published(b, now)]
         if descending:
             bars = bars[::-1]
         if room == 0:
@@ -146,6 +152,7 @@ def data_router(exchange: SimExchange) -> APIRouter:
                 limit=limit,
                 descending=sort == "desc",
                 token=query.get("page_token") or None,
+                published=exchange.published if exchange.late_bars else None,
             )
 
     @router.get("/v2/stocks/bars")

@@ -244,6 +244,10 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     inactive: Annotated[
         str | None, typer.Option(help="Symbols whose asset is inactive, e.g. GOLD.")
     ] = None,
+    late_bars: Annotated[
+        float,
+        typer.Option(help="Share of bars published 30 s after their minute (late re-issues)."),
+    ] = 0.0,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
     if not is_loopback(host):
@@ -288,6 +292,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
             partial_fills=partial_fills,
             rate_limit=rate_limit,
             inactive=[s.strip().upper() for s in (inactive or "").split(",") if s.strip()],
+            late_bars=late_bars,
         )
         server = ExchangeServer(
             exchange, api_key, api_secret, host, port, faults=FaultInjector(plan), state_path=state

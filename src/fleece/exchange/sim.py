@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from fleece.calendar import MarketCalendar
 from fleece.clock import ScaledClock
-from fleece.data.iex import iex_tape
+from fleece.data.iex import iex_tape, publish_delay
 from fleece.data.session import session_for
 from fleece.errors import ConfigError
 from fleece.exchange.assets import AssetBook
@@ -40,6 +40,8 @@ from fleece.exchange.orders import IdSource, OrderRequest, SimOrder
 from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
 from fleece.models import Bar
+
+ONE_MINUTE = timedelta(minutes=1)
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
@@ -85,6 +87,9 @@ class SimExchange:
         partial_fills: the fraction of fills split in two (:mod:`fleece.exchange.partial_fills`).
         inactive: symbols whose asset is inactive (not tradable).
         rate_limit: requests per simulated minute (per API) before 429s.
+        late_bars: the share of bars published :data:`~fleece.data.iex.LATE_BY` after their
+            minute (Alpaca re-issues a bar with late trades about 30 s later); fills and marks
+            are not delayed, only what the data API serves.
     """
 
     def __init__(
@@ -102,8 +107,13 @@ class SimExchange:
         partial_fills: float = 0.0,
         inactive: Sequence[str] = (),
         rate_limit: int = DEFAULT_RATE_LIMIT,
+        late_bars: float = 0.0,
     ) -> None:
         _check_choice("plan", plan, PLANS)
+        if not 0 <= late_bars <= 1:
+            raise ConfigError("exchange", "late_bars", f"must be in [0, 1], got {late_bars}")
+        self.late_bars = late_bars
+        self.seed = seed
         _check_choice("data_feed", data_feed, FEEDS)
         if rate_limit < 1:
             raise ConfigError("exchange", "rate_limit", "must be at least 1 request a minute")
@@ -145,6 +155,11 @@ class SimExchange:
         """Hold the lock with the engine brought up to the simulated now; yield that now."""
         with self._lock:
             yield self._sync()
+
+    def published(self, bar: Bar, now: datetime) -> bool:
+        """True once ``bar`` is published at ``now`` (its minute closed, and any delay passed)."""
+        delay = publish_delay(bar, self.seed, self.late_bars)
+        return bar.timestamp + ONE_MINUTE + delay <= now
 
     def _sync(self) -> datetime:
         now = self.clock.now()
@@ -235,6 +250,7 @@ def build_exchange(
     partial_fills: float = 0.0,
     inactive: Sequence[str] = (),
     rate_limit: int = DEFAULT_RATE_LIMIT,
+    late_bars: float = 0.0,
 ) -> SimExchange:
     """Build an exchange over a directory of bar files or over synthetic bars.
 
@@ -257,6 +273,7 @@ def build_exchange(
         partial_fills: the fraction of fills split in two (0 to 1).
         inactive: symbols to report as inactive assets.
         rate_limit: requests per simulated minute before 429s.
+        late_bars: the share of bars published 30 s after their minute (late re-issues).
 
     Raises:
         ConfigError: (one line) contradictory or missing arguments, or no usable bars.
@@ -288,6 +305,7 @@ def build_exchange(
         partial_fills=partial_fills,
         inactive=inactive,
         rate_limit=rate_limit,
+        late_bars=late_bars,
     )
 
 
