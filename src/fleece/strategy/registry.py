@@ -45,10 +45,15 @@ BUILTINS: Mapping[str, type[Strategy]] = {
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A strategy class and where it came from ("built-in", "entry point pkg 1.0", a file)."""
+    """A strategy class and where it came from ("built-in", "entry point pkg 1.0", a file).
+
+    ``spec`` is what ``strategy.name`` in trading.yaml says to find it (an entry point's name
+    may differ from the class's ``name``).
+    """
 
     cls: type[Strategy]
     origin: str
+    spec: str = ""
 
 
 def _is_strategy(obj: object) -> bool:
@@ -106,7 +111,7 @@ def find(spec: str, base: Path | None = None) -> Found:
         LookupError: nothing by that name, or it is not a strategy (one-line message).
     """
     if spec in BUILTINS:
-        return Found(BUILTINS[spec], "built-in")
+        return Found(BUILTINS[spec], "built-in", spec)
     if ":" in spec:
         where, _, class_name = spec.rpartition(":")
         if not where or not class_name.isidentifier():
@@ -115,8 +120,8 @@ def find(spec: str, base: Path | None = None) -> Found:
             path = Path(where).expanduser()
             if not path.is_absolute() and base is not None:
                 path = base / path
-            return Found(_from_file(path, class_name, spec), str(path))
-        return Found(_from_module(where, class_name, spec), f"module {where}")
+            return Found(_from_file(path, class_name, spec), str(path), spec)
+        return Found(_from_module(where, class_name, spec), f"module {where}", spec)
     points = _entry_points()
     if spec in points:
         point = points[spec]
@@ -126,7 +131,7 @@ def find(spec: str, base: Path | None = None) -> Found:
             raise LookupError(f"entry point {spec!r} failed to load: {exc}") from None
         dist = getattr(point, "dist", None)
         origin = f"entry point ({dist.name} {dist.version})" if dist else "entry point"
-        return Found(_check_class(loaded, spec), origin)
+        return Found(_check_class(loaded, spec), origin, spec)
     known = sorted({*BUILTINS, *points})
     close = difflib.get_close_matches(spec, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
@@ -322,16 +327,22 @@ def describe_params(cls: type[Strategy]) -> list[ParamInfo]:
                 if value is not None:
                     bounds.append(f"{sign} {value}")
         kind = getattr(info.annotation, "__name__", str(info.annotation))
-        out.append(
-            ParamInfo(name, kind, repr(info.default), ", ".join(bounds), info.description or "")
+        default = (
+            "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
         )
+        out.append(ParamInfo(name, kind, default, ", ".join(bounds), info.description or ""))
     return out
+
+
+def entry_point_names() -> list[str]:
+    """The names of the installed entry points of the group ``fleece.strategies``, sorted."""
+    return sorted(_entry_points())
 
 
 def available() -> list[Found]:
     """The built-ins, then the installed entry points (those that load)."""
-    found = [Found(cls, "built-in") for cls in BUILTINS.values()]
-    for spec in sorted(_entry_points()):
+    found = [Found(cls, "built-in", name) for name, cls in BUILTINS.items()]
+    for spec in entry_point_names():
         try:
             found.append(find(spec))
         except LookupError:
