@@ -126,6 +126,7 @@ def sweep_command(
         list[str] | None,
         typer.Option(
             "--param",
+            metavar="NAME=V1,V2",
             help="a strategy parameter and its values, e.g. entry=10,20,40; repeat for others",
         ),
     ] = None,
