@@ -100,6 +100,15 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def file_of(spec: str, base: Path | None = None) -> Path | None:
+    """The file ``spec`` names (``path/to/file.py:Class``), ``base`` applied; None if none."""
+    where, colon, _ = spec.rpartition(":")
+    if not colon or not (where.endswith(".py") or "/" in where or "\\" in where):
+        return None
+    path = Path(where).expanduser()
+    return base / path if not path.is_absolute() and base is not None else path
+
+
 def find(spec: str, base: Path | None = None) -> Found:
     """The strategy class ``spec`` names (see the module docstring).
 
@@ -116,10 +125,8 @@ def find(spec: str, base: Path | None = None) -> Found:
         where, _, class_name = spec.rpartition(":")
         if not where or not class_name.isidentifier():
             raise LookupError(f"{spec!r} is not FILE.py:Class nor package.module:Class")
-        if where.endswith(".py") or "/" in where or "\\" in where:
-            path = Path(where).expanduser()
-            if not path.is_absolute() and base is not None:
-                path = base / path
+        path = file_of(spec, base)
+        if path is not None:
             return Found(_from_file(path, class_name, spec), str(path), spec)
         return Found(_from_module(where, class_name, spec), f"module {where}", spec)
     points = _entry_points()
@@ -240,7 +247,10 @@ def resolve(
             ``strategy.<parameter>``) and the reason.
     """
     # Absolute: the spec may be rebuilt in another process, from another working directory.
-    base = base.absolute() if base is not None else Path.cwd()
+    if base is not None:
+        base = base.absolute()
+    elif file_of(name) is not None:
+        base = Path.cwd()
     try:
         found = find(name, base)
     except LookupError as exc:
@@ -280,12 +290,9 @@ def rebuild(name: str, params: Mapping[str, Any], base: str | None) -> StrategyS
 
 def _file_stamp(name: str, base: Path | None) -> tuple[int, int] | None:
     """The modification time and size of the file ``name`` points to, if it names one."""
-    where = name.rpartition(":")[0]
-    if not where.endswith(".py"):
+    path = file_of(name, base)
+    if path is None:
         return None
-    path = Path(where).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
     try:
         stat = path.stat()
     except OSError:
