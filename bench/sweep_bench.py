@@ -5,6 +5,8 @@ Usage (``make bench-sweep`` runs the default)::
     python bench/sweep_bench.py                  # 31 symbols x 20 sessions, a 24-run grid
     python bench/sweep_bench.py --days 5         # quicker
     python bench/sweep_bench.py --workers 1,2,4  # on a bigger machine
+    python bench/sweep_bench.py --strategy donchian_breakout --param entry=10,20,40 \
+        --param exit=5,10                        # any strategy (a file.py:Class too), any axes
 
 The same grid runs three ways: one by one in this process (no Dask: the reference), on a
 LocalCluster of 1 worker process, and on one of 2 (and any other counts asked for). Each Dask
@@ -38,7 +40,9 @@ from distributed import Client
 
 from fleece.backtest.data import MarketData, synthetic_market
 from fleece.config import TradingConfig, load_trading_config
-from fleece.sweep.executor import DaskExecutor, SerialExecutor, open_client
+from fleece.errors import FleeceError
+from fleece.sweep.axes import build_axes
+from fleece.sweep.executor import DaskExecutor, SerialExecutor, check_strategy, open_client
 from fleece.sweep.grid import GridAxes
 from fleece.sweep.sweep import SweepPlan, SweepSpec, plan_sweep
 from fleece.sweep.tasks import Outcome
@@ -84,17 +88,25 @@ def load() -> str:
         return "n/a"
 
 
-def build_plan(symbols: int, days: int) -> tuple[MarketData, SweepPlan]:
-    """The market and the grid: 3 fast x 2 medium x 4 slow windows = 24 runs."""
+def build_plan(
+    symbols: int, days: int, strategy: str = "sma_crossover", params: list[str] | None = None
+) -> tuple[MarketData, SweepPlan]:
+    """The market and the grid: by default the SMA's 3 fast x 2 medium x 4 slow windows = 24
+    runs; with ``params`` (``NAME=V1,V2`` each, as ``fleece sweep --param``) the strategy's."""
     market = synthetic_market(SYMBOLS[:symbols], FIRST_DAY, days, seed=11)
-    trading = TradingConfig.model_validate({"symbols": {"list": SYMBOLS[:symbols]}})
-    axes = GridAxes(
-        fast=(5, 10, 15),
-        medium=(20, 30),
-        slow=(60, 90, 120, 180),
-        max_position_pct=(0.1,),
-        symbol_sets=(tuple(sorted(SYMBOLS[:symbols])),),
+    trading = TradingConfig.model_validate(
+        {"symbols": {"list": SYMBOLS[:symbols]}, "strategy": {"name": strategy}}
     )
+    if params:
+        axes = build_axes(trading, params=params)
+    elif strategy == "sma_crossover":
+        axes = GridAxes.of(
+            {"fast": (5, 10, 15), "medium": (20, 30), "slow": (60, 90, 120, 180)},
+            max_position_pct=(0.1,),
+            symbol_sets=(tuple(sorted(SYMBOLS[:symbols])),),
+        )
+    else:
+        raise SystemExit(f"--strategy {strategy}: give its axes with --param NAME=V1,V2")
     return market, plan_sweep(market, SweepSpec(axes=axes, trading=trading))
 
 
@@ -122,6 +134,8 @@ def measure(market: MarketData, plan: SweepPlan, counts: list[int], rounds: int)
     """
     with ExitStack() as stack:
         clusters = {n: start_cluster(stack, n) for n in counts}
+        for client, _ in clusters.values():
+            check_strategy(client, plan.spec.trading.strategy.spec)
         best: dict[int, float] = {}
         reference: list[Outcome] = []
         for _ in range(rounds):
@@ -171,12 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=20, help="synthetic sessions")
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
+    parser.add_argument("--strategy", default="sma_crossover", help="the strategy swept")
+    parser.add_argument(
+        "--param", action="append", default=[], help="NAME=V1,V2 (as fleece sweep --param)"
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
 
-    market, plan = build_plan(args.symbols, args.days)
+    try:
+        market, plan = build_plan(args.symbols, args.days, args.strategy, args.param)
+    except FleeceError as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(
-        f"sweep benchmark: {len(plan.first_round)} backtests, each {args.symbols} symbols x "
+        f"sweep benchmark of {args.strategy}: {len(plan.first_round)} backtests, each "
+        f"{args.symbols} symbols x "
         f"{args.days} sessions ({market.regular_count:,} bars); best of {args.rounds} rounds"
     )
     print(

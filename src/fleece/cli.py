@@ -314,5 +314,12 @@ app.command("sweep")(sweep_command)
 # --- end sweep commands ---
 
 
+# --- strategy commands (cli_strategy: list, new) ---
+from fleece.cli_strategy import strategy_app  # noqa: E402
+
+app.add_typer(strategy_app, name="strategy")
+# --- end strategy commands ---
+
+
 if __name__ == "__main__":
     app()

@@ -96,3 +96,38 @@ def test_a_bad_cash_amount_is_a_config_error_not_a_skipped_grid(workdir: Path) -
 
     assert code == 2
     assert "--cash" in output
+
+
+def _donchian(workdir: Path) -> None:
+    (workdir / "trading.yaml").write_text(
+        "symbols:\n  list: [SPY, IBM]\nstrategy:\n  name: donchian_breakout\n", encoding="utf-8"
+    )
+
+
+def test_a_sweep_over_the_configured_strategys_own_parameters(workdir: Path) -> None:
+    _donchian(workdir)
+
+    code, output, out = _sweep(
+        workdir, "--symbols", "SPY", "--param", "entry=10,20", "--param", "exit=5,0", "--serial"
+    )
+
+    assert code == 0, output
+    with (out / "runs.csv").open(encoding="utf-8") as f:
+        rows = [(r["entry"], r["exit"], r["status"]) for r in csv.DictReader(f)]
+    assert rows == [
+        ("10", "5", "ok"),
+        ("10", "0", "skipped"),
+        ("20", "5", "ok"),
+        ("20", "0", "skipped"),
+    ]
+    assert "Best sharpe by entry and exit" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_sma_shorthands_are_refused_for_another_strategy_in_one_line(workdir: Path) -> None:
+    _donchian(workdir)
+
+    code, output, _ = _sweep(workdir, "--fast", "5,10", "--serial")
+
+    assert code == 2
+    assert output.strip().startswith("error: command line: --fast:")
+    assert len(output.strip().splitlines()) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from distributed import Client, LocalCluster
 from sweep_helpers import (
@@ -12,10 +14,19 @@ from sweep_helpers import (
     one_by_one,
     spec,
     tiny_market,
+    user_strategy_config,
 )
 
-from fleece.sweep.executor import DaskExecutor, SerialExecutor, SweepError, check_workers
-from fleece.sweep.sweep import plan_sweep, run_sweep
+from fleece.sweep.axes import build_axes
+from fleece.sweep.executor import (
+    DaskExecutor,
+    SerialExecutor,
+    SweepError,
+    check_strategy,
+    check_workers,
+)
+from fleece.sweep.sweep import SweepSpec, plan_sweep, run_sweep
+from fleece.sweep.walkforward import WalkForward
 
 
 def test_a_sweep_on_the_cluster_gives_exactly_the_results_of_running_each_backtest_alone(
@@ -60,7 +71,7 @@ def test_a_task_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_o
     result = run_sweep(plan, DaskExecutor(dask_client, market, fail_when_fast_is_4))
 
     failed = [o for o in result.outcomes if not o.ok]
-    assert {o.spec.params.fast for o in failed} == {FAILING_FAST}
+    assert {o.spec.params.value("fast") for o in failed} == {FAILING_FAST}
     assert len(failed) == 4
     for outcome in failed:
         assert outcome.error is not None
@@ -127,7 +138,7 @@ def test_a_task_whose_worker_dies_is_reported_with_its_parameters(dask_client: C
 
     assert [o.ok for o in result.outcomes] == [True, False]
     lost = result.failures[0]
-    assert lost.spec.params.fast == FAILING_FAST
+    assert lost.spec.params.value("fast") == FAILING_FAST
     assert "KilledWorker" in (lost.error or "")
     dask_client.wait_for_workers(2)  # the nanny restarts the worker for the next tests
 
@@ -136,3 +147,40 @@ def test_a_cluster_without_workers_is_refused_in_one_line() -> None:
     empty = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
     with empty, Client(empty) as client, pytest.raises(SweepError, match="no Dask worker joined"):
         check_workers(client, timeout=0.2)
+
+
+def test_a_strategy_from_a_users_file_sweeps_on_the_workers_exactly_as_in_process(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    # The class lives in a module only this process loaded: it must travel by value (name,
+    # parameters, file) and be found again on each worker, never be pickled by reference.
+    trading = user_strategy_config(tmp_path)
+    market = tiny_market()
+    axes = build_axes(trading, params=["window=3,6", "threshold=0,0.001"])
+    sweep = SweepSpec(axes=axes, trading=trading, walk_forward=WalkForward(2, 1))
+    plan = plan_sweep(market, sweep)
+    check_strategy(dask_client, trading.strategy.spec)
+
+    on_dask = run_sweep(plan, DaskExecutor(dask_client, market))
+    serial = run_sweep(plan, SerialExecutor(market))
+
+    assert on_dask.failures == ()
+    assert [(o.spec, o.stats) for o in on_dask.outcomes] == [
+        (o.spec, o.stats) for o in serial.outcomes
+    ]
+    assert sum(o.stats.trades for o in on_dask.phase("grid") if o.stats) > 0
+    assert {o.spec.config.strategy.cls.name for o in on_dask.outcomes} == {"momentum"}
+
+
+def test_a_worker_without_the_strategy_file_stops_the_sweep_in_one_line(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    trading = user_strategy_config(tmp_path)
+    (tmp_path / "momentum.py").unlink()  # as on a worker machine without the file
+
+    with pytest.raises(SweepError) as refused:
+        check_strategy(dask_client, trading.strategy.spec)
+
+    message = str(refused.value)
+    assert "cannot load the strategy momentum.py:Momentum (no such file" in message
+    assert "\n" not in message

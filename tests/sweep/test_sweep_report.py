@@ -76,7 +76,7 @@ def test_each_heatmap_cell_is_the_best_run_over_the_other_parameters() -> None:
             values = [
                 o.metric("sharpe")
                 for o in result.phase("grid")
-                if (o.spec.params.fast, o.spec.params.medium) == (fast, medium)
+                if (o.spec.params.value("fast"), o.spec.params.value("medium")) == (fast, medium)
             ]
             defined = [v for v in values if v is not None]
             expected = max(defined) if defined else math.nan

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sweep_helpers import spec, tiny_market, with_prices_scaled_from
+from sweep_helpers import sma_point, spec, tiny_market, with_prices_scaled_from
 
 from fleece.backtest.equity import EquityCurve
 from fleece.backtest.stats import Stats
 from fleece.calendar import MarketCalendar
 from fleece.errors import ConfigError
 from fleece.sweep.executor import SerialExecutor, SweepError
-from fleece.sweep.grid import Params
 from fleece.sweep.sweep import plan_sweep, run_sweep
 from fleece.sweep.tasks import Outcome, TaskSpec, market_for
 from fleece.sweep.walkforward import (
@@ -127,7 +126,7 @@ def _stats(**figures: float | None) -> Stats:
 
 
 def _outcome(task_id: int, sharpe: float | None, error: str | None = None) -> Outcome:
-    task = TaskSpec(task_id, "train", Params(3, 8, 20, 0.1, ("SPY",)), None)  # type: ignore[arg-type]
+    task = TaskSpec(task_id, "train", sma_point(3, 8, 20, 0.1, ("SPY",)), None)  # type: ignore[arg-type]
     if error:
         return Outcome.failed(task, error)
     return Outcome(task, _stats(sharpe=sharpe))
@@ -157,7 +156,7 @@ def _test_window(index: int, equity_cents: list[int]) -> WindowResult:
     day = date(2024, 1, 1)
     window = Window(index, day, day, day, day)
     test = Outcome(
-        TaskSpec(index, "test", Params(3, 8, 20, 0.1, ("SPY",)), None),  # type: ignore[arg-type]
+        TaskSpec(index, "test", sma_point(3, 8, 20, 0.1, ("SPY",)), None),  # type: ignore[arg-type]
         _stats(initial_equity=100.0, final_equity=equity_cents[-1] / 100),
         equity=curve,
     )

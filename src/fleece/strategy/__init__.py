@@ -12,7 +12,7 @@ Strategies are found by name, entry point (``fleece.strategies``) or ``file.py:C
 from __future__ import annotations
 
 from fleece.minute_grid import GridSeries
-from fleece.models import Bar, Side, Signal
+from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, to_ticks
 from fleece.strategy.api import MinuteContext, Strategy, StrategyParams, nan_series
 from fleece.strategy.donchian import DonchianBreakout
 from fleece.strategy.opening_range import OpeningRange
@@ -27,6 +27,7 @@ from fleece.strategy.vectorized import crossover_events, signals_from_events, va
 __all__ = [
     "REASON_CROSS_ABOVE",
     "REASON_CROSS_BELOW",
+    "TICKS_PER_DOLLAR",
     "Bar",
     "DonchianBreakout",
     "GridSeries",
@@ -41,5 +42,6 @@ __all__ = [
     "crossover_events",
     "nan_series",
     "signals_from_events",
+    "to_ticks",
     "validate_windows",
 ]

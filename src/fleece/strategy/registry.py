@@ -17,8 +17,10 @@ code, exactly as the bot's own code runs: trading.yaml must be as well protected
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,10 +45,15 @@ BUILTINS: Mapping[str, type[Strategy]] = {
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A strategy class and where it came from ("built-in", "entry point pkg 1.0", a file)."""
+    """A strategy class and where it came from ("built-in", "entry point pkg 1.0", a file).
+
+    ``spec`` is what ``strategy.name`` in trading.yaml says to find it (an entry point's name
+    may differ from the class's ``name``).
+    """
 
     cls: type[Strategy]
     origin: str
+    spec: str = ""
 
 
 def _is_strategy(obj: object) -> bool:
@@ -93,6 +100,15 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def file_of(spec: str, base: Path | None = None) -> Path | None:
+    """The file ``spec`` names (``path/to/file.py:Class``), ``base`` applied; None if none."""
+    where, colon, _ = spec.rpartition(":")
+    if not colon or not (where.endswith(".py") or "/" in where or "\\" in where):
+        return None
+    path = Path(where).expanduser()
+    return base / path if not path.is_absolute() and base is not None else path
+
+
 def find(spec: str, base: Path | None = None) -> Found:
     """The strategy class ``spec`` names (see the module docstring).
 
@@ -104,17 +120,15 @@ def find(spec: str, base: Path | None = None) -> Found:
         LookupError: nothing by that name, or it is not a strategy (one-line message).
     """
     if spec in BUILTINS:
-        return Found(BUILTINS[spec], "built-in")
+        return Found(BUILTINS[spec], "built-in", spec)
     if ":" in spec:
         where, _, class_name = spec.rpartition(":")
         if not where or not class_name.isidentifier():
             raise LookupError(f"{spec!r} is not FILE.py:Class nor package.module:Class")
-        if where.endswith(".py") or "/" in where or "\\" in where:
-            path = Path(where).expanduser()
-            if not path.is_absolute() and base is not None:
-                path = base / path
-            return Found(_from_file(path, class_name, spec), str(path))
-        return Found(_from_module(where, class_name, spec), f"module {where}")
+        path = file_of(spec, base)
+        if path is not None:
+            return Found(_from_file(path, class_name, spec), str(path), spec)
+        return Found(_from_module(where, class_name, spec), f"module {where}", spec)
     points = _entry_points()
     if spec in points:
         point = points[spec]
@@ -124,7 +138,7 @@ def find(spec: str, base: Path | None = None) -> Found:
             raise LookupError(f"entry point {spec!r} failed to load: {exc}") from None
         dist = getattr(point, "dist", None)
         origin = f"entry point ({dist.name} {dist.version})" if dist else "entry point"
-        return Found(_check_class(loaded, spec), origin)
+        return Found(_check_class(loaded, spec), origin, spec)
     known = sorted({*BUILTINS, *points})
     close = difflib.get_close_matches(spec, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
@@ -147,30 +161,61 @@ def parse_params(cls: type[Strategy], given: Mapping[str, Any]) -> StrategyParam
         where = ".".join(str(p) for p in error["loc"])
         named = f"{where}: " if where else ""
         if error["type"] == "extra_forbidden":
-            valid = list(cls.Params.model_fields)
-            close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1, cutoff=0.6)
-            takes = ", ".join(valid)
-            hint = f"did you mean {close[0]!r}?" if close else f"{cls.name} takes: {takes}"
-            raise ValueError(f"{named}unknown parameter of {cls.name}; {hint}") from None
+            raise ValueError(f"{named}{unknown_param(cls, str(error['loc'][-1]))}") from None
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] not in ("value_error", "missing"):
             message += f" (got {error['input']!r})"
         raise ValueError(f"{named}{' '.join(message.split())}") from None
 
 
-@dataclass(frozen=True)
+def unknown_param(cls: type[Strategy], name: str) -> str:
+    """``unknown parameter of X; did you mean 'entry'?`` (or the parameters it takes)."""
+    valid = list(cls.Params.model_fields)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    takes = ", ".join(valid) or "no parameters"
+    hint = f"did you mean {close[0]!r}?" if close else f"{cls.name} takes: {takes}"
+    return f"unknown parameter of {cls.name}; {hint}"
+
+
+@dataclass(frozen=True, eq=False)
 class StrategySpec:
     """A configured strategy: its class, where it came from and its validated parameters.
 
-    Picklable by value (a class found in a user's file is re-found by ``name`` in a Dask worker
-    through :meth:`build`'s caller), and :meth:`build` makes a fresh instance each time: every
-    run, live or backtest, starts from an empty state.
+    :meth:`build` makes a fresh instance each time: every run, live or backtest, starts from
+    an empty state.
+
+    A spec travels **by value** (pickle, Dask): what trading.yaml says (``name``, the
+    parameters as JSON data, the folder a relative file path starts from), found again where
+    it lands (:func:`rebuild`). A class from a user's file is never pickled by reference: its
+    module exists only in the process that loaded it. Two specs are equal when they say the
+    same (name, origin, parameters), whichever process loaded the class.
     """
 
     name: str
     cls: type[Strategy]
     params: StrategyParams
     origin: str = "built-in"
+    base: Path | None = None
+
+    def by_value(self) -> tuple[str, dict[str, Any], str | None]:
+        """``(name, parameters as JSON data, base folder)``: :func:`rebuild` takes them back."""
+        base = None if self.base is None else str(self.base)
+        return self.name, self.params.model_dump(mode="json"), base
+
+    def __reduce__(self) -> tuple[Callable[..., StrategySpec], tuple[Any, ...]]:
+        return rebuild, self.by_value()
+
+    def _key(self) -> tuple[str, str, str]:
+        params = json.dumps(self.params.model_dump(mode="json"), sort_keys=True, default=str)
+        return self.name, self.origin, params
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StrategySpec):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def warmup(self) -> int:
@@ -189,7 +234,7 @@ class StrategySpec:
             ValueError: the strategy refuses a value (``parameter: reason``).
         """
         params = parse_params(self.cls, {**self.params.model_dump(), **changes})
-        return StrategySpec(self.name, self.cls, params, self.origin)
+        return StrategySpec(self.name, self.cls, params, self.origin, self.base)
 
 
 def resolve(
@@ -201,6 +246,11 @@ def resolve(
         ConfigError: one line naming ``source``, the key (``strategy.name`` or
             ``strategy.<parameter>``) and the reason.
     """
+    # Absolute: the spec may be rebuilt in another process, from another working directory.
+    if base is not None:
+        base = base.absolute()
+    elif file_of(name) is not None:
+        base = Path.cwd()
     try:
         found = find(name, base)
     except LookupError as exc:
@@ -213,7 +263,50 @@ def resolve(
         if colon and where.isidentifier():
             raise ConfigError(source, f"strategy.{where}", reason) from None
         raise ConfigError(source, "strategy", text) from None
-    return StrategySpec(name, found.cls, parsed, found.origin)
+    return StrategySpec(name, found.cls, parsed, found.origin, base)
+
+
+#: The source :func:`rebuild` names in its errors (it runs where the spec landed, e.g. a worker).
+_HERE = "trading.yaml (as shipped to this process)"
+
+
+def rebuild(name: str, params: Mapping[str, Any], base: str | None) -> StrategySpec:
+    """A spec from :meth:`StrategySpec.by_value`, found again in this process.
+
+    The class is found once per process and file version (a Dask worker unpickles a spec per
+    task); an edited file is read again.
+
+    Raises:
+        ConfigError: the strategy cannot be found here (e.g. a file missing on this machine).
+    """
+    folder = None if base is None else Path(base)
+    found = _find_once(name, folder, _file_stamp(name, folder))
+    try:
+        parsed = parse_params(found.cls, params)
+    except ValueError as exc:
+        raise ConfigError(_HERE, "strategy", str(exc)) from None
+    return StrategySpec(name, found.cls, parsed, found.origin, folder)
+
+
+def _file_stamp(name: str, base: Path | None) -> tuple[int, int] | None:
+    """The modification time and size of the file ``name`` points to, if it names one."""
+    path = file_of(name, base)
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=64)
+def _find_once(name: str, base: Path | None, stamp: tuple[int, int] | None) -> Found:
+    del stamp  # part of the cache key only
+    try:
+        return find(name, base)
+    except LookupError as exc:
+        raise ConfigError(_HERE, "strategy.name", str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,16 +334,22 @@ def describe_params(cls: type[Strategy]) -> list[ParamInfo]:
                 if value is not None:
                     bounds.append(f"{sign} {value}")
         kind = getattr(info.annotation, "__name__", str(info.annotation))
-        out.append(
-            ParamInfo(name, kind, repr(info.default), ", ".join(bounds), info.description or "")
+        default = (
+            "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
         )
+        out.append(ParamInfo(name, kind, default, ", ".join(bounds), info.description or ""))
     return out
+
+
+def entry_point_names() -> list[str]:
+    """The names of the installed entry points of the group ``fleece.strategies``, sorted."""
+    return sorted(_entry_points())
 
 
 def available() -> list[Found]:
     """The built-ins, then the installed entry points (those that load)."""
-    found = [Found(cls, "built-in") for cls in BUILTINS.values()]
-    for spec in sorted(_entry_points()):
+    found = [Found(cls, "built-in", name) for name, cls in BUILTINS.items()]
+    for spec in entry_point_names():
         try:
             found.append(find(spec))
         except LookupError:

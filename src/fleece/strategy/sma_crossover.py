@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Self
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from fleece.config_bounds import WindowBars
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, require_utc, to_ticks
@@ -130,9 +130,9 @@ class _Windows:
 class SmaParams(StrategyParams):
     """The three windows, in minutes of the grid: ``1 <= fast < medium < slow``."""
 
-    fast: WindowBars = 10
-    medium: WindowBars = 30
-    slow: WindowBars = 90
+    fast: WindowBars = Field(10, description="minutes of the fast SMA (< medium)")
+    medium: WindowBars = Field(30, description="minutes of the medium SMA (< slow)")
+    slow: WindowBars = Field(90, description="minutes of the slow SMA, the trend filter")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -15,6 +15,11 @@ more sessions) a property test checks it on as many as you like::
         check_vectorised(MyStrategy(MyStrategy.Params(window=7)), series)
 
 The built-in strategies run exactly this (tests/strategy/test_strategy_api.py).
+
+To check the decisions themselves, :func:`decide` steps a strategy over a series minute by
+minute as the framework does (holding after a BUY, flat after a SELL) and returns its signals;
+:func:`series_of` builds a series from a list of closes, :func:`minute_context` and
+:func:`grid_bar` give one minute's context and bar.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from fleece.minute_grid import Grid, GridSeries, grid_series
-from fleece.models import TICKS_PER_DOLLAR, Bar, Side
+from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal
 from fleece.strategy.api import MinuteContext, Strategy
 
 #: A Monday of the NYSE, 09:30 to 16:00 New York (14:30 to 21:00 UTC); sessions follow daily.
@@ -93,16 +98,42 @@ def grid_bar(series: GridSeries, i: int) -> Bar:
     )
 
 
-def _context(series: GridSeries, i: int, holding: bool) -> MinuteContext:
+def minute_context(series: GridSeries, i: int, *, position: int = 0) -> MinuteContext:
+    """The context of minute ``i`` of ``series`` with ``position`` shares held, no order open."""
     start = series.ts.item(i)
     return MinuteContext(
         now=datetime.fromtimestamp(start + 60, UTC),
-        position=1 if holding else 0,
+        position=position,
         buying=False,
         selling=False,
         session_open=datetime.fromtimestamp(series.session_open.item(i), UTC),
         session_close=datetime.fromtimestamp(series.session_close.item(i), UTC),
     )
+
+
+def _context(series: GridSeries, i: int, holding: bool) -> MinuteContext:
+    return minute_context(series, i, position=1 if holding else 0)
+
+
+def decide(strategy: Strategy, series: GridSeries) -> list[tuple[int, Signal]]:
+    """``strategy``'s signals over ``series``, minute by minute, as ``(minute index, signal)``.
+
+    The position follows the signals as if every order filled at once: a BUY while flat makes
+    it held (1 share), a SELL while holding makes it flat; other signals change nothing (the
+    bot is long-only). Sizing, risk limits and fills are the framework's and are not modelled.
+    """
+    held = 0
+    signals: list[tuple[int, Signal]] = []
+    for i in range(len(series)):
+        signal = strategy.on_minute(grid_bar(series, i), minute_context(series, i, position=held))
+        if signal is None:
+            continue
+        signals.append((i, signal))
+        if signal.side is Side.BUY and not held:
+            held = 1
+        elif signal.side is Side.SELL and held:
+            held = 0
+    return signals
 
 
 def bar_by_bar(

@@ -1,5 +1,6 @@
 """Parameter sweeps and walk-forward tests of the backtest engine, on Dask.
 
+* :mod:`~fleece.sweep.axes`: the axes from the command line (``--param NAME=V1,V2``, typed).
 * :mod:`~fleece.sweep.grid`: the parameter grid (valid points and skipped combinations).
 * :mod:`~fleece.sweep.walkforward`: rolling train/test windows, the choice, the chained curve.
 * :mod:`~fleece.sweep.tasks`: one backtest per task; failures become outcomes, never exceptions.

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fleece.cli_support import user_errors
-from fleece.config import TradingConfig, load_trading_config
+from fleece.config import load_trading_config
 from fleece.errors import ConfigError
 from fleece.sweep.metrics import METRICS
 
 if TYPE_CHECKING:
     from fleece.backtest.data import MarketData
     from fleece.sweep.executor import Executor
-    from fleece.sweep.grid import GridAxes
     from fleece.sweep.sweep import SweepPlan, SweepResult
     from fleece.sweep.tasks import Outcome
 
@@ -54,30 +54,6 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError("command line", option, f"expected YYYY-MM-DD, got {text!r}") from None
-
-
-def build_axes(
-    trading: TradingConfig,
-    *,
-    symbols: list[str] | None,
-    fast: str | None,
-    medium: str | None,
-    slow: str | None,
-    max_position_pct: str | None,
-) -> GridAxes:
-    """The grid from the options; an option not given keeps the trading config's value."""
-    from fleece.sweep.grid import GridAxes, parse_floats, parse_ints, parse_symbol_sets
-
-    s, r = trading.strategy.spec.params.model_dump(), trading.risk
-    return GridAxes(
-        fast=parse_ints(fast, "--fast") if fast else (s["fast"],),
-        medium=parse_ints(medium, "--medium") if medium else (s["medium"],),
-        slow=parse_ints(slow, "--slow") if slow else (s["slow"],),
-        max_position_pct=parse_floats(max_position_pct, "--max-position-pct")
-        if max_position_pct
-        else (r.max_position_pct,),
-        symbol_sets=parse_symbol_sets(symbols) if symbols else (tuple(sorted(trading.tickers)),),
-    )
 
 
 def load_bars(
@@ -146,9 +122,21 @@ def sweep_command(
         list[str] | None,
         typer.Option(help="a symbol set, e.g. SPY,IBM; repeat to sweep several sets"),
     ] = None,
-    fast: Annotated[str | None, typer.Option(help="fast SMA windows, e.g. 5,10")] = None,
-    medium: Annotated[str | None, typer.Option(help="medium SMA windows, e.g. 20,30")] = None,
-    slow: Annotated[str | None, typer.Option(help="slow SMA windows, e.g. 60,90")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="NAME=V1,V2",
+            help="a strategy parameter and its values, e.g. entry=10,20,40; repeat for others",
+        ),
+    ] = None,
+    fast: Annotated[str | None, typer.Option(help="sma_crossover: fast windows, e.g. 5,10")] = None,
+    medium: Annotated[
+        str | None, typer.Option(help="sma_crossover: medium windows, e.g. 20,30")
+    ] = None,
+    slow: Annotated[
+        str | None, typer.Option(help="sma_crossover: slow windows, e.g. 60,90")
+    ] = None,
     max_position_pct: Annotated[
         str | None, typer.Option(help="position sizes, e.g. 0.05,0.1 (fractions of equity)")
     ] = None,
@@ -177,7 +165,7 @@ def sweep_command(
     slippage_bps: Annotated[float, typer.Option(help="market-order slippage, bps")] = 0.0,
     config: Annotated[Path, typer.Option(help="the trading config")] = Path("config/trading.yaml"),
     heatmap: Annotated[
-        str | None, typer.Option(help="the heatmap's two parameters, e.g. fast,slow")
+        str | None, typer.Option(help="the heatmap's two parameters, e.g. entry,exit")
     ] = None,
     top: Annotated[int, typer.Option(help="runs listed in the terminal", min=1)] = 20,
     out: Annotated[
@@ -187,10 +175,12 @@ def sweep_command(
     """Run a grid of backtests (optionally walk-forward) on Dask; write tables and a report."""
     # Imported here: Dask and the backtest engine take a second or two to import, which every
     # other fleece command would otherwise pay.
+    from fleece.sweep.axes import build_axes
     from fleece.sweep.executor import (
         DaskExecutor,
         QuietFleeceLogs,
         SerialExecutor,
+        check_strategy,
         check_workers,
         open_client,
     )
@@ -204,9 +194,8 @@ def sweep_command(
         axes = build_axes(
             trading,
             symbols=symbols,
-            fast=fast,
-            medium=medium,
-            slow=slow,
+            params=param or [],
+            shorthands={"fast": fast, "medium": medium, "slow": slow},
             max_position_pct=max_position_pct,
         )
         try:
@@ -234,7 +223,8 @@ def sweep_command(
         plan = plan_sweep(market, spec)
         target = out or Path("data/sweeps") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         console.print(
-            f"[bold]fleece sweep[/]: {len(plan.grid.points)} combinations "
+            f"[bold]fleece sweep[/] of {escape(trading.strategy.name)}: "
+            f"{len(plan.grid.points)} combinations "
             f"({len(plan.grid.skipped)} skipped), {len(plan.windows)} walk-forward windows, "
             f"{plan.task_count} backtests over {len(plan.days)} sessions"
         )
@@ -244,6 +234,7 @@ def sweep_command(
             else:
                 with open_client(scheduler, workers) as client:
                     count = check_workers(client)
+                    check_strategy(client, trading.strategy.spec)
                     client.register_plugin(QuietFleeceLogs())
                     where = scheduler or "a LocalCluster"
                     console.print(f"Dask: {count} workers on {where}")

@@ -6,6 +6,12 @@ workers once (one copy per worker, broadcast) and every task receives a referenc
 so a thousand tasks ship a thousand small :class:`~fleece.sweep.tasks.TaskSpec`, never the bars
 again. The workers need the ``fleece`` package (same version), not the data files.
 
+The strategy travels by value inside each task (its name, its parameters as JSON data, the
+folder its file path starts from; see :class:`~fleece.strategy.registry.StrategySpec`) and is
+found again on the worker: a strategy from a user's file needs that file at the same path on
+every worker (:func:`check_strategy` makes sure before anything is submitted), one from an
+installed package needs the package there.
+
 A task that raises inside the backtest comes back as a failed outcome (``execute`` catches it);
 a task that dies around it (a worker killed, a result that cannot travel) is caught here and
 reported the same way, with its parameters.
@@ -26,6 +32,7 @@ from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed
 
 from fleece.backtest.data import MarketData
 from fleece.errors import FleeceError
+from fleece.strategy.registry import StrategySpec, rebuild
 from fleece.sweep.tasks import BacktestFn, Outcome, TaskSpec, describe_error, execute, run_task
 
 OnDone = Callable[[Outcome], None]
@@ -162,6 +169,31 @@ def check_workers(client: Client, timeout: float = CONNECT_TIMEOUT) -> int:
                 f"{here['fleece']}: install the same version everywhere"
             )
     return len(found)
+
+
+def strategy_problem(name: str, params: dict[str, Any], base: str | None) -> str | None:
+    """Why this process cannot build the strategy (run on every worker), or None if it can."""
+    try:
+        rebuild(name, params, base).build()
+    except Exception as exc:  # anything: the sweep must not start on this worker
+        return " ".join(str(getattr(exc, "reason", exc)).split())
+    return None
+
+
+def check_strategy(client: Client, spec: StrategySpec) -> None:
+    """Make sure every worker finds and builds the configured strategy, as tasks will.
+
+    Raises:
+        SweepError: naming the first worker that cannot, and why (e.g. a strategy file that is
+            not at the same path on that machine).
+    """
+    found: dict[str, str | None] = client.run(strategy_problem, *spec.by_value())
+    for address, problem in sorted(found.items()):
+        if problem is not None:
+            raise SweepError(
+                f"worker {address} cannot load the strategy {spec.name} ({problem}): put the "
+                "file at the same path on every worker, or install it as a package there"
+            )
 
 
 def default_workers() -> int:

@@ -1,27 +1,94 @@
 """The parameter grid of a sweep: every combination, in a fixed order, valid or skipped.
 
-A :class:`Params` is one point of the grid (the three SMA windows, ``max_position_pct`` and a
-symbol set). :func:`build_grid` crosses the axes of a :class:`GridAxes` in a fixed order (symbol
-sets, then fast, medium, slow, then ``max_position_pct``, each axis in the order given) and
-splits the combinations into the ones that can run and the ones that cannot, each with the
-reason (``fast >= medium`` ...). A point becomes a backtest configuration by varying the trading
-config (``model_copy``) and building the runner's :class:`~fleece.backtest.runner.BacktestConfig`
-from it, exactly as ``fleece backtest`` does; any value the runner refuses is a skip, never a
-failed task.
+A :class:`Params` is one point of the grid: every declared parameter of the configured strategy
+(whatever the strategy: its ``Params`` model says which), ``max_position_pct`` and a symbol set.
+:func:`build_grid` crosses the axes of a :class:`GridAxes` in a fixed order (symbol sets, then
+the strategy's parameters in their declared order, then ``max_position_pct``, each axis in the
+order given) and splits the combinations into the ones that can run and the ones that cannot,
+each with the reason (the strategy's own words: ``fast < medium < slow`` ...). A point becomes a
+backtest configuration by varying the trading config and building the runner's
+:class:`~fleece.backtest.result.BacktestConfig` from it, exactly as ``fleece backtest`` does;
+any value the strategy or the runner refuses is a skip, never a failed task.
+
+Parameter values are kept as plain JSON data (numbers, strings, booleans; lists as tuples), so a
+point crosses to a Dask worker by value, whatever the strategy's own types.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from fleece.backtest.result import BacktestConfig
+from fleece.backtest.stats import Stats
 from fleece.config import TradingConfig
 from fleece.errors import ConfigError
+from fleece.strategy.registry import unknown_param
 
-#: The parameters a sweep varies, in table order.
-PARAM_NAMES = ("fast", "medium", "slow", "max_position_pct", "symbols")
+#: One parameter value: JSON data, frozen (lists become tuples) so points can be dict keys.
+Value = Any
+#: The axes every sweep has besides the strategy's parameters, in table order.
+RISK_AXIS = "max_position_pct"
+SYMBOLS_AXIS = "symbols"
+#: Columns of the sweep's tables that are not parameters: a strategy parameter of one of these
+#: names gets the column ``param_<name>`` (one rule: :func:`column_of`).
+RESERVED_COLUMNS = frozenset(
+    {
+        "run",
+        "phase",
+        "window",
+        "strategy",
+        RISK_AXIS,
+        SYMBOLS_AXIS,
+        "start",
+        "end",
+        "status",
+        "error",
+        "signals",
+        "orders",
+        "refusals",
+        "candidates",
+        *(f.name for f in fields(Stats)),
+    }
+)
+
+
+def column_of(name: str) -> str:
+    """The table column (and ``--heatmap`` name) of strategy parameter ``name``."""
+    return f"param_{name}" if name in RESERVED_COLUMNS or name.startswith("param_") else name
+
+
+class FrozenMap(tuple[tuple[str, Any], ...]):
+    """A JSON object made hashable: its items, sorted (:func:`thaw` makes it a dict again)."""
+
+    __slots__ = ()
+
+
+def freeze(value: Value) -> Value:
+    """``value`` (JSON data) made hashable: lists become tuples, objects :class:`FrozenMap`."""
+    if isinstance(value, dict):
+        return FrozenMap(sorted((str(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Value) -> Value:
+    """The JSON data :func:`freeze` was given."""
+    if isinstance(value, FrozenMap):
+        return {k: thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def shown(value: Value) -> int | float | str | bool:
+    """A parameter value as one table cell (numbers stay numbers)."""
+    if isinstance(value, int | float | str | bool):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +96,12 @@ class Params:
     """One point of the grid.
 
     Attributes:
-        fast: fast SMA window, in bars.
-        medium: medium SMA window, in bars.
-        slow: slow SMA window, in bars.
+        strategy: every parameter of the strategy, ``(name, value)`` in declared order.
         max_position_pct: fraction of equity one entry may cost.
         symbols: the symbols traded, sorted.
     """
 
-    fast: int
-    medium: int
-    slow: int
+    strategy: tuple[tuple[str, Value], ...]
     max_position_pct: float
     symbols: tuple[str, ...]
 
@@ -47,28 +110,49 @@ class Params:
         """The symbol set as one cell: ``IBM,SPY``."""
         return ",".join(self.symbols)
 
-    def value(self, name: str) -> int | float | str:
-        """The value of parameter ``name`` (one of :data:`PARAM_NAMES`) for tables and charts."""
-        if name == "symbols":
-            return self.symbols_label
-        if name not in PARAM_NAMES:
-            raise KeyError(name)
-        found: int | float = getattr(self, name)
-        return found
+    @property
+    def strategy_params(self) -> dict[str, Value]:
+        """The strategy's parameters by name, as JSON data (what the strategy validates)."""
+        return {name: thaw(value) for name, value in self.strategy}
 
-    def label(self, show: Collection[str] = PARAM_NAMES) -> str:
-        """A short description, e.g. ``5/20/60 pos=0.1 [IBM,SPY]``.
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns of the strategy's parameters, in declared order."""
+        return tuple(column_of(name) for name, _ in self.strategy)
+
+    def value(self, column: str) -> int | float | str | bool:
+        """The value in ``column`` (a strategy parameter's column, ``max_position_pct`` or
+        ``symbols``) for tables and charts.
+
+        Raises:
+            KeyError: no such column.
+        """
+        if column == SYMBOLS_AXIS:
+            return self.symbols_label
+        if column == RISK_AXIS:
+            return self.max_position_pct
+        for name, value in self.strategy:
+            if column_of(name) == column:
+                return shown(value)
+        raise KeyError(column)
+
+    def label(self, show: Collection[str] | None = None) -> str:
+        """A short description, e.g. ``fast=5 medium=20 slow=60 pos=0.1 [IBM,SPY]``.
 
         Args:
-            show: the parameters to mention beyond the windows (which are always shown), e.g.
-                only those a sweep varies.
+            show: the columns to mention (e.g. only those a sweep varies); None: all. When it
+                names none of the strategy's parameters, they are all shown: a label always
+                says which strategy settings ran.
         """
-        text = f"{self.fast}/{self.medium}/{self.slow}"
-        if "max_position_pct" in show:
-            text += f" pos={self.max_position_pct:g}"
-        if "symbols" in show:
-            text += f" [{self.symbols_label}]"
-        return text
+        cells = [(column_of(n), v) for n, v in self.strategy]
+        if show is not None and any(c in show for c, _ in cells):
+            cells = [(c, v) for c, v in cells if c in show]
+        parts = [f"{c}={shown(v)}" for c, v in cells]
+        if show is None or RISK_AXIS in show:
+            parts.append(f"pos={self.max_position_pct:g}")
+        if show is None or SYMBOLS_AXIS in show:
+            parts.append(f"[{self.symbols_label}]")
+        return " ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,29 +160,37 @@ class GridAxes:
     """The values each parameter takes; the grid is their cross product.
 
     Attributes:
-        fast: fast windows.
-        medium: medium windows.
-        slow: slow windows.
+        strategy: ``(parameter, values)`` of the strategy's parameters, in declared order; a
+            parameter not listed keeps the trading config's value.
         max_position_pct: position sizes.
         symbol_sets: symbol sets (each traded as one portfolio).
     """
 
-    fast: tuple[int, ...]
-    medium: tuple[int, ...]
-    slow: tuple[int, ...]
+    strategy: tuple[tuple[str, tuple[Value, ...]], ...]
     max_position_pct: tuple[float, ...]
     symbol_sets: tuple[tuple[str, ...], ...]
 
+    @classmethod
+    def of(
+        cls,
+        strategy: Mapping[str, tuple[Value, ...]],
+        max_position_pct: tuple[float, ...],
+        symbol_sets: tuple[tuple[str, ...], ...],
+    ) -> GridAxes:
+        """Axes from a mapping of strategy parameters to their values (values frozen)."""
+        params = tuple((name, tuple(map(freeze, values))) for name, values in strategy.items())
+        return cls(params, max_position_pct, symbol_sets)
+
+    def names(self) -> tuple[str, ...]:
+        """Every column of the grid: the strategy's parameters, ``max_position_pct``,
+        ``symbols``."""
+        return (*(column_of(name) for name, _ in self.strategy), RISK_AXIS, SYMBOLS_AXIS)
+
     def varying(self) -> tuple[str, ...]:
-        """The parameters given more than one value, in :data:`PARAM_NAMES` order."""
-        counts = {
-            "fast": len(self.fast),
-            "medium": len(self.medium),
-            "slow": len(self.slow),
-            "max_position_pct": len(self.max_position_pct),
-            "symbols": len(self.symbol_sets),
-        }
-        return tuple(name for name in PARAM_NAMES if counts[name] > 1)
+        """The columns given more than one value, in :meth:`names` order."""
+        counts = [len(values) for _, values in self.strategy]
+        counts += [len(self.max_position_pct), len(self.symbol_sets)]
+        return tuple(name for name, n in zip(self.names(), counts, strict=True) if n > 1)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -116,7 +208,7 @@ class GridPoint:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A combination that cannot run, and why (the runner's own words)."""
+    """A combination that cannot run, and why (the strategy's or the runner's own words)."""
 
     params: Params
     reason: str
@@ -137,16 +229,27 @@ class Grid:
     skipped: tuple[Skipped, ...]
     order: dict[Params, int]
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns of the strategy's parameters (every point has the same)."""
+        return next(iter(self.order)).columns if self.order else ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every column of a point: the strategy's parameters, ``max_position_pct``,
+        ``symbols``."""
+        return (*self.columns, RISK_AXIS, SYMBOLS_AXIS)
+
 
 def with_params(trading: TradingConfig, params: Params) -> TradingConfig:
-    """``trading`` with the strategy windows, position size and symbols of ``params``.
+    """``trading`` with the strategy parameters, position size and symbols of ``params``.
 
-    Pydantic's ``model_copy`` does not validate: :func:`backtest_config` does, through the
-    runner's own checks.
+    Raises:
+        ValueError: a strategy parameter the strategy refuses (``parameter: reason``). The
+            position size is checked by :func:`backtest_config` (pydantic's ``model_copy``
+            does not validate), through the runner's own checks.
     """
-    strategy = trading.strategy.with_params(
-        fast=params.fast, medium=params.medium, slow=params.slow
-    )
+    strategy = trading.strategy.with_params(**params.strategy_params)
     risk = trading.risk.model_copy(update={"max_position_pct": params.max_position_pct})
     symbols = trading.symbols.model_copy(update={"tickers": params.symbols})
     return trading.model_copy(update={"strategy": strategy, "risk": risk, "symbols": symbols})
@@ -157,7 +260,7 @@ def backtest_config(trading: TradingConfig, *, cash: float, slippage_bps: float)
 
     Raises:
         ConfigError: cash or slippage out of range (a command-line error, not a skip).
-        ValueError: windows or limits the runner refuses.
+        ValueError: limits the runner refuses.
     """
     from fleece.backtest.cli import backtest_config as from_trading_config
 
@@ -169,18 +272,27 @@ def build_grid(axes: GridAxes, trading: TradingConfig, *, cash: float, slippage_
 
     Args:
         axes: the values of each parameter.
-        trading: the trading config every other setting comes from (risk limits, orders).
+        trading: the trading config every other setting comes from (the strategy, its other
+            parameters, risk limits, orders).
         cash: starting cash of every run.
         slippage_bps: slippage of every run.
     """
+    spec = trading.strategy.spec
+    current = spec.params.model_dump(mode="json")
+    swept = dict(axes.strategy)
+    names = list(current)
+    for name in swept:
+        if name not in current:
+            raise ConfigError("command line", f"--param {name}", unknown_param(spec.cls, name))
     points: list[GridPoint] = []
     skipped: list[Skipped] = []
     order: dict[Params, int] = {}
+    strategy_axes = [swept.get(name, (freeze(current[name]),)) for name in names]
     combos = itertools.product(
-        axes.symbol_sets, axes.fast, axes.medium, axes.slow, axes.max_position_pct
+        axes.symbol_sets, itertools.product(*strategy_axes), axes.max_position_pct
     )
-    for symbols, fast, medium, slow, pct in combos:
-        params = Params(fast, medium, slow, pct, tuple(sorted(symbols)))
+    for symbols, values, pct in combos:
+        params = Params(tuple(zip(names, values, strict=True)), pct, tuple(sorted(symbols)))
         if params in order:
             continue  # a value listed twice is one run, not two
         order[params] = len(order)
@@ -193,65 +305,3 @@ def build_grid(axes: GridAxes, trading: TradingConfig, *, cash: float, slippage_
             continue
         points.append(GridPoint(params, config))
     return Grid(tuple(points), tuple(skipped), order)
-
-
-# ---- parsing the command line's lists -------------------------------------------------------
-
-
-def parse_ints(text: str, option: str) -> tuple[int, ...]:
-    """``"5,10"`` as ``(5, 10)``.
-
-    Raises:
-        ConfigError: (naming ``option``) an empty list or a value that is not an integer.
-    """
-    values: list[int] = []
-    for part in _parts(text, option):
-        try:
-            values.append(int(part))
-        except ValueError:
-            raise ConfigError(
-                "command line", option, f"expected integers like 5,10, got {part!r}"
-            ) from None
-    return tuple(values)
-
-
-def parse_floats(text: str, option: str) -> tuple[float, ...]:
-    """``"0.05,0.1"`` as ``(0.05, 0.1)``.
-
-    Raises:
-        ConfigError: (naming ``option``) an empty list or a value that is not a number.
-    """
-    values: list[float] = []
-    for part in _parts(text, option):
-        try:
-            values.append(float(part))
-        except ValueError:
-            raise ConfigError(
-                "command line", option, f"expected numbers like 0.05,0.1, got {part!r}"
-            ) from None
-    return tuple(values)
-
-
-def parse_symbol_sets(
-    texts: Sequence[str], option: str = "--symbols"
-) -> tuple[tuple[str, ...], ...]:
-    """Each ``"SPY,IBM"`` as one symbol set (upper-cased, sorted, duplicates dropped).
-
-    Raises:
-        ConfigError: an empty set.
-    """
-    sets: list[tuple[str, ...]] = []
-    for text in texts:
-        group = tuple(sorted({part.upper() for part in _parts(text, option)}))
-        if group not in sets:
-            sets.append(group)
-    if not sets:
-        raise ConfigError("command line", option, "give at least one symbol")
-    return tuple(sets)
-
-
-def _parts(text: str, option: str) -> list[str]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise ConfigError("command line", option, "expected a comma-separated list, got nothing")
-    return parts

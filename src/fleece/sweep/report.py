@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from fleece.sweep.grid import PARAM_NAMES, GridAxes
+from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked
 from fleece.sweep.sweep import SweepResult
@@ -34,21 +34,31 @@ MAX_CURVE_POINTS = 120_000
 TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
 
 
-def heatmap_axes(axes: GridAxes, requested: Sequence[str] | None = None) -> tuple[str, str]:
+def heatmap_axes(
+    axes: GridAxes, requested: Sequence[str] | None = None, grid: Grid | None = None
+) -> tuple[str, str]:
     """The two parameters of the heatmap: ``requested``, else the first two that vary.
+
+    Args:
+        axes: the sweep's axes (which vary).
+        requested: ``--heatmap X,Y``.
+        grid: the grid, whose columns are every parameter (the strategy's, ``max_position_pct``,
+            ``symbols``); without it, the axes' own.
 
     Raises:
         ValueError: ``requested`` is not two distinct parameter names.
     """
+    known = grid.names if grid is not None and grid.order else axes.names()
     if requested is not None:
-        names = tuple(requested)
-        if len(names) != 2 or names[0] == names[1] or not set(names) <= set(PARAM_NAMES):
+        names = tuple(n.strip() for n in requested)
+        if len(names) != 2 or names[0] == names[1] or not set(names) <= set(known):
             raise ValueError(
-                f"heatmap needs two distinct parameters among {', '.join(PARAM_NAMES)}, "
+                f"heatmap needs two distinct parameters among {', '.join(known)}, "
                 f"got {','.join(names)}"
             )
         return names[0], names[1]
-    order = [*axes.varying(), *(n for n in PARAM_NAMES if n not in axes.varying())]
+    varying = axes.varying()
+    order = [*varying, *(n for n in known if n not in varying)]
     return order[0], order[1]
 
 
@@ -155,7 +165,7 @@ def _table(table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) 
     )
 
 
-def _runs_rows(outcomes: Sequence[Outcome], metric: str) -> list[list[str]]:
+def _runs_rows(outcomes: Sequence[Outcome], columns: Sequence[str], metric: str) -> list[list[str]]:
     rows = []
     for rank, o in enumerate(outcomes, 1):
         p = o.spec.params
@@ -163,9 +173,7 @@ def _runs_rows(outcomes: Sequence[Outcome], metric: str) -> list[list[str]]:
             [
                 str(rank),
                 str(o.spec.id),
-                str(p.fast),
-                str(p.medium),
-                str(p.slow),
+                *(str(p.value(c)) for c in columns),
                 f"{p.max_position_pct:g}",
                 p.symbols_label,
                 *figure_cells(o, metric),
@@ -222,25 +230,27 @@ def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -
     """
     spec = result.plan.spec
     metric = spec.metric
-    x, y = heatmap or heatmap_axes(spec.axes)
+    x, y = heatmap or heatmap_axes(spec.axes, None, result.plan.grid)
     config = {"displaylogo": False, "responsive": True}
     heat_div: str = heatmap_figure(result, x, y).to_html(
         full_html=False, include_plotlyjs=False, div_id="heatmap-chart", config=config
     )
     grid = result.phase("grid")
     best = ranked(grid, metric)[:MAX_TABLE_ROWS]
-    header = ["#", "run", "fast", "medium", "slow", "max pos", "symbols"]
+    columns = result.plan.grid.columns
+    header = ["#", "run", *columns, "max pos", "symbols"]
     runs_html = _table(
         "runs",
         header + [label for label, _ in figure_columns(metric)],
-        _runs_rows(best, metric),
+        _runs_rows(best, columns, metric),
     )
     days = result.plan.days
     period = f"{days[0]} to {days[-1]} ({len(days)} sessions)" if days else "no sessions"
     sets = "; ".join(",".join(s) for s in spec.axes.symbol_sets)
     sections = [
         f'<h1>alpaca-fleece sweep</h1>\n<p class="note">{len(grid)} runs of the backtest '
-        f"engine over {html.escape(period)}; symbol sets: {html.escape(sets)}; ranked by "
+        f"engine with the strategy {html.escape(spec.trading.strategy.name)} over "
+        f"{html.escape(period)}; symbol sets: {html.escape(sets)}; ranked by "
         f"{html.escape(metric)}; starting cash ${spec.cash:,.2f}, slippage "
         f"{spec.slippage_bps:g} bps. {len(result.plan.grid.skipped)} combinations skipped, "
         f"{len(result.failures)} runs failed.</p>",

@@ -4,7 +4,9 @@ Files written by :func:`write_tables` (all deterministic: rows in plan order, no
 
 * ``runs.csv`` / ``runs.parquet``: one row per combination and task: the grid phase in grid
   order (skipped combinations in place, with ``status=skipped`` and the reason), then the train
-  runs window by window, then the test runs; ``status=failed`` rows carry the error.
+  runs window by window, then the test runs; ``status=failed`` rows carry the error. The
+  strategy's parameters have a column each, named by the parameter
+  (:func:`~fleece.sweep.grid.column_of`), between ``strategy`` and ``max_position_pct``.
 * ``walk_forward.csv`` / ``walk_forward.parquet``: one row per window: its days, the parameters
   chosen, their metric in and out of sample.
 * ``walk_forward_equity.csv``: the chained out-of-sample equity (``timestamp_utc,window,equity``).
@@ -22,7 +24,7 @@ import pandas as pd
 from rich.table import Table
 
 from fleece.backtest.stats import Stats
-from fleece.sweep.grid import Params
+from fleece.sweep.grid import RISK_AXIS, SYMBOLS_AXIS, Params
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
@@ -33,24 +35,27 @@ WALK_FORWARD = "walk_forward"
 WALK_FORWARD_EQUITY = "walk_forward_equity.csv"
 #: Statistics columns of ``runs.csv``, in :class:`~fleece.backtest.stats.Stats` order.
 STAT_COLUMNS = tuple(f.name for f in fields(Stats) if f.name not in ("start", "end"))
-RUN_COLUMNS = (
-    "run",
-    "phase",
-    "window",
-    "fast",
-    "medium",
-    "slow",
-    "max_position_pct",
-    "symbols",
-    "start",
-    "end",
-    "status",
-    "error",
-    *STAT_COLUMNS,
-    "signals",
-    "orders",
-    "refusals",
-)
+
+
+def run_columns(params: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``runs.csv`` for a strategy whose parameters have columns ``params``."""
+    return (
+        "run",
+        "phase",
+        "window",
+        "strategy",
+        *params,
+        RISK_AXIS,
+        SYMBOLS_AXIS,
+        "start",
+        "end",
+        "status",
+        "error",
+        *STAT_COLUMNS,
+        "signals",
+        "orders",
+        "refusals",
+    )
 
 
 def _day(value: date | None) -> str | None:
@@ -58,21 +63,24 @@ def _day(value: date | None) -> str | None:
 
 
 def _param_cells(params: Params) -> dict[str, Any]:
-    return {
-        "fast": params.fast,
-        "medium": params.medium,
-        "slow": params.slow,
-        "max_position_pct": params.max_position_pct,
-        "symbols": params.symbols_label,
-    }
+    return {name: params.value(name) for name in (*params.columns, RISK_AXIS, SYMBOLS_AXIS)}
 
 
-def _outcome_row(outcome: Outcome) -> dict[str, Any]:
+def _whole_numbers(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Parameter columns of integers stay integers where some rows are empty (nullable)."""
+    for column in columns:
+        present = frame[column].dropna().tolist()
+        if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            frame[column] = frame[column].astype("Int64")
+
+
+def _outcome_row(outcome: Outcome, strategy: str) -> dict[str, Any]:
     spec = outcome.spec
     row: dict[str, Any] = {
         "run": spec.id,
         "phase": spec.phase,
         "window": spec.window,
+        "strategy": strategy,
         **_param_cells(spec.params),
         "start": _day(spec.start),
         "end": _day(spec.end),
@@ -91,22 +99,26 @@ def runs_frame(result: SweepResult) -> pd.DataFrame:
     """Every combination and every task, in plan order (see the module docstring)."""
     grid_runs = {o.spec.params: o for o in result.phase("grid")}
     skipped = {s.params: s.reason for s in result.plan.grid.skipped}
+    strategy = result.plan.spec.trading.strategy.name
     rows: list[dict[str, Any]] = []
     for params in sorted(result.plan.grid.order, key=result.plan.grid.order.__getitem__):
         if params in grid_runs:
-            rows.append(_outcome_row(grid_runs[params]))
+            rows.append(_outcome_row(grid_runs[params], strategy))
         else:
             rows.append(
                 {
                     "run": None,
                     "phase": "grid",
+                    "strategy": strategy,
                     **_param_cells(params),
                     "status": "skipped",
                     "error": skipped[params],
                 }
             )
-    rows.extend(_outcome_row(o) for o in result.outcomes if o.spec.phase != "grid")
-    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    rows.extend(_outcome_row(o, strategy) for o in result.outcomes if o.spec.phase != "grid")
+    columns = result.plan.grid.columns
+    frame = pd.DataFrame(rows, columns=list(run_columns(columns)))
+    _whole_numbers(frame, columns)
     for column in ("run", "window", "trades", "open_trades", "fills", "sessions"):
         frame[column] = frame[column].astype("Int64")
     for column in ("signals", "orders", "refusals"):
@@ -118,6 +130,7 @@ def walk_forward_frame(result: SweepResult) -> pd.DataFrame:
     """One row per walk-forward window: days, choice, in-sample and out-of-sample figures."""
     metric = result.plan.spec.metric
     rows = [_window_row(w, metric) for w in result.windows]
+    params = result.plan.grid.columns
     columns = [
         "window",
         "train_start",
@@ -125,11 +138,9 @@ def walk_forward_frame(result: SweepResult) -> pd.DataFrame:
         "test_start",
         "test_end",
         "candidates",
-        "fast",
-        "medium",
-        "slow",
-        "max_position_pct",
-        "symbols",
+        *params,
+        RISK_AXIS,
+        SYMBOLS_AXIS,
         f"train_{metric}",
         f"test_{metric}",
         "train_total_return",
@@ -140,7 +151,8 @@ def walk_forward_frame(result: SweepResult) -> pd.DataFrame:
         "test_error",
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    for column in ("window", "candidates", "fast", "medium", "slow", "test_trades"):
+    _whole_numbers(frame, params)
+    for column in ("window", "candidates", "test_trades"):
         frame[column] = frame[column].astype("Int64")
     return frame
 
@@ -275,10 +287,23 @@ def _span(start: date, end: date) -> str:
     return f"{start.isoformat()}..{tail}"
 
 
+def shown_columns(result: SweepResult) -> tuple[str, ...]:
+    """The strategy's parameter columns a table shows: those the sweep varies, else all."""
+    varying = result.plan.spec.axes.varying()
+    columns = result.plan.grid.columns
+    return tuple(c for c in columns if c in varying) or columns
+
+
 def constants_label(result: SweepResult) -> str:
-    """The parameters every run shares beyond the windows, e.g. ``pos 10%, symbols IBM,SPY``."""
+    """The parameters every run shares that have no column, e.g.
+    ``exit=10, pos 10%, symbols IBM,SPY``."""
+    grid = result.plan.grid
     axes = result.plan.spec.axes
     parts = []
+    if grid.order:
+        first = next(iter(grid.order))
+        shown = shown_columns(result)
+        parts += [f"{c}={first.value(c)}" for c in grid.columns if c not in shown]
     if len(axes.max_position_pct) == 1:
         parts.append(f"pos {axes.max_position_pct[0] * 100:g}%")
     if len(axes.symbol_sets) == 1:
@@ -289,33 +314,34 @@ def constants_label(result: SweepResult) -> str:
 def runs_table(result: SweepResult, top: int = 20) -> Table:
     """The best grid runs by the sweep's metric, as a rich table.
 
-    Only the parameters the sweep varies get a column (besides the windows); the others are
-    said once, in the title.
+    Only the parameters the sweep varies get a column (all the strategy's when none of them
+    varies); the others are said once, in the title.
     """
     metric = result.plan.spec.metric
     varying = result.plan.spec.axes.varying()
     grid = result.phase("grid")
     best = ranked(grid, metric)[:top]
-    header = ["#", "fast", "med", "slow"]
-    if "max_position_pct" in varying:
+    params = shown_columns(result)
+    header = ["#", *params]
+    if RISK_AXIS in varying:
         header.append("pos %")
-    if "symbols" in varying:
-        header.append("symbols")
+    if SYMBOLS_AXIS in varying:
+        header.append(SYMBOLS_AXIS)
     header += [label for label, _ in figure_columns(metric)]
     rows = []
     for rank, o in enumerate(best, 1):
         p = o.spec.params
-        row = [str(rank), str(p.fast), str(p.medium), str(p.slow)]
-        if "max_position_pct" in varying:
+        row = [str(rank), *(str(p.value(c)) for c in params)]
+        if RISK_AXIS in varying:
             row.append(f"{p.max_position_pct * 100:g}")
-        if "symbols" in varying:
+        if SYMBOLS_AXIS in varying:
             row.append(p.symbols_label)
         rows.append(row + figure_cells(o, metric))
     shared = constants_label(result)
-    title = f"Sweep: top {len(best)} of {len(grid)} runs by {metric}" + (
-        f" ({shared})" if shared else ""
+    title = f"Sweep of {result.plan.spec.trading.strategy.name}: top {len(best)} of " + (
+        f"{len(grid)} runs by {metric}" + (f" ({shared})" if shared else "")
     )
-    return _numbers_table(title, header, rows, {"symbols"})
+    return _numbers_table(title, header, rows, {SYMBOLS_AXIS})
 
 
 def walk_forward_table(result: SweepResult) -> Table:
