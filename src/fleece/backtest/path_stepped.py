@@ -1,0 +1,188 @@
+"""The fast path of a strategy without a vectorised one: every grid minute, few polls.
+
+The strategy is stepped through every minute of the grid, as the bot steps it, but the polling
+cycle (exchange, order refresh, account, risk, order manager) runs only where it can change
+something:
+
+* **No order open when the minute's poll begins.** Then the poll's refresh has nothing to learn
+  (nothing can fill or expire), so what the strategy may know — the position held, the orders
+  pending, the last prices, the time — is known before the poll. The strategy is asked here,
+  with the context the trader would build (:meth:`fleece.trader.Trader.minute_context`), and the
+  cycle runs only if it signalled; its signals then go straight to
+  :meth:`fleece.trader.Trader.act`. A signal only ever changes its own symbol's position and
+  pending orders, so asking the strategy for every symbol of the minute before acting on any of
+  them gives it the contexts it would have had, bar after bar.
+* **An order open when the minute's poll begins.** The order may fill or expire in this very
+  poll, before the bars are decided on ("one poll, in this order": fills, account, decisions),
+  so the minute runs the whole cycle and the strategy sees the holdings after the refresh.
+
+The minutes without a cycle are checked for the daily loss line as the vectorised path checks
+them (:mod:`fleece.backtest.loss_scan`). Bars are laid on the grid column-wise
+(:func:`fleece.backtest.signals.market_series`), one session at a time, so that a year of
+minutes never exists as bar objects all at once. Tests hold this path equal to the exact one
+(every minute a full cycle) on the runner's parity cases and on random sparse data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import TYPE_CHECKING
+
+from fleece.backtest.data import MINUTE
+from fleece.backtest.loss_scan import LossScanner
+from fleece.backtest.signals import market_series
+from fleece.calendar import Session
+from fleece.minute_grid import GridSeries
+from fleece.models import TICKS_PER_DOLLAR, Bar, Signal
+from fleece.strategy.api import MinuteContext
+
+if TYPE_CHECKING:
+    from fleece.backtest.runner import Run
+
+Decided = list[tuple[Bar, Signal]]
+
+
+@dataclass(frozen=True)
+class SessionMinutes:
+    """One session of the grid: its bars minute by minute (symbols in order), and its bounds.
+
+    Attributes:
+        session: the session.
+        opened: its open as the trader's session book gives it (the strategy's context).
+        closes: its close, likewise.
+        minutes: the minute starts, epoch seconds.
+        bars: for each minute, the grid bar of every symbol on the grid then.
+    """
+
+    session: Session
+    opened: datetime
+    closes: datetime
+    minutes: list[int]
+    bars: list[list[Bar]]
+
+
+def _symbol_bars(series: GridSeries, a: int, b: int, stamps: Sequence[datetime]) -> list[Bar]:
+    """``series``' grid bars at its rows ``a:b``, real or carried, as the grid hands them on."""
+    symbol = series.symbol
+    close = (series.close[a:b] / TICKS_PER_DOLLAR).tolist()
+    real = series.real[a:b].tolist()
+    if all(real):
+        opens = (series.open[a:b] / TICKS_PER_DOLLAR).tolist()
+        highs = (series.high[a:b] / TICKS_PER_DOLLAR).tolist()
+        lows = (series.low[a:b] / TICKS_PER_DOLLAR).tolist()
+        volumes = series.volume[a:b].tolist()
+        return list(map(Bar, repeat(symbol), stamps, opens, highs, lows, close, volumes))
+    out: list[Bar] = []
+    opens = (series.open[a:b] / TICKS_PER_DOLLAR).tolist()
+    highs = (series.high[a:b] / TICKS_PER_DOLLAR).tolist()
+    lows = (series.low[a:b] / TICKS_PER_DOLLAR).tolist()
+    volumes = series.volume[a:b].tolist()
+    for i, is_real in enumerate(real):
+        c = close[i]
+        if is_real:
+            out.append(Bar(symbol, stamps[i], opens[i], highs[i], lows[i], c, volumes[i]))
+        else:  # fleece.minute_grid.carried_bar, inlined: the last close repeated
+            out.append(Bar(symbol, stamps[i], c, c, c, c, 0, 0, c, carried=True))
+    return out
+
+
+def session_minutes(run: Run) -> Iterator[SessionMinutes]:
+    """The grid of ``run``, one session at a time, with every symbol's bars on it."""
+    grid = run.minute_grid
+    series = [market_series(run.market, symbol, grid) for symbol in run.market.symbols]
+    firsts = [len(grid.minutes) - len(s) for s in series]  # grid index of each first minute
+    book = run.trader.sessions
+    g0 = 0
+    for session in run.sessions:
+        g1 = g0 + session.minutes
+        minutes = grid.minutes[g0:g1].tolist()
+        stamps = [datetime.fromtimestamp(m, UTC) for m in minutes]
+        columns: list[list[Bar | None]] = []
+        joined = False  # a symbol joins the grid during this session
+        for s, first in zip(series, firsts, strict=True):
+            if first >= g1:
+                continue  # not on the grid yet
+            start = max(first, g0)
+            column: list[Bar | None] = [None] * (start - g0)
+            column += _symbol_bars(s, start - first, g1 - first, stamps[start - g0 :])
+            joined |= start > g0
+            columns.append(column)
+        rows: list[list[Bar]]
+        if not columns:
+            rows = [[] for _ in minutes]
+        elif joined:
+            rows = [[b for b in row if b is not None] for row in zip(*columns, strict=True)]
+        else:
+            rows = [list(row) for row in zip(*columns, strict=True)]
+        day = book.session_at(stamps[0]) if stamps else None
+        opened, closes = (day.open, day.close) if day else (session.open, session.close)
+        yield SessionMinutes(session, opened, closes, minutes, rows)
+        g0 = g1
+
+
+def decide(run: Run, bars: Sequence[Bar], now: datetime, s: SessionMinutes, flat: bool) -> Decided:
+    """Step the strategy through one minute's bars with the context the trader would build.
+
+    Only valid while no order is open: the position held is then the portfolio's, and nothing
+    is pending. ``flat`` (the warm-up) shows every symbol as not held, as the trader's warm-up
+    does.
+    """
+    trader = run.trader
+    last_price = trader.last_price
+    held = {} if flat else trader.portfolio.qty
+    on_minute = run.strategy.on_minute
+    nobody = MinuteContext(now, 0, False, False, s.opened, s.closes, last_price)
+    decided: Decided = []
+    for bar in bars:
+        symbol = bar.symbol
+        last_price[symbol] = bar.close
+        qty = held.get(symbol)
+        if qty:
+            ctx = MinuteContext(now, qty, False, False, s.opened, s.closes, last_price)
+        else:
+            ctx = nobody
+        signal = on_minute(bar, ctx)
+        if signal is not None:
+            decided.append((bar, signal))
+    return decided
+
+
+async def run_stepped(run: Run) -> None:
+    """Every grid minute through the strategy; a polling cycle only where it can matter."""
+    await run._seed()
+    if not len(run.grid):
+        return
+    scanner = LossScanner(run)
+    orders = run.orders
+    last = int(run.grid[0]) - MINUTE
+    if run.start_at is not None:
+        last = max(last, run.start_at)
+    done, total = 0, len(run.grid)
+    for minutes in session_minutes(run):
+        opened = int(minutes.session.open.timestamp())
+        # The session's instants: its open (no bar has closed yet), then each minute's close.
+        instants = [opened, *(m + MINUTE for m in minutes.minutes)]
+        bars_of: list[list[Bar]] = [[], *minutes.bars]
+        for at, bars in zip(instants, bars_of, strict=True):
+            if not run._decides(at):
+                decide(run, bars, datetime.fromtimestamp(at, UTC), minutes, flat=True)
+            elif orders.has_open:
+                # An order may fill in this poll: the refresh comes before the decisions.
+                scanner.scan(last, at, inclusive=False)
+                await run.cycle(at, bars, None)
+                last = at
+            elif bars:
+                decided = decide(run, bars, datetime.fromtimestamp(at, UTC), minutes, flat=False)
+                if decided:
+                    scanner.scan(last, at, inclusive=False)
+                    await run.cycle(at, bars, None, decided=decided)
+                    last = at
+        done += len(instants)
+        if run.progress is not None:
+            run.progress(done / total)
+    end = int(run.grid[-1])
+    scanner.scan(last, end, inclusive=True)
+    run.broker.advance_to(datetime.fromtimestamp(end, UTC))
