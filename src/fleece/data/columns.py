@@ -79,11 +79,16 @@ class ReadColumns:
             ]
 
 
+def canonical(name: str) -> str:
+    """A column's name as the importer knows it (``" T "`` -> ``"timestamp"``)."""
+    key = str(name).strip().lower()
+    return _ALIASES.get(key, key)
+
+
 def read_columns(table: Any, path: Path) -> ReadColumns:
     by_name: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        key = str(name).strip().lower()
-        by_name.setdefault(_ALIASES.get(key, key), column.combine_chunks())
+        by_name.setdefault(canonical(name), column.combine_chunks())
     missing = [name for name in REQUIRED if name not in by_name]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
