@@ -111,7 +111,7 @@ def read_csv_columns(directory: Path) -> list[Columns]:
         out.append(
             Columns(
                 path.stem.upper(),
-                (stamps.astype("int64") // 1_000_000_000).to_numpy(np.int64),
+                stamps.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64),
                 frame["open"].to_numpy(np.float64),
                 frame["high"].to_numpy(np.float64),
                 frame["low"].to_numpy(np.float64),
