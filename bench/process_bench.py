@@ -13,6 +13,13 @@ start-up and imports, reading the files, the replay, the outputs.
 The trades must be identical (read back from trades.csv and the JSON). :func:`phases` runs the
 steps of ``fleece backtest`` in a fresh interpreter with a timer around each, to say where the
 seconds go.
+
+Both run as an installed tool runs: with Python's bytecode cached (pip compiles it at install).
+An environment may forbid writing bytecode (``PYTHONDONTWRITEBYTECODE=1``: every import is then
+compiled from source in every process); the processes here get ``PYTHONPYCACHEPREFIX`` pointing
+into the benchmark's temporary folder instead, and one untimed run of each engine on a small
+folder fills it, so nothing is written into the environment. One run with nothing cached is
+reported too.
 """
 
 from __future__ import annotations
@@ -148,19 +155,29 @@ def fleece_trades(out: Path) -> list[Trade]:
     )
 
 
-def run_fleece(data: Path, config: Path, out: Path) -> ProcessRun:
+def environment(pycache: Path | None) -> dict[str, str]:
+    """The processes' environment: bytecode cached under ``pycache`` (None: nothing cached)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",)}
+    env.update(PYTHONHASHSEED="0", COLUMNS="120", PYTHONPATH=str(HERE))
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_fleece(data: Path, config: Path, out: Path, env: dict[str, str]) -> ProcessRun:
     """``fleece backtest`` over the files, as a process."""
     command = [*fleece_command(), "backtest", "--data", str(data)]
     command += ["--config", str(config), "--out", str(out)]
-    env = {**os.environ, "COLUMNS": "120", "PYTHONHASHSEED": "0"}
     return timed(command, env)
 
 
-def run_backtrader(data: Path, out: Path, strategy: str) -> ProcessRun:
+def run_backtrader(data: Path, out: Path, strategy: str, env: dict[str, str]) -> ProcessRun:
     """bench/backtrader_run.py over the same files, as a process."""
     command = [sys.executable, str(HERE / "backtrader_run.py"), "--csv", str(data)]
     command += ["--strategy", strategy, "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(HERE), "PYTHONHASHSEED": "0"}
     return timed(command, env)
 
 
@@ -187,11 +204,13 @@ print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """
 
 
-def phases(data: Path, config: Path, out: Path) -> tuple[float, float, float, float]:
+def phases(
+    data: Path, config: Path, out: Path, env: dict[str, str]
+) -> tuple[float, float, float, float]:
     """Seconds of ``fleece backtest``'s steps in a fresh interpreter: imports, config and
     loading, replay, outputs."""
     code = f"DATA = {[str(data), str(config), str(out)]!r}\n{PHASES}"
-    done = timed([sys.executable, "-c", code])
+    done = timed([sys.executable, "-c", code], env)
     imports, loading, replay, outputs = (float(x) for x in done.output.split())
     return imports, loading, replay, outputs
 
@@ -201,6 +220,8 @@ def whole_process(tmp: Path, days: int, repeat: int) -> bool:
     columns = list(dataset_columns("synthetic", days, SEED_SYMBOLS, 0))
     data = tmp / "bars"
     bars = write_csv_files(columns, data)
+    small = tmp / "small"
+    write_csv_files([c.take(c.ts < c.ts[0] + 86_400) for c in columns[:2]], small)
     del columns
     config = write_trading_yaml(tmp / "trading.yaml", "sma_crossover")
     size = sum(p.stat().st_size for p in data.iterdir()) / 1e6
@@ -209,18 +230,27 @@ def whole_process(tmp: Path, days: int, repeat: int) -> bool:
         f"{len(SEED_SYMBOLS)} CSV files ({size:.0f} MB), sma_crossover ==",
         flush=True,
     )
+    cold = run_fleece(data, config, tmp / "cold", environment(None))
+    warm = environment(tmp / "pycache")
+    run_fleece(small, config, tmp / "warm-up", warm)  # fills the bytecode cache, untimed
+    run_backtrader(small, tmp / "warm-up.json", "sma_crossover", warm)
     print(f"  load average before: {load_average()}", flush=True)
-    ours = [run_fleece(data, config, tmp / f"out{n}") for n in range(repeat)]
+    ours = [run_fleece(data, config, tmp / f"out{n}", warm) for n in range(repeat)]
     spread = ", ".join(f"{r.seconds:.2f}" for r in ours)
     print(f"  fleece backtest runs (s): {spread}; the median is reported", flush=True)
     fleece = sorted(ours, key=lambda r: r.seconds)[len(ours) // 2]
-    steps = phases(data, config, tmp / "phases")
-    theirs = run_backtrader(data, tmp / "bt.json", "sma_crossover")
+    steps = phases(data, config, tmp / "phases", warm)
+    theirs = run_backtrader(data, tmp / "bt.json", "sma_crossover", warm)
     print(f"  load average after: {load_average()}")
     report = tmp / "out0" / "report.html"
-    print(f"{'process':<44}{'seconds':>9}{'CPU s':>8}{'bars/s':>12}")
-    for label, r in (("fleece backtest (start to outputs)", fleece), ("backtrader", theirs)):
-        print(f"{label:<44}{r.seconds:>9.2f}{r.cpu_seconds:>8.2f}{bars / r.seconds:>12,.0f}")
+    print(f"{'process':<46}{'seconds':>9}{'CPU s':>8}{'bars/s':>12}")
+    rows = (
+        ("fleece backtest (start to outputs)", fleece),
+        ("backtrader (start to trades)", theirs),
+        ("fleece backtest, no bytecode cached", cold),
+    )
+    for label, r in rows:
+        print(f"{label:<46}{r.seconds:>9.2f}{r.cpu_seconds:>8.2f}{bars / r.seconds:>12,.0f}")
     imports, loading, replay, outputs = steps
     print(
         f"fleece backtest's steps (a fresh interpreter): imports {imports:.2f} s, config and "
@@ -233,7 +263,7 @@ def whole_process(tmp: Path, days: int, repeat: int) -> bool:
     )
     ours_trades = fleece_trades(tmp / "out0")
     theirs_trades = read_result(tmp / "bt.json").trades
-    if ours_trades == theirs_trades:
+    if ours_trades == theirs_trades == fleece_trades(tmp / "cold"):
         print(f"trades identical: {len(ours_trades):,} fills", flush=True)
         return True
     print(f"TRADES DIFFER: {len(ours_trades)} vs {len(theirs_trades)} fills", flush=True)

@@ -13,7 +13,7 @@ including at a poll where an open order fills or expires before the decisions.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -21,8 +21,10 @@ from backtest_helpers import config, limits, outcome, real, sparse, synthetic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleece.backtest import path_stepped
 from fleece.backtest.data import MarketData
 from fleece.backtest.runner import BacktestConfig, Run, run_backtest
+from fleece.minute_grid import carried_bar
 from fleece.models import Bar, Signal
 from fleece.strategy.api import MinuteContext
 from fleece.strategy.donchian import DonchianBreakout, DonchianParams
@@ -249,3 +251,23 @@ def test_a_strategy_without_a_vectorised_path_runs_the_stepped_path_by_default()
     run = Run(synthetic(("SPY",), days=1), cfg)
 
     assert cfg.mode == "fast" and not run.vectorised
+
+
+@pytest.mark.parametrize("by_slots", [True, False], ids=["slots", "constructor"])
+def test_grid_bars_are_the_bars_the_grid_hands_on(
+    by_slots: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stepped path builds its bars a column at a time; they must be the real bars and the
+    # carried bars (the last close repeated) of the minute grid, field for field.
+    monkeypatch.setattr(path_stepped, "_SLOTS_MATCH", by_slots and path_stepped._SLOTS_MATCH)
+    stamps = [SECOND_OPEN + timedelta(minutes=i) for i in range(3)]
+    carried = [10.5, 10.5]  # on the grid a carried minute's open, high and low are its close
+    ohlcv = ([10.0, *carried], [11.0, *carried], [9.5, *carried], [10.5, *carried], [7, 0, 0])
+
+    bars = path_stepped.grid_bars("SPY", stamps, ohlcv, [True, False, False])
+
+    assert bars == [
+        Bar("SPY", stamps[0], 10.0, 11.0, 9.5, 10.5, 7),
+        carried_bar("SPY", stamps[1], 10.5),
+        carried_bar("SPY", stamps[2], 10.5),
+    ]
