@@ -19,7 +19,8 @@ something:
 The minutes without a cycle are checked for the daily loss line as the vectorised path checks
 them (:mod:`fleece.backtest.loss_scan`). Bars are laid on the grid column-wise
 (:func:`fleece.backtest.signals.market_series`), one session at a time, so that a year of
-minutes never exists as bar objects all at once. Tests hold this path equal to the exact one
+minutes never exists as bar objects all at once (nor as full columns: each symbol keeps, per
+minute, the row of its latest real bar). Tests hold this path equal to the exact one
 (every minute a full cycle) on the runner's parity cases and on random sparse data.
 """
 
@@ -32,11 +33,15 @@ from datetime import UTC, datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-from fleece.backtest.data import MINUTE
+import numpy as np
+import numpy.typing as npt
+
+from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
 from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.signals import market_series
 from fleece.calendar import Session
-from fleece.minute_grid import GridSeries, carried_bar
+from fleece.data.validate import paused_gc
+from fleece.minute_grid import Grid, carried_bar
 from fleece.models import TICKS_PER_DOLLAR, Bar, Signal
 from fleece.strategy.api import MinuteContext
 
@@ -127,24 +132,45 @@ def grid_bars(
     return out
 
 
-def _symbol_bars(series: GridSeries, a: int, b: int, stamps: Sequence[datetime]) -> list[Bar]:
-    """``series``' grid bars at its rows ``a:b``, real or carried, as the grid hands them on."""
-    dollars = [
-        (column[a:b] / TICKS_PER_DOLLAR).tolist()
-        for column in (series.open, series.high, series.low, series.close)
-    ]
-    opens, highs, lows, closes = dollars
-    volumes = series.volume[a:b].tolist()
-    return grid_bars(
-        series.symbol, stamps, (opens, highs, lows, closes, volumes), series.real[a:b].tolist()
-    )
+@dataclass(frozen=True, eq=False)
+class _OnGrid:
+    """One symbol on the grid, kept small for a long run: for each grid minute from its first,
+    the row of its latest real bar in its columns, and whether that minute had one."""
+
+    bars: SymbolBars
+    first: int  # grid index of its first minute
+    latest: I64
+    real: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, market: MarketData, symbol: str, grid: Grid) -> _OnGrid:
+        series = market_series(market, symbol, grid)
+        real = series.real
+        # A symbol's first grid minute is its first real bar: every minute has a latest one.
+        latest = np.maximum.accumulate(np.where(real, series.rows, -1)).astype(np.int64)
+        return cls(market.bars[symbol], len(grid.minutes) - len(series), latest, real)
+
+    def bars_between(self, a: int, b: int, stamps: Sequence[datetime]) -> list[Bar]:
+        """Its grid bars at its minutes ``a:b`` (a carried minute: the last close repeated)."""
+        rows, real = self.latest[a:b], self.real[a:b]
+        columns = self.bars
+        close = columns.close[rows]
+        prices = [
+            (np.where(real, column[rows], close) / TICKS_PER_DOLLAR).tolist()
+            for column in (columns.open, columns.high, columns.low)
+        ]
+        opens, highs, lows = prices
+        volumes = np.where(real, columns.volume[rows], 0).tolist()
+        closes = (close / TICKS_PER_DOLLAR).tolist()
+        return grid_bars(
+            columns.symbol, stamps, (opens, highs, lows, closes, volumes), real.tolist()
+        )
 
 
 def session_minutes(run: Run) -> Iterator[SessionMinutes]:
     """The grid of ``run``, one session at a time, with every symbol's bars on it."""
     grid = run.minute_grid
-    series = [market_series(run.market, symbol, grid) for symbol in run.market.symbols]
-    firsts = [len(grid.minutes) - len(s) for s in series]  # grid index of each first minute
+    symbols = [_OnGrid.of(run.market, symbol, grid) for symbol in run.market.symbols]
     book = run.trader.sessions
     g0 = 0
     for session in run.sessions:
@@ -153,14 +179,16 @@ def session_minutes(run: Run) -> Iterator[SessionMinutes]:
         stamps = [datetime.fromtimestamp(m, UTC) for m in minutes]
         columns: list[list[Bar | None]] = []
         joined = False  # a symbol joins the grid during this session
-        for s, first in zip(series, firsts, strict=True):
-            if first >= g1:
-                continue  # not on the grid yet
-            start = max(first, g0)
-            column: list[Bar | None] = [None] * (start - g0)
-            column += _symbol_bars(s, start - first, g1 - first, stamps[start - g0 :])
-            joined |= start > g0
-            columns.append(column)
+        with paused_gc():  # thousands of bars, no cycle among them
+            for symbol in symbols:
+                first = symbol.first
+                if first >= g1:
+                    continue  # not on the grid yet
+                start = max(first, g0)
+                column: list[Bar | None] = [None] * (start - g0)
+                column += symbol.bars_between(start - first, g1 - first, stamps[start - g0 :])
+                joined |= start > g0
+                columns.append(column)
         rows: list[list[Bar]]
         if not columns:
             rows = [[] for _ in minutes]
