@@ -40,8 +40,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd  # the grid's frames are built with it: part of the baseline
 from common import (
     CASH,
     STRATEGIES,
@@ -62,6 +60,8 @@ from fleece.calendar import MarketCalendar  # noqa: F401 (imported by both engin
 BASELINE = rss_mb()
 
 import backtrader as bt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from bt_grid import (  # noqa: E402
     MINUTE,
     ChannelBars,
