@@ -80,6 +80,9 @@ TICKS = 10_000  # price unit of both engines' rules: 1/10,000 dollar
 
 # The rules both engines implement (the trading-runtime issue's strategy and risk limits).
 FAST, MEDIUM, SLOW = 10, 30, 90
+# donchian_breakout's channels (its defaults): previous minutes of highs to beat, of lows.
+DONCHIAN_ENTRY, DONCHIAN_EXIT = 20, 10
+STRATEGIES = ("sma_crossover", "donchian_breakout")
 CASH = 100_000.0
 MAX_POSITION_PCT = 0.10
 MAX_DAILY_LOSS_PCT = 0.05
@@ -128,6 +131,8 @@ class EngineResult:
     grid_bars: int = 0
     # Each symbol's share of grid minutes without a bar (carried), when the engine counts them.
     carried_share: dict[str, float] = field(default_factory=dict)
+    # The strategy both engines ran (STRATEGIES).
+    strategy: str = STRATEGIES[0]
 
     @property
     def bars_per_second(self) -> float:
@@ -263,6 +268,10 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=252, help="synthetic sessions")
     parser.add_argument("--symbols", default=",".join(SEED_SYMBOLS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", choices=STRATEGIES, default=STRATEGIES[0])
+    parser.add_argument(
+        "--csv", type=Path, help="read <SYMBOL>.csv files of this folder instead of --dataset"
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the result JSON")
     return parser.parse_args()
 

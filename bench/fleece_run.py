@@ -2,9 +2,10 @@
 
 Strategy, risk manager, order manager, the simulated broker over the exchange's matching engine
 and the minute-by-minute equity accounting: :func:`fleece.backtest.runner.run_backtest` on the
-fast path (vectorised crossover candidates on the minute grid; proven equal to the bar-by-bar
-path by the tests). The timer covers the replay from bars in memory to the result; building the
-bars does not count, as for backtrader.
+fast path (sma_crossover: vectorised crossover candidates on the minute grid; donchian_breakout,
+which has no vectorised path: stepped bar by bar, polled only where it signals or an order is
+open; both proven equal to the exact path by the tests). The timer covers the replay from bars
+in memory to the result; building the bars does not count, as for backtrader.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable
 
 from common import (
     CASH,
+    DONCHIAN_ENTRY,
+    DONCHIAN_EXIT,
     FAST,
     MAX_CONCURRENT_POSITIONS,
     MAX_DAILY_LOSS_PCT,
@@ -49,17 +52,28 @@ from fleece.backtest.runner import BacktestConfig, BacktestResult, run_backtest 
 from fleece.risk_manager import RiskLimits  # noqa: E402
 from fleece.strategy.registry import resolve  # noqa: E402
 
-CONFIG = BacktestConfig(
-    limits=RiskLimits(
-        max_position_pct=MAX_POSITION_PCT,
-        max_daily_loss_pct=MAX_DAILY_LOSS_PCT,
-        max_trades_per_day=MAX_TRADES_PER_DAY,
-        max_concurrent_positions=MAX_CONCURRENT_POSITIONS,
-    ),
-    strategy=resolve("sma_crossover", {"fast": FAST, "medium": MEDIUM, "slow": SLOW}),
-    cash=CASH,
-    stale_order_minutes=STALE_ORDER_MINUTES,
-)
+
+def config_for(strategy: str) -> BacktestConfig:
+    """The benchmark's rules with ``strategy`` (its parameters from common.py)."""
+    params = (
+        {"fast": FAST, "medium": MEDIUM, "slow": SLOW}
+        if strategy == "sma_crossover"
+        else {"entry": DONCHIAN_ENTRY, "exit": DONCHIAN_EXIT}
+    )
+    return BacktestConfig(
+        limits=RiskLimits(
+            max_position_pct=MAX_POSITION_PCT,
+            max_daily_loss_pct=MAX_DAILY_LOSS_PCT,
+            max_trades_per_day=MAX_TRADES_PER_DAY,
+            max_concurrent_positions=MAX_CONCURRENT_POSITIONS,
+        ),
+        strategy=resolve(strategy, params),
+        cash=CASH,
+        stale_order_minutes=STALE_ORDER_MINUTES,
+    )
+
+
+CONFIG = config_for("sma_crossover")
 
 
 def market_of(columns: Iterable[Columns]) -> MarketData:
@@ -95,7 +109,7 @@ def main() -> None:
     columns = dataset_columns(args.dataset, args.days, args.symbols.split(","), args.seed)
     market = market_of(columns)
     started, cpu = time.perf_counter(), time.process_time()
-    result = run_backtest(market, CONFIG)
+    result = run_backtest(market, config_for(args.strategy))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     write_result(
         EngineResult(
@@ -107,6 +121,7 @@ def main() -> None:
             baseline_rss_mb=BASELINE,
             peak_rss_mb=peak_rss_mb(),
             trades=trades_of(result),
+            strategy=args.strategy,
         ),
         args.out,
     )

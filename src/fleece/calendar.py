@@ -1,7 +1,11 @@
 """The NYSE calendar, from exchange-calendars (never hand-written holiday lists).
 
 All answers are UTC-aware. America/New_York appears only in :data:`NEW_YORK` for display and
-for the "HH:MM" strings Alpaca's calendar endpoint serves.
+for the "HH:MM" strings Alpaca's calendar endpoint serves. The sessions exchange-calendars
+computes are kept as a table cached between processes (:mod:`fleece.calendar_table`), so that a
+command does not import it (and pandas) just to know when sessions open and close. A day before
+the first session or after the last one raises :class:`~fleece.calendar_table.CalendarRangeError`
+(a ValueError), as exchange-calendars refuses such days.
 """
 
 from __future__ import annotations
@@ -9,16 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
-import pandas as pd
+from fleece.calendar_table import CalendarRangeError, session_open_close, session_table
+
+__all__ = ["NEW_YORK", "ONE_MINUTE", "CalendarRangeError", "MarketCalendar", "Session"]
 
 NEW_YORK = ZoneInfo("America/New_York")
 ONE_MINUTE = timedelta(minutes=1)
-# exchange-calendars needs a bounded range; 2005 covers every fixture and any realistic backtest.
-_FIRST_DAY = "2005-01-01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +50,11 @@ class Session:
         return self.close - ONE_MINUTE
 
 
-@lru_cache(maxsize=1)
-def _xnys() -> Any:
-    return xcals.get_calendar("XNYS", start=_FIRST_DAY)
-
-
-@lru_cache(maxsize=1)
-def _span_days() -> tuple[date, date]:
-    cal = _xnys()
-    return cal.first_session.date(), cal.last_session.date()
-
-
-def _to_session(day: pd.Timestamp) -> Session:
-    cal = _xnys()
-    opened = cal.session_open(day).to_pydatetime().astimezone(UTC)
-    closed = cal.session_close(day).to_pydatetime().astimezone(UTC)
-    return Session(day=day.date(), open=opened, close=closed)
+@lru_cache(maxsize=8192)
+def _session(i: int) -> Session:
+    table = session_table()
+    opened, closed = session_open_close(table, i)
+    return Session(day=table.days[i], open=opened, close=closed)
 
 
 class MarketCalendar:
@@ -71,44 +62,40 @@ class MarketCalendar:
 
     def first_day(self) -> date:
         """The first session the calendar knows (it refuses questions about earlier days)."""
-        return _span_days()[0]
+        return session_table().days[0]
 
     def last_day(self) -> date:
         """The last session the calendar knows: about a year after today (exchange-calendars'
         default end), since later holidays are not decided yet."""
-        return _span_days()[1]
+        return session_table().days[-1]
 
     def span(self) -> tuple[datetime, datetime]:
         """``[first, end)``: New York midnight before the first session, and after the last.
 
         Bars, sessions and simulated days outside it cannot be placed on the calendar.
         """
-        first, last = _span_days()
+        days = session_table().days
+        first, last = days[0], days[-1]
         start = datetime.combine(first, time(0), tzinfo=NEW_YORK).astimezone(UTC)
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=NEW_YORK)
         return start, end.astimezone(UTC)
 
     def is_session(self, day: date) -> bool:
         """True when ``day`` is an NYSE trading day."""
-        return bool(_xnys().is_session(pd.Timestamp(day)))
+        return session_table().index(day) is not None
 
     def session(self, day: date) -> Session | None:
         """The session of ``day``, or None on weekends and holidays."""
-        if not self.is_session(day):
-            return None
-        return _session_cached(day)
+        i = session_table().index(day)
+        return None if i is None else _session(i)
 
     def sessions(self, start: date, end: date) -> list[Session]:
         """Every session from ``start`` to ``end`` inclusive."""
-        days = _xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
-        return [_session_cached(d.date()) for d in days]
+        return [_session(i) for i in session_table().between(start, end)]
 
     def sessions_from(self, start: date, count: int) -> list[Session]:
         """``count`` sessions starting at ``start`` (or the first session after it)."""
-        cal = _xnys()
-        first = cal.date_to_session(pd.Timestamp(start), direction="next")
-        days = cal.sessions_window(first, count)
-        return [_session_cached(d.date()) for d in days]
+        return [_session(i) for i in session_table().window(start, count)]
 
     def session_at(self, ts: datetime) -> Session | None:
         """The session whose regular hours contain ``ts``, or None when the market is closed."""
@@ -142,8 +129,3 @@ class MarketCalendar:
     def next_close(self, ts: datetime) -> datetime:
         """The close of the session in progress, or of the next one."""
         return self.next_session(ts).close
-
-
-@lru_cache(maxsize=4096)
-def _session_cached(day: date) -> Session:
-    return _to_session(pd.Timestamp(day))

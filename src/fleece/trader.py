@@ -18,7 +18,7 @@ from typing import Protocol
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
 from fleece.errors import BrokerError
-from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
+from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import IntentStore, OrderManager
 from fleece.ownership import owned_qty
@@ -296,8 +296,15 @@ class Trader:
         self.latency.bar_arrived()
         self.last_price[bar.symbol] = bar.close
         signal = self.strategy.on_minute(bar, self.minute_context(bar))
-        if signal is None:
-            return
+        if signal is not None:
+            await self.act(bar, signal)
+
+    async def act(self, bar: Bar, signal: Signal) -> None:
+        """Take ``signal``, the strategy's decision at ``bar``'s close, through risk and orders.
+
+        :meth:`on_bar` calls it; so does the backtest's bar-by-bar fast path, which asks the
+        strategy itself (with the same context) and polls only where a signal came.
+        """
         self.signals += 1
         now = self.clock.now()
         if not self.accepting:

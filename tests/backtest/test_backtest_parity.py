@@ -9,6 +9,10 @@ afternoon (what came before is the bot's warm-up history, as it is the backtest'
 close, across the night, and into the next session. Every order, fill and refusal must be the
 same: same client_order_id, symbol, side, quantity, price, time and status.
 
+Both the SMA crossover (the backtest's vectorised fast path) and donchian_breakout (no vectorised
+path: the backtest steps it bar by bar and polls only where it signalled or an order is open)
+are compared.
+
 The stepped market and the stepped bot are the runtime specifications' own harness
 (tests/runtime/runtime_helpers.py), imported from there rather than copied.
 """
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
@@ -87,10 +92,29 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
     return asyncio.run(scenario())
 
 
-@pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
+#: The strategies compared: the seed's SMA crossover (short windows) and donchian_breakout,
+#: which has no vectorised path (the backtest steps it bar by bar and polls only where it
+#: signals or an order is open).
+STRATEGIES: dict[str, dict[str, Any]] = {
+    "sma_crossover": {"name": "sma_crossover", "fast": 2, "medium": 4, "slow": 8},
+    "donchian_breakout": {"name": "donchian_breakout", "entry": 5, "exit": 3},
+}
+
+
+def write_config(path: Path, strategy: dict[str, Any]) -> None:
+    """The scenario's trading.yaml, with ``strategy`` as its whole strategy section."""
+    write_trading_yaml(path, EIGHT_SYMBOLS, risk=RISK, shutdown=SHUTDOWN)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["strategy"] = strategy
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="module", params=sorted(STRATEGIES))
+def both(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Both]:
     paths = Paths(tmp_path_factory.mktemp("parity"))
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=RISK, shutdown=SHUTDOWN)
+    write_config(paths.config, STRATEGIES[request.param])
     bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
     last = bot_run(paths, bars)
     trading = load_trading_config(paths.config)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ class Page(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
+        self.html = ""
         self.scripts: list[str] = []
         self.sources: list[str] = []
         self.tables: dict[str, list[list[str]]] = {}
@@ -99,8 +102,13 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[BacktestResult, S
     result = run_backtest(real(), config())
     stats = write_outputs(result, out)
     page = Page()
-    page.feed((out / "report.html").read_text(encoding="utf-8"))
+    page.html = (out / "report.html").read_text(encoding="utf-8")
+    page.feed(page.html)
     return result, stats, page
+
+
+def written_html(written: tuple[BacktestResult, Stats, Page]) -> str:
+    return written[2].html
 
 
 def test_the_report_opens_offline_with_plotly_inline(
@@ -173,3 +181,43 @@ def test_the_tables_carry_the_statistics_and_every_trade(
     assert sum(float(row[6]) for row in trades if row[6]) == pytest.approx(
         sum(t.pnl_cents for t in closed) / 100  # type: ignore[misc]
     )
+
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+WAIT_MS = 20_000
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (make test installs it with apt-get; CI runs this)",
+)
+def test_a_browser_draws_both_charts_and_the_menu_switches_the_symbol(
+    written: tuple[BacktestResult, Stats, Page], tmp_path: Path
+) -> None:
+    # The figures are written as plotly.js takes them: a real browser must draw them offline.
+    from playwright.sync_api import expect, sync_playwright
+
+    page_file = tmp_path / "report.html"
+    page_file.write_text(written_html(written), encoding="utf-8")
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.goto(page_file.as_uri())
+
+        equity = page.locator("#equity-chart .scatterlayer .trace")
+        prices = page.locator("#price-chart .scatterlayer .trace")
+        expect(equity).to_have_count(2, timeout=WAIT_MS)
+        expect(prices).to_have_count(6, timeout=WAIT_MS)  # IBM's close, 3 SMAs, entries, exits
+        title = page.locator("#price-chart .gtitle")
+        expect(title).to_contain_text("IBM: price")
+        page.locator("#price-chart .updatemenu-header-group").click()
+        page.locator("#price-chart .updatemenu-item-text", has_text="SPY").click()
+        expect(title).to_contain_text("SPY: price", timeout=WAIT_MS)
+        browser.close()
+
+    assert problems == []

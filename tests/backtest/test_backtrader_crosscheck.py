@@ -1,18 +1,23 @@
 """A second engine agrees: backtrader, fed the minute grid by its own code, trades as ``fleece
-backtest`` does.
+backtest`` does, for the SMA crossover and for the Donchian breakout.
 
 The benchmark's two engines (bench/) run here in-process on the real SPY and IBM minute bars of
 October 2013, as they are and with 10 % of each symbol's minutes removed at random (seeded):
 
-- alpaca-fleece (bench/fleece_run.py): ``run_backtest``, the decision path of ``fleece backtest``;
+- alpaca-fleece (bench/fleece_run.py): ``run_backtest``, the decision path of ``fleece backtest``
+  (the vectorised fast path for ``sma_crossover``; the bar-by-bar fast path for
+  ``donchian_breakout``, which has no vectorised one);
 - backtrader 1.9.78.123 (bench/backtrader_run.py): the documented minute-grid rule implemented
   again with pandas (each symbol's regular bars forward-filled onto the session minutes from its
-  first one, carried minutes with volume 0), backtrader's own SMA sums, market orders that a
-  volume filler lets fill only on real bars, expiry at the session's close.
+  first one, carried minutes with volume 0 and high = low = close), backtrader's own indicators
+  (SMA sums; highest high and lowest low for the channel), market orders that a volume filler
+  lets fill only on real bars, expiry at the session's close; the strategies' rules written
+  again from their documentation (README; donchian.py's docstring).
 
 Every fill must be the same: time, symbol, side, quantity, price. A change to alpaca-fleece's
 grid (not carrying empty minutes, filling on a carried minute, judging only minutes with a bar)
-makes the two lists part.
+or to a strategy's rule (a channel that includes the current minute, a comparison that is not
+strict) makes the two lists part.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import backtrader_run
 import fleece_run
-from common import REAL_DROP, Columns, Trade, dataset_columns
+from common import REAL_DROP, STRATEGIES, Columns, Trade, dataset_columns
 
 from fleece.backtest.runner import run_backtest
 
@@ -47,21 +52,25 @@ class Both:
 
 
 @functools.cache
-def both_engines(dataset: str) -> Both:
+def both_engines(dataset: str, strategy: str) -> Both:
     columns = list(dataset_columns(dataset, days=0, symbols=[], seed=0))
-    result = run_backtest(fleece_run.market_of(columns), fleece_run.CONFIG)
-    frames, bounds, _ = backtrader_run.grid_frames(columns)
-    return Both(columns, fleece_run.trades_of(result), backtrader_run.run(frames, bounds))
+    result = run_backtest(fleece_run.market_of(columns), fleece_run.config_for(strategy))
+    frames, bounds, _ = backtrader_run.grid_frames(columns, channels=True)
+    return Both(columns, fleece_run.trades_of(result), backtrader_run.run(frames, bounds, strategy))
 
 
-@pytest.fixture(scope="module", params=["real", "real-sparse"])
+@pytest.fixture(
+    scope="module",
+    params=[(d, s) for s in STRATEGIES for d in ("real", "real-sparse")],
+    ids="-".join,
+)
 def both(request: pytest.FixtureRequest) -> Both:
-    return both_engines(request.param)
+    return both_engines(*request.param)
 
 
-@pytest.fixture(scope="module")
-def sparse() -> Both:
-    return both_engines("real-sparse")
+@pytest.fixture(scope="module", params=STRATEGIES)
+def sparse(request: pytest.FixtureRequest) -> Both:
+    return both_engines("real-sparse", request.param)
 
 
 def after_carried_minutes(trades: Sequence[Trade], columns: Sequence[Columns]) -> list[Trade]:

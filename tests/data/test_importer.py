@@ -11,6 +11,7 @@ import pytest
 
 from fleece.calendar import MarketCalendar
 from fleece.data.importer import (
+    load_bar_arrays,
     load_bar_file,
     load_bars_dir,
     write_bars_csv,
@@ -174,6 +175,28 @@ def test_drop_mode_reports_bad_rows_with_file_and_line(tmp_path: Path) -> None:
         ("spy.csv:10", "missing_field"),
         ("spy.csv:11", "wrong_type"),
     ]
+
+
+def test_the_columnar_load_keeps_exactly_the_rows_and_problems_of_the_bar_load(
+    tmp_path: Path,
+) -> None:
+    # A backtest reads its files as columns (no Bar per row); clean cells are typed as the
+    # file is read, a file with a bad cell is read as text: the same rows, values and reasons.
+    dirty = write_csv(tmp_path, "spy.csv", row(0), row(1, c="nan"), row(2, o="ten"), row(3))
+    clean = write_csv(tmp_path, "IBM.csv", row(0), "2024-03-04T09:31:00-05:00,1e1,11,9,10,2e2")
+
+    for path in (dirty, clean):
+        arrays, problems = load_bar_arrays(path)
+        loaded = load_bar_file(path)
+        (bars,) = loaded.bars.values()
+
+        assert problems == loaded.problems
+        assert arrays.symbol == path.stem.upper()
+        assert arrays.ts.tolist() == [int(b.timestamp.timestamp()) for b in bars]
+        assert arrays.open.tolist() == [b.open for b in bars]
+        assert arrays.close.tolist() == [b.close for b in bars]
+        assert arrays.volume.tolist() == [b.volume for b in bars]
+    assert len(load_bar_arrays(dirty)[1]) == 2
 
 
 def test_a_duplicate_keeps_the_first_bar(tmp_path: Path) -> None:

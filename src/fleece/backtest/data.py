@@ -300,14 +300,30 @@ def load_market(
     """Bars of ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``.
 
     Each bad row is dropped alone and logged (file, line, reason), as the importer's drop mode
-    does; the rest loads, and ``dropped`` lists them.
+    does; the rest loads, and ``dropped`` lists them. Files are read column-wise into the
+    arrays (:func:`fleece.data.importer.load_bar_arrays`): no Bar object is made.
 
     Raises:
         DataError: (one line) the directory or a requested symbol's file is missing or unreadable.
     """
-    from fleece.data.importer import load_bars_dir, log_problems
+    from fleece.data.importer import bar_files, load_bar_arrays, log_problems
 
-    result = load_bars_dir(directory, symbols)
-    log_problems(result.problems, directory)
-    market = market_from_bars(result.bars, calendar)
-    return MarketData(market.bars, tuple(result.problems))
+    cal = calendar or MarketCalendar()
+    out: dict[str, SymbolBars] = {}
+    problems: list[BarProblem] = []
+    for symbol, file in bar_files(directory, symbols).items():
+        arrays, dropped = load_bar_arrays(file, symbol)
+        problems.extend(dropped)
+        built = symbol_bars_from_columns(
+            symbol,
+            arrays.ts,
+            arrays.open,
+            arrays.high,
+            arrays.low,
+            arrays.close,
+            arrays.volume,
+            cal,
+        )
+        out[symbol] = shared(built, out.values())
+    log_problems(problems, directory)
+    return MarketData(out, tuple(problems))

@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fleece.backtest.equity import EquityCurve
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.stats import Stats, compute_stats
@@ -53,16 +55,20 @@ def write_trades_csv(result: BacktestResult, path: Path) -> None:
 
 
 def write_equity_csv(curve: EquityCurve, path: Path) -> None:
-    """One row per minute close of every session: ``timestamp_utc,equity,cash``."""
-    from datetime import UTC, datetime
+    """One row per minute close of every session: ``timestamp_utc,equity,cash``.
 
+    Timestamps in the store's form (:func:`~fleece.state_store.format_ts`), made with numpy:
+    every instant of the curve is a whole second.
+    """
+    seconds = np.datetime_as_string(curve.ts.astype("datetime64[s]"), unit="s").tolist()
     with path.open("w", newline="", encoding="utf-8") as f:
         f.write(",".join(EQUITY_HEADER) + "\n")
-        for ts, equity, cash in zip(
-            curve.ts.tolist(), curve.equity.tolist(), curve.cash.tolist(), strict=True
-        ):
-            stamp = format_ts(datetime.fromtimestamp(ts, UTC))
-            f.write(f"{stamp},{dollars(equity)},{dollars(cash)}\n")
+        f.writelines(
+            f"{stamp}.000000Z,{dollars(equity)},{dollars(cash)}\n"
+            for stamp, equity, cash in zip(
+                seconds, curve.equity.tolist(), curve.cash.tolist(), strict=True
+            )
+        )
 
 
 def run_summary(result: BacktestResult) -> dict[str, Any]:

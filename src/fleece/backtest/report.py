@@ -1,26 +1,32 @@
-"""The backtest report: a self-contained HTML page (plotly inlined, opens offline) and a rich table.
+"""The backtest report: a self-contained HTML page (plotly.js inline, opens offline), a rich table.
 
 The page holds, top to bottom: the statistics; the equity curve with the drawdown underneath;
 the price of each symbol on the minute grid with the strategy's indicators and the entry/exit
 fills (a menu selects the symbol); the table of round-trip trades. Long runs are thinned for
-display only (every n-th minute, said in the chart's title); markers and tables always carry
-every fill. Times are shown in New York time. The output is deterministic: fixed element ids,
-no timestamps.
+display only (every n-th minute, said in the chart's title), within a budget of points for the
+whole page so that it stays a few megabytes whatever the number of symbols; markers and tables
+always carry every fill. Times are shown in New York time. The output is deterministic: fixed
+element ids, no timestamps.
+
+The figures are written as plotly.js takes them (traces and layout as JSON, arrays as base64
+typed arrays) rather than built through plotly.py's validating figure objects, which took most
+of a large run's output time; plotly.js itself comes from the plotly package, inlined.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
-from plotly.subplots import make_subplots
+import numpy.typing as npt
 from rich.table import Table
 
 from fleece.backtest.runner import BacktestResult
@@ -31,15 +37,19 @@ from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
 from fleece.strategy.registry import StrategySpec
 
-#: Points per line drawn in a price chart; longer series are thinned (display only).
+#: Points per line drawn in one symbol's price chart, at most; longer series are thinned.
 MAX_PRICE_POINTS = 5_000
-#: Points of the equity curve drawn; a year of minutes (~98,000) fits.
-MAX_EQUITY_POINTS = 120_000
+#: Points per line over all the symbols' price charts (their lines share it out, each keeping
+#: at least MIN_PRICE_POINTS): what keeps the page small when many symbols run long.
+PRICE_POINTS_BUDGET = 32_000
+MIN_PRICE_POINTS = 500
+#: Points of the equity curve drawn; two months of minutes (~16,000) fit.
+MAX_EQUITY_POINTS = 20_000
 #: Trades listed in the page's table (all are in trades.csv).
 MAX_TABLE_ROWS = 2_000
-_NEW_YORK = "America/New_York"
 #: Hide nights and weekends on time axes (New York wall time).
 TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
+Figure = dict[str, Any]
 
 
 def _pct(value: float | None) -> str:
@@ -97,66 +107,113 @@ def stats_table(stats: Stats, title: str = "Backtest") -> Table:
     return table
 
 
-def new_york_ms(seconds: np.ndarray) -> np.ndarray:
-    """Epoch seconds as milliseconds of New York wall time (plotly shows them as they are)."""
-    stamps = pd.to_datetime(seconds, unit="s", utc=True).tz_convert(_NEW_YORK).tz_localize(None)
-    return np.asarray(stamps.values.astype("datetime64[ms]").astype(np.int64))
+def new_york_ms(seconds: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Epoch seconds as milliseconds of New York wall time (plotly shows them as they are).
+
+    New York's offset changes only on whole UTC hours, so it is looked up once per hour.
+    """
+    seconds = np.asarray(seconds, dtype=np.int64)
+    if not len(seconds):
+        return seconds
+    hours, where = np.unique(seconds // 3600, return_inverse=True)
+    offsets = np.array(
+        [_offset_seconds(datetime.fromtimestamp(h * 3600, UTC)) for h in hours.tolist()],
+        dtype=np.int64,
+    )
+    return (seconds + offsets[where]) * 1000
+
+
+def _offset_seconds(at: datetime) -> int:
+    offset = at.astimezone(NEW_YORK).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def typed(values: npt.ArrayLike) -> dict[str, str]:
+    """An array as plotly.js reads it fastest: base64 of its float64 bytes (exact)."""
+    data = np.ascontiguousarray(np.asarray(values, dtype="<f8"))
+    return {"dtype": "f8", "bdata": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
 def _stride(n: int, cap: int) -> int:
     return max(1, math.ceil(n / cap))
 
 
-def equity_figure(result: BacktestResult) -> go.Figure:
+def equity_figure(result: BacktestResult) -> Figure:
     """Equity (top) and drawdown from the running peak (bottom), sharing the time axis."""
     curve = result.equity
     step = _stride(len(curve), MAX_EQUITY_POINTS)
     equity = curve.equity.astype(np.float64) / 100
     peaks = np.maximum.accumulate(equity) if len(equity) else equity
     drawdown = (equity / peaks - 1.0) * 100 if len(equity) else equity
-    x = new_york_ms(curve.ts[::step])
+    x = typed(new_york_ms(curve.ts[::step]))
     title = "Equity and drawdown" + (f" (1 minute in {step} shown)" if step > 1 else "")
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3])
-    fig.add_trace(go.Scatter(x=x, y=equity[::step], name="equity ($)", mode="lines"), 1, 1)
-    fig.add_trace(
-        go.Scatter(x=x, y=drawdown[::step], name="drawdown (%)", mode="lines", fill="tozeroy"),
-        2,
-        1,
-    )
-    fig.update_xaxes(type="date", rangebreaks=TRADING_HOURS)
-    fig.update_layout(title=title, height=560, margin={"t": 50, "b": 30}, showlegend=True)
-    return fig
+    data = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": typed(equity[::step]),
+            "name": "equity ($)",
+            "mode": "lines",
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": typed(drawdown[::step]),
+            "name": "drawdown (%)",
+            "mode": "lines",
+            "fill": "tozeroy",
+            "xaxis": "x",
+            "yaxis": "y2",
+        },
+    ]
+    layout = {
+        "title": {"text": title},
+        "height": 560,
+        "margin": {"t": 50, "b": 30},
+        "showlegend": True,
+        "xaxis": {"type": "date", "rangebreaks": TRADING_HOURS, "anchor": "y2"},
+        "yaxis": {"domain": [0.36, 1.0], "title": {"text": "equity ($)"}},
+        "yaxis2": {"domain": [0.0, 0.28], "title": {"text": "drawdown (%)"}, "anchor": "x"},
+    }
+    return {"data": data, "layout": layout}
 
 
 def _symbol_traces(
-    series: GridSeries, fills: Sequence[Fill], indicators: dict[str, np.ndarray]
-) -> tuple[list[go.Scatter], int]:
+    series: GridSeries, fills: Sequence[Fill], indicators: dict[str, np.ndarray], cap: int
+) -> tuple[list[dict[str, Any]], int]:
     """The close on the grid, the strategy's indicators and the fills of one symbol."""
-    step = _stride(len(series), MAX_PRICE_POINTS)
-    x = new_york_ms(series.ts[::step])
-    traces = [
-        go.Scatter(
-            x=x,
-            y=series.close[::step] / TICKS_PER_DOLLAR,
-            name=f"{series.symbol} close",
-            mode="lines",
-        )
+    step = _stride(len(series), cap)
+    x = typed(new_york_ms(series.ts[::step]))
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": typed(series.close[::step] / TICKS_PER_DOLLAR),
+            "name": f"{series.symbol} close",
+            "mode": "lines",
+        }
     ]
     for label, values in indicators.items():
-        traces.append(go.Scatter(x=x, y=values[::step], name=label, mode="lines"))
+        traces.append(
+            {"type": "scatter", "x": x, "y": typed(values[::step]), "name": label, "mode": "lines"}
+        )
     for side, symbol_name, marker in (
         (Side.BUY, "entries", "triangle-up"),
         (Side.SELL, "exits", "triangle-down"),
     ):
         own = [f for f in fills if f.side is side]
+        stamps = np.array([int(f.timestamp.timestamp()) for f in own], np.int64)
         traces.append(
-            go.Scatter(
-                x=new_york_ms(np.array([int(f.timestamp.timestamp()) for f in own], np.int64)),
-                y=[f.price for f in own],
-                name=symbol_name,
-                mode="markers",
-                marker={"symbol": marker, "size": 10},
-            )
+            {
+                "type": "scatter",
+                "x": typed(new_york_ms(stamps)),
+                "y": typed([f.price for f in own]),
+                "name": symbol_name,
+                "mode": "markers",
+                "marker": {"symbol": marker, "size": 10},
+            }
         )
     return traces, step
 
@@ -166,49 +223,67 @@ def _strategy_line(spec: StrategySpec) -> str:
     return f"{spec.name} ({params})" if params else spec.name
 
 
-def price_figure(result: BacktestResult) -> go.Figure:
+def price_figure(result: BacktestResult) -> Figure:
     """Price, the strategy's indicators and the fills of each symbol; a menu picks the symbol."""
     strategy = result.config.strategy.build()
     grid = Grid.of((s.open, s.close) for s in result.sessions)
     by_symbol: dict[str, list[Fill]] = {}
     for fill in result.fills:
         by_symbol.setdefault(fill.symbol, []).append(fill)
-    fig = go.Figure()
     symbols = list(result.market.symbols)
+    cap = min(MAX_PRICE_POINTS, max(MIN_PRICE_POINTS, PRICE_POINTS_BUDGET // max(len(symbols), 1)))
+    data: list[dict[str, Any]] = []
     titles: list[str] = []
     owners: list[int] = []  # which symbol each trace belongs to
     for k, symbol in enumerate(symbols):
         series = market_series(result.market, symbol, grid)
         traces, step = _symbol_traces(
-            series, by_symbol.get(symbol, []), strategy.indicators(series)
+            series, by_symbol.get(symbol, []), strategy.indicators(series), cap
         )
         for trace in traces:
-            trace.visible = k == 0
-            trace.legendgroup = symbol
-            fig.add_trace(trace)
+            trace["visible"] = k == 0
+            trace["legendgroup"] = symbol
+            data.append(trace)
             owners.append(k)
         thinning = f" (1 minute in {step} shown)" if step > 1 else ""
         titles.append(f"{symbol}: price, {strategy.name}, entries and exits{thinning}")
-    buttons = []
-    for k, symbol in enumerate(symbols):
-        visible = [owner == k for owner in owners]
-        buttons.append(
-            {
-                "label": symbol,
-                "method": "update",
-                "args": [{"visible": visible}, {"title": titles[k]}],
-            }
-        )
-    fig.update_layout(
-        title=titles[0] if titles else "No bars",
-        height=520,
-        margin={"t": 80, "b": 30},
-        xaxis={"type": "date", "rangebreaks": TRADING_HOURS},
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "y": 1.18}]
+    buttons = [
+        {
+            "label": symbol,
+            "method": "update",
+            "args": [{"visible": [owner == k for owner in owners]}, {"title.text": titles[k]}],
+        }
+        for k, symbol in enumerate(symbols)
+    ]
+    layout = {
+        "title": {"text": titles[0] if titles else "No bars"},
+        "height": 520,
+        "margin": {"t": 80, "b": 30},
+        "xaxis": {"type": "date", "rangebreaks": TRADING_HOURS},
+        "updatemenus": [{"buttons": buttons, "direction": "down", "x": 1.0, "y": 1.18}]
         if buttons
         else [],
+    }
+    return {"data": data, "layout": layout}
+
+
+def _plot(figure: Figure, div_id: str) -> str:
+    """A figure's div and the script that draws it."""
+    config = {"displaylogo": False, "responsive": True}
+    args = ",\n".join(
+        json.dumps(part, separators=(",", ":"), allow_nan=False)
+        for part in (figure["data"], figure["layout"], config)
     )
-    return fig
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:{figure["layout"]["height"]}px;'
+        f' width:100%;"></div>\n<script type="text/javascript">\n'
+        f'Plotly.newPlot("{div_id}",\n{args})\n</script>'
+    )
+
+
+def _plotly_js() -> str:
+    """plotly.js as the plotly package ships it (read, not imported: no figure machinery)."""
+    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
 
 
 def _trade_rows(trips: Sequence[RoundTrip]) -> str:
@@ -251,13 +326,8 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
         f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
         for label, value in stat_rows(stats)
     )
-    plot_config = {"displaylogo": False, "responsive": True}
-    equity_div: str = equity_figure(result).to_html(
-        full_html=False, include_plotlyjs=False, div_id="equity-chart", config=plot_config
-    )
-    price_div: str = price_figure(result).to_html(
-        full_html=False, include_plotlyjs=False, div_id="price-chart", config=plot_config
-    )
+    equity_div = _plot(equity_figure(result), "equity-chart")
+    price_div = _plot(price_figure(result), "price-chart")
     cfg = result.config
     symbols = ", ".join(result.market.symbols)
     shown = min(len(trips), MAX_TABLE_ROWS)
@@ -276,7 +346,7 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
 <meta charset="utf-8">
 <title>alpaca-fleece backtest</title>
 <style>{_STYLE}</style>
-<script type="text/javascript">{get_plotlyjs()}</script>
+<script type="text/javascript">{_plotly_js()}</script>
 </head>
 <body>
 <h1>alpaca-fleece backtest</h1>

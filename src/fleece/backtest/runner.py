@@ -16,14 +16,15 @@ each minute boundary ``T`` (the bot polls just after it) it
 
 Two modes, one result:
 
-* ``exact`` runs that cycle at every minute of every session and feeds every grid bar to
-  :class:`~fleece.strategy.SmaCrossover`: the reference.
-* ``fast`` (default) computes the crossover candidates of each symbol with numpy first
-  (:mod:`fleece.backtest.signals`) and runs the cycle only where something can happen: a
-  candidate minute that can signal and every minute while an order is open; the minutes it skips
-  are checked for the daily loss line (:mod:`fleece.backtest.loss_scan`: numpy finds where the
-  equity could have reached it, the trader itself decides). Tests hold both modes to identical
-  outputs.
+* ``exact`` runs that cycle at every minute of every session and feeds every grid bar to the
+  configured strategy through the trader: the reference.
+* ``fast`` (default) runs the cycle only where something can happen, the minutes it skips being
+  checked for the daily loss line (:mod:`fleece.backtest.loss_scan`: numpy finds where the
+  equity could have reached it, the trader itself decides). A strategy with a vectorised path
+  gets its candidate minutes first (:mod:`fleece.backtest.path_vectorised`); any other is stepped
+  through every grid minute with the context the trader would give it, and polled only where it
+  signalled or an order is open (:mod:`fleece.backtest.path_stepped`). Tests hold both modes to
+  identical outputs.
 
 Time is the simulated instant of the cycle: the minute boundary plus ``poll_offset_seconds``, when
 the bot polls (5 s by default), so orders, fills and refusals carry the bot's own timestamps.
@@ -42,11 +43,12 @@ import numpy as np
 
 from fleece.backtest.data import MINUTE, MarketData
 from fleece.backtest.equity import equity_curve, session_grid
-from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.market import ArrayBarStore, SessionTable
 from fleece.backtest.memory_store import MemoryStore
+from fleece.backtest.path_stepped import Decided, run_stepped
+from fleece.backtest.path_vectorised import run_vectorised
 from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progress, RecordingStore
-from fleece.backtest.signals import Candidates, CandidateSignals, find_candidates
+from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, Session
 from fleece.clock import ManualClock
@@ -209,8 +211,21 @@ class Run:
         self.trader.portfolio.replace(dict(self.holdings))
 
     # ---- the polling cycle ------------------------------------------------------------------
-    async def cycle(self, at: int, bars: Sequence[Bar], expect: Sequence[bool] | None) -> None:
-        """One poll at minute boundary ``at``: exchange, orders, account, bars, housekeeping."""
+    async def cycle(
+        self,
+        at: int,
+        bars: Sequence[Bar],
+        expect: Sequence[bool] | None,
+        *,
+        decided: Decided | None = None,
+    ) -> None:
+        """One poll at minute boundary ``at``: exchange, orders, account, bars, housekeeping.
+
+        The bars go through the kernel's step (the strategy decides in the trader), or, with
+        ``expect``, through the candidate strategy of the vectorised path; ``decided`` are
+        signals the strategy already gave for these bars (the bar-by-bar fast path asks it
+        before polling): they go to the trader's :meth:`~fleece.trader.Trader.act` in order.
+        """
         now = self.instant(at)
         self.steps += 1
         self.broker.advance_to(now)
@@ -221,7 +236,10 @@ class Run:
         trader.account = self.broker.account_now()
         trader.reserved_cash = 0.0
         signals, tripped = trader.signals, self.breaker.tripped
-        if expect is None:
+        if decided is not None:
+            for bar, signal in decided:
+                await trader.act(bar, signal)
+        elif expect is None:
             await self.kernel.step(bars)
         else:
             assert isinstance(self.strategy, CandidateSignals)
@@ -235,6 +253,11 @@ class Run:
             trader.update_state(now)
         if self.orders.has_open and trader.sessions.is_open(now):
             await self.orders.cancel_stale(self.stale_after)
+
+    @staticmethod
+    def at(seconds: int) -> datetime:
+        """Epoch seconds as a UTC instant."""
+        return _at(seconds)
 
     def instant(self, at: int) -> datetime:
         """When the bot polls for minute boundary ``at``: ``poll_offset_seconds`` after it."""
@@ -279,83 +302,14 @@ class Run:
                 out.setdefault(int(bars.ts[i]), []).append((symbol, i))
         return out
 
-    # ---- fast: only where something can happen ----------------------------------------------
+    # ---- the fast paths (same result; see their modules) -------------------------------------
     async def run_fast(self) -> None:
-        """Cycles at candidate bars and while orders are open; skipped minutes are scanned."""
-        await self._seed()
-        if not len(self.grid):
-            return
-        assert isinstance(self.strategy, CandidateSignals)
-        cands = find_candidates(self.market, self.minute_grid, self.strategy.base)
-        opens = np.array([int(s.open.timestamp()) for s in self.sessions], dtype=np.int64)
-        fixed = np.union1d(np.unique(cands.decide_at), opens)
-        first = int(self.grid[0]) - MINUTE
-        if self.start_at is not None:
-            first = max(first, self.start_at)
-            fixed = fixed[fixed > first]
-        scanner = LossScanner(self)
-        # Candidates of instant fixed[n] are cands[ends[n - 1]:ends[n]].
-        starts = np.searchsorted(cands.decide_at, fixed, "left").tolist()
-        ends = np.searchsorted(cands.decide_at, fixed, "right").tolist()
-        last = first
-        total = len(fixed)
-        for n, at in enumerate(fixed.tolist()):
-            if self.orders.has_open:
-                last = await self._open_order_minutes(last, at, scanner)
-            a, b = starts[n], ends[n]
-            # An order still open now may fill in this very cycle (its refresh comes before the
-            # bars), changing what is held: then every candidate goes to the trader, whose own
-            # holding test decides after the refresh, as the bot's does.
-            polled = self.orders.has_open
-            bars, ups = self._live_candidates(cands, a, b, polled) if b > a else ([], [])
-            if bars or polled:
-                scanner.scan(last, at, inclusive=False)
-                await self.cycle(at, bars, ups)
-            else:
-                scanner.scan(last, at, inclusive=True)
-            last = at
-            if self.progress is not None and n % 2000 == 0:
-                self.progress(n / total)
-        end = int(self.grid[-1])
-        last = await self._open_order_minutes(last, end + MINUTE, scanner)
-        scanner.scan(last, end, inclusive=True)
-        self.broker.advance_to(_at(max(end, last)))
+        """The vectorised path (:mod:`fleece.backtest.path_vectorised`)."""
+        await run_vectorised(self)
 
-    async def _open_order_minutes(self, last: int, until: int, scanner: LossScanner) -> int:
-        """While an order is open, poll every minute (as the bot does) before ``until``."""
-        grid = self.grid
-        while self.orders.has_open:
-            i = int(np.searchsorted(grid, last, "right"))
-            if i >= len(grid) or grid[i] >= until:
-                break
-            at = int(grid[i])
-            scanner.scan(last, at, inclusive=False)
-            await self.cycle(at, [], [])
-            last = at
-        return last
-
-    def _live_candidates(
-        self, cands: Candidates, a: int, b: int, every: bool = False
-    ) -> tuple[list[Bar], list[bool]]:
-        """The candidate minutes of one instant that can signal given what the trader holds.
-
-        The test is the trader's own: a symbol counts as held when a position is held or a buy
-        is pending. An entry candidate while held, or an exit candidate while flat, makes
-        ``SmaCrossover.on_bar`` return None, so the trader is not called for it. With ``every``
-        (holdings may change before the bars are seen) nothing is left out.
-        """
-        bars: list[Bar] = []
-        ups: list[bool] = []
-        held = self.trader.portfolio.qty
-        pending = self.orders.pending_buys() if self.orders.has_open else frozenset()
-        for j in range(a, b):
-            symbol = cands.names[j]
-            holding = held.get(symbol, 0) > 0 or symbol in pending
-            up = cands.ups[j]
-            if every or up != holding:
-                bars.append(cands.bar(j, self.market))
-                ups.append(up)
-        return bars, ups
+    async def run_stepped(self) -> None:
+        """The bar-by-bar fast path (:mod:`fleece.backtest.path_stepped`)."""
+        await run_stepped(self)
 
 
 def run_backtest(
@@ -392,6 +346,8 @@ def run_backtest(
     run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
     if run.vectorised:
         asyncio.run(run.run_fast())
+    elif config.mode == "fast":
+        asyncio.run(run.run_stepped())
     else:
         asyncio.run(run.run_exact())
     curve = equity_curve(

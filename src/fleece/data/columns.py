@@ -79,11 +79,16 @@ class ReadColumns:
             ]
 
 
+def canonical(name: str) -> str:
+    """A column's name as the importer knows it (``" T "`` -> ``"timestamp"``)."""
+    key = str(name).strip().lower()
+    return _ALIASES.get(key, key)
+
+
 def read_columns(table: Any, path: Path) -> ReadColumns:
     by_name: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        key = str(name).strip().lower()
-        by_name.setdefault(_ALIASES.get(key, key), column.combine_chunks())
+        by_name.setdefault(canonical(name), column.combine_chunks())
     missing = [name for name in REQUIRED if name not in by_name]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -141,7 +146,10 @@ def _blanks(column: Any) -> tuple[Any, NDArray[np.bool_]]:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         blank = pc.equal(pc.utf8_trim_whitespace(column), "")
         column = pc.if_else(blank, pa.scalar(None, column.type), column)
-    return column, np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if column.null_count == 0:
+        return column, np.zeros(len(column), dtype=bool)
+    # As bytes (a boolean array is bits).
+    return column, _numpy(pc.cast(column.is_null(), pa.uint8()), np.uint8).astype(bool)
 
 
 def _floats(column: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
@@ -160,8 +168,8 @@ def _floats(column: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArra
     ):
         return np.zeros(rows), nulls, ~nulls
     try:
-        cast = pc.cast(column, pa.float64())
-        values = np.asarray(cast.fill_null(0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        cast = _filled(pc.cast(column, pa.float64()), 0.0)
+        values = _numpy(cast, np.float64)
         return values, nulls, np.zeros(rows, dtype=bool)
     except pa.ArrowInvalid:
         # Some cell is not a number: find which, the slow way (only for such dirty files).
@@ -215,8 +223,31 @@ def _timestamps(column: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
 
 
 def _timestamp_values(column: Any) -> NDArray[np.int64]:
-    ints = pc.cast(column, pa.int64()).fill_null(0)
-    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _numpy(_filled(pc.cast(column, pa.int64()), 0), np.int64)
+
+
+# pyarrow imports pandas (about a second) to make a scalar or to convert an array to numpy, to
+# look for pandas' types; reading a clean file needs neither, so the two helpers below avoid
+# both when they can.
+
+
+def _filled(column: Any, value: float) -> Any:
+    """``column`` with its nulls (the rows already marked missing) set to ``value``."""
+    return column.fill_null(value) if column.null_count else column
+
+
+def _numpy(values: Any, dtype: type[np.generic]) -> NDArray[Any]:
+    """A fixed-width Arrow array of ``dtype``'s width as numpy: its data buffer, copied, when
+    it has no null (always, after :func:`_filled`)."""
+    width = np.dtype(dtype).itemsize
+    if values.null_count == 0 and values.type.bit_width == 8 * width:
+        if not len(values):
+            return np.zeros(0, dtype=dtype)
+        data = values.buffers()[1]
+        return np.frombuffer(
+            data, dtype=dtype, count=len(values), offset=values.offset * width
+        ).copy()
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def _timestamps_slowly(cells: list[Any]) -> tuple[NDArray[np.int64], NDArray[np.int8]]:

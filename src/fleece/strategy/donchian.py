@@ -18,6 +18,7 @@ The rule, precise enough for another engine to reproduce trade for trade:
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -44,42 +45,23 @@ class DonchianParams(StrategyParams):
     exit: Lookback = Field(10, description="minutes whose lowest low the close must fall under")
 
 
-class _Channel:
-    """Sliding extreme (max or min) of the last ``width`` values, O(1) amortised per step."""
-
-    __slots__ = ("_highest", "_items", "_width")
-
-    def __init__(self, width: int, highest: bool) -> None:
-        self._width = width
-        self._items: deque[tuple[int, int]] = deque()  # (step, value), values monotonic
-        self._highest = highest
-
-    def extreme(self, step: int) -> int | None:
-        """The extreme of the values pushed at steps ``step - width .. step - 1``."""
-        items = self._items
-        while items and items[0][0] < step - self._width:
-            items.popleft()
-        return items[0][1] if items else None
-
-    def push(self, step: int, value: int) -> None:
-        items = self._items
-        if self._highest:
-            while items and value >= items[-1][1]:
-                items.pop()
-        else:
-            while items and value <= items[-1][1]:
-                items.pop()
-        items.append((step, value))
-
-
 class _SymbolState:
-    __slots__ = ("highs", "last", "lows", "seen")
+    """One symbol's channels: sliding extremes of its previous highs and lows.
 
-    def __init__(self, entry: int, exit_: int) -> None:
+    Each channel is a monotonic queue (steps and values in two deques, values decreasing for the
+    highs, increasing for the lows): the extreme of the last ``width`` values is the front, and
+    each value enters and leaves once, so a step costs O(1) amortised whatever the width.
+    """
+
+    __slots__ = ("high_steps", "high_values", "last", "low_steps", "low_values", "seen")
+
+    def __init__(self, first: datetime) -> None:
         self.seen = 0
-        self.last: object = None
-        self.highs = _Channel(entry, highest=True)
-        self.lows = _Channel(exit_, highest=False)
+        self.last = first
+        self.high_steps: deque[int] = deque()
+        self.high_values: deque[int] = deque()
+        self.low_steps: deque[int] = deque()
+        self.low_values: deque[int] = deque()
 
 
 class DonchianBreakout(Strategy):
@@ -108,26 +90,49 @@ class DonchianBreakout(Strategy):
 
     def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
         """Step one grid minute of ``bar.symbol``; a breakout or breakdown signals."""
+        # The backtest calls this for every symbol and minute: written for speed, inline.
+        stamp = bar.timestamp
         state = self._states.get(bar.symbol)
         if state is None:
-            state = self._states[bar.symbol] = _SymbolState(self.entry, self.exit)
-        elif state.last is not None and bar.timestamp <= state.last:  # type: ignore[operator]
+            state = self._states[bar.symbol] = _SymbolState(stamp)
+        elif stamp <= state.last:
             return None
+        state.last = stamp
         step = state.seen
-        close = to_ticks(bar.close)
-        high_before = state.highs.extreme(step)
-        low_before = state.lows.extreme(step)
-        state.highs.push(step, to_ticks(bar.high))
-        state.lows.push(step, to_ticks(bar.low))
         state.seen = step + 1
-        state.last = bar.timestamp
-        if step < self._need or high_before is None or low_before is None:
-            return None
-        holding = ctx.position > 0 or ctx.buying
-        if not holding and close > high_before:
+        # The previous `entry` highs' maximum, then this minute's high joins the channel.
+        steps, values = state.high_steps, state.high_values
+        oldest = step - self.entry
+        while steps and steps[0] < oldest:
+            steps.popleft()
+            values.popleft()
+        high_before = values[0] if values else 0
+        high = to_ticks(bar.high)
+        while values and high >= values[-1]:
+            values.pop()
+            steps.pop()
+        values.append(high)
+        steps.append(step)
+        # The previous `exit` lows' minimum, likewise.
+        steps, values = state.low_steps, state.low_values
+        oldest = step - self.exit
+        while steps and steps[0] < oldest:
+            steps.popleft()
+            values.popleft()
+        low_before = values[0] if values else 0
+        low = to_ticks(bar.low)
+        while values and low <= values[-1]:
+            values.pop()
+            steps.pop()
+        values.append(low)
+        steps.append(step)
+        if step < self._need:
+            return None  # (from here on both channels hold at least the previous minute)
+        if ctx.position > 0 or ctx.buying:
+            if to_ticks(bar.close) < low_before:
+                return self.signal(bar, Side.SELL, REASON_BREAKDOWN)
+        elif to_ticks(bar.close) > high_before:
             return self.signal(bar, Side.BUY, REASON_BREAKOUT)
-        if holding and close < low_before:
-            return self.signal(bar, Side.SELL, REASON_BREAKDOWN)
         return None
 
     def indicators(self, series: GridSeries) -> dict[str, F64]:
