@@ -96,7 +96,7 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
     single = http.get("/v2/stocks/SPY/bars", params=bars_query)
     answers["bars (single)"] = (validator(DATA, "stock_bars_resp_single"), single.json())
     error = validator(TRADING, "Error")
-    answers["error 401"] = (error, httpx.get(served.url + "/v2/account").json())
+    answers["error 401"] = (error, httpx.get(served.url + "/v2/account", timeout=30).json())
     answers["error 403"] = (error, http.post("/v2/orders", json=market | {"qty": 10**6}).json())
     answers["error 404"] = (error, http.get("/v2/orders/nope").json())
     answers["error 422"] = (error, http.post("/v2/orders", json=market | {"qty": "0"}).json())

@@ -243,7 +243,7 @@ def test_a_bad_admin_request_is_a_422_with_one_line(market: Served) -> None:
 
 
 def test_the_admin_route_needs_the_keys(market: Served) -> None:
-    with httpx.Client(base_url=market.url) as http:
+    with httpx.Client(base_url=market.url, timeout=30) as http:
         assert http.post("/v1/sim/faults", json={"rate": 1.0}).status_code == 401
     assert market.faults.plan.rate == 0
 
