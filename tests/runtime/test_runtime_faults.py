@@ -23,6 +23,7 @@ from runtime_helpers import (
     EIGHT_SYMBOLS,
     KEY,
     SECRET,
+    WAIT_S,
     Market,
     Paths,
     SteppedBot,
@@ -91,7 +92,7 @@ def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.01)
