@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 MAX_STEPS = 120
-WAIT_MS = 20_000
+WAIT_MS = 60_000  # a guard against hangs, never a measured expectation
 
 
 def money(value: float) -> str:
