@@ -91,13 +91,15 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def small_ext4(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A 32 MiB ext4 image, loop-mounted; yields (mount point, image)."""
-    if shutil.which("mkfs.ext4") is None:
+    # The sbin folders too: a PATH without them (a user's, a fresh clone's) still has the tool.
+    mkfs = shutil.which("mkfs.ext4", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if mkfs is None:
         pytest.skip("mkfs.ext4 is not installed")
     image, point = tmp_path / "ext4.img", tmp_path / "ext4"
     point.mkdir()
     with image.open("wb") as file:
         file.truncate(32 * 1024 * 1024)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, timeout=120)
+    subprocess.run([mkfs, "-q", "-F", str(image)], check=True, timeout=120)
     why = _mount(["mount", "-o", "loop", str(image), str(point)])
     if why:
         pytest.skip(f"cannot loop-mount an ext4 image here ({why})")
