@@ -7,6 +7,8 @@ Crash safety rests on three rules:
    replayed signal finds its intent already there and sends nothing.
 2. Just before each send the intent is marked ``submitted`` (committed). After a crash, an intent
    in ``submitted`` is looked up by client_order_id: found means adopt, 404 means it never arrived.
+   A send whose answer was lost is looked up at once, and again at the next refresh before a 404
+   counts: the request may still have been on its way in.
 3. Fills are recorded from the broker's cumulative ``filled_qty`` / ``filled_avg_price``, one
    ``trades`` row per increment, idempotently; so re-reading an order never doubles a fill and a
    fill missed while we were down is recorded on the next read.
@@ -208,6 +210,9 @@ class OrderManager:
         # Unfinished intents by client_order_id, kept in memory so the per-bar path never
         # queries the store; loaded once, then updated with every status change we make.
         self._open: dict[str, _Working] = {}
+        # Sends whose answer was lost and that the broker did not have yet: judged at the next
+        # refresh (client_order_id -> why the answer was lost).
+        self._unconfirmed: dict[str, str] = {}
         self.reload_open()
 
     def reload_open(self) -> None:
@@ -326,12 +331,25 @@ class OrderManager:
             log.warning("order still unknown cid=%s reason=%s", cid, exc)
             return SubmitOutcome(cid, "submitted", error=reason)
         if found is None:
-            return self._failed(cid, "failed", f"not at broker after: {reason}")
+            # Not there YET: a request whose answer timed out may still be queued on its way in
+            # and arrive after this lookup. Failing it now would leave that order, and its fills,
+            # untracked until the next start; the next refresh looks again.
+            self._unconfirmed[cid] = reason
+            log.warning("order not at broker yet cid=%s; looked up again next cycle", cid)
+            return SubmitOutcome(cid, "submitted", error=reason)
+        self._adopted(found)
+        self.apply(found)
+        return SubmitOutcome(cid, intent_status_for(found), found)
+
+    def _adopted(self, found: BrokerOrder) -> None:
+        self._unconfirmed.pop(found.client_order_id, None)
         self._breaker.record_success()
         self._persist_breaker()
-        self.apply(found)
-        log.info("order adopted after ambiguous submit cid=%s status=%s", cid, found.status)
-        return SubmitOutcome(cid, intent_status_for(found), found)
+        log.info(
+            "order adopted after ambiguous submit cid=%s status=%s",
+            found.client_order_id,
+            found.status,
+        )
 
     def _failed(self, cid: str, status: str, reason: str) -> SubmitOutcome:
         self.failures += 1
@@ -406,13 +424,17 @@ class OrderManager:
             order = by_cid.get(record.client_order_id)
             if order is None and record.status in ("new", "submitted"):
                 order = await self._lookup_missing(record.client_order_id, record.status)
+            if order is not None and record.client_order_id in self._unconfirmed:
+                self._adopted(order)
             if order is not None and self.apply(order) is not None:
                 fills += 1
         return fills
 
     async def _lookup_missing(self, cid: str, status: str) -> BrokerOrder | None:
         found = await self._broker.order_by_client_id(cid)
-        if found is None:
+        if found is None and (reason := self._unconfirmed.pop(cid, None)) is not None:
+            self._failed(cid, "failed", f"not at broker after: {reason}")
+        elif found is None:
             # 'new' never left us; 'submitted' never arrived. Either way nothing is at the broker.
             self._store.set_intent_status(
                 cid, "failed", error=f"not at broker (was {status})", now=self._clock.now()

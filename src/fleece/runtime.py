@@ -605,8 +605,11 @@ class Bot:
             if self._stopping.is_set():
                 return
             await self._cycle(bus)
-            if self.commands is not None:  # operator commands, between two cycles
-                await self.commands.run_pending()
+            if self.commands is not None and not self.disk.tripped:
+                # Operator commands, between two cycles. They are read from and recorded in the
+                # store, so none after a store failure, and a failing read only trips the guard.
+                with self.disk.quietly():
+                    await self.commands.run_pending()
 
     def _next_poll(self, now: datetime) -> datetime:
         """Polls land just after a minute's bars close: one request per minute at most.

@@ -38,7 +38,7 @@ TOKEN = "dashboard-token-for-tests-0123"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA")
 DAY = date(2024, 11, 26)  # a Tuesday session
-WAIT_S = 30.0
+WAIT_S = 60.0  # a guard against hangs, never a measured expectation
 
 
 def ny(hhmm: str, day: date = DAY) -> datetime:

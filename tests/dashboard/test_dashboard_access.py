@@ -150,8 +150,10 @@ def test_a_dashboard_listening_on_ipv6_loopback_refuses_dns_rebinding(
     thread.start()
     try:
         wait_for("the dashboard on [::1]", lambda: _answers(f"{url}/healthz"))
-        rebound = httpx.get(f"{url}/api/status", headers={"Host": "rebind.example", **BEARER})
-        direct = httpx.get(f"{url}/api/status", headers=BEARER)
+        rebound = httpx.get(
+            f"{url}/api/status", headers={"Host": "rebind.example", **BEARER}, timeout=30
+        )
+        direct = httpx.get(f"{url}/api/status", headers=BEARER, timeout=30)
     finally:
         server.stop()
         thread.join(timeout=30)

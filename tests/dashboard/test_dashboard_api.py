@@ -466,9 +466,9 @@ def test_fleece_dashboard_serves_a_stopped_bots_store(
         url = line.split()[3]
         wait_for(
             "the dashboard",
-            lambda: httpx.get(f"{url}/api/account", headers=BEARER).status_code == 200,
+            lambda: httpx.get(f"{url}/api/account", headers=BEARER, timeout=30).status_code == 200,
         )
-        account = httpx.get(f"{url}/api/account", headers=BEARER).json()
+        account = httpx.get(f"{url}/api/account", headers=BEARER, timeout=30).json()
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=30)

@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 MAX_STEPS = 120
-WAIT_MS = 20_000
+WAIT_MS = 60_000  # a guard against hangs, never a measured expectation
 
 
 def money(value: float) -> str:
@@ -105,11 +105,11 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         page.get_by_test_id("login-token").fill(TOKEN)
         page.get_by_test_id("login-submit").click()
         expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
-        expect(page.get_by_test_id("login")).to_be_hidden()
+        expect(page.get_by_test_id("login")).to_be_hidden(timeout=WAIT_MS)
         # Kept for the tab: a reload loads at once, without asking again.
         page.reload()
         expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
-        expect(page.get_by_test_id("login")).to_be_hidden()
+        expect(page.get_by_test_id("login")).to_be_hidden(timeout=WAIT_MS)
 
         # What the page shows equals what the store holds.
         equity = store.equity_curve()[-1].equity
@@ -128,7 +128,7 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
             tuple(cell.get_attribute("data-value") for cell in row.locator("td").all()[1:5])
             for row in fill_rows.all()
         ]
-        expect(page.get_by_test_id("state")).to_have_text("ACTIVE")
+        expect(page.get_by_test_id("state")).to_have_text("ACTIVE", timeout=WAIT_MS)
         expect(page.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
 
         # Halt (with the tab's token): HALTED, and no new order reaches the exchange.

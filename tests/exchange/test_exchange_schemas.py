@@ -104,7 +104,7 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
         http.get("/v2/account").json(),
     )
     error = validator(TRADING, "Error")
-    answers["error 401"] = (error, httpx.get(served.url + "/v2/account").json())
+    answers["error 401"] = (error, httpx.get(served.url + "/v2/account", timeout=30).json())
     answers["error 403"] = (error, http.post("/v2/orders", json=market | {"qty": 10**6}).json())
     resting = order(market | {"type": "limit", "limit_price": "1", "qty": "1"})  # a SPY buy
     wash = http.post("/v2/orders", json=market | {"side": "sell", "qty": "1"})

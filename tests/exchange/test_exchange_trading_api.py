@@ -102,7 +102,7 @@ def test_wrong_keys_get_401_in_alpacas_shape_without_echoing_the_keys(served: Se
 
 @pytest.mark.parametrize("path", ["/v2/stocks/bars?symbols=SPY&timeframe=1Min", "/v1/sim/state"])
 def test_data_and_admin_routes_need_the_keys_too(served: Served, path: str) -> None:
-    answer = httpx.get(served.url + path)
+    answer = httpx.get(served.url + path, timeout=30)
 
     assert (answer.status_code, answer.json()["code"]) == (401, 40110000)
 

@@ -170,6 +170,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         time.sleep(interval)
 
 
+def wait_running(bot: BotDir, timeout: float = 180) -> None:
+    """Wait until the bot started in ``bot`` logs ``bot running`` (phases 1 to 3 done).
+
+    ``bot.sh start`` and ``daemon.py start`` return after BOT_START_WAIT (20 s) even when the
+    bot is still starting, which on a loaded machine it may be: the store's lock, its state and
+    its first heartbeat come later.
+    """
+    if not wait_until(lambda: " bot running " in bot.log(), timeout):
+        raise AssertionError(f"the bot never logged 'bot running':\n{bot.log()[-3000:]}")
+
+
 def process_exists(pid: int) -> bool:
     """True while ``pid`` is a live process (a zombie counts as gone)."""
     try:

@@ -22,6 +22,7 @@ from ops_helpers import (
     make_bot_dir,
     process_exists,
     session_and_group,
+    wait_running,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs /proc and setsid")
@@ -52,6 +53,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
     try:
         start = bot.run("./bot.sh", "start")
         assert start.returncode == 0, start.stderr + bot.log()
+        wait_running(bot)
         pid = bot.pid()
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
         session_group = session_and_group(pid)

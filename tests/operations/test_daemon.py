@@ -28,6 +28,7 @@ from ops_helpers import (
     session_and_group,
     stat_fields,
     umask_of,
+    wait_running,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs /proc and fork")
@@ -78,6 +79,7 @@ def daemon_run(tmp_path_factory: pytest.TempPathFactory) -> DaemonRun:
     try:
         start = bot.run(PY, "daemon.py", "start", pass_fds=(marker_fd,))
         assert start.returncode == 0, start.stderr + bot.log()
+        wait_running(bot)
         pid = bot.pid()
         facts = (
             int(stat_fields(pid)[1]),

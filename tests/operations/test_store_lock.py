@@ -26,6 +26,7 @@ from ops_helpers import (
     kill_leftover,
     make_bot_dir,
     process_exists,
+    wait_running,
     wait_until,
 )
 
@@ -68,6 +69,7 @@ def beside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Beside]:
     try:
         start = first.run("./bot.sh", "start")
         assert start.returncode == 0, start.stderr + first.log()
+        wait_running(first)  # it holds the store's lock from then on
         found = Beside(first, second, db, first.pid())
         found.starts["fleece run"] = fleece(second, "run")
         found.starts["orchestrator.py"] = second.run(str(VENV_PYTHON), "orchestrator.py")

@@ -395,8 +395,8 @@ def test_html_or_empty_answers_become_broker_errors_and_an_order_becomes_ambiguo
 
     garbage = FaultPlan(rate=1.0, seed=1, kinds=frozenset({"garbage"}))
     with serve(synthetic(("SPY",)), ny("09:31"), plan=garbage) as market:
-        trading = make_trading_client(KEY, SECRET, market.url, raw_data=True, timeout=2)
-        data = make_data_client(KEY, SECRET, market.url, raw_data=True, timeout=2)
+        trading = make_trading_client(KEY, SECRET, market.url, raw_data=True, timeout=30)
+        data = make_data_client(KEY, SECRET, market.url, raw_data=True, timeout=30)
 
         async def no_wait(_: float) -> None:
             return None

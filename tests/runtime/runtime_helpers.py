@@ -50,7 +50,7 @@ SEED_QUERIES = (
 )
 # Short windows so that crossovers come within minutes (the rules do not depend on the lengths).
 QUICK_STRATEGY = {"fast": 2, "medium": 4, "slow": 8}
-WAIT_S = 30.0  # a guard against hangs, never a measured expectation
+WAIT_S = 60.0  # a guard against hangs, never a measured expectation
 
 
 def ny(hhmm: str, day: date = SECOND_DAY) -> datetime:

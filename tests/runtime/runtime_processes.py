@@ -158,23 +158,6 @@ class ExchangeProcess:
                 self.process.stop()
 
 
-def exchange_fill_rows(
-    orders: Sequence[Mapping[str, Any]],
-) -> set[tuple[str, str, str, int, float]]:
-    """(client_order_id, symbol, side, qty, price) of every filled order in Alpaca's JSON."""
-    return {
-        (
-            o["client_order_id"],
-            o["symbol"],
-            o["side"],
-            int(float(o["filled_qty"])),
-            float(o["filled_avg_price"]),
-        )
-        for o in orders
-        if float(o["filled_qty"] or 0) > 0
-    }
-
-
 def step_bot_process(market: Market, minutes: int = 1) -> None:
     """Move a stepped market minute by minute, each time until a bot process finished its cycle.
 

@@ -4,7 +4,7 @@ shutdown without a traceback, and nothing committed lost.
 Three proofs, each with the real bot against the built-in exchange:
 
 * a real full filesystem: the store on a tiny tmpfs, filled by the test while ``fleece run``
-  trades (a separate process, following ``python -m fleece.exchange``);
+  trades (a separate process, against an exchange the test steps minute by minute);
 * a real I/O error: the store on a small ext4 image (loop mount), which the test shuts down
   under the bot (``EXT4_IOC_SHUTDOWN``: from then on every read and write gets EIO);
 * an injected ``disk I/O error`` at COMMIT through the real store, in this process and on a
@@ -33,7 +33,6 @@ from typing import Any
 import pytest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    FIRST_DAY,
     Market,
     Paths,
     SteppedBot,
@@ -47,7 +46,7 @@ from runtime_helpers import (
     wait_for,
     write_trading_yaml,
 )
-from runtime_processes import ExchangeProcess, Process, fleece_command, log_text, wait_for_log
+from runtime_processes import Process, fleece_command, log_text, wait_for_log
 
 from fleece.risk_manager import STORE_FAILURE
 from fleece.state_store import StateStore
@@ -92,13 +91,15 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def small_ext4(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A 32 MiB ext4 image, loop-mounted; yields (mount point, image)."""
-    if shutil.which("mkfs.ext4") is None:
+    # The sbin folders too: a PATH without them (a user's, a fresh clone's) still has the tool.
+    mkfs = shutil.which("mkfs.ext4", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if mkfs is None:
         pytest.skip("mkfs.ext4 is not installed")
     image, point = tmp_path / "ext4.img", tmp_path / "ext4"
     point.mkdir()
     with image.open("wb") as file:
         file.truncate(32 * 1024 * 1024)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, timeout=120)
+    subprocess.run([mkfs, "-q", "-F", str(image)], check=True, timeout=120)
     why = _mount(["mount", "-o", "loop", str(image), str(point)])
     if why:
         pytest.skip(f"cannot loop-mount an ext4 image here ({why})")
@@ -154,49 +155,61 @@ def error_lines(log: str) -> list[str]:
 # ---------------------------------------------------------------------------- the real process
 
 
+def step_one_cycle(market: Market) -> None:
+    """Move the stepped market one minute and wait until the bot process's cycle is over.
+
+    The bot reads the exchange's clock only between its cycles (every 50 ms or so while it
+    waits), trading or halted: of the reads that arrive after the step, the first may be the one
+    that starts the cycle, the second comes after it.
+    """
+    market.advance(1)
+    reads = market.requests("GET /v2/clock")
+    wait_for(lambda: market.requests("GET /v2/clock") >= reads + 2, "the bot's cycle", WAIT_S)
+
+
+def step_until(market: Market, done: Callable[[], bool], what: str, minutes: int = 120) -> None:
+    """Step the market cycle by cycle until ``done()``."""
+    for _ in range(minutes):
+        if done():
+            return
+        step_one_cycle(market)
+    raise AssertionError(f"not within {minutes} market minutes: {what}")
+
+
 def trade_then_break(
     tmp_path: Path, store_folder: Path, breaker: Callable[[], None]
-) -> tuple[dict[str, Any], ExchangeProcess]:
+) -> dict[str, Any]:
     """``fleece run`` trades with its store in ``store_folder``; ``breaker()`` breaks the disk.
 
-    Returns what was seen, with the exchange still running (the caller stops it).
+    The market is served by the test and moves a minute when the test says so, the bot's cycle
+    done each time: what the bot does is the same whatever the load. Returns what was seen.
     """
     paths = Paths(tmp_path)
     write_trading_yaml(paths.config, EIGHT_SYMBOLS)
     db = store_folder / "trades.db"
-    exchange = ExchangeProcess.start(
-        tmp_path / "exchange", EIGHT_SYMBOLS, speed=300, days=2, start=FIRST_DAY.isoformat(), seed=5
-    )
-    env = {**paper_env(paths, exchange.url), "DATABASE_PATH": str(db)}
-    bot = Process.start(fleece_command("run"), env, tmp_path, "bot")
     seen: dict[str, Any] = {}
-    try:
-        wait_for_log(paths.log_file, r"bot running mode=", bot, timeout=WAIT_S)
-        wait_for(lambda: len(fills(db)) >= 2, "the bot's first fills", WAIT_S)
-        seen["fills"], seen["intents"] = fills(db), intent_ids(db)
-        breaker()
-        wait_for_log(paths.log_file, STORE_FAILURE_LINE, bot, timeout=WAIT_S)
-        seen["orders_at_failure"] = exchange.state()["orders_submitted"]
-        clock_reads = exchange.state()["requests"]["GET /v2/clock"]
-        # Minutes more: the bot keeps following the market, halted.
-        wait_for(
-            lambda: exchange.state()["requests"]["GET /v2/clock"] > clock_reads + 10,
-            "the halted bot to keep polling",
-            WAIT_S,
-        )
-        seen["alive"] = bot.popen.poll() is None
-        seen["orders_after"] = exchange.state()["orders_submitted"]
-        bot.signal(signal.SIGTERM)
-        seen["code"] = bot.wait(timeout=WAIT_S)
-        seen["stderr"] = bot.stderr()
-        seen["log"] = log_text(paths.log_file)
-        seen["exchange_orders"] = {o["client_order_id"] for o in exchange.orders()}
-    except BaseException:
-        exchange.stop()
-        raise
-    finally:
-        bot.stop()
-    return seen, exchange
+    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as market:
+        env = {**paper_env(paths, market.url), "DATABASE_PATH": str(db)}
+        bot = Process.start(fleece_command("run"), env, tmp_path, "bot")
+        try:
+            wait_for_log(paths.log_file, r"bot running mode=", bot, timeout=WAIT_S)
+            step_until(market, lambda: len(fills(db)) >= 2, "the bot's first fills")
+            seen["fills"], seen["intents"] = fills(db), intent_ids(db)
+            breaker()
+            step_until(market, lambda: STORE_FAILURE_LINE in log_text(paths.log_file), "failure")
+            seen["orders_at_failure"] = len(market.orders())
+            for _ in range(10):  # minutes more: the bot keeps following the market, halted
+                step_one_cycle(market)
+            seen["alive"] = bot.popen.poll() is None
+            seen["orders_after"] = len(market.orders())
+            bot.signal(signal.SIGTERM)
+            seen["code"] = bot.wait(timeout=WAIT_S)
+            seen["stderr"] = bot.stderr()
+            seen["log"] = log_text(paths.log_file)
+            seen["exchange_orders"] = {o.client_order_id for o in market.orders()}
+        finally:
+            bot.stop()
+    return seen
 
 
 def assert_halted_loudly_once_and_lost_nothing(seen: dict[str, Any], db: Path) -> None:
@@ -222,10 +235,7 @@ def test_a_full_disk_halts_the_bot_once_loudly_and_loses_nothing(
 ) -> None:
     filler: list[Path] = []
 
-    seen, exchange = trade_then_break(
-        tmp_path, tiny_tmpfs, lambda: filler.append(fill_up(tiny_tmpfs))
-    )
-    exchange.stop()
+    seen = trade_then_break(tmp_path, tiny_tmpfs, lambda: filler.append(fill_up(tiny_tmpfs)))
     filler[0].unlink()  # space again, to read the store back
 
     assert "the disk is full (database or disk is full)" in error_lines(seen["log"])[0]
@@ -237,8 +247,7 @@ def test_a_disk_io_error_halts_the_bot_once_loudly_and_loses_nothing(
 ) -> None:
     point, image = small_ext4
 
-    seen, exchange = trade_then_break(tmp_path, point, lambda: shut_down_ext4(point))
-    exchange.stop()
+    seen = trade_then_break(tmp_path, point, lambda: shut_down_ext4(point))
     _unmount(point)  # the dead filesystem goes; mounted again, its journal is replayed
     assert _mount(["mount", "-o", "loop", str(image), str(point)]) is None
 

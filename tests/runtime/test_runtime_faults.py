@@ -1,8 +1,10 @@
 """Specification of ambiguous order submissions: never re-sent, looked up by client_order_id.
 
 The exchange is served behind a small ASGI layer that loses the answer to an order submission
-(the order may or may not have reached the exchange, as when a gateway times out). The bot
-cannot know which; it must look the order up by client_order_id, never send it again.
+(the order may or may not have reached the exchange, as when a gateway times out), or that lets
+the submission reach the exchange only after the bot has looked for it (a request still queued
+when its client gave up). The bot cannot know which; it must look the order up by
+client_order_id, never send it again, and adopt it whenever it turns up.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from runtime_helpers import (
     EIGHT_SYMBOLS,
     KEY,
     SECRET,
+    WAIT_S,
     Market,
     Paths,
     SteppedBot,
@@ -33,6 +36,7 @@ from runtime_helpers import (
     query,
     stored_fills,
     synthetic,
+    until,
     write_trading_yaml,
 )
 
@@ -79,19 +83,53 @@ class LoseOrderAnswers:
         await send({"type": "http.response.body", "body": body})
 
 
+class OrderArrivesLate:
+    """ASGI layer: the first order submission is held until the bot, whose request timed out
+    meanwhile, has looked the order up by client_order_id (and found nothing); then it reaches
+    the exchange, which accepts it. ``cid`` is that order's client_order_id, ``arrived`` is set
+    once the exchange has it."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.cid = ""
+        self.arrived = threading.Event()
+        self._looked_up: asyncio.Event | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_order = scope.get("method") == "POST" and scope.get("path") == "/v2/orders"
+        if scope["type"] != "http" or not (is_order and not self.cid):
+            await self.app(scope, receive, send)
+            if scope.get("path") == "/v2/orders:by_client_order_id" and self._looked_up:
+                self._looked_up.set()
+            return
+        self._looked_up = asyncio.Event()
+        message = await receive()
+        self.cid = json.loads(message.get("body", b"{}"))["client_order_id"]
+        await self._looked_up.wait()  # an event, not a delay: the lookup has been answered
+
+        async def replayed() -> Message:
+            nonlocal message
+            first, message = message, {"type": "http.disconnect"}
+            return first
+
+        await self.app(scope, replayed, send)  # nobody reads this answer any more
+        self.arrived.set()
+
+
+def stepped_exchange() -> SimExchange:
+    """Eight symbols at the second session's open, standing still until stepped."""
+    return SimExchange(synthetic(EIGHT_SYMBOLS), clock=ScaledClock(ny("09:30"), 0.0), seed=11)
+
+
 @contextmanager
-def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
-    """A stepped exchange (eight symbols, second session's open) losing one order answer."""
-    exchange = SimExchange(synthetic(EIGHT_SYMBOLS), clock=ScaledClock(ny("09:30"), 0.0), seed=11)
-    app = LoseOrderAnswers(
-        create_app(exchange, KEY, SECRET), times=1, status=status, reach_exchange=reach_exchange
-    )
+def served(exchange: SimExchange, app: App) -> Iterator[Market]:
+    """``app`` (the exchange's app behind a layer) on a free loopback port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.01)
@@ -101,6 +139,17 @@ def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
+    """A stepped exchange losing one order answer."""
+    exchange = stepped_exchange()
+    app = LoseOrderAnswers(
+        create_app(exchange, KEY, SECRET), times=1, status=status, reach_exchange=reach_exchange
+    )
+    with served(exchange, app) as market:
+        yield market
 
 
 @pytest.fixture
@@ -167,3 +216,32 @@ def test_an_order_lost_on_its_way_in_is_marked_failed_after_the_lookup_and_not_r
     assert status == "failed" and "not at broker" in error[0][0]
     assert set(submissions.values()) == {1}
     assert stored_fills(paths.db) == exchange_fills(orders)
+
+
+def test_an_order_reaching_the_exchange_after_its_lookup_is_adopted_with_its_fill(
+    paths: Paths,
+) -> None:
+    exchange = stepped_exchange()
+    late = OrderArrivesLate(create_app(exchange, KEY, SECRET))
+    with served(exchange, late) as market:
+        config = config_from(paper_env(paths, market.url, ALPACA_TIMEOUT_SECONDS="1"))
+
+        async def scenario() -> None:
+            harness = await SteppedBot(config, market).start()
+            await harness.step_until(lambda: bool(late.cid), "an order sent")
+            await until(late.arrived.is_set, "the order to reach the exchange after its lookup")
+            await harness.step(3)
+            await harness.stop()
+
+        asyncio.run(scenario())
+        orders, submissions = market.orders(), market.submissions()
+
+    status = query(
+        paths.db, "SELECT status FROM order_intents WHERE client_order_id = ?", (late.cid,)
+    )[0][0]
+    assert submissions[late.cid] == 1  # looked up, never sent again
+    assert [o.status.value for o in orders if o.client_order_id == late.cid] == ["filled"]
+    assert status == "filled"  # adopted when it turned up, not left failed
+    assert stored_fills(paths.db) == exchange_fills(orders)  # its fill is in trades
+    with StateStore(paths.db) as store:
+        assert store.breaker() == (False, 0)  # the order did not fail

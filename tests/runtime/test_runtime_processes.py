@@ -1,8 +1,8 @@
 """Specification of the bot as a real process: SIGKILL and restart, SIGTERM, entry points.
 
 ``fleece run`` (and ``python orchestrator.py``) run as child processes in paper mode against a
-loopback exchange: either ``python -m fleece.exchange`` as its own process, or an exchange
-served by the test whose clock moves only when the test says so. Nothing is mocked.
+loopback exchange served by the test, whose clock moves only when the test says so (a poll cycle
+at a time), or in sim mode on their own built-in exchange. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    FIRST_DAY,
     KEY,
     SECRET,
     SEED_QUERIES,
@@ -39,9 +38,7 @@ from runtime_helpers import (
 )
 from runtime_processes import (
     REPO,
-    ExchangeProcess,
     Process,
-    exchange_fill_rows,
     fleece_command,
     log_text,
     step_bot_process,
@@ -86,44 +83,50 @@ def trading_client(url: str) -> TradingClient:
 # ---------------------------------------------------------------- SIGKILL, then restart
 
 
+def orders_at(market: Market) -> int:
+    """Orders the exchange has accepted so far."""
+    return int(market.exchange.state()["orders_submitted"])
+
+
+def step_until_orders(market: Market, count: int, minutes: int = 120) -> None:
+    """Step the bot process's market minute by minute until the exchange holds ``count`` orders."""
+    for _ in range(minutes):
+        if orders_at(market) >= count:
+            return
+        step_bot_process(market)
+    raise AssertionError(f"fewer than {count} orders within {minutes} market minutes")
+
+
 def test_sigkill_mid_session_then_restart_never_sends_an_order_twice_nor_loses_a_fill(
-    paths: Paths, bots: list[Process]
+    paths: Paths, market: Market, bots: list[Process]
 ) -> None:
-    exchange = ExchangeProcess.start(
-        paths.root / "exchange",
-        EIGHT_SYMBOLS,
-        speed=300,
-        days=2,
-        start=FIRST_DAY.isoformat(),
-        seed=5,
-    )
-    try:
-        env = paper_env(paths, exchange.url)
-        first = start_bot(paths, env, bots, "first")
-        wait_for(lambda: exchange.state()["orders_submitted"] >= 4, "the first bot's orders")
-        first.signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
-        sent_by_the_first = exchange.state()["orders_submitted"]
+    # The market moves only when the test steps it, a poll cycle at a time: whatever the load,
+    # the bots trade the same minutes, and the session cannot close before they have traded.
+    env = paper_env(paths, market.url)
+    first = start_bot(paths, env, bots, "first")
+    step_until_orders(market, 4)
+    # Killed in the middle of a cycle: its bars request was served, its decisions, orders and
+    # writes are under way.
+    bars = market.requests("GET /v2/stocks/bars")
+    market.advance(1)
+    wait_for(lambda: market.requests("GET /v2/stocks/bars") > bars, "the first bot's poll")
+    first.signal(signal.SIGKILL)
+    assert first.wait(timeout=10) == -signal.SIGKILL
+    sent_by_the_first = orders_at(market)
 
-        second = start_bot(paths, env, bots, "second")
-        wait_for(
-            lambda: exchange.state()["orders_submitted"] >= sent_by_the_first + 4,
-            "the restarted bot's orders",
-        )
-        second.signal(signal.SIGTERM)
-        code = second.wait(timeout=30)
-        orders = exchange.orders()
-        submissions = exchange.state()["client_order_id_submissions"]
-    finally:
-        exchange.stop()
+    second = start_bot(paths, env, bots, "second")
+    step_until_orders(market, sent_by_the_first + 4)
+    second.signal(signal.SIGTERM)
+    code = second.wait(timeout=30)
 
+    orders = market.orders()
     intents = query(paths.db, "SELECT client_order_id, status FROM order_intents")
     reached = {cid for cid, status in intents if status not in ("failed", "rejected")}
     assert code == 0
-    assert set(submissions.values()) == {1}
-    assert {o["client_order_id"] for o in orders} == reached
+    assert set(market.submissions().values()) == {1}
+    assert {o.client_order_id for o in orders} == reached
     assert len(orders) == len(reached)
-    assert stored_fills(paths.db) == exchange_fill_rows(orders)
+    assert stored_fills(paths.db) == exchange_fills(orders)
     assert integrity(paths.db) == "ok"
 
 

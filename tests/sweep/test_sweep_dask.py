@@ -104,6 +104,9 @@ def test_the_bars_are_sent_to_each_worker_once_for_all_tasks(dask_client: Client
     bars = executor.bars
     holders = dask_client.who_has([bars])[bars.key]
     assert len(holders) == len(dask_client.scheduler_info()["workers"]) == 2
+    # And they stay there for the rounds to come: Dask's memory manager, on by default, would
+    # drop all copies but one within seconds (so a slow machine saw one worker hold the bars).
+    assert not dask_client.amm.running()
 
 
 def test_progress_is_told_once_per_task(dask_client: Client) -> None:

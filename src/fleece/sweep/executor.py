@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import dask
 from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed
 
 from fleece.backtest.data import MarketData
@@ -38,6 +39,8 @@ from fleece.sweep.tasks import BacktestFn, Outcome, TaskSpec, describe_error, ex
 OnDone = Callable[[Outcome], None]
 #: Seconds to wait for a scheduler given with ``--scheduler``, or for its first worker.
 CONNECT_TIMEOUT = 30
+#: Dask's setting that starts the scheduler's Active Memory Manager (see :func:`open_client`).
+AMM_START = "distributed.scheduler.active-memory-manager.start"
 
 
 class SweepError(FleeceError):
@@ -231,7 +234,13 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         # fight another cluster (or anything else) for the default port 8787.
         "dashboard_address": "127.0.0.1:0",
     }
-    cluster = LocalCluster(**options)  # type: ignore[no-untyped-call]
+    # Without the Active Memory Manager: its default policy drops every copy of a key beyond
+    # the first that no queued task waits for, every 2 s. The bars scattered to every worker
+    # would then be held by one worker a few seconds into a sweep, the next tasks would queue
+    # there (or fetch the bars again), and how many workers got tasks would depend on the
+    # machine's speed. Nothing else a sweep keeps on the cluster needs reclaiming.
+    with dask.config.set({AMM_START: False}):
+        cluster = LocalCluster(**options)  # type: ignore[no-untyped-call]
     with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
         yield client
 
