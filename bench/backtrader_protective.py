@@ -37,7 +37,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import backtrader as bt
 import numpy as np
 import pandas as pd
-from backtrader_run import MINUTE, Poll, SmaCrossoverRules, TickBars, cents_of, real_bars_only
+from bt_grid import MINUTE, TickBars, real_bars_only
+from bt_rules import Poll, SmaCrossoverRules, cents_of
 from common import CASH, TICKS, Trade, in_order
 
 _CENT = Decimal("0.01")
