@@ -57,7 +57,10 @@ UNFINISHED = frozenset({"new", "submitted", "accepted", "pending_new", "partiall
 _BROKER_TO_INTENT = {
     "new": "accepted",
     "accepted": "accepted",
-    "pending_new": "pending_new",
+    # At Alpaca, not yet acknowledged by the venue: to the bot it is accepted, and so the seed's
+    # unfinished-intents query (status IN ('new', 'submitted', 'accepted')) lists it. Rows
+    # written 'pending_new' by older versions stay unfinished.
+    "pending_new": "accepted",
     "accepted_for_bidding": "accepted",
     "held": "accepted",
     "calculated": "accepted",  # done for the day, settlement pending

@@ -18,6 +18,7 @@ from runtime_helpers import (
     EIGHT_SYMBOLS,
     KEY,
     SECRET,
+    SEED_QUERIES,
     Market,
     Paths,
     SteppedBot,
@@ -57,20 +58,24 @@ def test_an_order_answered_pending_new_is_recorded_filled_at_the_next_poll(tmp_p
     write_trading_yaml(paths.config, EIGHT_SYMBOLS)
     with stepped_market(BARS, ny("09:30")) as market:
 
-        async def session() -> tuple[list, list, list]:
+        async def session() -> tuple[list, list, list, list]:
             harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
             await harness.step_until(lambda: bool(intent_rows(paths.db)), "an order")
             answered = intent_rows(paths.db)
+            unfinished = [r["client_order_id"] for r in query(paths.db, SEED_QUERIES[2])]
             fills_then = query(paths.db, "SELECT * FROM trades")
             await harness.step()
             later = intent_rows(paths.db)
             await harness.stop()
-            return answered, fills_then, later
+            return answered, unfinished, fills_then, later
 
-        answered, fills_then, later = asyncio.run(session())
+        answered, unfinished, fills_then, later = asyncio.run(session())
 
     first = answered[0][0]
-    assert answered[0][4] == "pending_new"  # Alpaca's answer: nothing filled yet
+    # Alpaca's answer is pending_new, nothing filled yet: an accepted intent, which the seed's
+    # monitoring query of unfinished intents lists.
+    assert answered[0][4] == "accepted"
+    assert first in unfinished
     assert fills_then == []
     assert dict((r[0], r[4]) for r in later)[first] == "filled"
     fill = query(paths.db, "SELECT timestamp_utc FROM trades WHERE client_order_id = ?", (first,))
