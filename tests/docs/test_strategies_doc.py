@@ -23,6 +23,12 @@ from string import Template
 
 import pytest
 
+# The walkthrough's module fixture runs every command of the page (tests, a backtest, a sweep on
+# a local Dask cluster, a sim-mode run) inside the first test's timeout: under a heavy load those
+# took more than the suite's 300 s default (seen at a load of 25 on two cores). Each command has
+# its own 600 s guard against hangs; the module's is the sum a loaded machine may need.
+pytestmark = pytest.mark.timeout(2400)
+
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "strategies.md"
 BARS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bars"
