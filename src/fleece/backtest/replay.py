@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from fleece.accounting import cents_of
 from fleece.backtest.data import market_from_bars
 from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import MarketCalendar, Session
 from fleece.errors import DataError
-from fleece.exchange.ledger import cents_of
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
 
