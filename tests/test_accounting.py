@@ -62,6 +62,13 @@ def test_a_sale_realises_its_proceeds_minus_its_share_of_the_average_cost() -> N
     assert pnl.open_cost == {"AAPL": 525.00}  # the average is unchanged by the sale
 
 
+def test_a_round_trip_realises_exactly_its_price_difference() -> None:
+    pnl = realised_pnl([fill(0, Side.BUY, 3, 10.01), fill(1, Side.SELL, 3, 10.04)])
+
+    assert (pnl.realised_cents, pnl.realised) == (9, 0.09)
+    assert pnl.open_qty == {}
+
+
 def test_partial_fills_of_an_entry_average_and_partial_exits_keep_the_average() -> None:
     ledger = Book()
     for f in (
