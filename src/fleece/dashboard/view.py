@@ -382,7 +382,7 @@ class DashboardView:
                 side=f.side,
                 qty=f.qty,
                 price=f.price,
-                value=round(f.qty * f.price, 2),
+                value=cents_of(to_ticks(f.price), f.qty) / 100,
                 client_order_id=f.client_order_id,
             )
             for f in reversed(latest)
