@@ -6,8 +6,7 @@ is more recent than the bar; cash and values follow the one accounting rule
 (:mod:`fleece.accounting`, here its vectorised :func:`~fleece.accounting.cents_of_many`).
 Positions only change at fills, so the whole curve follows from the fills and the bars: this
 module evaluates it at every minute close of every session at once, to the cent, instead of
-asking the ledger 100,000 times. A test holds it equal to the
-ledger's own answers.
+asking the ledger 100,000 times. A test holds it equal to the ledger's own answers.
 """
 
 from __future__ import annotations
