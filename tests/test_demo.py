@@ -29,6 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "notify"))
 from notify_helpers import receiver  # noqa: E402
 
+from accounting_helpers import realised_three_ways  # noqa: E402
+from accounting_helpers import summary_row as row  # noqa: E402
+
 # Guards against hangs, never expectations: a demo that takes 60 s on an idle machine took more
 # than 240 s at a load of 35 on two cores; the module's fixture runs inside the first test.
 pytestmark = pytest.mark.timeout(1800)
@@ -51,12 +54,6 @@ def run_demo(folder: Path, **extra: str) -> subprocess.CompletedProcess[str]:
         timeout=900,  # a guard against hangs, not a measured expectation
         check=False,
     )
-
-
-def row(summary: str, name: str) -> str:
-    match = re.search(rf"│ {re.escape(name)}\s*│ (.*?)\s*│", summary)
-    assert match, f"no '{name}' row in:\n{summary}"
-    return match.group(1)
 
 
 @dataclass(frozen=True)
@@ -127,6 +124,17 @@ def test_the_demo_trades_a_simulated_day_and_prints_what_it_did(demo: Demo) -> N
     log = (tmp_path / "logs" / "orchestrator.out").read_text()
     assert "dashboard listening on http://127.0.0.1:" in log
     assert "Traceback" not in log and "Traceback" not in done.stderr
+
+
+def test_the_summary_the_stats_and_the_dashboard_realise_the_same_pnl_on_the_demo(
+    demo: Demo, tmp_path: Path
+) -> None:
+    assert demo.done.returncode == 0, demo.done.stderr[-2000:]
+
+    realised = realised_three_ways(demo.db, tmp_path, summary_text=demo.done.stdout)
+
+    assert realised.fills, "the demo should trade"
+    assert realised.summary == realised.stats == realised.dashboard
 
 
 Trade = tuple[str, str, str, int, float, str]

@@ -1,4 +1,5 @@
-"""The end-of-run summary: realised P&L by average cost, to the cent; what was dropped."""
+"""The end-of-run summary: what was dropped, empty minutes, exits (its realised P&L is the one
+accounting rule's: tests/test_accounting.py)."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,31 +9,13 @@ from rich.console import Console
 from fleece.models import Fill, OrderIntent, Side
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
-from fleece.summary import empty_minutes_line, print_summary, realised_pnl
+from fleece.summary import empty_minutes_line, print_summary
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
 
 
 def fill(i: int, side: Side, qty: int, price: float, symbol: str = "AAPL") -> Fill:
     return Fill(f"c{i}", f"b{i}", symbol, side, qty, price, T0 + timedelta(minutes=i))
-
-
-def test_realised_pnl_uses_average_cost_and_keeps_the_open_remainder() -> None:
-    fills = [
-        fill(0, Side.BUY, 10, 100.00),
-        fill(1, Side.BUY, 10, 110.00),
-        fill(2, Side.SELL, 15, 120.00),
-    ]
-    pnl = realised_pnl(fills)
-    assert pnl.realised == 15 * (120.00 - 105.00)
-    assert pnl.open_qty == {"AAPL": 5}
-    assert pnl.open_cost == {"AAPL": 525.00}
-
-
-def test_a_round_trip_realises_exactly_its_price_difference() -> None:
-    pnl = realised_pnl([fill(0, Side.BUY, 3, 10.01), fill(1, Side.SELL, 3, 10.04)])
-    assert pnl.realised == 0.09
-    assert pnl.open_qty == {}
 
 
 def test_the_empty_minutes_line_gives_the_overall_share_and_both_ends_of_liquidity() -> None:

@@ -352,7 +352,8 @@ def _market(now: datetime, heartbeat_at: datetime | None) -> MarketStatus:
 
 
 def _positions(store: StateStore, db: Path) -> tuple[PositionStatus, ...]:
-    from fleece.summary import realised_pnl
+    from fleece.accounting import realised_pnl
+    from fleece.models import to_ticks
 
     held = realised_pnl(store.fills())
     prices = _last_prices(db, sorted(held.open_qty))
@@ -360,7 +361,8 @@ def _positions(store: StateStore, db: Path) -> tuple[PositionStatus, ...]:
     for symbol in sorted(held.open_qty):
         qty, cost = held.open_qty[symbol], held.open_cost[symbol]
         last = prices.get(symbol)
-        unrealised = round(qty * last[0] - cost, 2) if last else None
+        position = held.positions[symbol]
+        unrealised = position.unrealised_cents(to_ticks(last[0])) / 100 if last else None
         lines.append(
             PositionStatus(
                 symbol,

@@ -1,71 +1,26 @@
 """End-of-run summary: orders, fills, realised and unrealised P&L, refusals, where things are.
 
-Read from the store alone, so it describes exactly what was recorded.
+Read from the store alone, so it describes exactly what was recorded. Realised P&L is the one
+accounting rule's (:func:`fleece.accounting.realised_pnl`: average cost, to the cent), the
+figure the backtest statistics and the dashboard give for the same fills; unrealised P&L is the
+rest of the equity's change.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from fleece.models import Fill, Side
+from fleece.accounting import realised_pnl
+from fleece.models import Side
 from fleece.protection import exits_line, fill_reasons, is_protective
 from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
-
-
-@dataclass(frozen=True, slots=True)
-class PnL:
-    """Realised P&L (average-cost method) and what is still held at what cost."""
-
-    realised: float
-    open_qty: dict[str, int]
-    open_cost: dict[str, float]
-
-
-class AverageCost:
-    """Long-only holdings at average cost, fill by fill: the one realised-P&L rule.
-
-    :func:`realised_pnl` runs a whole history through it; fill notifications run the live fills
-    through one, to give each exit its P&L.
-    """
-
-    def __init__(self) -> None:
-        self.qty: defaultdict[str, int] = defaultdict(int)
-        self.cost: defaultdict[str, float] = defaultdict(float)
-        self.realised = 0.0
-
-    def apply(self, fill: Fill) -> float | None:
-        """Book ``fill``; return the realised P&L of a sale (to the cent), None for a buy."""
-        if fill.side is Side.BUY:
-            self.qty[fill.symbol] += fill.qty
-            self.cost[fill.symbol] += fill.qty * fill.price
-            return None
-        held = self.qty[fill.symbol]
-        if held <= 0:
-            return None
-        sold = min(fill.qty, held)
-        avg = self.cost[fill.symbol] / held
-        pnl = sold * (fill.price - avg)
-        self.realised += pnl
-        self.qty[fill.symbol] -= sold
-        self.cost[fill.symbol] -= sold * avg
-        return round(pnl, 2)
-
-
-def realised_pnl(fills: Iterable[Fill]) -> PnL:
-    """Realised P&L of long-only trading by average cost, to the cent."""
-    book = AverageCost()
-    for fill in sorted(fills, key=lambda f: f.timestamp):
-        book.apply(fill)
-    open_qty = {s: q for s, q in book.qty.items() if q}
-    return PnL(round(book.realised, 2), open_qty, {s: round(book.cost[s], 2) for s in open_qty})
 
 
 def empty_minutes_line(on_grid: Mapping[str, int], empty: Mapping[str, int]) -> str | None:

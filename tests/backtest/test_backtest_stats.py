@@ -116,20 +116,20 @@ def test_trades_are_round_trips_with_pnl_to_the_cent() -> None:
     assert [(t.symbol, t.qty, t.pnl_cents) for t in trips] == [("AAA", 10, 500), ("BBB", 3, -100)]
 
 
-def test_a_sell_closing_part_of_a_lot_splits_it_first_in_first_out() -> None:
+def test_a_partial_exit_is_a_trade_at_the_average_cost_and_the_rest_stays_open() -> None:
     fills = [
         fill("AAA", Side.BUY, 10, 10.0, 1),
-        fill("AAA", Side.BUY, 5, 12.0, 2),
-        fill("AAA", Side.SELL, 12, 11.0, 3),
+        fill("AAA", Side.BUY, 5, 12.0, 2),  # 15 shares cost 160.00: 10.6667 on average
+        fill("AAA", Side.SELL, 12, 11.0, 3),  # 132.00 for shares that cost 128.00
     ]
 
     trips = round_trips(fills)
 
-    assert [(t.qty, t.entry_price, t.pnl_cents) for t in trips] == [
-        (10, 10.0, 1000),
-        (2, 12.0, -200),
-        (3, 12.0, None),  # still open
+    assert [(t.qty, t.entry_time, t.pnl_cents, t.cost_cents) for t in trips] == [
+        (12, T0 + timedelta(minutes=1), 400, 12_800),  # first in, first out would say 800
+        (3, T0 + timedelta(minutes=1), None, 3_200),  # still open
     ]
+    assert trips[0].entry_price == pytest.approx(160 / 15)
 
 
 def test_win_rate_profit_factor_and_averages() -> None:
@@ -150,6 +150,21 @@ def test_win_rate_profit_factor_and_averages() -> None:
     assert stats.profit_factor == pytest.approx(4 / 2)
     assert stats.avg_win == pytest.approx(2.0)
     assert stats.avg_loss == pytest.approx(-2.0)
+
+
+def test_the_realised_pnl_is_the_sum_of_the_trades_by_average_cost() -> None:
+    fills = [
+        fill("AAA", Side.BUY, 10, 10.0, 1),
+        fill("AAA", Side.BUY, 5, 12.0, 2),
+        fill("AAA", Side.SELL, 12, 11.0, 3),  # +4.00 by average cost (+8.00 first in, first out)
+        fill("BBB", Side.BUY, 3, 33.3333, 4),
+        fill("BBB", Side.SELL, 3, 33.0001, 5),  # cash 99.00 - 100.00 = -1.00
+    ]
+
+    stats = compute_stats(curve([100.0, 102.0]), fills, 10_000)
+
+    assert stats.realised_pnl == 3.00
+    assert stats.trades == 2 and stats.open_trades == 1
 
 
 def test_figures_without_trades_or_losses_are_none_not_infinite() -> None:

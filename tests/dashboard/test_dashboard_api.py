@@ -36,17 +36,17 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from fleece.accounting import realised_pnl
 from fleece.calendar import MarketCalendar
 from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
 from fleece.minute_grid import Carry
-from fleece.models import OrderIntent, Side
+from fleece.models import OrderIntent, Side, to_ticks
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
-from fleece.summary import realised_pnl
 from fleece.trader import session_date
 
 LOCAL = "http://127.0.0.1"
@@ -183,9 +183,11 @@ def test_positions_are_the_open_fills_valued_at_the_last_stored_close(
     for p in positions:
         bars = store.bars_between(p["symbol"], ny("09:30"), ny("16:00"))
         cost = ledger.open_cost[p["symbol"]]
+        held = ledger.positions[p["symbol"]]
         assert p["last_price"] == bars[-1].close
         assert p["avg_cost"] == round(cost / p["qty"], 4)
-        assert p["unrealized_pl"] == round(round(p["qty"] * bars[-1].close, 2) - cost, 2)
+        assert p["market_value"] == held.market_value_cents(to_ticks(bars[-1].close)) / 100
+        assert p["unrealized_pl"] == held.unrealised_cents(to_ticks(bars[-1].close)) / 100
 
 
 # ---------------------------------------------------------------------------- orders, fills

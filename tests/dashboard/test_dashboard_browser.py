@@ -30,8 +30,8 @@ from dashboard_helpers import (
     step,
 )
 
+from fleece.accounting import realised_pnl
 from fleece.state_store import StateStore
-from fleece.summary import realised_pnl
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(

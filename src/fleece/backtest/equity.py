@@ -2,11 +2,11 @@
 
 The exchange's ledger (:mod:`fleece.exchange.ledger`) values a position at the close of the
 symbol's latest closed bar (extended hours included), or at its latest fill price when that fill
-is more recent than the bar; each position is rounded to the cent, half up, and cash moves by
-``qty * price`` rounded the same way. Positions only change at fills, so the whole curve follows
-from the fills and the bars: this module evaluates it at every minute close of every session at
-once, to the cent, instead of asking the ledger 100,000 times. A test holds it equal to the
-ledger's own answers.
+is more recent than the bar; cash and values follow the one accounting rule
+(:mod:`fleece.accounting`, here its vectorised :func:`~fleece.accounting.cents_of_many`).
+Positions only change at fills, so the whole curve follows from the fills and the bars: this
+module evaluates it at every minute close of every session at once, to the cent, instead of
+asking the ledger 100,000 times. A test holds it equal to the ledger's own answers.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleece.accounting import cents_of_many
 from fleece.backtest.data import I64, MINUTE, MarketData
 from fleece.calendar import Session
 from fleece.models import Fill, Side, to_ticks
@@ -59,11 +60,6 @@ def session_grid(sessions: Sequence[Session]) -> tuple[I64, np.ndarray]:
     return np.concatenate(parts), np.concatenate(ends)
 
 
-def cents_of(ticks: I64, qty: I64) -> I64:
-    """``qty`` shares at ``ticks`` in cents, rounded half up (the ledger's rule), vectorised."""
-    return (ticks * qty + 50) // 100
-
-
 def equity_curve(
     market: MarketData,
     fills: Sequence[Fill],
@@ -91,7 +87,7 @@ def equity_curve(
         times = np.array([int(f.timestamp.timestamp()) for f in own], dtype=np.int64)
         signed = np.array([f.qty if f.side is Side.BUY else -f.qty for f in own], dtype=np.int64)
         prices = np.array([to_ticks(f.price) for f in own], dtype=np.int64)
-        flows = cents_of(prices, np.abs(signed)) * np.where(signed > 0, -1, 1)
+        flows = -cents_of_many(prices, signed)  # a buy (signed > 0) takes cash
         k = np.searchsorted(times, grid, "right") - 1
         done = k >= 0
         kk = np.maximum(k, 0)
@@ -104,6 +100,6 @@ def equity_curve(
         # The latest fill prices the position until a bar closes after it.
         fill_newer = done & (times[kk] >= bar_end)
         marks = np.where(fill_newer, prices[kk], closes)
-        value += np.where(qty > 0, cents_of(marks, qty), 0)
-        held += qty > 0
+        value += cents_of_many(marks, qty)
+        held += qty != 0
     return EquityCurve(grid, cash + value, cash, held, session_end)

@@ -5,7 +5,8 @@ or below the session's loss line latches REDUCING for the rest of the session, w
 refuses entries. The fast path runs the polling cycle only where a decision can happen, so the
 minutes in between are checked here. Between two cycles nothing fills (the fast path polls every
 minute while an order is open), so cash and positions are fixed and each skipped minute's equity
-follows from the marks, by the exchange's valuation rules (:mod:`fleece.backtest.equity`).
+follows from the marks, by the exchange's valuation rules (:mod:`fleece.backtest.equity`,
+:mod:`fleece.accounting`).
 
 A cheap lower bound (every position at its lowest possible mark of the session) clears almost
 every gap. Otherwise the skipped minutes' equity is computed with numpy, and at the first minute
@@ -23,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleece.accounting import cash_flow_cents, cents_of, cents_of_many
 from fleece.backtest.data import I64, MINUTE, MarketData
-from fleece.backtest.equity import cents_of
-from fleece.models import Side, to_ticks
+from fleece.models import to_ticks
 
 if TYPE_CHECKING:
     from fleece.backtest.runner import Run
@@ -108,13 +109,12 @@ class LossScanner:
                 return
 
     def _cash_now(self) -> int:
-        """Cash in cents, kept from the fills with the exchange's rounding."""
+        """Cash in cents, kept from the fills by the one accounting rule."""
         if self._cash is None:
             self._cash = self.run.engine.account().cash_cents
             self._fills_seen = len(self.run.fills)
         for fill in self.run.fills[self._fills_seen :]:
-            cents = (to_ticks(fill.price) * fill.qty + 50) // 100
-            self._cash += cents if fill.side is Side.SELL else -cents
+            self._cash += cash_flow_cents(fill.side, to_ticks(fill.price), fill.qty)
         self._fills_seen = len(self.run.fills)
         return self._cash
 
@@ -139,7 +139,7 @@ class LossScanner:
             fill = self.run.last_fill.get(symbol)
             if fill is not None:
                 low = min(low, fill[1])
-            total += (low * qty) // 100
+            total += cents_of(low, qty)  # valuation rises with the mark: still a lower bound
         return total
 
     def _lowest_mark(self, symbol: str, k: int) -> int:
@@ -165,5 +165,5 @@ class LossScanner:
             ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, none.min)
             fill_at, fill_ticks = self.run.last_fill.get(symbol, (none.max, 0))
             marks = np.where((fill_at <= minutes) & (fill_at >= ends), fill_ticks, closes)
-            equity += cents_of(marks, np.full(len(minutes), qty, dtype=np.int64))
+            equity += cents_of_many(marks, np.full(len(minutes), qty, dtype=np.int64))
         return equity

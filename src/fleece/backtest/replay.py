@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from fleece.accounting import cash_flow_cents
 from fleece.backtest.data import market_from_bars
 from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import MarketCalendar, Session
 from fleece.errors import DataError
-from fleece.exchange.ledger import cents_of
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
 
@@ -146,8 +146,7 @@ def cash_before(
     cents = round(first.cash * 100)
     for fill in fills:
         if instant <= fill.timestamp <= first.timestamp:
-            paid = cents_of(to_ticks(fill.price), fill.qty)
-            cents += paid if fill.side is Side.BUY else -paid
+            cents -= cash_flow_cents(fill.side, to_ticks(fill.price), fill.qty)  # undone
     return cents / 100
 
 

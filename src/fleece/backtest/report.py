@@ -89,6 +89,7 @@ def stat_rows(stats: Stats) -> list[tuple[str, str]]:
         ("Sortino ratio", _num(stats.sortino)),
         ("Max drawdown", _pct(stats.max_drawdown)),
         ("Max drawdown duration", _days(stats.max_drawdown_duration_days)),
+        ("Realised P&L", _money(stats.realised_pnl)),
         ("Win rate", _pct(stats.win_rate)),
         ("Profit factor", _num(stats.profit_factor)),
         ("Average win", _money(stats.avg_win)),

@@ -41,6 +41,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from fleece.accounting import cents_of
 from fleece.backtest.data import MINUTE, MarketData
 from fleece.backtest.equity import equity_curve, session_grid
 from fleece.backtest.market import ArrayBarStore, SessionTable
@@ -184,7 +185,7 @@ class Run:
             price = (Decimal(str(self._seed_bar(symbol).open)) * slip).quantize(
                 Decimal("0.0001"), ROUND_HALF_UP
             )
-            total += (to_ticks(float(price)) * qty + 50) // 100
+            total += cents_of(to_ticks(float(price)), qty)
         return total
 
     async def _seed(self) -> None:

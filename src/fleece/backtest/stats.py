@@ -12,10 +12,13 @@ hand):
 * **Max drawdown** on the minute-by-minute equity: ``min(E / running_max(E) - 1)``; its
   **duration** is the longest time from a peak until equity first gets back to that peak (or the
   end of the run, when it never does).
-* **Trades** are round trips (an entry fill and the exit fill that closes it, matched first in,
-  first out); a trade's P&L is the cash it returned, to the cent. **Win rate** is the share of
-  trades with P&L > 0; **profit factor** gross profit / gross loss; **average win/loss** the mean
-  P&L of winners and of losers.
+* **Trades** are round trips: each exit fill with the position it reduces (entered when the
+  position was opened, at its average entry price). A trade's P&L is what that fill realised by
+  the one accounting rule (:mod:`fleece.accounting`: average cost, to the cent), so the trades'
+  P&L sums to the **realised P&L** of the run, the figure the summary and the dashboard show for
+  the same fills. A position still open at the end is one open trade. **Win rate** is the share
+  of trades with P&L > 0; **profit factor** gross profit / gross loss; **average win/loss** the
+  mean P&L of winners and of losers.
 * **Exposure** is the share of minutes with at least one position held.
 
 A figure that is undefined (no trades, no losing trade, a flat curve) is None, never NaN or
@@ -25,7 +28,6 @@ infinity, so ``stats.json`` stays standard JSON.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,24 +35,26 @@ from typing import Any
 
 import numpy as np
 
+from fleece.accounting import Book
 from fleece.backtest.equity import EquityCurve
-from fleece.models import Fill, Side, to_ticks
+from fleece.models import Fill
 
 TRADING_DAYS = 252
 
 
 @dataclass(frozen=True, slots=True)
 class RoundTrip:
-    """One closed (or still open) long trade.
+    """One exit fill and the position it closed part or all of, or a position still open.
 
     Attributes:
         symbol: the symbol.
-        qty: shares.
-        entry_time: when the entry filled.
-        entry_price: the entry fill price.
+        qty: shares (positive; a short's are counted as shares too).
+        entry_time: when the position was opened (went from flat to held).
+        entry_price: the position's average entry price at the exit.
         exit_time: when the exit filled (None while open).
         exit_price: the exit fill price (None while open).
-        pnl_cents: cash returned minus cash paid, in cents (None while open).
+        pnl_cents: what the exit realised by average cost, in cents (None while open).
+        cost_cents: the closed shares' cost basis (the open position's, while open), in cents.
     """
 
     symbol: str
@@ -60,49 +64,48 @@ class RoundTrip:
     exit_time: datetime | None
     exit_price: float | None
     pnl_cents: int | None
+    cost_cents: int
 
     @property
     def return_pct(self) -> float | None:
-        """The trade's P&L as a fraction of what it cost."""
+        """The trade's P&L as a fraction of what its shares cost."""
         if self.pnl_cents is None:
             return None
-        cost = _cents(to_ticks(self.entry_price), self.qty)
-        return self.pnl_cents / cost if cost else None
-
-
-def _cents(ticks: int, qty: int) -> int:
-    # The exchange's rule: qty * price rounded half up to the cent.
-    return (ticks * qty + 50) // 100
+        return self.pnl_cents / abs(self.cost_cents) if self.cost_cents else None
 
 
 def round_trips(fills: Sequence[Fill]) -> list[RoundTrip]:
-    """Match each symbol's sells to its earlier buys, first in, first out.
+    """Each exit fill as a trade against the position it reduced, by average cost.
 
-    A sell that closes part of a lot splits it; lots still open at the end are returned with
-    no exit. Trades are ordered by entry time, then symbol.
+    A sale beyond the shares held (of a position opened before these fills) is left out, as
+    the summary leaves it out; positions still open at the end are returned with no exit.
+    Trades are ordered by entry time, then symbol, then exit time.
     """
-    lots: dict[str, deque[list[Any]]] = {}
+    ledger = Book()
     trips: list[RoundTrip] = []
     for fill in sorted(fills, key=lambda f: f.timestamp):
-        queue = lots.setdefault(fill.symbol, deque())
-        if fill.side is Side.BUY:
-            queue.append([fill.qty, fill.timestamp, fill.price])
-            continue
-        left = fill.qty
-        while left > 0 and queue:
-            lot = queue[0]
-            qty = min(left, lot[0])
-            pnl = _cents(to_ticks(fill.price), qty) - _cents(to_ticks(lot[2]), qty)
+        before = ledger.position(fill.symbol)
+        done = ledger.apply(fill)
+        if done.closed and before.opened_at is not None:
             trips.append(
-                RoundTrip(fill.symbol, qty, lot[1], lot[2], fill.timestamp, fill.price, pnl)
+                RoundTrip(
+                    fill.symbol,
+                    done.closed_qty,
+                    before.opened_at,
+                    float(before.avg_entry),
+                    fill.timestamp,
+                    fill.price,
+                    done.realised_cents,
+                    done.closed_cost_cents,
+                )
             )
-            lot[0] -= qty
-            left -= qty
-            if lot[0] == 0:
-                queue.popleft()
-    for symbol, queue in lots.items():
-        for qty, when, price in queue:
-            trips.append(RoundTrip(symbol, qty, when, price, None, None, None))
+    for symbol, held in ledger.positions.items():
+        opened = held.opened_at or fills[0].timestamp  # every held position was opened by a fill
+        entry = float(held.avg_entry)
+        trips.append(
+            RoundTrip(symbol, abs(held.qty), opened, entry, None, None, None, held.cost_cents)
+        )
+    # Stable: a position's exits stay in time order, and its open remainder comes last.
     trips.sort(key=lambda t: (t.entry_time, t.symbol))
     return trips
 
@@ -122,6 +125,7 @@ class Stats:
     sortino: float | None
     max_drawdown: float
     max_drawdown_duration_days: float
+    realised_pnl: float
     win_rate: float | None
     profit_factor: float | None
     avg_win: float | None
@@ -213,6 +217,7 @@ def compute_stats(curve: EquityCurve, fills: Sequence[Fill], initial_cents: int)
         sortino=sortino_ratio(returns),
         max_drawdown=depth,
         max_drawdown_duration_days=duration,
+        realised_pnl=sum(closed) / 100,
         win_rate=len(wins) / len(closed) if closed else None,
         profit_factor=sum(wins) / -sum(losses) if losses else None,
         avg_win=sum(wins) / len(wins) / 100 if wins else None,

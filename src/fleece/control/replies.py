@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fleece.accounting import realised_pnl
+from fleece.models import to_ticks
 from fleece.notify.messages import money, render, when
 from fleece.notify.reports import daily_summary
-from fleece.summary import realised_pnl
 from fleece.trader import session_date
 
 if TYPE_CHECKING:
@@ -61,16 +62,15 @@ def positions_text(bot: Bot) -> str:
     lines = []
     for symbol, qty in sorted(held.items()):
         line = f"{symbol} {qty}"
-        cost = book.open_cost.get(symbol)
-        own = book.open_qty.get(symbol)
-        avg = cost / own if cost is not None and own else None
+        own = book.positions.get(symbol)
         last = bot.trader.last_price.get(symbol)
-        if avg is not None:
-            line += f" @ avg {avg:,.4f}"
+        if own is not None:
+            line += f" @ avg {own.cost_cents / own.qty / 100:,.4f}"
         if last is not None:
             line += f" · last {last:,.4f}"
-        if avg is not None and last is not None:
-            line += f" · {money((last - avg) * qty, signed=True)}"
+        if own is not None and own.qty == qty and last is not None:
+            unrealised = own.unrealised_cents(to_ticks(last)) / 100
+            line += f" · {money(unrealised, signed=True)}"
         lines.append(line)
     return "\n".join(lines)
 

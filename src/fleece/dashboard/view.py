@@ -19,6 +19,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from fleece.accounting import cents_of, realised_pnl
 from fleece.calendar import MarketCalendar
 from fleece.clock import Clock, SystemClock
 from fleece.config import AppConfig
@@ -45,12 +46,11 @@ from fleece.dashboard.sessions import (
     market_hours,
     shown_session,
 )
-from fleece.models import Bar, Fill, TradingState
+from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.startup_checks import read_dropped
 from fleece.state_store import EquitySnapshot, StateStore
-from fleece.summary import realised_pnl
 from fleece.trader import session_date
 
 if TYPE_CHECKING:
@@ -322,10 +322,14 @@ class DashboardView:
         out: list[PositionOut] = []
         for symbol in sorted(held):
             qty = held[symbol]
-            cost = ledger.open_cost.get(symbol) if ledger.open_qty.get(symbol) == qty else None
+            own = ledger.positions.get(symbol)
+            cost = own.cost_cents / 100 if own is not None and own.qty == qty else None
             last = self._last_price(symbol)
-            value = round(qty * last, 2) if last is not None else None
-            pl = round(value - cost, 2) if value is not None and cost is not None else None
+            value_cents = cents_of(to_ticks(last), qty) if last is not None else None
+            value = value_cents / 100 if value_cents is not None else None
+            pl = None
+            if own is not None and cost is not None and last is not None:
+                pl = own.unrealised_cents(to_ticks(last)) / 100
             out.append(
                 PositionOut(
                     symbol=symbol,
@@ -378,7 +382,7 @@ class DashboardView:
                 side=f.side,
                 qty=f.qty,
                 price=f.price,
-                value=round(f.qty * f.price, 2),
+                value=cents_of(to_ticks(f.price), f.qty) / 100,
                 client_order_id=f.client_order_id,
             )
             for f in reversed(latest)

@@ -41,6 +41,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from fleece.accounting import cents_of
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
 from fleece.exchange import matching, order_classes
 from fleece.exchange.account_rules import (
@@ -50,7 +51,7 @@ from fleece.exchange.account_rules import (
     check_wash_trade,
 )
 from fleece.exchange.engine_book import Book, previous_close
-from fleece.exchange.ledger import Ledger, cents_of
+from fleece.exchange.ledger import Ledger
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import (
     CODE_UNPROCESSABLE,

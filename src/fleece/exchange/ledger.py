@@ -1,10 +1,11 @@
 """The margin account: cash, long and short positions and their valuation, to the cent.
 
-Cash and every market value are integer cents. A fill costs ``qty * price`` rounded half up to
-the cent and a position is worth ``qty * mark`` rounded the same way (a short position's value
-is the negative of its long twin's), so equity equals cash plus the positions' signed market
-values to the cent, at every instant. The mark of a symbol is the close of its latest closed bar
-(regular or extended hours), or the latest fill price when that fill is more recent than the bar.
+Cash, cost basis, average entry and market values follow the one accounting rule
+(:mod:`fleece.accounting`: integer cents, average cost), so equity equals cash plus the
+positions' signed market values to the cent, at every instant, and a position's unrealised P&L
+plus what the account realised is the change in equity. The mark of a symbol is the close of
+its latest closed bar (regular or extended hours), or the latest fill price when that fill is
+more recent than the bar.
 
 Like an Alpaca paper account it is a margin account: with equity of at least $2,000 the
 multiplier is 2 (Reg T) and shorting is enabled, below that the multiplier is 1 and shorting is
@@ -19,27 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from fleece.accounting import FLAT, Position, book, cents_of, share_of
 from fleece.exchange.market import BarStore
 from fleece.models import Side, to_ticks
 
 #: Equity from which the account is a margin account (multiplier 2, shorting enabled).
 MARGIN_MIN_EQUITY_CENTS = 200_000
 MARGIN_MULTIPLIER = 2
-
-
-def cents_of(ticks: int, qty: int) -> int:
-    """``qty`` shares at ``ticks`` (1/10,000 dollar) in cents, rounded half away from zero."""
-    if qty < 0:
-        return -cents_of(ticks, -qty)
-    return (ticks * qty + 50) // 100
-
-
-def _share(amount: int, part: int, whole: int) -> int:
-    """``amount * part / whole`` rounded half away from zero (``whole`` > 0)."""
-    sign = -1 if amount < 0 else 1
-    return sign * ((abs(amount) * part + whole // 2) // whole)
 
 
 def multiplier_for(equity_cents: int) -> int:
@@ -49,10 +38,13 @@ def multiplier_for(equity_cents: int) -> int:
 
 @dataclass(slots=True)
 class _Holding:
-    qty: int  # negative for a short position
-    avg_entry: Decimal
+    position: Position  # quantity (negative for a short), basis and average entry
     # Intraday P&L is measured from this: the last close's value plus today's additions (signed).
     day_basis_cents: int
+
+    @property
+    def qty(self) -> int:
+        return self.position.qty
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,31 +158,30 @@ class Ledger:
         return sorted(self._holdings)
 
     def apply_fill(self, symbol: str, side: Side, qty: int, price: float, at: datetime) -> None:
-        """Book a fill of ``qty`` shares at ``price``: cash, quantity, average entry.
+        """Book a fill of ``qty`` shares at ``price``: cash, quantity, basis, average entry.
 
-        A fill that adds to a position (or opens one, long or short) moves the average entry;
-        one that reduces a position keeps it. No fill takes a position across zero.
+        By :func:`fleece.accounting.book`: a fill that adds to a position (or opens one, long or
+        short) moves the average entry; one that reduces a position keeps it. No fill takes a
+        position across zero.
 
         Raises:
             ValueError: the fill would cross zero (the engine refuses such orders).
         """
-        cents = cents_of(to_ticks(price), qty)
         delta = qty if side is Side.BUY else -qty
         holding = self._holdings.get(symbol)
         if holding is None:
-            holding = self._holdings[symbol] = _Holding(0, Decimal(0), 0)
+            holding = self._holdings[symbol] = _Holding(FLAT, 0)
         before = holding.qty
         if before * (before + delta) < 0:
             raise ValueError(f"a {side.value} of {qty} {symbol} would cross zero from {before}")
-        self._cash += -cents if side is Side.BUY else cents
-        if before == 0 or (before > 0) == (delta > 0):
-            total = holding.avg_entry * abs(before) + Decimal(str(price)) * qty
-            holding.avg_entry = total / (abs(before) + qty)
-            holding.day_basis_cents += cents if delta > 0 else -cents
-        else:
+        done = book(holding.position, side, qty, to_ticks(price), at)
+        self._cash += done.cash_cents
+        if done.closed:
             # The closed shares take their share of the intraday basis with them.
-            holding.day_basis_cents -= _share(holding.day_basis_cents, qty, abs(before))
-        holding.qty = before + delta
+            holding.day_basis_cents -= share_of(holding.day_basis_cents, qty, abs(before))
+        else:
+            holding.day_basis_cents -= done.cash_cents
+        holding.position = done.after
         if holding.qty == 0:
             del self._holdings[symbol]
         self._last_fill[symbol] = (at, price)
@@ -235,7 +226,7 @@ class Ledger:
         holding = self._holdings.get(symbol)
         if holding is None:
             return None
-        avg = holding.avg_entry
+        avg = holding.position.avg_entry
         current = self.mark(symbol, at)
         lastday = self.mark(symbol, self._last_close) if self._last_close else None
         return PositionView(
@@ -243,7 +234,7 @@ class Ledger:
             qty=holding.qty,
             qty_available=qty_available,
             avg_entry_price=avg,
-            cost_basis_cents=int((avg * holding.qty * 100).quantize(Decimal(1), ROUND_HALF_UP)),
+            cost_basis_cents=holding.position.cost_cents,
             market_value_cents=self.value(symbol, holding.qty, at),
             current_price=current if current is not None else float(avg),
             lastday_price=lastday if lastday is not None else float(avg),

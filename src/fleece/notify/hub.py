@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
+from fleece.accounting import Book
 from fleece.config import AppConfig, secret_texts
 from fleece.logs import Redactor
 from fleece.models import Fill
@@ -23,7 +24,6 @@ from fleece.notify.delivery import DeliveryOptions, DeliveryQueue
 from fleece.notify.destinations import destinations, split_urls
 from fleece.notify.events import Event, EventKind, FillNotice, Level
 from fleece.notify.heartbeat import HeartbeatPinger
-from fleece.summary import AverageCost
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Notifications:
         self.kinds = frozenset(kinds)
         self.min_level = min_level
         self.flush_seconds = flush_seconds
-        self._costs = AverageCost()
+        self._costs = Book()  # the one accounting rule: each exit's P&L by average cost
         self._lock = threading.Lock()
         self.errors = 0
 
@@ -109,7 +109,9 @@ class Notifications:
         try:
             if isinstance(event, FillNotice):
                 with self._lock:
-                    event = FillNotice(event.fill, self._costs.apply(event.fill))
+                    done = self._costs.apply(event.fill)
+                    pnl = done.realised_cents / 100 if done.closed else None
+                    event = FillNotice(event.fill, pnl)
             if event.kind in self.kinds and event.level >= self.min_level:
                 self.delivery.put(event)
         except Exception:  # a notification must never break the trading path

@@ -1,7 +1,8 @@
 """The figures the stop message and the daily summary report, read from the store alone.
 
-Realised P&L follows the one average-cost rule (:class:`fleece.summary.AverageCost`): every fill
-of the store is booked in time order, and only the P&L of the fills inside the period counts.
+Realised P&L follows the one accounting rule (:class:`fleece.accounting.Book`, average cost):
+every fill of the store is booked in time order, and only the P&L of the fills inside the period
+counts.
 """
 
 from __future__ import annotations
@@ -9,21 +10,21 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
+from fleece.accounting import Book
 from fleece.calendar import NEW_YORK
 from fleece.models import Fill, Side
 from fleece.notify.events import DailySummary, RunFigures
 from fleece.state_store import StateStore
-from fleece.summary import AverageCost
 
 
 def _realised_between(fills: list[Fill], start: datetime, end: datetime | None) -> float:
-    book = AverageCost()
-    total = 0.0
+    book = Book()
+    cents = 0
     for fill in sorted(fills, key=lambda f: f.timestamp):
-        pnl = book.apply(fill)
-        if pnl is not None and fill.timestamp >= start and (end is None or fill.timestamp < end):
-            total += pnl
-    return round(total, 2)
+        done = book.apply(fill)
+        if fill.timestamp >= start and (end is None or fill.timestamp < end):
+            cents += done.realised_cents
+    return cents / 100
 
 
 def run_figures(store: StateStore, since: datetime, open_positions: int) -> RunFigures:

@@ -1,0 +1,172 @@
+"""The one accounting rule: cash, valuation and realised P&L by average cost, to the cent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleece.accounting import Book, Position, book, cents_of, cents_of_many, realised_pnl
+from fleece.models import Fill, Side, to_ticks
+
+T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
+
+
+def fill(i: int, side: Side, qty: int, price: float, symbol: str = "AAPL") -> Fill:
+    return Fill(f"c{i}", f"b{i}", symbol, side, qty, price, T0 + timedelta(minutes=i))
+
+
+# ---------------------------------------------------------------------------- cash and value
+
+
+def test_a_fill_costs_its_shares_times_price_rounded_half_away_from_zero() -> None:
+    assert cents_of(to_ticks(10.0050), 1) == 1001  # 10.005 -> 10.01
+    assert cents_of(to_ticks(10.0049), 1) == 1000
+    assert cents_of(to_ticks(10.0050), -1) == -1001  # a short's value mirrors its long twin
+
+
+@given(st.lists(st.tuples(st.integers(0, 50_000_000), st.integers(-100_000, 100_000)), min_size=1))
+def test_the_vectorised_rule_is_the_same_rule(pairs: list[tuple[int, int]]) -> None:
+    ticks = np.array([t for t, _ in pairs], dtype=np.int64)
+    qty = np.array([q for _, q in pairs], dtype=np.int64)
+
+    assert cents_of_many(ticks, qty).tolist() == [cents_of(t, q) for t, q in pairs]
+
+
+def test_a_position_is_worth_its_shares_at_the_mark_and_its_gain_is_over_its_basis() -> None:
+    position = book(Position(), Side.BUY, 3, to_ticks(33.3333)).after  # pays 100.00
+
+    assert position.cost_cents == 10_000
+    assert position.avg_entry == Decimal("33.3333")
+    assert position.market_value_cents(to_ticks(34.0)) == 10_200
+    assert position.unrealised_cents(to_ticks(34.0)) == 200
+
+
+# ---------------------------------------------------------------------------- average cost
+
+
+def test_a_sale_realises_its_proceeds_minus_its_share_of_the_average_cost() -> None:
+    pnl = realised_pnl(
+        [
+            fill(0, Side.BUY, 10, 100.00),
+            fill(1, Side.BUY, 10, 110.00),  # 20 shares cost 2,100.00: 105.00 on average
+            fill(2, Side.SELL, 15, 120.00),  # 1,800.00 for shares that cost 1,575.00
+        ]
+    )
+
+    assert pnl.realised_cents == 22_500
+    assert pnl.open_qty == {"AAPL": 5}
+    assert pnl.open_cost == {"AAPL": 525.00}  # the average is unchanged by the sale
+
+
+def test_a_round_trip_realises_exactly_its_price_difference() -> None:
+    pnl = realised_pnl([fill(0, Side.BUY, 3, 10.01), fill(1, Side.SELL, 3, 10.04)])
+
+    assert (pnl.realised_cents, pnl.realised) == (9, 0.09)
+    assert pnl.open_qty == {}
+
+
+def test_partial_fills_of_an_entry_average_and_partial_exits_keep_the_average() -> None:
+    ledger = Book()
+    for f in (
+        fill(0, Side.BUY, 2, 10.00),
+        fill(1, Side.BUY, 1, 10.03),  # 3 shares cost 30.03: 10.01 on average
+        fill(2, Side.SELL, 1, 10.50),  # 10.50 - 10.01
+        fill(3, Side.SELL, 1, 9.00),  # 9.00 - 10.01
+    ):
+        ledger.apply(f)
+
+    assert ledger.realised_cents == 49 - 101
+    held = ledger.position("AAPL")
+    assert (held.qty, held.cost_cents, held.avg_entry) == (1, 1001, Decimal("10.01"))
+
+
+def test_a_basis_that_does_not_divide_evenly_is_shared_to_the_cent_and_fully_used_at_flat() -> None:
+    fills = [
+        fill(0, Side.BUY, 3, 10.00),
+        fill(1, Side.BUY, 1, 10.01),  # 40.01 for 4 shares
+        fill(2, Side.SELL, 3, 11.00),  # takes 3/4 of 40.01 = 30.0075 -> 30.01 of the basis
+        fill(3, Side.SELL, 1, 11.00),  # takes the remaining 10.00
+    ]
+
+    pnl = realised_pnl(fills)
+
+    assert pnl.realised_cents == (3300 - 3001) + (1100 - 1000)
+    assert pnl.realised_cents == 4400 - 4001  # flat: exactly the cash it returned
+    assert pnl.open_qty == {}
+
+
+def test_a_position_that_goes_flat_starts_its_next_average_afresh() -> None:
+    ledger = Book()
+    for f in (
+        fill(0, Side.BUY, 10, 50.00),
+        fill(1, Side.SELL, 10, 60.00),
+        fill(2, Side.BUY, 4, 20.00),
+    ):
+        ledger.apply(f)
+
+    held = ledger.position("AAPL")
+    assert (held.qty, held.cost_cents, held.avg_entry) == (4, 8000, Decimal(20))
+    assert held.opened_at == T0 + timedelta(minutes=2)
+    assert ledger.realised_cents == 10_000
+
+
+def test_a_short_realises_what_it_sold_for_minus_what_covering_costs() -> None:
+    ledger = Book(shorts=True)
+    ledger.apply(fill(0, Side.SELL, 10, 10.00))  # the margin account opens a short
+    short = ledger.position("AAPL")
+    assert (short.qty, short.cost_cents) == (-10, -10_000)
+    assert short.unrealised_cents(to_ticks(9.0)) == 1000
+
+    done = ledger.apply(fill(1, Side.BUY, 4, 9.00))
+
+    assert done.realised_cents == 400
+    assert ledger.position("AAPL").qty == -6
+
+
+def test_a_fill_across_zero_closes_the_position_then_opens_the_rest_at_its_price() -> None:
+    ledger = Book(shorts=True)
+    ledger.apply(fill(0, Side.BUY, 5, 10.00))
+
+    done = ledger.apply(fill(1, Side.SELL, 8, 12.00))
+
+    assert (done.closed_qty, done.realised_cents) == (5, 1000)
+    assert ledger.position("AAPL") == Position(-3, -3600, Decimal(12), T0 + timedelta(minutes=1))
+
+
+def test_a_long_only_book_leaves_out_a_sale_of_shares_it_never_saw_bought() -> None:
+    # The bot never shorts: such a sale closes a position opened outside the bot, cost unknown.
+    ledger = Book()
+    ledger.apply(fill(0, Side.BUY, 5, 10.00))
+
+    done = ledger.apply(fill(1, Side.SELL, 8, 12.00))
+
+    assert (done.closed_qty, done.unbooked_qty, done.realised_cents) == (5, 3, 1000)
+    assert ledger.positions == {}
+
+
+# ---------------------------------------------------------------------------- the identity
+
+prices = st.integers(min_value=1, max_value=5_000_000)  # ticks: $0.0001 to $500
+orders = st.lists(
+    st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 400), prices),
+    max_size=30,
+)
+
+
+@given(orders=orders, mark=prices)
+def test_realised_plus_unrealised_is_the_change_in_equity_to_the_cent(
+    orders: list[tuple[Side, int, int]], mark: int
+) -> None:
+    ledger = Book(shorts=True)  # the margin account: every fill is booked, across zero too
+    cash = 0
+    for i, (side, qty, ticks) in enumerate(orders):
+        cash += ledger.apply(fill(i, side, qty, ticks / 10_000)).cash_cents
+
+    position = ledger.position("AAPL")
+    equity_change = cash + position.market_value_cents(mark)
+
+    assert ledger.realised_cents + position.unrealised_cents(mark) == equity_change
