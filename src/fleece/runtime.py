@@ -42,6 +42,8 @@ from fleece.notify.hub import Notifications
 from fleece.notify.reports import run_figures
 from fleece.ownership import CloseMode, own_net, owned
 from fleece.paper_lock import make_data_client, make_trading_client, resolve_endpoints
+from fleece.publisher import SnapshotPublisher
+from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot
 from fleece.reconciliation import reconcile
 from fleece.risk_manager import STORE_FAILURE, CircuitBreaker
 from fleece.sessions import SessionBook
@@ -134,6 +136,8 @@ class Bot:
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
         self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
+        # The read model the viewers in this process see (dashboard, metrics, Telegram).
+        self.published: SnapshotPublisher | None = None
         # One bot per store: taken first thing in phase 1 unless the caller holds it already.
         self.store_lock = store_lock
         self.disk = DiskGuard(self._halt_for_store)
@@ -442,6 +446,19 @@ class Bot:
             sim.resume()
         self.commands = CommandRunner(self.store, self.clock, self.flatten)
         self.commands.expire_left_overs()
+        self.published = SnapshotPublisher(
+            self.store,
+            self.config,
+            self.clock,
+            build=self.snapshot,
+            rejudge=self._rejudge,
+            sessions=lambda: self.trader.sessions if self.trader else None,
+            speed=self.speed,
+            events=self.events,
+        )
+        if self.poller is not None:
+            self.poller.on_poll = self.published.observe_poll
+        self.published.publish()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
             log.warning(warning)
@@ -452,7 +469,7 @@ class Bot:
         if self.config.settings.dashboard_enabled:
             from fleece.dashboard import DashboardServer  # FastAPI and uvicorn only when used
 
-            dashboard = DashboardServer.for_bot(self)
+            dashboard = DashboardServer.for_live(self._publisher())
             self.dashboard_url = dashboard.bind()  # a busy port fails here, before any task
             log.info("dashboard listening on %s", self.dashboard_url)
         tasks = [
@@ -466,7 +483,7 @@ class Bot:
 
             # Not supervised: it retries by itself and never raises, so a Telegram outage can
             # never stop the bot.
-            tasks.append(asyncio.create_task(TelegramControl.for_bot(self).serve()))
+            tasks.append(asyncio.create_task(TelegramControl.for_live(self._publisher()).serve()))
         stopper = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         crashed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -495,6 +512,8 @@ class Bot:
         """Begin a graceful shutdown (thread-safe from the loop's own thread)."""
         if not self._stopping.is_set():
             self.stats.exit_reason = reason
+            if self.published is not None:
+                self.published.stopping = reason
             self._stopping.set()
 
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -639,6 +658,7 @@ class Bot:
                 # store, so none after a store failure, and a failing read only trips the guard.
                 with self.disk.quietly():
                     await self.commands.run_pending()
+            self._publish()
 
     def _next_poll(self, now: datetime) -> datetime:
         """Polls land just after a minute's bars close: one request per minute at most.
@@ -737,6 +757,62 @@ class Bot:
         if self.trader is not None:
             self.trader.store_failed = True
             self.trader.state = (TradingState.HALTED, STORE_FAILURE)
+
+    # ---- the read model ----------------------------------------------------------------------
+    def snapshot(self) -> BotSnapshot:
+        """The bot's state now, as every viewer sees it (:mod:`fleece.read_model`)."""
+        assert self.store is not None
+        return build_snapshot(self.store, self.config, self.clock.now(), self._live_facts())
+
+    def _live_facts(self) -> LiveFacts:
+        assert self.trader is not None
+        trader, poller, broker = self.trader, self.poller, self.broker
+        account = trader.account
+        state, why = trader.state
+        return LiveFacts(
+            state=state,
+            state_reason=why,
+            breaker_tripped=trader.breaker.tripped,
+            breaker_failures=trader.breaker.consecutive,
+            equity=account.equity if account else None,
+            cash=account.cash if account else None,
+            buying_power=account.buying_power if account else None,
+            last_equity=account.last_equity if account else None,
+            holdings=dict(trader.portfolio.qty),
+            last_prices=dict(trader.last_price),
+            last_bar_at=poller.last_bar_at if poller else None,
+            last_poll_at=poller.last_success if poller else None,
+            symbols=self.symbols,
+            simulated_time=self.speed is not None,
+            activity=Activity(
+                polls=poller.polls if poller else 0,
+                bars=self.stats.bars,
+                signals=trader.signals,
+                requests=dict(broker.requests) if broker else {},
+                errors=dict(broker.errors) if broker else {},
+                skipped_bars=dict(poller.skipped) if poller else {},
+            ),
+        )
+
+    def _publisher(self) -> SnapshotPublisher:
+        assert self.published is not None, "published in phase 3"
+        return self.published
+
+    def _publish(self) -> None:
+        """Publish the snapshot (after a cycle); after a store failure, only the new state."""
+        if self.published is None or self.trader is None:
+            return
+        if self.disk.tripped:
+            self.published.publish_state(self.trader.state)
+            return
+        with self.disk.quietly():
+            self.published.publish()
+
+    def _rejudge(self) -> None:
+        """A viewer changed the kill switch: the state follows at once (and notifies)."""
+        assert self.trader is not None
+        self.trader.update_state(self.clock.now())
+        self._publish()
 
     # ---- shutdown ------------------------------------------------------------------------
     async def _shutdown(self) -> None:
