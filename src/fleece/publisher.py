@@ -69,6 +69,11 @@ class SnapshotPublisher:
         self.stopping = ""  # the exit reason once a stop was asked for
 
     @property
+    def current(self) -> BotSnapshot | None:
+        """The last published snapshot, None before the first (never builds: any thread)."""
+        return self._latest
+
+    @property
     def latest(self) -> BotSnapshot:
         """The last published snapshot (built now if none was published yet)."""
         if self._latest is None:

@@ -72,11 +72,14 @@ class OpenOrder:
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """The running bot's counters (broker requests, polls, bars, signals)."""
+    """The running bot's counters since it started (broker requests, polls, bars, signals,
+    orders submitted, refusals)."""
 
     polls: int = 0
     bars: int = 0
     signals: int = 0
+    orders_submitted: int = 0
+    refusals: int = 0
     requests: Mapping[str, int] = field(default_factory=dict)
     errors: Mapping[str, int] = field(default_factory=dict)
     skipped_bars: Mapping[str, int] = field(default_factory=dict)

@@ -61,7 +61,7 @@ def connect(
     s = config.settings
     if s.fleece_mode == "sim":
         key, secret = "sim-" + secrets.token_hex(8), secrets.token_hex(16)
-        exchange, server, url = _start_sim_exchange(config, key, secret)
+        exchange, server, url = start_sim_exchange(config, key, secret)
         try:
             broker = _broker(
                 config,
@@ -96,7 +96,8 @@ def connect(
     return Connection(broker, clock, speed, endpoints.trading_url)
 
 
-def _start_sim_exchange(config: AppConfig, key: str, secret: str) -> tuple[Any, Any, str]:
+def start_sim_exchange(config: AppConfig, key: str, secret: str) -> tuple[Any, Any, str]:
+    """The built-in exchange, paused, served on a free loopback port: (exchange, server, URL)."""
     from fleece.exchange.server import ExchangeServer
     from fleece.exchange.sim import build_exchange
 

@@ -39,6 +39,8 @@ def live_facts(
             polls=poller.polls if poller else 0,
             bars=bars,
             signals=trader.signals,
+            orders_submitted=trader.orders.submitted,
+            refusals=sum(trader.refusals.values()),
             requests=dict(broker.requests) if broker else {},
             errors=dict(broker.errors) if broker else {},
             skipped_bars=dict(poller.skipped) if poller else {},
