@@ -1,9 +1,10 @@
 """Serving the dashboard: inside the running bot's event loop, or over a stopped bot's store.
 
-In the bot, :meth:`DashboardServer.for_bot` builds the app over the bot's live objects and hooks
-the poller; the runtime binds it (:meth:`~DashboardServer.bind`, so a busy port fails the start
-with one clear line) and runs :meth:`~DashboardServer.serve` as one more supervised task of its
-event loop. uvicorn's own signal handling is switched off: the bot owns SIGTERM and SIGINT.
+In the bot, :meth:`DashboardServer.for_live` builds the app over the snapshots the bot publishes
+(:class:`~fleece.publisher.SnapshotPublisher`) and watches its polls; the runtime binds it
+(:meth:`~DashboardServer.bind`, so a busy port fails the start with one clear line) and runs
+:meth:`~DashboardServer.serve` as one more supervised task of its event loop. uvicorn's own
+signal handling is switched off: the bot owns SIGTERM and SIGINT.
 
 ``fleece dashboard`` (:func:`serve_store`) serves the same page over a stopped bot's store.
 """
