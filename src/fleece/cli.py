@@ -89,14 +89,16 @@ def run_bot(bot: Bot, *, quiet: bool = False) -> int:
 
         def report() -> None:
             while not done.wait(0.25):
-                trader = bot.trader
-                if trader is None or bot.store is None:
+                # The bot's published snapshot (read model): never its live objects.
+                snap = bot.published.current if bot.published is not None else None
+                if snap is None or snap.activity is None:
                     continue
-                now = bot.clock.now().astimezone(NEW_YORK)
+                now = snap.as_of.astimezone(NEW_YORK)
                 board = f"  dashboard {bot.dashboard_url}" if bot.dashboard_url else ""
+                counts = snap.activity
                 status.update(
-                    f"simulated {now:%a %Y-%m-%d %H:%M} ET  orders {trader.orders.submitted}"
-                    f"  signals {trader.signals}  refusals {sum(trader.refusals.values())}{board}"
+                    f"simulated {now:%a %Y-%m-%d %H:%M} ET  orders {counts.orders_submitted}"
+                    f"  signals {counts.signals}  refusals {counts.refusals}{board}"
                 )
 
         watcher = threading.Thread(target=report, daemon=True)

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from alpaca.data.historical import StockHistoricalDataClient
     from alpaca.trading.client import TradingClient
 
-    from fleece.config import Settings
-
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
 DATA_URL = "https://data.alpaca.markets"
 LIVE_TRADING_URL = "https://api.alpaca.markets"
@@ -169,7 +167,26 @@ def _shown(url: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_paper_flags(settings: Settings) -> None:
+class LockSettings(Protocol):
+    """What the lock reads of :class:`fleece.config.Settings` (a protocol, so that the
+    configuration, which applies the lock, is not imported back by it)."""
+
+    @property
+    def alpaca_paper(self) -> bool: ...
+    @property
+    def allow_live_trading(self) -> bool: ...
+    @property
+    def alpaca_base_url(self) -> str | None: ...
+    @property
+    def alpaca_data_url(self) -> str | None: ...
+    @property
+    def sim(self) -> bool: ...
+
+    def source_of(self, name: str) -> str:
+        """Where setting ``name`` came from (a file, the environment or the default)."""
+
+
+def check_paper_flags(settings: LockSettings) -> None:
     """Refuse ``ALPACA_PAPER=false`` and ``ALLOW_LIVE_TRADING=true``.
 
     Raises:
@@ -208,7 +225,7 @@ class Endpoints:
     local: bool
 
 
-def resolve_endpoints(settings: Settings) -> Endpoints:
+def resolve_endpoints(settings: LockSettings) -> Endpoints:
     """Validate ``ALPACA_BASE_URL`` / ``ALPACA_DATA_URL`` and decide where clients point.
 
     With a loopback trading URL and no data URL, market data comes from the same server,
@@ -228,14 +245,14 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
     return Endpoints(trading_url=trading, data_url=data, local=local)
 
 
-def _checked_setting(settings: Settings, name: str, value: str | None) -> str | None:
+def _checked_setting(settings: LockSettings, name: str, value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     check = check_trading_url if name == "ALPACA_BASE_URL" else check_data_url
     return check(value.strip(), source=settings.source_of(name), key=name)
 
 
-def apply_paper_lock(settings: Settings) -> Endpoints:
+def apply_paper_lock(settings: LockSettings) -> Endpoints:
     """Check the live flags and the URL overrides; return the endpoints to use.
 
     Raises:

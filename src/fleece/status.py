@@ -21,17 +21,15 @@ helpers); the store, calendar and P&L code are imported where they are needed.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fleece.risk_manager import has_daily_loss_stop
-
 if TYPE_CHECKING:
     from fleece.config import AppConfig
+    from fleece.read_model import BotSnapshot
     from fleece.state_store import StateStore
 
 DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
@@ -269,7 +267,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             market=_market(now, None),
             notes=("no database yet: the bot has not run with this DATABASE_PATH",),
         )
-    from fleece.startup_checks import read_dropped
+    from fleece.read_model import build_snapshot
     from fleece.state_store import StateStore
 
     # Before opening: our own connection creates the WAL file and would look like a write.
@@ -283,28 +281,27 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
         simulated = mode == "sim" or simulated_config
         heartbeat = _heartbeat(store, now, simulated)
         sim_now = heartbeat.at if simulated and heartbeat else None
-        state, why = store.trading_state()
-        kill, kill_reason = store.kill_switch()
-        tripped, failures = store.breaker()
-        dropped = tuple(f"{sym} ({why})" for sym, why in read_dropped(store).items())
+        # The bot's state by the read model every viewer shows (:mod:`fleece.read_model`).
+        snap = build_snapshot(store, config, sim_now or now)
+        dropped = tuple(f"{sym} ({why})" for sym, why in snap.dropped_symbols.items())
         return replace(
             base,
             process=find_bot_process(pid_file, unfinished_pid),
             database_exists=True,
             mode=mode,
             simulated_time=simulated,
-            trading_state=state.value,
-            state_reason=why,
-            kill_switch=kill,
-            kill_switch_reason=kill_reason,
-            breaker_tripped=tripped,
-            breaker_failures=failures,
+            trading_state=snap.state.value,
+            state_reason=snap.state_reason,
+            kill_switch=snap.kill_switch,
+            kill_switch_reason=snap.kill_switch_reason,
+            breaker_tripped=snap.breaker_tripped,
+            breaker_failures=snap.breaker_failures,
             heartbeat=heartbeat,
             store_written_age_seconds=written_age,
             market=_market(now, sim_now),
-            positions=_positions(store, db),
-            open_orders=_open_orders(store),
-            today=_day(store, config, _session_day(sim_now or now), heartbeat),
+            positions=_positions(snap),
+            open_orders=_open_orders(snap),
+            today=_day(snap),
             last_run=last_run,
             dropped_symbols=dropped,
         )
@@ -318,12 +315,6 @@ def _heartbeat(store: StateStore, now: datetime, simulated: bool) -> HeartbeatSt
     return HeartbeatStatus(
         beat.timestamp, age, beat.state.value, beat.equity, beat.positions, beat.open_orders
     )
-
-
-def _session_day(ts: datetime) -> date:
-    from fleece.calendar import NEW_YORK
-
-    return ts.astimezone(NEW_YORK).date()
 
 
 def _written_age(db: Path, now: datetime) -> float | None:
@@ -351,104 +342,41 @@ def _market(now: datetime, heartbeat_at: datetime | None) -> MarketStatus:
         return MarketStatus(None, None, None, None)
 
 
-def _positions(store: StateStore, db: Path) -> tuple[PositionStatus, ...]:
-    from fleece.accounting import realised_pnl
-    from fleece.models import to_ticks
-
-    held = realised_pnl(store.fills())
-    prices = _last_prices(db, sorted(held.open_qty))
-    lines = []
-    for symbol in sorted(held.open_qty):
-        qty, cost = held.open_qty[symbol], held.open_cost[symbol]
-        last = prices.get(symbol)
-        position = held.positions[symbol]
-        unrealised = position.unrealised_cents(to_ticks(last[0])) / 100 if last else None
-        lines.append(
-            PositionStatus(
-                symbol,
-                qty,
-                round(cost / qty, 4),
-                last[0] if last else None,
-                last[1] if last else None,
-                unrealised,
-            )
+def _positions(snap: BotSnapshot) -> tuple[PositionStatus, ...]:
+    return tuple(
+        PositionStatus(
+            h.symbol,
+            h.qty,
+            h.avg_cost if h.avg_cost is not None else 0.0,
+            h.last_price,
+            h.last_price_at,
+            h.unrealised,
         )
-    return tuple(lines)
+        for h in snap.positions
+    )
 
 
-def _last_prices(db: Path, symbols: list[str]) -> dict[str, tuple[float, datetime]]:
-    """The latest stored close of each symbol (read-only; uses the bars primary key)."""
-    if not symbols:
-        return {}
-    from fleece.state_store import parse_ts
-
-    found: dict[str, tuple[float, datetime]] = {}
-    conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True, timeout=10)
-    try:
-        for symbol in symbols:
-            row = conn.execute(
-                "SELECT close, timestamp_utc FROM bars WHERE symbol = ?"
-                " ORDER BY timestamp_utc DESC LIMIT 1",
-                (symbol,),
-            ).fetchone()
-            if row is not None:
-                found[symbol] = (float(row[0]), parse_ts(row[1]))
-    finally:
-        conn.close()
-    return found
-
-
-def _open_orders(store: StateStore) -> tuple[OrderStatus, ...]:
+def _open_orders(snap: BotSnapshot) -> tuple[OrderStatus, ...]:
     return tuple(
         OrderStatus(
-            r.client_order_id,
-            r.symbol,
-            r.side.value,
-            r.qty,
-            r.filled_qty,
-            r.status.value,
-            r.created_at,
+            o.client_order_id, o.symbol, o.side.value, o.qty, o.filled_qty, o.status, o.created_at
         )
-        for r in store.unfinished_intents()
+        for o in snap.open_orders
     )
 
 
-def _day(
-    store: StateStore, config: AppConfig, day: date, beat: HeartbeatStatus | None
-) -> DayStatus:
-    from fleece.calendar import NEW_YORK
-
-    risk = config.trading.risk
-    day_start = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
-    start = store.start_equity(day)
-    equity = _latest_equity(store, day_start, beat)
-    pnl = round(equity - start, 2) if equity is not None and start is not None else None
+def _day(snap: BotSnapshot) -> DayStatus:
     return DayStatus(
-        session_date=day,
-        start_equity=start,
-        equity=equity,
-        pnl=pnl,
-        max_daily_loss_pct=risk.max_daily_loss_pct,
-        loss_limit=(
-            round(start * risk.max_daily_loss_pct, 2)
-            if start is not None and has_daily_loss_stop(risk.max_daily_loss_pct)
-            else None
-        ),
-        trades_submitted=store.trades_submitted(day),
-        max_trades_per_day=risk.max_trades_per_day,
-        refusals=store.refusal_counts(since=day_start),
+        session_date=snap.session_date,
+        start_equity=snap.start_equity,
+        equity=snap.equity,
+        pnl=snap.pnl_today,
+        max_daily_loss_pct=snap.max_daily_loss_pct,
+        loss_limit=snap.loss_limit,
+        trades_submitted=snap.orders_today,
+        max_trades_per_day=snap.max_trades_per_day,
+        refusals=dict(snap.refusals_today),
     )
-
-
-def _latest_equity(
-    store: StateStore, day_start: datetime, beat: HeartbeatStatus | None
-) -> float | None:
-    curve = store.equity_curve(since=day_start)
-    snapshot = curve[-1] if curve else None
-    beat_is_newer = snapshot is None or (beat is not None and beat.at >= snapshot.timestamp)
-    if beat is not None and beat.equity is not None and beat.at >= day_start and beat_is_newer:
-        return beat.equity
-    return snapshot.equity if snapshot else None
 
 
 # --------------------------------------------------------------------------- health

@@ -30,6 +30,7 @@ from dashboard_helpers import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from fleece.read_model import BotSnapshot, build_snapshot
 from fleece.runtime import Bot
 
 MAX_STEPS = 60
@@ -201,3 +202,24 @@ def test_a_busy_port_stops_the_bot_with_a_clear_error(tmp_path: Path) -> None:
 
     assert code == 2
     assert bot.stats.exit_reason.startswith("error: dashboard: DASHBOARD_PORT: cannot listen")
+
+
+def test_the_published_snapshot_matches_the_one_status_builds_from_the_store(live: Live) -> None:
+    bot = live.bot.bot
+    assert bot.store is not None and bot.published is not None
+    trade_until(live, len(bot.store.fills()))
+    published = bot.published.latest
+
+    from_store = build_snapshot(bot.store, bot.config, published.as_of)
+
+    def shown(snap: BotSnapshot) -> tuple[object, ...]:
+        return (
+            (snap.state, snap.state_reason, snap.kill_switch, snap.breaker_tripped),
+            [(h.symbol, h.qty, h.avg_cost) for h in snap.positions],
+            [o.client_order_id for o in snap.open_orders],
+            (snap.orders_today, snap.realised_pnl, snap.start_equity),
+        )
+
+    assert published.running and not from_store.running
+    assert shown(published) == shown(from_store)
+    assert live.get("/api/account").json()["trades_today"] == published.orders_today

@@ -14,11 +14,14 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from fleece import runtime_broker
+from fleece.clock import SystemClock
 from fleece.config import load_config
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.paper_lock import DATA_URL, PAPER_TRADING_URL, is_loopback_host
@@ -109,7 +112,12 @@ def where_the_bot_points(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
     config = load_config(None, env)
     bot = Bot(config, install_signal_handlers=False)
     # Sim mode starts the built-in exchange on a loopback port; stand in its URL.
-    monkeypatch.setattr(bot, "_start_sim_exchange", lambda key, secret: "http://127.0.0.1:9")
+    exchange, server = SimpleNamespace(clock=SystemClock()), SimpleNamespace(stop=lambda: None)
+    monkeypatch.setattr(
+        runtime_broker,
+        "start_sim_exchange",
+        lambda config, key, secret: (exchange, server, "http://127.0.0.1:9"),
+    )
     broker = bot._build_broker()
     return [base_of(broker._trading), base_of(broker._data)]
 

@@ -29,7 +29,7 @@ from fleece.backtest.data import I64, MINUTE, MarketData
 from fleece.models import to_ticks
 
 if TYPE_CHECKING:
-    from fleece.backtest.runner import Run
+    from fleece.backtest.run_view import RunView
 
 
 def loss_threshold_cents(last_equity_cents: int, max_daily_loss_pct: float) -> int:
@@ -49,7 +49,7 @@ class LossScanner:
         run: the run whose trader, exchange and fills are watched.
     """
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunView) -> None:
         self.run = run
         self.market: MarketData = run.market
         self.pct = run.config.limits.max_daily_loss_pct

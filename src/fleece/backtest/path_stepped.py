@@ -42,13 +42,11 @@ from fleece.backtest.signals import market_series
 from fleece.calendar import Session
 from fleece.data.validate import paused_gc
 from fleece.minute_grid import Grid, carried_bar
-from fleece.models import TICKS_PER_DOLLAR, Bar, Signal
+from fleece.models import TICKS_PER_DOLLAR, Bar
 from fleece.strategy.api import MinuteContext
 
 if TYPE_CHECKING:
-    from fleece.backtest.runner import Run
-
-Decided = list[tuple[Bar, Signal]]
+    from fleece.backtest.run_view import Decided, RunView
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,7 @@ class _OnGrid:
         )
 
 
-def session_minutes(run: Run) -> Iterator[SessionMinutes]:
+def session_minutes(run: RunView) -> Iterator[SessionMinutes]:
     """The grid of ``run``, one session at a time, with every symbol's bars on it."""
     grid = run.minute_grid
     symbols = [_OnGrid.of(run.market, symbol, grid) for symbol in run.market.symbols]
@@ -202,7 +200,9 @@ def session_minutes(run: Run) -> Iterator[SessionMinutes]:
         g0 = g1
 
 
-def decide(run: Run, bars: Sequence[Bar], now: datetime, s: SessionMinutes, flat: bool) -> Decided:
+def decide(
+    run: RunView, bars: Sequence[Bar], now: datetime, s: SessionMinutes, flat: bool
+) -> Decided:
     """Step the strategy through one minute's bars with the context the trader would build.
 
     Only valid while no order is open: the position held is then the portfolio's, and nothing
@@ -229,7 +229,7 @@ def decide(run: Run, bars: Sequence[Bar], now: datetime, s: SessionMinutes, flat
     return decided
 
 
-async def run_stepped(run: Run) -> None:
+async def run_stepped(run: RunView) -> None:
     """Every grid minute through the strategy; a polling cycle only where it can matter."""
     await run._seed()
     if not len(run.grid):

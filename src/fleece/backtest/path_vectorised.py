@@ -20,10 +20,10 @@ from fleece.backtest.signals import Candidates, CandidateSignals, find_candidate
 from fleece.models import Bar
 
 if TYPE_CHECKING:
-    from fleece.backtest.runner import Run
+    from fleece.backtest.run_view import RunView
 
 
-async def run_vectorised(run: Run) -> None:
+async def run_vectorised(run: RunView) -> None:
     """Cycles at candidate bars and while orders are open; skipped minutes are scanned."""
     await run._seed()
     if not len(run.grid):
@@ -65,7 +65,7 @@ async def run_vectorised(run: Run) -> None:
     run.broker.advance_to(run.at(max(end, last)))
 
 
-async def _open_order_minutes(run: Run, last: int, until: int, scanner: LossScanner) -> int:
+async def _open_order_minutes(run: RunView, last: int, until: int, scanner: LossScanner) -> int:
     """While an order is open, poll every minute (as the bot does) before ``until``."""
     grid = run.grid
     while run.orders.has_open:
@@ -80,7 +80,7 @@ async def _open_order_minutes(run: Run, last: int, until: int, scanner: LossScan
 
 
 def _live_candidates(
-    run: Run, cands: Candidates, a: int, b: int, every: bool = False
+    run: RunView, cands: Candidates, a: int, b: int, every: bool = False
 ) -> tuple[list[Bar], list[bool]]:
     """The candidate minutes of one instant that can signal given what the trader holds.
 

@@ -46,9 +46,10 @@ from fleece.backtest.data import MINUTE, MarketData
 from fleece.backtest.equity import equity_curve, session_grid
 from fleece.backtest.market import ArrayBarStore, SessionTable
 from fleece.backtest.memory_store import MemoryStore
-from fleece.backtest.path_stepped import Decided, run_stepped
+from fleece.backtest.path_stepped import run_stepped
 from fleece.backtest.path_vectorised import run_vectorised
 from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progress, RecordingStore
+from fleece.backtest.run_view import Decided
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, Session

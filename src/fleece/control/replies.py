@@ -1,21 +1,19 @@
-"""The answers to ``/status``, ``/positions`` and ``/daily``, read from the running bot.
+"""The answers to ``/status``, ``/positions`` and ``/daily``, from the bot's snapshot.
 
-They run on the bot's event loop (Telegram's handlers do), so they read the trader's objects
-between its steps, like the dashboard does; the store gives what the trader does not hold.
+The same :class:`~fleece.read_model.BotSnapshot` the dashboard and ``fleece status`` show; the
+store gives the day's summary.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fleece.accounting import realised_pnl
-from fleece.models import to_ticks
 from fleece.notify.messages import money, render, when
 from fleece.notify.reports import daily_summary
-from fleece.trader import session_date
 
 if TYPE_CHECKING:
-    from fleece.runtime import Bot
+    from fleece.read_model import BotSnapshot
+    from fleece.state_store import StateStore
 
 HELP = (
     "/status: trading state, equity, today's P&L\n"
@@ -27,63 +25,43 @@ HELP = (
 )
 
 
-def status_text(bot: Bot) -> str:
+def status_text(snap: BotSnapshot) -> str:
     """Mode, trading state, equity, today's P&L, positions and orders."""
-    assert bot.trader is not None and bot.store is not None
-    trader, store = bot.trader, bot.store
-    now = bot.clock.now()
-    state, why = trader.state
-    day = session_date(now)
-    account = trader.account
-    start = store.start_equity(day)
-    pnl = account.equity - start if account is not None and start else None
-    kill, kill_why = store.kill_switch()
-    breaker = "TRIPPED" if trader.breaker.tripped else "ok"
-    limits = bot.config.trading.risk
+    why = snap.state_reason
+    breaker = "TRIPPED" if snap.breaker_tripped else "ok"
+    kill = f"on ({snap.kill_switch_reason})" if snap.kill_switch else "off"
     lines = [
-        f"alpaca-fleece ({bot.config.settings.fleece_mode}) at {when(now)}",
-        f"state {state.value}{f' ({why})' if why else ''}",
-        f"kill switch {'on (' + kill_why + ')' if kill else 'off'} · circuit breaker {breaker}",
-        f"equity {money(account.equity if account else None)} · "
-        f"today P&L {money(pnl, signed=True)}",
-        f"positions {len(trader.portfolio.qty)} · open orders {len(store.unfinished_intents())}"
-        f" · orders today {store.trades_submitted(day)}/{limits.max_trades_per_day}",
+        f"alpaca-fleece ({snap.mode}) at {when(snap.as_of)}",
+        f"state {snap.state.value}{f' ({why})' if why else ''}",
+        f"kill switch {kill} · circuit breaker {breaker}",
+        f"equity {money(snap.equity)} · today P&L {money(snap.pnl_today, signed=True)}",
+        f"positions {len(snap.positions)} · open orders {len(snap.open_orders)}"
+        f" · orders today {snap.orders_today}/{snap.max_trades_per_day}",
     ]
     return "\n".join(lines)
 
 
-def positions_text(bot: Bot) -> str:
+def positions_text(snap: BotSnapshot) -> str:
     """One line per position: quantity, average cost, last price, unrealised P&L."""
-    assert bot.trader is not None and bot.store is not None
-    held = bot.trader.portfolio.qty
-    if not held:
+    if not snap.positions:
         return "no open positions"
-    book = realised_pnl(bot.store.fills())
     lines = []
-    for symbol, qty in sorted(held.items()):
-        line = f"{symbol} {qty}"
-        own = book.positions.get(symbol)
-        last = bot.trader.last_price.get(symbol)
-        if own is not None:
-            line += f" @ avg {own.cost_cents / own.qty / 100:,.4f}"
-        if last is not None:
-            line += f" · last {last:,.4f}"
-        if own is not None and own.qty == qty and last is not None:
-            unrealised = own.unrealised_cents(to_ticks(last)) / 100
-            line += f" · {money(unrealised, signed=True)}"
+    for h in snap.positions:
+        line = f"{h.symbol} {h.qty}"
+        if h.avg_cost is not None:
+            line += f" @ avg {h.avg_cost:,.4f}"
+        if h.last_price is not None:
+            line += f" · last {h.last_price:,.4f}"
+        if h.unrealised is not None:
+            line += f" · {money(h.unrealised, signed=True)}"
         lines.append(line)
     return "\n".join(lines)
 
 
-def daily_text(bot: Bot) -> str:
+def daily_text(snap: BotSnapshot, store: StateStore) -> str:
     """Today's summary, worded like the notification sent after the close."""
-    assert bot.trader is not None and bot.store is not None
-    account = bot.trader.account
     summary = daily_summary(
-        bot.store,
-        session_date(bot.clock.now()),
-        equity=account.equity if account else None,
-        positions=len(bot.trader.portfolio.qty),
+        store, snap.session_date, equity=snap.equity, positions=len(snap.positions)
     )
     message = render(summary)
     return f"{message.title}\n{message.body}"

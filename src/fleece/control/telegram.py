@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from telegram import Update
     from telegram.ext import Application, ContextTypes
 
-    from fleece.runtime import Bot
+    from fleece.publisher import SnapshotPublisher
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class TelegramControl:
     """The Telegram bot of one running bot.
 
     Args:
-        bot: the running bot (its trader, store and clock).
+        live: the running bot's snapshots, store and clock.
         token: ``TELEGRAM_BOT_TOKEN``.
         allowed: ``TELEGRAM_ALLOWED_CHAT_IDS``.
         base_url: ``TELEGRAM_API_URL`` (the token is appended to it).
@@ -61,14 +61,14 @@ class TelegramControl:
 
     def __init__(
         self,
-        bot: Bot,
+        live: SnapshotPublisher,
         *,
         token: str,
         allowed: frozenset[int],
         base_url: str,
         flatten_wait: float = commands.DEFAULT_WAIT_S,
     ) -> None:
-        self._bot = bot
+        self._live = live
         self._token = token
         self._allowed = allowed
         self._base_url = base_url
@@ -76,12 +76,12 @@ class TelegramControl:
         self.polling = asyncio.Event()
 
     @classmethod
-    def for_bot(cls, bot: Bot) -> TelegramControl:
-        """The control ``bot``'s configuration describes (``TELEGRAM_BOT_TOKEN`` set)."""
-        s = bot.config.settings
+    def for_live(cls, live: SnapshotPublisher) -> TelegramControl:
+        """The control the running bot's configuration describes (``TELEGRAM_BOT_TOKEN`` set)."""
+        s = live.config.settings
         assert s.telegram_bot_token is not None
         return cls(
-            bot,
+            live,
             token=s.telegram_bot_token.get_secret_value(),
             allowed=frozenset(s.telegram_allowed_chat_ids),
             base_url=s.telegram_api_url,
@@ -154,8 +154,7 @@ class TelegramControl:
         sender = f"telegram chat {chat.id} user {user.id if user else '?'}"
         if user is not None and user.username:
             sender += f" (@{user.username[:64]})"
-        store, now = self._bot.store, self._bot.clock.now()
-        assert store is not None
+        store, now = self._live.store, self._live.clock.now()
         if chat.id not in self._allowed:
             store.add_command(now, "telegram", sender, name, args, "refused", "chat not allowed")
             log.warning("telegram command refused: chat not allowed %s command=%s", sender, name)
@@ -166,7 +165,7 @@ class TelegramControl:
                 store, "flatten", source="telegram", sender=sender, now=now
             )
             record = await commands.await_result(
-                store, command_id, self._flatten_wait, self._bot.clock.now
+                store, command_id, self._flatten_wait, self._live.clock.now
             )
             await message.reply_text(commands.outcome_line(record))
             return
@@ -176,13 +175,13 @@ class TelegramControl:
         await message.reply_text(reply)
 
     def _answer(self, name: str, args: str, sender: str) -> tuple[str, str]:
-        bot = self._bot
+        live = self._live
         if name == "status":
-            return status_text(bot), "done"
+            return status_text(live.latest), "done"
         if name == "positions":
-            return positions_text(bot), "done"
+            return positions_text(live.latest), "done"
         if name == "daily":
-            return daily_text(bot), "done"
+            return daily_text(live.latest, live.store), "done"
         if name in ("halt", "resume"):
             return self._kill_switch(name == "halt", args or f"halted from {sender}"), "done"
         if name in ("help", "start"):
@@ -190,12 +189,12 @@ class TelegramControl:
         return f"unknown command /{name}\n{HELP}", "failed"
 
     def _kill_switch(self, on: bool, reason: str) -> str:
-        bot = self._bot
-        assert bot.store is not None and bot.trader is not None
-        now = bot.clock.now()
-        bot.store.set_kill_switch(on, reason if on else "resumed from telegram", now)
+        live = self._live
+        now = live.clock.now()
+        live.store.set_kill_switch(on, reason if on else "resumed from telegram", now)
         log.warning("kill switch %s from telegram", "ON" if on else "OFF")
-        state, why = bot.trader.update_state(now)  # the state follows at once (and notifies)
+        snap = live.rejudge()  # the bot's state follows at once (and notifies)
+        state, why = snap.state, snap.state_reason
         return f"kill switch {'ON' if on else 'OFF'}: trading {state.value}" + (
             f" ({why})" if why else ""
         )

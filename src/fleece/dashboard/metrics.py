@@ -1,10 +1,11 @@
 """``/metrics``: the bot in Prometheus' text format, from a registry owned by one app.
 
 Most figures are read at scrape time from the same :class:`~fleece.dashboard.view.DashboardView`
-the page uses (a custom collector, so nothing is kept twice and nothing is global). Two things
-need observing as they happen: the latency of each bar poll (a histogram fed by the poller's
-``on_poll`` hook) and the broker request rate, sampled every second against Alpaca's limit of
-200 requests a minute, which gives the rate-limit headroom.
+the page uses, which reads the bot's snapshot (:mod:`fleece.read_model`): a custom collector,
+so nothing is kept twice and nothing is global. Two things need observing as they happen: the
+latency of each bar poll (a histogram fed by the poller's ``on_poll`` hook) and the broker
+request rate, sampled every second against Alpaca's limit of 200 requests a minute, which
+gives the rate-limit headroom.
 
 Durations are real seconds (they measure HTTP round trips); ages are in the bot's clock, like
 everything else the bot decides on (simulated seconds in sim mode).
@@ -98,9 +99,10 @@ class Metrics:
 
     def sample_requests(self) -> None:
         """Sample the broker's request total (every second, and at each scrape)."""
-        bot = self._view.bot
-        if bot is not None and bot.broker is not None:
-            self.rate.sample(sum(bot.broker.requests.values()))
+        live = self._view.live
+        activity = live.latest.activity if live is not None else None
+        if activity is not None:
+            self.rate.sample(sum(activity.requests.values()))
 
     def render(self) -> bytes:
         """The exposition text of every metric."""
@@ -124,10 +126,11 @@ class _BotCollector:
         yield from self._orders()
         yield from self._state()
         yield from self._live()
-        if self._view.bot is not None:  # notifications: sent, dropped, failed, queued
+        live = self._view.live
+        if live is not None and live.events is not None:  # notifications: sent, dropped ...
             from fleece.notify.metrics import notification_metrics
 
-            yield from notification_metrics(self._view.bot.events)
+            yield from notification_metrics(live.events)
 
     def _account(self) -> Iterator[Metric]:
         view = self._view
@@ -220,10 +223,11 @@ class _BotCollector:
             )
 
     def _live(self) -> Iterator[Metric]:
-        bot = self._view.bot
-        if bot is None or bot.broker is None or bot.poller is None:
+        live = self._view.live
+        snap = live.latest if live is not None else None
+        if live is None or snap is None or snap.activity is None:
             return
-        broker, poller = bot.broker, bot.poller
+        activity = snap.activity
         requests = CounterMetricFamily(
             "fleece_broker_requests",
             "Broker API requests by endpoint and outcome (ok, an HTTP status, or net).",
@@ -235,12 +239,12 @@ class _BotCollector:
             labels=["endpoint", "status"],
         )
         failed: Counter[str] = Counter()
-        for key, count in sorted(broker.errors.items()):
+        for key, count in sorted(activity.errors.items()):
             endpoint, _, status = key.rpartition(":")
             failed[endpoint] += count
             requests.add_metric([endpoint, status], count)
             errors.add_metric([endpoint, status], count)
-        for endpoint, count in sorted(broker.requests.items()):
+        for endpoint, count in sorted(activity.requests.items()):
             requests.add_metric([endpoint, "ok"], max(count - failed[endpoint], 0))
         yield requests
         yield errors
@@ -254,23 +258,20 @@ class _BotCollector:
             f"Requests left in the last minute under Alpaca's {self._rate.limit}/minute limit.",
             self._rate.headroom(),
         )
-        yield CounterMetricFamily("fleece_polls", "Bar polls sent.", value=poller.polls)
+        yield CounterMetricFamily("fleece_polls", "Bar polls sent.", value=activity.polls)
         bad = CounterMetricFamily(
             "fleece_bad_bars", "Bars skipped as invalid, by reason.", labels=["reason"]
         )
-        for reason, count in sorted(poller.skipped.items()):
+        for reason, count in sorted(activity.skipped_bars.items()):
             bad.add_metric([reason], count)
         yield bad
-        yield CounterMetricFamily("fleece_bars", "Bars received.", value=bot.stats.bars)
-        if bot.trader is not None:
-            yield CounterMetricFamily(
-                "fleece_signals", "Strategy signals.", value=bot.trader.signals
-            )
+        yield CounterMetricFamily("fleece_bars", "Bars received.", value=activity.bars)
+        yield CounterMetricFamily("fleece_signals", "Strategy signals.", value=activity.signals)
         health = self._view.health()
         yield _gauge("fleece_healthy", "1 when /healthz answers 200.", health.ok)
-        if poller.last_success is not None:
+        if snap.last_poll_at is not None:
             yield _gauge(
                 "fleece_last_poll_age_seconds",
                 "Bot-clock seconds since the last successful poll.",
-                max((bot.clock.now() - poller.last_success).total_seconds(), 0.0),
+                max((live.clock.now() - snap.last_poll_at).total_seconds(), 0.0),
             )

@@ -1,9 +1,10 @@
 """Serving the dashboard: inside the running bot's event loop, or over a stopped bot's store.
 
-In the bot, :meth:`DashboardServer.for_bot` builds the app over the bot's live objects and hooks
-the poller; the runtime binds it (:meth:`~DashboardServer.bind`, so a busy port fails the start
-with one clear line) and runs :meth:`~DashboardServer.serve` as one more supervised task of its
-event loop. uvicorn's own signal handling is switched off: the bot owns SIGTERM and SIGINT.
+In the bot, :meth:`DashboardServer.for_live` builds the app over the snapshots the bot publishes
+(:class:`~fleece.publisher.SnapshotPublisher`) and watches its polls; the runtime binds it
+(:meth:`~DashboardServer.bind`, so a busy port fails the start with one clear line) and runs
+:meth:`~DashboardServer.serve` as one more supervised task of its event loop. uvicorn's own
+signal handling is switched off: the bot owns SIGTERM and SIGINT.
 
 ``fleece dashboard`` (:func:`serve_store`) serves the same page over a stopped bot's store.
 """
@@ -31,7 +32,7 @@ from fleece.errors import ConfigError
 from fleece.state_store import StateStore
 
 if TYPE_CHECKING:
-    from fleece.runtime import Bot
+    from fleece.publisher import SnapshotPublisher
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +72,16 @@ class DashboardServer:
         self._server: _Server | None = None
 
     @classmethod
-    def for_bot(cls, bot: Bot) -> DashboardServer:
-        """The dashboard of a bot in this process, with the poller's latency hook set."""
-        s = bot.config.settings
+    def for_live(cls, live: SnapshotPublisher) -> DashboardServer:
+        """The dashboard of the bot in this process (its snapshots), watching its polls."""
+        s = live.config.settings
         server = cls(
-            DashboardView.for_bot(bot),
+            DashboardView.for_live(live),
             host=s.dashboard_host,
             port=s.dashboard_port,
             token=s.dashboard_token,
         )
-        if bot.poller is not None:
-            bot.poller.on_poll = server.on_poll
+        live.watch_polls(server.on_poll)
         return server
 
     def on_poll(self, seconds: float, ok: bool) -> None:

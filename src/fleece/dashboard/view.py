@@ -1,12 +1,15 @@
-"""The dashboard's read model: the answers of the JSON API, from the store and the running bot.
+"""The dashboard's answers: the JSON API, from the bot's snapshot and its store.
 
-One :class:`DashboardView` serves either
+The bot's state comes from one :class:`~fleece.read_model.BotSnapshot`, the read model
+``fleece status`` and the Telegram replies show too. One :class:`DashboardView` serves either
 
-* a bot running in this process (:meth:`DashboardView.for_bot`): figures come from its live
-  objects (account, holdings, last prices, trading state, poller) and its store, in the bot's
-  clock (simulated time in sim mode); or
-* the store of a stopped bot (``fleece dashboard``): figures come from the store alone, as of the
-  last thing it recorded.
+* a bot running in this process (:meth:`DashboardView.for_live`): the snapshot it publishes
+  after every poll cycle (:class:`~fleece.publisher.SnapshotPublisher`), in the bot's clock
+  (simulated time in sim mode); or
+* the store of a stopped bot (``fleece dashboard``): the snapshot built from the store alone, as
+  of the last thing it recorded.
+
+Charts, fills and refusals are histories, read from the store in both cases.
 
 Every method is synchronous and cheap (growing tables are read incrementally, see
 :mod:`fleece.dashboard.series`); the app calls them on the event loop, so in the running bot
@@ -19,7 +22,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from fleece.accounting import cents_of, realised_pnl
+from fleece.accounting import cents_of
 from fleece.calendar import MarketCalendar
 from fleece.clock import Clock, SystemClock
 from fleece.config import AppConfig
@@ -48,15 +51,13 @@ from fleece.dashboard.sessions import (
 )
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
-from fleece.startup_checks import read_dropped
+from fleece.read_model import BotSnapshot, build_snapshot
 from fleece.state_store import EquitySnapshot, StateStore
 from fleece.trader import session_date
 
 if TYPE_CHECKING:
-    from fleece.runtime import Bot
+    from fleece.publisher import SnapshotPublisher
     from fleece.sessions import SessionBook
-    from fleece.trader import Trader
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class DashboardView:
     Args:
         store: the bot's state store.
         config: the bot's configuration (limits, symbols, windows, token).
-        bot: the bot running in this process, or None for a stopped bot's store.
+        live: the snapshots of the bot running in this process, or None for a stopped bot's
+            store.
         clock: the wall clock used when no bot runs (injected for tests).
         calendar: the NYSE calendar (sessions outside the broker's calendar, stopped bots).
     """
@@ -82,13 +84,13 @@ class DashboardView:
         store: StateStore,
         config: AppConfig,
         *,
-        bot: Bot | None = None,
+        live: SnapshotPublisher | None = None,
         clock: Clock | None = None,
         calendar: MarketCalendar | None = None,
     ) -> None:
         self.store = store
         self.config = config
-        self.bot = bot
+        self.live = live
         self._wall = clock or SystemClock()
         self._calendar = calendar or MarketCalendar()
         # Built once: its indicators depend on its parameters only.
@@ -103,23 +105,24 @@ class DashboardView:
         self.controls_enabled = config.settings.dashboard_token is not None
 
     @classmethod
-    def for_bot(cls, bot: Bot) -> DashboardView:
-        """The view of a bot running in this process (after its first three phases)."""
-        if bot.store is None or bot.trader is None:
-            raise RuntimeError("the dashboard starts after the bot's store and trader exist")
-        return cls(bot.store, bot.config, bot=bot)
+    def for_live(cls, live: SnapshotPublisher) -> DashboardView:
+        """The view of the bot running in this process, which publishes to ``live``."""
+        return cls(live.store, live.config, live=live)
 
     # ---- time and sessions ---------------------------------------------------------------
     @property
     def running(self) -> bool:
         """True when a bot runs in this process."""
-        return self.bot is not None
+        return self.live is not None
 
-    def _trader(self) -> Trader | None:
-        return self.bot.trader if self.bot is not None else None
+    def snapshot(self) -> BotSnapshot:
+        """The bot's state: the running bot's latest, else built from the store now."""
+        if self.live is not None:
+            return self.live.latest
+        return build_snapshot(self.store, self.config, self.now())
 
     def _mode(self) -> str:
-        if self.bot is not None:
+        if self.live is not None:
             return self.config.settings.fleece_mode
         runs = self.store.runs(1)
         return runs[0].mode if runs else self.config.settings.fleece_mode
@@ -140,8 +143,8 @@ class DashboardView:
 
     def now(self) -> datetime:
         """The bot's clock; for a stopped bot, the wall clock (or the end of a sim run)."""
-        if self.bot is not None:
-            return self.bot.clock.now()
+        if self.live is not None:
+            return self.live.clock.now()
         if self._mode() == "sim":
             # Simulated timestamps mean nothing against the wall clock: freeze at the end.
             return self.as_of() or self._wall.now()
@@ -149,8 +152,8 @@ class DashboardView:
 
     def simulated_time(self) -> bool:
         """True when :meth:`now` is simulated (sim mode, or a loopback exchange's clock)."""
-        if self.bot is not None:
-            return self.bot.speed is not None
+        if self.live is not None:
+            return self.live.speed is not None
         return self._mode() == "sim"
 
     def session_date(self) -> date:
@@ -158,8 +161,7 @@ class DashboardView:
         return session_date(self.now())
 
     def _book(self) -> SessionBook | None:
-        trader = self._trader()
-        return trader.sessions if trader is not None else None
+        return self.live.sessions() if self.live is not None else None
 
     def _sessions_around(self, session: SessionWindow | None) -> list[tuple[datetime, datetime]]:
         """The sessions the shown one's look-back reaches (the grid the indicators run on)."""
@@ -180,175 +182,91 @@ class DashboardView:
 
     # ---- status ------------------------------------------------------------------------
     def trading_state(self, now: datetime) -> tuple[TradingState, str]:
-        """The trading state and why, as the risk manager would judge it now."""
-        trader = self._trader()
-        if trader is not None:
-            return trader.risk.trading_state(trader.context(now))
-        if self.config.settings.kill_switch or self.store.kill_switch()[0]:
-            return TradingState.HALTED, KILL_SWITCH
-        if self.store.breaker()[0]:
-            return TradingState.HALTED, CIRCUIT_BREAKER
-        if self.store.reducing_latch() == session_date(now):
-            return TradingState.REDUCING, DAILY_LOSS_LIMIT
-        return TradingState.ACTIVE, ""
-
-    def _kill_switch(self) -> tuple[bool, str]:
-        on, why = self.store.kill_switch()
-        if self.config.settings.kill_switch:
-            return True, "KILL_SWITCH=true in the environment"
-        return on, why
-
-    def _last_bar_at(self, now: datetime) -> datetime | None:
-        if self.bot is not None:
-            return self.bot.poller.last_bar_at if self.bot.poller else None
-        recent = self.store.bars_between(None, now - timedelta(minutes=10), now + ONE_MINUTE)
-        if not recent:
-            recent = self.store.bars_between(None, now - timedelta(days=4), now + ONE_MINUTE)
-        return recent[-1].timestamp if recent else None
-
-    def _symbols(self, dropped: dict[str, str]) -> list[str]:
-        if self.bot is not None:
-            return list(self.bot.symbols)
-        return [s for s in self.config.trading.tickers if s not in dropped]
+        """The trading state and why (the snapshot's)."""
+        snap = self.snapshot()
+        return snap.state, snap.state_reason
 
     def status(self) -> Status:
         """The status bar."""
-        s = self.config.settings
+        snap = self.snapshot()
         now = self.now()
-        state, why = self.trading_state(now)
-        kill, kill_why = self._kill_switch()
-        trader = self._trader()
-        if trader is not None:
-            tripped, failures = trader.breaker.tripped, trader.breaker.consecutive
-        else:
-            tripped, failures = self.store.breaker()
         is_open, next_open, next_close = self.market(now)
-        last_bar = self._last_bar_at(now)
-        beat = self.store.last_heartbeat()
-        runs = self.store.runs(1)
-        poller = self.bot.poller if self.bot is not None else None
-        dropped = read_dropped(self.store)
+        last_bar = snap.last_bar_at
+        beat = snap.last_heartbeat_at
+        run = snap.last_run
         return Status(
             mode=self._mode(),
             running=self.running,
             now=now,
             simulated_time=self.simulated_time(),
             session_date=session_date(now),
-            state=state,
-            state_reason=why,
-            kill_switch=kill,
-            kill_switch_reason=kill_why,
-            circuit_breaker_tripped=tripped,
-            circuit_breaker_failures=failures,
-            dry_run=s.dry_run,
+            state=snap.state,
+            state_reason=snap.state_reason,
+            kill_switch=snap.kill_switch,
+            kill_switch_reason=snap.kill_switch_reason,
+            circuit_breaker_tripped=snap.breaker_tripped,
+            circuit_breaker_failures=snap.breaker_failures,
+            dry_run=snap.dry_run,
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
             last_bar_at=last_bar,
             last_bar_age_seconds=_age(now, last_bar + ONE_MINUTE if last_bar else None),
-            last_poll_at=poller.last_success if poller else None,
-            last_heartbeat_at=beat.timestamp if beat else None,
-            last_heartbeat_age_seconds=_age(now, beat.timestamp if beat else None),
+            last_poll_at=snap.last_poll_at,
+            last_heartbeat_at=beat,
+            last_heartbeat_age_seconds=_age(now, beat),
             controls_enabled=self.controls_enabled,
-            symbols=self._symbols(dropped),
-            dropped_symbols=dropped,
+            symbols=list(snap.symbols),
+            dropped_symbols=dict(snap.dropped_symbols),
             run=RunInfo(
-                started_at=runs[0].started_at,
-                stopped_at=runs[0].stopped_at,
-                mode=runs[0].mode,
-                exit_reason=runs[0].exit_reason,
+                started_at=run.started_at,
+                stopped_at=run.stopped_at,
+                mode=run.mode,
+                exit_reason=run.exit_reason,
             )
-            if runs
+            if run
             else None,
         )
 
     # ---- account and positions -----------------------------------------------------------
     def account(self) -> Account:
         """Equity, today's P&L and the day's use of the risk limits."""
-        now = self.now()
-        day = session_date(now)
-        risk = self.config.trading.risk
-        equity: float | None = None
-        cash: float | None = None
-        buying_power: float | None = None
-        start: float | None = None
-        as_of: datetime | None = None
-        trader = self._trader()
-        if trader is not None and trader.account is not None:
-            a = trader.account
-            equity, cash, buying_power, start, as_of = (
-                a.equity,
-                a.cash,
-                a.buying_power,
-                a.last_equity,
-                now,
-            )
-        else:
-            curve = self._equity.refresh()
-            if curve:
-                last = curve[-1]
-                equity, cash, as_of = last.equity, last.cash, last.timestamp
-                start = self.store.start_equity(day)
-                if start is None:
-                    today = [p for p in curve if p.timestamp >= day_start(day)]
-                    start = today[0].equity if today else None
-        pnl = round(equity - start, 2) if equity is not None and start is not None else None
-        pct = pnl / start if pnl is not None and start else None
+        snap = self.snapshot()
+        pct = snap.pnl_today_pct
         exits = fill_reasons(self._fills.refresh(), self.store.all_intents()).values()
         stop_outs = sum(1 for reason in exits if reason.stop_out)
         return Account(
-            as_of=as_of,
-            session_date=day,
-            equity=equity,
-            cash=cash,
-            buying_power=buying_power,
-            start_equity=start,
-            pnl_today=pnl,
+            as_of=snap.equity_at,
+            session_date=snap.session_date,
+            equity=snap.equity,
+            cash=snap.cash,
+            buying_power=snap.buying_power,
+            start_equity=snap.start_equity,
+            pnl_today=snap.pnl_today,
             pnl_today_pct=pct,
-            realised_pnl=realised_pnl(self._fills.refresh()).realised,
-            trades_today=self.store.trades_submitted(day),
-            max_trades_per_day=risk.max_trades_per_day,
+            realised_pnl=snap.realised_pnl,
+            trades_today=snap.orders_today,
+            max_trades_per_day=snap.max_trades_per_day,
             daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
-            max_daily_loss_pct=risk.max_daily_loss_pct,
+            max_daily_loss_pct=snap.max_daily_loss_pct,
             stop_outs=stop_outs,
             take_profits=len(exits) - stop_outs,
         )
 
     def positions(self) -> list[PositionOut]:
         """Open positions valued at the last price seen, with average cost from our fills."""
-        ledger = realised_pnl(self._fills.refresh())
-        trader = self._trader()
-        held = dict(trader.portfolio.qty) if trader is not None else dict(ledger.open_qty)
-        out: list[PositionOut] = []
-        for symbol in sorted(held):
-            qty = held[symbol]
-            own = ledger.positions.get(symbol)
-            cost = own.cost_cents / 100 if own is not None and own.qty == qty else None
-            last = self._last_price(symbol)
-            value_cents = cents_of(to_ticks(last), qty) if last is not None else None
-            value = value_cents / 100 if value_cents is not None else None
-            pl = None
-            if own is not None and cost is not None and last is not None:
-                pl = own.unrealised_cents(to_ticks(last)) / 100
-            out.append(
-                PositionOut(
-                    symbol=symbol,
-                    qty=qty,
-                    avg_cost=round(cost / qty, 4) if cost is not None and qty else None,
-                    last_price=last,
-                    market_value=value,
-                    unrealized_pl=pl,
-                    unrealized_pl_pct=pl / cost if pl is not None and cost else None,
-                )
+        return [
+            PositionOut(
+                symbol=h.symbol,
+                qty=h.qty,
+                avg_cost=h.avg_cost,
+                last_price=h.last_price,
+                market_value=h.market_value,
+                unrealized_pl=h.unrealised,
+                unrealized_pl_pct=h.unrealised_pct,
             )
-        return out
-
-    def _last_price(self, symbol: str) -> float | None:
-        trader = self._trader()
-        if trader is not None and symbol in trader.last_price:
-            return trader.last_price[symbol]
-        bars = self._bar_tail(symbol).refresh()
-        return bars[-1].close if bars else None
+            for h in self.snapshot().positions
+        ]
 
     # ---- orders, fills, refusals -----------------------------------------------------------
     def orders(self) -> list[OrderOut]:
@@ -360,12 +278,12 @@ class DashboardView:
                 side=r.side,
                 qty=r.qty,
                 filled_qty=r.filled_qty,
-                status=r.status.value,
+                status=r.status,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
                 dry_run=r.dry_run,
             )
-            for r in self.store.unfinished_intents()
+            for r in self.snapshot().open_orders
         ]
 
     def fill_history(self) -> list[Fill]:
@@ -450,9 +368,8 @@ class DashboardView:
         reason = "halted from the dashboard" if on else "resumed from the dashboard"
         self.store.set_kill_switch(on, reason, now)
         log.warning("kill switch %s from the dashboard", "ON" if on else "OFF")
-        trader = self._trader()
-        if trader is not None:
-            trader.update_state(now)
+        if self.live is not None:
+            self.live.rejudge()  # the running bot's state follows at once
         return self.status()
 
     def record_poll(self, seconds: float, ok: bool) -> None:
@@ -461,8 +378,8 @@ class DashboardView:
 
     def health(self) -> Health:
         """Whether the bot in this process polls and its data is fresh."""
-        bot = self.bot
-        if bot is None or bot.poller is None:
+        live = self.live
+        if live is None:
             return Health(
                 ok=False,
                 reason="no bot runs in this process (this dashboard reads a stopped bot's store)",
@@ -471,16 +388,17 @@ class DashboardView:
                 last_poll_at=None,
                 last_success_at=None,
             )
-        now = bot.clock.now()
+        now = live.clock.now()
         is_open = self.market(now)[0]
+        last_success = live.latest.last_poll_at
         facts = PollFacts(
             now=now,
             market_open=is_open,
             last_attempt=self.last_poll_attempt,
-            last_success=bot.poller.last_success,
-            stopping=bot.stats.exit_reason,
+            last_success=last_success,
+            stopping=live.stopping,
         )
-        limit = stale_after(self.config.trading.data.poll_interval_seconds, bot.speed)
+        limit = stale_after(self.config.trading.data.poll_interval_seconds, live.speed)
         ok, reason = judge(facts, limit)
         return Health(
             ok=ok,
@@ -488,7 +406,7 @@ class DashboardView:
             now=now,
             market_open=is_open,
             last_poll_at=self.last_poll_attempt,
-            last_success_at=bot.poller.last_success,
+            last_success_at=last_success,
         )
 
 

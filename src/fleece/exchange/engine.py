@@ -43,7 +43,6 @@ from typing import Protocol
 
 from fleece.accounting import cents_of
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
-from fleece.exchange import matching, order_classes
 from fleece.exchange.account_rules import (
     AssetLookup,
     check_asset,
@@ -53,6 +52,16 @@ from fleece.exchange.account_rules import (
 from fleece.exchange.engine_book import Book, previous_close
 from fleece.exchange.ledger import Ledger
 from fleece.exchange.market import BarStore
+from fleece.exchange.matching import CLOSE, at_close, at_open, with_mark
+from fleece.exchange.order_classes import (
+    check_class,
+    check_leg_prices,
+    class_members,
+    is_exit_member,
+    leg_orders,
+    siblings,
+)
+from fleece.exchange.order_classes import started as leg_started
 from fleece.exchange.orders import (
     CODE_UNPROCESSABLE,
     ExchangeError,
@@ -180,11 +189,11 @@ class Engine(Book):
         check_asset(request.symbol, self._store.has(request.symbol), self._assets)
         client_id = self._new_client_id(request.client_order_id)
         check_wash_trade(request, self._open_orders())
-        order_classes.check_class(request, self._ledger.held(request.symbol))
+        check_class(request, self._ledger.held(request.symbol))
         eligible = now.replace(second=0, microsecond=0)
         session = self._calendar.next_session(now)
         reserved = self._check_affordable(request, eligible)
-        order_classes.check_leg_prices(request, self._base_price(request, eligible))
+        check_leg_prices(request, self._base_price(request, eligible))
         in_session = session.open <= now
         order = SimOrder(
             id=self._ids.next_id(),
@@ -208,8 +217,8 @@ class Engine(Book):
         )
         if order.type is OrderType.TRAILING_STOP:
             mark = self._ledger.mark(order.symbol, now)
-            order = matching.with_mark(order, mark) if mark is not None else order
-        legs = order_classes.leg_orders(order, request.legs, self._ids)
+            order = with_mark(order, mark) if mark is not None else order
+        legs = leg_orders(order, request.legs, self._ids)
         order = replace(order, legs=tuple(leg.id for leg in legs))
         for each in (order, *legs):
             self._place(each, session, in_session)
@@ -277,11 +286,11 @@ class Engine(Book):
             self._finish(replace(order, status=OrderStatus.EXPIRED, expired_at=self._now))
             return
         assert bar is not None
-        judge = matching.at_open if kind == "open" else matching.at_close
+        judge = at_open if kind == "open" else at_close
         verdict = judge(order, bar, self._now)
         self._orders[order.id] = order = verdict.order
         if verdict.price is None:
-            if verdict.then == matching.CLOSE:
+            if verdict.then == CLOSE:
                 phase = _STOP_CLOSE if order.type.is_stop and not order.triggered_at else _BAR_CLOSE
                 self._push(bar.timestamp + ONE_MINUTE, phase, "close", order.id, bar)
             else:
@@ -320,7 +329,7 @@ class Engine(Book):
                 else order.reserved_cents * (order.qty - done) // order.qty
             ),
         )
-        if order.filled_qty == 0 and order_classes.is_exit_member(order):
+        if order.filled_qty == 0 and is_exit_member(order):
             self._end_group(order, OrderStatus.CANCELED)  # one cancels the other(s)
         if done == order.qty:
             self._finish(filled)
@@ -338,7 +347,7 @@ class Engine(Book):
             if leg.status is not OrderStatus.HELD:
                 continue
             if order.filled_qty > 0:
-                started = order_classes.started(leg, order.filled_qty, self._now)
+                started = leg_started(leg, order.filled_qty, self._now)
                 self._orders[leg_id] = started
                 self._schedule_bar(started, started.eligible_from)
             else:
@@ -346,7 +355,7 @@ class Engine(Book):
 
     def _end_group(self, order: SimOrder, status: OrderStatus) -> None:
         """End the other open members of ``order``'s exit group with ``status``."""
-        for other_id in order_classes.siblings(order, self._orders):
+        for other_id in siblings(order, self._orders):
             other = self._orders[other_id]
             if other.status.is_open:
                 self._finish(replace(other, status=status, canceled_at=self._now))
@@ -359,7 +368,7 @@ class Engine(Book):
                 422, CODE_UNPROCESSABLE, f'order is already in "{order.status}" state'
             )
         self._finish(replace(order, status=OrderStatus.CANCELED, canceled_at=self._now))
-        if order_classes.is_exit_member(order):
+        if is_exit_member(order):
             self._end_group(order, OrderStatus.CANCELED)
         return self._orders[order_id]
 
@@ -383,7 +392,7 @@ class Engine(Book):
             )
         request = replaced_order(old, change)
         client_id = self._new_client_id(change.client_order_id)
-        group = order_classes.class_members(old, self._orders)  # never its own wash trade
+        group = class_members(old, self._orders)  # never its own wash trade
         check_wash_trade(request, (o for o in self._open_orders() if o.id not in group))
         eligible = self._now.replace(second=0, microsecond=0)
         held = old.status is OrderStatus.HELD
@@ -408,7 +417,7 @@ class Engine(Book):
             replaces=old.id,
         )
         if new.type is OrderType.TRAILING_STOP and new.hwm is not None:
-            new = matching.with_mark(new, new.hwm)
+            new = with_mark(new, new.hwm)
         self._finish(
             replace(old, status=OrderStatus.REPLACED, replaced_at=self._now, replaced_by=new.id)
         )

@@ -34,9 +34,9 @@ def __getattr__(name: str) -> Any:
     # The simulation pulls in pandas and exchange-calendars (seconds); importing this module for
     # the CLI's command table must stay cheap, so those names load on first use.
     if name in {"SimExchange", "build_exchange"}:
-        from fleece.exchange import sim
+        import fleece.exchange.sim
 
-        return getattr(sim, name)
+        return getattr(fleece.exchange.sim, name)
     raise AttributeError(name)
 
 

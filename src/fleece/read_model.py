@@ -1,0 +1,364 @@
+"""The bot's read model: one frozen snapshot of its state, built by one function.
+
+Every viewer reads a :class:`BotSnapshot` and nothing else of the bot: the dashboard and its
+metrics, the Telegram replies and ``fleece status``. :func:`build_snapshot` makes it
+
+* in the running bot, from the store plus :class:`LiveFacts`, what only the bot holds in memory
+  (its account, holdings, last prices, trading state, poller); the runtime publishes the result
+  after every poll cycle (:mod:`fleece.publisher`);
+* anywhere else (a stopped bot, another process), from the store alone (``live=None``), as of
+  the last thing the store recorded.
+
+So a figure has one rule whoever shows it, and a viewer never reaches into the running bot.
+Reads go through :class:`~fleece.state_store.StateStore`'s public methods only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from fleece.accounting import cents_of, realised_pnl
+from fleece.calendar import NEW_YORK
+from fleece.models import Bar, Fill, Side, TradingState, to_ticks
+from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH, has_daily_loss_stop
+from fleece.startup_checks import read_dropped
+
+if TYPE_CHECKING:
+    from fleece.config import AppConfig
+    from fleece.state_store import BotRun, StateStore
+
+KILL_SWITCH_ENV_REASON = "KILL_SWITCH=true in the environment"
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+# Where the latest stored bar is looked for first: recent minutes, then a long weekend, then
+# a month; all of history only as a last resort (the bars table is indexed by time).
+_BAR_WINDOWS = (timedelta(minutes=10), timedelta(days=4), timedelta(days=31))
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A position, valued at the last price seen, with its average cost from our fills.
+
+    ``avg_cost`` is None when the holding is not (only) ours: the fills do not explain it.
+    """
+
+    symbol: str
+    qty: int
+    avg_cost: float | None
+    last_price: float | None
+    last_price_at: datetime | None
+    market_value: float | None
+    unrealised: float | None
+    unrealised_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order intent the broker may still act on."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    filled_qty: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """The running bot's counters since it started (broker requests, polls, bars, signals,
+    orders submitted, refusals)."""
+
+    polls: int = 0
+    bars: int = 0
+    signals: int = 0
+    orders_submitted: int = 0
+    refusals: int = 0
+    requests: Mapping[str, int] = field(default_factory=dict)
+    errors: Mapping[str, int] = field(default_factory=dict)
+    skipped_bars: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFacts:
+    """What only the running bot knows: the objects it holds in memory."""
+
+    state: TradingState
+    state_reason: str
+    breaker_tripped: bool
+    breaker_failures: int
+    equity: float | None
+    cash: float | None
+    buying_power: float | None
+    last_equity: float | None
+    holdings: Mapping[str, int]
+    last_prices: Mapping[str, float]
+    last_bar_at: datetime | None
+    last_poll_at: datetime | None
+    symbols: tuple[str, ...]
+    simulated_time: bool
+    activity: Activity
+
+
+@dataclass(frozen=True, slots=True)
+class BotSnapshot:
+    """The bot's state at ``as_of``: what every viewer shows.
+
+    Money is in dollars, rounded to the cent where it is computed here. ``running`` says
+    whether it came from the running bot (live facts) or from the store alone.
+    """
+
+    as_of: datetime
+    session_date: date
+    mode: str
+    running: bool
+    simulated_time: bool
+    dry_run: bool
+    state: TradingState
+    state_reason: str
+    kill_switch: bool
+    kill_switch_reason: str
+    kill_switch_env: bool
+    breaker_tripped: bool
+    breaker_failures: int
+    breaker_limit: int
+    equity: float | None
+    cash: float | None
+    buying_power: float | None
+    equity_at: datetime | None
+    start_equity: float | None
+    pnl_today: float | None
+    pnl_today_pct: float | None
+    loss_limit: float | None
+    max_daily_loss_pct: float
+    realised_pnl: float
+    positions: tuple[Holding, ...]
+    open_orders: tuple[OpenOrder, ...]
+    orders_today: int
+    max_trades_per_day: int
+    refusals_today: Mapping[str, int]
+    last_bar_at: datetime | None
+    last_poll_at: datetime | None
+    last_heartbeat_at: datetime | None
+    symbols: tuple[str, ...]
+    dropped_symbols: Mapping[str, str]
+    last_run: BotRun | None
+    activity: Activity | None
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in New York of ``day``, as UTC (where a session's figures begin)."""
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def build_snapshot(
+    store: StateStore, config: AppConfig, now: datetime, live: LiveFacts | None = None
+) -> BotSnapshot:
+    """The bot's state at ``now``: from the running bot's facts and its store, or the store alone.
+
+    Args:
+        store: the bot's state store (read only).
+        config: the configuration (limits, symbols, mode).
+        now: the bot's clock (simulated in sim mode); for a stopped bot, the instant to judge at.
+        live: what the running bot holds in memory; None for a stopped bot or another process.
+    """
+    s, risk = config.settings, config.trading.risk
+    day = now.astimezone(NEW_YORK).date()
+    runs = store.runs(1)
+    last_run = runs[0] if runs else None
+    dropped = read_dropped(store)
+    kill, kill_why = store.kill_switch()
+    if s.kill_switch:
+        kill, kill_why = True, KILL_SWITCH_ENV_REASON
+    equity, cash, buying_power, equity_at = _account(store, now, live)
+    start = _start_equity(store, day, live)
+    pnl = round(equity - start, 2) if equity is not None and start is not None else None
+    pct = pnl / start if pnl is not None and start else None
+    mode: str
+    if live is not None:
+        state, why = live.state, live.state_reason
+        tripped, failures = live.breaker_tripped, live.breaker_failures
+        mode, simulated, symbols = s.fleece_mode, live.simulated_time, live.symbols
+        last_bar_at, last_poll_at = live.last_bar_at, live.last_poll_at
+    else:
+        tripped, failures = store.breaker()
+        state, why = _judged_state(store, kill, tripped, day)
+        mode = last_run.mode if last_run else s.fleece_mode
+        simulated = mode == "sim" or s.sim or config.endpoints.local
+        symbols = tuple(t for t in config.trading.tickers if t not in dropped)
+        last_bar_at, last_poll_at = _latest_bar_at(store, now), None
+    fills = store.fills()
+    beat = store.last_heartbeat()
+    return BotSnapshot(
+        as_of=now,
+        session_date=day,
+        mode=mode,
+        running=live is not None,
+        simulated_time=simulated,
+        dry_run=s.dry_run,
+        state=state,
+        state_reason=why,
+        kill_switch=kill,
+        kill_switch_reason=kill_why,
+        kill_switch_env=s.kill_switch,
+        breaker_tripped=tripped,
+        breaker_failures=failures,
+        breaker_limit=risk.circuit_breaker_failures,
+        equity=equity,
+        cash=cash,
+        buying_power=buying_power,
+        equity_at=equity_at,
+        start_equity=start,
+        pnl_today=pnl,
+        pnl_today_pct=pct,
+        loss_limit=(
+            round(start * risk.max_daily_loss_pct, 2)
+            if start is not None and has_daily_loss_stop(risk.max_daily_loss_pct)
+            else None
+        ),
+        max_daily_loss_pct=risk.max_daily_loss_pct,
+        realised_pnl=realised_pnl(fills).realised,
+        positions=_holdings(store, fills, now, live),
+        open_orders=_open_orders(store),
+        orders_today=store.trades_submitted(day),
+        max_trades_per_day=risk.max_trades_per_day,
+        refusals_today=store.refusal_counts(since=day_start(day)),
+        last_bar_at=last_bar_at,
+        last_poll_at=last_poll_at,
+        last_heartbeat_at=beat.timestamp if beat else None,
+        symbols=symbols,
+        dropped_symbols=dropped,
+        last_run=last_run,
+        activity=live.activity if live is not None else None,
+    )
+
+
+def _judged_state(
+    store: StateStore, kill: bool, tripped: bool, day: date
+) -> tuple[TradingState, str]:
+    """A stopped bot's state as its risk manager would judge it on ``day``."""
+    if kill:
+        return TradingState.HALTED, KILL_SWITCH
+    if tripped:
+        return TradingState.HALTED, CIRCUIT_BREAKER
+    if store.reducing_latch() == day:
+        return TradingState.REDUCING, DAILY_LOSS_LIMIT
+    return TradingState.ACTIVE, ""
+
+
+def _account(
+    store: StateStore, now: datetime, live: LiveFacts | None
+) -> tuple[float | None, float | None, float | None, datetime | None]:
+    """(equity, cash, buying power, as of): the bot's account, else the newest stored figure."""
+    if live is not None and live.equity is not None:
+        return live.equity, live.cash, live.buying_power, now
+    curve = store.equity_curve(since=now - timedelta(days=31)) or store.equity_curve()
+    last = curve[-1] if curve else None
+    beat = store.last_heartbeat()
+    # A heartbeat newer than the last snapshot knows a newer equity (but not the cash).
+    if (
+        beat is not None
+        and beat.equity is not None
+        and (last is None or beat.timestamp > last.timestamp)
+    ):
+        return beat.equity, None, None, beat.timestamp
+    if last is not None:
+        return last.equity, last.cash, None, last.timestamp
+    return None, None, None, None
+
+
+def _start_equity(store: StateStore, day: date, live: LiveFacts | None) -> float | None:
+    """The session's starting equity: recorded at the open, else the broker's, else the
+    first stored equity of the day."""
+    start = store.start_equity(day)
+    if start is not None:
+        return start
+    if live is not None:
+        return live.last_equity
+    today = store.equity_curve(since=day_start(day))
+    return today[0].equity if today else None
+
+
+def _holdings(
+    store: StateStore, fills: Sequence[Fill], now: datetime, live: LiveFacts | None
+) -> tuple[Holding, ...]:
+    ledger = realised_pnl(fills)
+    held = dict(live.holdings) if live is not None else dict(ledger.open_qty)
+    out = []
+    for symbol in sorted(held):
+        qty = held[symbol]
+        if not qty:
+            continue
+        # Valued by the one accounting rule (fleece.accounting): market value and unrealised
+        # P&L in cents; the average cost only when our fills explain the whole holding.
+        own = ledger.positions.get(symbol)
+        mine = own if own is not None and own.qty == qty else None
+        cost = mine.cost_cents / 100 if mine is not None else None
+        price, price_at = _last_price(store, symbol, now, live)
+        mark = to_ticks(price) if price is not None else None
+        value = cents_of(mark, qty) / 100 if mark is not None else None
+        pl = mine.unrealised_cents(mark) / 100 if mine is not None and mark is not None else None
+        out.append(
+            Holding(
+                symbol=symbol,
+                qty=qty,
+                avg_cost=round(cost / qty, 4) if cost is not None else None,
+                last_price=price,
+                last_price_at=price_at,
+                market_value=value,
+                unrealised=pl,
+                unrealised_pct=pl / cost if pl is not None and cost else None,
+            )
+        )
+    return tuple(out)
+
+
+def _last_price(
+    store: StateStore, symbol: str, now: datetime, live: LiveFacts | None
+) -> tuple[float | None, datetime | None]:
+    if live is not None and symbol in live.last_prices:
+        return live.last_prices[symbol], None
+    bar = latest_bar(store, symbol, now)
+    return (bar.close, bar.timestamp) if bar is not None else (None, None)
+
+
+def latest_bar(store: StateStore, symbol: str | None, now: datetime) -> Bar | None:
+    """The newest stored bar of ``symbol`` (of any symbol when None), looked for near ``now``."""
+    for window in _BAR_WINDOWS:
+        found = store.bars_between(symbol, now - window, FAR_FUTURE)
+        if found:
+            return found[-1]
+    found = store.bars_between(symbol, FAR_PAST, FAR_FUTURE) if symbol is not None else []
+    return found[-1] if found else None
+
+
+def _latest_bar_at(store: StateStore, now: datetime) -> datetime | None:
+    # Any symbol: only the recent windows (all of history for every symbol is too much to read).
+    for window in _BAR_WINDOWS[:2]:
+        found = store.bars_between(None, now - window, now + timedelta(minutes=1))
+        if found:
+            return found[-1].timestamp
+    return None
+
+
+def _open_orders(store: StateStore) -> tuple[OpenOrder, ...]:
+    return tuple(
+        OpenOrder(
+            client_order_id=r.client_order_id,
+            symbol=r.symbol,
+            side=r.side,
+            qty=r.qty,
+            filled_qty=r.filled_qty,
+            status=r.status.value,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            dry_run=r.dry_run,
+        )
+        for r in store.unfinished_intents()
+    )

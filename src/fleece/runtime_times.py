@@ -1,0 +1,57 @@
+"""When the live bot polls, where its warm-up starts and when a bounded run stops.
+
+Pure functions of the broker's session book and the bot's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fleece.config import DataConfig
+from fleece.sessions import SessionBook
+
+ONE_MINUTE = timedelta(minutes=1)
+
+
+def backfill_start(sessions: SessionBook, now: datetime) -> datetime:
+    """Far enough back to fill the slow window: the two previous sessions and today."""
+    starts = sorted(d.open for d in sessions.days.values() if d.open <= now)
+    return starts[-3] if len(starts) >= 3 else (starts[0] if starts else now - timedelta(days=3))
+
+
+def stop_time(sessions: SessionBook, now: datetime, count: int) -> datetime:
+    """After ``count`` full sessions: 30 minutes into the next one, so that shutdown can still
+    close positions at market (after the close they would wait overnight)."""
+    ahead = sorted((d for d in sessions.days.values() if d.close > now), key=lambda d: d.open)
+    if len(ahead) > count:
+        return ahead[count].open + timedelta(minutes=30)
+    return ahead[-1].close if ahead else now
+
+
+def sim_data_end(sessions: SessionBook, bars: Any) -> datetime:
+    """In sim mode, a run ends with its data: just after the last session with bars closes.
+
+    Args:
+        sessions: the broker's session book.
+        bars: the in-process exchange's bar store (``symbols``, ``last_closed``).
+    """
+    far = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+    lasts = [bars.last_closed(sym, far) for sym in bars.symbols]
+    last: datetime = max(b.timestamp for b in lasts if b is not None)
+    session = sessions.session_at(last)
+    return (session.close if session else last + ONE_MINUTE) + timedelta(minutes=1)
+
+
+def next_poll(data: DataConfig, now: datetime) -> datetime:
+    """Polls land just after a minute's bars close: one request per minute at most.
+
+    ``poll_interval_seconds`` under a minute is the delay after each minute boundary (bars
+    need a moment to be published); a minute or more polls that often, on the minute.
+    """
+    seconds = data.poll_interval_seconds
+    minute = now.replace(second=0, microsecond=0)
+    if seconds < 60:
+        target = minute + timedelta(seconds=data.poll_offset_seconds)
+        return target if target > now else target + ONE_MINUTE
+    return minute + timedelta(seconds=seconds)

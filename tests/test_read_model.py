@@ -1,0 +1,171 @@
+"""The read model: one snapshot of the bot's state, the same figures whoever shows them.
+
+``fleece status``, the dashboard and the Telegram replies all read a
+:class:`~fleece.read_model.BotSnapshot`; the running bot builds it from its live objects plus
+its store, another process from the store alone. A real SQLite store, no bot process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleece.clock import ManualClock
+from fleece.config import AppConfig, load_config
+from fleece.control.replies import positions_text, status_text
+from fleece.dashboard import DashboardView
+from fleece.models import Bar, OrderIntent, Side, TradingState
+from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot
+from fleece.state_store import StateStore
+from fleece.status import collect_status
+
+NOW = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
+DAY = date(2024, 11, 26)
+TRADING_YAML = """\
+symbols:
+  list: [AAPL, MSFT]
+risk:
+  max_trades_per_day: 20
+  max_daily_loss_pct: 0.05
+"""
+
+
+@dataclass
+class Scene:
+    """A stopped bot's store: a position, an open order, today's figures, the kill switch."""
+
+    config: AppConfig
+    store: StateStore
+    folder: Path
+
+
+def _config(folder: Path) -> AppConfig:
+    (folder / "trading.yaml").write_text(TRADING_YAML)
+    environ = {
+        "FLEECE_MODE": "paper",
+        "DATABASE_PATH": str(folder / "data" / "trades.db"),
+        "CONFIG_PATH": str(folder / "trading.yaml"),
+    }
+    return load_config(None, environ, require_keys=False)
+
+
+def _filled(
+    store: StateStore, symbol: str, side: Side, qty: int, price: float, at: datetime
+) -> None:
+    cid = f"t-{symbol}-{side.value}-{at:%H%M}"
+    store.add_intent(OrderIntent(cid, "test", symbol, side, qty, at, at))
+    store.record_fill(cid, "b-" + cid, symbol, side, qty, price, at)
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[Scene]:
+    config = _config(tmp_path)
+    with StateStore(Path(config.settings.database_path)) as store:
+        store.set_start_equity(DAY, 100_000.0)
+        _filled(store, "AAPL", Side.BUY, 10, 100.0, NOW - timedelta(minutes=30))
+        _filled(store, "AAPL", Side.BUY, 10, 110.0, NOW - timedelta(minutes=20))
+        store.add_bars([Bar("AAPL", NOW - timedelta(minutes=1), 112, 112, 112, 112.0, 100)])
+        opened = NOW - timedelta(minutes=2)
+        store.add_intent(OrderIntent("t-MSFT-open", "test", "MSFT", Side.BUY, 5, opened, opened))
+        for _ in range(3):
+            store.increment_trades_submitted(DAY)
+        store.add_equity_snapshot(NOW - timedelta(minutes=1), 99_700.0, 97_600.0, 2_100.0, 1, 1)
+        store.set_kill_switch(True, "operator", NOW - timedelta(minutes=5))
+        yield Scene(config, store, tmp_path)
+
+
+def _live_facts_of(scene: Scene, snap: BotSnapshot) -> LiveFacts:
+    """What a running bot would hold in memory in the state the store describes."""
+    return LiveFacts(
+        state=snap.state,
+        state_reason=snap.state_reason,
+        breaker_tripped=snap.breaker_tripped,
+        breaker_failures=snap.breaker_failures,
+        equity=snap.equity,
+        cash=snap.cash,
+        buying_power=None,
+        last_equity=snap.start_equity,
+        holdings={h.symbol: h.qty for h in snap.positions},
+        last_prices={h.symbol: h.last_price for h in snap.positions if h.last_price is not None},
+        last_bar_at=snap.last_bar_at,
+        last_poll_at=None,
+        symbols=snap.symbols,
+        simulated_time=False,
+        activity=Activity(),
+    )
+
+
+def _figures(snap: BotSnapshot) -> dict[str, object]:
+    """What every viewer shows (leaving out what only a running bot knows: poll times,
+    counters, the time of a price)."""
+    return {
+        "state": (snap.state, snap.state_reason),
+        "kill switch": (snap.kill_switch, snap.kill_switch_reason),
+        "breaker": (snap.breaker_tripped, snap.breaker_failures),
+        "equity": (snap.equity, snap.cash, snap.start_equity, snap.pnl_today, snap.loss_limit),
+        "realised": snap.realised_pnl,
+        "positions": [
+            (h.symbol, h.qty, h.avg_cost, h.last_price, h.market_value, h.unrealised)
+            for h in snap.positions
+        ],
+        "orders": [(o.client_order_id, o.symbol, o.qty, o.status) for o in snap.open_orders],
+        "today": (snap.orders_today, snap.max_trades_per_day, dict(snap.refusals_today)),
+    }
+
+
+def test_a_stopped_bot_s_snapshot_holds_its_stored_state(scene: Scene) -> None:
+    snap = build_snapshot(scene.store, scene.config, NOW)
+
+    assert (snap.state, snap.state_reason) == (TradingState.HALTED, "kill_switch")
+    assert (snap.equity, snap.start_equity, snap.pnl_today) == (99_700.0, 100_000.0, -300.0)
+    assert [(h.symbol, h.qty, h.avg_cost, h.last_price) for h in snap.positions] == [
+        ("AAPL", 20, 105.0, 112.0)
+    ]
+    assert [o.client_order_id for o in snap.open_orders] == ["t-MSFT-open"]
+    assert (snap.orders_today, snap.running) == (3, False)
+
+
+def test_the_running_bot_s_snapshot_equals_the_one_built_from_its_store(scene: Scene) -> None:
+    from_store = build_snapshot(scene.store, scene.config, NOW)
+
+    live = build_snapshot(scene.store, scene.config, NOW, _live_facts_of(scene, from_store))
+
+    assert live.running and not from_store.running
+    assert _figures(live) == _figures(from_store)
+
+
+def test_status_and_the_dashboard_show_the_same_figures(scene: Scene) -> None:
+    view = DashboardView(scene.store, scene.config, clock=ManualClock(NOW))
+
+    status = collect_status(scene.config, pid_file=scene.folder / "none.pid", now=NOW)
+    shown, account, positions = view.status(), view.account(), view.positions()
+
+    assert status.trading_state == shown.state.value == "HALTED"
+    assert status.state_reason == shown.state_reason == "kill_switch"
+    assert status.kill_switch == shown.kill_switch is True
+    assert status.today is not None
+    assert status.today.equity == account.equity == 99_700.0
+    assert status.today.start_equity == account.start_equity == 100_000.0
+    assert status.today.pnl == account.pnl_today == -300.0
+    assert status.today.trades_submitted == account.trades_today == 3
+    assert [
+        (p.symbol, p.qty, p.avg_cost, p.last_price, p.unrealised) for p in status.positions
+    ] == [(p.symbol, p.qty, p.avg_cost, p.last_price, p.unrealized_pl) for p in positions]
+    assert [o.client_order_id for o in status.open_orders] == [
+        o.client_order_id for o in view.orders()
+    ]
+
+
+def test_the_telegram_replies_word_the_same_snapshot(scene: Scene) -> None:
+    snap = build_snapshot(scene.store, scene.config, NOW)
+
+    status, positions = status_text(snap), positions_text(snap)
+
+    assert "state HALTED (kill_switch)" in status
+    assert "kill switch on (operator)" in status
+    assert "positions 1 · open orders 1 · orders today 3/20" in status
+    assert positions.startswith("AAPL 20 @ avg 105.0000 · last 112.0000")
