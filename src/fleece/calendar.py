@@ -28,10 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fleece.calendar_table import CalendarRangeError, SessionTable, session_table
+from fleece.models import CalendarDay
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,17 +71,6 @@ class Session:
         return self.close - ONE_MINUTE
 
 
-class _Day(Protocol):
-    """A session as a broker's calendar states it (:class:`~fleece.models.CalendarDay`)."""
-
-    @property
-    def day(self) -> date: ...
-    @property
-    def open(self) -> datetime: ...
-    @property
-    def close(self) -> datetime: ...
-
-
 def _make(table: SessionTable, i: int) -> Session:
     opened = datetime.fromtimestamp(table.opens[i], UTC)
     return Session(table.days[i], opened, datetime.fromtimestamp(table.closes[i], UTC))
@@ -113,7 +103,7 @@ class MarketCalendar:
         self._arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     @classmethod
-    def from_days(cls, days: Iterable[_Day]) -> MarketCalendar:
+    def from_days(cls, days: Iterable[CalendarDay | Session]) -> MarketCalendar:
         """The calendar of a broker's sessions (its calendar answer: a window of days)."""
         ordered = sorted({d.day: d for d in days}.values(), key=lambda d: d.day)
         table = SessionTable(
