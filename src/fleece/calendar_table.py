@@ -19,7 +19,7 @@ import os
 import tempfile
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from functools import lru_cache
 from importlib import metadata
 from itertools import pairwise
@@ -191,11 +191,3 @@ def _write(path: Path, key: dict[str, Any], table: SessionTable) -> None:
         temporary.replace(path)  # atomic: a reader sees the old file or the new one
     except OSError:
         temporary.unlink(missing_ok=True)
-
-
-def session_open_close(table: SessionTable, i: int) -> tuple[datetime, datetime]:
-    """Session ``i``'s open and close, UTC-aware."""
-    return (
-        datetime.fromtimestamp(table.opens[i], UTC),
-        datetime.fromtimestamp(table.closes[i], UTC),
-    )

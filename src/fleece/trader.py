@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from fleece.calendar import NEW_YORK
+from fleece.calendar import NEW_YORK, MarketCalendar
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
@@ -24,7 +24,6 @@ from fleece.order_manager import IntentStore, OrderManager
 from fleece.ownership import owned_qty
 from fleece.protection import Protector
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
-from fleece.sessions import SessionBook
 from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)
@@ -170,7 +169,7 @@ class Trader:
         self.portfolio = Portfolio()
         # Protective exits (fleece.protection): off unless the kernel configures them.
         self.protector = Protector()
-        self.sessions = SessionBook({})
+        self.sessions = MarketCalendar.from_days(())  # the broker's, loaded by the runtime
         self.account: AccountSnapshot | None = None
         self.accepting = True
         self.reserved_cash = 0.0

@@ -1,4 +1,4 @@
-"""Specification of the array-backed market: the exchange's bar store and calendar, but fast."""
+"""Specification of the array-backed market: the exchange's bar store, but fast."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import numpy as np
 from backtest_helpers import real, synthetic
 
 from fleece.backtest.data import MarketData, market_from_bars, regular_mask
-from fleece.backtest.market import ArrayBarStore, SessionTable
+from fleece.backtest.market import ArrayBarStore
 from fleece.calendar import MarketCalendar
 from fleece.exchange.market import BarStore
 from fleece.models import Bar
-from fleece.sessions import SessionBook
 
 
 def as_bar_lists(market: MarketData) -> dict[str, list[Bar]]:
@@ -40,22 +39,6 @@ def test_every_query_is_answered_as_the_exchanges_bar_store_answers_it() -> None
             theirs.closed_range(symbol, at, end, now)
         )
     assert ours.symbols == theirs.symbols
-
-
-def test_the_session_table_answers_as_the_market_calendar() -> None:
-    table = SessionTable(date(2024, 11, 1), date(2025, 1, 31))
-    calendar = MarketCalendar()
-    rng = random.Random(3)
-    start = datetime(2024, 10, 20, tzinfo=UTC)
-
-    for _ in range(300):
-        at = start + timedelta(seconds=rng.randrange(0, 120 * 86_400))
-        day = at.date()
-        assert table.is_session(day) == calendar.is_session(day)
-        assert table.session(day) == calendar.session(day)
-        assert table.next_session(at) == calendar.next_session(at)
-        later = day + timedelta(days=rng.randrange(0, 20))
-        assert table.sessions(day, later) == calendar.sessions(day, later)
 
 
 def test_prices_are_held_as_exact_ticks_and_come_back_as_the_same_floats() -> None:
@@ -91,16 +74,3 @@ def test_a_date_range_keeps_the_new_york_days_asked_for() -> None:
 
     days = {datetime.fromtimestamp(int(t), UTC).date() for t in middle.bars["SPY"].ts}
     assert days == {date(2024, 1, 3)} and len(middle.bars["SPY"]) == 390
-
-
-def test_the_utc_session_book_answers_as_the_session_book() -> None:
-    table = SessionTable(date(2024, 10, 25), date(2024, 11, 30))
-    fast = table.book()
-    plain = SessionBook(dict(fast.days))
-    rng = random.Random(5)
-    start = datetime(2024, 10, 27, tzinfo=UTC)
-
-    for _ in range(2_000):
-        at = start + timedelta(seconds=rng.randrange(0, 33 * 86_400))
-        assert fast.session_at(at) == plain.session_at(at)
-        assert fast.is_last_bar(at) == plain.is_last_bar(at)

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from backtest_helpers import synthetic
 
-from fleece.backtest.market import ArrayBarStore, SessionTable
+from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.sim_broker import SimBroker
+from fleece.calendar import MarketCalendar
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
@@ -22,7 +23,7 @@ def broker(cash: float = 100_000.0) -> tuple[SimBroker, object]:
     market = synthetic(("SPY",), days=2)
     engine = Engine(
         ArrayBarStore(market),
-        SessionTable.around(market),
+        MarketCalendar(),
         start=OPEN,
         cash_cents=round(cash * 100),
         ids=IdSource(1),

@@ -145,17 +145,7 @@ def _ny_midnight(day: date) -> int:
 
 def regular_mask(ts: I64, calendar: MarketCalendar) -> BOOL:
     """True for bar starts inside a regular session (``open <= ts < close``), vectorised."""
-    if len(ts) == 0:
-        return np.zeros(0, dtype=np.bool_)
-    first = datetime.fromtimestamp(int(ts[0]), UTC).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(int(ts[-1]), UTC).date() + timedelta(days=1)
-    sessions = calendar.sessions(first, last)
-    if not sessions:
-        return np.zeros(len(ts), dtype=np.bool_)
-    opens = np.array([int(s.open.timestamp()) for s in sessions], dtype=np.int64)
-    closes = np.array([int(s.close.timestamp()) for s in sessions], dtype=np.int64)
-    i = np.searchsorted(opens, ts, "right") - 1
-    return (i >= 0) & (ts < closes[np.maximum(i, 0)])
+    return calendar.regular_mask(ts)
 
 
 def compact(values: Ints) -> Ints:

@@ -2,30 +2,23 @@
 
 The backtest fills with the exchange's own :class:`~fleece.exchange.engine.Engine`, so fills are
 the exchange's by construction. The engine asks its bar store three questions (``has``,
-``next_regular``, ``last_closed``) and its calendar two (``sessions``, ``next_session``); the
-classes here answer exactly as :class:`~fleece.exchange.market.BarStore` and
-:class:`~fleece.calendar.MarketCalendar` do, from columns and a precomputed session table, so
-that a year of minute bars needs neither 3 million objects nor a pandas call per order.
+``next_regular``, ``last_closed``), and its calendar (the one
+:class:`~fleece.calendar.MarketCalendar`) the others; the store here answers exactly as
+:class:`~fleece.exchange.market.BarStore` does, from columns, so that a year of minute bars
+needs no 3 million objects.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 
 from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
-from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.exchange.market import BarStore
-from fleece.models import TICKS_PER_DOLLAR, Bar, CalendarDay
-from fleece.sessions import SessionBook
-
-# Margin of sessions loaded around the data, so "the next session" of the last bar is known.
-_MARGIN = timedelta(days=20)
+from fleece.models import TICKS_PER_DOLLAR, Bar
 
 
 def epoch_floor(ts: datetime) -> int:
@@ -36,87 +29,6 @@ def epoch_floor(ts: datetime) -> int:
 def epoch_ceil(ts: datetime) -> int:
     """Whole seconds since the epoch, rounded up."""
     return math.ceil(ts.timestamp())
-
-
-class SessionTable(MarketCalendar):
-    """NYSE sessions from ``first`` to ``last`` looked up once, then answered by bisection.
-
-    Answers are those of :class:`~fleece.calendar.MarketCalendar` (it is one); outside the
-    loaded range it defers to it.
-
-    Args:
-        first: first day of the range.
-        last: last day of the range.
-    """
-
-    def __init__(self, first: date, last: date) -> None:
-        self.first = first
-        self.last = last
-        self.table: list[Session] = MarketCalendar().sessions(first, last)
-        self._by_day = {s.day: s for s in self.table}
-        self._days = [s.day for s in self.table]
-        self._closes = [s.close for s in self.table]
-
-    @classmethod
-    def around(cls, market: MarketData) -> SessionTable:
-        """A table covering ``market``'s bars with a margin on both sides."""
-        span = market.span()
-        if span is None:
-            today = datetime(2024, 1, 2, tzinfo=UTC).date()
-            return cls(today, today + _MARGIN)
-        lo = datetime.fromtimestamp(span[0], UTC).date() - _MARGIN
-        hi = datetime.fromtimestamp(span[1], UTC).date() + _MARGIN
-        return cls(lo, hi)
-
-    def _inside(self, day: date) -> bool:
-        return self.first <= day <= self.last
-
-    def is_session(self, day: date) -> bool:
-        """True when ``day`` is an NYSE trading day."""
-        if self._inside(day):
-            return day in self._by_day
-        return super().is_session(day)
-
-    def session(self, day: date) -> Session | None:
-        """The session of ``day``, or None on weekends and holidays."""
-        if self._inside(day):
-            return self._by_day.get(day)
-        return super().session(day)
-
-    def sessions(self, start: date, end: date) -> list[Session]:
-        """Every session from ``start`` to ``end`` inclusive."""
-        if self._inside(start) and self._inside(end):
-            return self.table[bisect_left(self._days, start) : bisect_right(self._days, end)]
-        return super().sessions(start, end)
-
-    def next_session(self, ts: datetime) -> Session:
-        """The session in progress at ``ts``, or else the next one to open."""
-        i = bisect_right(self._closes, ts)
-        if i < len(self.table) and self._inside(ts.astimezone(NEW_YORK).date()):
-            return self.table[i]
-        return super().next_session(ts)
-
-    def book(self) -> UtcSessionBook:
-        """The same sessions as the trader's :class:`~fleece.sessions.SessionBook`."""
-        return UtcSessionBook({s.day: CalendarDay(s.day, s.open, s.close) for s in self.table})
-
-
-@dataclass(frozen=True, slots=True)
-class UtcSessionBook(SessionBook):
-    """A :class:`~fleece.sessions.SessionBook` that finds the session without a time-zone change.
-
-    A regular NYSE session (09:30-16:00 New York, UTC-4 or UTC-5) always lies between 13:30 and
-    21:00 UTC, so an instant inside one has the same date in UTC as in New York: the session is
-    looked up by the UTC date, which the trader asks for several times a decision.
-    """
-
-    def session_at(self, ts: datetime) -> CalendarDay | None:
-        """The session whose regular hours contain ``ts``, or None."""
-        utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
-        day = self.days.get(utc.date())
-        if day is not None and day.open <= ts < day.close:
-            return day
-        return None
 
 
 class ArrayBarStore(BarStore):

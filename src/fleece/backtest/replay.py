@@ -231,7 +231,7 @@ def replay_day(
     recorded = store.bars_between(
         None, first.open - timedelta(hours=6), session.close, fed_only=True
     )
-    of_day = [b for b in recorded if session.open <= b.timestamp < session.close]
+    of_day = [b for b in recorded if session.contains(b.timestamp)]
     if not of_day:
         raise DataError(f"{day}: no bars recorded for that session")
     by_symbol: dict[str, list[Bar]] = defaultdict(list)
@@ -253,7 +253,7 @@ def replay_day(
     bot = [
         _decision(r)
         for r in store.all_intents()
-        if r.strategy == name and session.open <= r.signal_timestamp < session.close
+        if r.strategy == name and session.contains(r.signal_timestamp)
     ]
     replayed = [_decision(r) for r in result.intents if r.strategy == name]
     bot = [d for d in bot if _inside(d, windows)]

@@ -44,7 +44,7 @@ import numpy as np
 from fleece.accounting import cents_of
 from fleece.backtest.data import MINUTE, MarketData
 from fleece.backtest.equity import equity_curve, session_grid
-from fleece.backtest.market import ArrayBarStore, SessionTable
+from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.memory_store import MemoryStore
 from fleece.backtest.path_stepped import run_stepped
 from fleece.backtest.path_vectorised import run_vectorised
@@ -52,7 +52,7 @@ from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progres
 from fleece.backtest.run_view import Decided
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
-from fleece.calendar import NEW_YORK, Session
+from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
@@ -96,7 +96,7 @@ class Run:
         self.market = market
         self.config = config
         self.progress = progress
-        self.table = SessionTable.around(market)
+        self.table = MarketCalendar()  # the one calendar: the engine's and the trader's
         span = market.span()
         self.sessions = self._sessions(span)
         self.grid, self.session_end = session_grid(self.sessions)
@@ -140,7 +140,7 @@ class Run:
         )
         self.orders = self.kernel.orders
         self.trader = self.kernel.trader
-        self.trader.sessions = self.table.book()
+        self.trader.sessions = self.table
         self.stale_after = timedelta(minutes=config.stale_order_minutes)
         self.offset = timedelta(seconds=config.poll_offset_seconds)
         self.steps = 0

@@ -1,28 +1,18 @@
 """Which session the dashboard shows and whether the market is open, by the bot's calendar.
 
-A running bot knows its broker's calendar (:class:`~fleece.sessions.SessionBook`, holidays and
-early closes included); it is the truth while it covers the day asked about. Otherwise (a stopped
-bot's store, days outside the loaded range) the NYSE calendar answers.
+A running bot knows its broker's calendar (a window of sessions, holidays and early closes
+included); it is the truth while it covers the day asked about. Otherwise (a stopped bot's
+store, days outside the loaded window) the NYSE calendar answers. Both are the one session
+calendar (:class:`~fleece.calendar.MarketCalendar`); this module only picks which one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
-from fleece.calendar import NEW_YORK, MarketCalendar
-from fleece.sessions import SessionBook
+from fleece.calendar import NEW_YORK, MarketCalendar, Session
 
-MAX_CLOSED_DAYS = 15  # no NYSE closure lasts longer
-
-
-@dataclass(frozen=True, slots=True)
-class SessionWindow:
-    """A regular session: its New York date and UTC open and close."""
-
-    day: date
-    open: datetime
-    close: datetime
+SessionWindow = Session  # the session a page shows: its New York date, UTC open and close
 
 
 def day_start(day: date) -> datetime:
@@ -30,47 +20,34 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
 
 
-def _book_covers(book: SessionBook | None, ts: datetime) -> bool:
-    if book is None or not book.days:
+def _knows(book: MarketCalendar | None, ts: datetime) -> bool:
+    if book is None or not book.table.days:
         return False
-    day = ts.astimezone(NEW_YORK).date()
-    return min(book.days) <= day <= max(book.days)
+    return book.first_day() <= ts.astimezone(NEW_YORK).date() <= book.last_day()
 
 
-def is_regular_bar(book: SessionBook | None, calendar: MarketCalendar, start: datetime) -> bool:
+def is_regular_bar(book: MarketCalendar | None, calendar: MarketCalendar, start: datetime) -> bool:
     """True for a bar starting in a regular session (the bars the strategy is fed)."""
-    if _book_covers(book, start):
-        assert book is not None
-        return book.is_regular_bar(start)
-    return calendar.session_at(start) is not None
+    return (book if book is not None and _knows(book, start) else calendar).is_regular_bar(start)
 
 
 def shown_session(
-    book: SessionBook | None, calendar: MarketCalendar, ts: datetime
-) -> SessionWindow | None:
+    book: MarketCalendar | None, calendar: MarketCalendar, ts: datetime
+) -> Session | None:
     """The session in progress at ``ts``, else the latest one that opened before it."""
-    if book is not None:
-        found = book.session_at(ts) or book.previous(ts)
-        if found is not None:
-            return SessionWindow(found.day, found.open, found.close)
-    day = ts.astimezone(NEW_YORK).date()
-    for _ in range(MAX_CLOSED_DAYS):
-        session = calendar.session(day)
-        if session is not None and session.open <= ts:
-            return SessionWindow(session.day, session.open, session.close)
-        day -= timedelta(days=1)
-    return None
+    found = book.latest(ts) if book is not None else None
+    return found or calendar.latest(ts)
 
 
 def market_hours(
-    book: SessionBook | None, calendar: MarketCalendar, now: datetime
+    book: MarketCalendar | None, calendar: MarketCalendar, now: datetime
 ) -> tuple[bool, datetime | None, datetime | None]:
     """(open at ``now``, next open, next close)."""
     if book is not None and book.covers(now):
         current = book.current_or_next(now)
-        if book.is_open(now) and current is not None:
-            after = book.current_or_next(current.close)
-            return True, after.open if after else None, current.close
         if current is not None:
+            if current.contains(now):
+                after = book.current_or_next(current.close)
+                return True, after.open if after else None, current.close
             return False, current.open, current.close
     return calendar.is_open(now), calendar.next_open(now), calendar.next_close(now)

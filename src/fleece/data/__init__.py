@@ -3,7 +3,7 @@
 * :mod:`~fleece.data.validate`: the reason vocabulary and checks shared with the live feed.
 * :mod:`~fleece.data.importer`: ``<SYMBOL>.csv`` / ``<SYMBOL>.parquet`` files in and out.
 * :mod:`~fleece.data.columns`: a file's table read into typed columns, row problems marked.
-* :mod:`~fleece.data.session`: cached "is this bar in the regular session" questions.
+* :mod:`~fleece.data.session`: "is this bar in the regular session", asked of the calendar.
 * :mod:`~fleece.data.synthetic`: seeded, realistic minute bars for any NYSE sessions.
 
 Names are re-exported lazily: the live feed imports :mod:`fleece.data.validate` on every

@@ -1,41 +1,28 @@
-"""Regular-session questions about bar timestamps, cheap enough to ask for every bar.
+"""Regular-session questions about bar timestamps, asked of the one session calendar.
 
-The live feed, the built-in exchange and the backtest all ask "is this bar in the regular
-session" millions of times, so the session of each day is looked up once and cached.
-
-Why the UTC date is enough: NYSE regular hours (09:30-16:00 New York, UTC-4 or UTC-5) always
-fall between 13:30 and 21:00 UTC, so a regular-session instant has the same calendar date in
-UTC as in New York. That spares a time-zone conversion per bar.
+The live feed, the built-in exchange and the backtest ask "is this bar in the regular session"
+for every bar: :class:`~fleece.calendar.MarketCalendar` answers by bisection over its table and
+remembers the session it found last, so a run of bars of one session costs two comparisons each.
+These functions add only the refusal of naive timestamps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import datetime
 
-from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
+from fleece.calendar import MarketCalendar, Session
 from fleece.models import Bar, require_utc
 
 
-@lru_cache(maxsize=16_384)
-def _session_of(calendar: MarketCalendar, day: date) -> Session | None:
-    # Keyed by calendar too: a calendar with other hours (a test double) gets its own entries.
-    return calendar.session(day)
-
-
 def session_for(ts: datetime, calendar: MarketCalendar) -> Session | None:
-    """The session whose regular hours contain ``ts``, or None (cached per day).
+    """The session whose regular hours contain ``ts``, or None.
 
     Raises:
         ValueError: if ``ts`` is naive.
     """
     require_utc(ts)
-    utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
-    session = _session_of(calendar, utc.date())
-    if session is not None and session.open <= utc < session.close:
-        return session
-    return None
+    return calendar.session_at(ts)
 
 
 def is_regular(bar_ts: datetime, calendar: MarketCalendar) -> bool:
@@ -48,8 +35,8 @@ def is_regular(bar_ts: datetime, calendar: MarketCalendar) -> bool:
 
 def is_last_bar_of_session(ts: datetime, calendar: MarketCalendar) -> bool:
     """True when ``ts`` is the start of its session's last regular bar (15:59 or 12:59 ET)."""
-    session = session_for(ts, calendar)
-    return session is not None and ts + ONE_MINUTE == session.close
+    require_utc(ts)
+    return calendar.is_last_bar(ts)
 
 
 def regular_session_bars(bars: Iterable[Bar], calendar: MarketCalendar) -> list[Bar]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fleece.calendar import MarketCalendar
 from fleece.exchange.account_rules import working_qty
@@ -136,6 +136,5 @@ class Book:
 
 def previous_close(calendar: MarketCalendar, at: datetime) -> datetime | None:
     """The close of the last session that ended at or before ``at``."""
-    current = calendar.next_session(at)
-    earlier = calendar.sessions(current.day - timedelta(days=15), current.day - timedelta(days=1))
-    return earlier[-1].close if earlier else None
+    found = calendar.previous(at)
+    return found.close if found is not None else None

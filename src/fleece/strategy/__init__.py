@@ -15,6 +15,7 @@ from fleece.minute_grid import GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, to_ticks
 from fleece.strategy.api import MinuteContext, Strategy, StrategyParams, nan_series
 from fleece.strategy.donchian import DonchianBreakout
+from fleece.strategy.indicators import sma, window_sums
 from fleece.strategy.opening_range import OpeningRange
 from fleece.strategy.sma_crossover import (
     REASON_CROSS_ABOVE,
@@ -42,6 +43,8 @@ __all__ = [
     "crossover_events",
     "nan_series",
     "signals_from_events",
+    "sma",
     "to_ticks",
     "validate_windows",
+    "window_sums",
 ]

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from fleece.config_bounds import WindowBars
@@ -44,8 +43,8 @@ from fleece.strategy.api import (
     MinuteContext,
     Strategy,
     StrategyParams,
-    nan_series,
 )
+from fleece.strategy.indicators import sma
 from fleece.strategy.vectorized import crossover_events, validate_windows
 
 REASON_CROSS_ABOVE = "fast_cross_above_medium"
@@ -193,17 +192,10 @@ class SmaCrossover(Strategy):
         Integer tick sums divided by the window, then by ticks per dollar: the same floats as
         :meth:`smas`, so a chart shows the very numbers the strategy decided on.
         """
-        n = len(series)
-        cumsum = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(series.close, out=cumsum[1:])
-        out: dict[str, F64] = {}
-        for label, window in (("fast", self.fast), ("medium", self.medium), ("slow", self.slow)):
-            values = nan_series(n)
-            if window <= n:
-                sums = cumsum[window:] - cumsum[: n - window + 1]
-                values[window - 1 :] = sums.astype(np.float64) / window / TICKS_PER_DOLLAR
-            out[f"SMA {label} ({window})"] = values
-        return out
+        return {
+            f"SMA {label} ({window})": sma(series.close, window)
+            for label, window in (("fast", self.fast), ("medium", self.medium), ("slow", self.slow))
+        }
 
     def candidates(self, series: GridSeries) -> tuple[BOOL, BOOL]:
         """Entry and exit minutes, exactly (:func:`.vectorized.crossover_events`)."""

@@ -55,7 +55,6 @@ import numpy as np
 from pydantic import Field
 
 from fleece.strategy import (
-    TICKS_PER_DOLLAR,
     Bar,
     GridSeries,
     MinuteContext,
@@ -63,8 +62,9 @@ from fleece.strategy import (
     Signal,
     Strategy,
     StrategyParams,
-    nan_series,
+    sma,
     to_ticks,
+    window_sums,
 )
 
 BPS = 10_000
@@ -134,9 +134,7 @@ class __CLASS__(Strategy):
     def indicators(self, series: GridSeries) -> dict[str, np.ndarray]:
         """Lines the backtest report and the dashboard draw over the price (dollars, NaN where
         undefined): the mean and the price a close must reach to buy."""
-        mean = nan_series(len(series))
-        sums = _window_sums(series.close, self.window)
-        mean[self.window - 1 :] = sums / self.window / TICKS_PER_DOLLAR
+        mean = sma(series.close, self.window)  # exact tick sums, in dollars
         return {
             f"mean ({self.window} min)": mean,
             f"buy below (-{self.dip_bps} bps)": mean * (BPS - self.dip_bps) / BPS,
@@ -152,19 +150,11 @@ class __CLASS__(Strategy):
         n = len(series)
         enter = np.zeros(n, dtype=np.bool_)
         leave = np.zeros(n, dtype=np.bool_)
-        sums = _window_sums(series.close, self.window)
+        sums = window_sums(series.close, self.window)[self.window - 1 :]
         closes = series.close[self.window - 1 :]
         enter[self.window - 1 :] = closes * self.window * BPS <= sums * (BPS - self.dip_bps)
         leave[self.window - 1 :] = closes * self.window >= sums
         return enter, leave
-
-
-def _window_sums(closes: np.ndarray, window: int) -> np.ndarray:
-    """Sums of each ``window`` consecutive closes (ticks), ending at minutes window-1 .. n-1."""
-    if len(closes) < window:
-        return np.zeros(0, dtype=np.int64)
-    total = np.concatenate(([0], np.cumsum(closes, dtype=np.int64)))
-    return total[window:] - total[:-window]
 '''
 
 TESTS = '''\

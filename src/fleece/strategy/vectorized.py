@@ -2,10 +2,11 @@
 
 :func:`crossover_events` finds, for one symbol's closes, the bars where the price-only part of
 the rule of :mod:`fleece.strategy.sma_crossover` fires; it agrees with
-:class:`~fleece.strategy.sma_crossover.SmaCrossover` bar for bar. Window sums come from int64
-cumulative sums of tick prices, and averages are compared cross-multiplied, so the answer is
-exact. Whether a candidate becomes a trade depends on the position, which is sequential:
-:func:`signals_from_events` applies the flat/holding alternation assuming every entry fills.
+:class:`~fleece.strategy.sma_crossover.SmaCrossover` bar for bar. Window sums are exact int64
+sums of tick prices (:func:`~fleece.strategy.indicators.window_sums`), and averages are
+compared cross-multiplied, so the answer is exact. Whether a candidate becomes a trade depends
+on the position, which is sequential: :func:`signals_from_events` applies the flat/holding
+alternation assuming every entry fills.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy.typing as npt
 
 from fleece.config_bounds import MAX_WINDOW_BARS
 from fleece.models import Side
+from fleece.strategy.indicators import window_sums
 
 BoolArray = npt.NDArray[np.bool_]
 # Headroom for int64: every intermediate (cumsum, window sum times a window length) stays below
@@ -44,14 +46,6 @@ def validate_windows(fast: int, medium: int, slow: int) -> None:
             f"slow window of {slow} bars is longer than a week of regular-session minutes "
             f"({MAX_WINDOW_BARS})"
         )
-
-
-def _window_sums(cumsum: npt.NDArray[np.int64], window: int, n: int) -> npt.NDArray[np.int64]:
-    """Sum of the ``window`` closes ending at each bar; 0 where the window is not full."""
-    sums = np.zeros(n, dtype=np.int64)
-    if window <= n:
-        sums[window - 1 :] = cumsum[window:] - cumsum[: n - window + 1]
-    return sums
 
 
 def crossover_events(
@@ -95,11 +89,9 @@ def crossover_events(
     if high * max(n, slow * slow) >= _INT64_SAFE:
         raise ValueError("close_ticks too large for exact int64 arithmetic")
 
-    cumsum = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(ticks, out=cumsum[1:])
-    sum_fast = _window_sums(cumsum, fast, n)
-    sum_medium = _window_sums(cumsum, medium, n)
-    sum_slow = _window_sums(cumsum, slow, n)
+    sum_fast = window_sums(ticks, fast)
+    sum_medium = window_sums(ticks, medium)
+    sum_slow = window_sums(ticks, slow)
 
     fast_vs_medium = np.sign(sum_fast * medium - sum_medium * fast)
     medium_vs_slow = np.sign(sum_medium * slow - sum_slow * medium)
