@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fleece.config import (
@@ -656,6 +656,7 @@ env_values = st.one_of(
 
 @settings(max_examples=150, deadline=None)
 @given(environ=st.dictionaries(st.sampled_from(ENV_NAMES), env_values, max_size=6))
+@example(environ={"DATABASE_PATH": "~0"})  # a user without a home: expanduser raises
 def test_any_environment_is_either_settings_or_one_config_error(environ: dict[str, str]) -> None:
     try:
         load_settings(None, environ)

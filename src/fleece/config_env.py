@@ -158,7 +158,12 @@ def _telegram_api_url(value: str) -> str:
 
 def _absolute(path: Path) -> Path:
     # Relative paths are relative to the bot directory, i.e. where the bot is started.
-    return path.expanduser().absolute()
+    try:
+        return path.expanduser().absolute()
+    except RuntimeError:
+        # '~name' of a user who does not exist (or no home at all): a one-line config error,
+        # not a traceback (pydantic only turns ValueError into a validation error).
+        raise ValueError(f"cannot expand '{path}': no such user's home directory") from None
 
 
 EnvBool = Annotated[bool, BeforeValidator(_env_bool)]
