@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from alpaca.trading.client import TradingClient
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
@@ -105,6 +106,16 @@ class Paths:
         return self.logs / "orchestrator.out"
 
 
+def scenario_files(
+    root: Path, symbols: Sequence[str] = EIGHT_SYMBOLS, **sections: Mapping[str, Any]
+) -> Paths:
+    """The files of one scenario under ``root``: its ``trading.yaml`` for ``symbols`` written
+    (``sections`` override or add sections), the store and logs still to come."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_trading_yaml(root / "trading.yaml", symbols, **sections)
+    return Paths(root)
+
+
 def sim_env(paths: Paths, **extra: str) -> dict[str, str]:
     """Environment for ``FLEECE_MODE=sim`` (the bot starts its own exchange)."""
     return {
@@ -138,6 +149,11 @@ def paper_env(paths: Paths, url: str, **extra: str) -> dict[str, str]:
 def config_from(env: Mapping[str, str]) -> AppConfig:
     """Load the bot's configuration from ``env`` alone (no .env file)."""
     return load_config(None, dict(env))
+
+
+def paper_config(paths: Paths, market: Market, **extra: str) -> AppConfig:
+    """The bot's configuration in paper mode against ``market`` (``extra``: more variables)."""
+    return config_from(paper_env(paths, market.url, **extra))
 
 
 # ---------------------------------------------------------------- a stepped market
@@ -193,6 +209,10 @@ class Market:
         """Shares held per symbol."""
         with self.exchange.synced():
             return {p.symbol: p.qty for p in self.exchange.engine.positions()}
+
+    def trading_client(self) -> TradingClient:
+        """alpaca-py's client of the account, as another program using it would hold one."""
+        return TradingClient(KEY, SECRET, paper=True, url_override=self.url)
 
 
 @contextmanager
@@ -274,8 +294,8 @@ class SteppedBot:
 
         self.bot._cycle = counted
         self._task = asyncio.create_task(self.bot.run())
-        await self.wait(lambda: self.bot.housekeeping is not None or self._done(), "bot start-up")
-        self._check_alive()
+        await self.wait(lambda: self.bot.housekeeping is not None or self.done(), "bot start-up")
+        self.check_alive()
         return self
 
     def waiting_for_reset(self) -> bool:
@@ -306,11 +326,13 @@ class SteppedBot:
                 )
             await asyncio.sleep(0.002)
 
-    def _done(self) -> bool:
+    def done(self) -> bool:
+        """True once the bot's run has returned."""
         return self._task is not None and self._task.done()
 
-    def _check_alive(self) -> None:
-        if self._done():
+    def check_alive(self) -> None:
+        """Fail if the bot stopped on its own."""
+        if self.done():
             assert self._task is not None
             raise AssertionError(f"the bot stopped on its own: {self._task.result()!r}")
 
@@ -323,8 +345,8 @@ class SteppedBot:
         """Move the market by ``delta`` (past the bot's next poll) and wait for that cycle."""
         before = self.cycles
         self.market.advance(delta / timedelta(minutes=1))
-        await self.wait(lambda: self.cycles > before or self._done(), "the bot's poll cycle")
-        self._check_alive()
+        await self.wait(lambda: self.cycles > before or self.done(), "the bot's poll cycle")
+        self.check_alive()
 
     async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:
         """Step minute by minute until ``predicate()`` holds; returns the steps taken."""
@@ -346,6 +368,12 @@ class SteppedBot:
             await asyncio.wait([self._task], timeout=0.05)
         self.exit_code = await self._task
         return self.exit_code
+
+
+async def start_bot(paths: Paths, market: Market, **extra: str) -> SteppedBot:
+    """The real bot of the scenario at ``paths`` in paper mode against ``market``, started
+    (``extra``: more environment variables)."""
+    return await SteppedBot(paper_config(paths, market, **extra), market).start()
 
 
 async def run_stepped(
