@@ -37,12 +37,10 @@ from runtime_helpers import (
     FIRST_DAY,
     SECOND_DAY,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
     sparse,
+    stepped_bot,
     stepped_market,
     write_trading_yaml,
 )
@@ -78,7 +76,7 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
 
     async def scenario() -> datetime:
         with stepped_market(bars, START) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step(MINUTES_TO_THE_CLOSE)
             # Overnight in one move (one poll), then the third session's first minutes.
             overnight = ny("09:30", THIRD_DAY) - market.now()

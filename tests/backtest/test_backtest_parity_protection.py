@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
-from runtime_helpers import EIGHT_SYMBOLS, FIRST_DAY, Paths, query, sparse, write_trading_yaml
+from runtime_helpers import EIGHT_SYMBOLS, FIRST_DAY, query, scenario_files, sparse
 from test_backtest_parity import START, bot_run
 
 from fleece.backtest.cli import backtest_config
@@ -49,9 +49,8 @@ class Both:
 def both(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Both]:
-    paths = Paths(tmp_path_factory.mktemp(f"parity-{request.param}"))
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path_factory.mktemp(f"parity-{request.param}"),
         EIGHT_SYMBOLS,
         risk=RISK,
         strategy=STRATEGY,

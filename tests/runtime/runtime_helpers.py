@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 from alpaca.trading.client import TradingClient
 
+from fleece.broker import Broker
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
 from fleece.config import AppConfig, load_config
@@ -35,6 +36,7 @@ from fleece.data.synthetic import generate_bars
 from fleece.exchange import ExchangeServer, SimExchange
 from fleece.exchange.orders import SimOrder
 from fleece.models import Bar
+from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.runtime import Bot
 
 KEY, SECRET = "runtime-test-key", "runtime-test-secret"
@@ -214,6 +216,13 @@ class Market:
         """alpaca-py's client of the account, as another program using it would hold one."""
         return TradingClient(KEY, SECRET, paper=True, url_override=self.url)
 
+    def broker(self, **options: Any) -> Broker:
+        """The bot's broker adapter over this market on its own (``options``: ``now``,
+        ``wait_until``... of :class:`~fleece.broker.Broker`)."""
+        trading = make_trading_client(KEY, SECRET, self.url, raw_data=True)
+        data = make_data_client(KEY, SECRET, self.url, raw_data=True)
+        return Broker(trading, data, **options)
+
 
 @contextmanager
 def stepped_market(
@@ -242,6 +251,13 @@ def stepped_market(
         yield Market(exchange, url)
     finally:
         server.stop()
+
+
+@contextmanager
+def stepped_market_of(symbols: Sequence[str], start: datetime, **options: Any) -> Iterator[Market]:
+    """:func:`stepped_market` over :func:`synthetic` bars of ``symbols`` (two sessions)."""
+    with stepped_market(synthetic(symbols), start, **options) as market:
+        yield market
 
 
 # ---------------------------------------------------------------- waiting without sleeping blind
@@ -370,7 +386,7 @@ class SteppedBot:
         return self.exit_code
 
 
-async def start_bot(paths: Paths, market: Market, **extra: str) -> SteppedBot:
+async def stepped_bot(paths: Paths, market: Market, **extra: str) -> SteppedBot:
     """The real bot of the scenario at ``paths`` in paper mode against ``market``, started
     (``extra``: more environment variables)."""
     return await SteppedBot(paper_config(paths, market, **extra), market).start()

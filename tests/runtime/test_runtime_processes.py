@@ -51,13 +51,6 @@ RUNNING = r"bot running mode="
 
 
 @pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    """Files of one scenario: eight symbols, default limits."""
-    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
-    return Paths(tmp_path)
-
-
-@pytest.fixture
 def bots() -> Iterator[list[Process]]:
     """Bot processes started by a test; whatever is still alive at the end is killed."""
     started: list[Process] = []
@@ -174,13 +167,6 @@ def test_sigkill_as_an_order_reaches_the_exchange_then_restart_records_its_fill_
 
 
 # ---------------------------------------------------------------- SIGTERM
-
-
-@pytest.fixture
-def market() -> Iterator[Market]:
-    """Eight symbols at the second session's open, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as served:
-        yield served
 
 
 def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_positions(

@@ -21,10 +21,9 @@ from runtime_helpers import (
     ny,
     paper_env,
     query,
-    stepped_market,
+    scenario_files,
+    stepped_market_of,
     stored_fills,
-    synthetic,
-    write_trading_yaml,
 )
 from runtime_processes import Process, fleece_command, log_text, step_bot_process, wait_for_log
 
@@ -39,7 +38,7 @@ RUNNING = r"bot running mode="
 @pytest.fixture
 def market() -> Iterator[Market]:
     """Eight symbols at 10:00 in the second session, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("10:00")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("10:00")) as served:
         yield served
 
 
@@ -87,9 +86,8 @@ def fills_by_intent(orders: Sequence[SimOrder]) -> set[tuple[str, str, str, int,
 def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_loses_them(
     tmp_path: Path, market: Market, bots: list[Process]
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path,
         EIGHT_SYMBOLS,
         risk=LEVELS,
         strategy=STRATEGY,
