@@ -16,7 +16,6 @@ import pytest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     Market,
-    Paths,
     integrity,
     ny,
     paper_env,
@@ -25,14 +24,17 @@ from runtime_helpers import (
     stepped_market_of,
     stored_fills,
 )
-from runtime_processes import Process, fleece_command, log_text, step_bot_process, wait_for_log
+from runtime_processes import (
+    Process,
+    start_fleece_run,
+    step_bot_process,
+)
 
 from fleece.exchange.orders import OrderClass, SimOrder
 from fleece.protection import is_protective
 
 LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
 STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
-RUNNING = r"bot running mode="
 
 
 @pytest.fixture
@@ -40,22 +42,6 @@ def market() -> Iterator[Market]:
     """Eight symbols at 10:00 in the second session, standing still until stepped."""
     with stepped_market_of(EIGHT_SYMBOLS, ny("10:00")) as served:
         yield served
-
-
-@pytest.fixture
-def bots() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def start_bot(paths: Paths, market: Market, bots: list[Process], name: str) -> Process:
-    already = len(log_text(paths.log_file))
-    bot = Process.start(fleece_command("run"), paper_env(paths, market.url), paths.root, name)
-    bots.append(bot)
-    wait_for_log(paths.log_file, RUNNING, bot, skip=already)
-    return bot
 
 
 def live_protection(market: Market) -> dict[str, SimOrder]:
@@ -93,7 +79,7 @@ def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_lose
         strategy=STRATEGY,
         shutdown={"close_positions": "none"},
     )
-    first = start_bot(paths, market, bots, "first")
+    first = start_fleece_run(paths, paper_env(paths, market.url), bots, "first")
     for _ in range(120):  # until the bot holds protected positions
         step_bot_process(market)
         if live_protection(market):
@@ -107,7 +93,7 @@ def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_lose
         cid for cid, o in at_the_kill.items() if market.positions().get(o.symbol, 0) == 0
     }
 
-    second = start_bot(paths, market, bots, "second")
+    second = start_fleece_run(paths, paper_env(paths, market.url), bots, "second")
     step_bot_process(market, 5)
     second.signal(signal.SIGTERM)
     code = second.wait(timeout=30)
