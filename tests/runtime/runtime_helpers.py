@@ -158,6 +158,19 @@ def paper_config(paths: Paths, market: Market, **extra: str) -> AppConfig:
     return config_from(paper_env(paths, market.url, **extra))
 
 
+# The protective-exit specifications: exit levels, and the windows they trade with.
+PROTECTION_LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
+PROTECTION_STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
+
+
+def protected_scenario(
+    root: Path, risk: Mapping[str, Any] = PROTECTION_LEVELS, **sections: Mapping[str, Any]
+) -> Paths:
+    """:func:`scenario_files` of the protective-exit specifications: eight symbols,
+    :data:`PROTECTION_STRATEGY`, ``risk`` (the exits' levels; ``{}``: none)."""
+    return scenario_files(root, EIGHT_SYMBOLS, risk=risk, strategy=PROTECTION_STRATEGY, **sections)
+
+
 # ---------------------------------------------------------------- a stepped market
 
 
@@ -177,6 +190,18 @@ def sparse(
         share = rng.uniform(0.02, most)
         out[symbol] = [b for b in bars[symbol] if rng.random() >= share]
     return out
+
+
+def without_trades(
+    bars: Mapping[str, Sequence[Bar]], symbol: str, start: str, end: str
+) -> dict[str, list[Bar]]:
+    """``bars`` where ``symbol`` has no bar from ``start`` to ``end`` (New York, the second
+    session): an order for it sent then waits."""
+    lo, hi = ny(start), ny(end)
+    return {
+        **{s: list(series) for s, series in bars.items()},
+        symbol: [b for b in bars[symbol] if not lo <= b.timestamp < hi],
+    }
 
 
 @dataclass

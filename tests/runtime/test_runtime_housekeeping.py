@@ -22,6 +22,7 @@ from runtime_helpers import (
     stepped_market,
     stepped_market_of,
     synthetic,
+    without_trades,
 )
 
 from fleece.models import OrderIntent, Side
@@ -58,9 +59,8 @@ def test_equity_and_heartbeat_are_recorded_every_minute_even_when_polls_jitter(
 
 def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path) -> None:
     paths = scenario_files(tmp_path, FOUR_SYMBOLS, orders={"stale_order_minutes": 3})
-    bars = synthetic(FOUR_SYMBOLS)
     # No SPY trade between 09:31 and 10:30: an SPY order sent at 09:31 waits.
-    bars["SPY"] = [b for b in bars["SPY"] if not ny("09:31") <= b.timestamp < ny("10:30")]
+    bars = without_trades(synthetic(FOUR_SYMBOLS), "SPY", "09:31", "10:30")
     cid = "sma_crossover-SPY-buy-20241126T143000Z"
 
     async def scenario() -> list[str]:

@@ -29,6 +29,7 @@ from runtime_helpers import (
     stored_fills,
     synthetic,
     wait_for,
+    without_trades,
     write_trading_yaml,
 )
 from runtime_processes import (
@@ -175,11 +176,6 @@ def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_
     assert "shutdown complete" in log_text(paths.log_file)
 
 
-def _without_bars(bars: dict[str, list], symbol: str, start: str, end: str) -> dict[str, list]:
-    lo, hi = ny(start), ny(end)
-    return {**bars, symbol: [b for b in bars[symbol] if not lo <= b.timestamp < hi]}
-
-
 def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_intact(
     paths: Paths, bots: list[Process]
 ) -> None:
@@ -187,7 +183,7 @@ def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_int
     # shutdown waits for its fill (the market stands still) and the second signal lands there.
     # The SPY position is bought outside the bot: close_positions 'all' closes it too.
     write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
-    bars = _without_bars(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
+    bars = without_trades(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
     with stepped_market(bars, ny("10:00")) as market:
         market.trading_client().submit_order(
             MarketOrderRequest(

@@ -19,8 +19,8 @@ from runtime_helpers import (
     integrity,
     ny,
     paper_env,
+    protected_scenario,
     query,
-    scenario_files,
     stepped_market_of,
     stored_fills,
 )
@@ -32,9 +32,6 @@ from runtime_processes import (
 
 from fleece.exchange.orders import OrderClass, SimOrder
 from fleece.protection import is_protective
-
-LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
-STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
 
 
 @pytest.fixture
@@ -72,13 +69,7 @@ def fills_by_intent(orders: Sequence[SimOrder]) -> set[tuple[str, str, str, int,
 def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_loses_them(
     tmp_path: Path, market: Market, bots: list[Process]
 ) -> None:
-    paths = scenario_files(
-        tmp_path,
-        EIGHT_SYMBOLS,
-        risk=LEVELS,
-        strategy=STRATEGY,
-        shutdown={"close_positions": "none"},
-    )
+    paths = protected_scenario(tmp_path, shutdown={"close_positions": "none"})
     first = start_fleece_run(paths, paper_env(paths, market.url), bots, "first")
     for _ in range(120):  # until the bot holds protected positions
         step_bot_process(market)
