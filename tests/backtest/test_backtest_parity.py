@@ -90,6 +90,18 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
     return asyncio.run(scenario())
 
 
+def run_both(paths: Paths) -> Both:
+    """The same sparse bars through the real bot (:func:`bot_run`) and through the backtest,
+    both configured by the scenario's trading.yaml."""
+    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
+    last = bot_run(paths, bars)
+    trading = load_trading_config(paths.config)
+    # The stepped market's clock jumps whole minutes, so the bot polls exactly on the minute.
+    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
+    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
+    return Both(paths.db, last, result)
+
+
 #: The strategies compared: the seed's SMA crossover (short windows) and donchian_breakout,
 #: which has no vectorised path (the backtest steps it bar by bar and polls only where it
 #: signals or an order is open).
@@ -113,13 +125,7 @@ def both(
 ) -> Iterator[Both]:
     paths = Paths(tmp_path_factory.mktemp("parity"))
     write_config(paths.config, STRATEGIES[request.param])
-    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
-    last = bot_run(paths, bars)
-    trading = load_trading_config(paths.config)
-    # The stepped market's clock jumps whole minutes, so the bot polls exactly on the minute.
-    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
-    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
-    yield Both(paths.db, last, result)
+    yield run_both(paths)
 
 
 def test_the_bot_and_the_backtest_send_the_same_orders(both: Both) -> None:

@@ -22,16 +22,13 @@ from runtime_helpers import (
     KEY,
     SECRET,
     Paths,
-    SteppedBot,
     ny,
-    paper_config,
     scenario_files,
+    stepped_bot,
     stepped_market_of,
     until,
 )
 
-from fleece.config import secret_texts
-from fleece.logs import setup_logging
 from fleece.state_store import StateStore
 from fleece.trader import session_date
 
@@ -46,12 +43,10 @@ def run_session(tmp_path: Path, hook: Receiver) -> Paths:
 
     async def scenario() -> None:
         with stepped_market_of(EIGHT_SYMBOLS, ny("15:40", FIRST_DAY)) as market:
-            config = paper_config(
-                paths, market, NOTIFY_URLS=notify_url, DASHBOARD_TOKEN=DASHBOARD_TOKEN
+            # Logged as `fleece run` does (cli.build_bot): every configured secret masked.
+            harness = await stepped_bot(
+                paths, market, logged=True, NOTIFY_URLS=notify_url, DASHBOARD_TOKEN=DASHBOARD_TOKEN
             )
-            # As `fleece run` does (cli.build_bot): every configured secret masked in the log.
-            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
-            harness = await SteppedBot(config, market).start()
             await harness.step(8)
             store = harness.bot.store
             assert isinstance(store, StateStore)

@@ -21,14 +21,12 @@ from runtime_helpers import (
     Paths,
     SteppedBot,
     ny,
-    paper_config,
     scenario_files,
+    stepped_bot,
     stepped_market_of,
     until,
 )
 
-from fleece.config import secret_texts
-from fleece.logs import setup_logging
 from fleece.models import Side
 from fleece.state_store import CommandRecord, StateStore
 
@@ -78,15 +76,14 @@ def converse(root: Path, api: BotApi) -> Conversation:
 
     async def scenario() -> None:
         with stepped_market_of(EIGHT_SYMBOLS, ny("09:45")) as market:
-            config = paper_config(
+            harness = await stepped_bot(
                 paths,
                 market,
+                logged=True,
                 TELEGRAM_BOT_TOKEN=BOT_TOKEN,
                 TELEGRAM_ALLOWED_CHAT_IDS=f"{OPERATOR}, 1002",
                 TELEGRAM_API_URL=api.base_url,
             )
-            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
-            harness = await SteppedBot(config, market).start()
             await until(lambda: api.polls() > 0, "the bot polling Telegram")
             await harness.step_until(
                 lambda: len(market.positions()) >= 2 and holds(harness) == market.positions(),

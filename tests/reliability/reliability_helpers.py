@@ -202,6 +202,10 @@ class SteppedBot(runtime_helpers.SteppedBot):
             self.minute_requests.append(self.market.faults.counts()["requests"] - seen)
 
 
+#: The real bot of the scenario at ``paths`` against the faulty ``market``, started.
+stepped_bot = SteppedBot.started
+
+
 def _dump_tasks() -> None:
     """Print every task's stack (why a bot stopped cycling) to stderr."""
     import sys

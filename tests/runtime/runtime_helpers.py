@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from alpaca.trading.client import TradingClient
@@ -31,10 +31,11 @@ from alpaca.trading.client import TradingClient
 from fleece.broker import Broker
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
-from fleece.config import AppConfig, load_config
+from fleece.config import AppConfig, load_config, secret_texts
 from fleece.data.synthetic import generate_bars
 from fleece.exchange import ExchangeServer, SimExchange
 from fleece.exchange.orders import SimOrder
+from fleece.logs import setup_logging
 from fleece.models import Bar
 from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.runtime import Bot
@@ -324,6 +325,20 @@ class SteppedBot:
     exit_code: int | None = None
     _task: asyncio.Task[int] | None = None
 
+    @classmethod
+    async def started(
+        cls, paths: Paths, market: Any, *, logged: bool = False, **extra: str
+    ) -> Self:
+        """The real bot of the scenario at ``paths`` in paper mode against ``market``, started
+        (``extra``: more environment variables). ``logged``: its log goes to the scenario's
+        logs as ``fleece run`` sets it up (``cli.build_bot``), every configured secret masked."""
+        config = paper_config(paths, market, **extra)
+        if logged:
+            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
+        harness = cls(config, market)
+        await harness.start()
+        return harness
+
     async def start(self) -> SteppedBot:
         """Start the bot and wait until its poll loop runs (phases 1 to 3 done)."""
         self.bot = Bot(self.config, install_signal_handlers=False)
@@ -411,10 +426,8 @@ class SteppedBot:
         return self.exit_code
 
 
-async def stepped_bot(paths: Paths, market: Market, **extra: str) -> SteppedBot:
-    """The real bot of the scenario at ``paths`` in paper mode against ``market``, started
-    (``extra``: more environment variables)."""
-    return await SteppedBot(paper_config(paths, market, **extra), market).start()
+#: The real bot of the scenario at ``paths`` in paper mode against ``market``, started.
+stepped_bot = SteppedBot.started
 
 
 async def run_stepped(
