@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import runtime_helpers
 import uvicorn
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -84,11 +84,7 @@ def config_for(folder: Path, environ: dict[str, str], **yaml: Any) -> AppConfig:
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> None:
     """Wait until ``check()`` is true (a condition, not a duration); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    runtime_helpers.wait_for(check, what, timeout)
 
 
 # ------------------------------------------------------------------------ the exchange
