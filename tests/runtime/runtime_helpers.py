@@ -27,6 +27,8 @@ from typing import Any, Self
 
 import yaml
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from fleece.broker import Broker
 from fleece.calendar import NEW_YORK
@@ -241,6 +243,22 @@ class Market:
     def trading_client(self) -> TradingClient:
         """alpaca-py's client of the account, as another program using it would hold one."""
         return TradingClient(KEY, SECRET, paper=True, url_override=self.url)
+
+    def market_order_by_someone_else(self, symbol: str, side: OrderSide, qty: int) -> Any:
+        """A day market order sent by another client of the account (not the bot): it changes
+        the account's position outside the bot. Returns alpaca-py's answer."""
+        request = MarketOrderRequest(
+            symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY
+        )
+        return self.trading_client().submit_order(request)
+
+    def limit_order_by_someone_else(self, symbol: str, side: OrderSide, limit_price: float) -> Any:
+        """A day limit order for one share, sent by another client of the account (not the bot);
+        priced away from the market, it stays open. Returns alpaca-py's answer."""
+        request = LimitOrderRequest(
+            symbol=symbol, qty=1, side=side, time_in_force=TimeInForce.DAY, limit_price=limit_price
+        )
+        return self.trading_client().submit_order(request)
 
     def broker(self, **options: Any) -> Broker:
         """The bot's broker adapter over this market on its own (``options``: ``now``,

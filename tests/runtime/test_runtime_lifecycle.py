@@ -11,8 +11,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import EIGHT_SYMBOLS, Market, Paths, query, scenario_files, stepped_bot
 
 
@@ -28,11 +27,7 @@ def intent_rows(db: Path) -> list[tuple[str, str, str, int, str]]:
 
 def sell_outside(market: Market, symbol: str, qty: int) -> None:
     """Someone else sells ``qty`` shares of the account's position."""
-    market.trading_client().submit_order(
-        MarketOrderRequest(
-            symbol=symbol, qty=qty, side=OrderSide.SELL, time_in_force=TimeInForce.DAY
-        )
-    )
+    market.market_order_by_someone_else(symbol, OrderSide.SELL, qty)
 
 
 def test_an_order_answered_pending_new_is_recorded_filled_at_the_next_poll(
@@ -124,17 +119,8 @@ def test_a_wash_trade_refusal_is_recorded_with_alpacas_code_and_counts_toward_th
     # Someone else left a sell order open on every symbol: each entry of the bot is a
     # potential wash trade for Alpaca. (The bot's own orders never meet the rule.)
     paths = scenario_files(tmp_path, EIGHT_SYMBOLS, risk={"circuit_breaker_failures": 3})
-    other = market.trading_client()
     for symbol in EIGHT_SYMBOLS:
-        other.submit_order(
-            LimitOrderRequest(
-                symbol=symbol,
-                qty=1,
-                side=OrderSide.SELL,
-                time_in_force=TimeInForce.DAY,
-                limit_price=9_999,
-            )
-        )
+        market.limit_order_by_someone_else(symbol, OrderSide.SELL, limit_price=9_999)
 
     async def session() -> None:
         harness = await stepped_bot(paths, market)

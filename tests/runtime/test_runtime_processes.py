@@ -12,8 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     SEED_QUERIES,
@@ -151,15 +150,7 @@ def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_
         step_bot_process(market)
     assert market.positions(), "the bot bought something within an hour"
     elsewhere = next(s for s in EIGHT_SYMBOLS if s not in market.positions())
-    resting = market.trading_client().submit_order(  # an order the bot did not send
-        LimitOrderRequest(
-            symbol=elsewhere,
-            qty=1,
-            side=OrderSide.BUY,
-            time_in_force=TimeInForce.DAY,
-            limit_price=1,
-        )
-    )
+    resting = market.limit_order_by_someone_else(elsewhere, OrderSide.BUY, limit_price=1)
 
     bot.signal(signal.SIGTERM)
     code = bot.wait(timeout=30)
@@ -185,11 +176,7 @@ def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_int
     write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
     bars = without_trades(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
     with stepped_market(bars, ny("10:00")) as market:
-        market.trading_client().submit_order(
-            MarketOrderRequest(
-                symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
-            )
-        )
+        market.market_order_by_someone_else("SPY", OrderSide.BUY, 10)
         bot = start_fleece_run(paths, paper_env(paths, market.url), bots, "bot")
         step_bot_process(market)
         bot.signal(signal.SIGTERM)

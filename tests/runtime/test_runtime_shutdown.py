@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     Market,
@@ -30,28 +28,14 @@ from runtime_helpers import (
 )
 
 
-def another_client(market: Market) -> TradingClient:
-    """Someone else using the same account (an operator, another tool)."""
-    return market.trading_client()
-
-
 def buy(market: Market, symbol: str, qty: int) -> None:
     """A market buy on the account, outside the bot."""
-    another_client(market).submit_order(
-        MarketOrderRequest(
-            symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
-        )
-    )
+    market.market_order_by_someone_else(symbol, OrderSide.BUY, qty)
 
 
 def rest_a_limit_order(market: Market) -> str:
     """A buy limit far below the market: it stays open. Returns its id."""
-    order = another_client(market).submit_order(
-        LimitOrderRequest(
-            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
-        )
-    )
-    return str(order.id)
+    return str(market.limit_order_by_someone_else("SPY", OrderSide.BUY, limit_price=1).id)
 
 
 def start_then_stop(paths: Paths, market: Market) -> int:
