@@ -16,15 +16,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from fleece import cli
+from fleece.config import ENV_NAMES
 from fleece.runtime import Bot
 
 # tests/<this file> -> parents[1] is the repository; shared/ sits beside it.
 FIXTURE_BARS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bars"
 WAIT_S = 120.0  # a guard against hangs, never a measured expectation
+
+
+def forget_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every fleece variable the developer's shell may hold, for the test's duration."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def bot_directory(
+    root: Path, monkeypatch: pytest.MonkeyPatch, trading_yaml: str, at: str = "trading.yaml"
+) -> Path:
+    """``root`` as the current bot directory, ``trading_yaml`` written at ``at`` in it, with no
+    ambient fleece variable (:func:`forget_ambient_settings`)."""
+    forget_ambient_settings(monkeypatch)
+    path = root / at
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(trading_yaml)
+    monkeypatch.chdir(root)
+    return root
 
 
 def bot_env(root: Path, **extra: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from fleece.cli_config import config_app, mask_secret
 from fleece.cli_support import cli_errors, error_line, user_errors
 from fleece.config import ENV_NAMES
 from fleece.errors import BrokerError, ConfigError, LiveTradingRefused
+from startup_helpers import bot_directory
 
 REPO = Path(__file__).resolve().parents[1]
 API_KEY = "PKABCDEFGHIJKLMNOPQR"  # 20 characters
@@ -26,13 +27,8 @@ WIDE = {"COLUMNS": "200"}
 @pytest.fixture
 def bot_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A clean bot directory (no ambient fleece variables) holding the committed trading.yaml."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "config").mkdir()
     committed = (REPO / "config" / "trading.yaml").read_text()
-    (tmp_path / "config" / "trading.yaml").write_text(committed)
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    yield bot_directory(tmp_path, monkeypatch, committed, at="config/trading.yaml")
 
 
 def write_env(directory: Path, *lines: str) -> Path:

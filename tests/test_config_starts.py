@@ -37,6 +37,7 @@ from startup_helpers import (
     backtest,
     bot_env,
     config_check,
+    forget_ambient_settings,
     start_and_stop,
     write_env,
 )
@@ -151,8 +152,7 @@ REFUSED_EXTRAS = [
 
 @pytest.fixture
 def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+    forget_ambient_settings(monkeypatch)
 
 
 @contextlib.contextmanager

@@ -15,18 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 from fleece.cli import app
-from fleece.config import ENV_NAMES, load_settings
+from fleece.config import load_settings
 from fleece.errors import ConfigError
+from startup_helpers import bot_directory
 
 
 @pytest.fixture
 def bot_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A bot directory with a trading.yaml and no ambient fleece variables."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "trading.yaml").write_text("symbols:\n  list: [SPY]\n")
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    yield bot_directory(tmp_path, monkeypatch, "symbols:\n  list: [SPY]\n")
 
 
 def env_file(directory: Path, text: str) -> Path:

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from fleece.cli_config import config_app
-from fleece.config import ENV_NAMES
 from fleece.errors import ConfigError
 from fleece.net_proxy import route_for
 from fleece.paper_lock import DATA_URL, PAPER_TRADING_URL, make_data_client, make_trading_client
+from startup_helpers import bot_directory
 
 REPO = Path(__file__).resolve().parents[1]
 KEY, SECRET = "PKPROXYTESTKEY000000", "proxy-test-secret-0000000000000000000000"
@@ -163,14 +163,8 @@ def test_the_proxy_in_use_is_logged_once_per_client_without_its_credentials(
 @pytest.fixture
 def bot_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_proxy_env: None) -> Path:
     """A bot directory with the committed trading.yaml and no ambient fleece variables."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "trading.yaml").write_text(
-        (REPO / "config" / "trading.yaml").read_text()
-    )
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    committed = (REPO / "config" / "trading.yaml").read_text()
+    return bot_directory(tmp_path, monkeypatch, committed, at="config/trading.yaml")
 
 
 def check(env: dict[str, str]) -> tuple[int, str, str]:

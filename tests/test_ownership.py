@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fleece.models import BrokerOrder, Fill, Side
 from fleece.ownership import Close, CloseMode, closing_plan, own_net, owned
@@ -70,22 +71,15 @@ def test_all_mode_cancels_every_order_and_closes_every_position_long_or_short() 
 
 def test_none_mode_closes_nothing_and_cancels_only_the_bots_orders_if_asked() -> None:
     orders = [order("mine"), order("theirs")]
+    account: dict[str, Any] = {
+        "own": {"SPY": 10},
+        "positions": {"SPY": 10},
+        "open_orders": orders,
+        "is_ours": lambda cid: cid == "mine",
+    }
 
-    plan = closing_plan(
-        CloseMode.NONE,
-        own={"SPY": 10},
-        positions={"SPY": 10},
-        open_orders=orders,
-        is_ours=lambda cid: cid == "mine",
-    )
-    kept = closing_plan(
-        CloseMode.OWN,
-        own={"SPY": 10},
-        positions={"SPY": 10},
-        open_orders=orders,
-        is_ours=lambda cid: cid == "mine",
-        cancel_orders=False,
-    )
+    plan = closing_plan(CloseMode.NONE, **account)
+    kept = closing_plan(CloseMode.OWN, **account, cancel_orders=False)
 
     assert (plan.cancel, plan.close) == (("mine",), ())
     assert kept.cancel == ()

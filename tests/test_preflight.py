@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 
 from fleece.calendar import MarketCalendar
 from fleece.cli import app
-from fleece.config import ENV_NAMES
-from startup_helpers import FIXTURE_BARS, bot_env, start_and_stop
+from startup_helpers import FIXTURE_BARS, bot_directory, bot_env, start_and_stop
 
 # Root may write almost anywhere; nobody can create files in sysfs.
 UNWRITABLE = Path("/sys/fleece-preflight")
@@ -28,11 +27,7 @@ UNWRITABLE = Path("/sys/fleece-preflight")
 @pytest.fixture
 def bot_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A bot directory: two symbols in trading.yaml, no ambient fleece variables."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "trading.yaml").write_text("symbols:\n  list: [SPY, IBM]\n")
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    yield bot_directory(tmp_path, monkeypatch, "symbols:\n  list: [SPY, IBM]\n")
 
 
 def refused(bot_dir: Path, **env: str) -> list[str]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from backtest_helpers import REAL_BARS
+from click.testing import Result
 from typer.testing import CliRunner
 
 from fleece.cli import app
@@ -15,23 +16,16 @@ CONFIG = REPO / "config" / "trading.yaml"
 runner = CliRunner()
 
 
+def fleece_backtest(*args: str | Path, config: Path = CONFIG, out: Path | None = None) -> Result:
+    """``fleece backtest ARGS --config CONFIG [--out OUT]``, as a user types it."""
+    argv = ["backtest", *map(str, args), "--config", str(config)]
+    return runner.invoke(app, argv if out is None else [*argv, "--out", str(out)])
+
+
 def test_backtest_on_the_real_bars_writes_the_four_outputs(tmp_path: Path) -> None:
     out = tmp_path / "run"
 
-    result = runner.invoke(
-        app,
-        [
-            "backtest",
-            "--data",
-            str(REAL_BARS),
-            "--symbols",
-            "SPY,IBM",
-            "--config",
-            str(CONFIG),
-            "--out",
-            str(out),
-        ],
-    )
+    result = fleece_backtest("--data", REAL_BARS, "--symbols", "SPY,IBM", out=out)
 
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
@@ -48,9 +42,9 @@ def test_a_daily_loss_pct_of_one_runs_as_no_daily_loss_stop(tmp_path: Path) -> N
     # `fleece config check` accepts 1.0; the backtest used to end in a traceback on it.
     config = tmp_path / "trading.yaml"
     config.write_text("symbols:\n  list: [SPY]\nrisk:\n  max_daily_loss_pct: 1.0\n")
-    args = ["backtest", "--synthetic", "--start", "2024-03-04", "--end", "2024-03-05"]
+    dates = ("--start", "2024-03-04", "--end", "2024-03-05")
 
-    result = runner.invoke(app, [*args, "--config", str(config), "--out", str(tmp_path / "o")])
+    result = fleece_backtest("--synthetic", *dates, config=config, out=tmp_path / "o")
 
     assert result.exit_code == 0, result.output
     assert (
@@ -62,26 +56,19 @@ def test_a_daily_loss_pct_of_one_runs_as_no_daily_loss_stop(tmp_path: Path) -> N
 def test_synthetic_backtest_honours_dates_cash_and_slippage(tmp_path: Path) -> None:
     out = tmp_path / "run"
 
-    result = runner.invoke(
-        app,
-        [
-            "backtest",
-            "--synthetic",
-            "--symbols",
-            "aapl, tsla",
-            "--start",
-            "2024-03-04",
-            "--end",
-            "2024-03-08",
-            "--cash",
-            "25000",
-            "--slippage-bps",
-            "5",
-            "--config",
-            str(CONFIG),
-            "--out",
-            str(out),
-        ],
+    result = fleece_backtest(
+        "--synthetic",
+        "--symbols",
+        "aapl, tsla",
+        "--start",
+        "2024-03-04",
+        "--end",
+        "2024-03-08",
+        "--cash",
+        "25000",
+        "--slippage-bps",
+        "5",
+        out=out,
     )
 
     assert result.exit_code == 0, result.output
@@ -98,18 +85,8 @@ def test_the_config_supplies_the_risk_limits_and_windows(tmp_path: Path) -> None
         "  fast: 5\n  medium: 15\n  slow: 45\n"
     )
 
-    result = runner.invoke(
-        app,
-        [
-            "backtest",
-            "--synthetic",
-            "--end",
-            "2024-01-05",
-            "--config",
-            str(config),
-            "--out",
-            str(tmp_path / "run"),
-        ],
+    result = fleece_backtest(
+        "--synthetic", "--end", "2024-01-05", config=config, out=tmp_path / "run"
     )
 
     assert result.exit_code == 0, result.output
@@ -120,19 +97,7 @@ def test_the_config_supplies_the_risk_limits_and_windows(tmp_path: Path) -> None
 
 
 def test_data_and_synthetic_together_is_a_one_line_config_error(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "backtest",
-            "--synthetic",
-            "--data",
-            str(REAL_BARS),
-            "--config",
-            str(CONFIG),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    result = fleece_backtest("--synthetic", "--data", REAL_BARS, out=tmp_path)
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
@@ -141,29 +106,14 @@ def test_data_and_synthetic_together_is_a_one_line_config_error(tmp_path: Path) 
 
 
 def test_a_bad_date_is_a_one_line_config_error(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["backtest", "--synthetic", "--start", "2024-13-01", "--config", str(CONFIG)]
-    )
+    result = fleece_backtest("--synthetic", "--start", "2024-13-01")
 
     assert result.exit_code == 2
     assert "--start: expected YYYY-MM-DD" in result.output
 
 
 def test_a_missing_bar_file_is_a_one_line_error(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "backtest",
-            "--data",
-            str(REAL_BARS),
-            "--symbols",
-            "NOPE",
-            "--config",
-            str(CONFIG),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    result = fleece_backtest("--data", REAL_BARS, "--symbols", "NOPE", out=tmp_path)
 
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1

@@ -37,12 +37,10 @@ from runtime_helpers import (
     FIRST_DAY,
     SECOND_DAY,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
     sparse,
+    stepped_bot,
     stepped_market,
     write_trading_yaml,
 )
@@ -78,7 +76,7 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
 
     async def scenario() -> datetime:
         with stepped_market(bars, START) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step(MINUTES_TO_THE_CLOSE)
             # Overnight in one move (one poll), then the third session's first minutes.
             overnight = ny("09:30", THIRD_DAY) - market.now()
@@ -90,6 +88,18 @@ def bot_run(paths: Paths, bars: dict[str, Any]) -> datetime:
             return last
 
     return asyncio.run(scenario())
+
+
+def run_both(paths: Paths) -> Both:
+    """The same sparse bars through the real bot (:func:`bot_run`) and through the backtest,
+    both configured by the scenario's trading.yaml."""
+    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
+    last = bot_run(paths, bars)
+    trading = load_trading_config(paths.config)
+    # The stepped market's clock jumps whole minutes, so the bot polls exactly on the minute.
+    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
+    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
+    return Both(paths.db, last, result)
 
 
 #: The strategies compared: the seed's SMA crossover (short windows) and donchian_breakout,
@@ -115,13 +125,7 @@ def both(
 ) -> Iterator[Both]:
     paths = Paths(tmp_path_factory.mktemp("parity"))
     write_config(paths.config, STRATEGIES[request.param])
-    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
-    last = bot_run(paths, bars)
-    trading = load_trading_config(paths.config)
-    # The stepped market's clock jumps whole minutes, so the bot polls exactly on the minute.
-    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
-    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
-    yield Both(paths.db, last, result)
+    yield run_both(paths)
 
 
 def test_the_bot_and_the_backtest_send_the_same_orders(both: Both) -> None:

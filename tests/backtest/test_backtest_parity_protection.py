@@ -12,58 +12,43 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
-from runtime_helpers import EIGHT_SYMBOLS, FIRST_DAY, Paths, query, sparse, write_trading_yaml
-from test_backtest_parity import START, bot_run
+from runtime_helpers import (
+    EIGHT_SYMBOLS,
+    PROTECTION_LEVELS,
+    PROTECTION_STRATEGY,
+    query,
+    scenario_files,
+)
+from test_backtest_parity import START, Both, run_both
 
-from fleece.backtest.cli import backtest_config
-from fleece.backtest.data import market_from_bars
-from fleece.backtest.runner import BacktestResult, run_backtest
-from fleece.config import load_trading_config
-from fleece.data.synthetic import generate_bars
 from fleece.protection import fill_reason, is_protective
 from fleece.state_store import parse_ts
 
-LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
-STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
-RISK = {"max_position_pct": 0.2, "max_concurrent_positions": 4, **LEVELS}
+RISK = {"max_position_pct": 0.2, "max_concurrent_positions": 4, **PROTECTION_LEVELS}
 SHUTDOWN = {"cancel_open_orders": False, "close_positions": False}
 FINAL = ("filled", "canceled", "expired", "rejected", "failed")
-
-
-@dataclass(frozen=True)
-class Both:
-    db: Path
-    last_decision: datetime
-    backtest: BacktestResult
 
 
 @pytest.fixture(scope="module", params=["broker", "bot"])
 def both(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Both]:
-    paths = Paths(tmp_path_factory.mktemp(f"parity-{request.param}"))
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path_factory.mktemp(f"parity-{request.param}"),
         EIGHT_SYMBOLS,
         risk=RISK,
-        strategy=STRATEGY,
+        strategy=PROTECTION_STRATEGY,
         shutdown=SHUTDOWN,
         orders={"protective": request.param},
     )
-    bars = sparse(generate_bars(EIGHT_SYMBOLS, FIRST_DAY, 3, 7))
-    last = bot_run(paths, bars)
-    trading = load_trading_config(paths.config)
-    on_the_minute = replace(backtest_config(trading, 100_000.0, 0.0, "fast"), poll_offset_seconds=0)
-    result = run_backtest(market_from_bars(bars), on_the_minute, start_at=START)
-    yield Both(paths.db, last, result)
+    yield run_both(paths)
 
 
 def test_the_bot_and_the_backtest_send_the_same_orders_protective_ones_included(

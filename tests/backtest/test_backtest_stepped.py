@@ -63,30 +63,25 @@ class Seen:
         )
 
 
-class SeenDonchian(DonchianBreakout):
+class Seeing:
+    """Mixed in before a strategy's class: keeps every question the strategy was asked."""
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)  # type: ignore[call-arg]
+        self.seen = Seen()
+
+    def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
+        signal: Signal | None = super().on_minute(bar, ctx)  # type: ignore[misc]
+        self.seen.record(bar, ctx, signal)
+        return signal
+
+
+class SeenDonchian(Seeing, DonchianBreakout):
     """``donchian_breakout`` that keeps every question it was asked."""
 
-    def __init__(self, params: Any = None) -> None:
-        super().__init__(params)
-        self.seen = Seen()
 
-    def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
-        signal = super().on_minute(bar, ctx)
-        self.seen.record(bar, ctx, signal)
-        return signal
-
-
-class SeenOpeningRange(OpeningRange):
+class SeenOpeningRange(Seeing, OpeningRange):
     """``opening_range`` that keeps every question it was asked."""
-
-    def __init__(self, params: Any = None) -> None:
-        super().__init__(params)
-        self.seen = Seen()
-
-    def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
-        signal = super().on_minute(bar, ctx)
-        self.seen.record(bar, ctx, signal)
-        return signal
 
 
 def donchian(entry: int = 20, exit_: int = 10) -> StrategySpec:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import runtime_helpers
 import uvicorn
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -83,11 +84,7 @@ def config_for(folder: Path, environ: dict[str, str], **yaml: Any) -> AppConfig:
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> None:
     """Wait until ``check()`` is true (a condition, not a duration); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    runtime_helpers.wait_for(check, what, timeout)
 
 
 # ------------------------------------------------------------------------ the exchange
@@ -247,3 +244,26 @@ def step(exchange: ServedExchange, handle: BotThread, minutes: float = 1.0) -> N
     )
     seen = exchange.requests("GET /v2/clock")
     wait_for("the bot to finish its cycle", lambda: exchange.requests("GET /v2/clock") > seen)
+
+
+@contextmanager
+def paper_bot(folder: Path, **yaml: Any) -> Iterator[tuple[ServedExchange, BotThread, str]]:
+    """The real bot in paper mode (with a ``DASHBOARD_TOKEN``) on a stepped exchange from
+    10:30:05 New York, its files in ``folder`` (``yaml`` as :func:`write_trading_yaml` takes
+    it); yields the exchange, the bot and its dashboard URL, and stops the bot gracefully."""
+    with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
+        config = config_for(folder, paper_env(exchange), **yaml)
+        with running_bot(config) as (bot, url):
+            yield exchange, bot, url
+
+
+def step_until(
+    exchange: ServedExchange, handle: BotThread, done: Callable[[], bool], what: str, limit: int
+) -> None:
+    """:func:`step` minute by minute until ``done()`` holds; fail naming ``what`` after
+    ``limit`` simulated minutes."""
+    for _ in range(limit):
+        step(exchange, handle)
+        if done():
+            return
+    pytest.fail(f"{what} not within {limit} simulated minutes")

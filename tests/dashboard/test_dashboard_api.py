@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -24,12 +23,9 @@ from dashboard_helpers import (
     SECRET,
     SYMBOLS,
     TOKEN,
-    config_for,
     ny,
-    paper_env,
-    running_bot,
-    served_exchange,
-    step,
+    paper_bot,
+    step_until,
     wait_for,
 )
 from fastapi.testclient import TestClient
@@ -70,21 +66,20 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     One position at a time (so signals get refused), and positions are kept at the stop.
     """
     folder = tmp_path_factory.mktemp("finished")
-    with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
-        # DASHBOARD_TOKEN is set so that the specs can show it never leaks.
-        config = config_for(folder, paper_env(exchange), close_positions=False, max_positions=1)
-        with running_bot(config) as (bot, _):
-            store = bot.bot.store
-            assert store is not None
-            for _ in range(MAX_STEPS):
-                step(exchange, bot)
-                held = realised_pnl(store.fills()).open_qty
-                if len(store.fills()) >= 6 and store.refusal_counts() and held:
-                    break
-            else:
-                pytest.fail(f"no trades, refusals and holdings within {MAX_STEPS} minutes")
-        assert bot.exit_code == 0
-    return FinishedRun(folder / "trades.db", config, folder)
+    # DASHBOARD_TOKEN is set (paper_bot) so that the specs can show it never leaks.
+    with paper_bot(folder, close_positions=False, max_positions=1) as (exchange, bot, _):
+        store = bot.bot.store
+        assert store is not None
+
+        def traded_refused_and_holding() -> bool:
+            held = realised_pnl(store.fills()).open_qty
+            return len(store.fills()) >= 6 and bool(store.refusal_counts()) and bool(held)
+
+        step_until(
+            exchange, bot, traded_refused_and_holding, "trades, refusals and holdings", MAX_STEPS
+        )
+    assert bot.exit_code == 0
+    return FinishedRun(folder / "trades.db", bot.bot.config, folder)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,9 @@ from dashboard_helpers import (
     TOKEN,
     BotThread,
     ServedExchange,
-    config_for,
-    ny,
-    paper_env,
-    running_bot,
-    served_exchange,
+    paper_bot,
     step,
+    step_until,
 )
 
 from fleece.accounting import realised_pnl
@@ -58,18 +54,17 @@ def money(value: float) -> str:
 @pytest.fixture
 def trading(tmp_path: Path) -> Iterator[tuple[ServedExchange, BotThread, str]]:
     """A paper bot that has traded and holds a position, on a stepped exchange."""
-    with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
-        config = config_for(tmp_path, paper_env(exchange), close_positions=False)
-        with running_bot(config) as (bot, url):
-            store, trader = bot.bot.store, bot.bot.trader
-            assert store is not None and trader is not None
-            for _ in range(MAX_STEPS):
-                step(exchange, bot)
-                if len(store.fills()) >= 2 and trader.portfolio.qty:
-                    break
-            else:
-                pytest.fail(f"no fills and holdings within {MAX_STEPS} simulated minutes")
-            yield exchange, bot, url
+    with paper_bot(tmp_path, close_positions=False) as (exchange, bot, url):
+        store, trader = bot.bot.store, bot.bot.trader
+        assert store is not None and trader is not None
+        step_until(
+            exchange,
+            bot,
+            lambda: len(store.fills()) >= 2 and bool(trader.portfolio.qty),
+            "fills and holdings",
+            MAX_STEPS,
+        )
+        yield exchange, bot, url
 
 
 def test_the_page_shows_the_store_and_halt_stops_new_orders(

@@ -11,7 +11,6 @@ import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,11 +20,9 @@ from dashboard_helpers import (
     BotThread,
     ServedExchange,
     config_for,
-    ny,
-    paper_env,
-    running_bot,
-    served_exchange,
+    paper_bot,
     step,
+    step_until,
     wait_for,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -70,10 +67,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     previous = logging.getLogger("fleece").level
     logging.getLogger("fleece").setLevel(logging.INFO)
     try:
-        with served_exchange(ny("10:30") + timedelta(seconds=5)) as exchange:
-            config = config_for(folder, paper_env(exchange), close_positions=False)
-            with running_bot(config) as (bot, url):
-                yield Live(exchange, bot, url, logged)
+        with paper_bot(folder, close_positions=False) as (exchange, bot, url):
+            yield Live(exchange, bot, url, logged)
     finally:
         logging.getLogger("fleece").removeHandler(logged)
         logging.getLogger("fleece").setLevel(previous)
@@ -93,11 +88,13 @@ def trade_until(live: Live, more_fills_than: int) -> None:
     """Step minute by minute until the store holds more fills than given."""
     store = live.bot.bot.store
     assert store is not None
-    for _ in range(MAX_STEPS):
-        step(live.exchange, live.bot)
-        if len(store.fills()) > more_fills_than:
-            return
-    pytest.fail(f"no new fill within {MAX_STEPS} simulated minutes")
+    step_until(
+        live.exchange,
+        live.bot,
+        lambda: len(store.fills()) > more_fills_than,
+        "a new fill",
+        MAX_STEPS,
+    )
 
 
 def test_the_bot_logs_where_its_dashboard_listens(live: Live) -> None:

@@ -68,6 +68,17 @@ def stop(price: float, qty: int = 10, **kw: Any) -> StopOrderRequest:
     )
 
 
+def stop_limit(stop_price: float, limit_price: float, qty: int = 10) -> StopLimitOrderRequest:
+    return StopLimitOrderRequest(
+        symbol="SPY",
+        qty=qty,
+        side=OrderSide.SELL,
+        time_in_force=TimeInForce.GTC,
+        stop_price=stop_price,
+        limit_price=limit_price,
+    )
+
+
 def read(served: Served, order: Order) -> Order:
     return served.trading.get_order_by_id(order.id)
 
@@ -122,16 +133,7 @@ def test_a_bar_that_gaps_through_the_stop_fills_at_its_open() -> None:
 def test_a_stop_limit_triggered_within_a_bar_fills_at_the_stop_when_its_limit_allows() -> None:
     with market(QUIET, (100.0, 100.2, 98.9, 99.2)) as served:
         long_position(served)
-        placed = served.trading.submit_order(
-            StopLimitOrderRequest(
-                symbol="SPY",
-                qty=10,
-                side=OrderSide.SELL,
-                time_in_force=TimeInForce.GTC,
-                stop_price=99.0,
-                limit_price=98.8,
-            )
-        )
+        placed = served.trading.submit_order(stop_limit(99.0, 98.8))
 
         served.advance(2)
         done = read(served, placed)
@@ -143,16 +145,7 @@ def test_a_stop_limit_triggered_within_a_bar_fills_at_the_stop_when_its_limit_al
 def test_a_stop_limit_that_gaps_below_its_limit_waits_for_the_price_to_come_back() -> None:
     with market(QUIET, (98.5, 98.7, 98.0, 98.6), (98.6, 98.9, 98.5, 98.8)) as served:
         long_position(served)
-        placed = served.trading.submit_order(
-            StopLimitOrderRequest(
-                symbol="SPY",
-                qty=10,
-                side=OrderSide.SELL,
-                time_in_force=TimeInForce.GTC,
-                stop_price=99.0,
-                limit_price=98.8,
-            )
-        )
+        placed = served.trading.submit_order(stop_limit(99.0, 98.8))
 
         served.advance(2)  # triggered at 98.50, never back at 98.80 in that bar
         triggered = read(served, placed)
@@ -230,14 +223,28 @@ def test_a_trailing_stop_neither_trails_nor_triggers_outside_regular_hours() -> 
 # ---------------------------------------------------------------- bracket and OTO
 
 
-def bracket(take_profit: float = 102.0, stop_loss: float = 98.0, **kw: Any) -> MarketOrderRequest:
-    return buy(
-        10,
-        order_class=OrderClass.BRACKET,
-        take_profit=TakeProfitRequest(limit_price=take_profit),
-        stop_loss=StopLossRequest(stop_price=stop_loss),
-        **kw,
-    )
+def bracket(
+    take_profit: float = 102.0,
+    stop_loss: float = 98.0,
+    *,
+    qty: int = 10,
+    side: OrderSide = OrderSide.BUY,
+    limit_price: float | None = None,
+    time_in_force: TimeInForce = TimeInForce.DAY,
+) -> MarketOrderRequest | LimitOrderRequest:
+    """A bracket on SPY: a market entry, or a limit entry at ``limit_price``."""
+    fields: dict[str, Any] = {
+        "symbol": "SPY",
+        "qty": qty,
+        "side": side,
+        "time_in_force": time_in_force,
+        "order_class": OrderClass.BRACKET,
+        "take_profit": TakeProfitRequest(limit_price=take_profit),
+        "stop_loss": StopLossRequest(stop_price=stop_loss),
+    }
+    if limit_price is None:
+        return MarketOrderRequest(**fields)
+    return LimitOrderRequest(limit_price=limit_price, **fields)
 
 
 def test_bracket_legs_are_held_until_the_entry_fills_then_work() -> None:
@@ -315,15 +322,7 @@ def test_a_bracket_whose_exits_lie_on_the_wrong_side_of_the_price_is_refused() -
 
 
 def test_a_bracket_that_would_reduce_a_position_is_refused_as_no_entry() -> None:
-    exit_bracket = MarketOrderRequest(
-        symbol="SPY",
-        qty=5,
-        side=OrderSide.SELL,
-        time_in_force=TimeInForce.DAY,
-        order_class=OrderClass.BRACKET,
-        take_profit=TakeProfitRequest(limit_price=95),
-        stop_loss=StopLossRequest(stop_price=105),
-    )
+    exit_bracket = bracket(take_profit=95, stop_loss=105, qty=5, side=OrderSide.SELL)
     with market(QUIET) as served:
         long_position(served)
         error = api_error(lambda: served.trading.submit_order(exit_bracket))
@@ -503,15 +502,8 @@ def test_replacing_a_field_the_order_type_does_not_have_is_refused() -> None:
 
 
 def test_a_bracket_leg_can_be_moved_while_it_is_held() -> None:
-    resting = LimitOrderRequest(
-        symbol="SPY",
-        qty=10,
-        side=OrderSide.BUY,
-        time_in_force=TimeInForce.GTC,
-        limit_price=99.8,
-        order_class=OrderClass.BRACKET,
-        take_profit=TakeProfitRequest(limit_price=103),
-        stop_loss=StopLossRequest(stop_price=97),
+    resting = bracket(
+        take_profit=103, stop_loss=97, limit_price=99.8, time_in_force=TimeInForce.GTC
     )
     with market((100.0, 100.2, 99.9, 100.0), (99.8, 100.0, 99.0, 99.5)) as served:
         entry = served.trading.submit_order(resting)

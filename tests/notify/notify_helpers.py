@@ -12,6 +12,7 @@ Nothing here reaches beyond the loopback interface.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -47,6 +48,24 @@ class _Server(ThreadingHTTPServer):
         """A client that hung up mid-answer (a cancelled long poll) is no test failure."""
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        """Requests are recorded by the stand-in, not printed."""
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve ``handler`` on a free loopback port (yielded) until the block ends."""
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Receiver:
     """Records every request; answers 200 (or ``status``)."""
@@ -79,7 +98,7 @@ def receiver(status: int = 200) -> Iterator[Receiver]:
     """Serve a :class:`Receiver` on a free loopback port."""
     record = Receiver(status)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_QuietHandler):
         def _record(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             record.hits.append(Hit(self.command, self.path, self.rfile.read(length)))
@@ -90,18 +109,25 @@ def receiver(status: int = 200) -> Iterator[Receiver]:
 
         do_POST = do_GET = _record  # noqa: N815 (http.server's names)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    record.url = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Handler) as port:
+        record.url = f"127.0.0.1:{port}"
         yield record
+
+
+@contextmanager
+def root_logging_restored() -> Iterator[None]:
+    """Put the root logger's handlers back as they were when the block ends (a scenario that
+    sets up logging as ``fleece run`` does replaces them)."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        yield
     finally:
-        server.shutdown()
-        server.server_close()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in handlers:
+            root.addHandler(handler)
 
 
 @contextmanager
@@ -216,7 +242,7 @@ def bot_api() -> Iterator[BotApi]:
     """Serve a :class:`BotApi` on a free loopback port; ``base_url`` ends in ``/bot``."""
     api = BotApi()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
@@ -238,15 +264,6 @@ def bot_api() -> Iterator[BotApi]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}/bot"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Handler) as port:
+        api.base_url = f"http://127.0.0.1:{port}/bot"
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()

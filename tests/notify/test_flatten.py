@@ -14,15 +14,13 @@ from pathlib import Path
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
     paper_env,
     query,
-    stepped_market,
-    synthetic,
+    scenario_files,
+    stepped_bot,
+    stepped_market_of,
     wait_for,
-    write_trading_yaml,
 )
 from runtime_processes import Process, clean_env, fleece_command, step_bot_process, wait_for_log
 
@@ -43,10 +41,8 @@ def flatten(paths: Paths, env: dict[str, str], *extra: str) -> subprocess.Popen[
 
 
 def test_flatten_without_a_running_bot_does_nothing_says_so_and_is_recorded(
-    tmp_path: Path,
+    paths: Paths,
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
     paths.db.parent.mkdir(parents=True)
     StateStore(paths.db).close()  # a store a stopped bot left
 
@@ -59,10 +55,8 @@ def test_flatten_without_a_running_bot_does_nothing_says_so_and_is_recorded(
     assert [(c.command, c.source, c.status) for c in recorded] == [("flatten", "cli", "refused")]
 
 
-def test_flatten_closes_the_running_bots_positions_and_reports_it(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:45")) as market:
+def test_flatten_closes_the_running_bots_positions_and_reports_it(paths: Paths) -> None:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:45")) as market:
         env = paper_env(paths, market.url)
         bot = Process.start(fleece_command("run"), env, paths.root, "bot")
         try:
@@ -95,12 +89,11 @@ def test_flatten_closes_the_running_bots_positions_and_reports_it(tmp_path: Path
 
 
 def test_a_halted_bot_refuses_to_flatten_and_keeps_its_positions(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS)
 
     async def scenario() -> tuple[dict[str, int], dict[str, int], str]:
-        with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:45")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(EIGHT_SYMBOLS, ny("09:45")) as market:
+            harness = await stepped_bot(paths, market)
             await harness.step_until(lambda: len(market.positions()) >= 1, "a position")
             store = harness.bot.store
             assert store is not None

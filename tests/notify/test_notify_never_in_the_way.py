@@ -19,17 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from notify_helpers import silent
-from runtime_helpers import (
-    EIGHT_SYMBOLS,
-    Paths,
-    SteppedBot,
-    config_from,
-    ny,
-    paper_env,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
-)
+from runtime_helpers import EIGHT_SYMBOLS, ny, scenario_files, stepped_bot, stepped_market_of
 
 from fleece.notify.delivery import DeliveryQueue
 
@@ -47,10 +37,8 @@ class Run:
 
 def trade(root: Path, notify_urls: str | None) -> Run:
     """Forty market minutes of the second session from 09:45, then a graceful stop."""
-    paths = Paths(root)
-    root.mkdir()
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        root,
         EIGHT_SYMBOLS,
         notifications={"queue_size": 10, "retries": 1, "flush_seconds": 1.0},
         # The market stands still during the stop (a moving one would move in real time, and
@@ -61,9 +49,8 @@ def trade(root: Path, notify_urls: str | None) -> Run:
     extra = {"NOTIFY_URLS": notify_urls} if notify_urls else {}
 
     async def scenario() -> Run:
-        with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:45")) as market:
-            config = config_from(paper_env(paths, market.url, **extra))
-            harness = await SteppedBot(config, market).start()
+        with stepped_market_of(EIGHT_SYMBOLS, ny("09:45")) as market:
+            harness = await stepped_bot(paths, market, **extra)
             await harness.step(MINUTES)
             await harness.stop(keep_market_moving=False)
             orders = [

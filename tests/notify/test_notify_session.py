@@ -10,31 +10,25 @@ them.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from notify_helpers import Receiver, receiver
+from notify_helpers import Receiver, receiver, root_logging_restored
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     FIRST_DAY,
     KEY,
     SECRET,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
-    stepped_market,
-    synthetic,
+    scenario_files,
+    stepped_bot,
+    stepped_market_of,
     until,
-    write_trading_yaml,
 )
 
-from fleece.config import secret_texts
-from fleece.logs import setup_logging
 from fleece.state_store import StateStore
 from fleece.trader import session_date
 
@@ -44,22 +38,15 @@ HOOK_PASSWORD = "hook-password-never-shown-42"
 
 def run_session(tmp_path: Path, hook: Receiver) -> Paths:
     """15:40 to 16:03 of the first session: trades, a halt and a resume, the close, a stop."""
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, notifications={"fill_batch_seconds": 0.2})
-    env = paper_env(
-        paths,
-        "",
-        NOTIFY_URLS=f"json://fleece:{HOOK_PASSWORD}@{hook.url}/hook",
-        DASHBOARD_TOKEN=DASHBOARD_TOKEN,
-    )
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS, notifications={"fill_batch_seconds": 0.2})
+    notify_url = f"json://fleece:{HOOK_PASSWORD}@{hook.url}/hook"
 
     async def scenario() -> None:
-        with stepped_market(synthetic(EIGHT_SYMBOLS), ny("15:40", FIRST_DAY)) as market:
-            env["ALPACA_BASE_URL"] = market.url
-            config = config_from(env)
-            # As `fleece run` does (cli.build_bot): every configured secret masked in the log.
-            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
-            harness = await SteppedBot(config, market).start()
+        with stepped_market_of(EIGHT_SYMBOLS, ny("15:40", FIRST_DAY)) as market:
+            # Logged as `fleece run` does (cli.build_bot): every configured secret masked.
+            harness = await stepped_bot(
+                paths, market, logged=True, NOTIFY_URLS=notify_url, DASHBOARD_TOKEN=DASHBOARD_TOKEN
+            )
             await harness.step(8)
             store = harness.bot.store
             assert isinstance(store, StateStore)
@@ -85,17 +72,8 @@ class Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """One session for every specification below (it takes a few seconds)."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    try:
-        with receiver() as hook:
-            yield Session(hook, run_session(tmp_path_factory.mktemp("session"), hook))
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
-        for handler in handlers:
-            root.addHandler(handler)
+    with root_logging_restored(), receiver() as hook:
+        yield Session(hook, run_session(tmp_path_factory.mktemp("session"), hook))
 
 
 def test_a_session_sends_start_fills_state_changes_daily_summary_and_stop(

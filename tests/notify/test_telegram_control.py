@@ -9,29 +9,24 @@ command, with who sent it. The token never reaches the log.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from notify_helpers import BOT_TOKEN, BotApi, bot_api
+from notify_helpers import BOT_TOKEN, BotApi, bot_api, root_logging_restored
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     Paths,
     SteppedBot,
-    config_from,
     ny,
-    paper_env,
-    stepped_market,
-    synthetic,
+    scenario_files,
+    stepped_bot,
+    stepped_market_of,
     until,
-    write_trading_yaml,
 )
 
-from fleece.config import secret_texts
-from fleece.logs import setup_logging
 from fleece.models import Side
 from fleece.state_store import CommandRecord, StateStore
 
@@ -76,22 +71,19 @@ def holds(harness: SteppedBot) -> dict[str, int]:
 
 
 def converse(root: Path, api: BotApi) -> Conversation:
-    paths = Paths(root)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    paths = scenario_files(root, EIGHT_SYMBOLS)
     talk = Conversation(api, paths)
 
     async def scenario() -> None:
-        with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:45")) as market:
-            env = paper_env(
+        with stepped_market_of(EIGHT_SYMBOLS, ny("09:45")) as market:
+            harness = await stepped_bot(
                 paths,
-                market.url,
+                market,
+                logged=True,
                 TELEGRAM_BOT_TOKEN=BOT_TOKEN,
                 TELEGRAM_ALLOWED_CHAT_IDS=f"{OPERATOR}, 1002",
                 TELEGRAM_API_URL=api.base_url,
             )
-            config = config_from(env)
-            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
-            harness = await SteppedBot(config, market).start()
             await until(lambda: api.polls() > 0, "the bot polling Telegram")
             await harness.step_until(
                 lambda: len(market.positions()) >= 2 and holds(harness) == market.positions(),
@@ -116,17 +108,8 @@ def converse(root: Path, api: BotApi) -> Conversation:
 
 @pytest.fixture(scope="module")
 def talk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conversation]:
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    try:
-        with bot_api() as api:
-            yield converse(tmp_path_factory.mktemp("telegram"), api)
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
-        for handler in handlers:
-            root.addHandler(handler)
+    with root_logging_restored(), bot_api() as api:
+        yield converse(tmp_path_factory.mktemp("telegram"), api)
 
 
 def test_the_allowed_chat_gets_status_positions_and_the_daily_summary(

@@ -5,6 +5,9 @@ The bot under test is always the real one (:class:`fleece.runtime.Bot` in this p
 which sits behind its fault layer. Sizes are small by default (``make test``); with
 ``FLEECE_RELIABILITY=full`` (``make reliability``) the same specifications run at full size, and
 each writes its figures to the JSON file named by ``FLEECE_RELIABILITY_REPORT`` for the table.
+
+Configs, the stepped bot, waiting and reading the store are the runtime's builders
+(``tests/runtime/runtime_helpers.py``, on the path by this folder's ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -13,54 +16,67 @@ import asyncio
 import fcntl
 import json
 import os
-import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from datetime import time as day_time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import runtime_helpers
 import yaml
+from runtime_helpers import (
+    AUTH,
+    EIGHT_SYMBOLS,
+    FIRST_DAY,
+    KEY,
+    QUICK_STRATEGY,
+    SECOND_DAY,
+    SECRET,
+    WAIT_S,
+    Paths,
+    config_from,
+    integrity,
+    ny,
+    paper_env,
+    query,
+    synthetic,
+    until,
+    wait_for,
+)
 
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
-from fleece.config import AppConfig, load_config, load_trading_config
-from fleece.data.synthetic import generate_bars
+from fleece.config import load_trading_config
 from fleece.exchange import ExchangeServer, SimExchange
 from fleece.exchange.faults import FaultInjector, FaultPlan
 from fleece.exchange.orders import SimOrder
 from fleece.models import Bar
-from fleece.runtime import Bot
 
-KEY, SECRET = "reliability-key-7Q2f", "reliability-secret-8Hx4"
-AUTH = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+# The runtime's builders the reliability specifications import from here.
+__all__ = [
+    "AUTH",
+    "EIGHT_SYMBOLS",
+    "FIRST_DAY",
+    "KEY",
+    "SECOND_DAY",
+    "SECRET",
+    "WAIT_S",
+    "config_from",
+    "ny",
+    "paper_env",
+    "synthetic",
+    "until",
+    "wait_for",
+]
+
 FULL = os.environ.get("FLEECE_RELIABILITY", "") == "full"
-FIRST_DAY = date(2024, 11, 25)  # Monday; the 26th is an ordinary session
-SECOND_DAY = date(2024, 11, 26)
 # The seed's 31 symbols, as config/trading.yaml lists them.
 SEED_SYMBOLS = list(
     load_trading_config(Path(__file__).resolve().parents[2] / "config" / "trading.yaml").tickers
 )
-EIGHT_SYMBOLS = ("AAPL", "MSFT", "SPY", "NVDA", "TSLA", "AMD", "AMZN", "META")
-# Short windows: crossovers within minutes, so a short session is busy (the rules are the same).
-QUICK_STRATEGY = {"fast": 2, "medium": 4, "slow": 8}
-WAIT_S = 60.0  # a guard against hangs, never a measured expectation
 FINAL = ("filled", "canceled", "expired", "rejected", "failed")
-
-
-def ny(hhmm: str, day: date = SECOND_DAY) -> datetime:
-    """A New York wall-clock time on ``day``, as UTC."""
-    hour, minute = map(int, hhmm.split(":"))
-    return datetime.combine(day, day_time(hour, minute), tzinfo=NEW_YORK).astimezone(UTC)
-
-
-def synthetic(symbols: Sequence[str], days: int = 2, seed: int = 7) -> dict[str, list[Bar]]:
-    """Seeded synthetic bars for ``days`` sessions from :data:`FIRST_DAY`."""
-    return generate_bars(symbols, FIRST_DAY, days, seed)
 
 
 # ---------------------------------------------------------------- the report for the table
@@ -145,33 +161,6 @@ def serve(
 # ---------------------------------------------------------------- configuration
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where one scenario keeps its files."""
-
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        """The SQLite store."""
-        return self.root / "data" / "trades.db"
-
-    @property
-    def config(self) -> Path:
-        """The trading.yaml."""
-        return self.root / "trading.yaml"
-
-    @property
-    def logs(self) -> Path:
-        """The log folder."""
-        return self.root / "logs"
-
-    @property
-    def log_file(self) -> Path:
-        """``orchestrator.out``."""
-        return self.logs / "orchestrator.out"
-
-
 def scenario(root: Path, symbols: Sequence[str], **sections: Mapping[str, Any]) -> Paths:
     """Write a ``trading.yaml`` for ``symbols`` under ``root``; ``sections`` override."""
     document: dict[str, Any] = {
@@ -187,148 +176,34 @@ def scenario(root: Path, symbols: Sequence[str], **sections: Mapping[str, Any]) 
     return paths
 
 
-def paper_env(paths: Paths, url: str, **extra: str) -> dict[str, str]:
-    """Environment for ``FLEECE_MODE=paper`` against a loopback exchange at ``url``."""
-    return {
-        "FLEECE_MODE": "paper",
-        "ALPACA_API_KEY": KEY,
-        "ALPACA_SECRET_KEY": SECRET,
-        "ALPACA_BASE_URL": url,
-        "DATABASE_PATH": str(paths.db),
-        "CONFIG_PATH": str(paths.config),
-        "LOG_DIR": str(paths.logs),
-        "DASHBOARD_ENABLED": "false",
-        **extra,
-    }
-
-
-def config_from(env: Mapping[str, str]) -> AppConfig:
-    """The bot's configuration from ``env`` alone (no .env file)."""
-    return load_config(None, dict(env))
-
-
-# ---------------------------------------------------------------- waiting without sleeping blind
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    """Yield to the event loop until ``predicate()`` holds (fails after ``timeout`` real s)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for: {what}")
-        await asyncio.sleep(0.002)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    """Blocking twin of :func:`until`, for tests that watch other processes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for: {what}")
-        time.sleep(0.02)
-
-
 # ---------------------------------------------------------------- the bot, stepped
 
 
 @dataclass
-class SteppedBot:
-    """The real :class:`Bot` in this event loop, one poll cycle per market step.
+class SteppedBot(runtime_helpers.SteppedBot):
+    """The runtime's stepped bot against a faulty exchange.
 
-    A counter around the bot's poll cycle lets a step wait for the cycle it caused; nothing
-    else of the bot is touched. ``minute_requests`` holds the requests the exchange saw during
-    each step (every request the bot made in that simulated minute, faulty ones included).
+    ``minute_requests`` holds the requests the exchange saw during each step (every request
+    the bot made in that simulated minute, faulty ones included).
     """
 
-    config: AppConfig
-    market: Served
-    bot: Bot = field(init=False)
-    cycles: int = 0
+    market: Served  # type: ignore[assignment]
     minute_requests: list[int] = field(default_factory=list)
-    _task: asyncio.Task[int] | None = None
-
-    async def start(self) -> SteppedBot:
-        """Start the bot and wait until its poll loop runs."""
-        self.bot = Bot(self.config, install_signal_handlers=False)
-        cycle = self.bot._cycle
-
-        async def counted(bus: Any) -> None:
-            await cycle(bus)
-            self.cycles += 1
-
-        self.bot._cycle = counted  # type: ignore[method-assign]
-        self._task = asyncio.create_task(self.bot.run())
-        await self.wait(lambda: self.bot.housekeeping is not None or self.done(), "bot start-up")
-        self.check_alive()
-        return self
-
-    def waiting_for_reset(self) -> bool:
-        """True while the bot waits for a rate-limit window to renew (simulated time)."""
-        broker = self.bot.broker
-        return broker is not None and broker.waiting_for_reset
-
-    def resets_awaited(self) -> int:
-        """How many times the bot has waited for a rate-limit reset."""
-        broker = self.bot.broker
-        return sum(b.waits for b in broker.budgets.values()) if broker is not None else 0
-
-    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
-        """Wait until ``predicate()`` holds; while the bot waits for a rate-limit reset, move
-        the market on a minute (time passes for a bot that waits, as it would live)."""
-        deadline = time.monotonic() + WAIT_S
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gave up waiting for: {what}")
-            if self.waiting_for_reset():
-                waits = self.resets_awaited()
-                self.market.advance(1)
-                await until(
-                    lambda w=waits: (
-                        not self.waiting_for_reset() or self.resets_awaited() != w or predicate()
-                    ),
-                    "a reset",
-                )
-            await asyncio.sleep(0.002)
-
-    def done(self) -> bool:
-        """True once the bot's run has returned."""
-        return self._task is not None and self._task.done()
-
-    def check_alive(self) -> None:
-        """Fail if the bot stopped on its own."""
-        if self.done():
-            assert self._task is not None
-            raise AssertionError(f"the bot stopped on its own: {self._task.result()!r}")
 
     async def step(self, minutes: int = 1) -> None:
         """Move the market ``minutes`` one at a time, each time waiting for the bot's cycle."""
         for _ in range(minutes):
-            before, seen = self.cycles, self.market.faults.counts()["requests"]
-            self.market.advance(1)
+            seen = self.market.faults.counts()["requests"]
             try:
-                await self.wait(lambda b=before: self.cycles > b or self.done(), "the bot's cycle")
+                await self.tick(timedelta(minutes=1))
             except AssertionError:
                 _dump_tasks()
                 raise
-            self.check_alive()
             self.minute_requests.append(self.market.faults.counts()["requests"] - seen)
 
-    async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:
-        """Step minute by minute until ``predicate()`` holds; returns the steps taken."""
-        for taken in range(limit):
-            if predicate():
-                return taken
-            await self.step()
-        raise AssertionError(f"not within {limit} market minutes: {what}")
 
-    async def stop(self) -> int:
-        """Ask for a graceful stop (the market keeps moving) and return the exit code."""
-        assert self._task is not None
-        self.bot.request_stop("test stop")
-        while not self._task.done():
-            self.market.advance(1)
-            await asyncio.wait([self._task], timeout=0.05)
-        return await self._task
+#: The real bot of the scenario at ``paths`` against the faulty ``market``, started.
+stepped_bot = SteppedBot.started
 
 
 def _dump_tasks() -> None:
@@ -341,18 +216,6 @@ def _dump_tasks() -> None:
 
 
 # ---------------------------------------------------------------- the store, read as a user would
-
-
-def query(db: Path, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-    """Run one read-only query on the store with a fresh connection."""
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        return list(conn.execute(sql, params))
-
-
-def integrity(db: Path) -> str:
-    """``PRAGMA integrity_check`` of the store."""
-    return str(query(db, "PRAGMA integrity_check")[0][0])
 
 
 Fill = tuple[str, str, int, float]

@@ -17,10 +17,8 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +41,7 @@ from reliability_helpers import (
     verdict,
     wait_for,
 )
+from runtime_processes import clean_env, fleece_command
 
 from fleece.exchange.orders import OrderRequest, SimOrder
 
@@ -51,18 +50,6 @@ SEED = int(os.environ.get("FLEECE_CRASH_SEED", "20241126"))
 SPEED = 60.0
 RUNNING = re.compile(r"bot running mode=")
 MOMENTS = ("any_instant", "order_arriving", "order_accepted")
-
-
-def fleece_command(*args: str) -> list[str]:
-    """``fleece ARGS`` through the installed console script."""
-    script = shutil.which("fleece", path=str(Path(sys.executable).parent))
-    return [script, *args] if script else [sys.executable, "-m", "fleece", *args]
-
-
-def clean_env(env: dict[str, str]) -> dict[str, str]:
-    """Only what a process needs plus ``env``."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
-    return {**keep, "PYTHONUNBUFFERED": "1", **env}
 
 
 @dataclass

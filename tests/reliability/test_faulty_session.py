@@ -19,14 +19,13 @@ from reliability_helpers import (
     FULL,
     SEED_SYMBOLS,
     SteppedBot,
-    config_from,
     intents,
     ny,
-    paper_env,
     query,
     record,
     scenario,
     serve,
+    stepped_bot,
     synthetic,
     verdict,
 )
@@ -63,9 +62,7 @@ def test_a_session_with_10_percent_faulty_answers_loses_nothing_and_sends_nothin
     with serve(synthetic(SYMBOLS), ny("09:30"), plan=AMBIGUOUS_FIRST) as market:
 
         async def session() -> tuple[SteppedBot, int]:
-            harness = await SteppedBot(
-                config_from(paper_env(paths, market.url, **TIMEOUT_ENV)), market
-            ).start()
+            harness = await stepped_bot(paths, market, **TIMEOUT_ENV)
             taken = await harness.step_until(
                 lambda: market.counts()["injected"].get("ambiguous", 0) > 0,
                 "an order submission answered ambiguously",
@@ -127,7 +124,7 @@ def test_the_breaker_trips_after_exactly_n_consecutive_order_failures_then_nothi
     with serve(synthetic(EIGHT_SYMBOLS), ny("09:30"), plan=rejecting) as market:
 
         async def session() -> SteppedBot:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step_until(
                 lambda: market.counts()["order_attempts"] >= 3, "three order attempts"
             )
@@ -226,7 +223,7 @@ def test_requests_per_simulated_minute_stay_far_below_alpacas_limit(tmp_path: Pa
     with serve(synthetic(SEED_SYMBOLS), ny("09:30")) as market:
 
         async def session() -> SteppedBot:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step(15)
             await harness.stop()
             return harness

@@ -16,13 +16,12 @@ import logging
 import pytest
 from reliability_helpers import (
     SteppedBot,
-    config_from,
     intents,
     ny,
-    paper_env,
     query,
     scenario,
     serve,
+    stepped_bot,
     synthetic,
     verdict,
 )
@@ -43,7 +42,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with serve(synthetic(THIN), ny("09:30"), plan=DONE_FOR_DAY, account=PAPER) as market:
 
         async def run() -> SteppedBot:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step(MINUTES)
             await harness.stop()
             return harness

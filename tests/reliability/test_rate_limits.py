@@ -13,12 +13,11 @@ from pathlib import Path
 from reliability_helpers import (
     EIGHT_SYMBOLS,
     SteppedBot,
-    config_from,
     intents,
     ny,
-    paper_env,
     scenario,
     serve,
+    stepped_bot,
     synthetic,
     verdict,
 )
@@ -35,7 +34,7 @@ def test_orders_refused_with_429_are_sent_once_after_the_reset_and_none_is_lost(
     with serve(synthetic(EIGHT_SYMBOLS), ny("09:30"), plan=LIMITED_ORDERS) as market:
 
         async def session() -> SteppedBot:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             await harness.step(30)
             await harness.stop()
             return harness

@@ -23,17 +23,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
+from fleece.broker import Broker
 from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
-from fleece.config import AppConfig, load_config
+from fleece.config import AppConfig, load_config, secret_texts
 from fleece.data.synthetic import generate_bars
 from fleece.exchange import ExchangeServer, SimExchange
 from fleece.exchange.orders import SimOrder
+from fleece.logs import setup_logging
 from fleece.models import Bar
+from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.runtime import Bot
 
 KEY, SECRET = "runtime-test-key", "runtime-test-secret"
@@ -105,6 +111,16 @@ class Paths:
         return self.logs / "orchestrator.out"
 
 
+def scenario_files(
+    root: Path, symbols: Sequence[str] = EIGHT_SYMBOLS, **sections: Mapping[str, Any]
+) -> Paths:
+    """The files of one scenario under ``root``: its ``trading.yaml`` for ``symbols`` written
+    (``sections`` override or add sections), the store and logs still to come."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_trading_yaml(root / "trading.yaml", symbols, **sections)
+    return Paths(root)
+
+
 def sim_env(paths: Paths, **extra: str) -> dict[str, str]:
     """Environment for ``FLEECE_MODE=sim`` (the bot starts its own exchange)."""
     return {
@@ -140,6 +156,24 @@ def config_from(env: Mapping[str, str]) -> AppConfig:
     return load_config(None, dict(env))
 
 
+def paper_config(paths: Paths, market: Market, **extra: str) -> AppConfig:
+    """The bot's configuration in paper mode against ``market`` (``extra``: more variables)."""
+    return config_from(paper_env(paths, market.url, **extra))
+
+
+# The protective-exit specifications: exit levels, and the windows they trade with.
+PROTECTION_LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
+PROTECTION_STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
+
+
+def protected_scenario(
+    root: Path, risk: Mapping[str, Any] = PROTECTION_LEVELS, **sections: Mapping[str, Any]
+) -> Paths:
+    """:func:`scenario_files` of the protective-exit specifications: eight symbols,
+    :data:`PROTECTION_STRATEGY`, ``risk`` (the exits' levels; ``{}``: none)."""
+    return scenario_files(root, EIGHT_SYMBOLS, risk=risk, strategy=PROTECTION_STRATEGY, **sections)
+
+
 # ---------------------------------------------------------------- a stepped market
 
 
@@ -159,6 +193,18 @@ def sparse(
         share = rng.uniform(0.02, most)
         out[symbol] = [b for b in bars[symbol] if rng.random() >= share]
     return out
+
+
+def without_trades(
+    bars: Mapping[str, Sequence[Bar]], symbol: str, start: str, end: str
+) -> dict[str, list[Bar]]:
+    """``bars`` where ``symbol`` has no bar from ``start`` to ``end`` (New York, the second
+    session): an order for it sent then waits."""
+    lo, hi = ny(start), ny(end)
+    return {
+        **{s: list(series) for s, series in bars.items()},
+        symbol: [b for b in bars[symbol] if not lo <= b.timestamp < hi],
+    }
 
 
 @dataclass
@@ -194,6 +240,33 @@ class Market:
         with self.exchange.synced():
             return {p.symbol: p.qty for p in self.exchange.engine.positions()}
 
+    def trading_client(self) -> TradingClient:
+        """alpaca-py's client of the account, as another program using it would hold one."""
+        return TradingClient(KEY, SECRET, paper=True, url_override=self.url)
+
+    def market_order_by_someone_else(self, symbol: str, side: OrderSide, qty: int) -> Any:
+        """A day market order sent by another client of the account (not the bot): it changes
+        the account's position outside the bot. Returns alpaca-py's answer."""
+        request = MarketOrderRequest(
+            symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.DAY
+        )
+        return self.trading_client().submit_order(request)
+
+    def limit_order_by_someone_else(self, symbol: str, side: OrderSide, limit_price: float) -> Any:
+        """A day limit order for one share, sent by another client of the account (not the bot);
+        priced away from the market, it stays open. Returns alpaca-py's answer."""
+        request = LimitOrderRequest(
+            symbol=symbol, qty=1, side=side, time_in_force=TimeInForce.DAY, limit_price=limit_price
+        )
+        return self.trading_client().submit_order(request)
+
+    def broker(self, **options: Any) -> Broker:
+        """The bot's broker adapter over this market on its own (``options``: ``now``,
+        ``wait_until``... of :class:`~fleece.broker.Broker`)."""
+        trading = make_trading_client(KEY, SECRET, self.url, raw_data=True)
+        data = make_data_client(KEY, SECRET, self.url, raw_data=True)
+        return Broker(trading, data, **options)
+
 
 @contextmanager
 def stepped_market(
@@ -222,6 +295,13 @@ def stepped_market(
         yield Market(exchange, url)
     finally:
         server.stop()
+
+
+@contextmanager
+def stepped_market_of(symbols: Sequence[str], start: datetime, **options: Any) -> Iterator[Market]:
+    """:func:`stepped_market` over :func:`synthetic` bars of ``symbols`` (two sessions)."""
+    with stepped_market(synthetic(symbols), start, **options) as market:
+        yield market
 
 
 # ---------------------------------------------------------------- waiting without sleeping blind
@@ -263,6 +343,20 @@ class SteppedBot:
     exit_code: int | None = None
     _task: asyncio.Task[int] | None = None
 
+    @classmethod
+    async def started(
+        cls, paths: Paths, market: Any, *, logged: bool = False, **extra: str
+    ) -> Self:
+        """The real bot of the scenario at ``paths`` in paper mode against ``market``, started
+        (``extra``: more environment variables). ``logged``: its log goes to the scenario's
+        logs as ``fleece run`` sets it up (``cli.build_bot``), every configured secret masked."""
+        config = paper_config(paths, market, **extra)
+        if logged:
+            setup_logging("INFO", paths.logs, secret_texts(config.settings), stderr=False)
+        harness = cls(config, market)
+        await harness.start()
+        return harness
+
     async def start(self) -> SteppedBot:
         """Start the bot and wait until its poll loop runs (phases 1 to 3 done)."""
         self.bot = Bot(self.config, install_signal_handlers=False)
@@ -274,8 +368,8 @@ class SteppedBot:
 
         self.bot._cycle = counted
         self._task = asyncio.create_task(self.bot.run())
-        await self.wait(lambda: self.bot.housekeeping is not None or self._done(), "bot start-up")
-        self._check_alive()
+        await self.wait(lambda: self.bot.housekeeping is not None or self.done(), "bot start-up")
+        self.check_alive()
         return self
 
     def waiting_for_reset(self) -> bool:
@@ -306,11 +400,13 @@ class SteppedBot:
                 )
             await asyncio.sleep(0.002)
 
-    def _done(self) -> bool:
+    def done(self) -> bool:
+        """True once the bot's run has returned."""
         return self._task is not None and self._task.done()
 
-    def _check_alive(self) -> None:
-        if self._done():
+    def check_alive(self) -> None:
+        """Fail if the bot stopped on its own."""
+        if self.done():
             assert self._task is not None
             raise AssertionError(f"the bot stopped on its own: {self._task.result()!r}")
 
@@ -323,8 +419,8 @@ class SteppedBot:
         """Move the market by ``delta`` (past the bot's next poll) and wait for that cycle."""
         before = self.cycles
         self.market.advance(delta / timedelta(minutes=1))
-        await self.wait(lambda: self.cycles > before or self._done(), "the bot's poll cycle")
-        self._check_alive()
+        await self.wait(lambda: self.cycles > before or self.done(), "the bot's poll cycle")
+        self.check_alive()
 
     async def step_until(self, predicate: Callable[[], bool], what: str, limit: int = 240) -> int:
         """Step minute by minute until ``predicate()`` holds; returns the steps taken."""
@@ -346,6 +442,10 @@ class SteppedBot:
             await asyncio.wait([self._task], timeout=0.05)
         self.exit_code = await self._task
         return self.exit_code
+
+
+#: The real bot of the scenario at ``paths`` in paper mode against ``market``, started.
+stepped_bot = SteppedBot.started
 
 
 async def run_stepped(

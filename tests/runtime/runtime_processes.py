@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from runtime_helpers import AUTH, KEY, SECRET, Market, wait_for
+from runtime_helpers import AUTH, KEY, SECRET, Market, Paths, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
+RUNNING = r"bot running mode="  # what a bot logs once it trades
 
 
 def fleece_command(*args: str) -> list[str]:
@@ -93,6 +94,17 @@ def wait_for_log(
         return compiled.search(log_text(path)[skip:]) is not None
 
     wait_for(seen, f"/{pattern}/ in {path.name}", timeout)
+
+
+def start_fleece_run(
+    paths: Paths, env: Mapping[str, str], bots: list[Process], name: str
+) -> Process:
+    """``fleece run`` in the scenario's folder, kept in ``bots``; returns once it is trading."""
+    already = len(log_text(paths.log_file))  # a restart appends to the same log
+    bot = Process.start(fleece_command("run"), env, paths.root, name)
+    bots.append(bot)
+    wait_for_log(paths.log_file, RUNNING, bot, skip=already)
+    return bot
 
 
 @dataclass

@@ -15,23 +15,17 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     Market,
     Paths,
     SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
+    stepped_bot,
+    stepped_market_of,
 )
 
 from fleece.models import OrderIntent, Side
@@ -44,16 +38,9 @@ QTY = 7
 
 
 @pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    """Files of one scenario: eight symbols, default limits."""
-    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
-    return Paths(tmp_path)
-
-
-@pytest.fixture
 def market() -> Iterator[Market]:
     """Eight symbols one minute before the second session opens."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:29")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:29")) as served:
         yield served
 
 
@@ -79,7 +66,7 @@ def mark_accepted(db: Path, broker_order_id: str, now: datetime) -> None:
 
 def send_as_the_dead_bot_did(market: Market) -> str:
     """The dead bot's order request, arriving at the exchange; returns the order id."""
-    client = TradingClient(KEY, SECRET, paper=True, url_override=market.url)
+    client = market.trading_client()
     order = client.submit_order(
         MarketOrderRequest(
             symbol="AAPL",
@@ -96,7 +83,7 @@ def restart_and_trade(paths: Paths, market: Market, minutes: int = 10) -> Steppe
     """Start the real bot on what was left behind, let it trade, stop it gracefully."""
 
     async def scenario() -> SteppedBot:
-        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        harness = await stepped_bot(paths, market)
         await harness.step(minutes)
         await harness.stop()
         return harness
@@ -204,7 +191,7 @@ def test_a_position_bought_while_the_bot_was_down_is_held_by_the_restarted_bot(
     market.advance(3)
 
     async def held_after_start() -> dict[str, int]:
-        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        harness = await stepped_bot(paths, market)
         held = dict(harness.bot.trader.portfolio.qty) if harness.bot.trader else {}
         await harness.stop()
         return held

@@ -27,9 +27,9 @@ from runtime_helpers import (
     exchange_fills,
     integrity,
     query,
+    scenario_files,
     sim_env,
     stored_fills,
-    write_trading_yaml,
 )
 
 from fleece.exchange.orders import OrderRequest, SimOrder
@@ -67,9 +67,8 @@ class _Collector(logging.Handler):
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
     """Run the bot over one full simulated session and keep what it left behind."""
-    paths = Paths(tmp_path_factory.mktemp("day"))
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path_factory.mktemp("day"),
         FOUR_SYMBOLS,
         risk={
             "max_position_pct": 0.2,

@@ -35,16 +35,14 @@ from runtime_helpers import (
     EIGHT_SYMBOLS,
     Market,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
     paper_env,
     query,
+    scenario_files,
     sim_env,
-    stepped_market,
-    synthetic,
+    stepped_bot,
+    stepped_market_of,
     wait_for,
-    write_trading_yaml,
 )
 from runtime_processes import Process, fleece_command, log_text, wait_for_log
 
@@ -184,11 +182,10 @@ def trade_then_break(
     The market is served by the test and moves a minute when the test says so, the bot's cycle
     done each time: what the bot does is the same whatever the load. Returns what was seen.
     """
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS)
     db = store_folder / "trades.db"
     seen: dict[str, Any] = {}
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as market:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:30")) as market:
         env = {**paper_env(paths, market.url), "DATABASE_PATH": str(db)}
         bot = Process.start(fleece_command("run"), env, tmp_path, "bot")
         try:
@@ -282,19 +279,15 @@ class FailingCommits:
 @pytest.fixture
 def market() -> Iterator[Market]:
     """Eight symbols one minute before the second session opens."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:29")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:29")) as served:
         yield served
 
 
 def test_an_io_error_at_commit_halts_trading_and_the_loop_lives_on(
-    tmp_path: Path, market: Market, caplog: pytest.LogCaptureFixture
+    paths: Paths, market: Market, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    config = config_from(paper_env(paths, market.url))
-
     async def scenario() -> dict[str, Any]:
-        harness = await SteppedBot(config, market).start()
+        harness = await stepped_bot(paths, market)
         store = harness.bot.store
         assert store is not None and harness.bot.trader is not None
         await harness.step_until(lambda: len(store.fills()) >= 2, "the first fills")
@@ -340,8 +333,7 @@ def test_an_io_error_at_commit_halts_trading_and_the_loop_lives_on(
 def test_a_full_disk_at_start_stops_the_bot_in_one_line_before_anything_is_sent(
     tmp_path: Path, tiny_tmpfs: Path
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS)
     db = tiny_tmpfs / "trades.db"
     with StateStore(db):
         pass

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 from runtime_helpers import (
     EIGHT_SYMBOLS,
@@ -29,15 +28,13 @@ from runtime_helpers import (
     Market,
     Paths,
     SteppedBot,
-    config_from,
     exchange_fills,
     ny,
-    paper_env,
     query,
+    stepped_bot,
     stored_fills,
     synthetic,
     until,
-    write_trading_yaml,
 )
 
 from fleece.clock import ScaledClock
@@ -152,18 +149,11 @@ def faulty_market(*, status: int, reach_exchange: bool) -> Iterator[Market]:
         yield market
 
 
-@pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    """Files of one scenario: eight symbols, default limits."""
-    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
-    return Paths(tmp_path)
-
-
 def trade_until_an_order_is_lost(paths: Paths, market: Market) -> SteppedBot:
     """Run the bot until its first order submission has been answered with a lost reply."""
 
     async def scenario() -> SteppedBot:
-        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        harness = await stepped_bot(paths, market)
         await harness.step_until(lambda: bool(market.requests("POST /v2/orders")), "an order")
         await harness.step(3)
         await harness.stop()
@@ -224,10 +214,9 @@ def test_an_order_reaching_the_exchange_after_its_lookup_is_adopted_with_its_fil
     exchange = stepped_exchange()
     late = OrderArrivesLate(create_app(exchange, KEY, SECRET))
     with served(exchange, late) as market:
-        config = config_from(paper_env(paths, market.url, ALPACA_TIMEOUT_SECONDS="1"))
 
         async def scenario() -> None:
-            harness = await SteppedBot(config, market).start()
+            harness = await stepped_bot(paths, market, ALPACA_TIMEOUT_SECONDS="1")
             await harness.step_until(lambda: bool(late.cid), "an order sent")
             await until(late.arrived.is_set, "the order to reach the exchange after its lookup")
             await harness.step(3)

@@ -11,22 +11,18 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from runtime_helpers import (
     FOUR_SYMBOLS,
-    KEY,
-    SECRET,
-    Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
+    scenario_files,
+    stepped_bot,
     stepped_market,
+    stepped_market_of,
     synthetic,
-    write_trading_yaml,
+    without_trades,
 )
 
 from fleece.models import OrderIntent, Side
@@ -45,12 +41,11 @@ def minutes_of(db: Path, table: str, since: datetime) -> list[datetime]:
 def test_equity_and_heartbeat_are_recorded_every_minute_even_when_polls_jitter(
     tmp_path: Path,
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, FOUR_SYMBOLS)
+    paths = scenario_files(tmp_path, FOUR_SYMBOLS)
 
     async def scenario() -> None:
-        with stepped_market(synthetic(FOUR_SYMBOLS), ny("09:30")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(FOUR_SYMBOLS, ny("09:30")) as market:
+            harness = await stepped_bot(paths, market)
             for minute in range(10):  # polls at :00.010, :59.993 (a minute later), ...
                 await harness.tick(timedelta(minutes=1) + JITTER[minute % 2])
             await harness.stop(keep_market_moving=False)
@@ -63,11 +58,9 @@ def test_equity_and_heartbeat_are_recorded_every_minute_even_when_polls_jitter(
 
 
 def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, FOUR_SYMBOLS, orders={"stale_order_minutes": 3})
-    bars = synthetic(FOUR_SYMBOLS)
+    paths = scenario_files(tmp_path, FOUR_SYMBOLS, orders={"stale_order_minutes": 3})
     # No SPY trade between 09:31 and 10:30: an SPY order sent at 09:31 waits.
-    bars["SPY"] = [b for b in bars["SPY"] if not ny("09:31") <= b.timestamp < ny("10:30")]
+    bars = without_trades(synthetic(FOUR_SYMBOLS), "SPY", "09:31", "10:30")
     cid = "sma_crossover-SPY-buy-20241126T143000Z"
 
     async def scenario() -> list[str]:
@@ -78,7 +71,7 @@ def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path)
             with StateStore(paths.db) as store:
                 store.add_intent(intent)
                 store.mark_submit_attempt(cid, ny("09:31"))
-            TradingClient(KEY, SECRET, paper=True, url_override=market.url).submit_order(
+            market.trading_client().submit_order(
                 MarketOrderRequest(
                     symbol="SPY",
                     qty=3,
@@ -87,7 +80,7 @@ def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path)
                     client_order_id=cid,
                 )
             )
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             statuses = []
             for _ in range(5):
                 await harness.step()

@@ -17,18 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from runtime_helpers import (
-    EIGHT_SYMBOLS,
-    Paths,
-    SteppedBot,
-    config_from,
-    ny,
-    paper_env,
-    query,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
-)
+from runtime_helpers import EIGHT_SYMBOLS, ny, query, scenario_files, stepped_bot, stepped_market_of
 
 from fleece.backtest.cli import backtest_config, recorded_market
 from fleece.backtest.runner import run_backtest
@@ -51,17 +40,16 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    paths = Paths(tmp_path_factory.mktemp("late"))
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path_factory.mktemp("late"),
         EIGHT_SYMBOLS,
         risk={"max_position_pct": 0.2, "max_concurrent_positions": 4},
         shutdown={"cancel_open_orders": False, "close_positions": "none"},
     )
 
     async def scenario() -> int:
-        with stepped_market(synthetic(EIGHT_SYMBOLS), START, late_bars=LATE_SHARE) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(EIGHT_SYMBOLS, START, late_bars=LATE_SHARE) as market:
+            harness = await stepped_bot(paths, market)
             await harness.step(STEPS)
             late = harness.bot.stats.late_bars
             await harness.stop(keep_market_moving=False)

@@ -11,27 +11,16 @@ import logging
 from pathlib import Path
 
 import pytest
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     SEED_QUERIES,
     Market,
     Paths,
-    SteppedBot,
-    config_from,
-    ny,
-    paper_env,
     query,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
+    scenario_files,
+    stepped_bot,
 )
-
-BARS = synthetic(EIGHT_SYMBOLS)
 
 
 def intent_rows(db: Path) -> list[tuple[str, str, str, int, str]]:
@@ -46,30 +35,24 @@ def intent_rows(db: Path) -> list[tuple[str, str, str, int, str]]:
 
 def sell_outside(market: Market, symbol: str, qty: int) -> None:
     """Someone else sells ``qty`` shares of the account's position."""
-    TradingClient(KEY, SECRET, paper=True, url_override=market.url).submit_order(
-        MarketOrderRequest(
-            symbol=symbol, qty=qty, side=OrderSide.SELL, time_in_force=TimeInForce.DAY
-        )
-    )
+    market.market_order_by_someone_else(symbol, OrderSide.SELL, qty)
 
 
-def test_an_order_answered_pending_new_is_recorded_filled_at_the_next_poll(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    with stepped_market(BARS, ny("09:30")) as market:
+def test_an_order_answered_pending_new_is_recorded_filled_at_the_next_poll(
+    paths: Paths, market: Market
+) -> None:
+    async def session() -> tuple[list, list, list, list]:
+        harness = await stepped_bot(paths, market)
+        await harness.step_until(lambda: bool(intent_rows(paths.db)), "an order")
+        answered = intent_rows(paths.db)
+        unfinished = [r["client_order_id"] for r in query(paths.db, SEED_QUERIES[2])]
+        fills_then = query(paths.db, "SELECT * FROM trades")
+        await harness.step()
+        later = intent_rows(paths.db)
+        await harness.stop()
+        return answered, unfinished, fills_then, later
 
-        async def session() -> tuple[list, list, list, list]:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            await harness.step_until(lambda: bool(intent_rows(paths.db)), "an order")
-            answered = intent_rows(paths.db)
-            unfinished = [r["client_order_id"] for r in query(paths.db, SEED_QUERIES[2])]
-            fills_then = query(paths.db, "SELECT * FROM trades")
-            await harness.step()
-            later = intent_rows(paths.db)
-            await harness.stop()
-            return answered, unfinished, fills_then, later
-
-        answered, unfinished, fills_then, later = asyncio.run(session())
+    answered, unfinished, fills_then, later = asyncio.run(session())
 
     first = answered[0][0]
     # Alpaca's answer is pending_new, nothing filled yet: an accepted intent, which the seed's
@@ -88,32 +71,28 @@ def test_an_order_answered_pending_new_is_recorded_filled_at_the_next_poll(tmp_p
 
 
 def test_an_exit_sells_only_what_the_account_still_holds_when_it_shrank_outside_the_bot(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    paths: Paths, market: Market, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    with stepped_market(BARS, ny("09:30")) as market:
+    async def session() -> tuple[str, int, int]:
+        harness = await stepped_bot(paths, market)
+        await harness.step_until(
+            lambda: any(r[2] == "buy" and r[4] == "filled" for r in intent_rows(paths.db)),
+            "a filled entry",
+        )
+        symbol, bought = next((r[1], r[3]) for r in intent_rows(paths.db) if r[2] == "buy")
+        sell_outside(market, symbol, bought // 2)
+        left = bought - bought // 2
+        await harness.step_until(
+            lambda: any(r[1] == symbol and r[2] == "sell" for r in intent_rows(paths.db)),
+            f"the bot's exit of {symbol}",
+            limit=300,
+        )
+        await harness.step()
+        await harness.stop()
+        return symbol, left, market.positions().get(symbol, 0)
 
-        async def session() -> tuple[str, int, int]:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            await harness.step_until(
-                lambda: any(r[2] == "buy" and r[4] == "filled" for r in intent_rows(paths.db)),
-                "a filled entry",
-            )
-            symbol, bought = next((r[1], r[3]) for r in intent_rows(paths.db) if r[2] == "buy")
-            sell_outside(market, symbol, bought // 2)
-            left = bought - bought // 2
-            await harness.step_until(
-                lambda: any(r[1] == symbol and r[2] == "sell" for r in intent_rows(paths.db)),
-                f"the bot's exit of {symbol}",
-                limit=300,
-            )
-            await harness.step()
-            await harness.stop()
-            return symbol, left, market.positions().get(symbol, 0)
-
-        with caplog.at_level(logging.WARNING, logger="fleece"):
-            symbol, left, held_after = asyncio.run(session())
+    with caplog.at_level(logging.WARNING, logger="fleece"):
+        symbol, left, held_after = asyncio.run(session())
 
     exits = [r for r in intent_rows(paths.db) if r[1] == symbol and r[2] == "sell"]
     assert exits[0][3] == left and exits[0][4] == "filled"  # what was left, not what it bought
@@ -121,24 +100,24 @@ def test_an_exit_sells_only_what_the_account_still_holds_when_it_shrank_outside_
     assert any("shrank outside the bot" in r.getMessage() for r in caplog.records)
 
 
-def test_exposure_is_capped_at_equity_whatever_margin_buying_power_says(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
+def test_exposure_is_capped_at_equity_whatever_margin_buying_power_says(
+    tmp_path: Path, market: Market
+) -> None:
     risk = {"max_position_pct": 0.6, "max_concurrent_positions": 4}
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=risk)
-    with stepped_market(BARS, ny("09:30")) as market:
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS, risk=risk)
 
-        async def session() -> list[tuple[float, float]]:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            books = []
-            for _ in range(40):
-                await harness.step()
-                with market.exchange.synced():
-                    view = market.exchange.engine.account()
-                books.append((view.long_market_value_cents / 100, view.equity_cents / 100))
-            await harness.stop()
-            return books
+    async def session() -> list[tuple[float, float]]:
+        harness = await stepped_bot(paths, market)
+        books = []
+        for _ in range(40):
+            await harness.step()
+            with market.exchange.synced():
+                view = market.exchange.engine.account()
+            books.append((view.long_market_value_cents / 100, view.equity_cents / 100))
+        await harness.stop()
+        return books
 
-        books = asyncio.run(session())
+    books = asyncio.run(session())
 
     reasons = {r[0] for r in query(paths.db, "SELECT reason FROM refusals")}
     assert "max_leverage" in reasons
@@ -147,34 +126,23 @@ def test_exposure_is_capped_at_equity_whatever_margin_buying_power_says(tmp_path
 
 
 def test_a_wash_trade_refusal_is_recorded_with_alpacas_code_and_counts_toward_the_breaker(
-    tmp_path: Path,
+    tmp_path: Path, market: Market
 ) -> None:
     # Someone else left a sell order open on every symbol: each entry of the bot is a
     # potential wash trade for Alpaca. (The bot's own orders never meet the rule.)
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk={"circuit_breaker_failures": 3})
-    with stepped_market(BARS, ny("09:30")) as market:
-        other = TradingClient(KEY, SECRET, paper=True, url_override=market.url)
-        for symbol in EIGHT_SYMBOLS:
-            other.submit_order(
-                LimitOrderRequest(
-                    symbol=symbol,
-                    qty=1,
-                    side=OrderSide.SELL,
-                    time_in_force=TimeInForce.DAY,
-                    limit_price=9_999,
-                )
-            )
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS, risk={"circuit_breaker_failures": 3})
+    for symbol in EIGHT_SYMBOLS:
+        market.limit_order_by_someone_else(symbol, OrderSide.SELL, limit_price=9_999)
 
-        async def session() -> None:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            await harness.step_until(
-                lambda: harness.bot.trader is not None and harness.bot.trader.breaker.tripped,
-                "the breaker to trip",
-            )
-            await harness.stop()
+    async def session() -> None:
+        harness = await stepped_bot(paths, market)
+        await harness.step_until(
+            lambda: harness.bot.trader is not None and harness.bot.trader.breaker.tripped,
+            "the breaker to trip",
+        )
+        await harness.stop()
 
-        asyncio.run(session())
+    asyncio.run(session())
 
     rows = query(paths.db, "SELECT status, last_error FROM order_intents")
     assert len(rows) == 3 and {r[0] for r in rows} == {"rejected"}

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 import pytest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    Paths,
-    config_from,
     ny,
-    paper_env,
+    paper_config,
     query,
     run_stepped,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
+    scenario_files,
+    stepped_market_of,
 )
 
 from fleece.exchange.orders import SimOrder
@@ -42,11 +39,10 @@ class Run:
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Half an hour of trading with at most 5 orders a day and 1 position at a time."""
-    paths = Paths(tmp_path_factory.mktemp("limits"))
     limits = {"max_trades_per_day": MAX_TRADES, "max_concurrent_positions": MAX_POSITIONS}
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=limits)
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as market:
-        asyncio.run(run_stepped(config_from(paper_env(paths, market.url)), market, 30))
+    paths = scenario_files(tmp_path_factory.mktemp("limits"), EIGHT_SYMBOLS, risk=limits)
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:30")) as market:
+        asyncio.run(run_stepped(paper_config(paths, market), market, 30))
         orders = market.orders()
     rows = query(paths.db, "SELECT reason, COUNT(*) FROM refusals GROUP BY reason")
     yield Run([o for o in orders if not o.client_order_id.startswith("shutdown-")], dict(rows))

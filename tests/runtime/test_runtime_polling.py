@@ -18,24 +18,19 @@ from typing import Any
 
 import pytest
 from runtime_helpers import (
-    KEY,
-    SECRET,
-    Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
+    scenario_files,
+    stepped_bot,
     stepped_market,
+    stepped_market_of,
     synthetic,
-    write_trading_yaml,
 )
 
 from fleece.broker import Broker
 from fleece.clock import ManualClock
 from fleece.config import load_trading_config
 from fleece.models import Bar
-from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.stream_polling import BarPoller
 
 BARS_ROUTE = "GET /v2/stocks/bars"
@@ -46,13 +41,11 @@ SEED_SYMBOLS = load_trading_config(Path(__file__).parents[2] / "config" / "tradi
 
 
 def _bars_requests_per_poll(tmp_path: Path, symbols: Sequence[str], polls: int) -> float:
-    paths = Paths(tmp_path / f"n{len(symbols)}")
-    paths.root.mkdir()
-    write_trading_yaml(paths.config, symbols)
+    paths = scenario_files(tmp_path / f"n{len(symbols)}", symbols)
 
     async def scenario() -> float:
-        with stepped_market(synthetic(symbols), ny("09:30")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(symbols, ny("09:30")) as market:
+            harness = await stepped_bot(paths, market)
             before = market.requests(BARS_ROUTE)
             await harness.step(polls)
             after = market.requests(BARS_ROUTE)
@@ -77,12 +70,11 @@ def test_a_symbol_without_any_bar_does_not_make_each_poll_fetch_the_history_agai
     # One configured ticker has no bar at all (renamed, delisted, not on IEX): the others' bars
     # must still come one minute at a time, in one request per poll.
     traded = [s for s in SEED_SYMBOLS if s != "GOLD"]
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, SEED_SYMBOLS)
+    paths = scenario_files(tmp_path, SEED_SYMBOLS)
 
     async def scenario() -> tuple[float, int, dict[str, int]]:
-        with stepped_market(synthetic(traded), ny("09:30")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(traded, ny("09:30")) as market:
+            harness = await stepped_bot(paths, market)
             before = market.requests(BARS_ROUTE)
             bars_before = harness.bot.stats.bars
             await harness.step(3)
@@ -99,15 +91,14 @@ def test_a_symbol_without_any_bar_does_not_make_each_poll_fetch_the_history_agai
 
 
 def test_warmup_backfill_follows_next_page_token_until_every_bar_is_in(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, SEED_SYMBOLS)
+    paths = scenario_files(tmp_path, SEED_SYMBOLS)
     bars = synthetic(SEED_SYMBOLS)
     start = ny("12:00")  # the whole first session and the second one's morning are history
     history = sum(1 for series in bars.values() for b in series if b.timestamp < start)
 
     async def scenario() -> tuple[int, int, int]:
         with stepped_market(bars, start) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+            harness = await stepped_bot(paths, market)
             pages = market.requests(BARS_ROUTE)
             polls = harness.bot.broker.requests["get_stock_bars"] if harness.bot.broker else 0
             await harness.stop()
@@ -131,8 +122,7 @@ def _spoiled(bars: dict[str, list[Bar]], symbol: str, at: datetime, **change: An
 def test_bad_bars_from_the_exchange_are_skipped_with_a_warning_and_the_bot_keeps_going(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, ["AAPL", "MSFT"])
+    paths = scenario_files(tmp_path, ["AAPL", "MSFT"])
     bars = synthetic(["AAPL", "MSFT"])
     _spoiled(bars, "AAPL", ny("09:32"), high=1.0, low=2.0)
     _spoiled(bars, "MSFT", ny("09:33"), close=0.0)
@@ -140,8 +130,7 @@ def test_bad_bars_from_the_exchange_are_skipped_with_a_warning_and_the_bot_keeps
 
     async def scenario() -> int:
         with stepped_market(bars, ny("09:30")) as market:
-            env = paper_env(paths, market.url, KILL_SWITCH="true")
-            harness = await SteppedBot(config_from(env), market).start()
+            harness = await stepped_bot(paths, market, KILL_SWITCH="true")
             await harness.step(10)
             return await harness.stop()
 
@@ -175,12 +164,8 @@ def test_bars_closed_after_the_bots_own_now_wait_for_the_next_poll_without_a_war
     # The exchange's clock is ahead of the bot's (a fast simulated exchange, or clock skew):
     # its 10:00 bar is closed over there, still running by the bot's clock.
     bot_clock = ManualClock(ny("10:00") + timedelta(seconds=30))
-    with stepped_market(synthetic(["AAPL", "MSFT"]), ny("10:01") + timedelta(seconds=10)) as m:
-        broker = Broker(
-            make_trading_client(KEY, SECRET, m.url, raw_data=True),
-            make_data_client(KEY, SECRET, m.url, raw_data=True),
-        )
-        poller = BarPoller(broker, bot_clock, ["AAPL", "MSFT"])
+    with stepped_market_of(["AAPL", "MSFT"], ny("10:01") + timedelta(seconds=10)) as m:
+        poller = BarPoller(m.broker(), bot_clock, ["AAPL", "MSFT"])
         with caplog.at_level(logging.WARNING, logger="fleece"):
             first = asyncio.run(poller.poll(ny("09:50")))
             bot_clock.set(ny("10:01") + timedelta(seconds=5))

@@ -10,17 +10,11 @@ from __future__ import annotations
 import re
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     SEED_QUERIES,
     Market,
     Paths,
@@ -34,51 +28,21 @@ from runtime_helpers import (
     stored_fills,
     synthetic,
     wait_for,
+    without_trades,
     write_trading_yaml,
 )
 from runtime_processes import (
     REPO,
+    RUNNING,
     Process,
     fleece_command,
     log_text,
+    start_fleece_run,
     step_bot_process,
     wait_for_log,
 )
 
 from fleece.exchange.orders import OrderRequest, SimOrder
-
-RUNNING = r"bot running mode="
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    """Files of one scenario: eight symbols, default limits."""
-    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
-    return Paths(tmp_path)
-
-
-@pytest.fixture
-def bots() -> Iterator[list[Process]]:
-    """Bot processes started by a test; whatever is still alive at the end is killed."""
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def start_bot(paths: Paths, env: dict[str, str], bots: list[Process], name: str) -> Process:
-    """``fleece run`` in the scenario's folder; returns once it is trading."""
-    already = len(log_text(paths.log_file))  # a restart appends to the same log
-    bot = Process.start(fleece_command("run"), env, paths.root, name)
-    bots.append(bot)
-    wait_for_log(paths.log_file, RUNNING, bot, skip=already)
-    return bot
-
-
-def trading_client(url: str) -> TradingClient:
-    """alpaca-py's client of the exchange at ``url`` (another user of the same account)."""
-    return TradingClient(KEY, SECRET, paper=True, url_override=url)
-
 
 # ---------------------------------------------------------------- SIGKILL, then restart
 
@@ -103,7 +67,7 @@ def test_sigkill_mid_session_then_restart_never_sends_an_order_twice_nor_loses_a
     # The market moves only when the test steps it, a poll cycle at a time: whatever the load,
     # the bots trade the same minutes, and the session cannot close before they have traded.
     env = paper_env(paths, market.url)
-    first = start_bot(paths, env, bots, "first")
+    first = start_fleece_run(paths, env, bots, "first")
     step_until_orders(market, 4)
     # Killed in the middle of a cycle: its bars request was served, its decisions, orders and
     # writes are under way.
@@ -114,7 +78,7 @@ def test_sigkill_mid_session_then_restart_never_sends_an_order_twice_nor_loses_a
     assert first.wait(timeout=10) == -signal.SIGKILL
     sent_by_the_first = orders_at(market)
 
-    second = start_bot(paths, env, bots, "second")
+    second = start_fleece_run(paths, env, bots, "second")
     step_until_orders(market, sent_by_the_first + 4)
     second.signal(signal.SIGTERM)
     code = second.wait(timeout=30)
@@ -134,7 +98,7 @@ def test_sigkill_as_an_order_reaches_the_exchange_then_restart_records_its_fill_
     paths: Paths, market: Market, bots: list[Process]
 ) -> None:
     env = paper_env(paths, market.url)
-    first = start_bot(paths, env, bots, "first")
+    first = start_fleece_run(paths, env, bots, "first")
     intake = market.exchange.submit
     arrived: list[str] = []
 
@@ -155,7 +119,7 @@ def test_sigkill_as_an_order_reaches_the_exchange_then_restart_records_its_fill_
         paths.db, "SELECT status FROM order_intents WHERE client_order_id = ?", (cid,)
     )
 
-    second = start_bot(paths, env, bots, "second")
+    second = start_fleece_run(paths, env, bots, "second")
     step_bot_process(market, 3)
     second.signal(signal.SIGTERM)
     code = second.wait(timeout=30)
@@ -176,32 +140,17 @@ def test_sigkill_as_an_order_reaches_the_exchange_then_restart_records_its_fill_
 # ---------------------------------------------------------------- SIGTERM
 
 
-@pytest.fixture
-def market() -> Iterator[Market]:
-    """Eight symbols at the second session's open, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as served:
-        yield served
-
-
 def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_positions(
     paths: Paths, market: Market, bots: list[Process]
 ) -> None:
-    bot = start_bot(paths, paper_env(paths, market.url), bots, "bot")
+    bot = start_fleece_run(paths, paper_env(paths, market.url), bots, "bot")
     for _ in range(60):
         if market.positions():
             break
         step_bot_process(market)
     assert market.positions(), "the bot bought something within an hour"
     elsewhere = next(s for s in EIGHT_SYMBOLS if s not in market.positions())
-    resting = trading_client(market.url).submit_order(  # an order the bot did not send
-        LimitOrderRequest(
-            symbol=elsewhere,
-            qty=1,
-            side=OrderSide.BUY,
-            time_in_force=TimeInForce.DAY,
-            limit_price=1,
-        )
-    )
+    resting = market.limit_order_by_someone_else(elsewhere, OrderSide.BUY, limit_price=1)
 
     bot.signal(signal.SIGTERM)
     code = bot.wait(timeout=30)
@@ -218,11 +167,6 @@ def test_sigterm_exits_0_within_30s_after_cancelling_its_orders_and_closing_its_
     assert "shutdown complete" in log_text(paths.log_file)
 
 
-def _without_bars(bars: dict[str, list], symbol: str, start: str, end: str) -> dict[str, list]:
-    lo, hi = ny(start), ny(end)
-    return {**bars, symbol: [b for b in bars[symbol] if not lo <= b.timestamp < hi]}
-
-
 def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_intact(
     paths: Paths, bots: list[Process]
 ) -> None:
@@ -230,14 +174,10 @@ def test_a_second_sigterm_during_shutdown_exits_at_once_and_leaves_the_store_int
     # shutdown waits for its fill (the market stands still) and the second signal lands there.
     # The SPY position is bought outside the bot: close_positions 'all' closes it too.
     write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
-    bars = _without_bars(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
+    bars = without_trades(synthetic(EIGHT_SYMBOLS), "SPY", "10:01", "11:00")
     with stepped_market(bars, ny("10:00")) as market:
-        trading_client(market.url).submit_order(
-            MarketOrderRequest(
-                symbol="SPY", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
-            )
-        )
-        bot = start_bot(paths, paper_env(paths, market.url), bots, "bot")
+        market.market_order_by_someone_else("SPY", OrderSide.BUY, 10)
+        bot = start_fleece_run(paths, paper_env(paths, market.url), bots, "bot")
         step_bot_process(market)
         bot.signal(signal.SIGTERM)
         wait_for_log(paths.log_file, r"shutdown closing positions orders=", bot)

@@ -13,53 +13,41 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass as AlpacaClass
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, StopLossRequest, TakeProfitRequest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     Market,
     Paths,
     SteppedBot,
-    config_from,
     ny,
-    paper_env,
+    protected_scenario,
     query,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
+    stepped_bot,
+    stepped_market_of,
 )
 
 from fleece.exchange.orders import OrderClass, SimOrder
 from fleece.protection import ExitReason, fill_reason, is_protective
 
-LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
-STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
 KEEP = {"close_positions": "none", "cancel_open_orders": True}
 
 
 @pytest.fixture
 def market() -> Iterator[Market]:
     """Eight symbols at 10:00 in the second session, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("10:00")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("10:00")) as served:
         yield served
-
-
-def configure(paths: Paths, risk: dict[str, Any], **sections: dict[str, Any]) -> None:
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, risk=risk, strategy=STRATEGY, **sections)
 
 
 def trade(paths: Paths, market: Market, minutes: int, *, moving: bool = False) -> SteppedBot:
     """The real bot over ``minutes`` market minutes, then a graceful stop."""
 
     async def scenario() -> SteppedBot:
-        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        harness = await stepped_bot(paths, market)
         await harness.step(minutes)
         await harness.stop(keep_market_moving=moving)
         return harness
@@ -98,8 +86,7 @@ def refused(db: Path) -> list[tuple[str, str]]:
 def test_a_session_holds_each_positions_exits_at_the_exchange_and_stops_out_there(
     tmp_path: Path, market: Market, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    configure(paths, LEVELS, shutdown=KEEP)
+    paths = protected_scenario(tmp_path, shutdown=KEEP)
 
     with caplog.at_level(logging.INFO, logger="fleece.closing"):
         trade(paths, market, 150)
@@ -124,8 +111,7 @@ def test_a_session_holds_each_positions_exits_at_the_exchange_and_stops_out_ther
 def test_a_graceful_stop_in_the_session_cancels_the_protection_before_closing(
     tmp_path: Path, market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    configure(paths, LEVELS)  # shutdown closes the bot's own positions (the default)
+    paths = protected_scenario(tmp_path)  # shutdown closes the bot's own positions (the default)
 
     trade(paths, market, 90, moving=True)
 
@@ -138,11 +124,12 @@ def test_a_graceful_stop_in_the_session_cancels_the_protection_before_closing(
 def test_a_restart_gives_unprotected_positions_their_exits_once(
     tmp_path: Path, market: Market, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    configure(paths, {}, shutdown={"close_positions": "none", "cancel_open_orders": False})
+    paths = protected_scenario(
+        tmp_path, {}, shutdown={"close_positions": "none", "cancel_open_orders": False}
+    )
     trade(paths, market, 60)  # protection off: the positions are left bare
     bare = market.positions()
-    configure(paths, LEVELS, shutdown=KEEP)
+    protected_scenario(tmp_path, shutdown=KEEP)
 
     with caplog.at_level(logging.WARNING, logger="fleece.runtime"):
         trade(paths, market, 1)  # protection on: restored at start-up
@@ -164,9 +151,8 @@ def test_a_restart_gives_unprotected_positions_their_exits_once(
 def test_reconciliation_reads_a_bracket_with_held_legs_as_one_order_of_someone_else(
     tmp_path: Path, market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    configure(paths, LEVELS, shutdown=KEEP)
-    someone = TradingClient(KEY, SECRET, paper=True, url_override=market.url)
+    paths = protected_scenario(tmp_path, shutdown=KEEP)
+    someone = market.trading_client()
     entry = someone.submit_order(
         LimitOrderRequest(
             symbol="SPY",

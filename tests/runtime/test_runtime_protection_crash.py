@@ -16,47 +16,29 @@ import pytest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     Market,
-    Paths,
     integrity,
     ny,
     paper_env,
+    protected_scenario,
     query,
-    stepped_market,
+    stepped_market_of,
     stored_fills,
-    synthetic,
-    write_trading_yaml,
 )
-from runtime_processes import Process, fleece_command, log_text, step_bot_process, wait_for_log
+from runtime_processes import (
+    Process,
+    start_fleece_run,
+    step_bot_process,
+)
 
 from fleece.exchange.orders import OrderClass, SimOrder
 from fleece.protection import is_protective
-
-LEVELS = {"stop_loss_pct": 0.002, "take_profit_pct": 0.003}
-STRATEGY = {"fast": 5, "medium": 20, "slow": 40}
-RUNNING = r"bot running mode="
 
 
 @pytest.fixture
 def market() -> Iterator[Market]:
     """Eight symbols at 10:00 in the second session, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("10:00")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("10:00")) as served:
         yield served
-
-
-@pytest.fixture
-def bots() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def start_bot(paths: Paths, market: Market, bots: list[Process], name: str) -> Process:
-    already = len(log_text(paths.log_file))
-    bot = Process.start(fleece_command("run"), paper_env(paths, market.url), paths.root, name)
-    bots.append(bot)
-    wait_for_log(paths.log_file, RUNNING, bot, skip=already)
-    return bot
 
 
 def live_protection(market: Market) -> dict[str, SimOrder]:
@@ -87,15 +69,8 @@ def fills_by_intent(orders: Sequence[SimOrder]) -> set[tuple[str, str, str, int,
 def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_loses_them(
     tmp_path: Path, market: Market, bots: list[Process]
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(
-        paths.config,
-        EIGHT_SYMBOLS,
-        risk=LEVELS,
-        strategy=STRATEGY,
-        shutdown={"close_positions": "none"},
-    )
-    first = start_bot(paths, market, bots, "first")
+    paths = protected_scenario(tmp_path, shutdown={"close_positions": "none"})
+    first = start_fleece_run(paths, paper_env(paths, market.url), bots, "first")
     for _ in range(120):  # until the bot holds protected positions
         step_bot_process(market)
         if live_protection(market):
@@ -109,7 +84,7 @@ def test_sigkill_leaves_the_stops_live_and_a_restart_neither_duplicates_nor_lose
         cid for cid, o in at_the_kill.items() if market.positions().get(o.symbol, 0) == 0
     }
 
-    second = start_bot(paths, market, bots, "second")
+    second = start_fleece_run(paths, paper_env(paths, market.url), bots, "second")
     step_bot_process(market, 5)
     second.signal(signal.SIGTERM)
     code = second.wait(timeout=30)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from runtime_helpers import EIGHT_SYMBOLS, Paths, sim_env, wait_for, write_trading_yaml
+from runtime_helpers import EIGHT_SYMBOLS, scenario_files, sim_env, wait_for
 from runtime_processes import Process, fleece_command, log_text, wait_for_log
 
 from fleece.paper_lock import make_data_client, make_trading_client
@@ -70,8 +70,7 @@ def proxy(tmp_path: Path) -> Iterator[RecordingProxy]:
 def test_a_run_on_the_built_in_exchange_sends_nothing_through_the_environments_proxy(
     tmp_path: Path, proxy: RecordingProxy
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS)
     env = sim_env(paths, SIM_SPEED="300", **proxy.environment())
     bot = Process.start(fleece_command("run"), env, tmp_path, "bot")
     try:

@@ -10,29 +10,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     Market,
     Paths,
     SteppedBot,
-    config_from,
     exchange_fills,
     ny,
-    paper_env,
     query,
+    stepped_bot,
     stepped_market,
     stored_fills,
     synthetic,
-    write_trading_yaml,
 )
 
 from fleece.broker import Broker
 from fleece.models import Side
-from fleece.paper_lock import make_data_client, make_trading_client
 
 BARS = synthetic(EIGHT_SYMBOLS)
 
@@ -54,9 +48,7 @@ class MarketClock:
 
 def adapter(market: Market, clock: MarketClock) -> Broker:
     """The bot's broker adapter over the market, waiting by the market's clock."""
-    trading = make_trading_client(KEY, SECRET, market.url, raw_data=True)
-    data = make_data_client(KEY, SECRET, market.url, raw_data=True)
-    return Broker(trading, data, now=clock.now, wait_until=clock.wait_until)
+    return market.broker(now=clock.now, wait_until=clock.wait_until)
 
 
 def next_minute(market: Market) -> datetime:
@@ -98,28 +90,24 @@ def test_reads_wait_for_the_reset_when_the_headers_say_the_window_is_spent() -> 
 
 
 def test_a_bot_whose_window_another_client_spent_waits_for_the_reset_and_loses_no_order(
-    tmp_path: Path,
+    paths: Paths, market: Market
 ) -> None:
     # The headers of its first answer in a spent window tell the bot: it waits for the reset
     # rather than meeting a 429 (a 429 on an order is in tests/reliability/test_rate_limits.py).
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    with stepped_market(BARS, ny("09:30")) as market:
+    async def session() -> SteppedBot:
+        harness = await stepped_bot(paths, market)
+        for _ in range(20):  # the busy first minutes: each window spent by someone else
+            market.exchange.limiter.exhaust("trading", at=next_minute(market))
+            await harness.step()
+        await harness.step(10)
+        await harness.stop()
+        return harness
 
-        async def session() -> SteppedBot:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
-            for _ in range(20):  # the busy first minutes: each window spent by someone else
-                market.exchange.limiter.exhaust("trading", at=next_minute(market))
-                await harness.step()
-            await harness.step(10)
-            await harness.stop()
-            return harness
-
-        harness = asyncio.run(session())
-        refused = market.exchange.state()["rate_limited"]
-        submissions = market.submissions()
-        orders = market.orders()
-        minutes = (market.now() - ny("09:30")) / timedelta(minutes=1)
+    harness = asyncio.run(session())
+    refused = market.exchange.state()["rate_limited"]
+    submissions = market.submissions()
+    orders = market.orders()
+    minutes = (market.now() - ny("09:30")) / timedelta(minutes=1)
 
     assert harness.bot.broker is not None
     budget = harness.bot.broker.budgets["trading"]

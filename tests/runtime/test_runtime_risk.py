@@ -22,9 +22,10 @@ from runtime_helpers import (
     paper_env,
     query,
     run_stepped,
+    scenario_files,
+    stepped_bot,
     stepped_market,
     synthetic,
-    write_trading_yaml,
 )
 from typer.testing import CliRunner
 
@@ -34,20 +35,6 @@ from fleece.state_store import StateStore
 
 ORDERS_ROUTE = "POST /v2/orders"
 BREAKER_AFTER = 3
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    """Files of one scenario: 8 symbols, the default risk limits."""
-    write_trading_yaml(tmp_path / "trading.yaml", EIGHT_SYMBOLS)
-    return Paths(tmp_path)
-
-
-@pytest.fixture
-def market() -> Iterator[Market]:
-    """Eight symbols at the second session's open, the first session as history."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30")) as served:
-        yield served
 
 
 def fleece(command: str, env: dict[str, str], tmp: Path) -> str:
@@ -144,12 +131,11 @@ def rejecting_market() -> Iterator[Market]:
 @pytest.fixture
 def breaker_paths(tmp_path: Path) -> Paths:
     """Whole-equity entries and a breaker that trips after three consecutive failures."""
-    write_trading_yaml(
-        tmp_path / "trading.yaml",
+    return scenario_files(
+        tmp_path,
         EIGHT_SYMBOLS,
         risk={"max_position_pct": 1.0, "circuit_breaker_failures": BREAKER_AFTER},
     )
-    return Paths(tmp_path)
 
 
 def breaker_state(db: Path) -> tuple[bool, int]:
@@ -162,7 +148,7 @@ def trip(paths: Paths, market: Market) -> None:
     """Run the bot until the exchange has refused three orders in a row."""
 
     async def scenario() -> None:
-        harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        harness = await stepped_bot(paths, market)
         await harness.step_until(
             lambda: market.requests(ORDERS_ROUTE) >= BREAKER_AFTER, "three refused orders"
         )

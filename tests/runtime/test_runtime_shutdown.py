@@ -15,56 +15,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import OrderSide
 from runtime_helpers import (
     EIGHT_SYMBOLS,
-    KEY,
-    SECRET,
     Market,
     Paths,
-    SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
-    stepped_market,
-    synthetic,
-    write_trading_yaml,
+    scenario_files,
+    stepped_bot,
+    stepped_market_of,
 )
-
-
-def another_client(market: Market) -> TradingClient:
-    """Someone else using the same account (an operator, another tool)."""
-    return TradingClient(KEY, SECRET, paper=True, url_override=market.url)
 
 
 def buy(market: Market, symbol: str, qty: int) -> None:
     """A market buy on the account, outside the bot."""
-    another_client(market).submit_order(
-        MarketOrderRequest(
-            symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
-        )
-    )
+    market.market_order_by_someone_else(symbol, OrderSide.BUY, qty)
 
 
 def rest_a_limit_order(market: Market) -> str:
     """A buy limit far below the market: it stays open. Returns its id."""
-    order = another_client(market).submit_order(
-        LimitOrderRequest(
-            symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
-        )
-    )
-    return str(order.id)
+    return str(market.limit_order_by_someone_else("SPY", OrderSide.BUY, limit_price=1).id)
 
 
-def start_then_stop(paths: Paths, market: Market, env: dict[str, str] | None = None) -> int:
+def start_then_stop(paths: Paths, market: Market) -> int:
     """Start the bot, let one minute pass, stop it gracefully; returns its exit code."""
 
     async def scenario() -> int:
-        config = config_from(env or paper_env(paths, market.url))
-        harness = await SteppedBot(config, market).start()
+        harness = await stepped_bot(paths, market)
         await harness.step()
         return await harness.stop(keep_market_moving=False)
 
@@ -74,16 +52,15 @@ def start_then_stop(paths: Paths, market: Market, env: dict[str, str] | None = N
 @pytest.fixture
 def session_market() -> Iterator[Market]:
     """Eight symbols at 10:00 in the second session, standing still until stepped."""
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("10:00")) as served:
+    with stepped_market_of(EIGHT_SYMBOLS, ny("10:00")) as served:
         yield served
 
 
 def test_with_cancel_and_close_switched_off_orders_and_positions_are_left_alone(
     tmp_path: Path, session_market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(
-        paths.config,
+    paths = scenario_files(
+        tmp_path,
         EIGHT_SYMBOLS,
         shutdown={"cancel_open_orders": False, "close_positions": False},
     )
@@ -102,10 +79,9 @@ def test_with_cancel_and_close_switched_off_orders_and_positions_are_left_alone(
 def test_a_stop_after_the_close_keeps_positions_and_sends_no_order(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
     # all: the position bought below is not the bot's, and only 'all' would close it.
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("15:58")) as market:
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
+    with stepped_market_of(EIGHT_SYMBOLS, ny("15:58")) as market:
         buy(market, "AAPL", 5)
         market.advance(4)  # 16:02: the session is over
         before = len(market.orders())
@@ -121,17 +97,13 @@ def test_a_stop_after_the_close_keeps_positions_and_sends_no_order(
 
 
 def test_shutdown_leaves_a_position_and_an_order_the_bot_did_not_open_untouched(
-    tmp_path: Path, session_market: Market
+    paths: Paths, session_market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
     buy(session_market, "TSLA", 40)  # bought by someone else before the bot starts
     resting = rest_a_limit_order(session_market)  # SPY: an order the bot did not send
 
     async def scenario() -> tuple[int, dict[str, int]]:
-        harness = await SteppedBot(
-            config_from(paper_env(paths, session_market.url)), session_market
-        ).start()
+        harness = await stepped_bot(paths, session_market)
         await harness.step_until(
             lambda: bool(harness.bot.trader and harness.bot.trader.portfolio.qty), "an own entry"
         )
@@ -150,15 +122,11 @@ def test_shutdown_leaves_a_position_and_an_order_the_bot_did_not_open_untouched(
 
 
 def test_shutdown_sells_only_what_the_bot_bought_when_the_account_holds_more_of_it(
-    tmp_path: Path, session_market: Market
+    paths: Paths, session_market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
 
     async def scenario() -> tuple[str, int, int]:
-        harness = await SteppedBot(
-            config_from(paper_env(paths, session_market.url)), session_market
-        ).start()
+        harness = await stepped_bot(paths, session_market)
         await harness.step_until(
             lambda: bool(harness.bot.trader and harness.bot.trader.portfolio.qty), "an own entry"
         )
@@ -183,8 +151,7 @@ def test_shutdown_sells_only_what_the_bot_bought_when_the_account_holds_more_of_
 def test_close_positions_all_cancels_every_order_and_closes_every_position(
     tmp_path: Path, session_market: Market
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS, shutdown={"close_positions": "all"})
     buy(session_market, "TSLA", 40)
     resting = rest_a_limit_order(session_market)
 

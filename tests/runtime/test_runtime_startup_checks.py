@@ -15,15 +15,15 @@ import pytest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     FOUR_SYMBOLS,
-    Paths,
     SteppedBot,
-    config_from,
     ny,
+    paper_config,
     paper_env,
     query,
+    scenario_files,
     stepped_market,
+    stepped_market_of,
     synthetic,
-    write_trading_yaml,
 )
 from runtime_processes import Process, fleece_command
 
@@ -38,9 +38,8 @@ FREE = {"plan": "free", "data_feed": "sip"}
 def test_feed_sip_on_a_free_plan_stops_fleece_run_with_exit_2_and_one_line(
     tmp_path: Path,
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, FOUR_SYMBOLS, data={"feed": "sip"})
-    with stepped_market(synthetic(FOUR_SYMBOLS), ny("10:00"), **FREE) as market:
+    paths = scenario_files(tmp_path, FOUR_SYMBOLS, data={"feed": "sip"})
+    with stepped_market_of(FOUR_SYMBOLS, ny("10:00"), **FREE) as market:
         process = Process.start(fleece_command("run"), paper_env(paths, market.url), tmp_path, "b")
         try:
             code = process.wait(timeout=60)
@@ -60,13 +59,12 @@ def test_feed_sip_on_a_free_plan_stops_fleece_run_with_exit_2_and_one_line(
 def test_an_inactive_symbol_is_dropped_with_one_warning_and_shown_by_status(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, EIGHT_SYMBOLS)
-    with stepped_market(synthetic(EIGHT_SYMBOLS), ny("09:30"), inactive=("TSLA",)) as market:
-        env = paper_env(paths, market.url)
+    paths = scenario_files(tmp_path, EIGHT_SYMBOLS)
+    with stepped_market_of(EIGHT_SYMBOLS, ny("09:30"), inactive=("TSLA",)) as market:
+        config = paper_config(paths, market)
 
         async def session() -> SteppedBot:
-            harness = await SteppedBot(config_from(env), market).start()
+            harness = await SteppedBot(config, market).start()
             await harness.step(20)
             await harness.stop()
             return harness
@@ -77,7 +75,7 @@ def test_an_inactive_symbol_is_dropped_with_one_warning_and_shown_by_status(
         orders = market.orders()
 
     warnings = [r.getMessage() for r in caplog.records if "TSLA" in r.getMessage()]
-    status = collect_status(config_from(env), pid_file=tmp_path / "none.pid", now=ny("10:00"))
+    status = collect_status(config, pid_file=tmp_path / "none.pid", now=ny("10:00"))
     with StateStore(paths.db) as store:
         dropped = read_dropped(store)
     assert warnings == [
@@ -91,11 +89,10 @@ def test_an_inactive_symbol_is_dropped_with_one_warning_and_shown_by_status(
 
 
 def test_with_no_symbol_left_the_bot_stops_with_exit_2(tmp_path: Path) -> None:
-    paths = Paths(tmp_path)
-    write_trading_yaml(paths.config, ("AAPL", "NOPE"))  # NOPE: no such asset
+    paths = scenario_files(tmp_path, ("AAPL", "NOPE"))  # NOPE: no such asset
     bars = synthetic(("AAPL", "MSFT"))
     with stepped_market(bars, ny("10:00"), inactive=("AAPL",)) as market:
-        bot = Bot(config_from(paper_env(paths, market.url)), install_signal_handlers=False)
+        bot = Bot(paper_config(paths, market), install_signal_handlers=False)
         code = asyncio.run(bot.run())
 
     assert code == 2

@@ -17,14 +17,12 @@ from runtime_helpers import (
     FOUR_SYMBOLS,
     Paths,
     SteppedBot,
-    config_from,
     ny,
-    paper_env,
     query,
-    stepped_market,
-    synthetic,
+    scenario_files,
+    stepped_bot,
+    stepped_market_of,
     until,
-    write_trading_yaml,
 )
 
 
@@ -48,16 +46,15 @@ def break_housekeeping(harness: SteppedBot, times: int) -> list[datetime]:
 @pytest.fixture
 def paths(tmp_path: Path) -> Paths:
     """Files of one scenario: four symbols."""
-    write_trading_yaml(tmp_path / "trading.yaml", FOUR_SYMBOLS)
-    return Paths(tmp_path)
+    return scenario_files(tmp_path, FOUR_SYMBOLS)
 
 
 def test_a_crashed_polling_task_is_logged_and_restarted(
     paths: Paths, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario() -> tuple[int, int]:
-        with stepped_market(synthetic(FOUR_SYMBOLS), ny("09:30")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(FOUR_SYMBOLS, ny("09:30")) as market:
+            harness = await stepped_bot(paths, market)
             crashes = break_housekeeping(harness, times=1)
             market.advance(1)
             await until(lambda: len(crashes) == 1, "the crash")
@@ -76,8 +73,8 @@ def test_a_crashed_polling_task_is_logged_and_restarted(
 
 def test_a_task_that_keeps_crashing_stops_the_bot_with_a_non_zero_exit(paths: Paths) -> None:
     async def scenario() -> int:
-        with stepped_market(synthetic(FOUR_SYMBOLS), ny("09:30")) as market:
-            harness = await SteppedBot(config_from(paper_env(paths, market.url)), market).start()
+        with stepped_market_of(FOUR_SYMBOLS, ny("09:30")) as market:
+            harness = await stepped_bot(paths, market)
             break_housekeeping(harness, times=1_000)
             task = harness._task
             assert task is not None
