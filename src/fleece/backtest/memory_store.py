@@ -6,7 +6,8 @@ of thousands of decisions in seconds. :class:`MemoryStore` keeps the same record
 lists and answers the calls the trader and the order manager make (the
 :class:`~fleece.trader.TraderStore` protocol) with the same semantics as
 :class:`~fleece.state_store.StateStore`: idempotent intents, fills recorded from cumulative
-broker reports in whole ticks, per-session counters, the persisted safety state.
+broker reports in whole ticks, per-session counters, the persisted safety state. The rules of
+an intent's life (statuses, transitions, fill arithmetic) are both stores' :mod:`fleece.intents`.
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from fleece.models import TICKS_PER_DOLLAR, Fill, OrderIntent, Refusal, Side, TradingState, to_ticks
-from fleece.state_store import UNFINISHED_STATUSES, IntentRecord, IntentStatus, StateStoreError
-
-_UNFINISHED = frozenset(UNFINISHED_STATUSES)
-
-
-def _round_half_even(numerator: int, denominator: int) -> int:
-    """``round(Fraction(numerator, denominator))`` (ties to even), without a Fraction."""
-    if denominator < 0:
-        numerator, denominator = -numerator, -denominator
-    floor, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice < denominator or (twice == denominator and floor % 2 == 0):
-        return floor
-    return floor + 1
+from fleece.intents import (
+    IntentError,
+    IntentRecord,
+    IntentStatus,
+    fill_increment,
+    is_open,
+    status_after_fill,
+    transition,
+)
+from fleece.models import Fill, OrderIntent, Refusal, Side, TradingState
+from fleece.state_store import StateStoreError
 
 
 @dataclass(slots=True)
@@ -93,7 +90,10 @@ class MemoryStore:
 
     # -- intents -------------------------------------------------------------------------------
     def add_intent(
-        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+        self,
+        intent: OrderIntent,
+        status: IntentStatus | str = IntentStatus.NEW,
+        count_on: date | None = None,
     ) -> bool:
         """Write ``intent``; False (and nothing changed) if its client_order_id exists.
 
@@ -125,8 +125,17 @@ class MemoryStore:
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
+    def _move(self, cid: str, target: IntentStatus) -> _Intent:
+        """The intent ``cid``, once its lifecycle allows the move to ``target``."""
+        row = self._get(cid)
+        try:
+            transition(row.status, target)
+        except IntentError as exc:
+            raise StateStoreError(f"{cid!r}: {exc}") from exc
+        return row
+
     def _track(self, row: _Intent) -> None:
-        if row.status in _UNFINISHED:
+        if is_open(row.status):
             self._unfinished[row.client_order_id] = None
         else:
             self._unfinished.pop(row.client_order_id, None)
@@ -138,7 +147,7 @@ class MemoryStore:
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
-        row = self._get(cid)
+        row = self._move(cid, IntentStatus.SUBMITTED)
         row.status = IntentStatus.SUBMITTED
         row.updated_at = now
         row.submit_attempts += 1
@@ -155,8 +164,9 @@ class MemoryStore:
         now: datetime,
     ) -> None:
         """Set an intent's status; a given broker_order_id or error is recorded too."""
-        row = self._get(cid)
-        row.status = IntentStatus(status)
+        target = IntentStatus(status)
+        row = self._move(cid, target)
+        row.status = target
         row.updated_at = now
         if broker_order_id is not None:
             row.broker_order_id = broker_order_id
@@ -188,29 +198,23 @@ class MemoryStore:
     ) -> Fill | None:
         """Record a cumulative fill report as one new fill (see ``StateStore.record_fill``).
 
-        The new fill's quantity is the increment over what is recorded, and its price (whole
-        ticks) makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
+        The same rule as the state store's (:func:`fleece.intents.fill_increment`): the new
+        fill's quantity is the increment over what is recorded, and its price (whole ticks)
+        makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
         """
         row = self._get(cid)
-        increment = cumulative_qty - sum(f.qty for f in row.fills)
-        if increment <= 0:
+        try:
+            new = fill_increment(
+                ((f.qty, f.price) for f in row.fills), cumulative_qty, cumulative_avg_price
+            )
+        except IntentError as exc:
+            raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
+        if new is None:
             return None
-        recorded_ticks = sum(f.qty * to_ticks(f.price) for f in row.fills)
-        # The state store's arithmetic (round(Fraction(...)), half to even), in plain integers.
-        numerator, denominator = cumulative_avg_price.as_integer_ratio()
-        total_ticks = _round_half_even(numerator * cumulative_qty * TICKS_PER_DOLLAR, denominator)
-        price_ticks = _round_half_even(total_ticks - recorded_ticks, increment)
-        if price_ticks <= 0:
-            raise StateStoreError(f"fill report for {cid!r} implies a non-positive price")
-        fill = Fill(
-            cid, broker_order_id, symbol, side, increment, price_ticks / TICKS_PER_DOLLAR, timestamp
-        )
+        fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, timestamp)
         self.fills.append(fill)
         row.fills.append(fill)
-        if cumulative_qty >= row.qty:
-            row.status = IntentStatus.FILLED
-        elif row.status not in (IntentStatus.CANCELED, IntentStatus.EXPIRED):
-            row.status = IntentStatus.PARTIALLY_FILLED
+        row.status = status_after_fill(row.status, cumulative_qty, row.qty)
         row.filled_qty = cumulative_qty
         row.filled_avg_price = cumulative_avg_price
         row.broker_order_id = row.broker_order_id or broker_order_id
