@@ -21,7 +21,7 @@ the broker reports is recorded whatever we thought of the order: :func:`status_a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -138,6 +138,71 @@ class IntentRecord:
             signal_timestamp=self.signal_timestamp,
             created_at=self.created_at,
             dry_run=self.dry_run,
+        )
+
+    @classmethod
+    def written(cls, intent: OrderIntent, status: IntentStatus) -> IntentRecord:
+        """The record of ``intent`` as it is first written, with ``status``."""
+        return cls(
+            client_order_id=intent.client_order_id,
+            strategy=intent.strategy,
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=intent.qty,
+            signal_timestamp=intent.signal_timestamp,
+            created_at=intent.created_at,
+            updated_at=intent.created_at,
+            status=status,
+            broker_order_id=None,
+            filled_qty=0,
+            filled_avg_price=None,
+            dry_run=intent.dry_run,
+            last_error=None,
+            submit_attempts=0,
+        )
+
+    def moved(
+        self,
+        target: IntentStatus,
+        now: datetime,
+        broker_order_id: str | None = None,
+        error: str | None = None,
+    ) -> IntentRecord:
+        """This intent in ``target`` (a given broker_order_id or error recorded too).
+
+        Raises:
+            IntentTransitionError: the lifecycle forbids the move (:func:`transition`).
+        """
+        return replace(
+            self,
+            status=transition(self.status, target),
+            updated_at=now,
+            broker_order_id=self.broker_order_id if broker_order_id is None else broker_order_id,
+            last_error=self.last_error if error is None else error,
+        )
+
+    def send_attempted(self, now: datetime) -> IntentRecord:
+        """This intent marked ``submitted`` before a send, one more attempt counted.
+
+        Raises:
+            IntentTransitionError: the broker already acknowledged it (never sent twice).
+        """
+        moved = self.moved(IntentStatus.SUBMITTED, now)
+        return replace(moved, submit_attempts=self.submit_attempts + 1)
+
+    def after_fill(
+        self, cumulative_qty: int, cumulative_avg_price: float, broker_order_id: str, now: datetime
+    ) -> IntentRecord:
+        """This intent after a fill report that added shares (:func:`status_after_fill`)."""
+        return replace(
+            self,
+            status=status_after_fill(self.status, cumulative_qty, self.qty),
+            filled_qty=cumulative_qty,
+            filled_avg_price=cumulative_avg_price,
+            broker_order_id=broker_order_id
+            if self.broker_order_id is None
+            else self.broker_order_id,
+            updated_at=now,
         )
 
 

@@ -21,52 +21,9 @@ from fleece.intents import (
     IntentStatus,
     fill_increment,
     is_open,
-    status_after_fill,
-    transition,
 )
 from fleece.models import Fill, OrderIntent, Refusal, Side, TradingState
 from fleece.state_store import StateStoreError
-
-
-@dataclass(slots=True)
-class _Intent:
-    """An intent's row, mutable (IntentRecord copies are made only when someone reads)."""
-
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    signal_timestamp: datetime
-    created_at: datetime
-    updated_at: datetime
-    status: IntentStatus
-    dry_run: bool
-    broker_order_id: str | None = None
-    filled_qty: int = 0
-    filled_avg_price: float | None = None
-    last_error: str | None = None
-    submit_attempts: int = 0
-    fills: list[Fill] = field(default_factory=list)
-
-    def record(self) -> IntentRecord:
-        return IntentRecord(
-            client_order_id=self.client_order_id,
-            strategy=self.strategy,
-            symbol=self.symbol,
-            side=self.side,
-            qty=self.qty,
-            signal_timestamp=self.signal_timestamp,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            status=self.status,
-            broker_order_id=self.broker_order_id,
-            filled_qty=self.filled_qty,
-            filled_avg_price=self.filled_avg_price,
-            dry_run=self.dry_run,
-            last_error=self.last_error,
-            submit_attempts=self.submit_attempts,
-        )
 
 
 @dataclass
@@ -81,7 +38,8 @@ class MemoryStore:
     fills: list[Fill] = field(default_factory=list)
     _refusals: list[Refusal] = field(default_factory=list)
     trading_states: list[tuple[datetime, TradingState, str]] = field(default_factory=list)
-    _intents: dict[str, _Intent] = field(default_factory=dict)
+    _intents: dict[str, IntentRecord] = field(default_factory=dict)
+    _fills_of: dict[str, list[Fill]] = field(default_factory=dict)
     _unfinished: dict[str, None] = field(default_factory=dict)
     _counters: dict[date, int] = field(default_factory=dict)
     _kill_switch: tuple[bool, str] = (False, "")
@@ -103,38 +61,19 @@ class MemoryStore:
             return False
         if count_on is not None:
             self.increment_trades_submitted(count_on)
-        row = _Intent(
-            client_order_id=intent.client_order_id,
-            strategy=intent.strategy,
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            signal_timestamp=intent.signal_timestamp,
-            created_at=intent.created_at,
-            updated_at=intent.created_at,
-            status=IntentStatus(status),
-            dry_run=intent.dry_run,
-        )
-        self._intents[intent.client_order_id] = row
-        self._track(row)
+        row = IntentRecord.written(intent, IntentStatus(status))
+        self._put(row)
+        self._fills_of[intent.client_order_id] = []
         return True
 
-    def _get(self, cid: str) -> _Intent:
+    def _get(self, cid: str) -> IntentRecord:
         row = self._intents.get(cid)
         if row is None:
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
-    def _move(self, cid: str, target: IntentStatus) -> _Intent:
-        """The intent ``cid``, once its lifecycle allows the move to ``target``."""
-        row = self._get(cid)
-        try:
-            transition(row.status, target)
-        except IntentError as exc:
-            raise StateStoreError(f"{cid!r}: {exc}") from exc
-        return row
-
-    def _track(self, row: _Intent) -> None:
+    def _put(self, row: IntentRecord) -> None:
+        self._intents[row.client_order_id] = row
         if is_open(row.status):
             self._unfinished[row.client_order_id] = None
         else:
@@ -142,16 +81,15 @@ class MemoryStore:
 
     def get_intent(self, cid: str) -> IntentRecord | None:
         """The intent with client_order_id ``cid``, or None."""
-        row = self._intents.get(cid)
-        return row.record() if row is not None else None
+        return self._intents.get(cid)
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
-        row = self._move(cid, IntentStatus.SUBMITTED)
-        row.status = IntentStatus.SUBMITTED
-        row.updated_at = now
-        row.submit_attempts += 1
-        self._track(row)
+        try:
+            row = self._get(cid).send_attempted(now)
+        except IntentError as exc:
+            raise StateStoreError(f"{cid!r}: {exc}") from exc
+        self._put(row)
         return row.submit_attempts
 
     def set_intent_status(
@@ -165,25 +103,20 @@ class MemoryStore:
     ) -> None:
         """Set an intent's status; a given broker_order_id or error is recorded too."""
         target = IntentStatus(status)
-        row = self._move(cid, target)
-        row.status = target
-        row.updated_at = now
-        if broker_order_id is not None:
-            row.broker_order_id = broker_order_id
-        if error is not None:
-            row.last_error = error
-        self._track(row)
+        try:
+            row = self._get(cid).moved(target, now, broker_order_id, error)
+        except IntentError as exc:
+            raise StateStoreError(f"{cid!r}: {exc}") from exc
+        self._put(row)
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""
         rows = [self._intents[cid] for cid in self._unfinished]
-        rows.sort(key=lambda r: (r.created_at, r.client_order_id))
-        return [r.record() for r in rows]
+        return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     def all_intents(self) -> list[IntentRecord]:
         """Every intent, oldest first."""
-        rows = sorted(self._intents.values(), key=lambda r: (r.created_at, r.client_order_id))
-        return [r.record() for r in rows]
+        return sorted(self._intents.values(), key=lambda r: (r.created_at, r.client_order_id))
 
     # -- fills ---------------------------------------------------------------------------------
     def record_fill(  # noqa: PLR0917 (StateStore's positional API)
@@ -203,9 +136,10 @@ class MemoryStore:
         makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
         """
         row = self._get(cid)
+        recorded = self._fills_of[cid]
         try:
             new = fill_increment(
-                ((f.qty, f.price) for f in row.fills), cumulative_qty, cumulative_avg_price
+                ((f.qty, f.price) for f in recorded), cumulative_qty, cumulative_avg_price
             )
         except IntentError as exc:
             raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
@@ -213,13 +147,8 @@ class MemoryStore:
             return None
         fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, timestamp)
         self.fills.append(fill)
-        row.fills.append(fill)
-        row.status = status_after_fill(row.status, cumulative_qty, row.qty)
-        row.filled_qty = cumulative_qty
-        row.filled_avg_price = cumulative_avg_price
-        row.broker_order_id = row.broker_order_id or broker_order_id
-        row.updated_at = timestamp
-        self._track(row)
+        recorded.append(fill)
+        self._put(row.after_fill(cumulative_qty, cumulative_avg_price, broker_order_id, timestamp))
         return fill
 
     # -- refusals, safety state, counters -------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from fleece.intents import IntentError, IntentStatus, fill_increment, status_after_fill
+from fleece.intents import IntentError, fill_increment
 from fleece.models import Fill, Side
 from fleece.store.connection import StoreBase
+from fleece.store.orders import load_intent, save_intent
 from fleece.store.schema import StateStoreError, format_ts, parse_ts
 
 
@@ -41,8 +42,8 @@ class Fills(StoreBase):
         The row is the increment :func:`fleece.intents.fill_increment` finds over the rows
         already recorded (whole ticks; the rows' ``sum(qty * price)`` follows the broker's
         total to the tick). The intent's filled_qty, filled_avg_price (as the broker reports
-        it) and status (:func:`fleece.intents.status_after_fill`) change in the same
-        transaction.
+        it) and status change in the same transaction, as
+        :meth:`fleece.intents.IntentRecord.after_fill` says.
 
         Returns:
             The Fill written, or None if nothing new (a repeated or stale report).
@@ -52,11 +53,7 @@ class Fills(StoreBase):
         """
         ts = format_ts(timestamp)
         with self._write() as conn:
-            intent = conn.execute(
-                "SELECT qty, status FROM order_intents WHERE client_order_id = ?", (cid,)
-            ).fetchone()
-            if intent is None:
-                raise StateStoreError(f"fill for unknown client_order_id {cid!r}")
+            record = load_intent(conn, cid)
             rows = conn.execute(
                 "SELECT qty, price FROM trades WHERE client_order_id = ?", (cid,)
             ).fetchall()
@@ -70,21 +67,26 @@ class Fills(StoreBase):
                 raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
             if new is None:
                 return None
+            fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, parse_ts(ts))
             conn.execute(
                 "INSERT INTO trades (timestamp_utc, symbol, side, qty, price, client_order_id,"
                 " broker_order_id, cumulative_qty) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (ts, symbol, side.value, new.qty, new.price, cid, broker_order_id, cumulative_qty),
+                (
+                    ts,
+                    symbol,
+                    side.value,
+                    new.qty,
+                    new.price,
+                    cid,
+                    broker_order_id,
+                    cumulative_qty,
+                ),
             )
-            status = status_after_fill(
-                IntentStatus(intent["status"]), cumulative_qty, intent["qty"]
+            save_intent(
+                conn,
+                record.after_fill(cumulative_qty, cumulative_avg_price, broker_order_id, timestamp),
             )
-            conn.execute(
-                "UPDATE order_intents SET filled_qty = ?, filled_avg_price = ?, status = ?,"
-                " broker_order_id = COALESCE(broker_order_id, ?), updated_at_utc = ?"
-                " WHERE client_order_id = ?",
-                (cumulative_qty, cumulative_avg_price, status.value, broker_order_id, ts, cid),
-            )
-        return Fill(cid, broker_order_id, symbol, side, new.qty, new.price, parse_ts(ts))
+        return fill
 
     def fills(self, since: datetime | None = None) -> list[Fill]:
         """Return recorded fills (at or after ``since`` if given), oldest first."""

@@ -10,7 +10,6 @@ from fleece.intents import (
     IntentError,
     IntentRecord,
     IntentStatus,
-    transition,
 )
 from fleece.models import OrderIntent, Side
 from fleece.store.connection import StoreBase
@@ -38,17 +37,39 @@ def _intent_from_row(row: sqlite3.Row) -> IntentRecord:
     )
 
 
-def _check_move(conn: sqlite3.Connection, cid: str, target: IntentStatus) -> None:
-    """Refuse, inside the caller's transaction, a change the intent's lifecycle forbids."""
-    row = conn.execute(
-        "SELECT status FROM order_intents WHERE client_order_id = ?", (cid,)
-    ).fetchone()
+def load_intent(conn: sqlite3.Connection, cid: str) -> IntentRecord:
+    """The intent ``cid``, read inside the caller's transaction.
+
+    Raises:
+        StateStoreError: no intent has client_order_id ``cid``.
+    """
+    row = conn.execute("SELECT * FROM order_intents WHERE client_order_id = ?", (cid,)).fetchone()
     if row is None:
         raise StateStoreError(f"unknown client_order_id {cid!r}")
-    try:
-        transition(row["status"], target)
-    except IntentError as exc:
-        raise StateStoreError(f"{cid!r}: {exc}") from exc
+    return _intent_from_row(row)
+
+
+def save_intent(conn: sqlite3.Connection, record: IntentRecord) -> None:
+    """Write what the lifecycle changes of ``record`` (:mod:`fleece.intents` decides what)."""
+    conn.execute(
+        "UPDATE order_intents SET status = ?, updated_at_utc = ?, broker_order_id = ?,"
+        " filled_qty = ?, filled_avg_price = ?, last_error = ?, submit_attempts = ?"
+        " WHERE client_order_id = ?",
+        (
+            record.status.value,
+            format_ts(record.updated_at),
+            record.broker_order_id,
+            record.filled_qty,
+            record.filled_avg_price,
+            record.last_error,
+            record.submit_attempts,
+            record.client_order_id,
+        ),
+    )
+
+
+def _refused(cid: str, exc: IntentError) -> StateStoreError:
+    return StateStoreError(f"{cid!r}: {exc}")
 
 
 class Orders(StoreBase):
@@ -121,13 +142,11 @@ class Orders(StoreBase):
         """
         status = IntentStatus(status)
         with self._write() as conn:
-            _check_move(conn, cid, status)
-            conn.execute(
-                "UPDATE order_intents SET status = ?, updated_at_utc = ?,"
-                " broker_order_id = COALESCE(?, broker_order_id),"
-                " last_error = COALESCE(?, last_error) WHERE client_order_id = ?",
-                (status.value, format_ts(now), broker_order_id, error, cid),
-            )
+            record = load_intent(conn, cid)
+            try:
+                save_intent(conn, record.moved(status, now, broker_order_id, error))
+            except IntentError as exc:
+                raise _refused(cid, exc) from exc
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Record that a submit is about to be sent; call BEFORE the HTTP request.
@@ -141,14 +160,13 @@ class Orders(StoreBase):
                 (already at the broker, or final): an order is never sent twice.
         """
         with self._write() as conn:
-            _check_move(conn, cid, IntentStatus.SUBMITTED)
-            row = conn.execute(
-                "UPDATE order_intents SET status = ?, updated_at_utc = ?,"
-                " submit_attempts = submit_attempts + 1 WHERE client_order_id = ?"
-                " RETURNING submit_attempts",
-                (IntentStatus.SUBMITTED.value, format_ts(now), cid),
-            ).fetchone()
-            return int(row[0])
+            record = load_intent(conn, cid)
+            try:
+                attempted = record.send_attempted(now)
+            except IntentError as exc:
+                raise _refused(cid, exc) from exc
+            save_intent(conn, attempted)
+            return attempted.submit_attempts
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Return intents the broker may still act on (new, submitted, accepted, ...)."""
