@@ -23,6 +23,7 @@ from fleece.intents import (
     status_after_fill,
     status_for_broker,
     transition,
+    written,
 )
 from fleece.models import OrderIntent, Side, to_ticks
 
@@ -121,51 +122,54 @@ def test_a_fill_moves_the_status(
     assert status_after_fill(current, cumulative, qty=10) is expected
 
 
-# -- the record's life ------------------------------------------------------------------------
+# -- an intent's progress ---------------------------------------------------------------------
 
 T0 = datetime(2024, 11, 29, 14, 30, tzinfo=UTC)
+INTENT = OrderIntent("cid", "sma", "SPY", Side.BUY, 10, T0, T0)
 
 
-def a_record(qty: int = 10) -> IntentRecord:
-    return IntentRecord.written(OrderIntent("cid", "sma", "SPY", Side.BUY, qty, T0, T0), S.NEW)
-
-
-def test_a_written_intent_is_the_intent_with_nothing_learnt_yet() -> None:
-    record = a_record()
+def test_a_written_intent_has_learnt_nothing_yet_and_reads_back_as_itself() -> None:
+    record = IntentRecord.of(INTENT, written(INTENT, S.NEW))
 
     assert (record.status, record.filled_qty, record.submit_attempts) == (S.NEW, 0, 0)
-    assert record.to_intent() == OrderIntent("cid", "sma", "SPY", Side.BUY, 10, T0, T0)
+    assert record.to_intent() == INTENT
+    assert record.progress() == written(INTENT, S.NEW)
 
 
 def test_each_send_attempt_is_counted_and_none_once_the_broker_has_it() -> None:
     later = T0 + timedelta(seconds=5)
-    twice = a_record().send_attempted(T0).send_attempted(later)
-    accepted = twice.moved(S.ACCEPTED, later, broker_order_id="b-1")
+    progress = written(INTENT, S.NEW)
 
-    assert (twice.status, twice.submit_attempts, twice.updated_at) == (S.SUBMITTED, 2, later)
+    counts = [progress.send_attempted(T0), progress.send_attempted(later)]
+    progress.move(S.ACCEPTED, later, broker_order_id="b-1")
+
+    assert counts == [1, 2]
     with pytest.raises(IntentTransitionError):
-        accepted.send_attempted(later)
+        progress.send_attempted(later)
+    assert (progress.status, progress.submit_attempts) == (S.ACCEPTED, 2)  # refused: unchanged
 
 
 def test_a_move_keeps_what_it_is_not_told() -> None:
-    record = a_record().moved(S.ACCEPTED, T0, broker_order_id="b-1", error="slow")
+    progress = written(INTENT, S.NEW)
+    progress.move(S.ACCEPTED, T0, broker_order_id="b-1", error="slow")
 
-    moved = record.moved(S.CANCELED, T0)
+    progress.move(S.CANCELED, T0)
 
-    assert (moved.broker_order_id, moved.last_error) == ("b-1", "slow")
+    assert (progress.broker_order_id, progress.last_error) == ("b-1", "slow")
 
 
 def test_a_fill_records_the_brokers_figures_and_keeps_the_first_order_id() -> None:
-    record = a_record().moved(S.ACCEPTED, T0, broker_order_id="b-1")
+    progress = written(INTENT, S.NEW)
+    progress.move(S.ACCEPTED, T0, broker_order_id="b-1")
 
-    after = record.after_fill(4, 100.25, "leg-2", T0)
+    progress.filled(INTENT.qty, 4, 100.25, "leg-2", T0)
 
-    assert (after.status, after.filled_qty, after.filled_avg_price) == (
+    assert (progress.status, progress.filled_qty, progress.filled_avg_price) == (
         S.PARTIALLY_FILLED,
         4,
         100.25,
     )
-    assert after.broker_order_id == "b-1"
+    assert progress.broker_order_id == "b-1"
 
 
 # -- fill arithmetic ---------------------------------------------------------------------------

@@ -21,9 +21,10 @@ the broker reports is recorded whatever we thought of the order: :func:`status_a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fleece.errors import FleeceError
 from fleece.models import TICKS_PER_DOLLAR, OrderIntent, Side, to_ticks
@@ -107,6 +108,70 @@ _BROKER_TO_INTENT: dict[str, IntentStatus] = {
 }
 
 
+@dataclass(slots=True)
+class IntentProgress:
+    """What we learnt about an intent since it was written; its changes follow the lifecycle.
+
+    Mutable on purpose: the stores load it, apply one of these methods and keep or write it
+    (a backtest changes intents tens of thousands of times; copying records would cost more
+    than all the rest of its bookkeeping).
+    """
+
+    status: IntentStatus
+    updated_at: datetime
+    broker_order_id: str | None = None
+    filled_qty: int = 0
+    filled_avg_price: float | None = None
+    last_error: str | None = None
+    submit_attempts: int = 0
+
+    def move(
+        self,
+        target: IntentStatus,
+        now: datetime,
+        broker_order_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move to ``target``; a given broker_order_id or error replaces the one kept.
+
+        Raises:
+            IntentTransitionError: the lifecycle forbids the move (:func:`transition`).
+        """
+        self.status = transition(self.status, target)
+        self.updated_at = now
+        if broker_order_id is not None:
+            self.broker_order_id = broker_order_id
+        if error is not None:
+            self.last_error = error
+
+    def send_attempted(self, now: datetime) -> int:
+        """Mark ``submitted`` before a send and count the attempt; returns the count.
+
+        Raises:
+            IntentTransitionError: the broker already acknowledged it (never sent twice).
+        """
+        self.move(IntentStatus.SUBMITTED, now)
+        self.submit_attempts += 1
+        return self.submit_attempts
+
+    def filled(
+        self,
+        qty: int,
+        cumulative_qty: int,
+        cumulative_avg_price: float,
+        broker_order_id: str,
+        now: datetime,
+    ) -> None:
+        """Take a fill report that added shares to an order of ``qty`` (the broker's figures
+        as it gives them; the status by :func:`status_after_fill`)."""
+        self.status = status_after_fill(self.status, cumulative_qty, qty)
+        self.filled_qty = cumulative_qty
+        self.filled_avg_price = cumulative_avg_price
+        if self.broker_order_id is None:
+            self.broker_order_id = broker_order_id
+        self.updated_at = now
+
+
 @dataclass(frozen=True, slots=True)
 class IntentRecord:
     """One row of ``order_intents``: the intent plus what we learnt about it since."""
@@ -127,83 +192,33 @@ class IntentRecord:
     last_error: str | None
     submit_attempts: int
 
+    @classmethod
+    def of(cls, intent: OrderIntent, progress: IntentProgress) -> IntentRecord:
+        """The record of ``intent`` as far as it has come."""
+        return cls(**_fields(intent, OrderIntent), **_fields(progress, IntentProgress))
+
     def to_intent(self) -> OrderIntent:
         """Return the original :class:`OrderIntent` (e.g. to resubmit one still ``new``)."""
-        return OrderIntent(
-            client_order_id=self.client_order_id,
-            strategy=self.strategy,
-            symbol=self.symbol,
-            side=self.side,
-            qty=self.qty,
-            signal_timestamp=self.signal_timestamp,
-            created_at=self.created_at,
-            dry_run=self.dry_run,
-        )
+        return OrderIntent(**_fields(self, OrderIntent))
 
-    @classmethod
-    def written(cls, intent: OrderIntent, status: IntentStatus) -> IntentRecord:
-        """The record of ``intent`` as it is first written, with ``status``."""
-        return cls(
-            client_order_id=intent.client_order_id,
-            strategy=intent.strategy,
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            signal_timestamp=intent.signal_timestamp,
-            created_at=intent.created_at,
-            updated_at=intent.created_at,
-            status=status,
-            broker_order_id=None,
-            filled_qty=0,
-            filled_avg_price=None,
-            dry_run=intent.dry_run,
-            last_error=None,
-            submit_attempts=0,
-        )
+    def progress(self) -> IntentProgress:
+        """What was learnt about the intent, as a copy to apply the lifecycle's changes to."""
+        return IntentProgress(**_fields(self, IntentProgress))
 
-    def moved(
-        self,
-        target: IntentStatus,
-        now: datetime,
-        broker_order_id: str | None = None,
-        error: str | None = None,
-    ) -> IntentRecord:
-        """This intent in ``target`` (a given broker_order_id or error recorded too).
 
-        Raises:
-            IntentTransitionError: the lifecycle forbids the move (:func:`transition`).
-        """
-        return replace(
-            self,
-            status=transition(self.status, target),
-            updated_at=now,
-            broker_order_id=self.broker_order_id if broker_order_id is None else broker_order_id,
-            last_error=self.last_error if error is None else error,
-        )
+def written(intent: OrderIntent, status: IntentStatus) -> IntentProgress:
+    """The progress of ``intent`` as it is first written, with ``status``."""
+    return IntentProgress(status, intent.created_at)
 
-    def send_attempted(self, now: datetime) -> IntentRecord:
-        """This intent marked ``submitted`` before a send, one more attempt counted.
 
-        Raises:
-            IntentTransitionError: the broker already acknowledged it (never sent twice).
-        """
-        moved = self.moved(IntentStatus.SUBMITTED, now)
-        return replace(moved, submit_attempts=self.submit_attempts + 1)
+def _fields(source: object, shape: type[Any]) -> dict[str, Any]:
+    """The fields of dataclass ``shape``, as ``source`` holds them."""
+    return {name: getattr(source, name) for name in _NAMES[shape]}
 
-    def after_fill(
-        self, cumulative_qty: int, cumulative_avg_price: float, broker_order_id: str, now: datetime
-    ) -> IntentRecord:
-        """This intent after a fill report that added shares (:func:`status_after_fill`)."""
-        return replace(
-            self,
-            status=status_after_fill(self.status, cumulative_qty, self.qty),
-            filled_qty=cumulative_qty,
-            filled_avg_price=cumulative_avg_price,
-            broker_order_id=broker_order_id
-            if self.broker_order_id is None
-            else self.broker_order_id,
-            updated_at=now,
-        )
+
+_NAMES: dict[type[Any], tuple[str, ...]] = {
+    shape: tuple(f.name for f in fields(shape)) for shape in (OrderIntent, IntentProgress)
+}
 
 
 def is_open(status: IntentStatus | str) -> bool:

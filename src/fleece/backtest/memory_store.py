@@ -17,10 +17,12 @@ from datetime import date, datetime
 
 from fleece.intents import (
     IntentError,
+    IntentProgress,
     IntentRecord,
     IntentStatus,
     fill_increment,
     is_open,
+    written,
 )
 from fleece.models import Fill, OrderIntent, Refusal, Side, TradingState
 from fleece.state_store import StateStoreError
@@ -38,7 +40,7 @@ class MemoryStore:
     fills: list[Fill] = field(default_factory=list)
     _refusals: list[Refusal] = field(default_factory=list)
     trading_states: list[tuple[datetime, TradingState, str]] = field(default_factory=list)
-    _intents: dict[str, IntentRecord] = field(default_factory=dict)
+    _intents: dict[str, tuple[OrderIntent, IntentProgress]] = field(default_factory=dict)
     _fills_of: dict[str, list[Fill]] = field(default_factory=dict)
     _unfinished: dict[str, None] = field(default_factory=dict)
     _counters: dict[date, int] = field(default_factory=dict)
@@ -61,36 +63,38 @@ class MemoryStore:
             return False
         if count_on is not None:
             self.increment_trades_submitted(count_on)
-        row = IntentRecord.written(intent, IntentStatus(status))
-        self._put(row)
+        progress = written(intent, IntentStatus(status))
+        self._intents[intent.client_order_id] = (intent, progress)
         self._fills_of[intent.client_order_id] = []
+        self._track(intent.client_order_id, progress)
         return True
 
-    def _get(self, cid: str) -> IntentRecord:
+    def _get(self, cid: str) -> tuple[OrderIntent, IntentProgress]:
         row = self._intents.get(cid)
         if row is None:
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
-    def _put(self, row: IntentRecord) -> None:
-        self._intents[row.client_order_id] = row
-        if is_open(row.status):
-            self._unfinished[row.client_order_id] = None
+    def _track(self, cid: str, progress: IntentProgress) -> None:
+        if is_open(progress.status):
+            self._unfinished[cid] = None
         else:
-            self._unfinished.pop(row.client_order_id, None)
+            self._unfinished.pop(cid, None)
 
     def get_intent(self, cid: str) -> IntentRecord | None:
         """The intent with client_order_id ``cid``, or None."""
-        return self._intents.get(cid)
+        row = self._intents.get(cid)
+        return IntentRecord.of(*row) if row is not None else None
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
+        _, progress = self._get(cid)
         try:
-            row = self._get(cid).send_attempted(now)
+            attempts = progress.send_attempted(now)
         except IntentError as exc:
             raise StateStoreError(f"{cid!r}: {exc}") from exc
-        self._put(row)
-        return row.submit_attempts
+        self._track(cid, progress)
+        return attempts
 
     def set_intent_status(
         self,
@@ -103,20 +107,22 @@ class MemoryStore:
     ) -> None:
         """Set an intent's status; a given broker_order_id or error is recorded too."""
         target = IntentStatus(status)
+        _, progress = self._get(cid)
         try:
-            row = self._get(cid).moved(target, now, broker_order_id, error)
+            progress.move(target, now, broker_order_id, error)
         except IntentError as exc:
             raise StateStoreError(f"{cid!r}: {exc}") from exc
-        self._put(row)
+        self._track(cid, progress)
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""
-        rows = [self._intents[cid] for cid in self._unfinished]
+        rows = [IntentRecord.of(*self._intents[cid]) for cid in self._unfinished]
         return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     def all_intents(self) -> list[IntentRecord]:
         """Every intent, oldest first."""
-        return sorted(self._intents.values(), key=lambda r: (r.created_at, r.client_order_id))
+        rows = [IntentRecord.of(*row) for row in self._intents.values()]
+        return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     # -- fills ---------------------------------------------------------------------------------
     def record_fill(  # noqa: PLR0917 (StateStore's positional API)
@@ -135,7 +141,7 @@ class MemoryStore:
         fill's quantity is the increment over what is recorded, and its price (whole ticks)
         makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
         """
-        row = self._get(cid)
+        intent, progress = self._get(cid)
         recorded = self._fills_of[cid]
         try:
             new = fill_increment(
@@ -148,7 +154,10 @@ class MemoryStore:
         fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, timestamp)
         self.fills.append(fill)
         recorded.append(fill)
-        self._put(row.after_fill(cumulative_qty, cumulative_avg_price, broker_order_id, timestamp))
+        progress.filled(
+            intent.qty, cumulative_qty, cumulative_avg_price, broker_order_id, timestamp
+        )
+        self._track(cid, progress)
         return fill
 
     # -- refusals, safety state, counters -------------------------------------------------------

@@ -43,7 +43,7 @@ class Fills(StoreBase):
         already recorded (whole ticks; the rows' ``sum(qty * price)`` follows the broker's
         total to the tick). The intent's filled_qty, filled_avg_price (as the broker reports
         it) and status change in the same transaction, as
-        :meth:`fleece.intents.IntentRecord.after_fill` says.
+        :meth:`fleece.intents.IntentProgress.filled` says.
 
         Returns:
             The Fill written, or None if nothing new (a repeated or stale report).
@@ -82,10 +82,11 @@ class Fills(StoreBase):
                     cumulative_qty,
                 ),
             )
-            save_intent(
-                conn,
-                record.after_fill(cumulative_qty, cumulative_avg_price, broker_order_id, timestamp),
+            progress = record.progress()
+            progress.filled(
+                record.qty, cumulative_qty, cumulative_avg_price, broker_order_id, timestamp
             )
+            save_intent(conn, cid, progress)
         return fill
 
     def fills(self, since: datetime | None = None) -> list[Fill]:

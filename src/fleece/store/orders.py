@@ -8,6 +8,7 @@ from datetime import date, datetime
 from fleece.intents import (
     UNFINISHED_STATUSES,
     IntentError,
+    IntentProgress,
     IntentRecord,
     IntentStatus,
 )
@@ -49,21 +50,21 @@ def load_intent(conn: sqlite3.Connection, cid: str) -> IntentRecord:
     return _intent_from_row(row)
 
 
-def save_intent(conn: sqlite3.Connection, record: IntentRecord) -> None:
-    """Write what the lifecycle changes of ``record`` (:mod:`fleece.intents` decides what)."""
+def save_intent(conn: sqlite3.Connection, cid: str, progress: IntentProgress) -> None:
+    """Write the intent's ``progress`` (:mod:`fleece.intents` decides what changes)."""
     conn.execute(
         "UPDATE order_intents SET status = ?, updated_at_utc = ?, broker_order_id = ?,"
         " filled_qty = ?, filled_avg_price = ?, last_error = ?, submit_attempts = ?"
         " WHERE client_order_id = ?",
         (
-            record.status.value,
-            format_ts(record.updated_at),
-            record.broker_order_id,
-            record.filled_qty,
-            record.filled_avg_price,
-            record.last_error,
-            record.submit_attempts,
-            record.client_order_id,
+            progress.status.value,
+            format_ts(progress.updated_at),
+            progress.broker_order_id,
+            progress.filled_qty,
+            progress.filled_avg_price,
+            progress.last_error,
+            progress.submit_attempts,
+            cid,
         ),
     )
 
@@ -142,11 +143,12 @@ class Orders(StoreBase):
         """
         status = IntentStatus(status)
         with self._write() as conn:
-            record = load_intent(conn, cid)
+            progress = load_intent(conn, cid).progress()
             try:
-                save_intent(conn, record.moved(status, now, broker_order_id, error))
+                progress.move(status, now, broker_order_id, error)
             except IntentError as exc:
                 raise _refused(cid, exc) from exc
+            save_intent(conn, cid, progress)
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Record that a submit is about to be sent; call BEFORE the HTTP request.
@@ -160,13 +162,13 @@ class Orders(StoreBase):
                 (already at the broker, or final): an order is never sent twice.
         """
         with self._write() as conn:
-            record = load_intent(conn, cid)
+            progress = load_intent(conn, cid).progress()
             try:
-                attempted = record.send_attempted(now)
+                attempts = progress.send_attempted(now)
             except IntentError as exc:
                 raise _refused(cid, exc) from exc
-            save_intent(conn, attempted)
-            return attempted.submit_attempts
+            save_intent(conn, cid, progress)
+            return attempts
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Return intents the broker may still act on (new, submitted, accepted, ...)."""
