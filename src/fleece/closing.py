@@ -25,10 +25,10 @@ from datetime import datetime
 from typing import Protocol
 
 from fleece.errors import BrokerError
+from fleece.intents import IntentRecord
 from fleece.models import BrokerOrder, Position, TradingState
 from fleece.ownership import CloseMode, closing_plan
 from fleece.protection import is_protective
-from fleece.state_store import IntentRecord
 from fleece.trader import Trader
 
 log = logging.getLogger(__name__)

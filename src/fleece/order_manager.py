@@ -42,41 +42,29 @@ from typing import Protocol
 
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
+from fleece.intents import (
+    OPEN_STATUSES,
+    SENDABLE_STATUSES,
+    IntentRecord,
+    IntentStatus,
+    is_open,
+    knows_broker_status,
+    status_for_broker,
+)
 from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Position, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
 from fleece.ownership import Close
 from fleece.protection import as_one, filled_by, is_protective, protective_cid
 from fleece.risk_manager import CircuitBreaker
-from fleece.state_store import IntentRecord, IntentStatus
 
 log = logging.getLogger(__name__)
 
-#: Intent statuses that still need the broker's answer.
-UNFINISHED = frozenset({"new", "submitted", "accepted", "pending_new", "partially_filled"})
-#: Broker statuses we copy onto the intent as they are.
-_BROKER_TO_INTENT = {
-    "new": "accepted",
-    "accepted": "accepted",
-    # At Alpaca, not yet acknowledged by the venue: to the bot it is accepted, and so the seed's
-    # unfinished-intents query (status IN ('new', 'submitted', 'accepted')) lists it. Rows
-    # written 'pending_new' by older versions stay unfinished.
-    "pending_new": "accepted",
-    "accepted_for_bidding": "accepted",
-    "held": "accepted",
-    "calculated": "accepted",  # done for the day, settlement pending
-    "pending_cancel": "accepted",
-    "pending_replace": "accepted",
-    "pending_review": "accepted",
-    "partially_filled": "partially_filled",
-    "filled": "filled",
-    "done_for_day": "accepted",
-    "canceled": "canceled",
-    "expired": "expired",
-    "rejected": "rejected",
-    "replaced": "canceled",
-    "stopped": "accepted",
-    "suspended": "accepted",
-}
+#: Intent statuses that still need the broker's answer (the lifecycle's, :mod:`fleece.intents`).
+UNFINISHED = OPEN_STATUSES
+#: What a submit may come to besides an intent status: refused before it was written (the
+#: circuit breaker is tripped), or not sent again (its client_order_id exists already).
+BLOCKED = "blocked"
+DUPLICATE = "duplicate"
 MAX_CLIENT_ORDER_ID = 128
 
 
@@ -87,7 +75,10 @@ class IntentStore(Protocol):
     """The part of :class:`~fleece.state_store.StateStore` the order manager uses."""
 
     def add_intent(
-        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+        self,
+        intent: OrderIntent,
+        status: IntentStatus | str = IntentStatus.NEW,
+        count_on: date | None = None,
     ) -> bool: ...
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int: ...
@@ -162,16 +153,9 @@ def rejection(exc: BrokerError) -> str:
     return f"{status}{code}{exc}"
 
 
-def intent_status_for(order: BrokerOrder) -> str:
-    """Our intent status for a broker order status (unknown statuses keep the intent open).
-
-    An order still working after a fill (``done_for_day``, ``pending_cancel``...) is
-    ``partially_filled``.
-    """
-    status = _BROKER_TO_INTENT.get(order.status, "accepted")
-    if status in ("accepted", "pending_new") and order.filled_qty > 0:
-        return "partially_filled"
-    return status
+def intent_status_for(order: BrokerOrder) -> IntentStatus:
+    """Our intent status for a broker order (:func:`fleece.intents.status_for_broker`)."""
+    return status_for_broker(order.status, order.filled_qty)
 
 
 @dataclass(slots=True)
@@ -187,12 +171,21 @@ class _Working:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """What happened to one intent: ``status`` is the intent's status after the attempt."""
+    """What happened to one intent: ``status`` is the intent's status after the attempt, or
+    :data:`BLOCKED` / :data:`DUPLICATE` when nothing was written."""
 
     client_order_id: str
     status: str
     broker_order: BrokerOrder | None = None
     error: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        """True when the order went out, or may have (a dry run counts as sent)."""
+        return self.status not in _NOT_SENT
+
+
+_NOT_SENT = frozenset({IntentStatus.FAILED, IntentStatus.REJECTED, BLOCKED, DUPLICATE})
 
 
 class OrderManager:
@@ -278,8 +271,8 @@ class OrderManager:
         """True while an intent other than a protective one awaits the broker."""
         return bool(self._pending())
 
-    def _track(self, cid: str, status: str) -> None:
-        if status not in UNFINISHED:
+    def _track(self, cid: str, status: IntentStatus) -> None:
+        if not is_open(status):
             self._open.pop(cid, None)
 
     # ---- submission --------------------------------------------------------------------
@@ -323,11 +316,11 @@ class OrderManager:
             shape: a protective order's shape (a market order when None).
         """
         if self._breaker.tripped:
-            return SubmitOutcome(intent.client_order_id, "blocked", error="circuit_breaker")
-        status = "dry_run" if intent.dry_run else "new"
+            return SubmitOutcome(intent.client_order_id, BLOCKED, error="circuit_breaker")
+        status = IntentStatus.DRY_RUN if intent.dry_run else IntentStatus.NEW
         if not self._store.add_intent(intent, status=status, count_on=count_on):
             log.warning("intent exists, not sent again cid=%s", intent.client_order_id)
-            return SubmitOutcome(intent.client_order_id, "duplicate")
+            return SubmitOutcome(intent.client_order_id, DUPLICATE)
         if intent.dry_run:
             log.info(
                 "dry-run order cid=%s symbol=%s side=%s qty=%d",
@@ -336,7 +329,7 @@ class OrderManager:
                 intent.side.value,
                 intent.qty,
             )
-            return SubmitOutcome(intent.client_order_id, "dry_run")
+            return SubmitOutcome(intent.client_order_id, IntentStatus.DRY_RUN)
         protective = is_protective(intent.strategy)
         working = _Working(intent.symbol, intent.side, intent.qty, 0, protective)
         self._open[intent.client_order_id] = working
@@ -363,7 +356,7 @@ class OrderManager:
             if exc.code == 40010001 and "unique" in str(exc):
                 # The broker already has this id: an earlier attempt did arrive. Adopt it.
                 return await self._resolve_ambiguous(cid, str(exc))
-            return self._failed(cid, "rejected", rejection(exc))
+            return self._failed(cid, IntentStatus.REJECTED, rejection(exc))
         self._breaker.record_success()
         self._persist_breaker()
         self.apply(order)
@@ -384,14 +377,14 @@ class OrderManager:
         except BrokerError as exc:
             # Still unknown: leave it 'submitted'; the next refresh or start-up looks again.
             log.warning("order still unknown cid=%s reason=%s", cid, exc)
-            return SubmitOutcome(cid, "submitted", error=reason)
+            return SubmitOutcome(cid, IntentStatus.SUBMITTED, error=reason)
         if found is None:
             # Not there YET: a request whose answer timed out may still be queued on its way in
             # and arrive after this lookup. Failing it now would leave that order, and its fills,
             # untracked until the next start; the next refresh looks again.
             self._unconfirmed[cid] = reason
             log.warning("order not at broker yet cid=%s; looked up again next cycle", cid)
-            return SubmitOutcome(cid, "submitted", error=reason)
+            return SubmitOutcome(cid, IntentStatus.SUBMITTED, error=reason)
         self._adopted(found)
         self.apply(found)
         return SubmitOutcome(cid, intent_status_for(found), found)
@@ -406,7 +399,7 @@ class OrderManager:
             found.status,
         )
 
-    def _failed(self, cid: str, status: str, reason: str) -> SubmitOutcome:
+    def _failed(self, cid: str, status: IntentStatus, reason: str) -> SubmitOutcome:
         self.failures += 1
         self._store.set_intent_status(cid, status, error=reason, now=self._clock.now())
         self._track(cid, status)
@@ -451,7 +444,7 @@ class OrderManager:
                 )
                 if self.on_fill is not None:
                     self.on_fill(fill)
-        if order.status not in _BROKER_TO_INTENT:
+        if not knows_broker_status(order.status):
             log.warning(
                 "unknown order status cid=%s status=%r", order.client_order_id, order.status
             )
@@ -482,7 +475,7 @@ class OrderManager:
         fills = 0
         for record in pending:
             order = by_cid.get(record.client_order_id)
-            lost = record.status in ("new", "submitted") or is_protective(record.strategy)
+            lost = record.status in SENDABLE_STATUSES or is_protective(record.strategy)
             if order is None and lost:
                 order = await self._lookup_missing(record.client_order_id, record.status)
             if order is not None and record.client_order_id in self._unconfirmed:
@@ -494,13 +487,16 @@ class OrderManager:
     async def _lookup_missing(self, cid: str, status: str) -> BrokerOrder | None:
         found = await self._broker.order_by_client_id(cid)
         if found is None and (reason := self._unconfirmed.pop(cid, None)) is not None:
-            self._failed(cid, "failed", f"not at broker after: {reason}")
+            self._failed(cid, IntentStatus.FAILED, f"not at broker after: {reason}")
         elif found is None:
             # 'new' never left us; 'submitted' never arrived. Either way nothing is at the broker.
             self._store.set_intent_status(
-                cid, "failed", error=f"not at broker (was {status})", now=self._clock.now()
+                cid,
+                IntentStatus.FAILED,
+                error=f"not at broker (was {status})",
+                now=self._clock.now(),
             )
-            self._track(cid, "failed")
+            self._track(cid, IntentStatus.FAILED)
             log.warning("intent not found at broker, marked failed cid=%s was=%s", cid, status)
         return found
 
@@ -548,7 +544,7 @@ class OrderManager:
             found = await self._broker.order_by_client_id(record.client_order_id)
             if found is not None:
                 self.apply(found)
-            elif record.status in ("new", "submitted"):
+            elif record.status in SENDABLE_STATUSES:
                 await self._lookup_missing(record.client_order_id, record.status)
             log.info(
                 "protection cancelled cid=%s symbol=%s status=%s",
@@ -589,5 +585,5 @@ class OrderManager:
                 continue
             intent = self.make_intent(tag, close.symbol, close.side, close.qty, now)
             outcome = await self.submit(intent)
-            sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
+            sent += outcome.sent
         return sent

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fleece.broker import Broker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
+from fleece.intents import IntentStatus
 from fleece.models import Position, Side
 from fleece.order_manager import OrderManager
 from fleece.state_store import StateStore
@@ -72,7 +73,7 @@ async def reconcile(
             failed += 1
             store.set_intent_status(
                 record.client_order_id,
-                "failed",
+                IntentStatus.FAILED,
                 error=f"not at broker at start-up (was {record.status})",
                 now=now,
             )

@@ -372,7 +372,7 @@ class Trader:
             entry, kind, shape = planned
             intent = orders.protective_intent(kind, symbol, qty, entry.client_order_id, now)
             outcome = await orders.submit(intent, shape=shape)
-            sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
+            sent += outcome.sent
         for symbol in sorted(protected - set(self.portfolio.qty)):
             log.info("protection of a position no longer held is cancelled symbol=%s", symbol)
             await orders.cancel_protection(symbol)
@@ -408,9 +408,7 @@ class Trader:
         )
         self.latency.order_decided()
         outcome = await self.orders.submit(intent, count_on=session_date(now))
-        if outcome.status in ("duplicate", "blocked"):
-            return
-        if approval.side is Side.BUY and outcome.status not in ("failed", "rejected"):
+        if approval.side is Side.BUY and outcome.sent:
             self.reserved_cash += approval.qty * bar.close
 
     def _refuse(self, refusal: Refusal) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleece.backtest.memory_store import MemoryStore, _round_half_even
+from fleece.backtest.memory_store import MemoryStore
 from fleece.models import OrderIntent, Refusal, Side, TradingState
 from fleece.state_store import StateStore, StateStoreError
 
@@ -100,6 +100,62 @@ def test_refusals_are_counted_by_reason() -> None:
     assert store.refusal_counts() == {"a": 1, "b": 2}
 
 
-@given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
-def test_rounding_is_fractions_half_to_even(numerator: int, denominator: int) -> None:
-    assert _round_half_even(numerator, denominator) == round(Fraction(numerator, denominator))
+def test_both_stores_refuse_to_send_an_intent_the_broker_has() -> None:
+    with tempfile.TemporaryDirectory() as tmp, StateStore(Path(tmp) / "t.db") as sqlite:
+        for store in (sqlite, MemoryStore()):
+            store.add_intent(intent("a"))
+            store.mark_submit_attempt("a", T0)
+            store.set_intent_status("a", "accepted", broker_order_id="o-a", now=T0)
+
+            with pytest.raises(StateStoreError, match="cannot go from accepted to submitted"):
+                store.mark_submit_attempt("a", T0)
+            with pytest.raises(StateStoreError, match="cannot go from accepted to new"):
+                store.set_intent_status("a", "new", now=T0)
+
+
+Report = tuple[str, int, int, float]  # client_order_id, order qty, cumulative qty, average
+
+
+@st.composite
+def cumulative_reports(draw: st.DrawFn) -> list[Report]:
+    """Orders' cumulative fill reports as a broker gives them: interleaved, repeated, stale."""
+    reports: list[Report] = []
+    executions = st.lists(
+        st.tuples(st.integers(1, 300), st.integers(1, 5_000_000)), min_size=1, max_size=4
+    )
+    for n, fills in enumerate(draw(st.lists(executions, min_size=1, max_size=3))):
+        qty = sum(q for q, _ in fills) + draw(st.integers(0, 20))  # some never fill completely
+        states: list[tuple[int, float]] = []
+        cumulative = paid = 0
+        for q, ticks in fills:
+            cumulative += q
+            paid += q * ticks
+            # Sometimes the broker's average is rounded to 4 decimals, sometimes not.
+            average = paid / cumulative / 10_000
+            states.append((cumulative, draw(st.sampled_from([average, round(average, 4)]))))
+        reads = draw(st.lists(st.sampled_from(states), min_size=1, max_size=8))
+        reports += [(f"o{n}", qty, c, avg) for c, avg in reads]
+    return draw(st.permutations(reports))
+
+
+def replay(store: MemoryStore | StateStore, reports: list[Report]) -> list[object]:
+    """Record ``reports`` on ``store``; every fill it returns, then every intent's state."""
+    for cid, qty, _, _ in reports:
+        if store.get_intent(cid) is None:
+            store.add_intent(intent(cid, qty=qty))
+    written: list[object] = [
+        store.record_fill(cid, f"b-{cid}", "SPY", Side.BUY, cumulative, average, T0)
+        for cid, _, cumulative, average in reports
+    ]
+    return written + [
+        (r.client_order_id, r.status, r.filled_qty, r.filled_avg_price) for r in store.all_intents()
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(cumulative_reports())
+def test_both_stores_record_the_same_trades_for_the_same_reports(reports: list[Report]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, StateStore(Path(tmp) / "t.db") as sqlite:
+        expected = replay(sqlite, reports)
+
+    assert replay(MemoryStore(), reports) == expected

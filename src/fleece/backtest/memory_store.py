@@ -6,7 +6,8 @@ of thousands of decisions in seconds. :class:`MemoryStore` keeps the same record
 lists and answers the calls the trader and the order manager make (the
 :class:`~fleece.trader.TraderStore` protocol) with the same semantics as
 :class:`~fleece.state_store.StateStore`: idempotent intents, fills recorded from cumulative
-broker reports in whole ticks, per-session counters, the persisted safety state.
+broker reports in whole ticks, per-session counters, the persisted safety state. The rules of
+an intent's life (statuses, transitions, fill arithmetic) are both stores' :mod:`fleece.intents`.
 """
 
 from __future__ import annotations
@@ -14,62 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from fleece.models import TICKS_PER_DOLLAR, Fill, OrderIntent, Refusal, Side, TradingState, to_ticks
-from fleece.state_store import UNFINISHED_STATUSES, IntentRecord, IntentStatus, StateStoreError
-
-_UNFINISHED = frozenset(UNFINISHED_STATUSES)
-
-
-def _round_half_even(numerator: int, denominator: int) -> int:
-    """``round(Fraction(numerator, denominator))`` (ties to even), without a Fraction."""
-    if denominator < 0:
-        numerator, denominator = -numerator, -denominator
-    floor, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice < denominator or (twice == denominator and floor % 2 == 0):
-        return floor
-    return floor + 1
-
-
-@dataclass(slots=True)
-class _Intent:
-    """An intent's row, mutable (IntentRecord copies are made only when someone reads)."""
-
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    signal_timestamp: datetime
-    created_at: datetime
-    updated_at: datetime
-    status: IntentStatus
-    dry_run: bool
-    broker_order_id: str | None = None
-    filled_qty: int = 0
-    filled_avg_price: float | None = None
-    last_error: str | None = None
-    submit_attempts: int = 0
-    fills: list[Fill] = field(default_factory=list)
-
-    def record(self) -> IntentRecord:
-        return IntentRecord(
-            client_order_id=self.client_order_id,
-            strategy=self.strategy,
-            symbol=self.symbol,
-            side=self.side,
-            qty=self.qty,
-            signal_timestamp=self.signal_timestamp,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            status=self.status,
-            broker_order_id=self.broker_order_id,
-            filled_qty=self.filled_qty,
-            filled_avg_price=self.filled_avg_price,
-            dry_run=self.dry_run,
-            last_error=self.last_error,
-            submit_attempts=self.submit_attempts,
-        )
+from fleece.intents import (
+    IntentError,
+    IntentProgress,
+    IntentRecord,
+    IntentStatus,
+    fill_increment,
+    is_open,
+    written,
+)
+from fleece.models import Fill, OrderIntent, Refusal, Side, TradingState
+from fleece.state_store import StateStoreError
 
 
 @dataclass
@@ -84,7 +40,8 @@ class MemoryStore:
     fills: list[Fill] = field(default_factory=list)
     _refusals: list[Refusal] = field(default_factory=list)
     trading_states: list[tuple[datetime, TradingState, str]] = field(default_factory=list)
-    _intents: dict[str, _Intent] = field(default_factory=dict)
+    _intents: dict[str, tuple[OrderIntent, IntentProgress]] = field(default_factory=dict)
+    _fills_of: dict[str, list[Fill]] = field(default_factory=dict)
     _unfinished: dict[str, None] = field(default_factory=dict)
     _counters: dict[date, int] = field(default_factory=dict)
     _kill_switch: tuple[bool, str] = (False, "")
@@ -93,7 +50,10 @@ class MemoryStore:
 
     # -- intents -------------------------------------------------------------------------------
     def add_intent(
-        self, intent: OrderIntent, status: IntentStatus | str = "new", count_on: date | None = None
+        self,
+        intent: OrderIntent,
+        status: IntentStatus | str = IntentStatus.NEW,
+        count_on: date | None = None,
     ) -> bool:
         """Write ``intent``; False (and nothing changed) if its client_order_id exists.
 
@@ -103,47 +63,38 @@ class MemoryStore:
             return False
         if count_on is not None:
             self.increment_trades_submitted(count_on)
-        row = _Intent(
-            client_order_id=intent.client_order_id,
-            strategy=intent.strategy,
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            signal_timestamp=intent.signal_timestamp,
-            created_at=intent.created_at,
-            updated_at=intent.created_at,
-            status=IntentStatus(status),
-            dry_run=intent.dry_run,
-        )
-        self._intents[intent.client_order_id] = row
-        self._track(row)
+        progress = written(intent, IntentStatus(status))
+        self._intents[intent.client_order_id] = (intent, progress)
+        self._fills_of[intent.client_order_id] = []
+        self._track(intent.client_order_id, progress)
         return True
 
-    def _get(self, cid: str) -> _Intent:
+    def _get(self, cid: str) -> tuple[OrderIntent, IntentProgress]:
         row = self._intents.get(cid)
         if row is None:
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
-    def _track(self, row: _Intent) -> None:
-        if row.status in _UNFINISHED:
-            self._unfinished[row.client_order_id] = None
+    def _track(self, cid: str, progress: IntentProgress) -> None:
+        if is_open(progress.status):
+            self._unfinished[cid] = None
         else:
-            self._unfinished.pop(row.client_order_id, None)
+            self._unfinished.pop(cid, None)
 
     def get_intent(self, cid: str) -> IntentRecord | None:
         """The intent with client_order_id ``cid``, or None."""
         row = self._intents.get(cid)
-        return row.record() if row is not None else None
+        return IntentRecord.of(*row) if row is not None else None
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
-        row = self._get(cid)
-        row.status = IntentStatus.SUBMITTED
-        row.updated_at = now
-        row.submit_attempts += 1
-        self._track(row)
-        return row.submit_attempts
+        _, progress = self._get(cid)
+        try:
+            attempts = progress.send_attempted(now)
+        except IntentError as exc:
+            raise StateStoreError(f"{cid!r}: {exc}") from exc
+        self._track(cid, progress)
+        return attempts
 
     def set_intent_status(
         self,
@@ -155,25 +106,23 @@ class MemoryStore:
         now: datetime,
     ) -> None:
         """Set an intent's status; a given broker_order_id or error is recorded too."""
-        row = self._get(cid)
-        row.status = IntentStatus(status)
-        row.updated_at = now
-        if broker_order_id is not None:
-            row.broker_order_id = broker_order_id
-        if error is not None:
-            row.last_error = error
-        self._track(row)
+        target = IntentStatus(status)
+        _, progress = self._get(cid)
+        try:
+            progress.move(target, now, broker_order_id, error)
+        except IntentError as exc:
+            raise StateStoreError(f"{cid!r}: {exc}") from exc
+        self._track(cid, progress)
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""
-        rows = [self._intents[cid] for cid in self._unfinished]
-        rows.sort(key=lambda r: (r.created_at, r.client_order_id))
-        return [r.record() for r in rows]
+        rows = [IntentRecord.of(*self._intents[cid]) for cid in self._unfinished]
+        return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     def all_intents(self) -> list[IntentRecord]:
         """Every intent, oldest first."""
-        rows = sorted(self._intents.values(), key=lambda r: (r.created_at, r.client_order_id))
-        return [r.record() for r in rows]
+        rows = [IntentRecord.of(*row) for row in self._intents.values()]
+        return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     # -- fills ---------------------------------------------------------------------------------
     def record_fill(  # noqa: PLR0917 (StateStore's positional API)
@@ -188,34 +137,27 @@ class MemoryStore:
     ) -> Fill | None:
         """Record a cumulative fill report as one new fill (see ``StateStore.record_fill``).
 
-        The new fill's quantity is the increment over what is recorded, and its price (whole
-        ticks) makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
+        The same rule as the state store's (:func:`fleece.intents.fill_increment`): the new
+        fill's quantity is the increment over what is recorded, and its price (whole ticks)
+        makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
         """
-        row = self._get(cid)
-        increment = cumulative_qty - sum(f.qty for f in row.fills)
-        if increment <= 0:
+        intent, progress = self._get(cid)
+        recorded = self._fills_of[cid]
+        try:
+            new = fill_increment(
+                ((f.qty, f.price) for f in recorded), cumulative_qty, cumulative_avg_price
+            )
+        except IntentError as exc:
+            raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
+        if new is None:
             return None
-        recorded_ticks = sum(f.qty * to_ticks(f.price) for f in row.fills)
-        # The state store's arithmetic (round(Fraction(...)), half to even), in plain integers.
-        numerator, denominator = cumulative_avg_price.as_integer_ratio()
-        total_ticks = _round_half_even(numerator * cumulative_qty * TICKS_PER_DOLLAR, denominator)
-        price_ticks = _round_half_even(total_ticks - recorded_ticks, increment)
-        if price_ticks <= 0:
-            raise StateStoreError(f"fill report for {cid!r} implies a non-positive price")
-        fill = Fill(
-            cid, broker_order_id, symbol, side, increment, price_ticks / TICKS_PER_DOLLAR, timestamp
-        )
+        fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, timestamp)
         self.fills.append(fill)
-        row.fills.append(fill)
-        if cumulative_qty >= row.qty:
-            row.status = IntentStatus.FILLED
-        elif row.status not in (IntentStatus.CANCELED, IntentStatus.EXPIRED):
-            row.status = IntentStatus.PARTIALLY_FILLED
-        row.filled_qty = cumulative_qty
-        row.filled_avg_price = cumulative_avg_price
-        row.broker_order_id = row.broker_order_id or broker_order_id
-        row.updated_at = timestamp
-        self._track(row)
+        recorded.append(fill)
+        progress.filled(
+            intent.qty, cumulative_qty, cumulative_avg_price, broker_order_id, timestamp
+        )
+        self._track(cid, progress)
         return fill
 
     # -- refusals, safety state, counters -------------------------------------------------------

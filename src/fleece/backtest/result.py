@@ -11,10 +11,10 @@ from typing import Literal, Protocol
 from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
 from fleece.calendar import Session
+from fleece.intents import IntentRecord
 from fleece.models import Fill, Refusal
 from fleece.protection import OFF, Protection
 from fleece.risk_manager import RiskLimits
-from fleece.state_store import IntentRecord
 from fleece.strategy.registry import StrategySpec, resolve
 from fleece.trader import TraderStore
 
