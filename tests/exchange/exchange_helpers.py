@@ -63,6 +63,17 @@ def flat_bars(symbol: str, start: str, count: int, price: float, day: date = DAY
     return bars
 
 
+def scripted(
+    symbol: str, start: str, rows: Sequence[tuple[float, float, float, float]], day: date = DAY
+) -> list[Bar]:
+    """Consecutive minute bars from ``start`` (New York), one per ``(open, high, low, close)``."""
+    first = ny(start, day)
+    return [
+        Bar(symbol, first + timedelta(minutes=i), o, h, l, c, 1_000)
+        for i, (o, h, l, c) in enumerate(rows)  # noqa: E741
+    ]
+
+
 def engine_over(
     bars: Mapping[str, Sequence[Bar]],
     start: datetime,

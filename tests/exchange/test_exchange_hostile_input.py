@@ -192,7 +192,8 @@ def test_a_body_at_alpacas_depth_still_reaches_the_exchange(http: httpx.Client) 
 
     answer = http.post("/v2/orders", json=bracket)
 
-    assert "not supported" in alpaca_error(answer, 422)["message"]
+    # The exchange itself read the nested leg (and asks for the missing one).
+    assert "stop_loss.stop_price" in alpaca_error(answer, 422)["message"]
 
 
 @pytest.mark.parametrize(

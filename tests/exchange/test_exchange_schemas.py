@@ -125,9 +125,37 @@ def _collect(served: Served) -> dict[str, tuple[Draft7Validator, Any]]:
     answers["cancelled order"] = (validator(TRADING, "Order"), cancelled[0]["body"])
     liquidated = http.delete("/v2/positions").json()
     answers["close all (207)"] = (array_of(TRADING, "PositionClosedReponse"), liquidated)
+    answers |= _protective_orders(http, order, market)
     served.exchange.limiter.exhaust("trading")
     answers["error 429"] = (error, http.get("/v2/account").json())
     return answers
+
+
+def _protective_orders(
+    http: httpx.Client, order: Any, market: dict[str, Any]
+) -> dict[str, tuple[Draft7Validator, Any]]:
+    """Stops, a trailing stop (hwm), a replacement and the order classes (legs), on a flat book."""
+    schema = validator(TRADING, "Order")
+    legs = {"take_profit": {"limit_price": "400"}, "stop_loss": {"stop_price": "100"}}
+    bracket = order(market | {"symbol": "IBM", "order_class": "bracket", **legs})
+    entry = order(market)  # SPY long again (the book was flattened), filled at the next request
+    assert http.get(f"/v2/orders/{entry['id']}").json()["status"] == "filled"
+    exits = {"side": "sell", "qty": "2", "time_in_force": "gtc"}
+    stop = order(market | exits | {"type": "stop", "stop_price": "100"})
+    trailing = order(market | exits | {"type": "trailing_stop", "trail_percent": "1"})
+    replacing = http.patch(f"/v2/orders/{trailing['id']}", json={"trail": "2"}).json()
+    replaced = http.get(f"/v2/orders/{trailing['id']}").json()
+    oco = order(market | exits | {"type": "limit", "order_class": "oco", **legs})
+    nested = http.get("/v2/orders", params={"status": "open", "nested": "true"}).json()
+    return {
+        "order (bracket with held legs)": (schema, bracket),
+        "order (stop)": (schema, stop),
+        "order (trailing stop)": (schema, trailing),
+        "order (replacing)": (schema, replacing),
+        "order (replaced)": (schema, replaced),
+        "order (oco with legs)": (schema, oco),
+        "orders (nested)": (array_of(TRADING, "Order"), nested),
+    }
 
 
 SEEN_HEADERS: list[tuple[str, int, dict[str, str]]] = []
@@ -174,6 +202,13 @@ NAMES = [
     "cancel all (207)",
     "cancelled order",
     "close all (207)",
+    "order (bracket with held legs)",
+    "order (stop)",
+    "order (trailing stop)",
+    "order (replacing)",
+    "order (replaced)",
+    "order (oco with legs)",
+    "orders (nested)",
 ]
 
 
@@ -203,6 +238,31 @@ def test_every_authorised_answer_carries_the_rate_limit_headers_as_integers(
     for headers in checked:
         values = {name: headers.get(name.lower()) for name in RATE_LIMIT_HEADERS}
         assert all(v is not None and v.isdigit() for v in values.values()), values
+
+
+def test_orders_with_legs_stops_and_trails_say_what_alpaca_says(
+    answers: dict[str, Any],
+) -> None:
+    bracket = answers["order (bracket with held legs)"][1]
+    trailing = answers["order (trailing stop)"][1]
+    replacing, replaced = answers["order (replacing)"][1], answers["order (replaced)"][1]
+
+    assert bracket["order_class"] == "bracket"
+    assert [(leg["type"], leg["status"], leg["legs"]) for leg in bracket["legs"]] == [
+        ("limit", "held", None),
+        ("stop", "held", None),
+    ]
+    assert (trailing["type"], trailing["trail_percent"]) == ("trailing_stop", "1")
+    assert trailing["hwm"] is not None and trailing["stop_price"] is not None
+    assert (replaced["status"], replaced["replaced_by"]) == ("replaced", replacing["id"])
+    assert replacing["replaces"] == replaced["id"]
+    # Newest first; the legs are under their primary order, not listed on their own.
+    assert [o["order_class"] for o in answers["orders (nested)"][1]] == [
+        "oco",
+        "simple",
+        "simple",
+        "bracket",
+    ]
 
 
 def test_the_margin_account_and_the_short_position_say_what_alpaca_says(

@@ -23,7 +23,6 @@ from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
-    StopOrderRequest,
 )
 from exchange_helpers import KEY, Served, fixture_bars
 
@@ -259,11 +258,13 @@ def test_selling_more_than_held_is_403(served: Served) -> None:
         buy("SPY", 1.5),
         MarketOrderRequest(symbol="SPY", notional=100, side=OrderSide.BUY, time_in_force="day"),
         MarketOrderRequest(symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force="ioc"),
-        StopOrderRequest(symbol="SPY", qty=1, side="buy", time_in_force="day", stop_price=200),
+        LimitOrderRequest(
+            symbol="SPY", qty=1, side="buy", time_in_force="day", limit_price=1, extended_hours=True
+        ),
         LimitOrderRequest(symbol="SPY", qty=1, side="buy", time_in_force="day", limit_price=1.001),
         buy("SPY", 1, client_order_id="x" * 129),
     ],
-    ids=["unknown-symbol", "fractional", "notional", "ioc", "stop", "sub-penny", "long-id"],
+    ids=["unknown-symbol", "fractional", "notional", "ioc", "extended", "sub-penny", "long-id"],
 )
 def test_orders_the_exchange_cannot_fill_are_422(served: Served, request_: Any) -> None:
     error = api_error(lambda: served.trading.submit_order(request_))

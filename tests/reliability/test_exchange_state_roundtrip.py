@@ -1,11 +1,12 @@
 """Specification of the state file's round trip: whatever the session, the whole engine comes back.
 
 Hypothesis plays random sessions (market and limit orders, day and good-till-cancelled, buys and
-sells, refusals, cancels, partial fills, session closes, request and fault counters), saves the
-exchange, restores a fresh one from the file, and compares EVERYTHING the two hold: every
-attribute of the engine reached by walking the objects themselves (not through the file's codec),
-the pending-event heap, the id generator's position, the tie-break sequence, the counters. Then
-both play on with the same requests and must stay identical.
+sells, stops, trailing stops, brackets with held legs, OCO exits, refusals, cancels, partial
+fills, session closes, request and fault counters), saves the exchange, restores a fresh one from
+the file, and compares EVERYTHING the two hold: every attribute of the engine reached by walking
+the objects themselves (not through the file's codec), the pending-event heap, the id
+generator's position, the tie-break sequence, the counters. Then both play on with the same
+requests and must stay identical.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from fleece.clock import ScaledClock
 from fleece.exchange import SimExchange
 from fleece.exchange.faults import FaultInjector, FaultPlan
 from fleece.exchange.market import BarStore
-from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, TimeInForce
+from fleece.exchange.orders import (
+    ExchangeError,
+    ExitLegs,
+    OrderClass,
+    OrderRequest,
+    OrderType,
+    TimeInForce,
+)
 from fleece.exchange.state_file import StateFile
 from fleece.models import Side
 
@@ -47,8 +55,15 @@ orders = st.tuples(
     st.sampled_from([None, 0.97, 0.999, 1.0, 1.02]),
     st.sampled_from(["day", "gtc"]),
 )
+protective = st.tuples(
+    st.just("protect"),
+    st.sampled_from(SYMBOLS),
+    st.sampled_from(["stop", "trailing", "bracket", "oco"]),
+    st.integers(1, 20),
+)
 steps = st.one_of(
     orders,
+    protective,
     st.tuples(st.just("advance"), st.sampled_from([0.5, 1, 3, 17, 240, 900])),
     orders,
     st.tuples(st.just("cancel"), st.integers(0, 50)),
@@ -79,8 +94,50 @@ def play(exchange: SimExchange, faults: FaultInjector | None, session: list[Any]
                 with suppress(ExchangeError):
                     if orders:
                         exchange.engine.cancel(orders[step[1] % len(orders)].id)
+        elif kind == "protect":
+            protect(exchange, step, f"{tag}-{n}")
         else:
             submit(exchange, faults, step, f"{tag}-{n}")
+
+
+def protect(exchange: SimExchange, step: Any, cid: str) -> None:
+    """A stop, trailing stop, bracket or OCO a few per cent around the symbol's price."""
+    _, symbol, kind, qty = step
+    with exchange.synced() as now:
+        mark = exchange.engine.mark(symbol, now) or BARS[symbol][0].open
+    low, high = round(mark * 0.99, 2), round(mark * 1.01, 2)
+    legs = ExitLegs(take_profit=high, stop_price=low)
+    sell, gtc = Side.SELL, TimeInForce.GTC
+    requests = {
+        "stop": OrderRequest(symbol, qty, sell, OrderType.STOP, gtc, None, cid, stop_price=low),
+        "trailing": OrderRequest(
+            symbol, qty, sell, OrderType.TRAILING_STOP, gtc, None, cid, trail_percent=0.5
+        ),
+        "bracket": OrderRequest(
+            symbol,
+            qty,
+            Side.BUY,
+            OrderType.MARKET,
+            gtc,
+            None,
+            cid,
+            order_class=OrderClass.BRACKET,
+            legs=legs,
+        ),
+        "oco": OrderRequest(
+            symbol,
+            qty,
+            sell,
+            OrderType.LIMIT,
+            gtc,
+            high,
+            cid,
+            order_class=OrderClass.OCO,
+            legs=legs,
+        ),
+    }
+    with suppress(ExchangeError):
+        exchange.submit(requests[kind])
 
 
 def submit(exchange: SimExchange, faults: FaultInjector | None, step: Any, cid: str) -> None:
@@ -187,6 +244,9 @@ SCRIPTED_BEFORE: list[Any] = [
     ("read", "GET /v2/account"),
     ("advance", 400),
     ("order", "AAPL", "buy", 3, 0.999, "gtc"),
+    ("protect", "SPY", "bracket", 4),
+    ("protect", "AAPL", "trailing", 2),
+    ("protect", "TSLA", "oco", 3),
     ("advance", 1070),
     ("order", "SPY", "buy", 2, None, "day"),
 ]

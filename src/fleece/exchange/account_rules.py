@@ -4,13 +4,14 @@ In the order they are checked (the first one broken is the answer):
 
 1. **Asset.** An asset the exchange does not list: 422 ``asset "X" not found``; an inactive one:
    422 ``asset X is not active``.
-2. **Wash trade.** An order while an opposite-side order of the same symbol is open: 403, code
-   40310000, ``potential wash trade detected. use complex orders`` (Alpaca's own words; cancel
-   the open order first, or use a bracket/OCO order, which the exchange does not serve).
+2. **Wash trade.** An order while an opposite-side order of the same symbol is open (a held
+   bracket leg included): 403, code 40310000, ``potential wash trade detected. use complex
+   orders`` (Alpaca's own words; cancel the open order first, or use a bracket/OCO/OTO order,
+   whose own legs never refuse each other: :mod:`fleece.exchange.order_classes`).
 3. **Quantity.** A position is never taken across zero by one order: selling more than a long
    position's free shares, or buying more than a short position's uncovered shares, is 403
    ``insufficient qty available for order (requested: N, available: M)``. Shares held by open
-   orders of the same side are not free.
+   orders of the same side are not free (an OCO group holds them once; a held leg, nothing).
 4. **Shorting.** Selling with no long position opens (or adds to) a short: only on a margin
    account (equity of at least $2,000: otherwise 403 ``account is not allowed to short``) and
    for a shortable asset (403 ``asset X is not shortable``).
@@ -23,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from fleece.exchange.order_classes import group_key
 from fleece.exchange.orders import (
     OrderRequest,
+    OrderStatus,
     SimOrder,
     forbidden,
     invalid,
@@ -68,6 +71,17 @@ def check_wash_trade(request: OrderRequest, open_orders: Iterable[SimOrder]) -> 
             raise wash_trade()
 
 
+def working_qty(open_orders: Iterable[SimOrder], symbol: str, side: Side) -> int:
+    """Shares the open ``side`` orders of ``symbol`` may still trade: each exit group once (its
+    largest remainder), held legs not at all."""
+    groups: dict[str, int] = {}
+    for o in open_orders:
+        if o.symbol == symbol and o.side is side and o.status is not OrderStatus.HELD:
+            key = group_key(o)
+            groups[key] = max(groups.get(key, 0), o.remaining)
+    return sum(groups.values())
+
+
 def free_qty(held: int, side: Side, open_orders: Iterable[SimOrder], symbol: str) -> int:
     """Shares of a position an order of ``side`` may close: not held by open same-side orders.
 
@@ -77,10 +91,7 @@ def free_qty(held: int, side: Side, open_orders: Iterable[SimOrder], symbol: str
     closing = (held > 0 and side is Side.SELL) or (held < 0 and side is Side.BUY)
     if not closing:
         return 0
-    working = sum(
-        o.qty - o.filled_qty for o in open_orders if o.symbol == symbol and o.side is side
-    )
-    return max(0, abs(held) - working)
+    return max(0, abs(held) - working_qty(open_orders, symbol, side))
 
 
 def check_position(

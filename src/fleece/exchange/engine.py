@@ -12,16 +12,19 @@ Fill rules (the backtest reuses them, so they are the contract):
 
 - Only regular-session bars fill orders; an order may fill on the first regular bar of its symbol
   starting at or after its submission time floored to the minute (``eligible_from``).
-- Market order: fills at that bar's OPEN, at the instant the bar starts, plus slippage
-  (``slippage_bps``: a buy pays more, a sell receives less; rounded to 4 decimals).
-- Limit order, bar by bar: at the bar's start, if the open is at or through the limit it fills at
-  the open; otherwise at the bar's close, if the bar traded through the limit (buy: low <= limit;
-  sell: high >= limit) it fills at the limit. Equivalently the price is ``min(limit, open)`` for a
-  buy and ``max(limit, open)`` for a sell. No slippage on limit fills.
+- Each bar is judged at its open and at its close by the price rules of
+  :mod:`fleece.exchange.matching` (market, limit, stop, stop-limit, trailing stop, gaps through
+  a stop). Market fills and triggered stops pay the slippage (``slippage_bps``: a buy pays more,
+  a sell receives less; rounded to 4 decimals); limit fills do not.
+- At one instant, stops are judged before limits at a bar's close (when one bar reaches both
+  legs of a bracket, the stop fills), a bar's close before the session closes, both before an
+  order is routed, and routing before the next bar opens.
 - Day orders still open at their session's close expire; an order submitted while the market is
   closed belongs to the next session. Orders fill whole, unless a :class:`FillSplit` (paper-like
   partial fills, :mod:`fleece.exchange.partial_fills`, or fault injection) says otherwise: then
   the rest fills on the order's next eligible bar.
+- Bracket, OCO and OTO orders (held legs, one-cancels-other) follow
+  :mod:`fleece.exchange.order_classes`; ``PATCH /v2/orders/{id}`` is :meth:`Engine.replace`.
 
 The rules an order meets before it is accepted (wash trades, quantities, shorting, buying power)
 live in :mod:`fleece.exchange.account_rules`; the money side (cash, positions, marks, equity to
@@ -34,34 +37,43 @@ import heapq
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-from fleece.calendar import ONE_MINUTE, MarketCalendar
-from fleece.exchange.account_rules import AssetLookup, check_asset, check_position, check_wash_trade
-from fleece.exchange.ledger import AccountView, Ledger, PositionView, cents_of
+from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
+from fleece.exchange import matching, order_classes
+from fleece.exchange.account_rules import (
+    AssetLookup,
+    check_asset,
+    check_position,
+    check_wash_trade,
+)
+from fleece.exchange.engine_book import Book, previous_close
+from fleece.exchange.ledger import Ledger, cents_of
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import (
     CODE_UNPROCESSABLE,
-    MAX_CLIENT_ORDER_ID,
     ExchangeError,
     IdSource,
     OrderRequest,
     OrderStatus,
     OrderType,
+    ReplaceRequest,
     SimOrder,
     TimeInForce,
     forbidden,
     invalid,
     not_found,
 )
+from fleece.exchange.replacing import replaced_order
 from fleece.models import Bar, Side, to_ticks
 
 _TICK = Decimal("0.0001")
-# Event phases at one instant: a bar's close is judged before the session closes, both before an
-# order is routed, and routing before the next bar opens.
-_BAR_CLOSE, _SESSION_CLOSE, _ROUTE, _BAR_OPEN = 0, 1, 2, 3
+# Event phases at one instant: stops are judged at a bar's close before limits (the worse leg of
+# a bracket first), a bar's close before the session closes, both before an order is routed,
+# and routing before the next bar opens.
+_STOP_CLOSE, _BAR_CLOSE, _SESSION_CLOSE, _ROUTE, _BAR_OPEN = 0, 1, 2, 3, 4
 _Event = tuple[datetime, int, int, str, str, Bar | None]
 
 
@@ -73,7 +85,7 @@ class FillSplit(Protocol):
         ...
 
 
-class Engine:
+class Engine(Book):
     """Orders, fills and the cash account of one simulated account.
 
     The engine has no clock: drive it with :meth:`advance_to` (the exchange calls it with the
@@ -91,18 +103,11 @@ class Engine:
             active and shortable.
     """
 
-    # Every attribute, declared here: the state file saves and restores each by its type
-    # (fleece.exchange.typed_json), and refuses to save one that is not declared.
-    _store: BarStore
+    # Every attribute, declared here or in Book: the state file saves and restores each by its
+    # type (fleece.exchange.typed_json), and refuses to save one that is not declared.
     _calendar: MarketCalendar
     _slip: Decimal
-    _ids: IdSource
-    _now: datetime
-    _ledger: Ledger
     _next_close: datetime
-    _orders: dict[str, SimOrder]
-    _by_client: dict[str, str]
-    _open: dict[str, None]
     _events: list[_Event]
     _seq: Iterator[int]
     _assets: AssetLookup | None
@@ -125,7 +130,7 @@ class Engine:
         self._slip = Decimal(str(slippage_bps)) / 10_000
         self._ids = ids
         self._now = start
-        self._ledger = Ledger(store, cash_cents, _previous_close(calendar, start))
+        self._ledger = Ledger(store, cash_cents, previous_close(calendar, start))
         self._next_close = calendar.next_close(start)
         self._orders: dict[str, SimOrder] = {}
         self._by_client: dict[str, str] = {}
@@ -136,11 +141,6 @@ class Engine:
         # Fault injection's hook, and paper-like partial fills: the smaller answer wins.
         self.fill_split: FillSplit | None = None
         self.partial_fills: FillSplit | None = None
-
-    @property
-    def now(self) -> datetime:
-        """The instant the engine has processed up to."""
-        return self._now
 
     # ---------------------------------------------------------------- time
 
@@ -171,21 +171,19 @@ class Engine:
     def submit(self, request: OrderRequest) -> SimOrder:
         """Accept ``request`` at the engine's current time, or raise :class:`ExchangeError`.
 
-        The answer is the order as accepted (``pending_new`` or ``accepted``, nothing filled);
-        it is routed and filled by later calls of :meth:`advance_to`, the earliest at this very
-        instant.
+        The answer is the order as accepted (``pending_new`` or ``accepted``, nothing filled),
+        with its legs for a bracket, OCO or OTO order (:meth:`legs_of`); it is routed and filled
+        by later calls of :meth:`advance_to`, the earliest at this very instant.
         """
         now = self._now
         check_asset(request.symbol, self._store.has(request.symbol), self._assets)
-        client_id = request.client_order_id or self._ids.next_id()
-        if len(client_id) > MAX_CLIENT_ORDER_ID:
-            raise invalid(f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID} characters")
-        if client_id in self._by_client:
-            raise invalid("client_order_id must be unique")
+        client_id = self._new_client_id(request.client_order_id)
         check_wash_trade(request, self._open_orders())
+        order_classes.check_class(request, self._ledger.held(request.symbol))
         eligible = now.replace(second=0, microsecond=0)
         session = self._calendar.next_session(now)
         reserved = self._check_affordable(request, eligible)
+        order_classes.check_leg_prices(request, self._base_price(request, eligible))
         in_session = session.open <= now
         order = SimOrder(
             id=self._ids.next_id(),
@@ -202,57 +200,66 @@ class Engine:
             reserved_cents=reserved,
             status=OrderStatus.PENDING_NEW if in_session else OrderStatus.ACCEPTED,
             updated_at=now,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            order_class=request.order_class,
         )
+        if order.type is OrderType.TRAILING_STOP:
+            mark = self._ledger.mark(order.symbol, now)
+            order = matching.with_mark(order, mark) if mark is not None else order
+        legs = order_classes.leg_orders(order, request.legs, self._ids)
+        order = replace(order, legs=tuple(leg.id for leg in legs))
+        for each in (order, *legs):
+            self._place(each, session, in_session)
+        return order
+
+    def _place(self, order: SimOrder, session: Session, in_session: bool) -> None:
+        """Book a new order and schedule its routing, expiry and first bar."""
         self._orders[order.id] = order
-        self._by_client[client_id] = order.id
+        self._by_client[order.client_order_id] = order.id
         self._open[order.id] = None
-        self._push(now if in_session else session.open, _ROUTE, "route", order.id, None)
+        if order.status is not OrderStatus.HELD:
+            self._push(self._now if in_session else session.open, _ROUTE, "route", order.id, None)
+            self._schedule_bar(order, order.eligible_from)
         if order.expires_at is not None:
             self._push(order.expires_at, _SESSION_CLOSE, "expire", order.id, None)
-        self._schedule_bar(order, eligible)
-        return order
 
     def _route(self, order: SimOrder) -> None:
         if order.status in (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED):
             self._orders[order.id] = replace(order, status=OrderStatus.NEW, updated_at=self._now)
 
-    def _check_affordable(self, request: OrderRequest, eligible: datetime) -> int:
-        """The buying power ``request`` holds once accepted (0 when it closes a position)."""
+    def _check_affordable(
+        self, request: OrderRequest, eligible: datetime, aside: SimOrder | None = None
+    ) -> int:
+        """The buying power ``request`` holds once accepted (0 when it closes a position).
+
+        ``aside``: an order being replaced by ``request``, whose holds do not count.
+        """
+        others = [o for o in self._open_orders() if aside is None or o.id != aside.id]
         account = self.account()
         adds = check_position(
             request,
             self._ledger.held(request.symbol),
-            self._open_orders(),
+            others,
             shorting_enabled=account.shorting_enabled,
             assets=self._assets,
         )
         if not adds:
             return 0
-        if request.limit_price is not None:
-            estimate = Decimal(str(request.limit_price))
+        price = request.limit_price or request.stop_price
+        if price is not None:
+            estimate = Decimal(str(price))
         else:
-            price = self._ledger.mark(request.symbol, self._now)
-            if price is None:  # no bar has closed yet: the order's own bar is the only price
-                bar = self._store.next_regular(request.symbol, eligible)
-                if bar is None:
-                    raise invalid(f"no price available for {request.symbol}")
-                price = bar.open
-            estimate = self._slipped(price, request.side)
+            market = self._price_now(request.symbol, eligible)
+            if market is None:
+                raise invalid(f"no price available for {request.symbol}")
+            estimate = self._slipped(market, request.side)
         reserved = cents_of(to_ticks(float(estimate)), request.qty)
-        if reserved > account.buying_power_cents:
+        available = account.buying_power_cents + (aside.reserved_cents if aside else 0)
+        if reserved > available:
             raise forbidden("insufficient buying power")
         return reserved
-
-    def _free_qty(self, symbol: str) -> int:
-        """A position's quantity less what open orders closing it hold (signed like the qty)."""
-        held = self._ledger.held(symbol)
-        closing = Side.SELL if held > 0 else Side.BUY
-        working = sum(
-            o.qty - o.filled_qty
-            for o in self._open_orders()
-            if o.symbol == symbol and o.side is closing
-        )
-        return held - working if held > 0 else held + working
 
     def _schedule_bar(self, order: SimOrder, at: datetime) -> None:
         bar = self._store.next_regular(order.symbol, at)
@@ -263,29 +270,24 @@ class Engine:
         self._push(bar.timestamp, _BAR_OPEN, "open", order.id, bar)
 
     def _on_order_event(self, kind: str, order: SimOrder, bar: Bar | None) -> None:
-        if not order.status.is_open:
-            return  # cancelled or filled since the event was scheduled
+        if not order.status.is_open or order.status is OrderStatus.HELD:
+            return  # cancelled, filled or replaced since the event was scheduled
         if kind == "expire":
             self._finish(replace(order, status=OrderStatus.EXPIRED, expired_at=self._now))
             return
         assert bar is not None
-        limit = order.limit_price
-        if order.type is OrderType.MARKET:
-            self._fill(order, float(self._slipped(bar.open, order.side)))
-        elif kind == "open":
-            assert limit is not None
-            if _crosses(order.side, limit, bar.open, bar.open):
-                self._fill(order, bar.open)
-            else:
-                self._push(bar.timestamp + ONE_MINUTE, _BAR_CLOSE, "close", order.id, bar)
-                return
-        else:
-            assert limit is not None
-            if _crosses(order.side, limit, bar.low, bar.high):
-                self._fill(order, limit)
+        judge = matching.at_open if kind == "open" else matching.at_close
+        verdict = judge(order, bar, self._now)
+        self._orders[order.id] = order = verdict.order
+        if verdict.price is None:
+            if verdict.then == matching.CLOSE:
+                phase = _STOP_CLOSE if order.type.is_stop and not order.triggered_at else _BAR_CLOSE
+                self._push(bar.timestamp + ONE_MINUTE, phase, "close", order.id, bar)
             else:
                 self._schedule_bar(order, bar.timestamp + ONE_MINUTE)
-                return
+            return
+        price = float(self._slipped(verdict.price, order.side)) if verdict.market else verdict.price
+        self._fill(order, price)
         if self._orders[order.id].status.is_open:  # partly filled: the rest on a later bar
             self._schedule_bar(self._orders[order.id], bar.timestamp + ONE_MINUTE)
 
@@ -294,8 +296,7 @@ class Engine:
         return (Decimal(str(price)) * factor).quantize(_TICK, rounding=ROUND_HALF_UP)
 
     def _fill(self, order: SimOrder, price: float) -> None:
-        remaining = order.qty - order.filled_qty
-        qty = remaining
+        qty = order.remaining
         for split in (self.fill_split, self.partial_fills):
             if split is not None:
                 qty = max(1, min(qty, split.fill_qty(order)))
@@ -318,28 +319,101 @@ class Engine:
                 else order.reserved_cents * (order.qty - done) // order.qty
             ),
         )
+        if order.filled_qty == 0 and order_classes.is_exit_member(order):
+            self._end_group(order, OrderStatus.CANCELED)  # one cancels the other(s)
         if done == order.qty:
             self._finish(filled)
         else:
             self._orders[order.id] = replace(filled, updated_at=self._now)
 
     def _finish(self, order: SimOrder) -> None:
-        self._orders[order.id] = replace(order, updated_at=self._now)
+        """``order`` reached a final status; its held legs start working or end with it."""
+        self._orders[order.id] = order = replace(order, updated_at=self._now)
         self._open.pop(order.id, None)
+        if order.status is OrderStatus.REPLACED:
+            return  # the legs belong to the replacing order now
+        for leg_id in order.legs:
+            leg = self._orders[leg_id]
+            if leg.status is not OrderStatus.HELD:
+                continue
+            if order.filled_qty > 0:
+                started = order_classes.started(leg, order.filled_qty, self._now)
+                self._orders[leg_id] = started
+                self._schedule_bar(started, started.eligible_from)
+            else:
+                self._finish(replace(leg, status=OrderStatus.CANCELED, canceled_at=self._now))
+
+    def _end_group(self, order: SimOrder, status: OrderStatus) -> None:
+        """End the other open members of ``order``'s exit group with ``status``."""
+        for other_id in order_classes.siblings(order, self._orders):
+            other = self._orders[other_id]
+            if other.status.is_open:
+                self._finish(replace(other, status=status, canceled_at=self._now))
 
     def cancel(self, order_id: str) -> SimOrder:
-        """Cancel an open order; 404 if unknown, 422 if it is already final."""
+        """Cancel an open order (and its exit group); 404 if unknown, 422 if already final."""
         order = self.order(order_id)
         if not order.status.is_open:
             raise ExchangeError(
                 422, CODE_UNPROCESSABLE, f'order is already in "{order.status}" state'
             )
         self._finish(replace(order, status=OrderStatus.CANCELED, canceled_at=self._now))
+        if order_classes.is_exit_member(order):
+            self._end_group(order, OrderStatus.CANCELED)
         return self._orders[order_id]
 
     def cancel_all(self) -> list[SimOrder]:
         """Cancel every open order; return them as cancelled."""
-        return [self.cancel(order_id) for order_id in list(self._open)]
+        return [self.cancel(order_id) for order_id in list(self._open) if order_id in self._open]
+
+    def replace(self, order_id: str, change: ReplaceRequest) -> SimOrder:
+        """Replace an open order (``PATCH /v2/orders/{id}``); return the new order.
+
+        The old order reads ``replaced`` (``replaced_by`` names the new one), the new one takes
+        its place in its class (``replaces`` names the old one) and meets the rules of a new
+        order, the old one's holds set aside. Only a working (``new``) or ``held`` order can be
+        replaced: one ``accepted`` or ``pending_new`` is not yet, a partly filled one is not by
+        this exchange (422).
+        """
+        old = self.order(order_id)
+        if old.status not in (OrderStatus.NEW, OrderStatus.HELD):
+            raise ExchangeError(
+                422, CODE_UNPROCESSABLE, f'order is in "{old.status}" state and cannot be replaced'
+            )
+        request = replaced_order(old, change)
+        client_id = self._new_client_id(change.client_order_id)
+        group = order_classes.class_members(old, self._orders)  # never its own wash trade
+        check_wash_trade(request, (o for o in self._open_orders() if o.id not in group))
+        eligible = self._now.replace(second=0, microsecond=0)
+        held = old.status is OrderStatus.HELD
+        reserved = 0 if held else self._check_affordable(request, eligible, aside=old)
+        session = self._calendar.next_session(self._now)
+        new = replace(
+            old,
+            id=self._ids.next_id(),
+            client_order_id=client_id,
+            qty=request.qty,
+            time_in_force=request.time_in_force,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            submitted_at=self._now,
+            eligible_from=eligible,
+            expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
+            reserved_cents=reserved,
+            status=OrderStatus.HELD if held else OrderStatus.PENDING_NEW,
+            updated_at=self._now,
+            replaces=old.id,
+        )
+        if new.type is OrderType.TRAILING_STOP and new.hwm is not None:
+            new = matching.with_mark(new, new.hwm)
+        self._finish(
+            replace(old, status=OrderStatus.REPLACED, replaced_at=self._now, replaced_by=new.id)
+        )
+        self._relink(old, new.id)
+        self._place(new, session, in_session=True)
+        return self._orders[new.id]
 
     def close_position(
         self, symbol: str, qty: int | None = None, percentage: Decimal | None = None
@@ -364,66 +438,3 @@ class Engine:
             raise invalid("qty must be at least one whole share")
         side = Side.SELL if signed > 0 else Side.BUY
         return self.submit(OrderRequest(symbol, shares, side, OrderType.MARKET, TimeInForce.DAY))
-
-    # ---------------------------------------------------------------- queries
-
-    def order(self, order_id: str) -> SimOrder:
-        """The order with ``order_id``; 404 if unknown."""
-        found = self._orders.get(order_id)
-        if found is None:
-            raise not_found("order not found")
-        return found
-
-    def order_by_client_id(self, client_order_id: str) -> SimOrder:
-        """The order with ``client_order_id``; 404 if unknown."""
-        order_id = self._by_client.get(client_order_id)
-        if order_id is None:
-            raise not_found("order not found")
-        return self._orders[order_id]
-
-    @property
-    def order_count(self) -> int:
-        """How many orders were accepted so far."""
-        return len(self._orders)
-
-    def orders(self) -> Iterator[SimOrder]:
-        """Every order, in submission order."""
-        return iter(self._orders.values())
-
-    def _open_orders(self) -> Iterator[SimOrder]:
-        return (self._orders[order_id] for order_id in self._open)
-
-    def mark(self, symbol: str, at: datetime) -> float | None:
-        """The price ``symbol`` is valued at, at ``at`` (None when nothing is known yet)."""
-        return self._ledger.mark(symbol, at)
-
-    def positions(self) -> list[PositionView]:
-        """Every open position valued now, sorted by symbol."""
-        return [self.position(symbol) for symbol in self._ledger.symbols()]
-
-    def position(self, symbol: str) -> PositionView:
-        """The position in ``symbol`` valued now; 404 if there is none."""
-        view = self._ledger.position(symbol, self._now, self._free_qty(symbol))
-        if view is None:
-            raise not_found("position does not exist")
-        return view
-
-    def account(self) -> AccountView:
-        """Cash, market value, buying power and last equity, now."""
-        return self._ledger.account(self._now, self._reserved())
-
-    def _reserved(self) -> int:
-        # What open orders adding exposure hold is not available again.
-        return sum(o.reserved_cents for o in self._open_orders())
-
-
-def _crosses(side: Side, limit: float, low: float, high: float) -> bool:
-    """True when prices between ``low`` and ``high`` reach a ``side`` limit order's price."""
-    return low <= limit if side is Side.BUY else high >= limit
-
-
-def _previous_close(calendar: MarketCalendar, at: datetime) -> datetime | None:
-    """The close of the last session that ended at or before ``at``."""
-    current = calendar.next_session(at)
-    earlier = calendar.sessions(current.day - timedelta(days=15), current.day - timedelta(days=1))
-    return earlier[-1].close if earlier else None

@@ -30,10 +30,32 @@ MAX_CLIENT_ORDER_ID = 128
 
 
 class OrderType(StrEnum):
-    """The order types the exchange fills."""
+    """The order types the exchange fills (Alpaca's equity types)."""
 
     MARKET = "market"
     LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+    @property
+    def is_stop(self) -> bool:
+        """True for the types that wait for a stop price (stop, stop_limit, trailing_stop)."""
+        return self in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+
+    @property
+    def has_limit(self) -> bool:
+        """True for the types that carry a limit price."""
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+
+class OrderClass(StrEnum):
+    """Alpaca's order classes for equities (``mleg`` is for options only)."""
+
+    SIMPLE = "simple"
+    BRACKET = "bracket"
+    OCO = "oco"
+    OTO = "oto"
 
 
 class TimeInForce(StrEnum):
@@ -48,9 +70,13 @@ class OrderStatus(StrEnum):
 
     A submission is answered ``pending_new`` while the regular session is open and ``accepted``
     while it is closed; the order becomes ``new`` when it is routed (at the next request, or at
-    the next open), then ``partially_filled``/``filled``, ``canceled`` or ``expired``.
+    the next open), then ``partially_filled``/``filled``, ``canceled`` or ``expired``. The exit
+    legs of a bracket or OTO order are ``held`` until their entry fills; an order replaced
+    (``PATCH``) is ``replaced``.
     """
 
+    HELD = "held"
+    REPLACED = "replaced"
     ACCEPTED = "accepted"
     PENDING_NEW = "pending_new"
     NEW = "new"
@@ -66,7 +92,13 @@ class OrderStatus(StrEnum):
 
 
 _OPEN_STATUSES = frozenset(
-    {OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
+    {
+        OrderStatus.HELD,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PENDING_NEW,
+        OrderStatus.NEW,
+        OrderStatus.PARTIALLY_FILLED,
+    }
 )
 
 
@@ -112,6 +144,15 @@ def not_found(message: str) -> ExchangeError:
 
 
 @dataclass(frozen=True, slots=True)
+class ExitLegs:
+    """The exit legs a bracket, OCO or OTO order asks for (``take_profit``/``stop_loss``)."""
+
+    take_profit: float | None = None  # take_profit.limit_price
+    stop_price: float | None = None  # stop_loss.stop_price
+    stop_limit: float | None = None  # stop_loss.limit_price (a stop-limit leg)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRequest:
     """A validated order submission (what the client asked for)."""
 
@@ -122,6 +163,23 @@ class OrderRequest:
     time_in_force: TimeInForce
     limit_price: float | None = None
     client_order_id: str | None = None
+    stop_price: float | None = None
+    trail_price: float | None = None
+    trail_percent: float | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    legs: ExitLegs | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceRequest:
+    """A validated ``PATCH /v2/orders/{id}`` body: what changes (None: kept)."""
+
+    qty: int | None = None
+    time_in_force: TimeInForce | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail: float | None = None
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +189,13 @@ class SimOrder:
     ``eligible_from`` is the submission time floored to the minute: the first bar that may fill
     the order starts at or after it. ``expires_at`` is the session close for day orders.
     ``reserved_cents`` is the buying power a buy order holds while it is open.
+
+    Stops: ``stop_price`` is the trigger (for a trailing stop, the current one, moved with
+    ``hwm``, the best price seen since submission); ``triggered_at`` is set once it triggered
+    (then it fills as a market order, a stop-limit as a limit order). Classes: the primary order
+    of a bracket, OCO or OTO lists its ``legs`` (order ids); a leg names its ``parent_id``.
+    Replacing: the old order names its successor in ``replaced_by``, the new one it in
+    ``replaces``.
     """
 
     id: str
@@ -152,6 +217,22 @@ class SimOrder:
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
     expired_at: datetime | None = None
+    stop_price: float | None = None
+    trail_price: float | None = None
+    trail_percent: float | None = None
+    hwm: float | None = None
+    triggered_at: datetime | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    parent_id: str | None = None
+    legs: tuple[str, ...] = ()
+    replaced_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        """Shares still to fill."""
+        return self.qty - self.filled_qty
 
 
 class IdSource:

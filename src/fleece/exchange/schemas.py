@@ -7,6 +7,7 @@ Every shape satisfies both alpaca-py 0.44's models and the OpenAPI spec where th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -52,8 +53,9 @@ def error_body(code: int, message: str) -> Json:
     return {"code": code, "message": message}
 
 
-def order_json(order: SimOrder) -> Json:
-    """An order as ``GET /v2/orders/{id}`` answers it."""
+def order_json(order: SimOrder, legs: Sequence[SimOrder] | None = None) -> Json:
+    """An order as ``GET /v2/orders/{id}`` answers it; ``legs``: its legs, nested (a bracket's
+    take-profit and stop-loss, an OCO's stop-loss), or null."""
     return {
         "id": order.id,
         "client_order_id": order.client_order_id,
@@ -66,9 +68,9 @@ def order_json(order: SimOrder) -> Json:
         **({"expires_at": rfc3339(order.expires_at)} if order.expires_at else {}),
         "canceled_at": _maybe_time(order.canceled_at),
         "failed_at": None,
-        "replaced_at": None,
-        "replaced_by": None,
-        "replaces": None,
+        "replaced_at": _maybe_time(order.replaced_at),
+        "replaced_by": order.replaced_by,
+        "replaces": order.replaces,
         "asset_id": asset_id(order.symbol),
         "symbol": order.symbol,
         "asset_class": "us_equity",
@@ -78,20 +80,24 @@ def order_json(order: SimOrder) -> Json:
         "filled_avg_price": (
             price(order.filled_avg_price) if order.filled_avg_price is not None else None
         ),
-        "order_class": "simple",
+        "order_class": order.order_class.value,
         "order_type": order.type.value,
         "type": order.type.value,
         "side": order.side.value,
         "time_in_force": order.time_in_force.value,
-        "limit_price": price(order.limit_price) if order.limit_price is not None else None,
-        "stop_price": None,
+        "limit_price": _maybe_price(order.limit_price),
+        "stop_price": _maybe_price(order.stop_price),
         "status": order.status.value,
         "extended_hours": False,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "legs": [order_json(leg) for leg in legs] if legs else None,
+        "trail_percent": _maybe_price(order.trail_percent),
+        "trail_price": _maybe_price(order.trail_price),
+        "hwm": _maybe_price(order.hwm),
     }
+
+
+def _maybe_price(value: float | None) -> str | None:
+    return price(value) if value is not None else None
 
 
 def _maybe_time(ts: datetime | None) -> str | None:
@@ -266,7 +272,23 @@ ORDER_REQUEST_BODY: Json = {
                     "stop_price": _TEXT_OR_NUMBER,
                     "extended_hours": {"type": "boolean"},
                     "client_order_id": {"type": "string", "maxLength": 128},
-                    "order_class": {"type": "string"},
+                    "order_class": {
+                        "type": "string",
+                        "enum": ["simple", "bracket", "oco", "oto", ""],
+                    },
+                    "trail_price": _TEXT_OR_NUMBER,
+                    "trail_percent": _TEXT_OR_NUMBER,
+                    "take_profit": {
+                        "type": "object",
+                        "properties": {"limit_price": _TEXT_OR_NUMBER},
+                    },
+                    "stop_loss": {
+                        "type": "object",
+                        "properties": {
+                            "stop_price": _TEXT_OR_NUMBER,
+                            "limit_price": _TEXT_OR_NUMBER,
+                        },
+                    },
                 },
             }
         }

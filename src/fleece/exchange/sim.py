@@ -36,7 +36,7 @@ from fleece.errors import ConfigError
 from fleece.exchange.assets import AssetBook
 from fleece.exchange.engine import Engine
 from fleece.exchange.market import BarStore
-from fleece.exchange.orders import IdSource, OrderRequest, SimOrder
+from fleece.exchange.orders import IdSource, OrderRequest, ReplaceRequest, SimOrder
 from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
 from fleece.models import Bar
@@ -193,6 +193,16 @@ class SimExchange:
                 self._submissions[request.client_order_id] += 1
             order = self.engine.submit(request)
             if request.client_order_id is None:
+                self._submissions[order.client_order_id] += 1
+            return order
+
+    def replace(self, order_id: str, change: ReplaceRequest) -> SimOrder:
+        """Replace an open order now (``PATCH``), counting the new client_order_id's attempt."""
+        with self.synced():
+            if change.client_order_id is not None:
+                self._submissions[change.client_order_id] += 1
+            order = self.engine.replace(order_id, change)
+            if change.client_order_id is None:
                 self._submissions[order.client_order_id] += 1
             return order
 

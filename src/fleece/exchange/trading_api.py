@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.ledger import PositionView
+from fleece.exchange.order_body import order_request, replace_request, whole_qty
 from fleece.exchange.orders import (
     CODE_INVALID_ORDER,
     ExchangeError,
-    OrderRequest,
-    OrderType,
     SimOrder,
-    TimeInForce,
     asset_id,
     invalid,
     not_found,
@@ -35,77 +32,31 @@ from fleece.exchange.schemas import (
     position_json,
 )
 from fleece.exchange.sim import SimExchange
-from fleece.models import Side
 
 MAX_ORDERS_LIMIT = 500
-_T = TypeVar("_T")
-_PENNY = Decimal("0.01")
-_SUB_PENNY = Decimal("0.0001")
-
-
-def order_request(body: dict[str, Any]) -> OrderRequest:
-    """Validate a ``POST /v2/orders`` body into an :class:`OrderRequest` (422 when invalid).
-
-    Only what the exchange can fill is accepted: simple market and limit orders, day or gtc,
-    whole-share quantities, regular hours.
-    """
-    symbol = body.get("symbol")
-    if not isinstance(symbol, str) or not symbol:
-        raise invalid("symbol is required")
-    if body.get("notional") is not None:
-        raise invalid("notional orders are not supported by the built-in exchange")
-    if body.get("qty") is None:
-        raise invalid("qty is required")
-    qty = parse_decimal(body["qty"], "qty", CODE_INVALID_ORDER)
-    if qty <= 0 or qty != qty.to_integral_value():
-        raise invalid("qty must be a positive whole number of shares")
-    side = _choice(body.get("side"), "side", {s.value: s for s in Side})
-    kind = _choice(body.get("type"), "type", {t.value: t for t in OrderType})
-    tif = _choice(body.get("time_in_force"), "time_in_force", {t.value: t for t in TimeInForce})
-    if body.get("order_class") not in (None, "", "simple"):
-        raise invalid(f"order_class {shown(body['order_class'])} is not supported")
-    if body.get("extended_hours"):
-        raise invalid("extended_hours orders are not supported by the built-in exchange")
-    for field in ("stop_price", "trail_price", "trail_percent", "take_profit", "stop_loss"):
-        if body.get(field) is not None:
-            raise invalid(f"{field} is not supported for {kind.value} orders")
-    limit = _limit_price(body.get("limit_price"), kind)
-    client_order_id = body.get("client_order_id")
-    if client_order_id is not None and not isinstance(client_order_id, str):
-        raise invalid("client_order_id must be a string")
-    return OrderRequest(symbol, int(qty), side, kind, tif, limit, client_order_id or None)
-
-
-def _choice(value: object, name: str, allowed: dict[str, _T]) -> _T:
-    if not isinstance(value, str) or value not in allowed:
-        raise invalid(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
-    return allowed[value]
-
-
-def _limit_price(value: object, kind: OrderType) -> float | None:
-    if kind is OrderType.MARKET:
-        if value is not None:
-            raise invalid("limit_price is not allowed for market orders")
-        return None
-    if value is None:
-        raise invalid("limit_price is required for limit orders")
-    limit = parse_decimal(value, "limit_price", CODE_INVALID_ORDER)
-    if limit <= 0:
-        raise invalid("limit_price must be > 0")
-    # Alpaca's tick rule: whole cents from $1.00 up, 1/100 cent below.
-    if limit != limit.quantize(_PENNY if limit >= 1 else _SUB_PENNY):
-        raise invalid("sub-penny increment does not fulfill minimum pricing criteria")
-    return float(limit)
 
 
 def _select_orders(
-    orders: list[SimOrder], params: dict[str, str], code: int = CODE_INVALID_ORDER
+    orders: list[SimOrder],
+    params: dict[str, str],
+    code: int = CODE_INVALID_ORDER,
+    legs: dict[str, list[SimOrder]] | None = None,
 ) -> list[SimOrder]:
+    """The orders a listing answers. ``legs`` (nested listings): each primary order's legs,
+    which are then not listed on their own; a primary order matches a status when it or one of
+    its legs does (a bracket whose entry filled is open while its exit legs work)."""
     status = params.get("status", "open")
     if status not in {"open", "closed", "all"}:
         raise invalid(f"status must be open, closed or all; got {shown(status)}")
+    if legs is not None:
+        orders = [o for o in orders if o.parent_id is None]
     if status != "all":
-        orders = [o for o in orders if o.status.is_open == (status == "open")]
+        is_open = status == "open"
+        orders = [
+            o
+            for o in orders
+            if any(x.status.is_open == is_open for x in [o, *(legs or {}).get(o.id, [])])
+        ]
     if "after" in params:
         after = parse_time(params["after"], "after", code)
         orders = [o for o in orders if o.submitted_at > after]
@@ -173,10 +124,15 @@ def _account_routes(router: APIRouter, exchange: SimExchange) -> None:
 def _order_routes(router: APIRouter, exchange: SimExchange) -> None:
     engine = exchange.engine
 
+    def shown(order: SimOrder) -> dict[str, Any]:
+        # A single order comes with its legs (a bracket's, an OCO's), as Alpaca answers it.
+        return order_json(order, engine.legs_of(order))
+
     @router.post("/v2/orders", openapi_extra={"requestBody": ORDER_REQUEST_BODY})
     def post_order(body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
-        order = exchange.submit(order_request(body))
-        return JSONResponse(order_json(order))
+        request = order_request(body)
+        with exchange.synced():
+            return JSONResponse(shown(exchange.submit(request)))
 
     @router.get("/v2/orders")
     def get_orders(
@@ -188,23 +144,36 @@ def _order_routes(router: APIRouter, exchange: SimExchange) -> None:
         direction: str | None = None,
         symbols: str | None = None,
         side: str | None = None,
+        nested: str | None = None,
     ) -> JSONResponse:
         given = {"status": status, "limit": limit, "after": after, "until": until}
         given |= {"direction": direction, "symbols": symbols, "side": side}
         params = {k: v for k, v in given.items() if v is not None}
         with exchange.synced():
-            selected = _select_orders(list(engine.orders()), params)
-        return JSONResponse([order_json(o) for o in selected])
+            everything = list(engine.orders())
+            if parse_bool(nested):
+                legs = {o.id: engine.legs_of(o) for o in everything if o.legs}
+                selected = _select_orders(everything, params, legs=legs)
+                body = [order_json(o, legs.get(o.id)) for o in selected]
+            else:
+                body = [order_json(o) for o in _select_orders(everything, params)]
+        return JSONResponse(body)
 
     @router.get("/v2/orders:by_client_order_id")
     def get_order_by_client_id(client_order_id: str) -> JSONResponse:
         with exchange.synced():
-            return JSONResponse(order_json(engine.order_by_client_id(client_order_id)))
+            return JSONResponse(shown(engine.order_by_client_id(client_order_id)))
 
     @router.get("/v2/orders/{order_id}")
     def get_order(order_id: str) -> JSONResponse:
         with exchange.synced():
-            return JSONResponse(order_json(engine.order(order_id)))
+            return JSONResponse(shown(engine.order(order_id)))
+
+    @router.patch("/v2/orders/{order_id}")
+    def patch_order(order_id: str, body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+        change = replace_request(body)
+        with exchange.synced():
+            return JSONResponse(shown(exchange.replace(order_id, change)))
 
     @router.delete("/v2/orders/{order_id}", status_code=204)
     def delete_order(order_id: str) -> Response:
@@ -244,12 +213,7 @@ def _position_routes(router: APIRouter, exchange: SimExchange) -> None:
     def delete_position(
         symbol_or_asset_id: str, qty: str | None = None, percentage: str | None = None
     ) -> JSONResponse:
-        shares = None
-        if qty is not None:
-            amount = parse_decimal(qty, "qty", CODE_INVALID_ORDER)
-            if amount <= 0 or amount != amount.to_integral_value():
-                raise invalid("qty must be a positive whole number of shares")
-            shares = int(amount)
+        shares = whole_qty(qty) if qty is not None else None
         pct = parse_decimal(percentage, "percentage", CODE_INVALID_ORDER) if percentage else None
         with exchange.synced():
             order = engine.close_position(symbol_of(symbol_or_asset_id), shares, pct)

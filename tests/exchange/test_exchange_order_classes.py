@@ -1,0 +1,92 @@
+"""The matching engine's order classes where HTTP adds nothing: entries that end partly filled,
+day brackets at the close, and the state file round trip of orders with legs.
+
+The engine is pure (no clock, no I/O): these specifications drive it directly; the same rules
+through alpaca-py are in test_exchange_protective_orders.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exchange_helpers import engine_over, ny, scripted, settle
+
+from fleece.exchange.orders import (
+    ExitLegs,
+    OrderClass,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    SimOrder,
+    TimeInForce,
+)
+from fleece.models import Side
+
+QUIET = (100.0, 100.5, 99.5, 100.0)
+
+
+@dataclass
+class Halves:
+    """Fills half of what an order still needs (at least one share): a partial fill."""
+
+    def fill_qty(self, order: SimOrder) -> int:
+        return max(1, order.remaining // 2)
+
+
+def bracket_request(tif: TimeInForce = TimeInForce.DAY, limit: float | None = None) -> OrderRequest:
+    return OrderRequest(
+        "SPY",
+        10,
+        Side.BUY,
+        OrderType.LIMIT if limit is not None else OrderType.MARKET,
+        tif,
+        limit,
+        order_class=OrderClass.BRACKET,
+        legs=ExitLegs(take_profit=105.0, stop_price=95.0),
+    )
+
+
+def test_an_entry_cancelled_partly_filled_starts_its_legs_for_the_shares_it_bought() -> None:
+    engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET, QUIET])}, ny("09:30"))
+    engine.partial_fills = Halves()
+    entry = engine.submit(bracket_request())
+    settle(engine)  # 5 of 10 fill at the 09:30 open
+
+    engine.cancel(entry.id)
+    legs = engine.legs_of(engine.order(entry.id))
+
+    assert engine.order(entry.id).filled_qty == 5
+    assert [(leg.status, leg.qty) for leg in legs] == [(OrderStatus.NEW, 5), (OrderStatus.NEW, 5)]
+    assert engine.position("SPY").qty_available == 0  # the legs hold the five shares, once
+
+
+def test_an_entry_cancelled_with_nothing_filled_cancels_its_held_legs() -> None:
+    engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET])}, ny("09:30"))
+    entry = engine.submit(bracket_request(limit=98.0))  # below every low: never fills
+    settle(engine)
+
+    engine.cancel(entry.id)
+
+    assert [leg.status for leg in engine.legs_of(entry)] == [OrderStatus.CANCELED] * 2
+
+
+def test_a_day_brackets_exit_legs_expire_at_the_close_with_the_position_kept() -> None:
+    engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET] * 390)}, ny("09:30"))
+    entry = engine.submit(bracket_request())
+    settle(engine)
+
+    engine.advance_to(ny("16:01"))
+
+    assert engine.order(entry.id).status is OrderStatus.FILLED
+    assert [leg.status for leg in engine.legs_of(entry)] == [OrderStatus.EXPIRED] * 2
+    assert engine.position("SPY").qty == 10
+
+
+def test_a_gtc_brackets_exit_legs_outlive_the_session() -> None:
+    engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET] * 390)}, ny("09:30"))
+    entry = engine.submit(bracket_request(TimeInForce.GTC))
+    settle(engine)
+
+    engine.advance_to(ny("16:01"))
+
+    assert [leg.status for leg in engine.legs_of(entry)] == [OrderStatus.NEW] * 2
