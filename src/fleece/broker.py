@@ -43,6 +43,7 @@ from alpaca.trading.requests import (
     GetCalendarRequest,
     GetOrdersRequest,
     MarketOrderRequest,
+    OrderRequest,
 )
 
 from fleece.broker_answers import (
@@ -54,6 +55,7 @@ from fleece.broker_answers import (
     parse_position,
     required,
 )
+from fleece.broker_requests import exit_request
 from fleece.data.validate import parse_bar
 from fleece.errors import AmbiguousSubmitError, BrokerError
 
@@ -64,6 +66,7 @@ from fleece.models import (
     Bar,
     BrokerOrder,
     CalendarDay,
+    ExitOrder,
     MarketClock,
     Position,
     Side,
@@ -215,9 +218,13 @@ class Broker:
     async def orders(
         self, status: str = "open", after: datetime | None = None
     ) -> list[BrokerOrder]:
-        """Orders by status ("open", "closed", "all"), oldest first, up to 500."""
+        """Orders by status ("open", "closed", "all"), oldest first, up to 500.
+
+        Nested: a bracket's or an OCO's legs come under their primary order (a leg has no
+        client_order_id of ours, so listed alone it would read as someone else's order).
+        """
         request = GetOrdersRequest(
-            status=QueryOrderStatus(status), after=after, limit=500, direction=Sort.ASC
+            status=QueryOrderStatus(status), after=after, limit=500, direction=Sort.ASC, nested=True
         )
         raw = await self._call("get_orders", self._trading.get_orders, request)
         if not isinstance(raw, list):
@@ -253,6 +260,18 @@ class Broker:
             time_in_force=TimeInForce(time_in_force),
             client_order_id=client_order_id,
         )
+        return await self._submit(client_order_id, request)
+
+    async def submit_exit(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
+    ) -> BrokerOrder:
+        """Submit a protective order (stop, limit, trailing stop or OCO), good till cancelled,
+        once; ``AmbiguousSubmitError`` when the outcome is unknown."""
+        return await self._submit(
+            client_order_id, exit_request(client_order_id, symbol, side, qty, shape)
+        )
+
+    async def _submit(self, client_order_id: str, request: OrderRequest) -> BrokerOrder:
         budget = self.budgets["trading"]
         failure: Failure | None = None
         for _ in range(self._policy.attempts):

@@ -99,8 +99,11 @@ def required(raw: Mapping[str, Any], key: str, conv: Callable[[object], T | None
     return value
 
 
-def parse_order(raw: object) -> BrokerOrder:
-    """Parse one raw order dict, raising ``BrokerError`` when it is unusable."""
+def parse_order(raw: object, depth: int = 0) -> BrokerOrder:
+    """Parse one raw order dict, raising ``BrokerError`` when it is unusable.
+
+    Its ``legs`` (a bracket's or an OCO's, one level deep as Alpaca nests them) are parsed too.
+    """
     if not isinstance(raw, Mapping):
         raise BrokerError("bad broker answer: order is not an object")
     side_raw = raw.get("side")
@@ -122,7 +125,16 @@ def parse_order(raw: object) -> BrokerOrder:
         created_at=created,
         updated_at=as_time(raw.get("updated_at")) or created,
         filled_at=as_time(raw.get("filled_at")),
+        legs=_legs(raw.get("legs"), depth),
     )
+
+
+def _legs(raw: object, depth: int) -> tuple[BrokerOrder, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or depth > 0:
+        raise BrokerError("bad broker answer: legs is not a list of orders")
+    return tuple(parse_order(leg, depth + 1) for leg in raw)
 
 
 def parse_position(raw: object) -> Position:

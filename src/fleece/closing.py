@@ -10,6 +10,11 @@ whose fills land in ``trades``.
 Rules: HALTED (kill switch, ``fleece halt``, circuit breaker) sends no order at all, closing ones
 included (what happens to the positions is the operator's call); with the market closed nothing is
 sent either (a market order would wait for the next session).
+
+Protective orders held at the broker (:mod:`fleece.protection`): the positions a close-out leaves
+open keep theirs (protection that outlives the bot is the point; ``keep_protective=False``
+cancels them with the rest), said in one log line; a position it closes has its protective
+order cancelled first (Alpaca holds the shares for it, and would refuse the closing order).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Protocol
 from fleece.errors import BrokerError
 from fleece.models import BrokerOrder, Position, TradingState
 from fleece.ownership import CloseMode, closing_plan
+from fleece.protection import is_protective
 from fleece.state_store import IntentRecord
 from fleece.trader import Trader
 
@@ -87,39 +93,62 @@ async def close_out(
     cancel_orders: bool,
     tag: str,
     refresh: bool = True,
+    keep_protective: bool = True,
 ) -> CloseOutcome:
     """Cancel and close what ``mode`` says (:func:`fleece.ownership.closing_plan`).
 
-    1. Cancel the open orders the plan names (the bot's own; every one with ``all``).
+    1. Cancel the open orders the plan names (the bot's own; every one with ``all``), the
+       protective orders of positions left open excepted (``keep_protective``).
     2. Read the orders' answers (``refresh``; left out when the store cannot record them), so
        fills up to now are recorded and what the bot owns is current.
-    3. Close the positions the plan names with market orders, through intents; not while
-       HALTED, not while the market is closed. A position the bot does not own is left as it
-       is, said in one log line.
+    3. Close the positions the plan names with market orders, through intents, each one's
+       protective order cancelled first; not while HALTED, not while the market is closed. A
+       position the bot does not own is left as it is, said in one log line.
     """
 
     def is_ours(cid: str) -> bool:
         return store.get_intent(cid) is not None
 
+    def protective(order: BrokerOrder) -> bool:
+        record = store.get_intent(order.client_order_id)
+        return record is not None and is_protective(record.strategy)
+
+    state, why = trader.update_state(trader.clock.now())
+    closing_now = mode is not CloseMode.NONE and market_open and state is not TradingState.HALTED
+    keep = keep_protective and not closing_now
     cancelled = 0
-    if cancel_orders:
+    if cancel_orders or keep:
         working = await broker.orders("open")
+        keeping = [o for o in working if keep and protective(o)]
+        if keeping:
+            log.info(
+                "%s keeps %d protective orders at the broker for the positions left open (%s): "
+                "they protect them while the bot is down",
+                tag,
+                len(keeping),
+                ", ".join(sorted({o.symbol for o in keeping})),
+            )
+        working = [o for o in working if o not in keeping]
         plan = closing_plan(
             mode, own={}, positions={}, open_orders=working, is_ours=is_ours, cancel_orders=True
         )
-        for order_id in plan.cancel:
+        for order_id in plan.cancel if cancel_orders else ():
             try:
                 await broker.cancel_order(order_id)
             except BrokerError as exc:  # already final: nothing to cancel
                 log.info("%s cancel order=%s: %s", tag, order_id, exc)
-        cancelled = len(plan.cancel)
-        others = len(working) - cancelled
-        left = f" (left {others} the bot did not send)" if others else ""
-        log.info("%s cancelled open orders count=%d%s", tag, cancelled, left)
+        if cancel_orders:
+            cancelled = len(plan.cancel)
+            others = len(working) - cancelled
+            left = f" (left {others} the bot did not send)" if others else ""
+            log.info("%s cancelled open orders count=%d%s", tag, cancelled, left)
     if refresh:
         await trader.orders.refresh()
     if mode is CloseMode.NONE:
         return CloseOutcome(cancelled, 0, 0, "")
+    if closing_now:
+        for symbol in sorted(trader.orders.protected_symbols()):
+            await trader.orders.cancel_protection(symbol)  # its fill, if first, is recorded
     held = {symbol: p.qty for symbol, p in (await broker.positions()).items() if p.qty}
     plan = closing_plan(
         mode, own=trader.portfolio.qty, positions=held, open_orders=[], is_ours=is_ours
@@ -129,7 +158,6 @@ async def close_out(
     if kept and mode is CloseMode.OWN:
         shown = " ".join(f"{symbol}={qty}" for symbol, qty in sorted(kept.items()))
         log.info("%s leaves positions the bot did not open as they are: %s", tag, shown)
-    state, why = trader.update_state(trader.clock.now())
     if closing and state is TradingState.HALTED:
         log.warning(
             "trading HALTED (%s): %d positions kept open, no closing orders sent", why, len(closing)

@@ -50,6 +50,7 @@ from fleece.config_bounds import (
     LogBytes,
     PollSeconds,
     Positions,
+    ProfitFraction,
     RetentionDays,
     Seconds,  # noqa: F401 (as Count)
     SessionMinutes,
@@ -57,6 +58,7 @@ from fleece.config_bounds import (
     SimSeed,
     SimSpeed,
     SnapshotSeconds,
+    StopFraction,
     TimeoutSeconds,
     TradesPerDay,
     WarmupBars,
@@ -550,6 +552,10 @@ class RiskConfig(BaseModel):
     circuit_breaker_failures: BreakerFailures = 5
     # Total exposure as a multiple of equity, whatever margin buying power says; 1.0: no borrowing.
     max_leverage: Annotated[float, Field(gt=0), at_most(4.0, "Alpaca's intraday margin")] = 1.0
+    # Protective exits, as fractions of the entry price (fleece.protection); unset: none.
+    stop_loss_pct: StopFraction | None = None
+    take_profit_pct: ProfitFraction | None = None
+    trailing_stop_pct: StopFraction | None = None
 
 
 class StrategyConfig(BaseModel):
@@ -626,11 +632,14 @@ class DataConfig(BaseModel):
 
 
 class OrdersConfig(BaseModel):
-    """``orders``: how long an unfilled order may live, and its time in force."""
+    """``orders``: how long an unfilled order may live, its time in force, and who holds the
+    protective exits (``broker``: Alpaca, as good-till-cancelled orders; ``bot``: the bot watches
+    each minute and sends market exits; see :mod:`fleece.protection`)."""
 
     model_config = _SECTION
     stale_order_minutes: SessionMinutes = 15
     time_in_force: Literal["day"] = "day"
+    protective: Literal["broker", "bot"] = "broker"
 
 
 def _close_mode(value: object) -> object:
@@ -649,13 +658,17 @@ class ShutdownConfig(BaseModel):
     ``close_positions``: ``own`` (the positions the bot's own orders built, see
     :mod:`fleece.ownership`), ``all`` (every position and order on the account) or ``none``;
     ``true``/``false`` read as ``own``/``none``. ``cancel_open_orders`` cancels the bot's open
-    orders, every open order only with ``all``.
+    orders, every open order only with ``all``. ``keep_protective`` keeps the protective orders
+    of the positions left open (the default), whatever the rest.
     """
 
     model_config = _SECTION
     cancel_open_orders: bool = True
     close_positions: Annotated[Literal["own", "all", "none"], BeforeValidator(_close_mode)] = "own"
     grace_seconds: GraceSeconds = 25.0
+    # Protective orders at the broker of positions the stop leaves open stay there (they protect
+    # them while the bot is down); false cancels them with the bot's other orders.
+    keep_protective: bool = True
 
 
 class HousekeepingConfig(BaseModel):
@@ -724,9 +737,26 @@ def load_trading_config(path: Path) -> TradingConfig:
     except ValidationError as exc:
         error = _first_error(exc)
         raise ConfigError(source, _dotted(error["loc"]), _reason(error, TradingConfig)) from None
+    problem = _protection_problem(trading)
+    if problem is not None:
+        raise ConfigError(source, *problem)
     # Errors name this file; a file strategy's path is relative to this file's folder.
     trading.strategy.resolve(source, path.parent)
     return trading
+
+
+def _protection_problem(trading: TradingConfig) -> tuple[str, str] | None:
+    """A protective-exit setting the broker cannot hold, as (key, reason)."""
+    risk = trading.risk
+    mixed = risk.stop_loss_pct is not None or risk.take_profit_pct is not None
+    if trading.orders.protective == "broker" and risk.trailing_stop_pct is not None and mixed:
+        return (
+            "risk.trailing_stop_pct",
+            "cannot be combined with stop_loss_pct or take_profit_pct when orders.protective is "
+            "broker: a position holds one protective order and Alpaca's OCO legs cannot trail "
+            "(use one, or orders.protective: bot)",
+        )
+    return None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

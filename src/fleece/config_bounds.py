@@ -216,3 +216,24 @@ LogBytes = Annotated[
     at_most(2**40, "a log file of a terabyte is never read; rotate sooner (0: never)"),
 ]
 """``LOG_MAX_BYTES``."""
+
+
+# --------------------------------------------------------------------------- protective exits
+
+StopFraction = Annotated[
+    float,
+    Field(gt=0),
+    at_most(
+        0.5,
+        "a stop half the entry price away protects nothing a minute bot holds; the daily loss "
+        "limit is the wider guard",
+    ),
+]
+"""A stop's (or trailing stop's) distance below the entry, as a fraction of the entry price."""
+
+ProfitFraction = Annotated[
+    float,
+    Field(gt=0),
+    at_most(10.0, "a take-profit at eleven times the entry price is no exit a minute bot meets"),
+]
+"""A take-profit's distance above the entry, as a fraction of the entry price."""

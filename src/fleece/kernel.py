@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from fleece.clock import Clock
-from fleece.config import RiskConfig
+from fleece.config import RiskConfig, TradingConfig
 from fleece.models import Bar, Fill
 from fleece.order_manager import OrderBroker, OrderManager
+from fleece.protection import OFF, Protection, Protector
 from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
 from fleece.strategy.api import Strategy
 from fleece.trader import Trader, TraderStore
@@ -33,6 +35,17 @@ def risk_limits(risk: RiskConfig) -> RiskLimits:
         max_concurrent_positions=risk.max_concurrent_positions,
         circuit_breaker_failures=risk.circuit_breaker_failures,
         max_leverage=risk.max_leverage,
+    )
+
+
+def protection_of(trading: TradingConfig) -> Protection:
+    """The protective exits from trading.yaml (``risk.*_pct``, ``orders.protective``)."""
+    risk = trading.risk
+    return Protection(
+        stop_loss_pct=risk.stop_loss_pct,
+        take_profit_pct=risk.take_profit_pct,
+        trailing_stop_pct=risk.trailing_stop_pct,
+        mode=trading.orders.protective,
     )
 
 
@@ -55,6 +68,14 @@ class Kernel:
         for bar in bars:
             await self.trader.on_bar(bar)
 
+    async def protect(self, now: datetime, *, any_time: bool = False) -> int:
+        """The protective-order sweep (:meth:`Trader.protect`) of one poll, after the account
+        read and before the bars: while the market is open (every driver polls then), or
+        ``any_time`` (the start-up's repair)."""
+        if not (any_time or self.trader.sessions.is_open(now)):
+            return 0
+        return await self.trader.protect(now)
+
 
 def build_kernel(
     *,
@@ -68,6 +89,7 @@ def build_kernel(
     dry_run: bool = False,
     kill_switch_env: bool = False,
     on_fill: Callable[[Fill], None] | None = None,
+    protection: Protection = OFF,
 ) -> Kernel:
     """Wire strategy, risk manager, order manager and trader.
 
@@ -82,6 +104,7 @@ def build_kernel(
         dry_run: decide and record everything, send nothing.
         kill_switch_env: ``KILL_SWITCH=true`` in the environment.
         on_fill: told of every fill after the trader (the backtest's fill list).
+        protection: the protective exits (:func:`protection_of`; off by default).
     """
     risk = RiskManager(limits)
     orders = OrderManager(
@@ -97,6 +120,7 @@ def build_kernel(
         kill_switch_env=kill_switch_env,
         dry_run=dry_run,
     )
+    trader.protector = Protector(protection)
     if on_fill is None:
         orders.on_fill = trader.on_fill
     else:

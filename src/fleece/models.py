@@ -88,6 +88,22 @@ class OrderIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class ExitOrder:
+    """A protective order's shape besides symbol, side and quantity (what the broker is sent).
+
+    ``type`` is ``stop``, ``limit`` or ``trailing_stop``; ``order_class`` ``oco`` makes a limit
+    order (the take-profit at ``limit_price``) with a stop-loss leg at ``stop_price``. Always
+    good-till-cancelled: protection outlives the session and the bot.
+    """
+
+    type: str
+    order_class: str = "simple"
+    stop_price: float | None = None
+    limit_price: float | None = None
+    trail_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     """A signal the risk manager refused, with the reason (one of a small vocabulary)."""
 
@@ -182,6 +198,8 @@ class BrokerOrder:
     created_at: datetime
     updated_at: datetime
     filled_at: datetime | None
+    #: A bracket's or OCO's legs (an OCO's stop-loss), as the broker nests them; () for others.
+    legs: tuple[BrokerOrder, ...] = ()
 
     @property
     def is_final(self) -> bool:

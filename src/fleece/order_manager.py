@@ -23,6 +23,11 @@ Every Alpaca order status is handled: an intent stays unfinished (and is read ag
 refresh) until the broker's status is final (``filled``, ``canceled``, ``expired``, ``rejected``,
 ``replaced``). ``done_for_day`` is not final (no more executions today, but the order lives on),
 and a fill is recorded whatever status comes with it.
+
+Protective orders held at the broker (:mod:`fleece.protection`) are intents like any other, but
+they are not "pending" for the decisions: a position with its stop resting at Alpaca is held,
+not waiting for an order. An OCO is read as one order with its leg (:func:`~fleece.protection.
+as_one`), its fill booked against the leg that filled.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from typing import Protocol
 
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.models import BrokerOrder, Fill, OrderIntent, Position, Side
+from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Position, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
 from fleece.ownership import Close
+from fleece.protection import as_one, filled_by, is_protective, protective_cid
 from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import IntentRecord, IntentStatus
 
@@ -93,6 +99,8 @@ class IntentStore(Protocol):
 
     def unfinished_intents(self) -> list[IntentRecord]: ...
 
+    def get_intent(self, cid: str) -> IntentRecord | None: ...
+
     def record_fill(  # noqa: PLR0917 (StateStore's positional API)
         self,
         cid: str,
@@ -112,6 +120,10 @@ class OrderBroker(Protocol):
 
     async def submit_market(
         self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+    ) -> BrokerOrder: ...
+
+    async def submit_exit(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
     ) -> BrokerOrder: ...
 
     async def orders(
@@ -165,6 +177,7 @@ class _Working:
     side: Side
     qty: int
     filled: int
+    protective: bool = False  # held at the broker on purpose: not pending for decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,35 +226,49 @@ class OrderManager:
     def reload_open(self) -> None:
         """Re-read unfinished intents from the store (after reconciliation changed them)."""
         self._open = {
-            r.client_order_id: _Working(r.symbol, r.side, r.qty, r.filled_qty)
+            r.client_order_id: _Working(
+                r.symbol, r.side, r.qty, r.filled_qty, is_protective(r.strategy)
+            )
             for r in self._store.unfinished_intents()
             if not r.dry_run
         }
 
+    def _pending(self) -> list[_Working]:
+        return [w for w in self._open.values() if not w.protective]
+
     def pending_symbols(self) -> frozenset[str]:
-        """Symbols with an unfinished (not dry-run) intent."""
-        return frozenset(w.symbol for w in self._open.values())
+        """Symbols with an unfinished (not dry-run, not protective) intent."""
+        return frozenset(w.symbol for w in self._pending())
 
     def pending_buys(self) -> frozenset[str]:
         """Symbols with an unfinished buy intent (treated as held by the strategy)."""
-        return frozenset(w.symbol for w in self._open.values() if w.side is Side.BUY)
+        return frozenset(w.symbol for w in self._pending() if w.side is Side.BUY)
 
     def pending_buy_shares(self) -> dict[str, int]:
         """Shares the bot's unfinished buys may still add, per symbol (for the exposure cap)."""
         shares: dict[str, int] = {}
-        for w in self._open.values():
+        for w in self._pending():
             if w.side is Side.BUY:
                 shares[w.symbol] = shares.get(w.symbol, 0) + max(0, w.qty - w.filled)
         return shares
 
     def pending_sells(self) -> frozenset[str]:
-        """Symbols with an unfinished sell intent."""
-        return frozenset(w.symbol for w in self._open.values() if w.side is Side.SELL)
+        """Symbols with an unfinished sell intent (protective orders left out)."""
+        return frozenset(w.symbol for w in self._pending() if w.side is Side.SELL)
+
+    def protected_symbols(self) -> frozenset[str]:
+        """Symbols with a protective order working at the broker."""
+        return frozenset(w.symbol for w in self._open.values() if w.protective)
 
     @property
     def has_open(self) -> bool:
-        """True while any intent awaits the broker."""
+        """True while any intent awaits the broker (protective ones included)."""
         return bool(self._open)
+
+    @property
+    def awaiting(self) -> bool:
+        """True while an intent other than a protective one awaits the broker."""
+        return bool(self._pending())
 
     def _track(self, cid: str, status: str) -> None:
         if status not in UNFINISHED:
@@ -263,13 +290,29 @@ class OrderManager:
             dry_run=self._dry_run,
         )
 
-    async def submit(self, intent: OrderIntent, count_on: date | None = None) -> SubmitOutcome:
+    def protective_intent(
+        self, kind: str, symbol: str, qty: int, entry_cid: str, now: datetime
+    ) -> OrderIntent:
+        """The next protective intent of ``kind`` for the position ``entry_cid`` bought.
+
+        Its client_order_id is the first of ``<kind>-0-<entry>``, ``<kind>-1-<entry>`` ... the
+        store does not hold yet: the same after a restart, never one Alpaca saw before.
+        """
+        n = 0
+        while self._store.get_intent(cid := protective_cid(kind, entry_cid, n)) is not None:
+            n += 1
+        return OrderIntent(cid, kind, symbol, Side.SELL, qty, now, now, self._dry_run)
+
+    async def submit(
+        self, intent: OrderIntent, count_on: date | None = None, shape: ExitOrder | None = None
+    ) -> SubmitOutcome:
         """Write the intent, then send it once; never sends an intent that already exists.
 
         Args:
             intent: the order to place.
             count_on: session day whose trade count includes this order, counted as the intent
                 is written (before anything is sent), so a crash mid-send cannot undercount.
+            shape: a protective order's shape (a market order when None).
         """
         if self._breaker.tripped:
             return SubmitOutcome(intent.client_order_id, "blocked", error="circuit_breaker")
@@ -286,16 +329,25 @@ class OrderManager:
                 intent.qty,
             )
             return SubmitOutcome(intent.client_order_id, "dry_run")
-        self._open[intent.client_order_id] = _Working(intent.symbol, intent.side, intent.qty, 0)
-        return await self._send(intent.client_order_id, intent.symbol, intent.side, intent.qty)
+        protective = is_protective(intent.strategy)
+        working = _Working(intent.symbol, intent.side, intent.qty, 0, protective)
+        self._open[intent.client_order_id] = working
+        return await self._send(
+            intent.client_order_id, intent.symbol, intent.side, intent.qty, shape
+        )
 
-    async def _send(self, cid: str, symbol: str, side: Side, qty: int) -> SubmitOutcome:
+    async def _send(
+        self, cid: str, symbol: str, side: Side, qty: int, shape: ExitOrder | None = None
+    ) -> SubmitOutcome:
         self._store.mark_submit_attempt(cid, self._clock.now())
         self.submitted += 1
         if self.before_send is not None:
             self.before_send()
         try:
-            order = await self._broker.submit_market(cid, symbol, side, qty, self._tif)
+            if shape is None:
+                order = await self._broker.submit_market(cid, symbol, side, qty, self._tif)
+            else:
+                order = await self._broker.submit_exit(cid, symbol, side, qty, shape)
         except AmbiguousSubmitError as exc:
             log.warning("order outcome unknown cid=%s reason=%s; looking it up", cid, exc)
             return await self._resolve_ambiguous(cid, str(exc))
@@ -355,10 +407,12 @@ class OrderManager:
     def apply(self, order: BrokerOrder) -> Fill | None:
         """Record what the broker says about one of our orders (idempotent)."""
         fill: Fill | None = None
+        source = filled_by(order)  # an OCO's stop leg, when that is what filled
+        order = as_one(order)
         if order.filled_qty > 0 and order.filled_avg_price is not None:
             fill = self._store.record_fill(
                 order.client_order_id,
-                order.id,
+                source,
                 order.symbol,
                 order.side,
                 order.filled_qty,
@@ -398,13 +452,17 @@ class OrderManager:
         if not pending:
             self._open.clear()
             return 0
-        oldest = min(r.created_at for r in pending)
+        # A protective order may rest for days: the listing starts at the oldest other order,
+        # and a protective one older than that is looked up on its own.
+        regular = [r for r in pending if not is_protective(r.strategy)]
+        oldest = min(r.created_at for r in regular or pending)
         orders = await self._broker.orders("all", after=oldest - timedelta(minutes=1))
         by_cid = {o.client_order_id: o for o in orders}
         fills = 0
         for record in pending:
             order = by_cid.get(record.client_order_id)
-            if order is None and record.status in ("new", "submitted"):
+            lost = record.status in ("new", "submitted") or is_protective(record.strategy)
+            if order is None and lost:
                 order = await self._lookup_missing(record.client_order_id, record.status)
             if order is not None and self.apply(order) is not None:
                 fills += 1
@@ -445,6 +503,36 @@ class OrderManager:
                 found.status if found else "not at broker",
             )
 
+    async def cancel_protection(self, symbol: str) -> int:
+        """Cancel the protective orders of ``symbol`` at the broker and record how they ended.
+
+        Before the bot's own exit (Alpaca holds the shares for them, and an order against an
+        open opposite one is a wash trade) and before a close-out. One that filled meanwhile
+        is recorded as filled (the position is then gone). Returns how many were working.
+        """
+        count = 0
+        for record in self._store.unfinished_intents():
+            if record.dry_run or record.symbol != symbol or not is_protective(record.strategy):
+                continue
+            count += 1
+            if record.broker_order_id:
+                try:
+                    await self._broker.cancel_order(record.broker_order_id)
+                except BrokerError as exc:
+                    log.info("cancel protection cid=%s: %s", record.client_order_id, exc)
+            found = await self._broker.order_by_client_id(record.client_order_id)
+            if found is not None:
+                self.apply(found)
+            elif record.status in ("new", "submitted"):
+                await self._lookup_missing(record.client_order_id, record.status)
+            log.info(
+                "protection cancelled cid=%s symbol=%s status=%s",
+                record.client_order_id,
+                symbol,
+                found.status if found else "not at broker",
+            )
+        return count
+
     async def broker_qty(self, symbol: str) -> int:
         """Shares of ``symbol`` the account holds long right now (0 when short or none)."""
         position = await self._broker.position(symbol)
@@ -456,6 +544,8 @@ class OrderManager:
         now = self._clock.now()
         count = 0
         for record in self._store.unfinished_intents():
+            if is_protective(record.strategy):
+                continue  # good till cancelled on purpose: it protects a position
             if record.broker_order_id and now - record.created_at > max_age:
                 try:
                     await self._broker.cancel_order(record.broker_order_id)

@@ -34,7 +34,7 @@ from fleece.disk_guard import DiskGuard
 from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
-from fleece.kernel import Kernel, build_kernel, risk_limits
+from fleece.kernel import Kernel, build_kernel, protection_of, risk_limits
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar, TradingState
 from fleece.notify.events import BotStarted, BotStopped, Discrepancy, ErrorRaised
@@ -220,6 +220,7 @@ class Bot:
             time_in_force=t.orders.time_in_force,
             dry_run=s.dry_run,
             kill_switch_env=s.kill_switch,
+            protection=protection_of(t),
         )
         trader, orders = self.kernel.trader, self.kernel.orders
         orders.events = trader.events = self.events  # notifications
@@ -350,14 +351,29 @@ class Bot:
         )
         self._notify_discrepancies(reconciled_at)
         broker = {sym: p.qty for sym, p in positions.items()}
-        self.trader.portfolio.replace(owned(own_net(self.store.fills()), broker))
+        fills = self.store.fills()
+        self.trader.portfolio.replace(owned(own_net(fills), broker))
+        self.trader.protector.seed(fills)
         await self._startup_checks()
+        await self._restore_protection()
         try:  # the equity for the start message and the dashboard, from the first moment
             self.trader.account = await self.broker.account()
         except BrokerError as exc:
             log.warning("account read failed reason=%s", exc)
         self.stats.started_sim = self.clock.now()
         return run_id
+
+    async def _restore_protection(self) -> None:
+        """Protective orders the positions should have at the broker and do not (a crash
+        between an entry's fill and its stop): sent now, market open or not."""
+        assert self.kernel is not None
+        try:
+            sent = await self.kernel.protect(self.clock.now(), any_time=True)
+        except BrokerError as exc:
+            log.warning("protection not restored at start-up reason=%s", exc)
+            return
+        if sent:
+            log.warning("protection restored at start-up: %d protective orders sent", sent)
 
     async def _startup_checks(self) -> None:
         """Drop the symbols the broker will not trade, and probe the feed once (exit 2)."""
@@ -683,6 +699,11 @@ class Bot:
                 self.trader.reserved_cash = 0.0
             except BrokerError as exc:
                 log.warning("account read failed reason=%s", exc)
+        assert self.kernel is not None
+        try:
+            await self.kernel.protect(now)  # the positions' protective orders, before the bars
+        except BrokerError as exc:
+            log.warning("protection sweep failed reason=%s", exc)
         if grid_bars:
             await bus.publish(MinuteBars(tuple(grid_bars)))
             await bus.join()
@@ -753,6 +774,7 @@ class Bot:
             cancel_orders=cfg.cancel_open_orders,
             tag="shutdown",
             refresh=not self.disk.tripped,  # what a refresh learns could not be recorded
+            keep_protective=cfg.keep_protective,
         )
         # Wait for the closing fills (and cancel confirmations) so they land in the store
         # before we exit; orders left working on purpose, or that cannot fill while the market
@@ -763,9 +785,10 @@ class Bot:
             # Everything above happened at the held instant of the last poll (so a sim run's
             # closing orders are deterministic too); their fills need the market to move on.
             sim.release()
-        while worth_waiting and self.store.unfinished_intents():
+        # Protective orders kept at the broker are not waited for: they outlive the bot.
+        while worth_waiting and self.trader.orders.awaiting:
             await self.trader.orders.refresh()
-            if not self.store.unfinished_intents():
+            if not self.trader.orders.awaiting:
                 break
             await self._nap()
         with contextlib.suppress(BrokerError):

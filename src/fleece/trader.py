@@ -18,10 +18,11 @@ from typing import Protocol
 from fleece.calendar import NEW_YORK
 from fleece.clock import Clock
 from fleece.errors import BrokerError
-from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, TradingState
+from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import IntentStore, OrderManager
 from fleece.ownership import owned_qty
+from fleece.protection import Protector
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
 from fleece.sessions import SessionBook
 from fleece.strategy.api import MinuteContext, Strategy
@@ -167,6 +168,8 @@ class Trader:
         self.dry_run = dry_run
         self.stale_after = stale_after
         self.portfolio = Portfolio()
+        # Protective exits (fleece.protection): off unless the kernel configures them.
+        self.protector = Protector()
         self.sessions = SessionBook({})
         self.account: AccountSnapshot | None = None
         self.accepting = True
@@ -251,6 +254,7 @@ class Trader:
     def on_fill(self, fill: Fill) -> None:
         """Keep what the bot owns current with its fills (and tell the operator)."""
         self.portfolio.apply_fill(fill)
+        self.protector.on_fill(fill)
         self.events.emit(FillNotice(fill, None))
 
     # ---- the decision path ----------------------------------------------------------------
@@ -296,6 +300,8 @@ class Trader:
         self.latency.bar_arrived()
         self.last_price[bar.symbol] = bar.close
         signal = self.strategy.on_minute(bar, self.minute_context(bar))
+        if self.protector.protection.watched:
+            signal = self._watched_exit(bar) or signal
         if signal is None:
             return
         self.signals += 1
@@ -322,6 +328,49 @@ class Trader:
             return
         await self._send(decision, signal.strategy, bar, now)
 
+    def _watched_exit(self, bar: Bar) -> Signal | None:
+        """``orders.protective: bot``: the market exit a held position's minute calls for."""
+        symbol = bar.symbol
+        if self.portfolio.qty.get(symbol, 0) <= 0:
+            return None
+        if self.orders.has_open and symbol in self.orders.pending_symbols():
+            return None  # its exit (or entry) is still working
+        reason = self.protector.watch(bar)
+        if reason is None:
+            return None
+        log.info("protective exit hit symbol=%s reason=%s bar=%s", symbol, reason, bar.timestamp)
+        return Signal(reason.value, symbol, Side.SELL, bar.timestamp, bar.close, reason.value)
+
+    async def protect(self, now: datetime) -> int:
+        """``orders.protective: broker``: give every held position its protective order.
+
+        A position the bot owns with no protective order working (and no order of the bot's
+        still working on it) gets one; a protective order whose position is gone is cancelled.
+        Runs at every poll while the market is open and once at start-up, so a crash between an
+        entry's fill and its protection is repaired on restart; nothing is sent while HALTED,
+        dry-running or shutting down. Returns how many orders were sent.
+        """
+        protection = self.protector.protection
+        halted = self.kill_switch() or self.breaker.tripped or self.store_failed
+        if not protection.held_at_broker or self.dry_run or halted or not self.accepting:
+            return 0
+        orders = self.orders
+        protected = orders.protected_symbols() if orders.has_open else frozenset()
+        busy = orders.pending_symbols() if orders.has_open else frozenset()
+        sent = 0
+        for symbol, qty in sorted(self.portfolio.qty.items()):
+            planned = self.protector.order_for(symbol)
+            if qty <= 0 or symbol in protected or symbol in busy or planned is None:
+                continue
+            entry, kind, shape = planned
+            intent = orders.protective_intent(kind, symbol, qty, entry.client_order_id, now)
+            outcome = await orders.submit(intent, shape=shape)
+            sent += outcome.status not in ("failed", "rejected", "blocked", "duplicate")
+        for symbol in sorted(protected - set(self.portfolio.qty)):
+            log.info("protection of a position no longer held is cancelled symbol=%s", symbol)
+            await orders.cancel_protection(symbol)
+        return sent
+
     def _exit_may_go(self, now: datetime, bar: Bar) -> bool:
         """True unless the risk manager refuses the exit whatever the broker says."""
         halted = self.kill_switch() or self.breaker.tripped
@@ -329,10 +378,13 @@ class Trader:
         return not (self.dry_run or halted or last or not self.sessions.is_open(now))
 
     async def _prepare_exit(self, symbol: str) -> None:
-        """Before an exit: no own buy left open (a wash trade), and own shares as the broker
-        holds them at this moment (long only: never sell more than the account holds)."""
+        """Before an exit: no own buy left open (a wash trade), no protective order holding the
+        shares (cancelled first: its fill, if it came first, is recorded), and own shares as the
+        broker holds them at this moment (long only: never sell more than the account holds)."""
         if self.orders.has_open and symbol in self.orders.pending_buys():
             await self.orders.cancel_buys(symbol)
+        if self.orders.has_open and symbol in self.orders.protected_symbols():
+            await self.orders.cancel_protection(symbol)
         if symbol in self.orders.pending_symbols():
             return  # an order of ours is still working: the risk manager refuses the exit
         held = await self.orders.broker_qty(symbol)

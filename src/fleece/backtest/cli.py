@@ -84,7 +84,7 @@ def backtest_config(
         ConfigError: cash or slippage out of range.
     """
     from fleece.backtest.result import BacktestConfig
-    from fleece.kernel import risk_limits
+    from fleece.kernel import protection_of, risk_limits
 
     if not cash > 0:
         raise ConfigError("command line", "--cash", f"must be > 0, got {cash}")
@@ -99,6 +99,7 @@ def backtest_config(
         time_in_force=trading.orders.time_in_force,
         mode=mode,
         poll_offset_seconds=trading.data.poll_offset_seconds,
+        protection=protection_of(trading),
     )
 
 

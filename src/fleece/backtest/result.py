@@ -12,6 +12,7 @@ from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
 from fleece.calendar import Session
 from fleece.models import Fill, Refusal
+from fleece.protection import OFF, Protection
 from fleece.risk_manager import RiskLimits
 from fleece.state_store import IntentRecord
 from fleece.strategy.registry import StrategySpec, resolve
@@ -52,6 +53,8 @@ class BacktestConfig:
         poll_offset_seconds: how long after each minute boundary the bot polls
             (``DataConfig.poll_offset_seconds``): the instant of every cycle, so orders, fills
             and refusals carry the bot's own timestamps.
+        protection: the protective exits (:mod:`fleece.protection`); with any set, every
+            minute runs bar by bar (stops may fill in any minute a position is held).
     """
 
     limits: RiskLimits
@@ -63,6 +66,7 @@ class BacktestConfig:
     seed: int = 0
     mode: Mode = "fast"
     poll_offset_seconds: float = 0.0
+    protection: Protection = OFF
 
     def __post_init__(self) -> None:
         if not 0 <= self.poll_offset_seconds < 60:

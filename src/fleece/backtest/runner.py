@@ -118,8 +118,10 @@ class Run:
         self.seed_fills: list[Fill] = []
         base = config.strategy.build()
         # The fast path asks the strategy's vectorised path for its candidate minutes first;
-        # a strategy without one (or the exact mode) is stepped minute by minute.
-        self.vectorised = config.mode == "fast" and base.candidates_offered
+        # a strategy without one (or the exact mode) is stepped minute by minute, and so is a
+        # run with protective exits (a stop may fill, or be hit, in any minute).
+        fast = config.mode == "fast" and not config.protection.on
+        self.vectorised = fast and base.candidates_offered
         self.strategy: Strategy = CandidateSignals(base) if self.vectorised else base
         self.kernel = build_kernel(
             strategy=self.strategy,
@@ -130,6 +132,7 @@ class Run:
             breaker=self.breaker,
             time_in_force=config.time_in_force,
             on_fill=self._on_fill,
+            protection=config.protection,
         )
         self.orders = self.kernel.orders
         self.trader = self.kernel.trader
@@ -220,6 +223,7 @@ class Run:
         trader = self.trader
         trader.account = self.broker.account_now()
         trader.reserved_cash = 0.0
+        await self.kernel.protect(now)  # the live poll's order: account, protection, bars
         signals, tripped = trader.signals, self.breaker.tripped
         if expect is None:
             await self.kernel.step(bars)

@@ -15,20 +15,29 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.ledger import PositionView
-from fleece.exchange.orders import ExchangeError, OrderRequest, OrderType, SimOrder, TimeInForce
+from fleece.exchange.orders import (
+    ExchangeError,
+    ExitLegs,
+    OrderClass,
+    OrderRequest,
+    OrderType,
+    SimOrder,
+    TimeInForce,
+)
 from fleece.exchange.schemas import price
-from fleece.models import AccountSnapshot, BrokerOrder, Position, Side
+from fleece.models import AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
 
 #: ``GET /v2/orders`` answers at most this many orders per request; Broker.orders asks for 500.
 ORDERS_LIMIT = 500
 
 
-def broker_order(order: SimOrder) -> BrokerOrder:
+def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
     """The :class:`BrokerOrder` the REST adapter would parse from the exchange's JSON."""
     return BrokerOrder(
         id=order.id,
@@ -42,6 +51,7 @@ def broker_order(order: SimOrder) -> BrokerOrder:
         created_at=order.submitted_at,
         updated_at=order.updated_at,
         filled_at=order.filled_at,
+        legs=tuple(broker_order(leg) for leg in legs),
     )
 
 
@@ -96,13 +106,43 @@ class SimBroker:
             time_in_force=TimeInForce(time_in_force),
             client_order_id=client_order_id,
         )
+        return self._submit(request)
+
+    async def submit_exit(
+        self, client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
+    ) -> BrokerOrder:
+        """Submit a protective order (stop, limit, trailing stop or OCO), good till cancelled."""
+        self.requests["submit_order"] += 1
+        self._sync()
+        oco = shape.order_class == "oco"
+        request = OrderRequest(
+            symbol=symbol,
+            qty=qty,
+            side=side,
+            type=OrderType(shape.type),
+            time_in_force=TimeInForce.GTC,
+            limit_price=shape.limit_price,
+            client_order_id=client_order_id,
+            stop_price=None if oco else shape.stop_price,
+            trail_percent=shape.trail_percent,
+            order_class=OrderClass.OCO if oco else OrderClass.SIMPLE,
+            legs=ExitLegs(take_profit=shape.limit_price, stop_price=shape.stop_price)
+            if oco
+            else None,
+        )
+        return self._submit(request)
+
+    def _submit(self, request: OrderRequest) -> BrokerOrder:
         try:
             order = self.engine.submit(request)
         except ExchangeError as exc:
             raise _refused(exc, "order refused") from None
         self._ids.append(order.id)
         self._submitted.append(order.submitted_at)
-        return broker_order(order)
+        return self._answer(order)
+
+    def _answer(self, order: SimOrder) -> BrokerOrder:
+        return broker_order(order, self.engine.legs_of(order))
 
     async def orders(
         self, status: str = "open", after: datetime | None = None
@@ -116,9 +156,11 @@ class SimBroker:
         found: list[BrokerOrder] = []
         for order_id in self._ids[first:]:
             order = self.engine.order(order_id)
-            if status != "all" and order.status.is_open != (status == "open"):
+            # Nested, as the exchange answers: open while the order or one of its legs is.
+            members = [order, *self.engine.legs_of(order)]
+            if status != "all" and not any(m.status.is_open == (status == "open") for m in members):
                 continue
-            found.append(broker_order(order))
+            found.append(self._answer(order))
             if len(found) == ORDERS_LIMIT:
                 break
         return found
@@ -128,7 +170,7 @@ class SimBroker:
         self.requests["get_order_by_client_id"] += 1
         self._sync()
         try:
-            return broker_order(self.engine.order_by_client_id(client_order_id))
+            return self._answer(self.engine.order_by_client_id(client_order_id))
         except ExchangeError as exc:
             if exc.status == 404:
                 return None

@@ -37,13 +37,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
 from fleece.exchange.orders import OrderType, SimOrder
 from fleece.models import Bar, Side, to_ticks
+from fleece.prices import trailing_stop_price
 
-_CENT = Decimal("0.01")
-_TICK = Decimal("0.0001")
 CLOSE = "close"  # judge the order again at this bar's close
 NEXT = "next"  # wait for the symbol's next regular bar
 
@@ -78,25 +76,6 @@ def crosses(side: Side, limit: float, low: float, high: float) -> bool:
     if side is Side.BUY:
         return to_ticks(low) <= to_ticks(limit)
     return to_ticks(high) >= to_ticks(limit)
-
-
-def round_price(value: Decimal) -> Decimal:
-    """A price on Alpaca's grid: whole cents from $1.00, 1/10,000 dollar below."""
-    return value.quantize(_CENT if value >= 1 else _TICK, rounding=ROUND_HALF_UP)
-
-
-def trailing_stop_price(
-    side: Side, hwm: float, trail_price: float | None, trail_percent: float | None
-) -> float:
-    """The stop of a trailing stop whose mark is ``hwm``."""
-    mark = Decimal(str(hwm))
-    if trail_price is not None:
-        offset = Decimal(str(trail_price))
-        stop = mark - offset if side is Side.SELL else mark + offset
-    else:
-        pct = Decimal(str(trail_percent)) / 100
-        stop = mark * (1 - pct) if side is Side.SELL else mark * (1 + pct)
-    return float(round_price(stop))
 
 
 def with_mark(order: SimOrder, hwm: float) -> SimOrder:
