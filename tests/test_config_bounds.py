@@ -29,6 +29,9 @@ TRADING_BOUNDS = [
     ("housekeeping", "heartbeat_seconds", 3600.0, 3601.0),
     ("housekeeping", "equity_snapshot_seconds", 3600.0, 3601.0),
     ("housekeeping", "bar_retention_days", 3660, 3661),
+    ("risk", "stop_loss_pct", 0.5, 0.51),
+    ("risk", "take_profit_pct", 10.0, 10.5),
+    ("risk", "trailing_stop_pct", 0.5, 0.51),
 ]
 # (variable, the extreme accepted values, values just beyond them)
 ENV_BOUNDS = [
