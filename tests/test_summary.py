@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fleece.models import Fill, Side
+from fleece.models import Fill, OrderIntent, Side
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.summary import empty_minutes_line, print_summary, realised_pnl
@@ -55,3 +55,40 @@ def test_the_summary_names_the_symbols_the_start_up_checks_dropped(tmp_path: Pat
 
     rows = [line for line in console.export_text().splitlines() if "symbols dropped" in line]
     assert len(rows) == 1 and "GOLD (status 'inactive', not active)" in rows[0]
+
+
+def test_the_summary_counts_stop_outs_and_take_profits(tmp_path: Path) -> None:
+    db = tmp_path / "trades.db"
+    with StateStore(db) as store:
+        # An OCO whose stop leg sold, one whose take-profit sold, a bot-watched trailing stop.
+        protective_exit(store, "protect-oco-0-e1", "protect-oco", primary="tp1", filled_by="sl1")
+        protective_exit(store, "protect-oco-0-e2", "protect-oco", primary="tp2", filled_by="tp2")
+        protective_exit(store, "trailing_stop-x", "trailing_stop", primary="m3", filled_by="m3")
+    console = Console(record=True, width=200)
+
+    print_summary(console, db, tmp_path / "log", datetime.now().astimezone())
+
+    rows = [line for line in console.export_text().splitlines() if "protective exits" in line]
+    assert len(rows) == 1
+    assert "2 stop-outs (stop_loss 1, trailing_stop 1), 1 take-profit" in rows[0]
+
+
+def test_a_run_without_protective_exits_says_nothing_of_them(tmp_path: Path) -> None:
+    db = tmp_path / "trades.db"
+    with StateStore(db):
+        pass
+    console = Console(record=True, width=200)
+
+    print_summary(console, db, tmp_path / "log", datetime.now().astimezone())
+
+    assert "protective exits" not in console.export_text()
+
+
+def protective_exit(
+    store: StateStore, cid: str, strategy: str, *, primary: str, filled_by: str
+) -> None:
+    """A protective sell of 5 AAPL, its intent at the broker as ``primary``, filled by the
+    order ``filled_by`` (an OCO's stop leg, or the order itself)."""
+    store.add_intent(OrderIntent(cid, strategy, "AAPL", Side.SELL, 5, T0, T0))
+    store.set_intent_status(cid, "accepted", broker_order_id=primary, now=T0)
+    store.record_fill(cid, filled_by, "AAPL", Side.SELL, 5, 101.0, T0)

@@ -39,11 +39,12 @@ fills were stop-outs and take-profits.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from fleece.models import Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
 from fleece.prices import round_price, trailing_stop_price
@@ -299,3 +300,45 @@ def filled_by(order: BrokerOrder) -> str:
     """The id of the order (or leg) whose executions a fill of ``order`` reports: an OCO's stop
     leg when it is the one that filled, else the order itself."""
     return next((leg.id for leg in order.legs if leg.filled_qty), order.id)
+
+
+class IntentFacts(Protocol):
+    """What :func:`fill_reasons` needs of an intent (a store's or a backtest's record)."""
+
+    @property
+    def client_order_id(self) -> str: ...
+
+    @property
+    def strategy(self) -> str: ...
+
+    @property
+    def broker_order_id(self) -> str | None: ...
+
+
+def fill_reasons(fills: Iterable[Fill], intents: Iterable[IntentFacts]) -> dict[Fill, ExitReason]:
+    """The protective exits among ``fills``, with their reason (other fills are left out)."""
+    by_cid = {i.client_order_id: i for i in intents}
+    found: dict[Fill, ExitReason] = {}
+    for fill in fills:
+        intent = by_cid.get(fill.client_order_id)
+        if intent is None or fill.side is not Side.SELL:
+            continue
+        reason = fill_reason(intent.strategy, intent.broker_order_id, fill.broker_order_id)
+        if reason is not None:
+            found[fill] = reason
+    return found
+
+
+def exits_line(reasons: Iterable[ExitReason]) -> str:
+    """Protective exits counted for a person: ``2 stop-outs (stop_loss 1, trailing_stop 1),
+    1 take-profit`` (``none`` when there were none)."""
+    counted = Counter(reasons)
+    stops = {r.value: n for r, n in sorted(counted.items()) if r.stop_out}
+    taken = counted[ExitReason.TAKE_PROFIT]
+    if not stops and not taken:
+        return "none"
+    total = sum(stops.values())
+    detail = ", ".join(f"{name} {n}" for name, n in stops.items())
+    parts = [f"{total} stop-out{'s' * (total != 1)}" + (f" ({detail})" if stops else "")]
+    parts.append(f"{taken} take-profit{'s' * (taken != 1)}")
+    return ", ".join(parts)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fleece.models import Fill, Side
+from fleece.protection import exits_line, fill_reasons, is_protective
 from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
 
@@ -125,6 +126,9 @@ def print_summary(
         "orders", f"{len(intents)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
     )
     table.add_row("fills", f"{len(fills)} ({buys} buys, {len(fills) - buys} sells)")
+    exits = fill_reasons(fills, intents)
+    if exits or any(is_protective(i.strategy) for i in intents):
+        table.add_row("protective exits", exits_line(exits.values()))
     table.add_row("realised P&L", f"{pnl.realised:+,.2f}")
     table.add_row("unrealised P&L", f"{unrealised + 0.0:+,.2f}")
     if first_equity is not None and last_equity is not None:

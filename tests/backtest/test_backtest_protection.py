@@ -9,11 +9,14 @@ watches each minute and sends market exits. Sparse synthetic minutes, quick SMA 
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 from backtest_helpers import config, sparse, synthetic
 
+from fleece.backtest.outputs import write_outputs
 from fleece.backtest.runner import BacktestResult, run_backtest
 from fleece.models import Side
 from fleece.protection import (
@@ -134,3 +137,24 @@ def test_without_levels_the_run_is_the_seeds() -> None:
 
     assert [f for f in plain.fills] == [f for f in watched_off.fills]
     assert {i.strategy for i in plain.intents} == {"sma_crossover"}
+
+
+def test_the_report_marks_stop_outs_and_take_profits_and_the_stats_count_them(
+    tmp_path: Path,
+) -> None:
+    result = run(BROKER)
+    counted = reasons(result)
+
+    write_outputs(result, tmp_path)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
+
+    assert '"name":"stop-outs"' in page and '"name":"take-profits"' in page
+    assert page.count("<td>stop-loss</td>") == counted[ExitReason.STOP_LOSS]
+    assert page.count("<td>take-profit</td>") == counted[ExitReason.TAKE_PROFIT]
+    assert 'id="protection"' in page and "held at the exchange" in page
+    assert stats["run"]["protective_exits"] == {
+        "stop_loss": counted[ExitReason.STOP_LOSS],
+        "take_profit": counted[ExitReason.TAKE_PROFIT],
+    }
+    assert stats["run"]["protection"]["stop_loss_pct"] == BROKER.stop_loss_pct

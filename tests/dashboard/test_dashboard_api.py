@@ -42,6 +42,7 @@ from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
 from fleece.minute_grid import Carry
+from fleece.models import OrderIntent, Side
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
@@ -490,3 +491,19 @@ def test_fleece_dashboard_refuses_a_public_address_without_a_token(
 
     assert done.returncode == 2
     assert "requires DASHBOARD_TOKEN" in done.stderr
+
+
+def test_account_counts_the_protective_exits(finished_run: FinishedRun, tmp_path: Path) -> None:
+    with StateStore(tmp_path / "trades.db") as store:
+        for cid, strategy, primary, filled_by in (
+            ("protect-oco-0-e1", "protect-oco", "tp1", "sl1"),  # the OCO's stop leg sold
+            ("protect-oco-0-e2", "protect-oco", "tp2", "tp2"),  # its take-profit sold
+            ("protect-trail-0-e3", "protect-trail", "ts3", "ts3"),
+        ):
+            store.add_intent(OrderIntent(cid, strategy, "SPY", Side.SELL, 5, NOON, NOON))
+            store.set_intent_status(cid, "accepted", broker_order_id=primary, now=NOON)
+            store.record_fill(cid, filled_by, "SPY", Side.SELL, 5, 590.0, NOON)
+
+        account = client_over(store, finished_run.config).get("/api/account").json()
+
+    assert (account["stop_outs"], account["take_profits"]) == (2, 1)

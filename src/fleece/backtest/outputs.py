@@ -17,6 +17,7 @@ from fleece.backtest.equity import EquityCurve
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.stats import Stats, compute_stats
 from fleece.exchange.schemas import price
+from fleece.protection import fill_reasons
 from fleece.state_store import format_ts
 
 TRADES_CSV = "trades.csv"
@@ -69,6 +70,7 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
     """What was run, as recorded in ``stats.json``."""
     cfg = result.config
     limits = cfg.limits
+    reasons = fill_reasons(result.fills, result.intents).values()
     days = [s.day.isoformat() for s in result.sessions]
     return {
         "symbols": list(result.market.symbols),
@@ -91,6 +93,13 @@ def run_summary(result: BacktestResult) -> dict[str, Any]:
         "orders": len(result.intents),
         "orders_by_status": dict(sorted(Counter(i.status.value for i in result.intents).items())),
         "refusals_by_reason": dict(sorted(Counter(r.reason for r in result.refusals).items())),
+        "protection": {
+            "stop_loss_pct": cfg.protection.stop_loss_pct,
+            "take_profit_pct": cfg.protection.take_profit_pct,
+            "trailing_stop_pct": cfg.protection.trailing_stop_pct,
+            "mode": cfg.protection.mode,
+        },
+        "protective_exits": dict(sorted(Counter(r.value for r in reasons).items())),
     }
 
 

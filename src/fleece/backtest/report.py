@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from fleece.backtest.stats import RoundTrip, Stats, round_trips
 from fleece.calendar import NEW_YORK
 from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
+from fleece.protection import ExitReason, Protection, exits_line, fill_reasons
 from fleece.strategy.registry import StrategySpec
 
 #: Points per line drawn in a price chart; longer series are thinned (display only).
@@ -129,9 +130,13 @@ def equity_figure(result: BacktestResult) -> go.Figure:
 
 
 def _symbol_traces(
-    series: GridSeries, fills: Sequence[Fill], indicators: dict[str, np.ndarray]
+    series: GridSeries,
+    fills: Sequence[Fill],
+    indicators: dict[str, np.ndarray],
+    reasons: Mapping[Fill, ExitReason],
 ) -> tuple[list[go.Scatter], int]:
-    """The close on the grid, the strategy's indicators and the fills of one symbol."""
+    """The close on the grid, the strategy's indicators and the fills of one symbol (the
+    protective exits marked apart: stop-outs and take-profits)."""
     step = _stride(len(series), MAX_PRICE_POINTS)
     x = new_york_ms(series.ts[::step])
     traces = [
@@ -144,11 +149,16 @@ def _symbol_traces(
     ]
     for label, values in indicators.items():
         traces.append(go.Scatter(x=x, y=values[::step], name=label, mode="lines"))
-    for side, symbol_name, marker in (
-        (Side.BUY, "entries", "triangle-up"),
-        (Side.SELL, "exits", "triangle-down"),
-    ):
-        own = [f for f in fills if f.side is side]
+    kinds: list[tuple[str, str, Callable[[Fill], bool]]] = [
+        ("entries", "triangle-up", lambda f: f.side is Side.BUY),
+        ("exits", "triangle-down", lambda f: f.side is Side.SELL and f not in reasons),
+        ("stop-outs", "x", lambda f: f in reasons and reasons[f].stop_out),
+        ("take-profits", "star", lambda f: f in reasons and not reasons[f].stop_out),
+    ]
+    for symbol_name, marker, chosen in kinds:
+        own = [f for f in fills if chosen(f)]
+        if not own and symbol_name not in ("entries", "exits"):
+            continue
         traces.append(
             go.Scatter(
                 x=new_york_ms(np.array([int(f.timestamp.timestamp()) for f in own], np.int64)),
@@ -166,7 +176,9 @@ def _strategy_line(spec: StrategySpec) -> str:
     return f"{spec.name} ({params})" if params else spec.name
 
 
-def price_figure(result: BacktestResult) -> go.Figure:
+def price_figure(
+    result: BacktestResult, reasons: Mapping[Fill, ExitReason] | None = None
+) -> go.Figure:
     """Price, the strategy's indicators and the fills of each symbol; a menu picks the symbol."""
     strategy = result.config.strategy.build()
     grid = Grid.of((s.open, s.close) for s in result.sessions)
@@ -180,7 +192,7 @@ def price_figure(result: BacktestResult) -> go.Figure:
     for k, symbol in enumerate(symbols):
         series = market_series(result.market, symbol, grid)
         traces, step = _symbol_traces(
-            series, by_symbol.get(symbol, []), strategy.indicators(series)
+            series, by_symbol.get(symbol, []), strategy.indicators(series), reasons or {}
         )
         for trace in traces:
             trace.visible = k == 0
@@ -211,7 +223,7 @@ def price_figure(result: BacktestResult) -> go.Figure:
     return fig
 
 
-def _trade_rows(trips: Sequence[RoundTrip]) -> str:
+def _trade_rows(trips: Sequence[RoundTrip], exits: Mapping[tuple[str, datetime], str]) -> str:
     def when(ts: datetime | None) -> str:
         return "" if ts is None else ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M")
 
@@ -229,6 +241,7 @@ def _trade_rows(trips: Sequence[RoundTrip]) -> str:
             exit_price,
             pnl,
             ret,
+            exits.get((t.symbol, t.exit_time), "strategy") if t.exit_time else "",
         )
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
@@ -247,6 +260,8 @@ td:first-child, th:first-child { text-align: left; }
 def render_report(result: BacktestResult, stats: Stats) -> str:
     """The whole report page as a string (plotly.js inlined)."""
     trips = round_trips(result.fills)
+    reasons = fill_reasons(result.fills, result.intents)
+    exits = {(f.symbol, f.timestamp): _EXIT_NAMES[r] for f, r in reasons.items()}
     stats_html = "\n".join(
         f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
         for label, value in stat_rows(stats)
@@ -255,7 +270,7 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
     equity_div: str = equity_figure(result).to_html(
         full_html=False, include_plotlyjs=False, div_id="equity-chart", config=plot_config
     )
-    price_div: str = price_figure(result).to_html(
+    price_div: str = price_figure(result, reasons).to_html(
         full_html=False, include_plotlyjs=False, div_id="price-chart", config=plot_config
     )
     cfg = result.config
@@ -269,7 +284,9 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
     header = (
         "<th>Symbol</th><th>Qty</th><th>Entry (New York)</th><th>Entry price</th>"
         "<th>Exit (New York)</th><th>Exit price</th><th>P&amp;L ($)</th><th>Return</th>"
+        "<th>Exit by</th>"
     )
+    protection = _protection_line(cfg.protection, reasons.values())
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -283,6 +300,7 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
 <p class="note">Symbols: {html.escape(symbols)}. Starting cash ${cfg.cash:,.2f}; slippage
 {cfg.slippage_bps:g} bps; strategy {html.escape(_strategy_line(cfg.strategy))}; fills at the open
 of the next real bar, as the built-in exchange fills.</p>
+{protection}
 <h2>Statistics</h2>
 <table id="stats">
 {stats_html}
@@ -296,12 +314,39 @@ of the next real bar, as the built-in exchange fills.</p>
 <table id="trades">
 <thead><tr>{header}</tr></thead>
 <tbody>
-{_trade_rows(trips)}
+{_trade_rows(trips, exits)}
 </tbody>
 </table>
 </body>
 </html>
 """
+
+
+_EXIT_NAMES = {
+    ExitReason.STOP_LOSS: "stop-loss",
+    ExitReason.TAKE_PROFIT: "take-profit",
+    ExitReason.TRAILING_STOP: "trailing stop",
+}
+
+
+def _protection_line(protection: Protection, reasons: Iterable[ExitReason]) -> str:
+    """The protective exits configured and what they did (nothing when none are set)."""
+    if not protection.on:
+        return ""
+    levels = [
+        f"{name} {value:.2%}"
+        for name, value in (
+            ("stop-loss", protection.stop_loss_pct),
+            ("take-profit", protection.take_profit_pct),
+            ("trailing stop", protection.trailing_stop_pct),
+        )
+        if value is not None
+    ]
+    where = "held at the exchange" if protection.mode == "broker" else "watched by the bot"
+    return (
+        f'<p class="note" id="protection">Protective exits ({", ".join(levels)}, {where}): '
+        f"{html.escape(exits_line(reasons))}.</p>"
+    )
 
 
 def write_report(result: BacktestResult, stats: Stats, path: Path) -> None:

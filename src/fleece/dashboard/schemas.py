@@ -76,6 +76,10 @@ class Account(BaseModel):
     max_trades_per_day: int
     daily_loss_pct: float = Field(description="fraction of start equity lost today (0 if up)")
     max_daily_loss_pct: float
+    stop_outs: int = Field(
+        0, description="protective stops (fixed or trailing) that sold, all time"
+    )
+    take_profits: int = Field(0, description="protective take-profits that sold, all time")
 
 
 class PositionOut(BaseModel):

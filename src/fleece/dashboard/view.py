@@ -46,6 +46,7 @@ from fleece.dashboard.sessions import (
     shown_session,
 )
 from fleece.models import Bar, Fill, TradingState
+from fleece.protection import fill_reasons
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.startup_checks import read_dropped
 from fleece.state_store import EquitySnapshot, StateStore
@@ -293,6 +294,8 @@ class DashboardView:
                     start = today[0].equity if today else None
         pnl = round(equity - start, 2) if equity is not None and start is not None else None
         pct = pnl / start if pnl is not None and start else None
+        exits = fill_reasons(self._fills.refresh(), self.store.all_intents()).values()
+        stop_outs = sum(1 for reason in exits if reason.stop_out)
         return Account(
             as_of=as_of,
             session_date=day,
@@ -307,6 +310,8 @@ class DashboardView:
             max_trades_per_day=risk.max_trades_per_day,
             daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
             max_daily_loss_pct=risk.max_daily_loss_pct,
+            stop_outs=stop_outs,
+            take_profits=len(exits) - stop_outs,
         )
 
     def positions(self) -> list[PositionOut]:

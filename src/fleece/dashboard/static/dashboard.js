@@ -177,6 +177,7 @@ function renderAccount(a) {
   const used = a.max_trades_per_day ? a.trades_today / a.max_trades_per_day : 0;
   $("trades-meter").style.width = `${Math.min(used, 1) * 100}%`;
   $("trades-meter").classList.toggle("full", used >= 1);
+  setText("exits", `stop-outs ${a.stop_outs} · take-profits ${a.take_profits}`);
   setText("loss", `${pct.format(a.daily_loss_pct)} / ${pct.format(a.max_daily_loss_pct)}`);
   const lossUsed = a.max_daily_loss_pct ? a.daily_loss_pct / a.max_daily_loss_pct : 0;
   $("loss-meter").style.width = `${Math.min(lossUsed, 1) * 100}%`;
