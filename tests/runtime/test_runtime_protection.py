@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass as AlpacaClass
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import LimitOrderRequest, StopLossRequest, TakeProfitRequest
 from runtime_helpers import (
     EIGHT_SYMBOLS,
+    KEY,
+    SECRET,
     Market,
     Paths,
     SteppedBot,
@@ -153,3 +159,31 @@ def test_a_restart_gives_unprotected_positions_their_exits_once(
     assert all(submissions[cid] == 1 for cid in sent)
     assert open_protection(market) == restored
     assert sum("protection restored at start-up" in m for m in caplog.messages) == 1
+
+
+def test_reconciliation_reads_a_bracket_with_held_legs_as_one_order_of_someone_else(
+    tmp_path: Path, market: Market
+) -> None:
+    paths = Paths(tmp_path)
+    configure(paths, LEVELS, shutdown=KEEP)
+    someone = TradingClient(KEY, SECRET, paper=True, url_override=market.url)
+    entry = someone.submit_order(
+        LimitOrderRequest(
+            symbol="SPY",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=1,  # far below the market: its legs stay held
+            order_class=AlpacaClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=2000),
+            stop_loss=StopLossRequest(stop_price=0.5),
+        )
+    )
+
+    trade(paths, market, 1)
+
+    events = query(paths.db, "SELECT kind, client_order_id, detail FROM reconciliation_events")
+    legs = someone.get_order_by_id(entry.id).legs
+    assert [(e[0], e[1]) for e in events] == [("unknown_broker_order", entry.client_order_id)]
+    assert legs is not None and [leg.status.value for leg in legs] == ["held", "held"]
+    assert market.submissions().get(entry.client_order_id) == 1  # the bot left it alone
