@@ -199,3 +199,13 @@ def test_fills_tell_their_exit_reason_by_their_intent(
     strategy: str, reason: ExitReason | None
 ) -> None:
     assert fill_reason(strategy, "a", "a") is reason
+
+
+def test_a_restart_restores_the_trailing_marks_from_the_minutes_watched_since_the_entry() -> None:
+    protector = Protector(Protection(trailing_stop_pct=0.01, mode="bot"))
+    protector.seed([fill(Side.BUY, 10, 100.0, minute=5)])
+
+    protector.remark("SPY", [bar(99.0, 110.0, minute=4), bar(100.5, 102.0, minute=6)])
+
+    assert protector.watch(bar(101.5, 101.6, minute=7)) is None  # 102 x 0.99 = 100.98
+    assert protector.watch(bar(100.9, 101.2, minute=8)) is ExitReason.TRAILING_STOP

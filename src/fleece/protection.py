@@ -42,6 +42,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -182,6 +183,7 @@ class Entry:
     qty: int
     cost_ticks: int
     mark: float  # the high-water mark of a bot-watched trailing stop
+    since: datetime  # the first fill of the entry
 
     @property
     def price(self) -> float:
@@ -202,7 +204,9 @@ class Protector:
         if fill.side is Side.BUY:
             ticks = to_ticks(fill.price) * fill.qty
             if entry is None or entry.qty <= 0:
-                self.entries[fill.symbol] = Entry(fill.client_order_id, fill.qty, ticks, fill.price)
+                self.entries[fill.symbol] = Entry(
+                    fill.client_order_id, fill.qty, ticks, fill.price, fill.timestamp
+                )
             else:
                 entry.qty += fill.qty
                 entry.cost_ticks += ticks
@@ -220,6 +224,16 @@ class Protector:
         self.entries.clear()
         for fill in sorted(fills, key=lambda f: f.timestamp):
             self.on_fill(fill)
+
+    def remark(self, symbol: str, minutes: Iterable[Bar]) -> None:
+        """Raise a bot-watched trailing stop's mark by the grid minutes it watched already (at a
+        restart: the regular bars fed since the entry), so a restart does not lower the stop."""
+        entry = self.entries.get(symbol)
+        if entry is None:
+            return
+        for bar in minutes:
+            if bar.timestamp >= entry.since and to_ticks(bar.high) > to_ticks(entry.mark):
+                entry.mark = bar.high
 
     def order_for(self, symbol: str) -> tuple[Entry, str, ExitOrder] | None:
         """The protective order a held ``symbol`` needs (None without a known entry)."""

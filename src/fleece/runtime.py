@@ -393,6 +393,7 @@ class Bot:
         bus.subscribe(MinuteBars, self._on_minute_bars)
         self.poller = BarPoller(self.broker, self.clock, self.symbols)
         await self._warmup()
+        self._restore_marks()
         if self.stop_after_sessions is not None and self.stop_at is None:
             self.stop_at = self._stop_time(self.stop_after_sessions)
         if self.exchange is not None and self.stop_at is None:
@@ -400,6 +401,18 @@ class Bot:
         if self.stop_at is not None:
             log.info("will stop at %s", self.stop_at.isoformat())
         return bus
+
+    def _restore_marks(self) -> None:
+        """``orders.protective: bot``: the trailing stops' marks, from the minutes the bot was
+        fed since each entry (a restart must not lower a stop)."""
+        assert self.trader is not None and self.store is not None
+        protector = self.trader.protector
+        if not protector.protection.watched or protector.protection.trailing_stop_pct is None:
+            return
+        regular = self.trader.sessions.is_regular_bar
+        for symbol, entry in protector.entries.items():
+            fed = self.store.bars_between(symbol, entry.since, self.clock.now(), fed_only=True)
+            protector.remark(symbol, [b for b in fed if regular(b.timestamp)])
 
     def _phase_trading_logic(self) -> None:
         """Phase 3: housekeeping beside the strategy/risk/orders core built in phase 1."""
