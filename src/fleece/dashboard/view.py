@@ -271,19 +271,9 @@ class DashboardView:
     # ---- orders, fills, refusals -----------------------------------------------------------
     def orders(self) -> list[OrderOut]:
         """Intents the broker may still act on, oldest first."""
+        # The snapshot's OpenOrder has the schema's fields: read them, not a second list of them.
         return [
-            OrderOut(
-                client_order_id=r.client_order_id,
-                symbol=r.symbol,
-                side=r.side,
-                qty=r.qty,
-                filled_qty=r.filled_qty,
-                status=r.status,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                dry_run=r.dry_run,
-            )
-            for r in self.snapshot().open_orders
+            OrderOut.model_validate(o, from_attributes=True) for o in self.snapshot().open_orders
         ]
 
     def fill_history(self) -> list[Fill]:
