@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +11,8 @@ from typer.testing import CliRunner
 
 from fleece.cli_config import config_app, mask_secret
 from fleece.cli_support import cli_errors, error_line, user_errors
-from fleece.config import ENV_NAMES
 from fleece.errors import BrokerError, ConfigError, LiveTradingRefused
+from new_user import run_python, user_environ
 from startup_helpers import bot_directory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,16 +215,11 @@ def test_a_bad_config_in_a_real_process_prints_one_line_exit_2_and_no_traceback(
 ) -> None:
     (tmp_path / ".env").write_text("FLEECE_MODE=sim\n")
     (tmp_path / "bad.yaml").write_text("symbols:\n  list: [AAPL, AAPL]\n")
-    environ = {k: v for k, v in os.environ.items() if k.upper() not in ENV_NAMES}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "fleece.cli_config", "check", "--config", "bad.yaml"],
+    done = run_python(
+        ["-m", "fleece.cli_config", "check", "--config", "bad.yaml"],
         cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        env=user_environ(),
     )
 
     assert done.returncode == 2

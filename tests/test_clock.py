@@ -5,22 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fleece.clock import ScaledClock
+from manual_time import ManualMonotonic
 
 START = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
-class FakeMonotonic:
-    """Real seconds, moved by hand."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_a_paused_clock_stands_still_however_long_real_time_runs() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, speed=300, monotonic=real)
     real.t += 1  # 300 simulated seconds
 
@@ -32,7 +23,7 @@ def test_a_paused_clock_stands_still_however_long_real_time_runs() -> None:
 
 
 def test_resuming_goes_on_from_the_paused_instant_at_the_same_speed() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, speed=300, monotonic=real)
     clock.pause()
     real.t += 60
@@ -45,7 +36,7 @@ def test_resuming_goes_on_from_the_paused_instant_at_the_same_speed() -> None:
 
 
 def test_a_paused_clock_still_advances_when_told_to() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, speed=300, monotonic=real)
     clock.pause()
 
@@ -56,7 +47,7 @@ def test_a_paused_clock_still_advances_when_told_to() -> None:
 
 
 def test_pausing_or_resuming_twice_changes_nothing() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, speed=10, monotonic=real)
     clock.pause()
     clock.pause()
@@ -69,7 +60,7 @@ def test_pausing_or_resuming_twice_changes_nothing() -> None:
 
 
 def test_a_clock_built_paused_holds_its_start_until_resumed() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, speed=300, monotonic=real, paused=True)
     real.t += 30
 
@@ -80,7 +71,7 @@ def test_a_clock_built_paused_holds_its_start_until_resumed() -> None:
 
 
 def test_a_held_clock_runs_up_to_the_hold_and_waits_there() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, 60.0, monotonic=real)
     clock.hold_at(START + timedelta(minutes=1, seconds=5))
 
@@ -94,7 +85,7 @@ def test_a_held_clock_runs_up_to_the_hold_and_waits_there() -> None:
 
 
 def test_the_next_hold_lets_time_run_on_from_the_held_instant() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, 60.0, monotonic=real)
     clock.hold_at(START + timedelta(seconds=5))
     real.t += 10.0
@@ -107,7 +98,7 @@ def test_the_next_hold_lets_time_run_on_from_the_held_instant() -> None:
 
 
 def test_a_hold_already_passed_is_ignored_and_time_never_goes_back() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, 60.0, monotonic=real)
     real.t += 2.0
 
@@ -117,7 +108,7 @@ def test_a_hold_already_passed_is_ignored_and_time_never_goes_back() -> None:
 
 
 def test_a_jump_past_the_hold_drops_it_and_releasing_lets_time_run() -> None:
-    real = FakeMonotonic()
+    real = ManualMonotonic()
     clock = ScaledClock(START, 60.0, monotonic=real)
     clock.hold_at(START + timedelta(seconds=5))
     real.t += 1.0

@@ -31,29 +31,19 @@ from notify_helpers import receiver  # noqa: E402
 
 from accounting_helpers import realised_three_ways  # noqa: E402
 from accounting_helpers import summary_row as row  # noqa: E402
+from new_user import run_fleece, user_environ  # noqa: E402
 
 # Guards against hangs, never expectations: a demo that takes 60 s on an idle machine took more
 # than 240 s at a load of 35 on two cores; the module's fixture runs inside the first test.
 pytestmark = pytest.mark.timeout(1800)
 
-OURS = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_", "LOG_", "BOT_")
-OUR_NAMES = {"DATABASE_PATH", "CONFIG_PATH", "KILL_SWITCH", "DRY_RUN", "CIRCUIT_BREAKER_RESET"}
-
 
 def run_demo(folder: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     (folder / "config").mkdir()
     shutil.copy(REPO / "config" / "trading.yaml", folder / "config" / "trading.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS) and k not in OUR_NAMES}
-    env.update({"DASHBOARD_PORT": "0", "COLUMNS": "200", **extra})
-    return subprocess.run(
-        [sys.executable, "-m", "fleece", "demo", "--speed", "1200"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,  # a guard against hangs, not a measured expectation
-        check=False,
-    )
+    env = user_environ({"DASHBOARD_PORT": "0", "COLUMNS": "200", **extra})
+    # A guard against hangs, not a measured expectation.
+    return run_fleece("demo", "--speed", "1200", cwd=folder, env=env, timeout=900)
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,18 @@ folder, with ``BARS`` pointing at the fixture (``fleece`` runs as ``python -m fl
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shlex
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 import pytest
+
+from new_user import run_python, user_environ
 
 # The walkthrough's module fixture runs every command of the page (tests, a backtest, a sweep on
 # a local Dask cluster, a sim-mode run) inside the first test's timeout: under a heavy load those
@@ -33,9 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "strategies.md"
 BARS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bars"
 BLOCK = re.compile(r"^```(\w+)(?: ([^\n]+))?\n(.*?)^```", re.S | re.M)
-#: The bot's own settings: a user's shell would not have the suite's, so none leak in.
-OURS = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_", "LOG_", "BOT_", "NOTIFY_", "TELEGRAM_")
-OUR_NAMES = {"DATABASE_PATH", "CONFIG_PATH", "KILL_SWITCH", "DRY_RUN", "HEARTBEAT_URL"}
 
 
 def doc_files(text: str) -> dict[str, str]:
@@ -63,7 +60,7 @@ def argv(command: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     while "=" in words[0]:
         name, _, value = words.pop(0).partition("=")
         extra[name] = value
-    program = {"fleece": [sys.executable, "-m", "fleece"], "python": [sys.executable]}
+    program = {"fleece": ["-m", "fleece"], "python": []}
     assert words[0] in program, f"the page runs {words[0]!r}: only fleece and python are known"
     return [*program[words[0]], *words[1:]], {**env, **extra}
 
@@ -92,20 +89,15 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Walkthrough:
     files = doc_files(text)
     for name, body in files.items():
         (folder / name).write_text(body, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS) and k not in OUR_NAMES}
-    env.update(HOME=str(home), BARS=str(BARS), COLUMNS="200", DASHBOARD_PORT="0")
+    # The bot's own settings: a user's shell would not have the suite's, so none leak in.
+    env = user_environ(
+        {"HOME": str(home), "BARS": str(BARS), "COLUMNS": "200", "DASHBOARD_PORT": "0"}
+    )
     runs: dict[str, subprocess.CompletedProcess[str]] = {}
     for command in doc_commands(text):
         args, command_env = argv(command, env)
-        runs[command] = subprocess.run(
-            args,
-            cwd=folder,
-            env=command_env,
-            capture_output=True,
-            text=True,
-            timeout=600,  # a guard against hangs, not a measured expectation
-            check=False,
-        )
+        # A guard against hangs, not a measured expectation.
+        runs[command] = run_python(args, cwd=folder, env=command_env, timeout=600)
     return Walkthrough(folder, files, runs)
 
 

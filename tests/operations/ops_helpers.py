@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from new_user import user_environ
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
@@ -34,9 +36,9 @@ shutdown:
   grace_seconds: 20
 """
 
-# Variables of ours that must not leak from the developer's shell into the bot under test.
-_OUR_VARIABLES = ("ALPACA_", "FLEECE_", "SIM_", "BOT_", "DASHBOARD_", "NOTIFY_SOCKET")
-_OUR_NAMES = {"DATABASE_PATH", "CONFIG_PATH", "LOG_DIR", "LOG_LEVEL", "KILL_SWITCH", "DRY_RUN"}
+# Beyond the bot's settings, the launchers' own variables (bot.sh's BOT_*, systemd's socket) must
+# not leak from the developer's shell into the launcher under test either.
+_LAUNCHER_VARIABLES = ("BOT_", "NOTIFY_SOCKET")
 
 # A stand-in for orchestrator.py, for the launcher mechanics that need no market: it logs like
 # the bot, then waits. FAKE_MODE=good exits 0 on SIGTERM, stubborn ignores SIGTERM, fail exits 2
@@ -58,12 +60,9 @@ while True:
 
 
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The current environment without our settings, plus ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_OUR_VARIABLES) and k not in _OUR_NAMES
-    }
+    """The user's environment (:func:`new_user.user_environ`) without the launchers' variables,
+    plus ``extra``."""
+    env = {k: v for k, v in user_environ().items() if not k.startswith(_LAUNCHER_VARIABLES)}
     env.update(extra or {})
     return env
 

@@ -7,12 +7,13 @@ and nothing else is printed (no traceback), whatever the command.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from ops_helpers import TRADING_YAML, clean_environ
 from store_damage import DAMAGES, VERDICTS
+
+from new_user import run_fleece
 
 COMMANDS = {
     "run": ["run"],
@@ -38,15 +39,7 @@ def fleece_beside(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "DASHBOARD_ENABLED": "false",
         }
     )
-    return subprocess.run(
-        [sys.executable, "-m", "fleece", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_fleece(*args, cwd=folder, env=env)
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:

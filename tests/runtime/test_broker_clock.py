@@ -5,16 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 from fleece.broker import MarketClock
 from fleece.runtime import _BrokerClock
+from manual_time import ManualMonotonic
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class FakeBroker:
@@ -30,7 +23,7 @@ def sync(clock: _BrokerClock, broker: FakeBroker) -> None:
 
 
 def test_a_running_exchange_is_waited_for_with_one_nap_at_its_pace() -> None:
-    real, broker = FakeTime(), FakeBroker()
+    real, broker = ManualMonotonic(), FakeBroker()
     clock = _BrokerClock(real)
     sync(clock, broker)
     real.t += 1.0
@@ -41,7 +34,7 @@ def test_a_running_exchange_is_waited_for_with_one_nap_at_its_pace() -> None:
 
 
 def test_a_stepped_exchange_is_read_often_and_never_extrapolated() -> None:
-    real, broker = FakeTime(), FakeBroker()
+    real, broker = ManualMonotonic(), FakeBroker()
     clock = _BrokerClock(real)
     sync(clock, broker)
     real.t += 0.05
@@ -52,7 +45,7 @@ def test_a_stepped_exchange_is_read_often_and_never_extrapolated() -> None:
 
 
 def test_time_never_goes_backwards_even_if_a_read_does() -> None:
-    real, broker = FakeTime(), FakeBroker()
+    real, broker = ManualMonotonic(), FakeBroker()
     clock = _BrokerClock(real)
     broker.stamp += timedelta(minutes=5)
     sync(clock, broker)
