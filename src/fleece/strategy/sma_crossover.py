@@ -28,7 +28,7 @@ with themselves (0.1 + 0.2 != 0.3) and flip a crossing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Self
 
@@ -81,12 +81,12 @@ class _Windows:
     """Rolling integer sums for one symbol over a ring buffer of the last ``slow`` closes."""
 
     __slots__ = (
+        "bars_seen",
         "fast",
         "fast_vs_medium",
         "last_timestamp",
         "medium",
         "ring",
-        "seen",
         "slow",
         "sum_fast",
         "sum_medium",
@@ -98,7 +98,7 @@ class _Windows:
         self.medium = medium
         self.slow = slow
         self.ring = [0] * slow
-        self.seen = 0
+        self.bars_seen = 0
         self.sum_fast = 0
         self.sum_medium = 0
         self.sum_slow = 0
@@ -107,7 +107,7 @@ class _Windows:
 
     def push(self, ticks: int) -> None:
         """Add one close; read every leaving value before the ring slot is overwritten."""
-        n = self.seen
+        n = self.bars_seen
         ring, slow = self.ring, self.slow
         # Bar n-w leaves a w-bar window; it is still in the ring (which holds n-slow..n-1).
         leaving_fast = ring[(n - self.fast) % slow] if n >= self.fast else 0
@@ -117,7 +117,7 @@ class _Windows:
         self.sum_medium += ticks - leaving_medium
         self.sum_slow += ticks - leaving_slow
         ring[n % slow] = ticks
-        self.seen = n + 1
+        self.bars_seen = n + 1
 
     def cmp_fast_medium(self) -> int:
         return _sign(self.sum_fast * self.medium - self.sum_medium * self.fast)
@@ -247,7 +247,7 @@ class SmaCrossover(Strategy):
             return (None, None, None)
 
         def mean(total: int, window: int) -> float | None:
-            return total / window / TICKS_PER_DOLLAR if state.seen >= window else None
+            return total / window / TICKS_PER_DOLLAR if state.bars_seen >= window else None
 
         return (
             mean(state.sum_fast, self.fast),
@@ -261,17 +261,10 @@ class SmaCrossover(Strategy):
         Args:
             symbol: the symbol.
         """
-        state = self._states.get(symbol)
-        if state is None:
-            return SymbolState(0, None, 0, 0, 0, None)
-        return SymbolState(
-            bars_seen=state.seen,
-            last_timestamp=state.last_timestamp,
-            sum_fast=state.sum_fast,
-            sum_medium=state.sum_medium,
-            sum_slow=state.sum_slow,
-            fast_vs_medium=state.fast_vs_medium,
-        )
+        # The live windows carry every field of the snapshot under the same name; a symbol
+        # never seen reads as fresh windows.
+        state = self._states.get(symbol) or _Windows(self.fast, self.medium, self.slow)
+        return SymbolState(**{f.name: getattr(state, f.name) for f in fields(SymbolState)})
 
     @property
     def min_bars(self) -> int:
@@ -294,14 +287,14 @@ class SmaCrossover(Strategy):
         previous = state.fast_vs_medium
         state.push(to_ticks(bar.close))
         state.last_timestamp = bar.timestamp
-        state.fast_vs_medium = state.cmp_fast_medium() if state.seen >= self.medium else None
+        state.fast_vs_medium = state.cmp_fast_medium() if state.bars_seen >= self.medium else None
         return state, previous
 
     def _decide(
         self, state: _Windows, previous: int | None, bar: Bar, holding: bool
     ) -> Signal | None:
         current = state.fast_vs_medium
-        if state.seen < self.slow or previous is None or current is None:
+        if state.bars_seen < self.slow or previous is None or current is None:
             return None
         if not holding and previous <= 0 < current and state.cmp_medium_slow() > 0:
             return self._signal(bar, Side.BUY, REASON_CROSS_ABOVE)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fleece.backtest.cli import parse_day
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
 from fleece.errors import ConfigError
@@ -45,15 +46,6 @@ def _quiet_here() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError("command line", option, f"expected YYYY-MM-DD, got {text!r}") from None
 
 
 def load_bars(
@@ -210,7 +202,7 @@ def sweep_command(
             metric=metric,
             walk_forward=WalkForward.parse(walk_forward) if walk_forward else None,
         )
-        first, last = _day(start, "--start"), _day(end, "--end")
+        first, last = parse_day(start, "--start"), parse_day(end, "--end")
         market = load_bars(
             data,
             synthetic=synthetic,

@@ -32,27 +32,35 @@ Value = Any
 #: The axes every sweep has besides the strategy's parameters, in table order.
 RISK_AXIS = "max_position_pct"
 SYMBOLS_AXIS = "symbols"
-#: Columns of the sweep's tables that are not parameters: a strategy parameter of one of these
-#: names gets the column ``param_<name>`` (one rule: :func:`column_of`).
-RESERVED_COLUMNS = frozenset(
-    {
+#: Statistics columns of ``runs.csv``, in :class:`~fleece.backtest.stats.Stats` order.
+STAT_COLUMNS = tuple(f.name for f in fields(Stats) if f.name not in ("start", "end"))
+
+
+def run_columns(params: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``runs.csv`` for a strategy whose parameters have columns ``params``."""
+    return (
         "run",
         "phase",
         "window",
         "strategy",
+        *params,
         RISK_AXIS,
         SYMBOLS_AXIS,
         "start",
         "end",
         "status",
         "error",
+        *STAT_COLUMNS,
         "signals",
         "orders",
         "refusals",
-        "candidates",
-        *(f.name for f in fields(Stats)),
-    }
-)
+    )
+
+
+#: Columns of the sweep's tables that are not parameters (those of ``runs.csv`` and the
+#: walk-forward table's ``candidates``): a strategy parameter of one of these names gets the
+#: column ``param_<name>`` (one rule: :func:`column_of`).
+RESERVED_COLUMNS = frozenset({*run_columns(()), "candidates"})
 
 
 def column_of(name: str) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
+from fleece.html_page import html_page
 from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked
@@ -295,20 +295,7 @@ def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -
             "<h2>Not run</h2>\n"
             + _table("problems", ["run", "phase", "parameters", "status", "reason"], problems)
         )
-    body = "\n".join(sections)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>alpaca-fleece sweep</title>
-<style>{_STYLE}</style>
-<script type="text/javascript">{get_plotlyjs()}</script>
-</head>
-<body>
-{body}
-</body>
-</html>
-"""
+    return html_page("alpaca-fleece sweep", _STYLE, "\n".join(sections))
 
 
 def write_report(result: SweepResult, path: Path, heatmap: tuple[str, str] | None = None) -> None:

@@ -15,7 +15,6 @@ Files written by :func:`write_tables` (all deterministic: rows in plan order, no
 from __future__ import annotations
 
 import math
-from dataclasses import fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from fleece.backtest.stats import Stats
-from fleece.sweep.grid import RISK_AXIS, SYMBOLS_AXIS, Params
+from fleece.sweep.grid import RISK_AXIS, STAT_COLUMNS, SYMBOLS_AXIS, Params, run_columns
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
@@ -33,29 +31,6 @@ from fleece.sweep.walkforward import WindowResult
 RUNS = "runs"
 WALK_FORWARD = "walk_forward"
 WALK_FORWARD_EQUITY = "walk_forward_equity.csv"
-#: Statistics columns of ``runs.csv``, in :class:`~fleece.backtest.stats.Stats` order.
-STAT_COLUMNS = tuple(f.name for f in fields(Stats) if f.name not in ("start", "end"))
-
-
-def run_columns(params: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``runs.csv`` for a strategy whose parameters have columns ``params``."""
-    return (
-        "run",
-        "phase",
-        "window",
-        "strategy",
-        *params,
-        RISK_AXIS,
-        SYMBOLS_AXIS,
-        "start",
-        "end",
-        "status",
-        "error",
-        *STAT_COLUMNS,
-        "signals",
-        "orders",
-        "refusals",
-    )
 
 
 def _day(value: date | None) -> str | None:
