@@ -9,19 +9,11 @@ from datetime import datetime
 
 from fleece.models import Fill, Side
 from fleece.store.connection import StoreBase
-from fleece.store.schema import format_ts, parse_ts
+from fleece.store.schema import format_ts, from_row, parse_ts
 
 
 def _fill_from_row(row: sqlite3.Row) -> Fill:
-    return Fill(
-        client_order_id=row["client_order_id"],
-        broker_order_id=row["broker_order_id"],
-        symbol=row["symbol"],
-        side=Side(row["side"]),
-        qty=row["qty"],
-        price=row["price"],
-        timestamp=parse_ts(row["timestamp_utc"]),
-    )
+    return from_row(Fill, row, side=Side(row["side"]))
 
 
 class Fills(StoreBase):

@@ -16,26 +16,16 @@ from fleece.intents import (
 from fleece.models import OrderIntent, Side
 from fleece.store.connection import StoreBase
 from fleece.store.equity import count_trade
-from fleece.store.schema import StateStoreError, format_ts, parse_ts
+from fleece.store.schema import StateStoreError, format_ts, from_row
 
 
 def _intent_from_row(row: sqlite3.Row) -> IntentRecord:
-    return IntentRecord(
-        client_order_id=row["client_order_id"],
-        strategy=row["strategy"],
-        symbol=row["symbol"],
+    return from_row(
+        IntentRecord,
+        row,
         side=Side(row["side"]),
-        qty=row["qty"],
-        signal_timestamp=parse_ts(row["signal_timestamp_utc"]),
-        created_at=parse_ts(row["created_at_utc"]),
-        updated_at=parse_ts(row["updated_at_utc"]),
         status=IntentStatus(row["status"]),
-        broker_order_id=row["broker_order_id"],
-        filled_qty=row["filled_qty"],
-        filled_avg_price=row["filled_avg_price"],
         dry_run=bool(row["dry_run"]),
-        last_error=row["last_error"],
-        submit_attempts=row["submit_attempts"],
     )
 
 
