@@ -5,8 +5,8 @@ The order manager needs these calls of its store (:class:`IntentStore`). The SQL
 :class:`~fleece.backtest.memory_store.MemoryStore` both subclass it: each keeps intents and
 fills its own way (the hooks at the end of the class), and both take the steps of an intent's
 life (a status change, a send attempt, a fill report) as they are written here, once, over
-the rules of :mod:`fleece.intents`. A protocol rather than a base class, so that callers
-(the trader's store, a test's fake) can still meet it by shape.
+the rules of :mod:`fleece.intents`. A protocol rather than a plain base class because the
+trader's store protocol (:class:`~fleece.trader.TraderStore`) extends it.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class IntentStore(Protocol):
                 progress.move(target, now, broker_order_id, error)
             except IntentError as exc:
                 raise StateStoreError(f"{cid!r}: {exc}") from exc
+            self._keep(cid, progress)
 
     def mark_submit_attempt(self, cid: str, now: datetime) -> int:
         """Record that a submit is about to be sent; call BEFORE the HTTP request.
@@ -100,9 +101,11 @@ class IntentStore(Protocol):
         """
         with self._changing(cid) as (_, progress):
             try:
-                return progress.send_attempted(now)
+                attempts = progress.send_attempted(now)
             except IntentError as exc:
                 raise StateStoreError(f"{cid!r}: {exc}") from exc
+            self._keep(cid, progress)
+        return attempts
 
     def record_fill(  # noqa: PLR0917 (the documented positional API)
         self,
@@ -139,6 +142,7 @@ class IntentStore(Protocol):
                 cumulative_qty,
             )
             progress.filled(qty, cumulative_qty, cumulative_avg_price, broker_order_id, timestamp)
+            self._keep(cid, progress)
         return fill
 
     # -- what each store keeps its own way ----------------------------------------------------
@@ -149,13 +153,17 @@ class IntentStore(Protocol):
         ...
 
     def _changing(self, cid: str) -> AbstractContextManager[tuple[int, IntentProgress]]:
-        """The ordered qty and progress of intent ``cid``, kept as they are at the end.
+        """The ordered qty and the progress of intent ``cid``, to change and then :meth:`_keep`.
 
         One transaction in a store that has them: the calls above read and write inside it.
 
         Raises:
             StateStoreError: no intent has client_order_id ``cid``.
         """
+        ...
+
+    def _keep(self, cid: str, progress: IntentProgress) -> None:
+        """Keep the changed ``progress`` of intent ``cid`` (inside :meth:`_changing`)."""
         ...
 
     def _recorded(self, cid: str) -> Iterable[tuple[int, float]]:

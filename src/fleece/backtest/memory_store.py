@@ -14,8 +14,8 @@ and the steps that apply them (a status change, a send attempt, a fill report) b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -55,7 +55,7 @@ class MemoryStore(IntentStore):
             self.increment_trades_submitted(count_on)
         self._intents[intent.client_order_id] = (intent, progress)
         self._fills_of[intent.client_order_id] = []
-        self._track(intent.client_order_id, progress)
+        self._keep(intent.client_order_id, progress)
         return True
 
     def _get(self, cid: str) -> tuple[OrderIntent, IntentProgress]:
@@ -64,7 +64,7 @@ class MemoryStore(IntentStore):
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
-    def _track(self, cid: str, progress: IntentProgress) -> None:
+    def _keep(self, cid: str, progress: IntentProgress) -> None:
         if is_open(progress.status):
             self._unfinished[cid] = None
         else:
@@ -75,11 +75,11 @@ class MemoryStore(IntentStore):
         row = self._intents.get(cid)
         return IntentRecord.of(*row) if row is not None else None
 
-    @contextmanager
-    def _changing(self, cid: str) -> Iterator[tuple[int, IntentProgress]]:
+    def _changing(self, cid: str) -> nullcontext[tuple[int, IntentProgress]]:
+        # The progress itself, not a copy: nothing to roll back (a refused change raises
+        # before it changes anything). No generator: a backtest changes intents very often.
         intent, progress = self._get(cid)
-        yield intent.qty, progress
-        self._track(cid, progress)
+        return nullcontext((intent.qty, progress))
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""

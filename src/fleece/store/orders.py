@@ -98,13 +98,13 @@ class Orders(StoreBase):
 
     @contextmanager
     def _changing(self, cid: str) -> Iterator[tuple[int, IntentProgress]]:
-        # One transaction: the intent read, changed by the caller (IntentStore), written back.
+        # One transaction: the intent read, changed and kept by the caller (IntentStore).
         with self._write() as conn:
             record = load_intent(conn, cid)
-            progress = record.progress()
-            yield record.qty, progress
-            if progress != record.progress():  # a repeated fill report changes nothing
-                save_intent(conn, cid, progress)
+            yield record.qty, record.progress()
+
+    def _keep(self, cid: str, progress: IntentProgress) -> None:
+        save_intent(self._conn, cid, progress)  # inside _changing's transaction
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Return intents the broker may still act on (new, submitted, accepted, ...)."""
