@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleece.errors import FleeceError
-from fleece.models import TICKS_PER_DOLLAR, OrderIntent, Side, to_ticks
+from fleece.models import TICKS_PER_DOLLAR, OrderIntent, to_ticks
 
 
 class IntentError(FleeceError):
@@ -175,23 +175,16 @@ class IntentProgress:
         self.updated_at = now
 
 
-@dataclass(frozen=True, slots=True)
-class IntentRecord:
-    """One row of ``order_intents``: the intent plus what we learnt about it since."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentRecord(OrderIntent):
+    """One row of ``order_intents``: the intent (its fields) plus what we learnt about it since
+    (:class:`IntentProgress`'s fields)."""
 
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: Side
-    qty: int
-    signal_timestamp: datetime
-    created_at: datetime
     updated_at: datetime
     status: IntentStatus
     broker_order_id: str | None
     filled_qty: int
     filled_avg_price: float | None
-    dry_run: bool
     last_error: str | None
     submit_attempts: int
 

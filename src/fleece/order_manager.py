@@ -42,6 +42,7 @@ from typing import Protocol
 
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
+from fleece.intent_store import IntentStore as IntentStore  # noqa: PLC0414 (the trader imports it here)
 from fleece.intents import (
     OPEN_STATUSES,
     SENDABLE_STATUSES,
@@ -68,49 +69,10 @@ DUPLICATE = "duplicate"
 MAX_CLIENT_ORDER_ID = 128
 
 
-# The order manager needs only these calls of its store and broker. Protocols rather than the
-# concrete classes, so that the backtest drives this very class with an in-memory store and an
-# in-process simulated broker (fleece.backtest); StateStore and Broker satisfy them as they are.
-class IntentStore(Protocol):
-    """The part of :class:`~fleece.state_store.StateStore` the order manager uses."""
-
-    def add_intent(
-        self,
-        intent: OrderIntent,
-        status: IntentStatus | str = IntentStatus.NEW,
-        count_on: date | None = None,
-    ) -> bool: ...
-
-    def mark_submit_attempt(self, cid: str, now: datetime) -> int: ...
-
-    def set_intent_status(
-        self,
-        cid: str,
-        status: IntentStatus | str,
-        *,
-        broker_order_id: str | None = None,
-        error: str | None = None,
-        now: datetime,
-    ) -> None: ...
-
-    def unfinished_intents(self) -> list[IntentRecord]: ...
-
-    def get_intent(self, cid: str) -> IntentRecord | None: ...
-
-    def record_fill(  # noqa: PLR0917 (StateStore's positional API)
-        self,
-        cid: str,
-        broker_order_id: str,
-        symbol: str,
-        side: Side,
-        cumulative_qty: int,
-        cumulative_avg_price: float,
-        timestamp: datetime,
-    ) -> Fill | None: ...
-
-    def set_breaker(self, tripped: bool, consecutive: int, now: datetime) -> None: ...
-
-
+# The order manager needs only these calls of its store (fleece.intent_store.IntentStore) and
+# broker. Protocols rather than the concrete classes, so that the backtest drives this very
+# class with an in-memory store and an in-process simulated broker (fleece.backtest); StateStore
+# and Broker satisfy them as they are.
 class OrderBroker(Protocol):
     """The part of :class:`~fleece.broker.Broker` the order manager uses."""
 
@@ -510,14 +472,7 @@ class OrderManager:
         for record in self._store.unfinished_intents():
             if record.dry_run or record.symbol != symbol or record.side is not Side.BUY:
                 continue
-            if record.broker_order_id:
-                try:
-                    await self._broker.cancel_order(record.broker_order_id)
-                except BrokerError as exc:
-                    log.info("cancel before exit cid=%s: %s", record.client_order_id, exc)
-            found = await self._broker.order_by_client_id(record.client_order_id)
-            if found is not None:
-                self.apply(found)
+            found = await self._cancel_and_read(record, "cancel before exit")
             log.info(
                 "buy cancelled before an exit cid=%s status=%s",
                 record.client_order_id,
@@ -536,15 +491,8 @@ class OrderManager:
             if record.dry_run or record.symbol != symbol or not is_protective(record.strategy):
                 continue
             count += 1
-            if record.broker_order_id:
-                try:
-                    await self._broker.cancel_order(record.broker_order_id)
-                except BrokerError as exc:
-                    log.info("cancel protection cid=%s: %s", record.client_order_id, exc)
-            found = await self._broker.order_by_client_id(record.client_order_id)
-            if found is not None:
-                self.apply(found)
-            elif record.status in SENDABLE_STATUSES:
+            found = await self._cancel_and_read(record, "cancel protection")
+            if found is None and record.status in SENDABLE_STATUSES:
                 await self._lookup_missing(record.client_order_id, record.status)
             log.info(
                 "protection cancelled cid=%s symbol=%s status=%s",
@@ -553,6 +501,18 @@ class OrderManager:
                 found.status if found else "not at broker",
             )
         return count
+
+    async def _cancel_and_read(self, record: IntentRecord, why: str) -> BrokerOrder | None:
+        """Ask the broker to cancel ``record``'s order, then record how it ended (or None)."""
+        if record.broker_order_id:
+            try:
+                await self._broker.cancel_order(record.broker_order_id)
+            except BrokerError as exc:  # already final: its answer below says how it ended
+                log.info("%s cid=%s: %s", why, record.client_order_id, exc)
+        found = await self._broker.order_by_client_id(record.client_order_id)
+        if found is not None:
+            self.apply(found)
+        return found
 
     async def broker_qty(self, symbol: str) -> int:
         """Shares of ``symbol`` the account holds long right now (0 when short or none)."""

@@ -45,8 +45,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal
 
+from fleece.intents import IntentRecord
 from fleece.models import Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
 from fleece.prices import round_price, trailing_stop_price
 
@@ -316,21 +317,9 @@ def filled_by(order: BrokerOrder) -> str:
     return next((leg.id for leg in order.legs if leg.filled_qty), order.id)
 
 
-class IntentFacts(Protocol):
-    """What :func:`fill_reasons` needs of an intent (a store's or a backtest's record)."""
-
-    @property
-    def client_order_id(self) -> str: ...
-
-    @property
-    def strategy(self) -> str: ...
-
-    @property
-    def broker_order_id(self) -> str | None: ...
-
-
-def fill_reasons(fills: Iterable[Fill], intents: Iterable[IntentFacts]) -> dict[Fill, ExitReason]:
-    """The protective exits among ``fills``, with their reason (other fills are left out)."""
+def fill_reasons(fills: Iterable[Fill], intents: Iterable[IntentRecord]) -> dict[Fill, ExitReason]:
+    """The protective exits among ``fills``, with their reason (other fills are left out);
+    ``intents`` are a store's or a backtest's records."""
     by_cid = {i.client_order_id: i for i in intents}
     found: dict[Fill, ExitReason] = {}
     for fill in fills:

@@ -23,9 +23,8 @@ import contextlib
 import fcntl
 import os
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from fleece.closable import Closable
 from fleece.errors import ConfigError, FleeceError
 
 SUFFIX = ".lock"
@@ -78,7 +77,7 @@ def _pid_in(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-class StoreLock:
+class StoreLock(Closable):
     """The exclusive lock of one store, held until :meth:`release` or the process's end."""
 
     def __init__(self, db: Path, fd: int) -> None:
@@ -128,13 +127,4 @@ class StoreLock:
             os.ftruncate(fd, 0)  # no PID of a bot that is gone
         os.close(fd)  # closing the only descriptor releases the flock
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
+    close = release  # what ``with`` calls on the way out (Closable)

@@ -7,29 +7,26 @@ lists and answers the calls the trader and the order manager make (the
 :class:`~fleece.trader.TraderStore` protocol) with the same semantics as
 :class:`~fleece.state_store.StateStore`: idempotent intents, fills recorded from cumulative
 broker reports in whole ticks, per-session counters, the persisted safety state. The rules of
-an intent's life (statuses, transitions, fill arithmetic) are both stores' :mod:`fleece.intents`.
+an intent's life (statuses, transitions, fill arithmetic) are both stores' :mod:`fleece.intents`,
+and the steps that apply them (a status change, a send attempt, a fill report) both stores'
+:class:`~fleece.intent_store.IntentStore`: this one supplies only how it keeps the records.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from fleece.intents import (
-    IntentError,
-    IntentProgress,
-    IntentRecord,
-    IntentStatus,
-    fill_increment,
-    is_open,
-    written,
-)
-from fleece.models import Fill, OrderIntent, Refusal, Side, TradingState
+from fleece.intent_store import IntentStore
+from fleece.intents import IntentProgress, IntentRecord, is_open
+from fleece.models import Fill, OrderIntent, Refusal, TradingState
 from fleece.state_store import StateStoreError
 
 
 @dataclass
-class MemoryStore:
+class MemoryStore(IntentStore):
     """Intents, fills, refusals, counters and safety state of one backtest, in memory.
 
     Attributes:
@@ -49,24 +46,16 @@ class MemoryStore:
     _latch: date | None = None
 
     # -- intents -------------------------------------------------------------------------------
-    def add_intent(
-        self,
-        intent: OrderIntent,
-        status: IntentStatus | str = IntentStatus.NEW,
-        count_on: date | None = None,
+    def _write_intent(
+        self, intent: OrderIntent, progress: IntentProgress, count_on: date | None
     ) -> bool:
-        """Write ``intent``; False (and nothing changed) if its client_order_id exists.
-
-        ``count_on`` counts it in that session day's trades, as the state store does.
-        """
         if intent.client_order_id in self._intents:
             return False
         if count_on is not None:
             self.increment_trades_submitted(count_on)
-        progress = written(intent, IntentStatus(status))
         self._intents[intent.client_order_id] = (intent, progress)
         self._fills_of[intent.client_order_id] = []
-        self._track(intent.client_order_id, progress)
+        self._keep(intent.client_order_id, progress)
         return True
 
     def _get(self, cid: str) -> tuple[OrderIntent, IntentProgress]:
@@ -75,7 +64,7 @@ class MemoryStore:
             raise StateStoreError(f"unknown client_order_id {cid!r}")
         return row
 
-    def _track(self, cid: str, progress: IntentProgress) -> None:
+    def _keep(self, cid: str, progress: IntentProgress) -> None:
         if is_open(progress.status):
             self._unfinished[cid] = None
         else:
@@ -86,33 +75,11 @@ class MemoryStore:
         row = self._intents.get(cid)
         return IntentRecord.of(*row) if row is not None else None
 
-    def mark_submit_attempt(self, cid: str, now: datetime) -> int:
-        """Mark the intent ``submitted`` before it is sent; returns the attempt count."""
-        _, progress = self._get(cid)
-        try:
-            attempts = progress.send_attempted(now)
-        except IntentError as exc:
-            raise StateStoreError(f"{cid!r}: {exc}") from exc
-        self._track(cid, progress)
-        return attempts
-
-    def set_intent_status(
-        self,
-        cid: str,
-        status: IntentStatus | str,
-        *,
-        broker_order_id: str | None = None,
-        error: str | None = None,
-        now: datetime,
-    ) -> None:
-        """Set an intent's status; a given broker_order_id or error is recorded too."""
-        target = IntentStatus(status)
-        _, progress = self._get(cid)
-        try:
-            progress.move(target, now, broker_order_id, error)
-        except IntentError as exc:
-            raise StateStoreError(f"{cid!r}: {exc}") from exc
-        self._track(cid, progress)
+    def _changing(self, cid: str) -> nullcontext[tuple[int, IntentProgress]]:
+        # The progress itself, not a copy: nothing to roll back (a refused change raises
+        # before it changes anything). No generator: a backtest changes intents very often.
+        intent, progress = self._get(cid)
+        return nullcontext((intent.qty, progress))
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""
@@ -124,40 +91,13 @@ class MemoryStore:
         rows = [IntentRecord.of(*row) for row in self._intents.values()]
         return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
-    # -- fills ---------------------------------------------------------------------------------
-    def record_fill(  # noqa: PLR0917 (StateStore's positional API)
-        self,
-        cid: str,
-        broker_order_id: str,
-        symbol: str,
-        side: Side,
-        cumulative_qty: int,
-        cumulative_avg_price: float,
-        timestamp: datetime,
-    ) -> Fill | None:
-        """Record a cumulative fill report as one new fill (see ``StateStore.record_fill``).
+    # -- fills (recorded by IntentStore.record_fill) ------------------------------------------
+    def _recorded(self, cid: str) -> Iterable[tuple[int, float]]:
+        return ((f.qty, f.price) for f in self._fills_of[cid])
 
-        The same rule as the state store's (:func:`fleece.intents.fill_increment`): the new
-        fill's quantity is the increment over what is recorded, and its price (whole ticks)
-        makes the fills' ``sum(qty * price)`` equal the broker's cumulative total.
-        """
-        intent, progress = self._get(cid)
-        recorded = self._fills_of[cid]
-        try:
-            new = fill_increment(
-                ((f.qty, f.price) for f in recorded), cumulative_qty, cumulative_avg_price
-            )
-        except IntentError as exc:
-            raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
-        if new is None:
-            return None
-        fill = Fill(cid, broker_order_id, symbol, side, new.qty, new.price, timestamp)
+    def _keep_fill(self, fill: Fill, cumulative_qty: int) -> Fill:
         self.fills.append(fill)
-        recorded.append(fill)
-        progress.filled(
-            intent.qty, cumulative_qty, cumulative_avg_price, broker_order_id, timestamp
-        )
-        self._track(cid, progress)
+        self._fills_of[fill.client_order_id].append(fill)
         return fill
 
     # -- refusals, safety state, counters -------------------------------------------------------

@@ -11,11 +11,12 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 
+from fleece.closable import Closable
 from fleece.errors import FleeceError
 from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
 from fleece.exchange.limits import RequestLimits
@@ -53,7 +54,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class ExchangeServer:
+class ExchangeServer(Closable):
     """The exchange served over HTTP by uvicorn in a daemon thread (no signal handlers).
 
     Args:
@@ -159,17 +160,11 @@ class ExchangeServer:
         if running and self.state is not None:
             self.state.save()
 
-    def __enter__(self) -> ExchangeServer:
-        self.start()
-        return self
+    close = stop  # what ``with`` calls on the way out (Closable)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def __enter__(self) -> Self:
+        self.start()
+        return super().__enter__()
 
 
 def _fail(message: str) -> typer.Exit:

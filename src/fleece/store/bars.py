@@ -8,21 +8,11 @@ from datetime import datetime
 
 from fleece.models import Bar
 from fleece.store.connection import StoreBase
-from fleece.store.schema import format_ts, parse_ts
+from fleece.store.schema import format_ts, from_row
 
 
 def _bar_from_row(row: sqlite3.Row) -> Bar:
-    return Bar(
-        symbol=row["symbol"],
-        timestamp=parse_ts(row["timestamp_utc"]),
-        open=row["open"],
-        high=row["high"],
-        low=row["low"],
-        close=row["close"],
-        volume=row["volume"],
-        trade_count=row["trade_count"],
-        vwap=row["vwap"],
-    )
+    return from_row(Bar, row)
 
 
 class Bars(StoreBase):

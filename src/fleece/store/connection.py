@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from fleece.closable import Closable
 from fleece.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, StateStoreError, tables_up_to
 from fleece.store_health import (
     StoreDiskError,
@@ -24,7 +24,7 @@ from fleece.store_health import (
 BUSY_TIMEOUT_MS = 10_000
 
 
-class StoreBase:
+class StoreBase(Closable):
     """One SQLite connection behind a lock: opened, checked, migrated; reads and transactions.
 
     The tables' own classes (:mod:`fleece.store.orders` ...) build on it, and
@@ -150,17 +150,6 @@ class StoreBase:
         """Close the connection (idempotent)."""
         with self._lock, self._disk_failures():
             self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def schema_version(self) -> int:
         """Return the schema version of the open database."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from fleece.store.connection import StoreBase
-from fleece.store.schema import format_ts, parse_ts
+from fleece.store.schema import format_ts, from_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +90,4 @@ class Equity(StoreBase):
             "SELECT * FROM equity_curve WHERE timestamp_utc >= ? ORDER BY timestamp_utc",
             (format_ts(since) if since else "",),
         )
-        return [
-            EquitySnapshot(
-                parse_ts(r["timestamp_utc"]),
-                r["equity"],
-                r["cash"],
-                r["long_market_value"],
-                r["positions"],
-                r["open_orders"],
-            )
-            for r in rows
-        ]
+        return [from_row(EquitySnapshot, r) for r in rows]

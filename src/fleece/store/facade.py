@@ -22,6 +22,7 @@ The seed's monitoring queries work as written, e.g.::
 
 from __future__ import annotations
 
+from fleece.intent_store import IntentStore
 from fleece.store.bars import Bars
 from fleece.store.equity import Equity
 from fleece.store.fills import Fills
@@ -30,12 +31,14 @@ from fleece.store.journal import Journal
 from fleece.store.orders import Orders
 
 
-class StateStore(Orders, Fills, Equity, Flags, Bars, Journal):
+class StateStore(Orders, Fills, Equity, Flags, Bars, Journal, IntentStore):
     """SQLite-backed persistence for one bot; safe to share between threads.
 
     One class over one connection; each table's calls live with their aggregate
     (:mod:`fleece.store`), the connection, its checks and the migrations in
-    :class:`~fleece.store.connection.StoreBase`.
+    :class:`~fleece.store.connection.StoreBase`; the steps of an intent's life (a status
+    change, a send attempt, a fill report) are :class:`~fleece.intent_store.IntentStore`'s,
+    shared with the backtest's store.
 
     Opening checks the file first (:mod:`fleece.store_health`): not SQLite, another
     application's database, or damaged (``quick_check``) is refused before anything is written.

@@ -10,7 +10,7 @@ from typing import Any
 
 from fleece.models import TradingState
 from fleece.store.connection import StoreBase
-from fleece.store.schema import format_ts, opt_ts, parse_ts
+from fleece.store.schema import format_ts, from_row
 
 # bot_state keys.
 KEY_TRADING_STATE = "trading_state"
@@ -35,17 +35,7 @@ class CommandRecord:
 
 
 def _command_from_row(r: sqlite3.Row) -> CommandRecord:
-    return CommandRecord(
-        r["id"],
-        parse_ts(r["requested_at_utc"]),
-        r["source"],
-        r["sender"],
-        r["command"],
-        r["args"],
-        r["status"],
-        r["result"],
-        opt_ts(r["finished_at_utc"]),
-    )
+    return from_row(CommandRecord, r)
 
 
 class Flags(StoreBase):

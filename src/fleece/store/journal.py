@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fleece.models import Refusal, Side, TradingState
 from fleece.store.connection import StoreBase
-from fleece.store.schema import format_ts, opt_ts, parse_ts
+from fleece.store.schema import format_ts, from_row
 
 HEARTBEATS_KEPT = 10_080  # one week of one-minute heartbeats
 
@@ -65,12 +65,7 @@ class Journal(StoreBase):
             "SELECT * FROM refusals WHERE timestamp_utc >= ? ORDER BY timestamp_utc, id",
             (format_ts(since) if since else "",),
         )
-        return [
-            Refusal(
-                r["symbol"], Side(r["side"]), r["reason"], r["detail"], parse_ts(r["timestamp_utc"])
-            )
-            for r in rows
-        ]
+        return [from_row(Refusal, r, side=Side(r["side"])) for r in rows]
 
     def refusal_counts(self, since: datetime | None = None) -> dict[str, int]:
         """Return how many refusals each reason had (at or after ``since`` if given)."""
@@ -101,17 +96,7 @@ class Journal(StoreBase):
     def runs(self, limit: int = 10) -> list[BotRun]:
         """Return the latest ``limit`` runs, newest first."""
         rows = self._read("SELECT * FROM bot_runs ORDER BY id DESC LIMIT ?", (limit,))
-        return [
-            BotRun(
-                r["id"],
-                parse_ts(r["started_at_utc"]),
-                opt_ts(r["stopped_at_utc"]),
-                r["pid"],
-                r["mode"],
-                r["exit_reason"],
-            )
-            for r in rows
-        ]
+        return [from_row(BotRun, r) for r in rows]
 
     def add_heartbeat(  # noqa: PLR0917 (the documented positional API)
         self,
@@ -136,14 +121,7 @@ class Journal(StoreBase):
         rows = self._read("SELECT * FROM heartbeats ORDER BY id DESC LIMIT 1")
         if not rows:
             return None
-        r = rows[0]
-        return Heartbeat(
-            parse_ts(r["timestamp_utc"]),
-            r["equity"],
-            r["positions"],
-            r["open_orders"],
-            TradingState(r["state"]),
-        )
+        return from_row(Heartbeat, rows[0], state=TradingState(rows[0]["state"]))
 
     def heartbeat_count(self) -> int:
         """Return how many heartbeats are kept."""
@@ -168,14 +146,4 @@ class Journal(StoreBase):
             " ORDER BY timestamp_utc, id",
             (format_ts(since) if since else "",),
         )
-        return [
-            ReconciliationEvent(
-                r["id"],
-                parse_ts(r["timestamp_utc"]),
-                r["kind"],
-                r["client_order_id"],
-                r["symbol"],
-                r["detail"],
-            )
-            for r in rows
-        ]
+        return [from_row(ReconciliationEvent, r) for r in rows]

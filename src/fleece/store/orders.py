@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 
 from fleece.intents import (
     UNFINISHED_STATUSES,
-    IntentError,
     IntentProgress,
     IntentRecord,
     IntentStatus,
@@ -15,26 +16,16 @@ from fleece.intents import (
 from fleece.models import OrderIntent, Side
 from fleece.store.connection import StoreBase
 from fleece.store.equity import count_trade
-from fleece.store.schema import StateStoreError, format_ts, parse_ts
+from fleece.store.schema import StateStoreError, format_ts, from_row
 
 
 def _intent_from_row(row: sqlite3.Row) -> IntentRecord:
-    return IntentRecord(
-        client_order_id=row["client_order_id"],
-        strategy=row["strategy"],
-        symbol=row["symbol"],
+    return from_row(
+        IntentRecord,
+        row,
         side=Side(row["side"]),
-        qty=row["qty"],
-        signal_timestamp=parse_ts(row["signal_timestamp_utc"]),
-        created_at=parse_ts(row["created_at_utc"]),
-        updated_at=parse_ts(row["updated_at_utc"]),
         status=IntentStatus(row["status"]),
-        broker_order_id=row["broker_order_id"],
-        filled_qty=row["filled_qty"],
-        filled_avg_price=row["filled_avg_price"],
         dry_run=bool(row["dry_run"]),
-        last_error=row["last_error"],
-        submit_attempts=row["submit_attempts"],
     )
 
 
@@ -69,34 +60,14 @@ def save_intent(conn: sqlite3.Connection, cid: str, progress: IntentProgress) ->
     )
 
 
-def _refused(cid: str, exc: IntentError) -> StateStoreError:
-    return StateStoreError(f"{cid!r}: {exc}")
-
-
 class Orders(StoreBase):
     """The ``order_intents`` table."""
 
-    def add_intent(
-        self,
-        intent: OrderIntent,
-        status: IntentStatus | str = IntentStatus.NEW,
-        count_on: date | None = None,
+    def _write_intent(
+        self, intent: OrderIntent, progress: IntentProgress, count_on: date | None
     ) -> bool:
-        """Write ``intent`` with ``status``; return False if its client_order_id already existed.
-
-        Idempotent: an existing row is left untouched, so replaying a signal never resets an
-        intent that is already at the broker.
-
-        Args:
-            intent: the order intent.
-            status: its first status (``new``, or ``dry_run`` for one never sent; any status
-                is stored, e.g. by tools that rebuild a store).
-            count_on: when given, session day whose ``trades_submitted`` counts this intent, in
-                the same transaction: a crash can never leave a written (and then sent) order
-                out of the day's count, nor count an order that was never written.
-        """
-        status = IntentStatus(status)
-        created = format_ts(intent.created_at)
+        # INSERT OR IGNORE: an existing row is left untouched. The day's count in the same
+        # transaction (see IntentStore.add_intent).
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO order_intents (client_order_id, strategy, symbol, side,"
@@ -109,9 +80,9 @@ class Orders(StoreBase):
                     intent.side.value,
                     intent.qty,
                     format_ts(intent.signal_timestamp),
-                    created,
-                    created,
-                    status.value,
+                    format_ts(intent.created_at),
+                    format_ts(progress.updated_at),
+                    progress.status.value,
                     int(intent.dry_run),
                 ),
             )
@@ -125,50 +96,15 @@ class Orders(StoreBase):
         rows = self._read("SELECT * FROM order_intents WHERE client_order_id = ?", (cid,))
         return _intent_from_row(rows[0]) if rows else None
 
-    def set_intent_status(
-        self,
-        cid: str,
-        status: IntentStatus | str,
-        *,
-        broker_order_id: str | None = None,
-        error: str | None = None,
-        now: datetime,
-    ) -> None:
-        """Set an intent's status; a given broker_order_id or error is recorded too.
-
-        Raises:
-            ValueError: ``status`` is not an intent status.
-            StateStoreError: no intent has client_order_id ``cid``, or its lifecycle forbids
-                the change (:func:`fleece.intents.transition`).
-        """
-        status = IntentStatus(status)
+    @contextmanager
+    def _changing(self, cid: str) -> Iterator[tuple[int, IntentProgress]]:
+        # One transaction: the intent read, changed and kept by the caller (IntentStore).
         with self._write() as conn:
-            progress = load_intent(conn, cid).progress()
-            try:
-                progress.move(status, now, broker_order_id, error)
-            except IntentError as exc:
-                raise _refused(cid, exc) from exc
-            save_intent(conn, cid, progress)
+            record = load_intent(conn, cid)
+            yield record.qty, record.progress()
 
-    def mark_submit_attempt(self, cid: str, now: datetime) -> int:
-        """Record that a submit is about to be sent; call BEFORE the HTTP request.
-
-        Sets status ``submitted`` (outcome unknown until the broker answers) and returns the
-        new number of attempts. After a crash, ``submitted`` means: look the order up by
-        client_order_id, never blindly resend.
-
-        Raises:
-            StateStoreError: no intent has client_order_id ``cid``, or it is past sending
-                (already at the broker, or final): an order is never sent twice.
-        """
-        with self._write() as conn:
-            progress = load_intent(conn, cid).progress()
-            try:
-                attempts = progress.send_attempted(now)
-            except IntentError as exc:
-                raise _refused(cid, exc) from exc
-            save_intent(conn, cid, progress)
-            return attempts
+    def _keep(self, cid: str, progress: IntentProgress) -> None:
+        save_intent(self._conn, cid, progress)  # inside _changing's transaction
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Return intents the broker may still act on (new, submitted, accepted, ...)."""

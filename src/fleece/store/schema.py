@@ -1,11 +1,20 @@
-"""The store's schema (migrations, in order, in one place), its timestamps and its error."""
+"""The store's schema (migrations, in order, in one place), its timestamps, rows and error."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fleece.errors import FleeceError
 from fleece.models import require_utc
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -174,3 +183,23 @@ def parse_ts(text: str) -> datetime:
 def opt_ts(text: str | None) -> datetime | None:
     """Return :func:`parse_ts` of ``text``, or None for None."""
     return None if text is None else parse_ts(text)
+
+
+def from_row(shape: type[T], row: sqlite3.Row, **read: Any) -> T:
+    """The dataclass ``shape`` from one row, by the store's column conventions.
+
+    Each field comes from the column of its name; a time from ``<name>_utc`` (:func:`opt_ts`);
+    a field with neither keeps its default. ``read`` gives the fields a column does not hold
+    as they are (an enum, a bool).
+    """
+    columns = row.keys()
+    values: dict[str, Any] = {}
+    for name in (f.name for f in fields(shape)):
+        if name in read:
+            continue
+        if name in columns:
+            values[name] = row[name]
+        elif f"{name}_utc" in columns:
+            values[name] = opt_ts(row[f"{name}_utc"])
+    make: Callable[..., T] = shape
+    return make(**values, **read)
