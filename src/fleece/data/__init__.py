@@ -12,8 +12,9 @@ start and should not pay for pyarrow and exchange-calendars it does not use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fleece.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from fleece.data.importer import (
@@ -92,8 +93,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"fleece.data.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOME)
