@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.data.arrays import SymbolArrays
 from fleece.data.validate import BarProblem
 from fleece.errors import DataError
 from fleece.models import TICKS_PER_DOLLAR, Bar
@@ -204,6 +205,21 @@ def symbol_bars_from_columns(  # noqa: PLR0917 (one positional argument per bar 
     )
 
 
+def symbol_bars_of(arrays: SymbolArrays, calendar: MarketCalendar) -> SymbolBars:
+    """Build :class:`SymbolBars` from a file's or the generator's columns (see
+    :func:`symbol_bars_from_columns`)."""
+    return symbol_bars_from_columns(
+        arrays.symbol,
+        arrays.ts,
+        arrays.open,
+        arrays.high,
+        arrays.low,
+        arrays.close,
+        arrays.volume,
+        calendar,
+    )
+
+
 def symbol_bars_from_list(symbol: str, bars: Sequence[Bar], calendar: MarketCalendar) -> SymbolBars:
     """Build :class:`SymbolBars` from :class:`~fleece.models.Bar` objects (sorted by start)."""
     return symbol_bars_from_columns(
@@ -254,19 +270,8 @@ def synthetic_market(
     out: dict[str, SymbolBars] = {}
     for raw in symbols:
         symbol = raw.upper()
-        arrays = generate_arrays(symbol, sessions, seed)
         out[symbol] = shared(
-            symbol_bars_from_columns(
-                symbol,
-                arrays.ts,
-                arrays.open,
-                arrays.high,
-                arrays.low,
-                arrays.close,
-                arrays.volume,
-                cal,
-            ),
-            out.values(),
+            symbol_bars_of(generate_arrays(symbol, sessions, seed), cal), out.values()
         )
     return MarketData(out)
 
@@ -304,16 +309,6 @@ def load_market(
     for symbol, file in bar_files(directory, symbols).items():
         arrays, dropped = load_bar_arrays(file, symbol)
         problems.extend(dropped)
-        built = symbol_bars_from_columns(
-            symbol,
-            arrays.ts,
-            arrays.open,
-            arrays.high,
-            arrays.low,
-            arrays.close,
-            arrays.volume,
-            cal,
-        )
-        out[symbol] = shared(built, out.values())
+        out[symbol] = shared(symbol_bars_of(arrays, cal), out.values())
     log_problems(problems, directory)
     return MarketData(out, tuple(problems))

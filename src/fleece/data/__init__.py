@@ -2,6 +2,7 @@
 
 * :mod:`~fleece.data.validate`: the reason vocabulary and checks shared with the live feed.
 * :mod:`~fleece.data.importer`: ``<SYMBOL>.csv`` / ``<SYMBOL>.parquet`` files in and out.
+* :mod:`~fleece.data.arrays`: one symbol's bars column-wise (from a file or the generator).
 * :mod:`~fleece.data.columns`: a file's table read into typed columns, row problems marked.
 * :mod:`~fleece.data.session`: "is this bar in the regular session", asked of the calendar.
 * :mod:`~fleece.data.synthetic`: seeded, realistic minute bars for any NYSE sessions.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from fleece.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
+    from fleece.data.arrays import SymbolArrays
     from fleece.data.importer import (
         LoadResult,
         load_bar_file,
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     )
     from fleece.data.synthetic import (
         PROFILES,
-        SymbolArrays,
         SymbolProfile,
         generate_arrays,
         generate_bars,
@@ -57,7 +58,7 @@ _HOME = {
     "regular_session_bars": "session",
     "session_for": "session",
     "PROFILES": "synthetic",
-    "SymbolArrays": "synthetic",
+    "SymbolArrays": "arrays",
     "SymbolProfile": "synthetic",
     "generate_arrays": "synthetic",
     "generate_bars": "synthetic",
