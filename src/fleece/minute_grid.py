@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from fleece.calendar import ONE_MINUTE
 from fleece.models import Bar
 
 MINUTE_S = 60
 BOOL = npt.NDArray[np.bool_]
-ONE_MINUTE = timedelta(minutes=1)
 I64 = npt.NDArray[np.int64]
 
 
