@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from fleece.calendar import NEW_YORK, MarketCalendar
 from fleece.data.arrays import SymbolArrays
 from fleece.data.validate import BarProblem
 from fleece.errors import DataError
+from fleece.minute_grid import TickBars
 from fleece.models import TICKS_PER_DOLLAR, Bar
 
 log = logging.getLogger(__name__)
@@ -44,45 +45,18 @@ _INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, eq=False)
-class SymbolBars:
-    """One symbol's minute bars, column-wise; row ``i`` of every array is the same bar.
+class SymbolBars(TickBars[Ints]):
+    """One symbol's minute bars in a backtest (see :class:`~fleece.minute_grid.TickBars`).
+
+    Bar starts are strictly increasing; prices (ticks) and volumes are int32 when every value
+    fits, else int64.
 
     Attributes:
-        symbol: the symbol.
-        ts: bar starts, int64 seconds since the Unix epoch (UTC), strictly increasing.
-        open: opening prices in ticks (1/10,000 dollar), int32 when they fit, else int64.
-        high: high prices in ticks.
-        low: low prices in ticks.
-        close: closing prices in ticks.
-        volume: shares traded (int32 when they fit, else int64).
         regular: True where the bar starts inside an NYSE regular session (early closes
             honoured); only those bars feed the strategy and fill orders.
     """
 
-    symbol: str
-    ts: I64
-    open: Ints
-    high: Ints
-    low: Ints
-    close: Ints
-    volume: Ints
     regular: BOOL
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def bar(self, i: int) -> Bar:
-        """Row ``i`` as a :class:`~fleece.models.Bar` (prices back in dollars, exactly)."""
-        # ndarray.item() hands back a Python int without a numpy scalar in between.
-        return Bar(
-            self.symbol,
-            datetime.fromtimestamp(self.ts.item(i), UTC),
-            self.open.item(i) / TICKS_PER_DOLLAR,
-            self.high.item(i) / TICKS_PER_DOLLAR,
-            self.low.item(i) / TICKS_PER_DOLLAR,
-            self.close.item(i) / TICKS_PER_DOLLAR,
-            self.volume.item(i),
-        )
 
     def between(self, lo: int | None, hi: int | None) -> SymbolBars:
         """The bars starting in ``[lo, hi)`` (epoch seconds; None leaves that side open)."""
