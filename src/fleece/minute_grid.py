@@ -28,15 +28,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from fleece.models import Bar
+from fleece.calendar import ONE_MINUTE
+from fleece.models import TICKS_PER_DOLLAR, Bar
 
 MINUTE_S = 60
 BOOL = npt.NDArray[np.bool_]
-ONE_MINUTE = timedelta(minutes=1)
 I64 = npt.NDArray[np.int64]
 
 
@@ -80,21 +81,58 @@ class Grid:
         return cls(minutes, opens.astype(np.int64), closes.astype(np.int64))
 
 
-@dataclass(frozen=True, eq=False)
-class GridSeries:
-    """One symbol's minutes on the grid, column-wise, from its first regular bar on.
+#: Integer columns of ticks or shares: int64 on the grid, int32 where they fit in a backtest.
+IntsT = TypeVar("IntsT", bound=npt.NDArray[np.signedinteger[Any]])
 
-    Prices are integers of 1/10,000 dollar. A carried minute (no bar) has open = high = low =
-    close = the last close, volume 0 and ``real`` False.
+
+@dataclass(frozen=True, eq=False)
+class TickBars(Generic[IntsT]):
+    """One symbol's minute bars column-wise, prices in ticks; row ``i`` of every array is one bar.
 
     Attributes:
         symbol: the symbol.
-        ts: minute starts, epoch seconds (UTC), ascending.
-        open: opens in ticks.
+        ts: bar starts, epoch seconds (UTC), ascending.
+        open: opens in ticks (1/10,000 dollar).
         high: highs in ticks.
         low: lows in ticks.
         close: closes in ticks.
-        volume: volumes (0 where carried).
+        volume: volumes.
+    """
+
+    symbol: str
+    ts: I64
+    open: IntsT
+    high: IntsT
+    low: IntsT
+    close: IntsT
+    volume: IntsT
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def bar(self, i: int) -> Bar:
+        """Row ``i`` as a :class:`~fleece.models.Bar` (prices back in dollars, exactly)."""
+        # ndarray.item() hands back a Python int without a numpy scalar in between.
+        return Bar(
+            self.symbol,
+            datetime.fromtimestamp(self.ts.item(i), UTC),
+            self.open.item(i) / TICKS_PER_DOLLAR,
+            self.high.item(i) / TICKS_PER_DOLLAR,
+            self.low.item(i) / TICKS_PER_DOLLAR,
+            self.close.item(i) / TICKS_PER_DOLLAR,
+            self.volume.item(i),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class GridSeries(TickBars[I64]):
+    """One symbol's minutes on the grid, column-wise, from its first regular bar on.
+
+    The columns of :class:`TickBars`, one row per minute of the grid (``ts``: the minutes). A
+    carried minute (no bar) has open = high = low = close = the last close, volume 0 and
+    ``real`` False.
+
+    Attributes:
         real: True where the minute had a bar.
         rows: for each minute, the index of its real bar in the arrays it was built from,
             or -1 where carried.
@@ -102,20 +140,18 @@ class GridSeries:
         session_close: epoch seconds of each minute's session close.
     """
 
-    symbol: str
-    ts: I64
-    open: I64
-    high: I64
-    low: I64
-    close: I64
-    volume: I64
     real: BOOL
     rows: I64
     session_open: I64
     session_close: I64
 
-    def __len__(self) -> int:
-        return len(self.ts)
+    def bar(self, i: int) -> Bar:
+        """Minute ``i`` as the grid hands it on: its real bar, or the carried bar
+        (:func:`carried_bar`) of a minute without one."""
+        if self.real[i]:
+            return super().bar(i)
+        minute = datetime.fromtimestamp(self.ts.item(i), UTC)
+        return carried_bar(self.symbol, minute, self.close.item(i) / TICKS_PER_DOLLAR)
 
 
 def grid_series(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.data.arrays import SymbolArrays
 from fleece.data.validate import BarProblem
 from fleece.errors import DataError
+from fleece.minute_grid import TickBars
 from fleece.models import TICKS_PER_DOLLAR, Bar
 
 log = logging.getLogger(__name__)
@@ -43,45 +45,18 @@ _INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, eq=False)
-class SymbolBars:
-    """One symbol's minute bars, column-wise; row ``i`` of every array is the same bar.
+class SymbolBars(TickBars[Ints]):
+    """One symbol's minute bars in a backtest (see :class:`~fleece.minute_grid.TickBars`).
+
+    Bar starts are strictly increasing; prices (ticks) and volumes are int32 when every value
+    fits, else int64.
 
     Attributes:
-        symbol: the symbol.
-        ts: bar starts, int64 seconds since the Unix epoch (UTC), strictly increasing.
-        open: opening prices in ticks (1/10,000 dollar), int32 when they fit, else int64.
-        high: high prices in ticks.
-        low: low prices in ticks.
-        close: closing prices in ticks.
-        volume: shares traded (int32 when they fit, else int64).
         regular: True where the bar starts inside an NYSE regular session (early closes
             honoured); only those bars feed the strategy and fill orders.
     """
 
-    symbol: str
-    ts: I64
-    open: Ints
-    high: Ints
-    low: Ints
-    close: Ints
-    volume: Ints
     regular: BOOL
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def bar(self, i: int) -> Bar:
-        """Row ``i`` as a :class:`~fleece.models.Bar` (prices back in dollars, exactly)."""
-        # ndarray.item() hands back a Python int without a numpy scalar in between.
-        return Bar(
-            self.symbol,
-            datetime.fromtimestamp(self.ts.item(i), UTC),
-            self.open.item(i) / TICKS_PER_DOLLAR,
-            self.high.item(i) / TICKS_PER_DOLLAR,
-            self.low.item(i) / TICKS_PER_DOLLAR,
-            self.close.item(i) / TICKS_PER_DOLLAR,
-            self.volume.item(i),
-        )
 
     def between(self, lo: int | None, hi: int | None) -> SymbolBars:
         """The bars starting in ``[lo, hi)`` (epoch seconds; None leaves that side open)."""
@@ -204,6 +179,21 @@ def symbol_bars_from_columns(  # noqa: PLR0917 (one positional argument per bar 
     )
 
 
+def symbol_bars_of(arrays: SymbolArrays, calendar: MarketCalendar) -> SymbolBars:
+    """Build :class:`SymbolBars` from a file's or the generator's columns (see
+    :func:`symbol_bars_from_columns`)."""
+    return symbol_bars_from_columns(
+        arrays.symbol,
+        arrays.ts,
+        arrays.open,
+        arrays.high,
+        arrays.low,
+        arrays.close,
+        arrays.volume,
+        calendar,
+    )
+
+
 def symbol_bars_from_list(symbol: str, bars: Sequence[Bar], calendar: MarketCalendar) -> SymbolBars:
     """Build :class:`SymbolBars` from :class:`~fleece.models.Bar` objects (sorted by start)."""
     return symbol_bars_from_columns(
@@ -254,19 +244,8 @@ def synthetic_market(
     out: dict[str, SymbolBars] = {}
     for raw in symbols:
         symbol = raw.upper()
-        arrays = generate_arrays(symbol, sessions, seed)
         out[symbol] = shared(
-            symbol_bars_from_columns(
-                symbol,
-                arrays.ts,
-                arrays.open,
-                arrays.high,
-                arrays.low,
-                arrays.close,
-                arrays.volume,
-                cal,
-            ),
-            out.values(),
+            symbol_bars_of(generate_arrays(symbol, sessions, seed), cal), out.values()
         )
     return MarketData(out)
 
@@ -304,16 +283,6 @@ def load_market(
     for symbol, file in bar_files(directory, symbols).items():
         arrays, dropped = load_bar_arrays(file, symbol)
         problems.extend(dropped)
-        built = symbol_bars_from_columns(
-            symbol,
-            arrays.ts,
-            arrays.open,
-            arrays.high,
-            arrays.low,
-            arrays.close,
-            arrays.volume,
-            cal,
-        )
-        out[symbol] = shared(built, out.values())
+        out[symbol] = shared(symbol_bars_of(arrays, cal), out.values())
     log_problems(problems, directory)
     return MarketData(out, tuple(problems))

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from fleece.accounting import cash_flow_cents
 from fleece.backtest.data import market_from_bars
 from fleece.backtest.runner import BacktestConfig, run_backtest
-from fleece.calendar import MarketCalendar, Session
+from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
 from fleece.errors import DataError
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.state_store import IntentRecord, StateStore
@@ -35,7 +35,6 @@ WARMUP_SESSIONS = 3
 NOT_REPLAYED = "not_replayed"  # the bot decided, the replay did not
 NOT_IN_BOT = "not_in_bot"  # the replay decided, the bot did not
 QTY = "qty"  # both decided, with different sizes
-ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)

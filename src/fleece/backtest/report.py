@@ -21,7 +21,6 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from rich.table import Table
 
+from fleece.backtest.page import STYLE, html_page
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.signals import market_series
 from fleece.backtest.stats import RoundTrip, Stats, round_trips
@@ -295,11 +295,6 @@ def _plot(figure: Figure, div_id: str) -> str:
     )
 
 
-def _plotly_js() -> str:
-    """plotly.js as the plotly package ships it (read, not imported: no figure machinery)."""
-    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
-
-
 def _trade_rows(trips: Sequence[RoundTrip], exits: Mapping[tuple[str, datetime], str]) -> str:
     def when(ts: datetime | None) -> str:
         return "" if ts is None else ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M")
@@ -324,14 +319,8 @@ def _trade_rows(trips: Sequence[RoundTrip], exits: Mapping[tuple[str, datetime],
     return "\n".join(rows)
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; margin: 8px 0 24px; font-size: 14px; }
-td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-th { background: #f3f3f3; }
-td:first-child, th:first-child { text-align: left; }
-.note { color: #666; font-size: 13px; }
-"""
+# Labels (the first column) read left to right.
+_STYLE = STYLE + "td:first-child, th:first-child { text-align: left; }\n"
 
 
 def render_report(result: BacktestResult, stats: Stats) -> str:
@@ -359,16 +348,7 @@ def render_report(result: BacktestResult, stats: Stats) -> str:
         "<th>Exit by</th>"
     )
     protection = _protection_line(cfg.protection, reasons.values())
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>alpaca-fleece backtest</title>
-<style>{_STYLE}</style>
-<script type="text/javascript">{_plotly_js()}</script>
-</head>
-<body>
-<h1>alpaca-fleece backtest</h1>
+    body = f"""<h1>alpaca-fleece backtest</h1>
 <p class="note">Symbols: {html.escape(symbols)}. Starting cash ${cfg.cash:,.2f}; slippage
 {cfg.slippage_bps:g} bps; strategy {html.escape(_strategy_line(cfg.strategy))}; fills at the open
 of the next real bar, as the built-in exchange fills.</p>
@@ -388,10 +368,8 @@ of the next real bar, as the built-in exchange fills.</p>
 <tbody>
 {_trade_rows(trips, exits)}
 </tbody>
-</table>
-</body>
-</html>
-"""
+</table>"""
+    return html_page("alpaca-fleece backtest", body, _STYLE)
 
 
 _EXIT_NAMES = {

@@ -149,6 +149,12 @@ def daily_returns(curve: EquityCurve, initial_cents: int) -> np.ndarray:
     return np.asarray(closes / previous - 1.0)
 
 
+def cagr_of(growth: float, sessions: int) -> float | None:
+    """Compound annual growth rate of a ``growth`` factor (final / initial equity) earned over
+    ``sessions`` trading sessions; None without sessions or when nothing is left."""
+    return growth ** (TRADING_DAYS / sessions) - 1 if sessions and growth > 0 else None
+
+
 def sharpe_ratio(returns: np.ndarray) -> float | None:
     """Annualised Sharpe ratio of daily returns (None with fewer than 2 or no variation)."""
     if len(returns) < 2:
@@ -212,7 +218,7 @@ def compute_stats(curve: EquityCurve, fills: Sequence[Fill], initial_cents: int)
         initial_equity=initial_cents / 100,
         final_equity=final / 100,
         total_return=growth - 1,
-        cagr=growth ** (TRADING_DAYS / sessions) - 1 if sessions and growth > 0 else None,
+        cagr=cagr_of(growth, sessions),
         sharpe=sharpe_ratio(returns),
         sortino=sortino_ratio(returns),
         max_drawdown=depth,

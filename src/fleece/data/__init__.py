@@ -2,6 +2,7 @@
 
 * :mod:`~fleece.data.validate`: the reason vocabulary and checks shared with the live feed.
 * :mod:`~fleece.data.importer`: ``<SYMBOL>.csv`` / ``<SYMBOL>.parquet`` files in and out.
+* :mod:`~fleece.data.arrays`: one symbol's bars column-wise (from a file or the generator).
 * :mod:`~fleece.data.columns`: a file's table read into typed columns, row problems marked.
 * :mod:`~fleece.data.session`: "is this bar in the regular session", asked of the calendar.
 * :mod:`~fleece.data.synthetic`: seeded, realistic minute bars for any NYSE sessions.
@@ -12,10 +13,12 @@ start and should not pay for pyarrow and exchange-calendars it does not use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fleece.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
+    from fleece.data.arrays import SymbolArrays
     from fleece.data.importer import (
         LoadResult,
         load_bar_file,
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
     )
     from fleece.data.synthetic import (
         PROFILES,
-        SymbolArrays,
         SymbolProfile,
         generate_arrays,
         generate_bars,
@@ -56,7 +58,7 @@ _HOME = {
     "regular_session_bars": "session",
     "session_for": "session",
     "PROFILES": "synthetic",
-    "SymbolArrays": "synthetic",
+    "SymbolArrays": "arrays",
     "SymbolProfile": "synthetic",
     "generate_arrays": "synthetic",
     "generate_bars": "synthetic",
@@ -92,8 +94,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"fleece.data.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOME)

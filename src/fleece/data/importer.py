@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from fleece.calendar import MarketCalendar
+from fleece.data.arrays import SymbolArrays
 from fleece.data.columns import OPTIONAL, REQUIRED, ReadColumns, canonical, read_columns
 from fleece.data.validate import REASONS, BarProblem, judge_columns
 from fleece.errors import DataError
@@ -50,32 +51,9 @@ class LoadResult:
     problems: list[BarProblem]
 
 
-@dataclass(frozen=True, eq=False)
-class BarArrays:
-    """One symbol's kept rows, column-wise (what a backtest needs; no Bar object is made).
-
-    Attributes:
-        symbol: the symbol.
-        ts: bar starts, epoch seconds (UTC), in the file's (strictly increasing) order.
-        open: opening prices in dollars.
-        high: high prices in dollars.
-        low: low prices in dollars.
-        close: closing prices in dollars.
-        volume: shares traded.
-    """
-
-    symbol: str
-    ts: NDArray[np.int64]
-    open: NDArray[np.float64]
-    high: NDArray[np.float64]
-    low: NDArray[np.float64]
-    close: NDArray[np.float64]
-    volume: NDArray[np.int64]
-
-
 def load_bar_arrays(
     path: Path, symbol: str | None = None, on_error: OnError = "drop"
-) -> tuple[BarArrays, list[BarProblem]]:
+) -> tuple[SymbolArrays, list[BarProblem]]:
     """Load one bar file as columns: the rows :func:`load_bar_file` keeps, as arrays.
 
     The same reading, judging and reasons as :func:`load_bar_file` (one bad row dropped alone),
@@ -89,7 +67,7 @@ def load_bar_arrays(
     read, codes, problems = _kept(path, symbol, on_error)
     cols = read.columns
     keep = np.flatnonzero(codes == 0)
-    arrays = BarArrays(
+    arrays = SymbolArrays(
         symbol,
         cols.ts_us[keep] // _US_PER_S,
         cols.open[keep],

@@ -30,14 +30,14 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import MarketCalendar, Session
-from fleece.data.validate import paused_gc
+from fleece.data.arrays import SymbolArrays
 from fleece.models import Bar
 
 FULL_SESSION_MINUTES = 390
@@ -112,49 +112,6 @@ _DAY_MOOD = 0.25  # log-sd of the calm-or-busy multiplier of a day
 # Trends, swings and gaps add to the minute noise: this factor (measured over 31 symbols x
 # 500 sessions x 3 seeds) brings the realised close-to-close daily volatility to daily_vol.
 _CALIBRATION = 1 / 1.58
-
-
-@dataclass(frozen=True)
-class SymbolArrays:
-    """One symbol's bars column-wise; row ``i`` of every array is the same bar.
-
-    Attributes:
-        symbol: the symbol.
-        ts: bar starts as int64 seconds since the Unix epoch, UTC.
-        open: opening prices (float64, at most 4 decimals; cents above $1).
-        high: high prices.
-        low: low prices.
-        close: closing prices.
-        volume: shares traded (int64, at least 1).
-    """
-
-    symbol: str
-    ts: NDArray[np.int64]
-    open: NDArray[np.float64]
-    high: NDArray[np.float64]
-    low: NDArray[np.float64]
-    close: NDArray[np.float64]
-    volume: NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def to_bars(self) -> list[Bar]:
-        """The same bars as :class:`Bar` objects (timestamps UTC-aware)."""
-        from_ts = datetime.fromtimestamp
-        with paused_gc():
-            return [
-                Bar(self.symbol, from_ts(t, UTC), o, h, lo, c, v)
-                for t, o, h, lo, c, v in zip(
-                    self.ts.tolist(),
-                    self.open.tolist(),
-                    self.high.tolist(),
-                    self.low.tolist(),
-                    self.close.tolist(),
-                    self.volume.tolist(),
-                    strict=True,
-                )
-            ]
 
 
 def profile_for(symbol: str) -> SymbolProfile:

@@ -14,8 +14,9 @@ Names are re-exported lazily: ``fleece --help`` should not import Dask.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fleece.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from fleece.sweep.executor import DaskExecutor, SerialExecutor, SweepError, open_client
@@ -68,8 +69,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"fleece.sweep.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOME)
