@@ -1,12 +1,22 @@
-"""The shell of alpaca-fleece's self-contained HTML reports: one page, plotly.js inlined.
+"""The frame of the self-contained HTML reports (a backtest's, a sweep's): one page shape.
 
-The backtest report and the sweep report are single files that open offline; each passes its
-title, its style sheet and its body, and the shell around them is written here once.
+Each page carries its style and plotly.js inline so that it opens offline, from a file, years
+later; the report modules write only what goes in the body.
 """
 
 from __future__ import annotations
 
+import html
 from importlib import resources
+
+#: The reports' common look: plain tables, muted notes.
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; margin: 8px 0 24px; font-size: 14px; }
+td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th { background: #f3f3f3; }
+.note { color: #666; font-size: 13px; }
+"""
 
 
 def plotly_js() -> str:
@@ -14,13 +24,19 @@ def plotly_js() -> str:
     return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
 
 
-def html_page(title: str, style: str, body: str) -> str:
-    """A whole HTML page: ``title`` (already escaped), ``style`` (CSS) and ``body`` (HTML)."""
+def html_page(title: str, body: str, style: str = STYLE) -> str:
+    """A whole HTML page: ``body`` under ``title``, with ``style`` and plotly.js inlined.
+
+    Args:
+        title: the page's title (plain text; escaped here).
+        body: the page's content, HTML.
+        style: the page's CSS (:data:`STYLE` by default).
+    """
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{title}</title>
+<title>{html.escape(title)}</title>
 <style>{style}</style>
 <script type="text/javascript">{plotly_js()}</script>
 </head>

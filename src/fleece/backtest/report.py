@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 from rich.table import Table
 
-from fleece.backtest.page import STYLE, html_page
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.signals import market_series
 from fleece.backtest.stats import RoundTrip, Stats, round_trips
 from fleece.calendar import NEW_YORK
+from fleece.html_page import STYLE, html_page
 from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
 from fleece.protection import ExitReason, Protection, exits_line, fill_reasons

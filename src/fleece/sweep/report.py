@@ -212,15 +212,6 @@ def _problem_rows(result: SweepResult) -> list[list[str]]:
     return rows
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; margin: 8px 0 24px; font-size: 14px; }
-td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-th { background: #f3f3f3; }
-.note { color: #666; font-size: 13px; }
-"""
-
-
 def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -> str:
     """The whole page as a string.
 
@@ -295,7 +286,7 @@ def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -
             "<h2>Not run</h2>\n"
             + _table("problems", ["run", "phase", "parameters", "status", "reason"], problems)
         )
-    return html_page("alpaca-fleece sweep", _STYLE, "\n".join(sections))
+    return html_page("alpaca-fleece sweep", "\n".join(sections))
 
 
 def write_report(result: SweepResult, path: Path, heatmap: tuple[str, str] | None = None) -> None:
