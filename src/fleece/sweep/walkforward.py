@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from fleece.backtest.data import MarketData
-from fleece.backtest.stats import TRADING_DAYS, max_drawdown, sharpe_ratio, sortino_ratio
+from fleece.backtest.stats import cagr_of, max_drawdown, sharpe_ratio, sortino_ratio
 from fleece.errors import ConfigError
 from fleece.sweep.tasks import Outcome
 
@@ -226,7 +226,7 @@ def chain_test_windows(results: Sequence[WindowResult], cash: float) -> OutOfSam
         equity=equity,
         window=np.concatenate(parts_win),
         total_return=growth - 1,
-        cagr=growth ** (TRADING_DAYS / sessions) - 1 if sessions and growth > 0 else None,
+        cagr=cagr_of(growth, sessions),
         sharpe=sharpe_ratio(returns),
         sortino=sortino_ratio(returns),
         max_drawdown=depth,
