@@ -30,7 +30,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from fleece.minute_grid import Grid, GridSeries, grid_series
-from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal
+from fleece.models import Bar, Side, Signal
 from fleece.strategy.api import MinuteContext, Strategy
 
 #: A Monday of the NYSE, 09:30 to 16:00 New York (14:30 to 21:00 UTC); sessions follow daily.
@@ -85,17 +85,9 @@ def sparse_series(
 
 
 def grid_bar(series: GridSeries, i: int) -> Bar:
-    """Minute ``i`` of ``series`` as the :class:`Bar` the framework hands the strategy."""
-    return Bar(
-        series.symbol,
-        datetime.fromtimestamp(series.ts.item(i), UTC),
-        series.open.item(i) / TICKS_PER_DOLLAR,
-        series.high.item(i) / TICKS_PER_DOLLAR,
-        series.low.item(i) / TICKS_PER_DOLLAR,
-        series.close.item(i) / TICKS_PER_DOLLAR,
-        series.volume.item(i),
-        carried=not bool(series.real[i]),
-    )
+    """Minute ``i`` of ``series`` as the :class:`Bar` the framework hands the strategy (a minute
+    without a trade is the grid's carried bar, as live and the backtest hand it on)."""
+    return series.bar(i)
 
 
 def minute_context(series: GridSeries, i: int, *, position: int = 0) -> MinuteContext:
