@@ -33,7 +33,7 @@ from fleece.derive import from_attributes, replace_from
 if TYPE_CHECKING:
     from fleece.config import AppConfig
     from fleece.read_model import BotSnapshot
-    from fleece.state_store import StateStore
+    from fleece.state_store import BotRun, StateStore
 
 DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
 """Where ``bot.sh`` and ``daemon.py`` write the bot's PID, relative to the bot directory."""
@@ -198,18 +198,6 @@ class MarketStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class RunStatus:
-    """The latest recorded start of the bot."""
-
-    id: int
-    started_at: datetime
-    stopped_at: datetime | None
-    pid: int
-    mode: str
-    exit_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class BotStatus:
     """Everything ``fleece status`` shows."""
 
@@ -233,7 +221,7 @@ class BotStatus:
     positions: tuple[PositionStatus, ...] = ()
     open_orders: tuple[OrderStatus, ...] = ()
     today: DayStatus | None = None
-    last_run: RunStatus | None = None
+    last_run: BotRun | None = None  # the store's record of the latest start
     heartbeat_seconds: float = 60.0
     notes: tuple[str, ...] = field(default=())
     dropped_symbols: tuple[str, ...] = ()  # "GOLD (not tradable)": dropped at the last start
@@ -277,7 +265,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
     written_age = _written_age(db, now)
     with StateStore(db) as store:
         runs = store.runs(1)
-        last_run = RunStatus(**asdict(runs[0])) if runs else None
+        last_run = runs[0] if runs else None
         unfinished_pid = last_run.pid if last_run and last_run.stopped_at is None else None
         mode = last_run.mode if last_run else s.fleece_mode
         # The run's mode says what wrote these timestamps; the config may have changed since.
@@ -421,7 +409,6 @@ __all__ = [
     "OrderStatus",
     "PositionStatus",
     "ProcessStatus",
-    "RunStatus",
     "bot_pid_from_file",
     "collect_status",
     "default_max_age",
