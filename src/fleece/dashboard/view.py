@@ -19,6 +19,7 @@ they read the trader's objects from the thread that changes them.
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -68,6 +69,7 @@ SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill
 RECENT_REFUSALS = 20
 
 
+@dataclass(eq=False, repr=False)
 class DashboardView:
     """Builds the API's answers.
 
@@ -80,30 +82,26 @@ class DashboardView:
         calendar: the NYSE calendar (sessions outside the broker's calendar, stopped bots).
     """
 
-    def __init__(
-        self,
-        store: StateStore,
-        config: AppConfig,
-        *,
-        live: SnapshotPublisher | None = None,
-        clock: Clock | None = None,
-        calendar: MarketCalendar | None = None,
-    ) -> None:
-        self.store = store
-        self.config = config
-        self.live = live
+    store: StateStore
+    config: AppConfig
+    _: KW_ONLY
+    live: SnapshotPublisher | None = None
+    clock: InitVar[Clock | None] = None
+    calendar: InitVar[MarketCalendar | None] = None
+
+    def __post_init__(self, clock: Clock | None, calendar: MarketCalendar | None) -> None:
         self._wall = clock or SystemClock()
         self._calendar = calendar or MarketCalendar()
         # Built once: its indicators depend on its parameters only.
-        self._strategy = config.trading.strategy.spec.build()
-        self._fills: StoreTail[Fill] = StoreTail(store.fills, lambda f: f.timestamp)
+        self._strategy = self.config.trading.strategy.spec.build()
+        self._fills: StoreTail[Fill] = StoreTail(self.store.fills, lambda f: f.timestamp)
         self._equity: StoreTail[EquitySnapshot] = StoreTail(
-            store.equity_curve, lambda e: e.timestamp
+            self.store.equity_curve, lambda e: e.timestamp
         )
         self._bars: dict[str, StoreTail[Bar]] = {}
         self.last_poll_attempt: datetime | None = None
         # Whether Halt/Resume are accepted: the app that enforces the token says (create_app).
-        self.controls_enabled = config.settings.dashboard_token is not None
+        self.controls_enabled = self.config.settings.dashboard_token is not None
 
     @classmethod
     def for_live(cls, live: SnapshotPublisher) -> DashboardView:
