@@ -18,6 +18,7 @@ from datetime import datetime
 
 from fleece.clock import Clock
 from fleece.config import RiskConfig, TradingConfig
+from fleece.derive import from_attributes
 from fleece.models import Bar, Fill
 from fleece.order_manager import OrderBroker, OrderManager
 from fleece.protection import OFF, Protection, Protector
@@ -28,25 +29,12 @@ from fleece.trader import Trader, TraderStore
 
 def risk_limits(risk: RiskConfig) -> RiskLimits:
     """The risk manager's limits from trading.yaml's ``risk`` section (the one mapping)."""
-    return RiskLimits(
-        max_position_pct=risk.max_position_pct,
-        max_daily_loss_pct=risk.max_daily_loss_pct,
-        max_trades_per_day=risk.max_trades_per_day,
-        max_concurrent_positions=risk.max_concurrent_positions,
-        circuit_breaker_failures=risk.circuit_breaker_failures,
-        max_leverage=risk.max_leverage,
-    )
+    return from_attributes(RiskLimits, risk)
 
 
 def protection_of(trading: TradingConfig) -> Protection:
     """The protective exits from trading.yaml (``risk.*_pct``, ``orders.protective``)."""
-    risk = trading.risk
-    return Protection(
-        stop_loss_pct=risk.stop_loss_pct,
-        take_profit_pct=risk.take_profit_pct,
-        trailing_stop_pct=risk.trailing_stop_pct,
-        mode=trading.orders.protective,
-    )
+    return from_attributes(Protection, trading.risk, mode=trading.orders.protective)
 
 
 @dataclass

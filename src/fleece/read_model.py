@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from fleece.accounting import cents_of, realised_pnl
 from fleece.calendar import NEW_YORK
+from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, Side, TradingState, to_ticks
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH, has_daily_loss_stop
 from fleece.startup_checks import read_dropped
@@ -349,16 +350,5 @@ def _latest_bar_at(store: StateStore, now: datetime) -> datetime | None:
 
 def _open_orders(store: StateStore) -> tuple[OpenOrder, ...]:
     return tuple(
-        OpenOrder(
-            client_order_id=r.client_order_id,
-            symbol=r.symbol,
-            side=r.side,
-            qty=r.qty,
-            filled_qty=r.filled_qty,
-            status=r.status.value,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            dry_run=r.dry_run,
-        )
-        for r in store.unfinished_intents()
+        from_attributes(OpenOrder, r, status=r.status.value) for r in store.unfinished_intents()
     )

@@ -15,8 +15,9 @@ Time: ``now`` is the wall clock, injected by the caller. In sim mode (and agains
 measured against the wall clock; the health check then uses how long ago the store file was
 last written instead.
 
-This module imports only the standard library at the top (``daemon.py`` uses its process
-helpers); the store, calendar and P&L code are imported where they are needed.
+This module imports only the standard library (and :mod:`fleece.derive`, which does too) at the
+top (``daemon.py`` uses its process helpers); the store, calendar and P&L code are imported
+where they are needed.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fleece.derive import from_attributes, replace_from
+
 if TYPE_CHECKING:
     from fleece.config import AppConfig
     from fleece.read_model import BotSnapshot
-    from fleece.state_store import StateStore
+    from fleece.state_store import BotRun, StateStore
 
 DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
 """Where ``bot.sh`` and ``daemon.py`` write the bot's PID, relative to the bot directory."""
@@ -195,18 +198,6 @@ class MarketStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class RunStatus:
-    """The latest recorded start of the bot."""
-
-    id: int
-    started_at: datetime
-    stopped_at: datetime | None
-    pid: int
-    mode: str
-    exit_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class BotStatus:
     """Everything ``fleece status`` shows."""
 
@@ -230,7 +221,7 @@ class BotStatus:
     positions: tuple[PositionStatus, ...] = ()
     open_orders: tuple[OrderStatus, ...] = ()
     today: DayStatus | None = None
-    last_run: RunStatus | None = None
+    last_run: BotRun | None = None  # the store's record of the latest start
     heartbeat_seconds: float = 60.0
     notes: tuple[str, ...] = field(default=())
     dropped_symbols: tuple[str, ...] = ()  # "GOLD (not tradable)": dropped at the last start
@@ -274,7 +265,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
     written_age = _written_age(db, now)
     with StateStore(db) as store:
         runs = store.runs(1)
-        last_run = RunStatus(**asdict(runs[0])) if runs else None
+        last_run = runs[0] if runs else None
         unfinished_pid = last_run.pid if last_run and last_run.stopped_at is None else None
         mode = last_run.mode if last_run else s.fleece_mode
         # The run's mode says what wrote these timestamps; the config may have changed since.
@@ -284,18 +275,15 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
         # The bot's state by the read model every viewer shows (:mod:`fleece.read_model`).
         snap = build_snapshot(store, config, sim_now or now)
         dropped = tuple(f"{sym} ({why})" for sym, why in snap.dropped_symbols.items())
-        return replace(
+        # The snapshot's fields of the same names (state reason, kill switch, breaker) carry over.
+        return replace_from(
             base,
+            snap,
             process=find_bot_process(pid_file, unfinished_pid),
             database_exists=True,
             mode=mode,
             simulated_time=simulated,
             trading_state=snap.state.value,
-            state_reason=snap.state_reason,
-            kill_switch=snap.kill_switch,
-            kill_switch_reason=snap.kill_switch_reason,
-            breaker_tripped=snap.breaker_tripped,
-            breaker_failures=snap.breaker_failures,
             heartbeat=heartbeat,
             store_written_age_seconds=written_age,
             market=_market(now, sim_now),
@@ -344,37 +332,21 @@ def _market(now: datetime, heartbeat_at: datetime | None) -> MarketStatus:
 
 def _positions(snap: BotSnapshot) -> tuple[PositionStatus, ...]:
     return tuple(
-        PositionStatus(
-            h.symbol,
-            h.qty,
-            h.avg_cost if h.avg_cost is not None else 0.0,
-            h.last_price,
-            h.last_price_at,
-            h.unrealised,
-        )
+        from_attributes(PositionStatus, h, avg_cost=h.avg_cost if h.avg_cost is not None else 0.0)
         for h in snap.positions
     )
 
 
 def _open_orders(snap: BotSnapshot) -> tuple[OrderStatus, ...]:
-    return tuple(
-        OrderStatus(
-            o.client_order_id, o.symbol, o.side.value, o.qty, o.filled_qty, o.status, o.created_at
-        )
-        for o in snap.open_orders
-    )
+    return tuple(from_attributes(OrderStatus, o, side=o.side.value) for o in snap.open_orders)
 
 
 def _day(snap: BotSnapshot) -> DayStatus:
-    return DayStatus(
-        session_date=snap.session_date,
-        start_equity=snap.start_equity,
-        equity=snap.equity,
+    return from_attributes(
+        DayStatus,
+        snap,
         pnl=snap.pnl_today,
-        max_daily_loss_pct=snap.max_daily_loss_pct,
-        loss_limit=snap.loss_limit,
         trades_submitted=snap.orders_today,
-        max_trades_per_day=snap.max_trades_per_day,
         refusals=dict(snap.refusals_today),
     )
 
@@ -437,7 +409,6 @@ __all__ = [
     "OrderStatus",
     "PositionStatus",
     "ProcessStatus",
-    "RunStatus",
     "bot_pid_from_file",
     "collect_status",
     "default_max_age",

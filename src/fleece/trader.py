@@ -141,31 +141,24 @@ def session_date(ts: datetime) -> date:
     return ts.astimezone(NEW_YORK).date()
 
 
+@dataclass(eq=False, kw_only=True)
 class Trader:
-    """Turns each bar into at most one order, through the strategy and the risk manager."""
+    """Turns each bar into at most one order, through the strategy and the risk manager.
 
-    def __init__(
-        self,
-        *,
-        strategy: Strategy,
-        risk: RiskManager,
-        orders: OrderManager,
-        store: TraderStore,
-        clock: Clock,
-        breaker: CircuitBreaker,
-        kill_switch_env: bool,
-        dry_run: bool,
-        stale_after: timedelta = timedelta(minutes=5),
-    ) -> None:
-        self.strategy = strategy
-        self.risk = risk
-        self.orders = orders
-        self.store = store
-        self.clock = clock
-        self.breaker = breaker
-        self.kill_switch_env = kill_switch_env
-        self.dry_run = dry_run
-        self.stale_after = stale_after
+    Built with its collaborators (the kernel wires them); the rest is the run's state.
+    """
+
+    strategy: Strategy
+    risk: RiskManager
+    orders: OrderManager
+    store: TraderStore
+    clock: Clock
+    breaker: CircuitBreaker
+    kill_switch_env: bool
+    dry_run: bool
+    stale_after: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
         self.portfolio = Portfolio()
         # Protective exits (fleece.protection): off unless the kernel configures them.
         self.protector = Protector()

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from fleece.derive import from_attributes
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.ledger import PositionView
@@ -39,18 +40,11 @@ ORDERS_LIMIT = 500
 
 def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
     """The :class:`BrokerOrder` the REST adapter would parse from the exchange's JSON."""
-    return BrokerOrder(
-        id=order.id,
-        client_order_id=order.client_order_id,
-        symbol=order.symbol,
-        side=order.side,
-        qty=order.qty,
-        filled_qty=order.filled_qty,
-        filled_avg_price=order.filled_avg_price,
+    return from_attributes(
+        BrokerOrder,
+        order,
         status=order.status.value,
         created_at=order.submitted_at,
-        updated_at=order.updated_at,
-        filled_at=order.filled_at,
         legs=tuple(broker_order(leg) for leg in legs),
     )
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleece.models import Side, TradingState
+from fleece.read_model import OpenOrder
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -95,19 +96,11 @@ class PositionOut(BaseModel):
     unrealized_pl_pct: float | None
 
 
-class OrderOut(BaseModel):
+class OrderOut(OpenOrder):
     """An order intent the broker may still act on."""
 
-    model_config = _FROZEN
-    client_order_id: str
-    symbol: str
-    side: Side
-    qty: int
-    filled_qty: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    dry_run: bool
+    # The read model's frozen dataclass, served as it is: its fields are declared once, there.
+    __slots__ = ()
 
 
 class FillOut(BaseModel):

@@ -19,6 +19,7 @@ they read the trader's objects from the thread that changes them.
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -49,6 +50,7 @@ from fleece.dashboard.sessions import (
     market_hours,
     shown_session,
 )
+from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
 from fleece.read_model import BotSnapshot, build_snapshot
@@ -67,6 +69,7 @@ SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill
 RECENT_REFUSALS = 20
 
 
+@dataclass(eq=False, repr=False)
 class DashboardView:
     """Builds the API's answers.
 
@@ -79,30 +82,26 @@ class DashboardView:
         calendar: the NYSE calendar (sessions outside the broker's calendar, stopped bots).
     """
 
-    def __init__(
-        self,
-        store: StateStore,
-        config: AppConfig,
-        *,
-        live: SnapshotPublisher | None = None,
-        clock: Clock | None = None,
-        calendar: MarketCalendar | None = None,
-    ) -> None:
-        self.store = store
-        self.config = config
-        self.live = live
+    store: StateStore
+    config: AppConfig
+    _: KW_ONLY
+    live: SnapshotPublisher | None = None
+    clock: InitVar[Clock | None] = None
+    calendar: InitVar[MarketCalendar | None] = None
+
+    def __post_init__(self, clock: Clock | None, calendar: MarketCalendar | None) -> None:
         self._wall = clock or SystemClock()
         self._calendar = calendar or MarketCalendar()
         # Built once: its indicators depend on its parameters only.
-        self._strategy = config.trading.strategy.spec.build()
-        self._fills: StoreTail[Fill] = StoreTail(store.fills, lambda f: f.timestamp)
+        self._strategy = self.config.trading.strategy.spec.build()
+        self._fills: StoreTail[Fill] = StoreTail(self.store.fills, lambda f: f.timestamp)
         self._equity: StoreTail[EquitySnapshot] = StoreTail(
-            store.equity_curve, lambda e: e.timestamp
+            self.store.equity_curve, lambda e: e.timestamp
         )
         self._bars: dict[str, StoreTail[Bar]] = {}
         self.last_poll_attempt: datetime | None = None
         # Whether Halt/Resume are accepted: the app that enforces the token says (create_app).
-        self.controls_enabled = config.settings.dashboard_token is not None
+        self.controls_enabled = self.config.settings.dashboard_token is not None
 
     @classmethod
     def for_live(cls, live: SnapshotPublisher) -> DashboardView:
@@ -192,40 +191,25 @@ class DashboardView:
         now = self.now()
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
-        beat = snap.last_heartbeat_at
         run = snap.last_run
-        return Status(
+        # The snapshot's fields of the same names (state, kill switch, symbols, ...) carry over.
+        return from_attributes(
+            Status,
+            snap,
             mode=self._mode(),
             running=self.running,
             now=now,
             simulated_time=self.simulated_time(),
             session_date=session_date(now),
-            state=snap.state,
-            state_reason=snap.state_reason,
-            kill_switch=snap.kill_switch,
-            kill_switch_reason=snap.kill_switch_reason,
             circuit_breaker_tripped=snap.breaker_tripped,
             circuit_breaker_failures=snap.breaker_failures,
-            dry_run=snap.dry_run,
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
-            last_bar_at=last_bar,
             last_bar_age_seconds=_age(now, last_bar + ONE_MINUTE if last_bar else None),
-            last_poll_at=snap.last_poll_at,
-            last_heartbeat_at=beat,
-            last_heartbeat_age_seconds=_age(now, beat),
+            last_heartbeat_age_seconds=_age(now, snap.last_heartbeat_at),
             controls_enabled=self.controls_enabled,
-            symbols=list(snap.symbols),
-            dropped_symbols=dict(snap.dropped_symbols),
-            run=RunInfo(
-                started_at=run.started_at,
-                stopped_at=run.stopped_at,
-                mode=run.mode,
-                exit_reason=run.exit_reason,
-            )
-            if run
-            else None,
+            run=RunInfo.model_validate(run, from_attributes=True) if run else None,
         )
 
     # ---- account and positions -----------------------------------------------------------
@@ -235,20 +219,12 @@ class DashboardView:
         pct = snap.pnl_today_pct
         exits = fill_reasons(self._fills.refresh(), self.store.all_intents()).values()
         stop_outs = sum(1 for reason in exits if reason.stop_out)
-        return Account(
+        return from_attributes(
+            Account,
+            snap,
             as_of=snap.equity_at,
-            session_date=snap.session_date,
-            equity=snap.equity,
-            cash=snap.cash,
-            buying_power=snap.buying_power,
-            start_equity=snap.start_equity,
-            pnl_today=snap.pnl_today,
-            pnl_today_pct=pct,
-            realised_pnl=snap.realised_pnl,
             trades_today=snap.orders_today,
-            max_trades_per_day=snap.max_trades_per_day,
             daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
-            max_daily_loss_pct=snap.max_daily_loss_pct,
             stop_outs=stop_outs,
             take_profits=len(exits) - stop_outs,
         )
@@ -256,14 +232,8 @@ class DashboardView:
     def positions(self) -> list[PositionOut]:
         """Open positions valued at the last price seen, with average cost from our fills."""
         return [
-            PositionOut(
-                symbol=h.symbol,
-                qty=h.qty,
-                avg_cost=h.avg_cost,
-                last_price=h.last_price,
-                market_value=h.market_value,
-                unrealized_pl=h.unrealised,
-                unrealized_pl_pct=h.unrealised_pct,
+            from_attributes(
+                PositionOut, h, unrealized_pl=h.unrealised, unrealized_pl_pct=h.unrealised_pct
             )
             for h in self.snapshot().positions
         ]
@@ -271,10 +241,7 @@ class DashboardView:
     # ---- orders, fills, refusals -----------------------------------------------------------
     def orders(self) -> list[OrderOut]:
         """Intents the broker may still act on, oldest first."""
-        # The snapshot's OpenOrder has the schema's fields: read them, not a second list of them.
-        return [
-            OrderOut.model_validate(o, from_attributes=True) for o in self.snapshot().open_orders
-        ]
+        return [from_attributes(OrderOut, o) for o in self.snapshot().open_orders]
 
     def fill_history(self) -> list[Fill]:
         """Every fill in the store, oldest first (held in memory, read incrementally)."""
@@ -284,15 +251,7 @@ class DashboardView:
         """The latest ``limit`` fills, newest first."""
         latest = self._fills.refresh()[-limit:] if limit > 0 else []
         return [
-            FillOut(
-                timestamp=f.timestamp,
-                symbol=f.symbol,
-                side=f.side,
-                qty=f.qty,
-                price=f.price,
-                value=cents_of(to_ticks(f.price), f.qty) / 100,
-                client_order_id=f.client_order_id,
-            )
+            from_attributes(FillOut, f, value=cents_of(to_ticks(f.price), f.qty) / 100)
             for f in reversed(latest)
         ]
 
@@ -305,16 +264,7 @@ class DashboardView:
             session_date=day,
             today=self.store.refusal_counts(since),
             total=self.store.refusal_counts(),
-            recent=[
-                RefusalOut(
-                    timestamp=r.timestamp,
-                    symbol=r.symbol,
-                    side=r.side,
-                    reason=r.reason,
-                    detail=r.detail,
-                )
-                for r in reversed(recent)
-            ],
+            recent=[RefusalOut.model_validate(r, from_attributes=True) for r in reversed(recent)],
         )
 
     # ---- charts -------------------------------------------------------------------------

@@ -96,13 +96,13 @@ function cell(text, cls, value) {
   return td;
 }
 
-function fillRows(tbodyId, rows, columns, empty, key) {
+function fillRows(tbodyId, rows, empty, key) {
   const tbody = $(tbodyId);
   const fresh = document.createDocumentFragment();
   if (rows.length === 0) {
     const tr = document.createElement("tr");
     const td = cell(empty, "empty");
-    td.colSpan = columns;
+    td.colSpan = tbody.parentElement.tHead.rows[0].cells.length;
     tr.appendChild(td);
     fresh.appendChild(tr);
   }
@@ -185,6 +185,33 @@ function renderAccount(a) {
 }
 
 // ---- tables -------------------------------------------------------------------------------
+// Each table once: its tbody's id (also its data-testid), its title and its columns. The panels
+// are built from index.html's template; a row's cells follow the columns' order.
+const TABLES = [
+  { id: "positions", title: "Positions", columns: ["Symbol", "Qty", "Avg cost", "Last", "Value", "Unrealised P&L"] },
+  { id: "orders", title: "Open orders", columns: ["Created", "Symbol", "Side", "Qty", "Filled", "Status"] },
+  { id: "fills", title: "Recent fills", columns: ["Time (ET)", "Symbol", "Side", "Qty", "Price", "Value"] },
+  { id: "refusals", title: "Risk refusals", columns: ["Reason", "Today", "Total"] },
+];
+
+function buildTables() {
+  const template = $("table-panel");
+  for (const table of TABLES) {
+    const panel = template.content.cloneNode(true);
+    panel.querySelector("h2").textContent = table.title;
+    const head = panel.querySelector("thead tr");
+    for (const name of table.columns) {
+      const th = document.createElement("th");
+      th.textContent = name;
+      head.appendChild(th);
+    }
+    const body = panel.querySelector("tbody");
+    body.id = table.id;
+    body.dataset.testid = table.id;
+    template.parentElement.appendChild(panel);
+  }
+}
+
 function renderPositions(rows) {
   fillRows("positions", rows.map((p) => {
     const pl = cell(p.unrealized_pl === null ? "—" : `${fmtSigned(p.unrealized_pl)} (${fmtPct(p.unrealized_pl_pct)})`, "", p.unrealized_pl);
@@ -193,7 +220,7 @@ function renderPositions(rows) {
       cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(fmtPrice(p.avg_cost), "", p.avg_cost),
       cell(fmtPrice(p.last_price), "", p.last_price), cell(fmtMoney(p.market_value), "", p.market_value), pl,
     ] };
-  }), 6, "no open positions", (r) => r.symbol);
+  }), "no open positions", (r) => r.symbol);
 }
 
 function renderOrders(rows) {
@@ -201,14 +228,14 @@ function renderOrders(rows) {
     cell(fmtStamp(o.created_at)), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
     cell(String(o.qty), "", o.qty), cell(String(o.filled_qty), "", o.filled_qty),
     cell(o.status + (o.dry_run ? " (dry run)" : ""), "", o.status),
-  ] })), 6, "no open orders", (r) => r.cid);
+  ] })), "no open orders", (r) => r.cid);
 }
 
 function renderFills(rows) {
   fillRows("fills", rows.map((f) => ({ cid: f.client_order_id, cells: [
     cell(fmtStamp(f.timestamp), "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
     cell(String(f.qty), "", f.qty), cell(fmtPrice(f.price), "", f.price), cell(fmtMoney(f.value), "", f.value),
-  ] })), 6, "no fills yet", (r) => r.cid);
+  ] })), "no fills yet", (r) => r.cid);
 }
 
 function renderRefusals(r) {
@@ -216,7 +243,7 @@ function renderRefusals(r) {
   fillRows("refusals", reasons.map((reason) => ({ cells: [
     cell(reason.replaceAll("_", " "), "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
     cell(String(r.total[reason]), "", r.total[reason]),
-  ] })), 3, "no refusals");
+  ] })), "no refusals");
 }
 
 // ---- charts -------------------------------------------------------------------------------
@@ -349,6 +376,7 @@ function unlock(event) {
 }
 
 function start() {
+  buildTables();
   $("login-form").addEventListener("submit", unlock);
   $("halt").addEventListener("click", () => control("halt"));
   $("resume").addEventListener("click", () => control("resume"));
