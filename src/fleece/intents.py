@@ -21,11 +21,11 @@ the broker reports is recorded whatever we thought of the order: :func:`status_a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from fleece.derive import from_attributes, shared_fields
 from fleece.errors import FleeceError
 from fleece.models import TICKS_PER_DOLLAR, OrderIntent, to_ticks
 
@@ -191,30 +191,20 @@ class IntentRecord(OrderIntent):
     @classmethod
     def of(cls, intent: OrderIntent, progress: IntentProgress) -> IntentRecord:
         """The record of ``intent`` as far as it has come."""
-        return cls(**_fields(intent, OrderIntent), **_fields(progress, IntentProgress))
+        return cls(**shared_fields(OrderIntent, intent), **shared_fields(IntentProgress, progress))
 
     def to_intent(self) -> OrderIntent:
         """Return the original :class:`OrderIntent` (e.g. to resubmit one still ``new``)."""
-        return OrderIntent(**_fields(self, OrderIntent))
+        return from_attributes(OrderIntent, self)
 
     def progress(self) -> IntentProgress:
         """What was learnt about the intent, as a copy to apply the lifecycle's changes to."""
-        return IntentProgress(**_fields(self, IntentProgress))
+        return from_attributes(IntentProgress, self)
 
 
 def written(intent: OrderIntent, status: IntentStatus) -> IntentProgress:
     """The progress of ``intent`` as it is first written, with ``status``."""
     return IntentProgress(status, intent.created_at)
-
-
-def _fields(source: object, shape: type[Any]) -> dict[str, Any]:
-    """The fields of dataclass ``shape``, as ``source`` holds them."""
-    return {name: getattr(source, name) for name in _NAMES[shape]}
-
-
-_NAMES: dict[type[Any], tuple[str, ...]] = {
-    shape: tuple(f.name for f in fields(shape)) for shape in (OrderIntent, IntentProgress)
-}
 
 
 def is_open(status: IntentStatus | str) -> bool:
