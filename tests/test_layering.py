@@ -10,7 +10,7 @@ CORE = (
     "fleece.risk_manager",
     "fleece.order_manager",
     "fleece.trader",
-    "fleece.sessions",
+    "fleece.calendar",
     "fleece.backtest.runner",
     "fleece.backtest.cli",
 )

@@ -20,7 +20,6 @@ from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.dashboard.sessions import is_regular_bar, market_hours, shown_session
 from fleece.data.session import is_last_bar_of_session, is_regular, session_for
 from fleece.models import CalendarDay
-from fleece.sessions import SessionBook
 
 MINUTE = timedelta(minutes=1)
 FRIDAY = CalendarDay(  # the day after Thanksgiving: an early close at 13:00 New York
@@ -71,10 +70,6 @@ def test_outside_its_window_the_brokers_calendar_knows_no_session_and_asks_to_be
     assert not BROKER.is_open(later) and BROKER.current_or_next(later) is None
     assert not BROKER.covers(later) and BROKER.covers(datetime(2024, 11, 29, 15, tzinfo=UTC))
     assert not MarketCalendar.from_days(()).is_open(later)  # the trader's before the first load
-
-
-def test_the_session_book_is_the_one_calendar_built_from_the_brokers_days() -> None:
-    assert SessionBook.from_days([FRIDAY, MONDAY]).days == BROKER.days
 
 
 # ---- every entry point against exchange-calendars, 2024 to 2026 -----------------------------

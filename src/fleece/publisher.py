@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from fleece.models import TradingState
 
 if TYPE_CHECKING:
+    from fleece.calendar import MarketCalendar
     from fleece.clock import Clock
     from fleece.config import AppConfig
     from fleece.notify.hub import Notifications
     from fleece.read_model import BotSnapshot
-    from fleece.sessions import SessionBook
     from fleece.state_store import StateStore
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class SnapshotPublisher:
         build: builds a fresh snapshot from the bot (:func:`fleece.read_model.build_snapshot`).
         rejudge: makes the bot judge its trading state again at once (after a kill switch
             change from a viewer), then republishes.
-        sessions: the bot's session book, from the broker's calendar (None before it has one).
+        sessions: the bot's market calendar, from the broker's days (None before it has one).
         speed: simulated seconds per real second (None: real time).
         events: the bot's notification hub (for its metrics), if any.
     """
@@ -52,7 +52,7 @@ class SnapshotPublisher:
         *,
         build: Callable[[], BotSnapshot],
         rejudge: Callable[[], None],
-        sessions: Callable[[], SessionBook | None] = lambda: None,
+        sessions: Callable[[], MarketCalendar | None] = lambda: None,
         speed: float | None = None,
         events: Notifications | None = None,
     ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from fleece.broker import Broker
 from fleece.broker_clock import BrokerClock
+from fleece.calendar import MarketCalendar
 from fleece.clock import Clock, ScaledClock, SystemClock
 from fleece.closing import CloseOutcome, close_out
 from fleece.config import AppConfig, env_file_warning
@@ -50,7 +51,6 @@ from fleece.runtime_shutdown import Stopping, shut_down
 from fleece.runtime_times import backfill_start, next_poll, sim_data_end, stop_time
 from fleece.runtime_view import live_facts
 from fleece.runtime_viewers import bound_dashboard, telegram_control
-from fleece.sessions import SessionBook
 from fleece.startup_checks import check_symbols, probe_feed, record_dropped
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
@@ -398,7 +398,7 @@ class Bot:
         days = await self.broker.calendar(
             (now - timedelta(days=10)).date(), (now + timedelta(days=20)).date()
         )
-        self.trader.sessions = SessionBook.from_days(days)
+        self.trader.sessions = MarketCalendar.from_days(days)
 
     async def _warmup(self) -> None:
         assert self.poller is not None and self.trader is not None and self.store is not None

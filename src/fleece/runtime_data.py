@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from fleece.calendar import MarketCalendar
 from fleece.config import AppConfig
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar
 from fleece.risk_manager import CircuitBreaker
 from fleece.run_stats import RunStats
-from fleece.sessions import SessionBook
 from fleece.state_store import StateStore
 from fleece.trader import Trader
 
@@ -52,7 +52,7 @@ def judge_minutes(
     polled_at: datetime | None,
     bars: list[Bar],
     *,
-    sessions: SessionBook,
+    sessions: MarketCalendar,
     store: StateStore,
     stats: RunStats,
 ) -> list[Bar]:

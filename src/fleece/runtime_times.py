@@ -1,6 +1,6 @@
 """When the live bot polls, where its warm-up starts and when a bounded run stops.
 
-Pure functions of the broker's session book and the bot's clock.
+Pure functions of the broker's market calendar and the bot's clock.
 """
 
 from __future__ import annotations
@@ -8,19 +8,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fleece.calendar import MarketCalendar
 from fleece.config import DataConfig
-from fleece.sessions import SessionBook
 
 ONE_MINUTE = timedelta(minutes=1)
 
 
-def backfill_start(sessions: SessionBook, now: datetime) -> datetime:
+def backfill_start(sessions: MarketCalendar, now: datetime) -> datetime:
     """Far enough back to fill the slow window: the two previous sessions and today."""
     starts = sorted(d.open for d in sessions.days.values() if d.open <= now)
     return starts[-3] if len(starts) >= 3 else (starts[0] if starts else now - timedelta(days=3))
 
 
-def stop_time(sessions: SessionBook, now: datetime, count: int) -> datetime:
+def stop_time(sessions: MarketCalendar, now: datetime, count: int) -> datetime:
     """After ``count`` full sessions: 30 minutes into the next one, so that shutdown can still
     close positions at market (after the close they would wait overnight)."""
     ahead = sorted((d for d in sessions.days.values() if d.close > now), key=lambda d: d.open)
@@ -29,11 +29,11 @@ def stop_time(sessions: SessionBook, now: datetime, count: int) -> datetime:
     return ahead[-1].close if ahead else now
 
 
-def sim_data_end(sessions: SessionBook, bars: Any) -> datetime:
+def sim_data_end(sessions: MarketCalendar, bars: Any) -> datetime:
     """In sim mode, a run ends with its data: just after the last session with bars closes.
 
     Args:
-        sessions: the broker's session book.
+        sessions: the broker's market calendar.
         bars: the in-process exchange's bar store (``symbols``, ``last_closed``).
     """
     far = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)

@@ -55,7 +55,7 @@ class SessionMinutes:
 
     Attributes:
         session: the session.
-        opened: its open as the trader's session book gives it (the strategy's context).
+        opened: its open as the trader's calendar gives it (the strategy's context).
         closes: its close, likewise.
         minutes: the minute starts, epoch seconds.
         bars: for each minute, the grid bar of every symbol on the grid then.

@@ -58,8 +58,8 @@ from fleece.state_store import EquitySnapshot, StateStore
 from fleece.trader import session_date
 
 if TYPE_CHECKING:
+    from fleece.calendar import MarketCalendar
     from fleece.publisher import SnapshotPublisher
-    from fleece.sessions import SessionBook
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class DashboardView:
         """The New York session date the figures refer to."""
         return session_date(self.now())
 
-    def _book(self) -> SessionBook | None:
+    def _book(self) -> MarketCalendar | None:
         return self.live.sessions() if self.live is not None else None
 
     def _sessions_around(self, session: SessionWindow | None) -> list[tuple[datetime, datetime]]:
