@@ -2,10 +2,11 @@
 (:class:`GridRules`), and the two strategies on top of it.
 
 :class:`GridRules` codes the risk rules (sizing at 10% of equity, 20 orders a day, 10 positions,
-the 5% daily loss latch, buying power net of open buys, open orders cancelled after 15 minutes)
-in the order alpaca-fleece's risk manager and housekeeping apply them, with exact arithmetic
-where alpaca-fleece is exact; a strategy only says, at each grid minute, whether it would enter
-if flat and exit if holding (:meth:`GridRules.wants`):
+the 5% daily loss latch, buying power net of open buys, open orders cancelled after 15 minutes,
+an exit signal cancelling the bot's own buy still waiting for a real bar) in the order
+alpaca-fleece's risk manager, trader and housekeeping apply them, with exact arithmetic where
+alpaca-fleece is exact; a strategy only says, at each grid minute, whether it would enter if
+flat and exit if holding (:meth:`GridRules.wants`):
 
 * :class:`SmaCrossoverRules`: backtrader's ``SumN`` over the closes in ticks (sums of integers
   are exact in float64; averages compared cross-multiplied), enter when fast crosses above
@@ -193,6 +194,13 @@ class GridRules(bt.Strategy):
             return reserved
         if minute in self.p.last_bars:
             return reserved  # the session's last minute: the market is closed when it is judged
+        if holding and pending is not None and pending.isbuy():
+            # An exit cancels the bot's own working buy first (Alpaca refuses a sell against an
+            # open buy as a potential wash trade); nothing is held, so nothing is sold. The
+            # cash it held comes back at the next poll, when the account is read again.
+            self.cancel(self.forget(d))
+            del account.open_orders[d]
+            return reserved
         if pending is not None:
             return reserved
         if holding:  # an exit: the whole position

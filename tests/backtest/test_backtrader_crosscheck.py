@@ -17,7 +17,9 @@ October 2013, as they are and with 10 % of each symbol's minutes removed at rand
 Every fill must be the same: time, symbol, side, quantity, price. A change to alpaca-fleece's
 grid (not carrying empty minutes, filling on a carried minute, judging only minutes with a bar)
 or to a strategy's rule (a channel that includes the current minute, a comparison that is not
-strict) makes the two lists part.
+strict) makes the two lists part. So does an exit signal that meets the bot's own buy still
+waiting for a real bar: both engines cancel the buy (README, "Long only": an exit cancels the
+bot's own working buy first) and sell nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import functools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -38,6 +41,8 @@ import fleece_run
 from common import REAL_DROP, STRATEGIES, Columns, Trade, dataset_columns
 
 from fleece.backtest.runner import run_backtest
+from fleece.models import Side
+from fleece.state_store import IntentStatus
 
 MINUTE = 60
 
@@ -100,3 +105,38 @@ def test_the_sparse_bars_put_carried_minutes_in_the_way_of_orders(sparse: Both) 
 
     assert removed == pytest.approx({"IBM": REAL_DROP, "SPY": REAL_DROP}, abs=0.001)
     assert len(touched) >= 3
+
+
+def an_entry_met_by_an_exit_before_it_fills() -> list[Columns]:
+    """One symbol in one session (2 January 2024, open 14:30 UTC): 100 minutes of a steady rise
+    fill the windows with the medium average above the slow one; a one-minute spike (minute
+    101) and a dip follow, then the close of minute 110 lifts the fast average just above the
+    medium one: an entry. Minutes 111 and 112 have no bar, so the buy waits for a real one; at
+    the carried minute 111 the spike leaves the fast window and the fast average falls back
+    below the medium one: an exit signal while the buy is still working. Minute 115 enters
+    again."""
+    closes = [100 + i / 100 for i in range(100)] + [100.99, 103.00] + [100.60] * 8 + [101.25]
+    closes += [101.25 + k / 20 for k in range(3, 10)]  # minutes 113 to 119
+    minutes = [*range(111), *range(113, 120)]
+    opened = int(datetime(2024, 1, 2, 14, 30, tzinfo=UTC).timestamp())
+    price = np.array(closes, dtype=np.float64)
+    ts = np.array([opened + m * MINUTE for m in minutes], dtype=np.int64)
+    volume = np.full(len(ts), 1_000, dtype=np.int64)
+    return [Columns("XYZ", ts, price, price, price, price, volume)]
+
+
+def test_an_exit_signal_cancels_the_buy_still_waiting_for_a_bar_in_both_engines() -> None:
+    columns = an_entry_met_by_an_exit_before_it_fills()
+    config = fleece_run.config_for("sma_crossover")
+
+    result = run_backtest(fleece_run.market_of(columns), config)
+    frames, bounds, _ = backtrader_run.grid_frames(columns)
+    theirs = backtrader_run.run(frames, bounds, "sma_crossover")
+
+    buys = [i for i in result.intents if i.side is Side.BUY]
+    assert [(b.signal_timestamp.strftime("%H:%M"), b.status) for b in buys[:2]] == [
+        ("16:20", IntentStatus.CANCELED),
+        ("16:25", IntentStatus.FILLED),
+    ]
+    assert [t.timestamp for t in fleece_run.trades_of(result)][:1] == ["2024-01-02T16:26:00Z"]
+    assert theirs == fleece_run.trades_of(result)
