@@ -222,22 +222,13 @@ class Engine(Book):
         return SimOrder(
             id=self._ids.next_id(),
             client_order_id=client_id,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            qty=request.qty,
-            limit_price=request.limit_price,
             submitted_at=self._now,
             eligible_from=eligible,
             expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
             reserved_cents=reserved,
             status=status,
             updated_at=self._now,
-            stop_price=request.stop_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            order_class=request.order_class,
+            **request.terms(),
         )
 
     def _place(self, order: SimOrder, session: Session, in_session: bool) -> None:
