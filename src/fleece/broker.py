@@ -75,6 +75,7 @@ from fleece.rate_budget import RateBudget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,18 @@ class Broker:
         """True while a request waits for a rate-limit window to renew."""
         return any(budget.waiting for budget in self.budgets.values())
 
+    async def _lookup(
+        self, name: str, fn: Callable[[str], Any], key: str, parse: Callable[[Any], R]
+    ) -> R | None:
+        """Read one thing by ``key`` and parse it; None when the broker has no such thing (404)."""
+        try:
+            raw = await self._call(name, fn, key)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse(raw)
+
     async def _call(
         self,
         name: str,
@@ -199,13 +212,8 @@ class Broker:
 
     async def position(self, symbol: str) -> Position | None:
         """The account's position in ``symbol`` now (None when there is none)."""
-        try:
-            raw = await self._call("get_open_position", self._trading.get_open_position, symbol)
-        except BrokerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return parse_position(raw)
+        get = self._trading.get_open_position
+        return await self._lookup("get_open_position", get, symbol, parse_position)
 
     async def positions(self) -> dict[str, Position]:
         """Every open position, keyed by symbol."""
@@ -239,15 +247,8 @@ class Broker:
 
     async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         """Look an order up by our client_order_id; None when the broker has never seen it."""
-        try:
-            raw = await self._call(
-                "get_order_by_client_id", self._trading.get_order_by_client_id, client_order_id
-            )
-        except BrokerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return parse_order(raw)
+        get = self._trading.get_order_by_client_id
+        return await self._lookup("get_order_by_client_id", get, client_order_id, parse_order)
 
     async def submit_market(
         self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
@@ -336,15 +337,7 @@ class Broker:
 
     async def asset(self, symbol: str) -> Mapping[str, Any] | None:
         """The asset ``symbol`` as the broker describes it (status, tradable); None if unknown."""
-        try:
-            raw = await self._call("get_asset", self._trading.get_asset, symbol)
-        except BrokerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if not isinstance(raw, Mapping):
-            raise BrokerError("bad broker answer: asset is not an object")
-        return raw
+        return await self._lookup("get_asset", self._trading.get_asset, symbol, _asset)
 
     # ---- clock, calendar, bars -------------------------------------------------------------
     async def clock(self) -> MarketClock:
@@ -413,3 +406,9 @@ class Broker:
                 else:
                     skipped.append((str(symbol), parsed))
         return out, skipped
+
+
+def _asset(raw: Any) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise BrokerError("bad broker answer: asset is not an object")
+    return raw

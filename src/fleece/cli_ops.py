@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fleece.cli_options import EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.risk_manager import has_daily_loss_stop
@@ -31,12 +32,6 @@ from fleece.status import (
 from fleece.systemd import owner_of, primary_group, render_dropin
 
 EXIT_UNHEALTHY = 1
-
-EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read")]
-PidFile = Annotated[
-    Path,
-    typer.Option("--pid-file", envvar="BOT_PID_FILE", help="the PID file of bot.sh / daemon.py"),
-]
 
 
 def status_command(

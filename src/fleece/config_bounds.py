@@ -8,7 +8,7 @@ check and then failed with a MemoryError on every bar while the bot reported ACT
 New keys reuse a type below, or build one from :func:`at_most` / :func:`at_least` with their
 own reason, so that every refusal reads the same::
 
-    max_leverage: Annotated[float, Field(gt=0), at_most(4.0, "Alpaca's intraday limit")] = 1.0
+    max_leverage: Annotated[Positive[float], at_most(4.0, "Alpaca's intraday limit")] = 1.0
 
 Bounds that need the disk or the market calendar (a writable store, dates the calendar knows)
 are checked by :mod:`fleece.preflight`.
@@ -17,9 +17,14 @@ are checked by :mod:`fleece.preflight`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
+
+_Number = TypeVar("_Number", int, float)
+
+Positive = Annotated[_Number, Field(gt=0)]
+"""An ``int`` or ``float`` above zero, as ``Positive[int]``: bound it above with :func:`at_most`."""
 
 MINUTES_PER_SESSION = 390
 """Regular-session minutes of a full NYSE day (9:30 to 16:00 ET)."""
@@ -61,10 +66,10 @@ def at_least(limit: float, why: str) -> AfterValidator:
 
 # Keys without a more telling bound get these: nothing the bot counts reaches a million, and
 # nothing it waits for lasts longer than a day.
-Count = Annotated[int, Field(gt=0), at_most(1_000_000, "no count of the bot's comes near it")]
+Count = Annotated[Positive[int], at_most(1_000_000, "no count of the bot's comes near it")]
 """A positive count; prefer a bound that says what the count means."""
 
-Seconds = Annotated[float, Field(gt=0), at_most(86_400, "a day; the bot waits for nothing longer")]
+Seconds = Annotated[Positive[float], at_most(86_400, "a day; the bot waits for nothing longer")]
 """A positive duration in seconds; prefer a bound that says what it waits for."""
 
 
@@ -72,8 +77,7 @@ Seconds = Annotated[float, Field(gt=0), at_most(86_400, "a day; the bot waits fo
 
 MAX_WINDOW_BARS = 5 * MINUTES_PER_SESSION
 WindowBars = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(
         MAX_WINDOW_BARS,
         "a week of regular-session minutes (5 x 390); a longer window needs more than a week "
@@ -91,8 +95,7 @@ WarmupBars = Annotated[
 
 MAX_TRADES_PER_DAY = 200 * MINUTES_PER_SESSION
 TradesPerDay = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(
         MAX_TRADES_PER_DAY,
         "Alpaca takes 200 requests a minute, at most 78,000 orders in a 390-minute session",
@@ -101,36 +104,31 @@ TradesPerDay = Annotated[
 """``risk.max_trades_per_day``."""
 
 Positions = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(10_000, "more positions than there are US-listed stocks and ETFs"),
 ]
 """``risk.max_concurrent_positions``."""
 
 BreakerFailures = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(1_000, "a breaker waiting for more failures in a row would never trip in time"),
 ]
 """``risk.circuit_breaker_failures``."""
 
 SessionMinutes = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(MINUTES_PER_SESSION, "a day order lives one regular session (390 minutes) at most"),
 ]
 """``orders.stale_order_minutes``."""
 
 PollSeconds = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(3600, "the strategy decides every minute; hourly polls already act on stale bars"),
 ]
 """``data.poll_interval_seconds``."""
 
 GraceSeconds = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(
         80,
         "systemd (TimeoutStopSec=90) and Docker (stop_grace_period 90s) kill the bot 90 s "
@@ -140,22 +138,19 @@ GraceSeconds = Annotated[
 """``shutdown.grace_seconds``."""
 
 HeartbeatSeconds = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(3600, "fleece status calls the bot stale after three missed heartbeats"),
 ]
 """``housekeeping.heartbeat_seconds``."""
 
 SnapshotSeconds = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(3600, "the equity curve (dashboard, status) needs a point an hour at least"),
 ]
 """``housekeeping.equity_snapshot_seconds``."""
 
 RetentionDays = Annotated[
-    int,
-    Field(gt=0),
+    Positive[int],
     at_most(3660, "ten years of minute bars, beyond any replay or chart the store serves"),
 ]
 """``housekeeping.bar_retention_days``."""
@@ -221,8 +216,7 @@ LogBytes = Annotated[
 # --------------------------------------------------------------------------- protective exits
 
 StopFraction = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(
         0.5,
         "a stop half the entry price away protects nothing a minute bot holds; the daily loss "
@@ -232,8 +226,7 @@ StopFraction = Annotated[
 """A stop's (or trailing stop's) distance below the entry, as a fraction of the entry price."""
 
 ProfitFraction = Annotated[
-    float,
-    Field(gt=0),
+    Positive[float],
     at_most(10.0, "a take-profit at eleven times the entry price is no exit a minute bot meets"),
 ]
 """A take-profit's distance above the entry, as a fraction of the entry price."""

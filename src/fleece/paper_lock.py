@@ -21,9 +21,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from requests import PreparedRequest, Response, Session
@@ -311,7 +312,6 @@ def make_trading_client(
         secret: the API secret.
         url: a trading base URL (paper or loopback), or None for alpaca-py's paper default.
         timeout: seconds before an HTTP call gives up.
-        raw_data: return alpaca-py's raw JSON dicts instead of its models.
         raw_data: return raw JSON instead of alpaca-py models (the bot parses defensively).
 
     Raises:
@@ -320,13 +320,20 @@ def make_trading_client(
     """
     from alpaca.trading.client import TradingClient
 
-    checked = None if url is None else check_trading_url(url, source="trading client", key="url")
-    _require_credentials(key, secret)
-    client = TradingClient(
-        api_key=key, secret_key=secret, paper=True, url_override=checked, raw_data=raw_data
+    def build(checked: str | None) -> TradingClient:
+        return TradingClient(
+            api_key=key, secret_key=secret, paper=True, url_override=checked, raw_data=raw_data
+        )
+
+    return _checked_client(
+        build,
+        check_trading_url,
+        url,
+        source="trading client",
+        key=key,
+        secret=secret,
+        timeout=timeout,
     )
-    _apply_network(client, _verify_base_url(client, check_trading_url), timeout)
-    return client
 
 
 def make_data_client(
@@ -339,12 +346,8 @@ def make_data_client(
 ) -> StockHistoricalDataClient:
     """Build the bot's alpaca-py ``StockHistoricalDataClient`` on a checked URL.
 
-    Args:
-        key: the API key id.
-        secret: the API secret.
-        url: a data base URL (Alpaca's data API or loopback), or None for alpaca-py's default.
-        timeout: seconds before an HTTP call gives up.
-        raw_data: return alpaca-py's raw JSON dicts instead of its models.
+    The arguments are :func:`make_trading_client`'s; ``url`` is a data base URL (Alpaca's data
+    API or loopback), or None for alpaca-py's default.
 
     Raises:
         LiveTradingRefused: the URL, or the URL the client resolved, is not allowed.
@@ -352,12 +355,35 @@ def make_data_client(
     """
     from alpaca.data.historical import StockHistoricalDataClient
 
-    checked = None if url is None else check_data_url(url, source="data client", key="url")
-    _require_credentials(key, secret)
-    client = StockHistoricalDataClient(
-        api_key=key, secret_key=secret, url_override=checked, raw_data=raw_data
+    def build(checked: str | None) -> StockHistoricalDataClient:
+        return StockHistoricalDataClient(
+            api_key=key, secret_key=secret, url_override=checked, raw_data=raw_data
+        )
+
+    return _checked_client(
+        build, check_data_url, url, source="data client", key=key, secret=secret, timeout=timeout
     )
-    _apply_network(client, _verify_base_url(client, check_data_url), timeout)
+
+
+_Client = TypeVar("_Client", bound="RESTClient")
+
+
+def _checked_client(
+    build: Callable[[str | None], _Client],
+    check: _UrlCheck,
+    url: str | None,
+    *,
+    source: str,
+    key: str,
+    secret: str,
+    timeout: float,
+) -> _Client:
+    """The one way a client is built: ``url`` checked, keys required, the client built on the
+    checked URL, the URL it resolved checked again, and its requests bounded in time."""
+    checked = None if url is None else check(url, source=source, key="url")
+    _require_credentials(key, secret)
+    client = build(checked)
+    _apply_network(client, _verify_base_url(client, check), timeout)
     return client
 
 

@@ -20,10 +20,11 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.market import BarStore
@@ -37,6 +38,28 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 TIMEFRAMES = frozenset({"1Min", "1T"})
 RECENT_SIP_REFUSED = "subscription does not permit querying recent SIP data"
+
+
+class BarsQuery(BaseModel):
+    """The query of both bars routes: plain strings, each checked (with Alpaca's 422) by
+    :func:`data_router`, so that no value is refused in FastAPI's words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeframe: str | None = None
+    start: str | None = None
+    end: str | None = None
+    limit: str | None = None
+    page_token: str | None = None
+    sort: str | None = None
+    feed: str | None = None
+    adjustment: str | None = None  # accepted as alpaca-py sends it; the bars are never adjusted
+
+
+class ManyBarsQuery(BarsQuery):
+    """The query of ``/v2/stocks/bars``: the bars query and the comma-separated symbols."""
+
+    symbols: str
 
 
 def _refuse(message: str) -> ExchangeError:
@@ -126,23 +149,19 @@ def data_router(exchange: SimExchange) -> APIRouter:
     """The market-data routes over ``exchange``'s bars."""
     router = APIRouter()
 
-    def serve(
-        symbols: list[str], query: dict[str, str | None]
-    ) -> tuple[dict[str, list[Bar]], str | None]:
-        timeframe = query.get("timeframe")
-        if timeframe not in TIMEFRAMES:
+    def serve(symbols: list[str], query: BarsQuery) -> tuple[dict[str, list[Bar]], str | None]:
+        if query.timeframe not in TIMEFRAMES:
             raise _refuse(
-                f"unsupported timeframe {shown(timeframe)}: the built-in exchange serves 1Min"
+                f"unsupported timeframe {shown(query.timeframe)}: the built-in exchange serves 1Min"
             )
-        limit = _limit(query.get("limit"))
-        sort = query.get("sort") or "asc"
+        limit = _limit(query.limit)
+        sort = query.sort or "asc"
         if sort not in {"asc", "desc"}:
             raise _refuse(f"invalid sort {shown(sort)}")
         with exchange.synced() as now:
-            start_text, end_text = query.get("start"), query.get("end")
-            start = _time(start_text, "start") if start_text else _midnight(now)
-            end = _time(end_text, "end") if end_text else now
-            store, end = tape_for(exchange, query.get("feed"), end, now)
+            start = _time(query.start, "start") if query.start else _midnight(now)
+            end = _time(query.end, "end") if query.end else now
+            store, end = tape_for(exchange, query.feed, end, now)
             return page_of_bars(
                 store,
                 symbols,
@@ -151,45 +170,21 @@ def data_router(exchange: SimExchange) -> APIRouter:
                 now=now,
                 limit=limit,
                 descending=sort == "desc",
-                token=query.get("page_token") or None,
+                token=query.page_token or None,
                 published=exchange.published if exchange.late_bars else None,
             )
 
     @router.get("/v2/stocks/bars")
-    def get_bars(
-        *,
-        symbols: str,
-        timeframe: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: str | None = None,
-        page_token: str | None = None,
-        sort: str | None = None,
-        feed: str | None = None,
-        adjustment: str | None = None,
-    ) -> JSONResponse:
-        wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit, "feed": feed}
-        page, token = serve(wanted, query | {"page_token": page_token, "sort": sort})
+    def get_bars(query: Annotated[ManyBarsQuery, Query()]) -> JSONResponse:
+        wanted = [s.strip().upper() for s in query.symbols.split(",") if s.strip()]
+        page, token = serve(wanted, query)
         bars = {symbol: [bar_json(b) for b in series] for symbol, series in page.items()}
         return JSONResponse({"bars": bars, "next_page_token": token, "currency": "USD"})
 
     @router.get("/v2/stocks/{symbol}/bars")
-    def get_symbol_bars(
-        *,
-        symbol: str,
-        timeframe: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: str | None = None,
-        page_token: str | None = None,
-        sort: str | None = None,
-        feed: str | None = None,
-        adjustment: str | None = None,
-    ) -> JSONResponse:
+    def get_symbol_bars(symbol: str, query: Annotated[BarsQuery, Query()]) -> JSONResponse:
         wanted = symbol.strip().upper()
-        query = {"timeframe": timeframe, "start": start, "end": end, "limit": limit, "feed": feed}
-        page, token = serve([wanted], query | {"page_token": page_token, "sort": sort})
+        page, token = serve([wanted], query)
         body: dict[str, Any] = {"bars": [bar_json(b) for b in page.get(wanted, [])]}
         body |= {"symbol": wanted, "next_page_token": token, "currency": "USD"}
         return JSONResponse(body)

@@ -195,25 +195,9 @@ class Engine(Book):
         reserved = self._check_affordable(request, eligible)
         check_leg_prices(request, self._base_price(request, eligible))
         in_session = session.open <= now
-        order = SimOrder(
-            id=self._ids.next_id(),
-            client_order_id=client_id,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            qty=request.qty,
-            limit_price=request.limit_price,
-            submitted_at=now,
-            eligible_from=eligible,
-            expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
-            reserved_cents=reserved,
-            status=OrderStatus.PENDING_NEW if in_session else OrderStatus.ACCEPTED,
-            updated_at=now,
-            stop_price=request.stop_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            order_class=request.order_class,
+        status = OrderStatus.PENDING_NEW if in_session else OrderStatus.ACCEPTED
+        order = self._new_order(
+            request, client_id, session=session, eligible=eligible, reserved=reserved, status=status
         )
         if order.type is OrderType.TRAILING_STOP:
             mark = self._ledger.mark(order.symbol, now)
@@ -223,6 +207,29 @@ class Engine(Book):
         for each in (order, *legs):
             self._place(each, session, in_session)
         return order
+
+    def _new_order(
+        self,
+        request: OrderRequest,
+        client_id: str,
+        *,
+        session: Session,
+        eligible: datetime,
+        reserved: int,
+        status: OrderStatus,
+    ) -> SimOrder:
+        """The order ``request`` makes, submitted now (a new order, or a replacing one)."""
+        return SimOrder(
+            id=self._ids.next_id(),
+            client_order_id=client_id,
+            submitted_at=self._now,
+            eligible_from=eligible,
+            expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
+            reserved_cents=reserved,
+            status=status,
+            updated_at=self._now,
+            **request.terms(),
+        )
 
     def _place(self, order: SimOrder, session: Session, in_session: bool) -> None:
         """Book a new order and schedule its routing, expiry and first bar."""
@@ -398,22 +405,18 @@ class Engine(Book):
         held = old.status is OrderStatus.HELD
         reserved = 0 if held else self._check_affordable(request, eligible, aside=old)
         session = self._calendar.next_session(self._now)
+        status = OrderStatus.HELD if held else OrderStatus.PENDING_NEW
+        fresh = self._new_order(
+            request, client_id, session=session, eligible=eligible, reserved=reserved, status=status
+        )
+        # It keeps the old order's place in its class and its trailing stop's high-water mark and
+        # trigger (an open order has filled nothing: no fill to carry over).
         new = replace(
-            old,
-            id=self._ids.next_id(),
-            client_order_id=client_id,
-            qty=request.qty,
-            time_in_force=request.time_in_force,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            submitted_at=self._now,
-            eligible_from=eligible,
-            expires_at=session.close if request.time_in_force is TimeInForce.DAY else None,
-            reserved_cents=reserved,
-            status=OrderStatus.HELD if held else OrderStatus.PENDING_NEW,
-            updated_at=self._now,
+            fresh,
+            hwm=old.hwm,
+            triggered_at=old.triggered_at,
+            parent_id=old.parent_id,
+            legs=old.legs,
             replaces=old.id,
         )
         if new.type is OrderType.TRAILING_STOP and new.hwm is not None:

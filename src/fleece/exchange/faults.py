@@ -36,22 +36,28 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from fleece.errors import ConfigError
+from fleece.exchange.asgi import (
+    ASGIApp,
+    HttpLayer,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay_body,
+    send_answer,
+    send_error,
+)
 
 if TYPE_CHECKING:
     from fleece.exchange.orders import SimOrder
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Every kind the injector knows; ``garbage`` and ``done_for_day`` are opt-in.
 FAULT_KINDS = (
@@ -325,7 +331,8 @@ def _number(value: object, name: str) -> float:
 # ------------------------------------------------------------------------------------ the layer
 
 
-class FaultLayer:
+@dataclass(eq=False)
+class FaultLayer(HttpLayer):
     """ASGI layer applying a :class:`FaultInjector`'s decisions in front of ``app``.
 
     Args:
@@ -336,27 +343,17 @@ class FaultLayer:
             :mod:`fleece.exchange.state_file`.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        injector: FaultInjector,
-        before_answer: Callable[[str, str], None] | None = None,
-    ) -> None:
-        self.app = app
-        self.injector = injector
-        self.before_answer = before_answer
+    injector: FaultInjector
+    before_answer: Callable[[str, str], None] | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection event."""
-        if scope.get("type") != "http":
-            await self.app(scope, receive, send)
-            return
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request, faulty if the injector decides so."""
         method, path = str(scope.get("method", "")), str(scope.get("path", ""))
         raw_send = send  # uvicorn's own: _drop reaches the connection through it
         body: bytes | None = None
         client_order_id: str | None = None
         if method == "POST" and path == ORDERS_PATH:
-            body = await _read_body(receive)
+            body = await read_body(receive) or b""  # no limit: never None
             client_order_id = _client_order_id(body)
             receive = replay_body(body, receive)
         fault = self.injector.decide(method, path, client_order_id)
@@ -376,12 +373,12 @@ class FaultLayer:
         if kind is None or kind in BY_CLIENT_ID:
             await self.app(scope, receive, send)
         elif kind == "5xx":
-            await _answer(send, fault.status if fault else 500, "injected fault: server error")
+            await send_error(send, fault.status if fault else 500, "injected fault: server error")
         elif kind == "429":
             retry = _seconds_text(self.injector.plan.retry_after_seconds)
-            await _answer(send, 429, "rate limit exceeded", [(b"retry-after", retry.encode())])
+            await send_error(send, 429, "rate limit exceeded", [(b"retry-after", retry.encode())])
         elif kind == "reject":
-            await _answer(send, 403, "order rejected (injected fault)")
+            await send_error(send, 403, "order rejected (injected fault)")
         elif kind == "drop":
             await _drop(raw_send)
         elif kind == "ambiguous":
@@ -414,32 +411,6 @@ class FaultLayer:
         return saving_send
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message.get("type") != "http.request":
-            break
-        chunks.append(bytes(message.get("body", b"")))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-def replay_body(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands ``body`` (already read) to the next layer, then goes on."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
 def _client_order_id(body: bytes) -> str | None:
     try:
         parsed = json.loads(body)
@@ -451,24 +422,6 @@ def _client_order_id(body: bytes) -> str | None:
 
 def _seconds_text(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
-
-
-async def _answer(
-    send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
-    body = json.dumps({"code": status * 100_000 + 10_000, "message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class _ShowingDoneForDay:
@@ -558,12 +511,4 @@ async def _drop(send: Send) -> None:
 async def _garbage(send: Send, injector: FaultInjector) -> None:
     html = injector.counts()["requests"] % 2 == 0  # alternate, deterministically
     body = HTML_PAGE if html else b""
-    kind = b"text/html" if html else b"application/json"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_answer(send, 200, body, b"text/html" if html else b"application/json")

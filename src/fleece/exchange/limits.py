@@ -9,16 +9,15 @@ Both answers are Alpaca's shape, ``400 {"code": 40010000, "message": ...}``.
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import dataclass
 
-from fleece.exchange.faults import ASGIApp, Receive, Scope, Send, replay_body
+from fleece.exchange.asgi import HttpLayer, Receive, Scope, Send, read_body, replay_body, send_error
 
 #: An order is a few hundred bytes; nothing the exchange accepts comes near this.
 MAX_BODY_BYTES = 64 * 1024
 #: Alpaca's deepest bodies (an order's take-profit leg) are two levels deep.
 MAX_JSON_DEPTH = 32
-CODE_BAD_REQUEST = 40010000
 # A JSON string (skipped whole, escapes included) or one bracket.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
@@ -38,7 +37,8 @@ def json_depth(body: bytes, limit: int) -> int:
     return deepest
 
 
-class RequestLimits:
+@dataclass(eq=False)
+class RequestLimits(HttpLayer):
     """ASGI layer refusing over-large or over-deep request bodies before ``app`` sees them.
 
     Args:
@@ -47,23 +47,16 @@ class RequestLimits:
         max_depth: the deepest JSON nesting accepted.
     """
 
-    def __init__(
-        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH
-    ) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.max_depth = max_depth
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_depth: int = MAX_JSON_DEPTH
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection event."""
-        if scope.get("type") != "http":
-            await self.app(scope, receive, send)
-            return
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request: refused, or handed on with its body."""
         too_large = f"request body too large: at most {self.max_body_bytes} bytes"
         if _declared_length(scope) > self.max_body_bytes:
             await _refuse(send, too_large)
             return
-        body = await self._read(receive)
+        body = await read_body(receive, self.max_body_bytes)
         if body is None:
             await _refuse(send, too_large)
             return
@@ -71,23 +64,6 @@ class RequestLimits:
             await _refuse(send, f"request body nested deeper than {self.max_depth} levels")
             return
         await self.app(scope, replay_body(body, receive), send)
-
-    async def _read(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it passes the limit."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message.get("type") != "http.request":
-                break
-            chunk = bytes(message.get("body", b""))
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        return b"".join(chunks)
 
 
 def _declared_length(scope: Scope) -> int:
@@ -99,9 +75,5 @@ def _declared_length(scope: Scope) -> int:
 
 
 async def _refuse(send: Send, message: str) -> None:
-    body = json.dumps({"code": CODE_BAD_REQUEST, "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     # The unread rest of a refused body is not worth keeping the connection for.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 400, message, [(b"connection", b"close")])

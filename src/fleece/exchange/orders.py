@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fleece.errors import FleeceError
 from fleece.models import Side
@@ -168,6 +169,15 @@ class OrderRequest:
     trail_percent: float | None = None
     order_class: OrderClass = OrderClass.SIMPLE
     legs: ExitLegs | None = None
+
+    def terms(self) -> dict[str, Any]:
+        """What the order takes from this request as it is, by :class:`SimOrder`'s field names:
+        everything but the client order id (the engine's, generated when none is given) and
+        the exit legs (orders of their own)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_TERMS}
+
+
+_NOT_TERMS = frozenset({"client_order_id", "legs"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,21 +19,14 @@ counting those reads would make a spent window hide the very reset the bot waits
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from fleece.exchange.orders import CODE_RATE_LIMITED
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from fleece.exchange.asgi import HttpLayer, Message, Receive, Scope, Send, send_error
 
 WINDOW_SECONDS = 60
 ADMIN_PREFIX = "/v1/sim/"
@@ -99,17 +92,16 @@ class RateLimiter:
             return dict(self.refused)
 
 
-class RateLimitLayer:
+@dataclass(eq=False)
+class RateLimitLayer(HttpLayer):
     """ASGI layer applying a :class:`RateLimiter` in front of ``app``."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
-        self.app = app
-        self.limiter = limiter
+    limiter: RateLimiter
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection event."""
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request: counted and answered with the headers, or refused (429)."""
         path = str(scope.get("path", ""))
-        if scope.get("type") != "http" or path.startswith(ADMIN_PREFIX):
+        if path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
         if path in UNCOUNTED:
@@ -123,10 +115,7 @@ class RateLimitLayer:
             (b"x-ratelimit-reset", str(reset).encode()),
         ]
         if not allowed:
-            body = json.dumps({"code": CODE_RATE_LIMITED, "message": RATE_LIMITED_MESSAGE}).encode()
-            start = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-            await send({"type": "http.response.start", "status": 429, "headers": start + headers})
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 429, RATE_LIMITED_MESSAGE, headers)
             return
 
         await self.app(scope, receive, _HeaderSend(send, headers))

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from fleece.calendar import MarketCalendar
 from fleece.clock import ScaledClock
@@ -71,6 +71,21 @@ class SimClock(Protocol):
         ...
 
 
+class MarketOptions(TypedDict, total=False):
+    """The account's and the market's options, as :class:`SimExchange` takes (and describes)
+    them; :func:`build_exchange` hands them on."""
+
+    cash: float
+    slippage_bps: float
+    skip_closed: bool
+    plan: str
+    data_feed: str
+    partial_fills: float
+    inactive: Sequence[str]
+    rate_limit: int
+    late_bars: float
+
+
 class SimExchange:
     """One simulated account trading over recorded or synthetic bars.
 
@@ -78,13 +93,14 @@ class SimExchange:
         bars: 1-minute bars per symbol (sorted, UTC-aware bar starts).
         clock: the simulated clock; the engine starts at its current time.
         calendar: the market calendar (NYSE by default).
-        cash: starting cash in dollars.
+        cash: starting cash in dollars (more than 0).
         slippage_bps: market-order slippage in basis points.
         seed: seeds order ids, generated client_order_ids, the account id and the IEX tape.
         skip_closed: when the clock runs at speed, jump over nights and weekends.
         plan: ``free`` or ``unlimited`` (see the module docstring).
         data_feed: what ``bars`` are: ``sip`` (the IEX tape is derived) or ``iex`` (served as is).
-        partial_fills: the fraction of fills split in two (:mod:`fleece.exchange.partial_fills`).
+        partial_fills: the fraction of fills split in two, 0 to 1
+            (:mod:`fleece.exchange.partial_fills`).
         inactive: symbols whose asset is inactive (not tradable).
         rate_limit: requests per simulated minute (per API) before 429s.
         late_bars: the share of bars published :data:`~fleece.data.iex.LATE_BY` after their
@@ -109,6 +125,10 @@ class SimExchange:
         rate_limit: int = DEFAULT_RATE_LIMIT,
         late_bars: float = 0.0,
     ) -> None:
+        if cash <= 0:
+            raise ConfigError("exchange", "cash", "must be > 0")
+        if not 0.0 <= partial_fills <= 1.0:
+            raise ConfigError("exchange", "partial_fills", "must be between 0 and 1")
         _check_choice("plan", plan, PLANS)
         if not 0 <= late_bars <= 1:
             raise ConfigError("exchange", "late_bars", f"must be in [0, 1], got {late_bars}")
@@ -251,16 +271,8 @@ def build_exchange(
     days: int = 5,
     speed: float = 1.0,
     seed: int = 0,
-    cash: float = 100_000.0,
-    slippage_bps: float = 0.0,
-    skip_closed: bool = True,
     paused: bool = False,
-    plan: str = "free",
-    data_feed: str = "sip",
-    partial_fills: float = 0.0,
-    inactive: Sequence[str] = (),
-    rate_limit: int = DEFAULT_RATE_LIMIT,
-    late_bars: float = 0.0,
+    **options: Unpack[MarketOptions],
 ) -> SimExchange:
     """Build an exchange over a directory of bar files or over synthetic bars.
 
@@ -273,17 +285,11 @@ def build_exchange(
         days: sessions of synthetic bars.
         speed: simulated seconds per real second; 0 stands still until advanced.
         seed: seeds synthetic bars and every id.
-        cash: starting cash in dollars.
-        slippage_bps: market-order slippage in basis points.
-        skip_closed: jump over closed nights and weekends when ``speed > 0``.
         paused: the clock holds still at its start until ``exchange.clock.resume()``.
-        plan: ``free`` (a new paper account: IEX in real time, fills on the IEX tape) or
-            ``unlimited``.
-        data_feed: ``sip`` (the bars are the consolidated tape) or ``iex`` (already IEX bars).
-        partial_fills: the fraction of fills split in two (0 to 1).
-        inactive: symbols to report as inactive assets.
-        rate_limit: requests per simulated minute before 429s.
-        late_bars: the share of bars published 30 s after their minute (late re-issues).
+        options: the account and the market (:class:`MarketOptions`, see :class:`SimExchange`),
+            except that the plan is ``free`` (a new paper account: IEX in real time, fills on
+            the IEX tape) and the bars are the consolidated tape (``data_feed="sip"``) unless
+            told otherwise.
 
     Raises:
         ConfigError: (one line) contradictory or missing arguments, or no usable bars.
@@ -293,30 +299,15 @@ def build_exchange(
         raise ConfigError("exchange", "data", "give exactly one of a data directory or synthetic")
     if speed < 0:
         raise ConfigError("exchange", "speed", "must be >= 0")
-    if cash <= 0:
-        raise ConfigError("exchange", "cash", "must be > 0")
-    if not 0.0 <= partial_fills <= 1.0:
-        raise ConfigError("exchange", "partial_fills", "must be between 0 and 1")
     calendar = MarketCalendar()
     bars = _load(symbols, data_dir, start, days, seed)
     if not bars:
         raise ConfigError("exchange", "data", "no bars for the requested symbols")
     begin = _start_instant(start, bars, calendar)
-    return SimExchange(
-        bars,
-        clock=ScaledClock(begin, speed, paused=paused),
-        calendar=calendar,
-        cash=cash,
-        slippage_bps=slippage_bps,
-        seed=seed,
-        skip_closed=skip_closed,
-        plan=plan,
-        data_feed=data_feed,
-        partial_fills=partial_fills,
-        inactive=inactive,
-        rate_limit=rate_limit,
-        late_bars=late_bars,
-    )
+    options.setdefault("plan", "free")
+    options.setdefault("data_feed", "sip")
+    clock = ScaledClock(begin, speed, paused=paused)
+    return SimExchange(bars, clock=clock, calendar=calendar, seed=seed, **options)
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:

@@ -35,6 +35,7 @@ import os
 import threading
 import time
 from collections import Counter
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -106,6 +107,7 @@ def _schema() -> tuple[Codec, Any, str]:
     return codec, shape, layout
 
 
+@dataclass(eq=False)
 class StateFile:
     """Saves and restores one exchange's state at ``path``.
 
@@ -116,21 +118,14 @@ class StateFile:
         min_interval: real seconds between snapshots caused by read-only requests.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        exchange: SimExchange,
-        faults: FaultInjector | None = None,
-        *,
-        min_interval: float = 0.2,
-    ) -> None:
-        self.path = path
-        self.exchange = exchange
-        self.faults = faults
-        self.min_interval = min_interval
-        self.saves = 0
-        self._write_lock = threading.Lock()
-        self._last_save = 0.0
+    path: Path
+    exchange: SimExchange
+    faults: FaultInjector | None = None
+    _: KW_ONLY
+    min_interval: float = 0.2
+    saves: int = field(default=0, init=False)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _last_save: float = field(default=0.0, init=False, repr=False)
 
     # ---------------------------------------------------------------- saving
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.ledger import PositionView
@@ -34,6 +35,22 @@ from fleece.exchange.schemas import (
 from fleece.exchange.sim import SimExchange
 
 MAX_ORDERS_LIMIT = 500
+
+
+class OrdersQuery(BaseModel):
+    """The query of an order listing: plain strings, each checked (with Alpaca's 422) by
+    :func:`_select_orders`, so that no value is refused in FastAPI's words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str | None = None
+    limit: str | None = None
+    after: str | None = None
+    until: str | None = None
+    direction: str | None = None
+    symbols: str | None = None
+    side: str | None = None
+    nested: str | None = None
 
 
 def _select_orders(
@@ -135,23 +152,11 @@ def _order_routes(router: APIRouter, exchange: SimExchange) -> None:
             return JSONResponse(shown(exchange.submit(request)))
 
     @router.get("/v2/orders")
-    def get_orders(
-        *,
-        status: str | None = None,
-        limit: str | None = None,
-        after: str | None = None,
-        until: str | None = None,
-        direction: str | None = None,
-        symbols: str | None = None,
-        side: str | None = None,
-        nested: str | None = None,
-    ) -> JSONResponse:
-        given = {"status": status, "limit": limit, "after": after, "until": until}
-        given |= {"direction": direction, "symbols": symbols, "side": side}
-        params = {k: v for k, v in given.items() if v is not None}
+    def get_orders(query: Annotated[OrdersQuery, Query()]) -> JSONResponse:
+        params = query.model_dump(exclude_none=True, exclude={"nested"})
         with exchange.synced():
             everything = list(engine.orders())
-            if parse_bool(nested):
+            if parse_bool(query.nested):
                 legs = {o.id: engine.legs_of(o) for o in everything if o.legs}
                 selected = _select_orders(everything, params, legs=legs)
                 body = [order_json(o, legs.get(o.id)) for o in selected]

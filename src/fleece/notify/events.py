@@ -11,10 +11,11 @@ trading path does not wait for a notification, ever. This module is pure data; w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import IntEnum
-from typing import Literal, Protocol, get_args
+from typing import ClassVar, Literal, Protocol, TypeVar, dataclass_transform, get_args
 
 from fleece.models import Fill, TradingState
 
@@ -46,6 +47,35 @@ class Level(IntEnum):
         return cls[name.upper()]
 
 
+class _Tagged:
+    """What every event has: a ``kind`` and a ``level``, set once by :func:`event`."""
+
+    __slots__ = ()
+    kind: ClassVar[EventKind]
+    _level: ClassVar[Level]
+
+    @property
+    def level(self) -> Level:
+        """How urgent the event is (an event class may compute it from its fields instead)."""
+        return self._level
+
+
+_E = TypeVar("_E", bound=_Tagged)
+
+
+@dataclass_transform(frozen_default=True)
+def event(kind: EventKind, level: Level = Level.INFO) -> Callable[[type[_E]], type[_E]]:
+    """Class decorator: a frozen dataclass event of ``kind`` and (unless computed) ``level``."""
+
+    def tag(cls: type[_E]) -> type[_E]:
+        made = dataclass(frozen=True, slots=True)(cls)
+        made.kind = kind
+        made._level = level
+        return made
+
+    return tag
+
+
 @dataclass(frozen=True, slots=True)
 class RunFigures:
     """What a run did, read from the store at its end (the stop message's summary)."""
@@ -61,8 +91,8 @@ class RunFigures:
     open_positions: int
 
 
-@dataclass(frozen=True, slots=True)
-class BotStarted:
+@event("started", Level.INFO)
+class BotStarted(_Tagged):
     """The bot reconciled, warmed up and trades."""
 
     at: datetime
@@ -71,19 +101,16 @@ class BotStarted:
     equity: float | None
     state: TradingState
     dry_run: bool
-    kind: EventKind = field(default="started", init=False)
-    level: Level = field(default=Level.INFO, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class BotStopped:
+@event("stopped")
+class BotStopped(_Tagged):
     """The bot stopped: why, and the run's figures (None when the store was never opened)."""
 
     at: datetime
     reason: str
     exit_code: int
     figures: RunFigures | None
-    kind: EventKind = field(default="stopped", init=False)
 
     @property
     def level(self) -> Level:
@@ -91,25 +118,22 @@ class BotStopped:
         return Level.INFO if self.exit_code == 0 else Level.ERROR
 
 
-@dataclass(frozen=True, slots=True)
-class FillNotice:
+@event("fill", Level.INFO)
+class FillNotice(_Tagged):
     """One fill; ``pnl`` is the realised P&L of an exit (average cost), None for an entry."""
 
     fill: Fill
     pnl: float | None
-    kind: EventKind = field(default="fill", init=False)
-    level: Level = field(default=Level.INFO, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class StateChanged:
+@event("trading_state")
+class StateChanged(_Tagged):
     """The trading state moved (HALTED, REDUCING, back to ACTIVE)."""
 
     at: datetime
     old: TradingState
     new: TradingState
     why: str
-    kind: EventKind = field(default="trading_state", init=False)
 
     @property
     def level(self) -> Level:
@@ -120,61 +144,51 @@ class StateChanged:
         }.get(self.new, Level.INFO)
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerTripped:
+@event("circuit_breaker", Level.ERROR)
+class BreakerTripped(_Tagged):
     """Consecutive order failures tripped the circuit breaker: trading is HALTED."""
 
     at: datetime
     failures: int
     last_error: str
-    kind: EventKind = field(default="circuit_breaker", init=False)
-    level: Level = field(default=Level.ERROR, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Discrepancy:
+@event("reconciliation", Level.WARNING)
+class Discrepancy(_Tagged):
     """Reconciliation found the store and the broker disagreeing (and what was done)."""
 
     at: datetime
     what: str
     symbol: str | None
     detail: str
-    kind: EventKind = field(default="reconciliation", init=False)
-    level: Level = field(default=Level.WARNING, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerDown:
+@event("broker", Level.ERROR)
+class BrokerDown(_Tagged):
     """No broker request has succeeded for ``seconds`` real seconds."""
 
     seconds: float
     last_error: str
-    kind: EventKind = field(default="broker", init=False)
-    level: Level = field(default=Level.ERROR, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerBack:
+@event("broker", Level.INFO)
+class BrokerBack(_Tagged):
     """The broker answers again after an outage of ``seconds`` real seconds."""
 
     seconds: float
-    kind: EventKind = field(default="broker", init=False)
-    level: Level = field(default=Level.INFO, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorRaised:
+@event("error", Level.ERROR)
+class ErrorRaised(_Tagged):
     """An unhandled error in one of the bot's tasks (it is restarted, or the bot stops)."""
 
     at: datetime
     where: str
     error: str
-    kind: EventKind = field(default="error", init=False)
-    level: Level = field(default=Level.ERROR, init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class DailySummary:
+@event("daily_summary", Level.INFO)
+class DailySummary(_Tagged):
     """A session's figures after the close (also the answer to Telegram's ``/daily``)."""
 
     day: date
@@ -185,8 +199,6 @@ class DailySummary:
     realised_pnl: float
     refusals: dict[str, int]
     positions: int
-    kind: EventKind = field(default="daily_summary", init=False)
-    level: Level = field(default=Level.INFO, init=False)
 
 
 Event = (

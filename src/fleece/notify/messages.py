@@ -71,9 +71,15 @@ def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def render(event: Event) -> Message:
-    """The message for one event (fills: see :func:`render_fills`)."""
+    """The message for one event (a batch of fills: see :func:`render_fills`)."""
+    title, body = _wording(event)
+    return Message(title, body, event.level)
+
+
+def _wording(event: Event) -> tuple[str, str]:
+    """The title and the body of ``event``'s message."""
     if isinstance(event, FillNotice):
-        return render_fills([event])
+        return _one_fill(event)
     if isinstance(event, BotStarted):
         return _started(event)
     if isinstance(event, BotStopped):
@@ -81,42 +87,34 @@ def render(event: Event) -> Message:
     if isinstance(event, StateChanged):
         return _state(event)
     if isinstance(event, BreakerTripped):
-        return Message(
+        return (
             f"{APP}: circuit breaker tripped",
             f"{event.failures} consecutive order failures (last: {one_line(event.last_error)}).\n"
             "Trading is HALTED until `fleece reset-breaker`.",
-            event.level,
         )
     if isinstance(event, Discrepancy):
         symbol = f" {event.symbol}" if event.symbol else ""
-        return Message(
+        return (
             f"{APP}: reconciliation found {event.what}{symbol}",
             f"{one_line(event.detail)} ({when(event.at)})",
-            event.level,
         )
     if isinstance(event, BrokerDown):
-        return Message(
+        return (
             f"{APP}: broker unreachable for {_duration(event.seconds)}",
             f"No request to the broker has succeeded since then. Last error: "
             f"{one_line(event.last_error)}",
-            event.level,
         )
     if isinstance(event, BrokerBack):
-        return Message(
+        return (
             f"{APP}: broker reachable again",
             f"The broker answers again after {_duration(event.seconds)}.",
-            event.level,
         )
     if isinstance(event, ErrorRaised):
-        return Message(
-            f"{APP}: error in {event.where}",
-            f"{one_line(event.error)} ({when(event.at)})",
-            event.level,
-        )
+        return (f"{APP}: error in {event.where}", f"{one_line(event.error)} ({when(event.at)})")
     return _daily(event)
 
 
-def _started(event: BotStarted) -> Message:
+def _started(event: BotStarted) -> tuple[str, str]:
     shown = ", ".join(event.symbols[:MAX_SYMBOLS_SHOWN])
     more = len(event.symbols) - MAX_SYMBOLS_SHOWN
     if more > 0:
@@ -128,7 +126,7 @@ def _started(event: BotStarted) -> Message:
         f"trading state {event.state.value}",
         f"at {when(event.at)}",
     ]
-    return Message(f"{APP} started ({event.mode})", "\n".join(lines), event.level)
+    return f"{APP} started ({event.mode})", "\n".join(lines)
 
 
 def figure_lines(figures: RunFigures) -> list[str]:
@@ -145,15 +143,15 @@ def figure_lines(figures: RunFigures) -> list[str]:
     return lines
 
 
-def _stopped(event: BotStopped) -> Message:
+def _stopped(event: BotStopped) -> tuple[str, str]:
     lines = [f"reason: {one_line(event.reason)}", f"exit code {event.exit_code}"]
     if event.figures is not None:
         lines += figure_lines(event.figures)
     lines.append(f"at {when(event.at)}")
-    return Message(f"{APP} stopped: {one_line(event.reason, 80)}", "\n".join(lines), event.level)
+    return f"{APP} stopped: {one_line(event.reason, 80)}", "\n".join(lines)
 
 
-def _state(event: StateChanged) -> Message:
+def _state(event: StateChanged) -> tuple[str, str]:
     why = f" ({event.why})" if event.why else ""
     body = (
         f"{event.old.value} -> {event.new.value}{why} at {when(event.at)}: "
@@ -161,10 +159,10 @@ def _state(event: StateChanged) -> Message:
     )
     if event.new is TradingState.HALTED and event.why == "kill_switch":
         body += " `fleece resume` (or /resume) lifts it."
-    return Message(f"{APP}: trading {event.new.value}{why}", body, event.level)
+    return f"{APP}: trading {event.new.value}{why}", body
 
 
-def _daily(event: DailySummary) -> Message:
+def _daily(event: DailySummary) -> tuple[str, str]:
     refusals = ", ".join(f"{k} {v}" for k, v in sorted(event.refusals.items())) or "none"
     lines = [
         f"P&L {money(event.pnl, signed=True)} · equity {money(event.equity)}",
@@ -173,7 +171,7 @@ def _daily(event: DailySummary) -> Message:
         f"refusals: {refusals}",
         f"open positions {event.positions}",
     ]
-    return Message(f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines), event.level)
+    return f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines)
 
 
 def _fill_line(notice: FillNotice) -> str:
@@ -184,15 +182,15 @@ def _fill_line(notice: FillNotice) -> str:
     return line
 
 
+def _one_fill(notice: FillNotice) -> tuple[str, str]:
+    line = _fill_line(notice)
+    return f"{APP} fill: {line}", f"{line} at {when(notice.fill.timestamp)}"
+
+
 def render_fills(notices: Sequence[FillNotice]) -> Message:
     """One message for a batch of fills (one line each, the exits' P&L summed)."""
     if len(notices) == 1:
-        only = notices[0]
-        return Message(
-            f"{APP} fill: {_fill_line(only)}",
-            f"{_fill_line(only)} at {when(only.fill.timestamp)}",
-            Level.INFO,
-        )
+        return render(notices[0])
     buys = sum(1 for n in notices if n.fill.side is Side.BUY)
     lines = [_fill_line(n) for n in notices[:MAX_FILL_LINES]]
     if len(notices) > MAX_FILL_LINES:
