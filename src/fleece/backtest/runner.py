@@ -35,9 +35,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Unpack
 
 import numpy as np
 
@@ -48,7 +49,14 @@ from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.memory_store import MemoryStore
 from fleece.backtest.path_stepped import run_stepped
 from fleece.backtest.path_vectorised import run_vectorised
-from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progress, RecordingStore
+from fleece.backtest.result import (
+    BacktestConfig,
+    BacktestResult,
+    Mode,
+    Progress,
+    RecordingStore,
+    RunOptions,
+)
 from fleece.backtest.run_view import Decided
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
@@ -63,7 +71,15 @@ from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.risk_manager import CircuitBreaker
 from fleece.strategy.api import Strategy
 
-__all__ = ["BacktestConfig", "BacktestResult", "Mode", "Progress", "Run", "run_backtest"]
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "Mode",
+    "Progress",
+    "Run",
+    "RunOptions",
+    "run_backtest",
+]
 
 
 def _at(seconds: int) -> datetime:
@@ -76,26 +92,15 @@ class Run:
     Args:
         market: the bars.
         config: the run's configuration.
-        store: where the trader and order manager write (in memory by default).
-        progress: called with the fraction done.
-        start_at: decisions start after this instant; earlier bars only warm the strategy.
-        holdings: positions held when decisions start, bought at each symbol's first regular
-            bar (``config.cash`` is then the cash left when decisions start).
+        options: the store, progress, start and holdings (:class:`RunOptions`).
     """
 
     def __init__(
-        self,
-        market: MarketData,
-        config: BacktestConfig,
-        store: RecordingStore | None = None,
-        progress: Progress | None = None,
-        *,
-        start_at: datetime | None = None,
-        holdings: Mapping[str, int] | None = None,
+        self, market: MarketData, config: BacktestConfig, **options: Unpack[RunOptions]
     ) -> None:
         self.market = market
         self.config = config
-        self.progress = progress
+        self.progress = options.get("progress")
         self.table = MarketCalendar()  # the one calendar: the engine's and the trader's
         span = market.span()
         self.sessions = self._sessions(span)
@@ -103,10 +108,11 @@ class Run:
         self.minute_grid = Grid.of((s.open, s.close) for s in self.sessions)
         self.minutes = self.minute_grid.minutes
         self.carry = Carry()
+        start_at = options.get("start_at")
         self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
         self.clock = ManualClock(_at(start))
-        self.holdings = {s: q for s, q in (holdings or {}).items() if q > 0}
+        self.holdings = {s: q for s, q in (options.get("holdings") or {}).items() if q > 0}
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
@@ -116,6 +122,7 @@ class Run:
             ids=IdSource(config.seed),
         )
         self.broker = SimBroker(self.engine)
+        store = options.get("store")
         self.memory: RecordingStore = store if store is not None else MemoryStore()
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
         self.fills: list[Fill] = []
@@ -319,25 +326,14 @@ class Run:
 
 
 def run_backtest(
-    market: MarketData,
-    config: BacktestConfig,
-    *,
-    store: RecordingStore | None = None,
-    progress: Progress | None = None,
-    start_at: datetime | None = None,
-    holdings: Mapping[str, int] | None = None,
+    market: MarketData, config: BacktestConfig, **options: Unpack[RunOptions]
 ) -> BacktestResult:
     """Replay ``market`` through the trader, risk manager and order manager of the live bot.
 
     Args:
         market: the bars (see :mod:`fleece.backtest.data`).
         config: limits, windows, cash, slippage and mode.
-        store: where intents, fills and refusals go; an in-memory store by default (a
-            :class:`~fleece.state_store.StateStore` works too, e.g. to inspect a run with the
-            seed's sqlite3 queries).
-        progress: called now and then with the fraction done (0 to 1).
-        start_at: decide only on bars closing after this instant (earlier bars warm up).
-        holdings: positions held at ``start_at`` (see :class:`Run`).
+        options: the store, progress, start and holdings, by keyword (:class:`RunOptions`).
 
     Returns:
         The fills, intents, refusals, equity curve and counters of the run.
@@ -349,7 +345,7 @@ def run_backtest(
     if market.span() is None:
         raise DataError("no bars to backtest (no symbol has any bar in the range)")
     started = time.perf_counter()
-    run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
+    run = Run(market, config, **options)
     if run.vectorised:
         asyncio.run(run.run_fast())
     elif run.fast:
@@ -364,8 +360,8 @@ def run_backtest(
         run.session_end,
     )
     elapsed = time.perf_counter() - started
-    if progress is not None:
-        progress(1.0)
+    if run.progress is not None:
+        run.progress(1.0)
     return BacktestResult(
         config=config,
         market=market,
