@@ -35,8 +35,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Unpack
 
@@ -54,10 +53,9 @@ from fleece.backtest.result import (
     BacktestResult,
     Mode,
     Progress,
-    RecordingStore,
     RunOptions,
 )
-from fleece.backtest.run_view import Decided
+from fleece.backtest.run_view import RunView, epoch_instant
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
@@ -69,7 +67,6 @@ from fleece.kernel import build_kernel
 from fleece.minute_grid import Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.risk_manager import CircuitBreaker
-from fleece.strategy.api import Strategy
 
 __all__ = [
     "BacktestConfig",
@@ -82,12 +79,8 @@ __all__ = [
 ]
 
 
-def _at(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class Run:
-    """One run's objects (exchange, broker, store, trader) and the bot's polling cycle.
+class Run(RunView):
+    """One run's objects (exchange, broker, store, trader); the polling cycle is the base's.
 
     Args:
         market: the bars.
@@ -111,21 +104,21 @@ class Run:
         start_at = options.get("start_at")
         self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
-        self.clock = ManualClock(_at(start))
+        self.clock = ManualClock(epoch_instant(start))
         self.holdings = {s: q for s, q in (options.get("holdings") or {}).items() if q > 0}
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
-            start=_at(start),
+            start=epoch_instant(start),
             cash_cents=round(config.cash * 100) + self._seed_cost(),
             slippage_bps=config.slippage_bps,
             ids=IdSource(config.seed),
         )
         self.broker = SimBroker(self.engine)
         store = options.get("store")
-        self.memory: RecordingStore = store if store is not None else MemoryStore()
+        self.memory = store if store is not None else MemoryStore()
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
-        self.fills: list[Fill] = []
+        self.fills = []
         self.seed_fills: list[Fill] = []
         base = config.strategy.build()
         # The fast path asks the strategy's vectorised path for its candidate minutes first;
@@ -133,7 +126,7 @@ class Run:
         # run with protective exits (a stop may fill, or be hit, in any minute).
         self.fast = config.mode == "fast" and not config.protection.on
         self.vectorised = self.fast and base.candidates_offered
-        self.strategy: Strategy = CandidateSignals(base) if self.vectorised else base
+        self.strategy = CandidateSignals(base) if self.vectorised else base
         self.kernel = build_kernel(
             strategy=self.strategy,
             limits=config.limits,
@@ -151,15 +144,15 @@ class Run:
         self.stale_after = timedelta(minutes=config.stale_order_minutes)
         self.offset = timedelta(seconds=config.poll_offset_seconds)
         self.steps = 0
-        self.last_fill: dict[str, tuple[int, int]] = {}  # symbol -> (epoch s, price ticks)
+        self.last_fill = {}  # symbol -> (epoch s, price ticks)
 
     def _sessions(self, span: tuple[int, int] | None) -> list[Session]:
         if span is None:
             return []
         # Every session from the one in progress at (or after) the first bar to the last one
         # that opened by the last bar.
-        first = self.table.next_session(_at(span[0]))
-        last_day = _at(span[1]).astimezone(NEW_YORK).date()
+        first = self.table.next_session(epoch_instant(span[0]))
+        last_day = epoch_instant(span[1]).astimezone(NEW_YORK).date()
         sessions = self.table.sessions(first.day, max(first.day, last_day))
         return [s for s in sessions if int(s.open.timestamp()) <= span[1]]
 
@@ -222,71 +215,6 @@ class Run:
             self._remember(fill)
         self.trader.portfolio.replace(dict(self.holdings))
 
-    # ---- the polling cycle ------------------------------------------------------------------
-    async def cycle(
-        self,
-        at: int,
-        bars: Sequence[Bar],
-        expect: Sequence[bool] | None,
-        *,
-        decided: Decided | None = None,
-    ) -> None:
-        """One poll at minute boundary ``at``: exchange, orders, account, bars, housekeeping.
-
-        The bars go through the kernel's step (the strategy decides in the trader), or, with
-        ``expect``, through the candidate strategy of the vectorised path; ``decided`` are
-        signals the strategy already gave for these bars (the bar-by-bar fast path asks it
-        before polling): they go to the trader's :meth:`~fleece.trader.Trader.act` in order.
-        """
-        now = self.instant(at)
-        self.steps += 1
-        self.broker.advance_to(now)
-        self.clock.set(now)
-        if self.orders.has_open:
-            await self.orders.refresh()
-        trader = self.trader
-        trader.account = self.broker.account_now()
-        trader.reserved_cash = 0.0
-        await self.kernel.protect(now)  # the live poll's order: account, protection, bars
-        signals, tripped = trader.signals, self.breaker.tripped
-        if decided is not None:
-            for bar, signal in decided:
-                await trader.act(bar, signal)
-        elif expect is None:
-            await self.kernel.step(bars)
-        else:
-            assert isinstance(self.strategy, CandidateSignals)
-            for bar, up in zip(bars, expect, strict=True):
-                self.strategy.expect(bar.symbol, bar.timestamp, up)
-                await trader.on_bar(bar)
-        # The heartbeat's state check. A signal already ran it this cycle with this very account
-        # (the trader's first step on a signal), so it would only repeat itself, unless an order
-        # failure tripped the breaker since.
-        if trader.signals == signals or self.breaker.tripped != tripped:
-            trader.update_state(now)
-        if self.orders.has_open and trader.sessions.is_open(now):
-            await self.orders.cancel_stale(self.stale_after)
-
-    @staticmethod
-    def at(seconds: int) -> datetime:
-        """Epoch seconds as a UTC instant."""
-        return _at(seconds)
-
-    def instant(self, at: int) -> datetime:
-        """When the bot polls for minute boundary ``at``: ``poll_offset_seconds`` after it."""
-        return _at(at) + self.offset
-
-    def heartbeat(self, now: datetime) -> None:
-        """The bot's per-minute state check at ``now``, on the account read then."""
-        self.broker.advance_to(now)
-        self.clock.set(now)
-        self.trader.account = self.broker.account_now()
-        self.trader.reserved_cash = 0.0
-        self.trader.update_state(now)
-
-    def _decides(self, at: int) -> bool:
-        return self.start_at is None or at > self.start_at
-
     # ---- exact: every minute, every bar -----------------------------------------------------
     async def run_exact(self) -> None:
         """Every minute of every session; every symbol's grid bar goes to the strategy."""
@@ -299,7 +227,7 @@ class Run:
             bars: list[Bar] = []
             if minute in on_grid:
                 real = {s: self.market.bars[s].bar(i) for s, i in rows.get(minute, [])}
-                bars = self.carry.step(_at(minute), real)
+                bars = self.carry.step(epoch_instant(minute), real)
             if self._decides(at):
                 await self.cycle(at, bars, None)
             else:
