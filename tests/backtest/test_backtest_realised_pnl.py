@@ -26,7 +26,7 @@ def test_stats_summary_and_dashboard_realise_the_same_pnl_on_a_real_bar_backtest
 ) -> None:
     db = tmp_path / "trades.db"
     with StateStore(db) as store:
-        run = Run(real(), config(slippage_bps=5.0, mode="exact"), store)
+        run = Run(real(), config(slippage_bps=5.0, mode="exact"), store=store)
         run.engine.partial_fills = PaperPartialFills(0.5, seed=1)
         asyncio.run(run.run_exact())
 

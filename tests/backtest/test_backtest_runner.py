@@ -213,7 +213,7 @@ def test_starting_holdings_are_held_when_decisions_start() -> None:
     second_open = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
 
     store = MemoryStore()
-    run = Run(market, config(cash=50_000), store, start_at=second_open, holdings={"SPY": 10})
+    run = Run(market, config(cash=50_000), store=store, start_at=second_open, holdings={"SPY": 10})
 
     asyncio.run(run.run_fast())
     first_spy = next((i for i in store.all_intents() if i.symbol == "SPY"), None)

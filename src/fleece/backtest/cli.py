@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fleece.cli_options import EnvFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
@@ -41,10 +42,28 @@ DEFAULT_SYNTHETIC_SESSIONS = 252
 #: backtest, not problems: quiet below ERROR while it runs.
 _RUN_LOGGERS = ("fleece.trader", "fleece.order_manager")
 
+# The options of the bar commands, declared once (``fleece sweep`` takes them too; those of
+# every command are in fleece.cli_options).
 Symbols = Annotated[
     str | None, typer.Option("--symbols", help="comma-separated symbols (overrides the config's)")
 ]
-ConfigOpt = Annotated[Path, typer.Option("--config", help="trading config (risk limits, SMAs)")]
+ConfigOpt = Annotated[Path, typer.Option("--config", help="trading config (risk limits, strategy)")]
+StoreConfig = Annotated[
+    Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
+]
+BarFiles = Annotated[
+    Path | None, typer.Option("--data", help="folder of <SYMBOL>.csv / .parquet minute bars")
+]
+Synthetic = Annotated[
+    bool, typer.Option("--synthetic", help="seeded synthetic bars instead of --data")
+]
+Seed = Annotated[int, typer.Option("--seed", help="seed of the synthetic bars")]
+FirstDay = Annotated[str | None, typer.Option("--start", help="first day, YYYY-MM-DD")]
+LastDay = Annotated[str | None, typer.Option("--end", help="last day, YYYY-MM-DD")]
+Cash = Annotated[float, typer.Option("--cash", help="starting cash in dollars")]
+SlippageBps = Annotated[
+    float, typer.Option("--slippage-bps", help="market-order slippage, basis points")
+]
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -216,28 +235,22 @@ def default_out_dir() -> Path:
 
 def backtest_command(
     *,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="folder of <SYMBOL>.csv / .parquet minute bars")
-    ] = None,
-    synthetic: Annotated[
-        bool, typer.Option("--synthetic", help="seeded synthetic bars instead of files")
-    ] = False,
+    data: BarFiles = None,
+    synthetic: Synthetic = False,
     db: Annotated[
         Path | None,
         typer.Option("--db", help="the bars a bot fed its strategy, from its store"),
     ] = None,
     symbols: Symbols = None,
-    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
-    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD")] = None,
-    cash: Annotated[float, typer.Option(help="starting cash in dollars")] = 100_000.0,
-    slippage_bps: Annotated[
-        float, typer.Option("--slippage-bps", help="market-order slippage, basis points")
-    ] = 0.0,
+    start: FirstDay = None,
+    end: LastDay = None,
+    cash: Cash = 100_000.0,
+    slippage_bps: SlippageBps = 0.0,
     config: ConfigOpt = DEFAULT_CONFIG,
     out: Annotated[
         Path | None, typer.Option("--out", help="output folder (default data/backtests/<time>)")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of the synthetic bars")] = 0,
+    seed: Seed = 0,
     exact: Annotated[
         bool,
         typer.Option("--exact", help="feed every bar through the strategy (the reference; slower)"),
@@ -279,15 +292,11 @@ def backtest_command(
 def replay_command(
     *,
     day: Annotated[str, typer.Argument(help="the session to replay, YYYY-MM-DD")],
-    env_file: Annotated[Path, typer.Option("--env-file", help="the .env file to read")] = Path(
-        ".env"
-    ),
+    env_file: EnvFile = Path(".env"),
     db: Annotated[
         Path | None, typer.Option("--db", help="the store (default: DATABASE_PATH)")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
-    ] = None,
+    config: StoreConfig = None,
     cash: Annotated[
         float | None, typer.Option(help="cash at the open, if the store has no snapshot")
     ] = None,
@@ -345,12 +354,8 @@ def download_command(
     feed: Annotated[
         str | None, typer.Option(help="iex or sip (default: the config's data.feed)")
     ] = None,
-    env_file: Annotated[Path, typer.Option("--env-file", help="the .env file to read")] = Path(
-        ".env"
-    ),
-    config: Annotated[
-        Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
-    ] = None,
+    env_file: EnvFile = Path(".env"),
+    config: StoreConfig = None,
 ) -> None:
     """Download 1-minute bars from Alpaca's data API into <out>/<SYMBOL>.csv (needs keys)."""
     from fleece.backtest.download import download

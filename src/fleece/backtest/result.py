@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict
 
 from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
@@ -29,6 +29,26 @@ class RecordingStore(TraderStore, Protocol):
 
 Mode = Literal["fast", "exact"]
 Progress = Callable[[float], None]
+
+
+class RunOptions(TypedDict, total=False):
+    """What a run may be given besides its bars and configuration (all optional).
+
+    Attributes:
+        store: where intents, fills and refusals go; an in-memory store by default (a
+            :class:`~fleece.state_store.StateStore` works too, e.g. to inspect a run with the
+            seed's sqlite3 queries).
+        progress: called now and then with the fraction done (0 to 1).
+        start_at: decide only on bars closing after this instant (earlier bars only warm the
+            strategy up).
+        holdings: positions held when decisions start, bought at each symbol's first regular
+            bar (``config.cash`` is then the cash left when decisions start).
+    """
+
+    store: RecordingStore | None
+    progress: Progress | None
+    start_at: datetime | None
+    holdings: Mapping[str, int] | None
 
 
 def default_strategy() -> StrategySpec:

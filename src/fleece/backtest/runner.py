@@ -35,9 +35,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Unpack
 
 import numpy as np
 
@@ -48,8 +48,14 @@ from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.memory_store import MemoryStore
 from fleece.backtest.path_stepped import run_stepped
 from fleece.backtest.path_vectorised import run_vectorised
-from fleece.backtest.result import BacktestConfig, BacktestResult, Mode, Progress, RecordingStore
-from fleece.backtest.run_view import Decided
+from fleece.backtest.result import (
+    BacktestConfig,
+    BacktestResult,
+    Mode,
+    Progress,
+    RunOptions,
+)
+from fleece.backtest.run_view import RunView, epoch_instant
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
@@ -61,41 +67,33 @@ from fleece.kernel import build_kernel
 from fleece.minute_grid import Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
 from fleece.risk_manager import CircuitBreaker
-from fleece.strategy.api import Strategy
 
-__all__ = ["BacktestConfig", "BacktestResult", "Mode", "Progress", "Run", "run_backtest"]
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "Mode",
+    "Progress",
+    "Run",
+    "RunOptions",
+    "run_backtest",
+]
 
 
-def _at(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class Run:
-    """One run's objects (exchange, broker, store, trader) and the bot's polling cycle.
+class Run(RunView):
+    """One run's objects (exchange, broker, store, trader); the polling cycle is the base's.
 
     Args:
         market: the bars.
         config: the run's configuration.
-        store: where the trader and order manager write (in memory by default).
-        progress: called with the fraction done.
-        start_at: decisions start after this instant; earlier bars only warm the strategy.
-        holdings: positions held when decisions start, bought at each symbol's first regular
-            bar (``config.cash`` is then the cash left when decisions start).
+        options: the store, progress, start and holdings (:class:`RunOptions`).
     """
 
     def __init__(
-        self,
-        market: MarketData,
-        config: BacktestConfig,
-        store: RecordingStore | None = None,
-        progress: Progress | None = None,
-        *,
-        start_at: datetime | None = None,
-        holdings: Mapping[str, int] | None = None,
+        self, market: MarketData, config: BacktestConfig, **options: Unpack[RunOptions]
     ) -> None:
         self.market = market
         self.config = config
-        self.progress = progress
+        self.progress = options.get("progress")
         self.table = MarketCalendar()  # the one calendar: the engine's and the trader's
         span = market.span()
         self.sessions = self._sessions(span)
@@ -103,22 +101,24 @@ class Run:
         self.minute_grid = Grid.of((s.open, s.close) for s in self.sessions)
         self.minutes = self.minute_grid.minutes
         self.carry = Carry()
+        start_at = options.get("start_at")
         self.start_at = None if start_at is None else math.floor(start_at.timestamp())
         start = self._start(span)
-        self.clock = ManualClock(_at(start))
-        self.holdings = {s: q for s, q in (holdings or {}).items() if q > 0}
+        self.clock = ManualClock(epoch_instant(start))
+        self.holdings = {s: q for s, q in (options.get("holdings") or {}).items() if q > 0}
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
-            start=_at(start),
+            start=epoch_instant(start),
             cash_cents=round(config.cash * 100) + self._seed_cost(),
             slippage_bps=config.slippage_bps,
             ids=IdSource(config.seed),
         )
         self.broker = SimBroker(self.engine)
-        self.memory: RecordingStore = store if store is not None else MemoryStore()
+        store = options.get("store")
+        self.memory = store if store is not None else MemoryStore()
         self.breaker = CircuitBreaker(config.limits.circuit_breaker_failures)
-        self.fills: list[Fill] = []
+        self.fills = []
         self.seed_fills: list[Fill] = []
         base = config.strategy.build()
         # The fast path asks the strategy's vectorised path for its candidate minutes first;
@@ -126,7 +126,7 @@ class Run:
         # run with protective exits (a stop may fill, or be hit, in any minute).
         self.fast = config.mode == "fast" and not config.protection.on
         self.vectorised = self.fast and base.candidates_offered
-        self.strategy: Strategy = CandidateSignals(base) if self.vectorised else base
+        self.strategy = CandidateSignals(base) if self.vectorised else base
         self.kernel = build_kernel(
             strategy=self.strategy,
             limits=config.limits,
@@ -144,15 +144,15 @@ class Run:
         self.stale_after = timedelta(minutes=config.stale_order_minutes)
         self.offset = timedelta(seconds=config.poll_offset_seconds)
         self.steps = 0
-        self.last_fill: dict[str, tuple[int, int]] = {}  # symbol -> (epoch s, price ticks)
+        self.last_fill = {}  # symbol -> (epoch s, price ticks)
 
     def _sessions(self, span: tuple[int, int] | None) -> list[Session]:
         if span is None:
             return []
         # Every session from the one in progress at (or after) the first bar to the last one
         # that opened by the last bar.
-        first = self.table.next_session(_at(span[0]))
-        last_day = _at(span[1]).astimezone(NEW_YORK).date()
+        first = self.table.next_session(epoch_instant(span[0]))
+        last_day = epoch_instant(span[1]).astimezone(NEW_YORK).date()
         sessions = self.table.sessions(first.day, max(first.day, last_day))
         return [s for s in sessions if int(s.open.timestamp()) <= span[1]]
 
@@ -215,71 +215,6 @@ class Run:
             self._remember(fill)
         self.trader.portfolio.replace(dict(self.holdings))
 
-    # ---- the polling cycle ------------------------------------------------------------------
-    async def cycle(
-        self,
-        at: int,
-        bars: Sequence[Bar],
-        expect: Sequence[bool] | None,
-        *,
-        decided: Decided | None = None,
-    ) -> None:
-        """One poll at minute boundary ``at``: exchange, orders, account, bars, housekeeping.
-
-        The bars go through the kernel's step (the strategy decides in the trader), or, with
-        ``expect``, through the candidate strategy of the vectorised path; ``decided`` are
-        signals the strategy already gave for these bars (the bar-by-bar fast path asks it
-        before polling): they go to the trader's :meth:`~fleece.trader.Trader.act` in order.
-        """
-        now = self.instant(at)
-        self.steps += 1
-        self.broker.advance_to(now)
-        self.clock.set(now)
-        if self.orders.has_open:
-            await self.orders.refresh()
-        trader = self.trader
-        trader.account = self.broker.account_now()
-        trader.reserved_cash = 0.0
-        await self.kernel.protect(now)  # the live poll's order: account, protection, bars
-        signals, tripped = trader.signals, self.breaker.tripped
-        if decided is not None:
-            for bar, signal in decided:
-                await trader.act(bar, signal)
-        elif expect is None:
-            await self.kernel.step(bars)
-        else:
-            assert isinstance(self.strategy, CandidateSignals)
-            for bar, up in zip(bars, expect, strict=True):
-                self.strategy.expect(bar.symbol, bar.timestamp, up)
-                await trader.on_bar(bar)
-        # The heartbeat's state check. A signal already ran it this cycle with this very account
-        # (the trader's first step on a signal), so it would only repeat itself, unless an order
-        # failure tripped the breaker since.
-        if trader.signals == signals or self.breaker.tripped != tripped:
-            trader.update_state(now)
-        if self.orders.has_open and trader.sessions.is_open(now):
-            await self.orders.cancel_stale(self.stale_after)
-
-    @staticmethod
-    def at(seconds: int) -> datetime:
-        """Epoch seconds as a UTC instant."""
-        return _at(seconds)
-
-    def instant(self, at: int) -> datetime:
-        """When the bot polls for minute boundary ``at``: ``poll_offset_seconds`` after it."""
-        return _at(at) + self.offset
-
-    def heartbeat(self, now: datetime) -> None:
-        """The bot's per-minute state check at ``now``, on the account read then."""
-        self.broker.advance_to(now)
-        self.clock.set(now)
-        self.trader.account = self.broker.account_now()
-        self.trader.reserved_cash = 0.0
-        self.trader.update_state(now)
-
-    def _decides(self, at: int) -> bool:
-        return self.start_at is None or at > self.start_at
-
     # ---- exact: every minute, every bar -----------------------------------------------------
     async def run_exact(self) -> None:
         """Every minute of every session; every symbol's grid bar goes to the strategy."""
@@ -292,7 +227,7 @@ class Run:
             bars: list[Bar] = []
             if minute in on_grid:
                 real = {s: self.market.bars[s].bar(i) for s, i in rows.get(minute, [])}
-                bars = self.carry.step(_at(minute), real)
+                bars = self.carry.step(epoch_instant(minute), real)
             if self._decides(at):
                 await self.cycle(at, bars, None)
             else:
@@ -319,25 +254,14 @@ class Run:
 
 
 def run_backtest(
-    market: MarketData,
-    config: BacktestConfig,
-    *,
-    store: RecordingStore | None = None,
-    progress: Progress | None = None,
-    start_at: datetime | None = None,
-    holdings: Mapping[str, int] | None = None,
+    market: MarketData, config: BacktestConfig, **options: Unpack[RunOptions]
 ) -> BacktestResult:
     """Replay ``market`` through the trader, risk manager and order manager of the live bot.
 
     Args:
         market: the bars (see :mod:`fleece.backtest.data`).
         config: limits, windows, cash, slippage and mode.
-        store: where intents, fills and refusals go; an in-memory store by default (a
-            :class:`~fleece.state_store.StateStore` works too, e.g. to inspect a run with the
-            seed's sqlite3 queries).
-        progress: called now and then with the fraction done (0 to 1).
-        start_at: decide only on bars closing after this instant (earlier bars warm up).
-        holdings: positions held at ``start_at`` (see :class:`Run`).
+        options: the store, progress, start and holdings, by keyword (:class:`RunOptions`).
 
     Returns:
         The fills, intents, refusals, equity curve and counters of the run.
@@ -349,7 +273,7 @@ def run_backtest(
     if market.span() is None:
         raise DataError("no bars to backtest (no symbol has any bar in the range)")
     started = time.perf_counter()
-    run = Run(market, config, store, progress, start_at=start_at, holdings=holdings)
+    run = Run(market, config, **options)
     if run.vectorised:
         asyncio.run(run.run_fast())
     elif run.fast:
@@ -364,8 +288,8 @@ def run_backtest(
         run.session_end,
     )
     elapsed = time.perf_counter() - started
-    if progress is not None:
-        progress(1.0)
+    if run.progress is not None:
+        run.progress(1.0)
     return BacktestResult(
         config=config,
         market=market,

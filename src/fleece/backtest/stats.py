@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -142,11 +142,36 @@ class Stats:
 
 def daily_returns(curve: EquityCurve, initial_cents: int) -> np.ndarray:
     """Returns from one session close to the next, the first from the starting cash."""
-    closes = curve.equity[curve.session_end].astype(np.float64)
+    return returns_of_closes(curve.equity[curve.session_end], float(initial_cents))
+
+
+def returns_of_closes(closes: np.ndarray, start: float) -> np.ndarray:
+    """Returns from one session's closing equity to the next, the first from ``start``."""
+    closes = np.asarray(closes, dtype=np.float64)
     if len(closes) == 0:
         return np.zeros(0)
-    previous = np.concatenate(([float(initial_cents)], closes[:-1]))
+    previous = np.concatenate(([start], closes[:-1]))
     return np.asarray(closes / previous - 1.0)
+
+
+class ReturnFigures(TypedDict):
+    """The return figures of a run, figured the one way (see the module's conventions)."""
+
+    total_return: float
+    cagr: float | None
+    sharpe: float | None
+    sortino: float | None
+
+
+def return_figures(growth: float, returns: np.ndarray) -> ReturnFigures:
+    """Total return, CAGR, Sharpe and Sortino of a ``growth`` factor (final / initial equity)
+    earned with the daily ``returns`` (one per session)."""
+    return ReturnFigures(
+        total_return=growth - 1,
+        cagr=cagr_of(growth, len(returns)),
+        sharpe=sharpe_ratio(returns),
+        sortino=sortino_ratio(returns),
+    )
 
 
 def cagr_of(growth: float, sessions: int) -> float | None:
@@ -217,10 +242,7 @@ def compute_stats(curve: EquityCurve, fills: Sequence[Fill], initial_cents: int)
         sessions=sessions,
         initial_equity=initial_cents / 100,
         final_equity=final / 100,
-        total_return=growth - 1,
-        cagr=cagr_of(growth, sessions),
-        sharpe=sharpe_ratio(returns),
-        sortino=sortino_ratio(returns),
+        **return_figures(growth, returns),
         max_drawdown=depth,
         max_drawdown_duration_days=duration,
         realised_pnl=sum(closed) / 100,

@@ -19,7 +19,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fleece.backtest.cli import parse_day
+from fleece.backtest.cli import (
+    DEFAULT_CONFIG,
+    DEFAULT_SYNTHETIC_START,
+    BarFiles,
+    Cash,
+    ConfigOpt,
+    FirstDay,
+    LastDay,
+    Seed,
+    SlippageBps,
+    Synthetic,
+    parse_day,
+)
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
 from fleece.errors import ConfigError
@@ -33,8 +45,6 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
-#: First session of ``--synthetic`` bars when ``--start`` is not given.
-SYNTHETIC_START = date(2024, 1, 2)
 
 
 @contextmanager
@@ -70,7 +80,9 @@ def load_bars(
         raise ConfigError("command line", "--data", "give either --data DIR or --synthetic")
     if data is not None:
         return load_market(data, symbols).between(start, end)
-    return synthetic_market(symbols, start or SYNTHETIC_START, days, seed).between(None, end)
+    return synthetic_market(symbols, start or DEFAULT_SYNTHETIC_START, days, seed).between(
+        None, end
+    )
 
 
 def _progress() -> Progress:
@@ -104,12 +116,8 @@ def execute_plan(plan: SweepPlan, executor: Executor) -> SweepResult:
 
 def sweep_command(
     *,
-    data: Annotated[
-        Path | None, typer.Option(help="directory of <SYMBOL>.csv / .parquet bar files")
-    ] = None,
-    synthetic: Annotated[
-        bool, typer.Option(help="seeded synthetic bars instead of --data")
-    ] = False,
+    data: BarFiles = None,
+    synthetic: Synthetic = False,
     symbols: Annotated[
         list[str] | None,
         typer.Option(help="a symbol set, e.g. SPY,IBM; repeat to sweep several sets"),
@@ -149,13 +157,13 @@ def sweep_command(
     serial: Annotated[
         bool, typer.Option(help="run every backtest in this process, without Dask")
     ] = False,
-    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD")] = None,
-    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD")] = None,
+    start: FirstDay = None,
+    end: LastDay = None,
     days: Annotated[int, typer.Option(help="sessions of --synthetic bars", min=1)] = 60,
-    seed: Annotated[int, typer.Option(help="seed of --synthetic bars")] = 0,
-    cash: Annotated[float, typer.Option(help="starting cash of every run")] = 100_000.0,
-    slippage_bps: Annotated[float, typer.Option(help="market-order slippage, bps")] = 0.0,
-    config: Annotated[Path, typer.Option(help="the trading config")] = Path("config/trading.yaml"),
+    seed: Seed = 0,
+    cash: Cash = 100_000.0,
+    slippage_bps: SlippageBps = 0.0,
+    config: ConfigOpt = DEFAULT_CONFIG,
     heatmap: Annotated[
         str | None, typer.Option(help="the heatmap's two parameters, e.g. entry,exit")
     ] = None,

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from fleece.html_page import html_page
 from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
-from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked
+from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked, window_figures
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
 
@@ -184,7 +184,6 @@ def _runs_rows(outcomes: Sequence[Outcome], columns: Sequence[str], metric: str)
 
 def _window_rows(result: SweepResult) -> list[list[str]]:
     metric = result.plan.spec.metric
-    pct = metric in PERCENT_METRICS
     rows = []
     for w in result.windows:
         win, chosen, test = w.window, w.chosen, w.test
@@ -194,9 +193,7 @@ def _window_rows(result: SweepResult) -> list[list[str]]:
                 f"{win.train_start} to {win.train_end}",
                 f"{win.test_start} to {win.test_end}",
                 chosen.spec.params.label() if chosen else "none",
-                fmt(chosen.metric(metric), pct) if chosen else "n/a",
-                fmt(test.metric(metric), pct) if test else "n/a",
-                fmt(test.metric("total_return"), True) if test else "n/a",
+                *window_figures(w, metric),
                 (test.error or "ok") if test else "not run",
             ]
         )

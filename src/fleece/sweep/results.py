@@ -238,6 +238,18 @@ def figure_cells(outcome: Outcome, metric: str) -> list[str]:
     return cells
 
 
+def window_figures(window: WindowResult, metric: str) -> list[str]:
+    """A walk-forward window's metric in sample (its choice) and out of sample (its test run),
+    and the test run's return, formatted."""
+    pct = metric in PERCENT_METRICS
+    chosen, test = window.chosen, window.test
+    return [
+        fmt(chosen.metric(metric), pct) if chosen else "n/a",
+        fmt(test.metric(metric), pct) if test else "n/a",
+        fmt(test.metric("total_return"), True) if test else "n/a",
+    ]
+
+
 def _numbers_table(title: str, header: list[str], rows: list[list[str]], text: set[str]) -> Table:
     """A rich table whose number columns never shrink below their widest cell.
 
@@ -322,7 +334,6 @@ def runs_table(result: SweepResult, top: int = 20) -> Table:
 def walk_forward_table(result: SweepResult) -> Table:
     """Each window's choice and its result in and out of sample, as a rich table."""
     metric = result.plan.spec.metric
-    pct = metric in PERCENT_METRICS
     oos = result.out_of_sample
     caption = None
     if oos is not None:
@@ -336,16 +347,14 @@ def walk_forward_table(result: SweepResult) -> Table:
     header = ["#", "train", "test", "chosen", f"IS {metric}", f"OOS {metric}", "OOS return"]
     rows = []
     for w in result.windows:
-        win, chosen, test = w.window, w.chosen, w.test
+        win, chosen = w.window, w.chosen
         rows.append(
             [
                 str(win.index),
                 _span(win.train_start, win.train_end),
                 _span(win.test_start, win.test_end),
                 chosen.spec.params.label(varying) if chosen else "none",
-                fmt(chosen.metric(metric), pct) if chosen else "n/a",
-                fmt(test.metric(metric), pct) if test else "n/a",
-                fmt(test.metric("total_return"), True) if test else "n/a",
+                *window_figures(w, metric),
             ]
         )
     table = _numbers_table("Walk-forward", header, rows, {"train", "test", "chosen"})

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from fleece.backtest.data import MarketData
-from fleece.backtest.stats import cagr_of, max_drawdown, sharpe_ratio, sortino_ratio
+from fleece.backtest.stats import max_drawdown, return_figures, returns_of_closes
 from fleece.errors import ConfigError
 from fleece.sweep.tasks import Outcome
 
@@ -217,19 +217,13 @@ def chain_test_windows(results: Sequence[WindowResult], cash: float) -> OutOfSam
         return None
     ts = np.concatenate(parts_ts)
     equity = np.concatenate(parts_eq)
-    previous = np.array([cash, *closes[:-1]], dtype=np.float64)
-    returns = np.array(closes, dtype=np.float64) / previous - 1.0
     depth, _ = max_drawdown(ts, equity)
-    sessions = len(closes)
     return OutOfSample(
         ts=ts,
         equity=equity,
         window=np.concatenate(parts_win),
-        total_return=growth - 1,
-        cagr=cagr_of(growth, sessions),
-        sharpe=sharpe_ratio(returns),
-        sortino=sortino_ratio(returns),
+        **return_figures(growth, returns_of_closes(np.array(closes), cash)),
         max_drawdown=depth,
         trades=trades,
-        sessions=sessions,
+        sessions=len(closes),
     )
