@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 
+from fleece.cli_options import BarsFolder, Cash, FirstDay, SlippageBps, Synthetic
 from fleece.closable import Closable
 from fleece.errors import FleeceError
 from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
@@ -175,21 +176,17 @@ def _fail(message: str) -> typer.Exit:
 def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
-    data: Annotated[
-        Path | None, typer.Option(help="Directory of <SYMBOL>.csv/.parquet minute bars.")
-    ] = None,
-    synthetic: Annotated[bool, typer.Option(help="Serve seeded synthetic bars.")] = False,
+    data: BarsFolder = None,
+    synthetic: Synthetic = False,
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols, e.g. SPY,IBM.")
     ] = None,
-    start: Annotated[
-        str | None, typer.Option(help="First day YYYY-MM-DD (default: first day of data).")
-    ] = None,
+    start: FirstDay = None,
     days: Annotated[int, typer.Option(help="Sessions of synthetic bars.")] = 5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per second; 0 = stepped.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of synthetic bars and ids.")] = 0,
-    cash: Annotated[float, typer.Option(help="Starting cash in dollars.")] = 100_000,
-    slippage_bps: Annotated[float, typer.Option(help="Market-order slippage, bps.")] = 0,
+    cash: Cash = 100_000,
+    slippage_bps: SlippageBps = 0,
     key: Annotated[
         str | None, typer.Option(help="API key id clients must send (env ALPACA_API_KEY).")
     ] = None,
