@@ -173,6 +173,10 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+_FAULTS = FaultPlan()  # the fault options' defaults are the plan's
+_FAULT_KINDS = ",".join(kind for kind in FAULT_KINDS if kind in _FAULTS.kinds)
+
+
 def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     host: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8765,
@@ -195,22 +199,24 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     ] = None,
     fault_rate: Annotated[
         float, typer.Option(help="fraction of answers made faulty (0 to 1; 0 = none)")
-    ] = 0.0,
-    fault_seed: Annotated[int, typer.Option(help="seed of the fault decisions (replayable)")] = 0,
+    ] = _FAULTS.rate,
+    fault_seed: Annotated[
+        int, typer.Option(help="seed of the fault decisions (replayable)")
+    ] = _FAULTS.seed,
     fault_order_rate: Annotated[
         float | None,
         typer.Option(help="fraction of order submissions made faulty (default: rate)"),
-    ] = None,
+    ] = _FAULTS.order_rate,
     faults: Annotated[
         str,
         typer.Option(help=f"fault kinds, comma-separated or 'all': {','.join(FAULT_KINDS)}"),
-    ] = "5xx,429,slow,drop,ambiguous,reject,partial",
+    ] = _FAULT_KINDS,
     fault_slow_seconds: Annotated[
         float, typer.Option(help="how long a 'slow' answer is held (beyond the client timeout)")
-    ] = 20.0,
+    ] = _FAULTS.slow_seconds,
     fault_retry_after: Annotated[
         float, typer.Option(help="Retry-After seconds of an injected 429")
-    ] = 1.0,
+    ] = _FAULTS.retry_after_seconds,
     state: Annotated[
         Path | None,
         typer.Option(help="state file: restored at start if present, kept current, saved at exit"),
