@@ -22,6 +22,7 @@ from rich.console import Console
 
 from fleece.calendar import NEW_YORK
 from fleece.cli_config import config_app
+from fleece.cli_options import EnvFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import AppConfig, load_config, load_settings, secret_texts
@@ -45,8 +46,6 @@ app.command("exchange", help="Serve the built-in Alpaca-compatible paper exchang
 )
 console = Console()
 err = Console(stderr=True)
-
-EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read")]
 
 
 def _secrets_of(config: AppConfig) -> list[str]:

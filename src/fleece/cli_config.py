@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleece.cli_options import ConfigFile
 from fleece.cli_support import cli_errors
 from fleece.config import FILE_KEY, AppConfig, Settings, TradingConfig, load_config
 from fleece.errors import ConfigError
@@ -132,10 +133,7 @@ def check(
         Path | None,
         typer.Option("--env-file", help="The .env file to read (default: ./.env, if present)."),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="The trading YAML (default: CONFIG_PATH)."),
-    ] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Validate .env, the environment and trading.yaml; print them with secrets masked."""
     if env_file is not None and not env_file.is_file():

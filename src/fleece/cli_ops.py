@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fleece.cli_options import EnvFile, PidFile
+from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.risk_manager import has_daily_loss_stop
@@ -37,7 +37,7 @@ EXIT_UNHEALTHY = 1
 def status_command(
     env_file: EnvFile = Path(".env"),
     pid_file: PidFile = DEFAULT_PID_FILE,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON (for scripts)")] = False,
+    as_json: AsJson = False,
     check: Annotated[
         bool,
         typer.Option(

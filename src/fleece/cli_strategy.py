@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fleece.cli_options import AsJson
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
 from fleece.errors import ConfigError
@@ -154,7 +155,7 @@ def _table(item: Listed) -> Table:
 
 @strategy_app.command("list")
 def list_command(
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    json_out: AsJson = False,
     config: Annotated[
         Path | None,
         typer.Option(help="also show the strategy this trading.yaml names (e.g. a file's)"),

@@ -8,10 +8,11 @@ Three walls, each enough on its own:
    (:func:`check_trading_url`, :func:`check_data_url`). The check is an allow-list on the
    characters and the parsed parts, so look-alike hosts, ``user@host`` tricks, encoded IPs and
    IPv4-mapped IPv6 addresses are refused rather than interpreted.
-3. Clients: :func:`make_trading_client` and :func:`make_data_client` are the only places that
-   build alpaca-py clients. They always pass ``paper=True``, re-check the URL, and verify the
-   base URL the built client actually resolved. Its proxy is fixed then too
-   (:mod:`fleece.net_proxy`): never one for loopback or plain HTTP, a CONNECT tunnel to Alpaca.
+3. Clients: :data:`make_trading_client` and :data:`make_data_client` (one :class:`ClientMaker`
+   each) are the only places that build alpaca-py clients. The trading client always gets
+   ``paper=True``; both re-check the URL and verify the base URL the built client actually
+   resolved. Its proxy is fixed then too (:mod:`fleece.net_proxy`): never one for loopback or
+   plain HTTP, a CONNECT tunnel to Alpaca.
 
 Every refusal is a :class:`~fleece.errors.LiveTradingRefused` (exit code 2 at the command line).
 """
@@ -24,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from requests import PreparedRequest, Response, Session
@@ -297,94 +298,79 @@ class TimeoutHTTPAdapter(HTTPAdapter):
         )
 
 
-def make_trading_client(
-    key: str,
-    secret: str,
-    url: str | None,
-    *,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    raw_data: bool = False,
-) -> TradingClient:
-    """Build the bot's alpaca-py ``TradingClient``: always paper, always a checked URL.
-
-    Args:
-        key: the API key id.
-        secret: the API secret.
-        url: a trading base URL (paper or loopback), or None for alpaca-py's paper default.
-        timeout: seconds before an HTTP call gives up.
-        raw_data: return raw JSON instead of alpaca-py models (the bot parses defensively).
-
-    Raises:
-        LiveTradingRefused: the URL, or the URL the client resolved, is not paper/loopback.
-        ConfigError: a key is empty.
-    """
+def _paper_trading_client(key: str, secret: str, url: str | None, raw_data: bool) -> TradingClient:
     from alpaca.trading.client import TradingClient
 
-    def build(checked: str | None) -> TradingClient:
-        return TradingClient(
-            api_key=key, secret_key=secret, paper=True, url_override=checked, raw_data=raw_data
-        )
-
-    return _checked_client(
-        build,
-        check_trading_url,
-        url,
-        source="trading client",
-        key=key,
-        secret=secret,
-        timeout=timeout,
+    return TradingClient(
+        api_key=key, secret_key=secret, paper=True, url_override=url, raw_data=raw_data
     )
 
 
-def make_data_client(
-    key: str,
-    secret: str,
-    url: str | None,
-    *,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    raw_data: bool = False,
+def _data_client(
+    key: str, secret: str, url: str | None, raw_data: bool
 ) -> StockHistoricalDataClient:
-    """Build the bot's alpaca-py ``StockHistoricalDataClient`` on a checked URL.
-
-    The arguments are :func:`make_trading_client`'s; ``url`` is a data base URL (Alpaca's data
-    API or loopback), or None for alpaca-py's default.
-
-    Raises:
-        LiveTradingRefused: the URL, or the URL the client resolved, is not allowed.
-        ConfigError: a key is empty.
-    """
     from alpaca.data.historical import StockHistoricalDataClient
 
-    def build(checked: str | None) -> StockHistoricalDataClient:
-        return StockHistoricalDataClient(
-            api_key=key, secret_key=secret, url_override=checked, raw_data=raw_data
-        )
-
-    return _checked_client(
-        build, check_data_url, url, source="data client", key=key, secret=secret, timeout=timeout
+    return StockHistoricalDataClient(
+        api_key=key, secret_key=secret, url_override=url, raw_data=raw_data
     )
 
 
 _Client = TypeVar("_Client", bound="RESTClient")
 
 
-def _checked_client(
-    build: Callable[[str | None], _Client],
-    check: _UrlCheck,
-    url: str | None,
-    *,
-    source: str,
-    key: str,
-    secret: str,
-    timeout: float,
-) -> _Client:
-    """The one way a client is built: ``url`` checked, keys required, the client built on the
-    checked URL, the URL it resolved checked again, and its requests bounded in time."""
-    checked = None if url is None else check(url, source=source, key="url")
-    _require_credentials(key, secret)
-    client = build(checked)
-    _apply_network(client, _verify_base_url(client, check), timeout)
-    return client
+@dataclass(frozen=True)
+class ClientMaker(Generic[_Client]):
+    """Builds one kind of alpaca-py client, the one way the bot builds any: the URL checked,
+    the keys required, the client built on the checked URL, the URL it resolved checked again,
+    and its requests bounded in time.
+
+    Attributes:
+        new: the alpaca-py client on a checked URL (key, secret, url, raw_data); it imports
+            alpaca-py when called.
+        check: the rule the URL must pass (:func:`check_trading_url`, :func:`check_data_url`).
+        source: how a refused URL names the client.
+    """
+
+    new: Callable[[str, str, str | None, bool], _Client]
+    check: _UrlCheck
+    source: str
+
+    def __call__(
+        self,
+        key: str,
+        secret: str,
+        url: str | None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        raw_data: bool = False,
+    ) -> _Client:
+        """Build the client.
+
+        Args:
+            key: the API key id.
+            secret: the API secret.
+            url: a base URL the check allows (Alpaca's or loopback), or None for alpaca-py's
+                default (the paper API; Alpaca's data API).
+            timeout: seconds before an HTTP call gives up.
+            raw_data: return raw JSON instead of alpaca-py models (the bot parses defensively).
+
+        Raises:
+            LiveTradingRefused: the URL, or the URL the client resolved, is not allowed.
+            ConfigError: a key is empty.
+        """
+        checked = None if url is None else self.check(url, source=self.source, key="url")
+        _require_credentials(key, secret)
+        client = self.new(key, secret, checked, raw_data)
+        _apply_network(client, _verify_base_url(client, self.check), timeout)
+        return client
+
+
+make_trading_client = ClientMaker(_paper_trading_client, check_trading_url, "trading client")
+"""Build the bot's alpaca-py ``TradingClient``: always paper, always a checked URL."""
+
+make_data_client = ClientMaker(_data_client, check_data_url, "data client")
+"""Build the bot's alpaca-py ``StockHistoricalDataClient`` on a checked URL."""
 
 
 def _require_credentials(key: str, secret: str) -> None:

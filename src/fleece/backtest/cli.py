@@ -22,7 +22,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fleece.cli_options import EnvFile
+from fleece.cli_options import (
+    BarsFolder,
+    Cash,
+    ConfigFile,
+    EnvFile,
+    FirstDay,
+    LastDay,
+    Seed,
+    SlippageBps,
+    Synthetic,
+)
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
@@ -42,28 +52,12 @@ DEFAULT_SYNTHETIC_SESSIONS = 252
 #: backtest, not problems: quiet below ERROR while it runs.
 _RUN_LOGGERS = ("fleece.trader", "fleece.order_manager")
 
-# The options of the bar commands, declared once (``fleece sweep`` takes them too; those of
-# every command are in fleece.cli_options).
+# The bar commands' own options (``fleece sweep`` takes them too); those shared with the
+# exchange and the other commands are in fleece.cli_options.
 Symbols = Annotated[
     str | None, typer.Option("--symbols", help="comma-separated symbols (overrides the config's)")
 ]
 ConfigOpt = Annotated[Path, typer.Option("--config", help="trading config (risk limits, strategy)")]
-StoreConfig = Annotated[
-    Path | None, typer.Option("--config", help="trading config (default: CONFIG_PATH)")
-]
-BarFiles = Annotated[
-    Path | None, typer.Option("--data", help="folder of <SYMBOL>.csv / .parquet minute bars")
-]
-Synthetic = Annotated[
-    bool, typer.Option("--synthetic", help="seeded synthetic bars instead of --data")
-]
-Seed = Annotated[int, typer.Option("--seed", help="seed of the synthetic bars")]
-FirstDay = Annotated[str | None, typer.Option("--start", help="first day, YYYY-MM-DD")]
-LastDay = Annotated[str | None, typer.Option("--end", help="last day, YYYY-MM-DD")]
-Cash = Annotated[float, typer.Option("--cash", help="starting cash in dollars")]
-SlippageBps = Annotated[
-    float, typer.Option("--slippage-bps", help="market-order slippage, basis points")
-]
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -235,7 +229,7 @@ def default_out_dir() -> Path:
 
 def backtest_command(
     *,
-    data: BarFiles = None,
+    data: BarsFolder = None,
     synthetic: Synthetic = False,
     db: Annotated[
         Path | None,
@@ -296,7 +290,7 @@ def replay_command(
     db: Annotated[
         Path | None, typer.Option("--db", help="the store (default: DATABASE_PATH)")
     ] = None,
-    config: StoreConfig = None,
+    config: ConfigFile = None,
     cash: Annotated[
         float | None, typer.Option(help="cash at the open, if the store has no snapshot")
     ] = None,
@@ -355,7 +349,7 @@ def download_command(
         str | None, typer.Option(help="iex or sip (default: the config's data.feed)")
     ] = None,
     env_file: EnvFile = Path(".env"),
-    config: StoreConfig = None,
+    config: ConfigFile = None,
 ) -> None:
     """Download 1-minute bars from Alpaca's data API into <out>/<SYMBOL>.csv (needs keys)."""
     from fleece.backtest.download import download

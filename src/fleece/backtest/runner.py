@@ -36,7 +36,6 @@ import asyncio
 import math
 import time
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Unpack
 
 import numpy as np
@@ -62,6 +61,7 @@ from fleece.calendar import NEW_YORK, MarketCalendar, Session
 from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
+from fleece.exchange.matching import slippage, slipped
 from fleece.exchange.orders import IdSource
 from fleece.kernel import build_kernel
 from fleece.minute_grid import Carry, Grid
@@ -180,12 +180,10 @@ class Run(RunView):
 
     def _seed_cost(self) -> int:
         """Cash (cents) the opening purchases take, by the exchange's fill and cash rules."""
-        slip = 1 + Decimal(str(self.config.slippage_bps)) / 10_000
+        slip = slippage(self.config.slippage_bps)
         total = 0
         for symbol, qty in self.holdings.items():
-            price = (Decimal(str(self._seed_bar(symbol).open)) * slip).quantize(
-                Decimal("0.0001"), ROUND_HALF_UP
-            )
+            price = slipped(self._seed_bar(symbol).open, Side.BUY, slip)
             total += cents_of(to_ticks(float(price)), qty)
         return total
 

@@ -18,15 +18,12 @@ from typing import Annotated
 
 import typer
 
+from fleece.cli_options import EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.control import commands
+from fleece.status import DEFAULT_PID_FILE
 
-EnvFile = Annotated[Path, typer.Option("--env-file", help="the .env file to read")]
-PidFile = Annotated[
-    Path,
-    typer.Option("--pid-file", envvar="BOT_PID_FILE", help="the PID file of bot.sh / daemon.py"),
-]
 NO_BOT = (
     "no bot is running on this store: nothing was done (flatten closes positions through the "
     "running bot's own session; start it, or close them at the broker)"
@@ -45,7 +42,7 @@ def _who() -> str:
 
 def flatten_command(
     env_file: EnvFile = Path(".env"),
-    pid_file: PidFile = Path("data/alpaca_bot.pid"),
+    pid_file: PidFile = DEFAULT_PID_FILE,
     wait: Annotated[
         float, typer.Option(min=1, max=3600, help="seconds to wait for the bot's outcome")
     ] = commands.DEFAULT_WAIT_S,

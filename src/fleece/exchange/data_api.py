@@ -24,12 +24,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import CODE_FORBIDDEN, CODE_UNPROCESSABLE, ExchangeError
-from fleece.exchange.params import parse_time, shown
+from fleece.exchange.params import RawQuery, parse_time, shown
 from fleece.exchange.schemas import bar_json
 from fleece.exchange.sim import SIP_DELAY, SimExchange
 from fleece.models import Bar
@@ -40,11 +39,8 @@ TIMEFRAMES = frozenset({"1Min", "1T"})
 RECENT_SIP_REFUSED = "subscription does not permit querying recent SIP data"
 
 
-class BarsQuery(BaseModel):
-    """The query of both bars routes: plain strings, each checked (with Alpaca's 422) by
-    :func:`data_router`, so that no value is refused in FastAPI's words."""
-
-    model_config = ConfigDict(frozen=True)
+class BarsQuery(RawQuery):
+    """The query of both bars routes, checked by :func:`data_router`."""
 
     timeframe: str | None = None
     start: str | None = None

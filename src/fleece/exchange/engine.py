@@ -38,7 +38,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Protocol
 
 from fleece.accounting import cents_of
@@ -52,7 +52,7 @@ from fleece.exchange.account_rules import (
 from fleece.exchange.engine_book import Book, previous_close
 from fleece.exchange.ledger import Ledger
 from fleece.exchange.market import BarStore
-from fleece.exchange.matching import CLOSE, at_close, at_open, with_mark
+from fleece.exchange.matching import CLOSE, at_close, at_open, slippage, slipped, with_mark
 from fleece.exchange.order_classes import (
     check_class,
     check_leg_prices,
@@ -137,7 +137,7 @@ class Engine(Book):
     ) -> None:
         self._store = store
         self._calendar = calendar
-        self._slip = Decimal(str(slippage_bps)) / 10_000
+        self._slip = slippage(slippage_bps)
         self._ids = ids
         self._now = start
         self._ledger = Ledger(store, cash_cents, previous_close(calendar, start))
@@ -271,7 +271,7 @@ class Engine(Book):
             market = self._price_now(request.symbol, eligible)
             if market is None:
                 raise invalid(f"no price available for {request.symbol}")
-            estimate = self._slipped(market, request.side)
+            estimate = slipped(market, request.side, self._slip)
         reserved = cents_of(to_ticks(float(estimate)), request.qty)
         available = account.buying_power_cents + (aside.reserved_cents if aside else 0)
         if reserved > available:
@@ -303,14 +303,12 @@ class Engine(Book):
             else:
                 self._schedule_bar(order, bar.timestamp + ONE_MINUTE)
             return
-        price = float(self._slipped(verdict.price, order.side)) if verdict.market else verdict.price
+        price = verdict.price
+        if verdict.market:
+            price = float(slipped(verdict.price, order.side, self._slip))
         self._fill(order, price)
         if self._orders[order.id].status.is_open:  # partly filled: the rest on a later bar
             self._schedule_bar(self._orders[order.id], bar.timestamp + ONE_MINUTE)
-
-    def _slipped(self, price: float, side: Side) -> Decimal:
-        factor = 1 + self._slip if side is Side.BUY else 1 - self._slip
-        return (Decimal(str(price)) * factor).quantize(_TICK, rounding=ROUND_HALF_UP)
 
     def _fill(self, order: SimOrder, price: float) -> None:
         qty = order.remaining

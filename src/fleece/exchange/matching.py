@@ -5,7 +5,8 @@ bar of its symbol, at the bar's open (the instant the bar starts) and at its clo
 high and low, is known then), and acts on the :class:`Verdict`. The backtest runs the same engine,
 so these rules are the contract a backtest and a run on the exchange share:
 
-- **Market**: fills at the open (plus the engine's slippage).
+- **Market**: fills at the open, plus the engine's slippage (:func:`slipped`: a buy pays
+  ``bps / 10,000`` more, a sell receives that much less, rounded half up to 1/10,000 dollar).
 - **Limit**: fills at the open if the open is at or through the limit; otherwise, if the bar
   traded through the limit (buy: low <= limit; sell: high >= limit), at the limit. No slippage.
 - **Stop** (a sell stop protects a long position, a buy stop a short one): it triggers when the
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from fleece.exchange.orders import OrderType, SimOrder
 from fleece.models import Bar, Side, to_ticks
@@ -44,6 +46,22 @@ from fleece.prices import trailing_stop_price
 
 CLOSE = "close"  # judge the order again at this bar's close
 NEXT = "next"  # wait for the symbol's next regular bar
+_TICK = Decimal("0.0001")
+
+
+def slippage(bps: float) -> Decimal:
+    """The fraction of a price that ``bps`` basis points of slippage stand for."""
+    return Decimal(str(bps)) / 10_000
+
+
+def slipped(price: float, side: Side, slip: Decimal) -> Decimal:
+    """The price a market fill at ``price`` pays: a buy ``slip`` (a fraction) more, a sell less.
+
+    Rounded half up to 1/10,000 dollar. The engine fills market orders and triggered stops at
+    it; the backtest prices the positions it holds at the start by it too.
+    """
+    factor = 1 + slip if side is Side.BUY else 1 - slip
+    return (Decimal(str(price)) * factor).quantize(_TICK, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)

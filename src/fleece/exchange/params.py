@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from pydantic import BaseModel, ConfigDict
+
 from fleece.calendar import NEW_YORK
 from fleece.exchange.orders import ExchangeError
 
@@ -13,6 +15,14 @@ from fleece.exchange.orders import ExchangeError
 MAX_NUMBER = Decimal(10**12)
 MAX_NUMBER_CHARS = 40
 MAX_SHOWN = 48  # characters of a client's value quoted back in an error
+
+
+class RawQuery(BaseModel):
+    """A route's query parameters as the plain strings the client sent (a subclass names them,
+    each ``str | None = None``). The route checks every value and refuses a bad one with
+    Alpaca's 422 in its own words, so that no value is refused in FastAPI's."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def parse_time(value: str, name: str, code: int) -> datetime:

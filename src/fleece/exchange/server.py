@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 
+from fleece.cli_options import BarsFolder, Cash, FirstDay, SlippageBps, Synthetic
 from fleece.closable import Closable
 from fleece.errors import FleeceError
 from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
@@ -172,76 +173,78 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+_FAULTS = FaultPlan()  # the fault options' defaults are the plan's
+_FAULT_KINDS = ",".join(kind for kind in FAULT_KINDS if kind in _FAULTS.kinds)
+
+
 def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
-    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
-    data: Annotated[
-        Path | None, typer.Option(help="Directory of <SYMBOL>.csv/.parquet minute bars.")
-    ] = None,
-    synthetic: Annotated[bool, typer.Option(help="Serve seeded synthetic bars.")] = False,
+    host: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8765,
+    data: BarsFolder = None,
+    synthetic: Synthetic = False,
     symbols: Annotated[
-        str | None, typer.Option(help="Comma-separated symbols, e.g. SPY,IBM.")
+        str | None, typer.Option(help="comma-separated symbols, e.g. SPY,IBM")
     ] = None,
-    start: Annotated[
-        str | None, typer.Option(help="First day YYYY-MM-DD (default: first day of data).")
-    ] = None,
-    days: Annotated[int, typer.Option(help="Sessions of synthetic bars.")] = 5,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per second; 0 = stepped.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of synthetic bars and ids.")] = 0,
-    cash: Annotated[float, typer.Option(help="Starting cash in dollars.")] = 100_000,
-    slippage_bps: Annotated[float, typer.Option(help="Market-order slippage, bps.")] = 0,
+    start: FirstDay = None,
+    days: Annotated[int, typer.Option(help="sessions of synthetic bars")] = 5,
+    speed: Annotated[float, typer.Option(help="simulated seconds per second; 0 = stepped")] = 1.0,
+    seed: Annotated[int, typer.Option(help="seed of synthetic bars and ids")] = 0,
+    cash: Cash = 100_000,
+    slippage_bps: SlippageBps = 0,
     key: Annotated[
-        str | None, typer.Option(help="API key id clients must send (env ALPACA_API_KEY).")
+        str | None, typer.Option(help="API key id clients must send (env ALPACA_API_KEY)")
     ] = None,
     secret: Annotated[
-        str | None, typer.Option(help="API secret clients must send (env ALPACA_SECRET_KEY).")
+        str | None, typer.Option(help="API secret clients must send (env ALPACA_SECRET_KEY)")
     ] = None,
     fault_rate: Annotated[
-        float, typer.Option(help="Fraction of answers made faulty (0 to 1; 0 = none).")
-    ] = 0.0,
-    fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions (replayable).")] = 0,
+        float, typer.Option(help="fraction of answers made faulty (0 to 1; 0 = none)")
+    ] = _FAULTS.rate,
+    fault_seed: Annotated[
+        int, typer.Option(help="seed of the fault decisions (replayable)")
+    ] = _FAULTS.seed,
     fault_order_rate: Annotated[
         float | None,
-        typer.Option(help="Fraction of order submissions made faulty (default: rate)."),
-    ] = None,
+        typer.Option(help="fraction of order submissions made faulty (default: rate)"),
+    ] = _FAULTS.order_rate,
     faults: Annotated[
         str,
-        typer.Option(help=f"Fault kinds, comma-separated or 'all': {','.join(FAULT_KINDS)}."),
-    ] = "5xx,429,slow,drop,ambiguous,reject,partial",
+        typer.Option(help=f"fault kinds, comma-separated or 'all': {','.join(FAULT_KINDS)}"),
+    ] = _FAULT_KINDS,
     fault_slow_seconds: Annotated[
-        float, typer.Option(help="How long a 'slow' answer is held (beyond the client timeout).")
-    ] = 20.0,
+        float, typer.Option(help="how long a 'slow' answer is held (beyond the client timeout)")
+    ] = _FAULTS.slow_seconds,
     fault_retry_after: Annotated[
-        float, typer.Option(help="Retry-After seconds of an injected 429.")
-    ] = 1.0,
+        float, typer.Option(help="Retry-After seconds of an injected 429")
+    ] = _FAULTS.retry_after_seconds,
     state: Annotated[
         Path | None,
-        typer.Option(help="State file: restored at start if present, kept current, saved at exit."),
+        typer.Option(help="state file: restored at start if present, kept current, saved at exit"),
     ] = None,
     market_plan: Annotated[
         str,
         typer.Option(
             "--plan",
-            help="Market-data plan: free (IEX in real time, SIP only 15 min old; orders fill on "
-            "the IEX tape) or unlimited.",
+            help="market-data plan: free (IEX in real time, SIP only 15 min old; orders fill on "
+            "the IEX tape) or unlimited",
         ),
     ] = "free",
     data_feed: Annotated[
         str,
-        typer.Option(help="What the bars are: sip (feed=iex gets a seeded thinning) or iex."),
+        typer.Option(help="what the bars are: sip (feed=iex gets a seeded thinning) or iex"),
     ] = "sip",
     partial_fills: Annotated[
-        float, typer.Option(help="Fraction of fills split in two, as on paper (about 0.1).")
+        float, typer.Option(help="fraction of fills split in two, as on paper (about 0.1)")
     ] = 0.0,
     rate_limit: Annotated[
-        int, typer.Option(help="Requests per simulated minute per API before 429s.")
+        int, typer.Option(help="requests per simulated minute per API before 429s")
     ] = 200,
     inactive: Annotated[
-        str | None, typer.Option(help="Symbols whose asset is inactive, e.g. GOLD.")
+        str | None, typer.Option(help="symbols whose asset is inactive, e.g. GOLD")
     ] = None,
     late_bars: Annotated[
         float,
-        typer.Option(help="Share of bars published 30 s after their minute (late re-issues)."),
+        typer.Option(help="share of bars published 30 s after their minute (late re-issues)"),
     ] = 0.0,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""

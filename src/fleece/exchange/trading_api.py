@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 
 from fleece.calendar import NEW_YORK
 from fleece.exchange.ledger import PositionView
@@ -21,7 +20,14 @@ from fleece.exchange.orders import (
     invalid,
     not_found,
 )
-from fleece.exchange.params import parse_bool, parse_day, parse_decimal, parse_time, shown
+from fleece.exchange.params import (
+    RawQuery,
+    parse_bool,
+    parse_day,
+    parse_decimal,
+    parse_time,
+    shown,
+)
 from fleece.exchange.schemas import (
     ORDER_REQUEST_BODY,
     account_json,
@@ -37,11 +43,8 @@ from fleece.exchange.sim import SimExchange
 MAX_ORDERS_LIMIT = 500
 
 
-class OrdersQuery(BaseModel):
-    """The query of an order listing: plain strings, each checked (with Alpaca's 422) by
-    :func:`_select_orders`, so that no value is refused in FastAPI's words."""
-
-    model_config = ConfigDict(frozen=True)
+class OrdersQuery(RawQuery):
+    """The query of an order listing, checked by :func:`_select_orders`."""
 
     status: str | None = None
     limit: str | None = None

@@ -19,19 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fleece.backtest.cli import (
-    DEFAULT_CONFIG,
-    DEFAULT_SYNTHETIC_START,
-    BarFiles,
-    Cash,
-    ConfigOpt,
-    FirstDay,
-    LastDay,
-    Seed,
-    SlippageBps,
-    Synthetic,
-    parse_day,
-)
+from fleece.backtest.cli import DEFAULT_CONFIG, DEFAULT_SYNTHETIC_START, ConfigOpt, parse_day
+from fleece.cli_options import BarsFolder, Cash, FirstDay, LastDay, Seed, SlippageBps, Synthetic
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
 from fleece.errors import ConfigError
@@ -116,7 +105,7 @@ def execute_plan(plan: SweepPlan, executor: Executor) -> SweepResult:
 
 def sweep_command(
     *,
-    data: BarFiles = None,
+    data: BarsFolder = None,
     synthetic: Synthetic = False,
     symbols: Annotated[
         list[str] | None,
