@@ -53,17 +53,15 @@ class ArrayBarStore(BarStore):
                 index = np.flatnonzero(bars.regular).astype(np.int64)
                 self._regular[symbol] = (index, bars.ts[index])
 
+    # The answers below are BarStore's (its docstrings state them); only the storage differs.
     @property
     def symbols(self) -> tuple[str, ...]:
-        """Every symbol the store knows, sorted."""
         return tuple(sorted(self._bars))
 
     def has(self, symbol: str) -> bool:
-        """True when ``symbol`` is one of the store's symbols."""
         return symbol in self._bars
 
     def last_closed(self, symbol: str, now: datetime) -> Bar | None:
-        """The latest bar of ``symbol`` (regular or not) that has closed at ``now``."""
         bars = self._bars.get(symbol)
         if bars is None:
             return None
@@ -73,27 +71,22 @@ class ArrayBarStore(BarStore):
         memo = self._memo.get(symbol)
         if memo is not None and memo[0] == second:
             return memo[1]
-        i = int(bars.ts.searchsorted(second - MINUTE, "right"))
+        i = _closed_by(bars, second)
         found = bars.bar(i - 1) if i else None
         self._memo[symbol] = (second, found)
         return found
 
     def last_close(self, symbol: str, now: datetime) -> tuple[datetime, float] | None:
-        """When the latest closed bar of ``symbol`` ended, and its close, without a Bar.
-
-        The ledger values each position from these two numbers at every account read.
-        """
+        # The ledger values each position from these two numbers at every account read:
+        # read them from the columns, without building a Bar.
         bars = self._bars.get(symbol)
-        if bars is None:
-            return None
-        i = int(bars.ts.searchsorted(epoch_floor(now) - MINUTE, "right"))
-        if not i:
+        i = _closed_by(bars, epoch_floor(now)) if bars is not None else 0
+        if bars is None or not i:
             return None
         end = datetime.fromtimestamp(bars.ts.item(i - 1) + MINUTE, UTC)
         return end, bars.close.item(i - 1) / TICKS_PER_DOLLAR
 
     def next_regular(self, symbol: str, at: datetime) -> Bar | None:
-        """The first regular-session bar of ``symbol`` starting at or after ``at``."""
         bars = self._bars.get(symbol)
         if bars is None:
             return None
@@ -109,11 +102,15 @@ class ArrayBarStore(BarStore):
     def closed_range(
         self, symbol: str, start: datetime, end: datetime, now: datetime
     ) -> Sequence[Bar]:
-        """Bars of ``symbol`` with ``start <= timestamp <= end`` that have closed at ``now``."""
         bars = self._bars.get(symbol)
         if bars is None:
             return ()
         lo = int(np.searchsorted(bars.ts, epoch_ceil(start), "left"))
-        upto = min(epoch_floor(end), epoch_floor(now) - MINUTE)
-        hi = int(np.searchsorted(bars.ts, upto, "right"))
+        hi = min(_closed_by(bars, epoch_floor(end) + MINUTE), _closed_by(bars, epoch_floor(now)))
         return [bars.bar(i) for i in range(lo, hi)]
+
+
+def _closed_by(bars: SymbolBars, second: int) -> int:
+    """How many of ``bars`` have closed at epoch ``second`` (a bar closes a minute after it
+    starts): the index just past the latest closed one."""
+    return int(bars.ts.searchsorted(second - MINUTE, "right"))
