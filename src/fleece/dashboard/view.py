@@ -53,7 +53,7 @@ from fleece.dashboard.sessions import (
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import BotSnapshot, build_snapshot
+from fleece.read_model import BotSnapshot, build_snapshot, last_run, stored_mode
 from fleece.state_store import EquitySnapshot, StateStore
 from fleece.trader import session_date
 
@@ -123,8 +123,7 @@ class DashboardView:
     def _mode(self) -> str:
         if self.live is not None:
             return self.config.settings.fleece_mode
-        runs = self.store.runs(1)
-        return runs[0].mode if runs else self.config.settings.fleece_mode
+        return stored_mode(self.config, last_run(self.store))
 
     def as_of(self) -> datetime | None:
         """The latest instant the store recorded something at (a stopped bot's "now")."""
@@ -135,9 +134,9 @@ class DashboardView:
         beat = self.store.last_heartbeat()
         if beat is not None:
             stamps.append(beat.timestamp)
-        runs = self.store.runs(1)
-        if runs:
-            stamps.append(runs[0].stopped_at or runs[0].started_at)
+        run = last_run(self.store)
+        if run is not None:
+            stamps.append(run.stopped_at or run.started_at)
         return max(stamps, default=None)
 
     def now(self) -> datetime:
