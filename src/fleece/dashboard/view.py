@@ -328,25 +328,16 @@ class DashboardView:
                 last_success_at=None,
             )
         now = live.clock.now()
-        is_open = self.market(now)[0]
-        last_success = live.latest.last_poll_at
         facts = PollFacts(
             now=now,
-            market_open=is_open,
-            last_attempt=self.last_poll_attempt,
-            last_success=last_success,
+            market_open=self.market(now)[0],
+            last_poll_at=self.last_poll_attempt,
+            last_success_at=live.latest.last_poll_at,
             stopping=live.stopping,
         )
         limit = stale_after(self.config.trading.data.poll_interval_seconds, live.speed)
         ok, reason = judge(facts, limit)
-        return Health(
-            ok=ok,
-            reason=reason,
-            now=now,
-            market_open=is_open,
-            last_poll_at=self.last_poll_attempt,
-            last_success_at=last_success,
-        )
+        return from_attributes(Health, facts, ok=ok, reason=reason)
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
