@@ -405,7 +405,7 @@ class Bot:
                 # its exact simulated instant however loaded the machine, so a sim run is
                 # deterministic and trades as a backtest of the same bars does.
                 sim.hold_at(target)
-            await self._sleep_until(target)
+            await self._wait_until(target, self._stopping)
             if self._stopping.is_set():
                 return
             await self._cycle(bus)
@@ -416,24 +416,21 @@ class Bot:
                     await self.commands.run_pending()
             self._publish()
 
-    async def _sleep_until(self, target: datetime) -> None:
+    async def _wait_until(self, target: datetime, stopping: asyncio.Event | None = None) -> None:
+        """Wait for the bot's clock to reach ``target``, or until ``stopping`` is set (the poll
+        loop's wait); without ``stopping``, stopping or not (a rate limit's reset)."""
         if isinstance(self.clock, BrokerClock):
             assert self.broker is not None
-            await self.clock.follow(self.broker, target, self._stopping)
+            await self.clock.follow(self.broker, target, stopping)
+            return
+        if stopping is None:
+            await sleep_until(self.clock, target, self.speed)
             return
         waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
-        stopper = asyncio.create_task(self._stopping.wait())
+        stopper = asyncio.create_task(stopping.wait())
         await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         stopper.cancel()
-
-    async def _wait_until(self, target: datetime) -> None:
-        """Wait for the bot's clock to reach ``target``, stopping or not (the rate-limit reset)."""
-        if isinstance(self.clock, BrokerClock):
-            assert self.broker is not None
-            await self.clock.follow(self.broker, target)
-            return
-        await sleep_until(self.clock, target, self.speed)
 
     async def _cycle(self, bus: EventBus) -> None:
         """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
