@@ -191,12 +191,11 @@ class DashboardView:
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
         run = snap.last_run
-        # The snapshot's fields of the same names (state, kill switch, symbols, ...) carry over.
+        # The snapshot's fields of the same names (mode, running, state, kill switch, symbols,
+        # ...) carry over.
         return from_attributes(
             Status,
             snap,
-            mode=self._mode(),
-            running=self.running,
             now=now,
             simulated_time=self.simulated_time(),
             session_date=session_date(now),
