@@ -15,21 +15,21 @@ Reads go through :class:`~fleece.state_store.StateStore`'s public methods only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from fleece.accounting import cents_of, realised_pnl
+from fleece.accounting import PnL, cents_of, realised_pnl
 from fleece.calendar import NEW_YORK
 from fleece.derive import from_attributes
-from fleece.models import Bar, Fill, Side, TradingState, to_ticks
+from fleece.models import Bar, Side, TradingState, to_ticks
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH, has_daily_loss_stop
 from fleece.startup_checks import read_dropped
 
 if TYPE_CHECKING:
     from fleece.config import AppConfig
-    from fleece.state_store import BotRun, StateStore
+    from fleece.state_store import BotRun, Heartbeat, StateStore
 
 KILL_SWITCH_ENV_REASON = "KILL_SWITCH=true in the environment"
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -171,13 +171,13 @@ def build_snapshot(
     """
     s, risk = config.settings, config.trading.risk
     day = now.astimezone(NEW_YORK).date()
-    runs = store.runs(1)
-    last_run = runs[0] if runs else None
+    run = last_run(store)
     dropped = read_dropped(store)
     kill, kill_why = store.kill_switch()
     if s.kill_switch:
         kill, kill_why = True, KILL_SWITCH_ENV_REASON
-    equity, cash, buying_power, equity_at = _account(store, now, live)
+    beat = store.last_heartbeat()
+    equity, cash, buying_power, equity_at = _account(store, beat, now, live)
     start = _start_equity(store, day, live)
     pnl = round(equity - start, 2) if equity is not None and start is not None else None
     pct = pnl / start if pnl is not None and start else None
@@ -190,12 +190,12 @@ def build_snapshot(
     else:
         tripped, failures = store.breaker()
         state, why = _judged_state(store, kill, tripped, day)
-        mode = last_run.mode if last_run else s.fleece_mode
-        simulated = mode == "sim" or s.sim or config.endpoints.local
+        mode = stored_mode(config, run)
+        simulated = stored_simulated_time(config, mode)
         symbols = tuple(t for t in config.trading.tickers if t not in dropped)
         last_bar_at, last_poll_at = _latest_bar_at(store, now), None
-    fills = store.fills()
-    beat = store.last_heartbeat()
+    # One ledger of our fills for the realised P&L and the holdings' average costs.
+    ledger = realised_pnl(store.fills())
     return BotSnapshot(
         as_of=now,
         session_date=day,
@@ -224,8 +224,8 @@ def build_snapshot(
             else None
         ),
         max_daily_loss_pct=risk.max_daily_loss_pct,
-        realised_pnl=realised_pnl(fills).realised,
-        positions=_holdings(store, fills, now, live),
+        realised_pnl=ledger.realised,
+        positions=_holdings(store, ledger, now, live),
         open_orders=_open_orders(store),
         orders_today=store.trades_submitted(day),
         max_trades_per_day=risk.max_trades_per_day,
@@ -235,9 +235,25 @@ def build_snapshot(
         last_heartbeat_at=beat.timestamp if beat else None,
         symbols=symbols,
         dropped_symbols=dropped,
-        last_run=last_run,
+        last_run=run,
         activity=live.activity if live is not None else None,
     )
+
+
+def last_run(store: StateStore) -> BotRun | None:
+    """The store's record of the bot's latest start, None before the first."""
+    runs = store.runs(1)
+    return runs[0] if runs else None
+
+
+def stored_mode(config: AppConfig, run: BotRun | None) -> str:
+    """A stopped bot's mode: what its last run ran as (the config may have changed since)."""
+    return run.mode if run is not None else config.settings.fleece_mode
+
+
+def stored_simulated_time(config: AppConfig, mode: str) -> bool:
+    """Whether a stopped bot's timestamps are simulated: a sim run, or a simulated config."""
+    return mode == "sim" or config.settings.sim or config.endpoints.local
 
 
 def _judged_state(
@@ -254,14 +270,14 @@ def _judged_state(
 
 
 def _account(
-    store: StateStore, now: datetime, live: LiveFacts | None
+    store: StateStore, beat: Heartbeat | None, now: datetime, live: LiveFacts | None
 ) -> tuple[float | None, float | None, float | None, datetime | None]:
-    """(equity, cash, buying power, as of): the bot's account, else the newest stored figure."""
+    """(equity, cash, buying power, as of): the bot's account, else the newest stored figure
+    (of the equity curve and the last heartbeat ``beat``)."""
     if live is not None and live.equity is not None:
         return live.equity, live.cash, live.buying_power, now
     curve = store.equity_curve(since=now - timedelta(days=31)) or store.equity_curve()
     last = curve[-1] if curve else None
-    beat = store.last_heartbeat()
     # A heartbeat newer than the last snapshot knows a newer equity (but not the cash).
     if (
         beat is not None
@@ -287,9 +303,8 @@ def _start_equity(store: StateStore, day: date, live: LiveFacts | None) -> float
 
 
 def _holdings(
-    store: StateStore, fills: Sequence[Fill], now: datetime, live: LiveFacts | None
+    store: StateStore, ledger: PnL, now: datetime, live: LiveFacts | None
 ) -> tuple[Holding, ...]:
-    ledger = realised_pnl(fills)
     held = dict(live.holdings) if live is not None else dict(ledger.open_qty)
     out = []
     for symbol in sorted(held):

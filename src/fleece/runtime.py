@@ -24,7 +24,6 @@ from typing import Any
 
 from fleece.broker import Broker
 from fleece.broker_clock import BrokerClock
-from fleece.calendar import MarketCalendar
 from fleece.clock import Clock, ScaledClock, SystemClock
 from fleece.closing import CloseOutcome, close_out
 from fleece.config import AppConfig, env_file_warning
@@ -34,8 +33,7 @@ from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.kernel import Kernel, build_kernel, protection_of, risk_limits
-from fleece.minute_grid import LiveGrid
-from fleece.models import Bar, TradingState
+from fleece.models import TradingState
 from fleece.notify.events import ErrorRaised
 from fleece.notify.hub import Notifications
 from fleece.ownership import CloseMode, own_net, owned
@@ -45,10 +43,10 @@ from fleece.reconciliation import reconcile
 from fleece.risk_manager import STORE_FAILURE
 from fleece.run_stats import MinuteBars, RunStats, log_run_end
 from fleece.runtime_broker import connect
-from fleece.runtime_data import judge_minutes, restore_marks, restored_breaker
+from fleece.runtime_data import BarFeed, restore_marks, restored_breaker
 from fleece.runtime_notices import notify_discrepancies, notify_started, notify_stopped
 from fleece.runtime_shutdown import Stopping, shut_down
-from fleece.runtime_times import backfill_start, next_poll, sim_data_end, stop_time
+from fleece.runtime_times import next_poll, run_end
 from fleece.runtime_view import live_facts
 from fleece.runtime_viewers import bound_dashboard, telegram_control
 from fleece.startup_checks import check_symbols, probe_feed, record_dropped
@@ -95,7 +93,7 @@ class Bot:
         self.trader: Trader | None = None
         self.kernel: Kernel | None = None
         self.poller: BarPoller | None = None
-        self.grid: LiveGrid | None = None
+        self.feed: BarFeed | None = None  # phase 2: the calendar, the warm-up, the polls
         self.housekeeping: Housekeeping | None = None
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
@@ -257,22 +255,24 @@ class Bot:
 
     async def _phase_data(self) -> EventBus:
         """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
-        assert self.broker is not None
-        await self._refresh_calendar()
+        assert self.broker is not None and self.trader is not None and self.store is not None
+        self.poller = BarPoller(self.broker, self.clock, self.symbols)
+        settle = timedelta(seconds=self.config.trading.data.bar_settle_seconds)
+        self.feed = BarFeed(
+            self.broker, self.clock, self.poller, self.trader, self.store, self.stats, settle
+        )
+        await self.feed.refresh_calendar()
         bus = EventBus()
         bus.subscribe(MinuteBars, self._on_minute_bars)
-        self.poller = BarPoller(self.broker, self.clock, self.symbols)
-        await self._warmup()
-        assert self.trader is not None and self.store is not None
+        await self.feed.warm_up()
         restore_marks(self.trader, self.store, self.clock.now())
-        if self.stop_after_sessions is not None and self.stop_at is None:
-            assert self.trader is not None
-            self.stop_at = stop_time(
-                self.trader.sessions, self.clock.now(), self.stop_after_sessions
-            )
-        if self.exchange is not None and self.stop_at is None:
-            assert self.trader is not None
-            self.stop_at = sim_data_end(self.trader.sessions, self.exchange.store)
+        self.stop_at = run_end(
+            self.trader.sessions,
+            self.clock.now(),
+            stop_at=self.stop_at,
+            after_sessions=self.stop_after_sessions,
+            sim_bars=self.exchange.store if self.exchange is not None else None,
+        )
         if self.stop_at is not None:
             log.info("will stop at %s", self.stop_at.isoformat())
         return bus
@@ -391,35 +391,7 @@ class Bot:
 
         await supervise(name, factory, self._stopping, crashed)
 
-    # ---- phase 2: data ---------------------------------------------------------------------
-    async def _refresh_calendar(self) -> None:
-        assert self.broker is not None and self.trader is not None
-        now = self.clock.now()
-        days = await self.broker.calendar(
-            (now - timedelta(days=10)).date(), (now + timedelta(days=20)).date()
-        )
-        self.trader.sessions = MarketCalendar.from_days(days)
-
-    async def _warmup(self) -> None:
-        assert self.poller is not None and self.trader is not None and self.store is not None
-        start = backfill_start(self.trader.sessions, self.clock.now())
-        settle = timedelta(seconds=self.config.trading.data.bar_settle_seconds)
-        self.grid = LiveGrid(settle=settle, start=start)
-        bars = await self.poller.poll(start)
-        self.store.add_bars(bars)
-        grid_bars = self._judge_minutes(bars)
-        self.trader.warmup(grid_bars)
-        log.info(
-            "warm-up bars=%d grid_bars=%d since=%s", len(bars), len(grid_bars), start.isoformat()
-        )
-
-    def _judge_minutes(self, bars: list[Bar]) -> list[Bar]:
-        assert self.grid and self.poller and self.trader and self.store
-        polled_at, sessions = self.poller.answered_at, self.trader.sessions
-        return judge_minutes(
-            self.grid, polled_at, bars, sessions=sessions, store=self.store, stats=self.stats
-        )
-
+    # ---- phase 4: the polling loop -------------------------------------------------------
     async def _poll_loop(self, bus: EventBus) -> None:
         assert self.poller is not None and self.trader is not None
         while not self._stopping.is_set():
@@ -433,7 +405,7 @@ class Bot:
                 # its exact simulated instant however loaded the machine, so a sim run is
                 # deterministic and trades as a backtest of the same bars does.
                 sim.hold_at(target)
-            await self._sleep_until(target)
+            await self._wait_until(target, self._stopping)
             if self._stopping.is_set():
                 return
             await self._cycle(bus)
@@ -444,24 +416,21 @@ class Bot:
                     await self.commands.run_pending()
             self._publish()
 
-    async def _sleep_until(self, target: datetime) -> None:
+    async def _wait_until(self, target: datetime, stopping: asyncio.Event | None = None) -> None:
+        """Wait for the bot's clock to reach ``target``, or until ``stopping`` is set (the poll
+        loop's wait); without ``stopping``, stopping or not (a rate limit's reset)."""
         if isinstance(self.clock, BrokerClock):
             assert self.broker is not None
-            await self.clock.follow(self.broker, target, self._stopping)
+            await self.clock.follow(self.broker, target, stopping)
+            return
+        if stopping is None:
+            await sleep_until(self.clock, target, self.speed)
             return
         waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
-        stopper = asyncio.create_task(self._stopping.wait())
+        stopper = asyncio.create_task(stopping.wait())
         await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         stopper.cancel()
-
-    async def _wait_until(self, target: datetime) -> None:
-        """Wait for the bot's clock to reach ``target``, stopping or not (the rate-limit reset)."""
-        if isinstance(self.clock, BrokerClock):
-            assert self.broker is not None
-            await self.clock.follow(self.broker, target)
-            return
-        await sleep_until(self.clock, target, self.speed)
 
     async def _cycle(self, bus: EventBus) -> None:
         """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
@@ -473,21 +442,16 @@ class Bot:
 
     async def _trading_cycle(self, bus: EventBus) -> None:
         """Refresh orders, account and bars; publish bars; do due housekeeping."""
-        assert self.poller and self.trader and self.broker and self.store and self.housekeeping
+        assert self.feed and self.trader and self.broker and self.housekeeping
         now = self.clock.now()
         if not self.trader.sessions.covers(now):
-            await self._refresh_calendar()
+            await self.feed.refresh_calendar()
         self.trader.breaker_sync()
         try:
             await self.trader.orders.refresh()
         except BrokerError as exc:
             log.warning("order refresh failed reason=%s", exc)
-        bars = await self.poller.poll(backfill_start(self.trader.sessions, self.clock.now()))
-        self.stats.polls = self.poller.polls
-        if bars:
-            self.store.add_bars(bars)
-            self.stats.bars += len(bars)
-        grid_bars = self._judge_minutes(bars)
+        grid_bars = await self.feed.poll()
         market_open = self.trader.sessions.is_open(now)
         if grid_bars or market_open:
             try:

@@ -1,18 +1,24 @@
 """What the live runtime does with data it restores or receives: the persisted circuit
-breaker, the trailing stops' marks, and polled bars judged minute by minute on the grid."""
+breaker, the trailing stops' marks, and the bars' way in (:class:`BarFeed`: the broker's
+calendar, the warm-up backfill, one poll a cycle), judged minute by minute on the grid."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from fleece.broker import Broker
 from fleece.calendar import MarketCalendar
+from fleece.clock import Clock
 from fleece.config import AppConfig
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar
 from fleece.risk_manager import CircuitBreaker
 from fleece.run_stats import RunStats
+from fleece.runtime_times import backfill_start
 from fleece.state_store import StateStore
+from fleece.stream_polling import BarPoller
 from fleece.trader import Trader
 
 # The runtime's own lines, under its name wherever the code lives (operators grep for it).
@@ -78,3 +84,71 @@ def judge_minutes(
     stats.grid_minutes = dict(grid.carry.on_grid)
     stats.empty_minutes = dict(grid.carry.carried)
     return judged
+
+
+@dataclass(eq=False)
+class BarFeed:
+    """The live bot's bars: every poll's are stored, counted and judged on the minute grid, and
+    only the judged minutes' bars go on (to the strategy's warm-up, or to the event bus).
+
+    Args:
+        broker: the broker (its market calendar).
+        clock: the bot's clock.
+        poller: the bar poller.
+        trader: the trader, whose market calendar the feed keeps current.
+        store: the state store (every bar polled is kept).
+        stats: the run's counters (polls, bars, late bars, grid minutes).
+        settle: how long after a minute's close its bars may still come
+            (``data.bar_settle_seconds``).
+    """
+
+    broker: Broker
+    clock: Clock
+    poller: BarPoller
+    trader: Trader
+    store: StateStore
+    stats: RunStats
+    settle: timedelta
+
+    def __post_init__(self) -> None:
+        self.grid: LiveGrid | None = None  # from the warm-up on
+
+    async def refresh_calendar(self) -> None:
+        """The broker's market calendar around now, for the trader (and the feed)."""
+        now = self.clock.now()
+        days = await self.broker.calendar(
+            (now - timedelta(days=10)).date(), (now + timedelta(days=20)).date()
+        )
+        self.trader.sessions = MarketCalendar.from_days(days)
+
+    async def warm_up(self) -> None:
+        """Backfill the previous sessions and feed them to the strategy (which acts on none)."""
+        start = backfill_start(self.trader.sessions, self.clock.now())
+        self.grid = LiveGrid(settle=self.settle, start=start)
+        bars = await self.poller.poll(start)
+        self.store.add_bars(bars)
+        grid_bars = self._judge(bars)
+        self.trader.warmup(grid_bars)
+        log.info(
+            "warm-up bars=%d grid_bars=%d since=%s", len(bars), len(grid_bars), start.isoformat()
+        )
+
+    async def poll(self) -> list[Bar]:
+        """One cycle's poll: the new bars stored and counted; the judged minutes' bars back."""
+        bars = await self.poller.poll(backfill_start(self.trader.sessions, self.clock.now()))
+        self.stats.polls = self.poller.polls
+        if bars:
+            self.store.add_bars(bars)
+            self.stats.bars += len(bars)
+        return self._judge(bars)
+
+    def _judge(self, bars: list[Bar]) -> list[Bar]:
+        assert self.grid is not None, "the warm-up makes the grid"
+        return judge_minutes(
+            self.grid,
+            self.poller.answered_at,
+            bars,
+            sessions=self.trader.sessions,
+            store=self.store,
+            stats=self.stats,
+        )

@@ -43,6 +43,26 @@ def sim_data_end(sessions: MarketCalendar, bars: Any) -> datetime:
     return (session.close if session else last + ONE_MINUTE) + timedelta(minutes=1)
 
 
+def run_end(
+    sessions: MarketCalendar,
+    now: datetime,
+    *,
+    stop_at: datetime | None,
+    after_sessions: int | None,
+    sim_bars: Any,
+) -> datetime | None:
+    """When a run stops by itself: at ``stop_at`` when given; else after ``after_sessions``
+    sessions (:func:`stop_time`); else, in sim mode (``sim_bars``: the in-process exchange's
+    bar store), when its data ends (:func:`sim_data_end`); else never (None)."""
+    if stop_at is not None:
+        return stop_at
+    if after_sessions is not None:
+        return stop_time(sessions, now, after_sessions)
+    if sim_bars is not None:
+        return sim_data_end(sessions, sim_bars)
+    return None
+
+
 def next_poll(data: DataConfig, now: datetime) -> datetime:
     """Polls land just after a minute's bars close: one request per minute at most.
 

@@ -258,18 +258,17 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             market=_market(now, None),
             notes=("no database yet: the bot has not run with this DATABASE_PATH",),
         )
-    from fleece.read_model import build_snapshot
+    from fleece.read_model import build_snapshot, last_run, stored_mode, stored_simulated_time
     from fleece.state_store import StateStore
 
     # Before opening: our own connection creates the WAL file and would look like a write.
     written_age = _written_age(db, now)
     with StateStore(db) as store:
-        runs = store.runs(1)
-        last_run = runs[0] if runs else None
-        unfinished_pid = last_run.pid if last_run and last_run.stopped_at is None else None
-        mode = last_run.mode if last_run else s.fleece_mode
+        run = last_run(store)
+        unfinished_pid = run.pid if run and run.stopped_at is None else None
+        mode = stored_mode(config, run)
         # The run's mode says what wrote these timestamps; the config may have changed since.
-        simulated = mode == "sim" or simulated_config
+        simulated = stored_simulated_time(config, mode)
         heartbeat = _heartbeat(store, now, simulated)
         sim_now = heartbeat.at if simulated and heartbeat else None
         # The bot's state by the read model every viewer shows (:mod:`fleece.read_model`).
@@ -290,7 +289,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             positions=_positions(snap),
             open_orders=_open_orders(snap),
             today=_day(snap),
-            last_run=last_run,
+            last_run=run,
             dropped_symbols=dropped,
         )
 

@@ -21,8 +21,8 @@ def facts(
     return PollFacts(
         now=NOW,
         market_open=market_open,
-        last_attempt=NOW - timedelta(seconds=attempt_ago) if attempt_ago is not None else None,
-        last_success=NOW - timedelta(seconds=success_ago) if success_ago is not None else None,
+        last_poll_at=NOW - timedelta(seconds=attempt_ago) if attempt_ago is not None else None,
+        last_success_at=NOW - timedelta(seconds=success_ago) if success_ago is not None else None,
         stopping=stopping,
     )
 

@@ -24,20 +24,21 @@ REAL_GRACE_SECONDS = 10.0
 
 @dataclass(frozen=True, slots=True)
 class PollFacts:
-    """What the health check looks at, all in the bot's clock.
+    """What the health check looks at, all in the bot's clock (named as ``/healthz`` shows
+    them: its answer is these facts and the verdict).
 
     Attributes:
         now: the bot's current time.
         market_open: whether a regular session is in progress.
-        last_attempt: when the bot last asked the broker for bars (even if that failed).
-        last_success: when a poll last succeeded.
+        last_poll_at: when the bot last asked the broker for bars (even if that failed).
+        last_success_at: when a poll last succeeded.
         stopping: why the bot is shutting down; empty while it runs.
     """
 
     now: datetime
     market_open: bool
-    last_attempt: datetime | None
-    last_success: datetime | None
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
     stopping: str = ""
 
 
@@ -66,7 +67,7 @@ def judge(facts: PollFacts, limit: timedelta) -> tuple[bool, str]:
     """
     if facts.stopping:
         return False, f"the bot is shutting down ({facts.stopping})"
-    seen = [t for t in (facts.last_attempt, facts.last_success) if t is not None]
+    seen = [t for t in (facts.last_poll_at, facts.last_success_at) if t is not None]
     if not seen:
         return False, "no poll yet"
     since_attempt = facts.now - max(seen)
@@ -76,9 +77,9 @@ def judge(facts: PollFacts, limit: timedelta) -> tuple[bool, str]:
         )
     if not facts.market_open:
         return True, "ok (market closed)"
-    if facts.last_success is None:
+    if facts.last_success_at is None:
         return False, "no successful poll yet while the market is open"
-    since_success = facts.now - facts.last_success
+    since_success = facts.now - facts.last_success_at
     if since_success > limit:
         return False, (
             f"data is stale: last successful poll {_seconds(since_success)} ago while the "

@@ -53,7 +53,7 @@ from fleece.dashboard.sessions import (
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import BotSnapshot, build_snapshot
+from fleece.read_model import BotSnapshot, build_snapshot, last_run, stored_mode
 from fleece.state_store import EquitySnapshot, StateStore
 from fleece.trader import session_date
 
@@ -123,8 +123,7 @@ class DashboardView:
     def _mode(self) -> str:
         if self.live is not None:
             return self.config.settings.fleece_mode
-        runs = self.store.runs(1)
-        return runs[0].mode if runs else self.config.settings.fleece_mode
+        return stored_mode(self.config, last_run(self.store))
 
     def as_of(self) -> datetime | None:
         """The latest instant the store recorded something at (a stopped bot's "now")."""
@@ -135,9 +134,9 @@ class DashboardView:
         beat = self.store.last_heartbeat()
         if beat is not None:
             stamps.append(beat.timestamp)
-        runs = self.store.runs(1)
-        if runs:
-            stamps.append(runs[0].stopped_at or runs[0].started_at)
+        run = last_run(self.store)
+        if run is not None:
+            stamps.append(run.stopped_at or run.started_at)
         return max(stamps, default=None)
 
     def now(self) -> datetime:
@@ -192,12 +191,11 @@ class DashboardView:
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
         run = snap.last_run
-        # The snapshot's fields of the same names (state, kill switch, symbols, ...) carry over.
+        # The snapshot's fields of the same names (mode, running, state, kill switch, symbols,
+        # ...) carry over.
         return from_attributes(
             Status,
             snap,
-            mode=self._mode(),
-            running=self.running,
             now=now,
             simulated_time=self.simulated_time(),
             session_date=session_date(now),
@@ -329,25 +327,16 @@ class DashboardView:
                 last_success_at=None,
             )
         now = live.clock.now()
-        is_open = self.market(now)[0]
-        last_success = live.latest.last_poll_at
         facts = PollFacts(
             now=now,
-            market_open=is_open,
-            last_attempt=self.last_poll_attempt,
-            last_success=last_success,
+            market_open=self.market(now)[0],
+            last_poll_at=self.last_poll_attempt,
+            last_success_at=live.latest.last_poll_at,
             stopping=live.stopping,
         )
         limit = stale_after(self.config.trading.data.poll_interval_seconds, live.speed)
         ok, reason = judge(facts, limit)
-        return Health(
-            ok=ok,
-            reason=reason,
-            now=now,
-            market_open=is_open,
-            last_poll_at=self.last_poll_attempt,
-            last_success_at=last_success,
-        )
+        return from_attributes(Health, facts, ok=ok, reason=reason)
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
