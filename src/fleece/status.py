@@ -265,7 +265,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
     written_age = _written_age(db, now)
     with StateStore(db) as store:
         run = last_run(store)
-        unfinished_pid = run.pid if run and run.stopped_at is None else None
+        unfinished_pid = run.unfinished_pid if run else None
         mode = stored_mode(config, run)
         # The run's mode says what wrote these timestamps; the config may have changed since.
         simulated = stored_simulated_time(config, mode)

@@ -49,6 +49,7 @@ def flatten_command(
 ) -> None:
     """Close the running bot's positions now, through its normal order path."""
     from fleece.config import load_config
+    from fleece.read_model import last_run
     from fleece.state_store import StateStore
     from fleece.status import find_bot_process
 
@@ -60,9 +61,8 @@ def flatten_command(
             typer.echo(f"error: {NO_BOT}", err=True)
             raise typer.Exit(1)
         with StateStore(db) as store:
-            runs = store.runs(1)
-            unfinished = runs[0].pid if runs and runs[0].stopped_at is None else None
-            process = find_bot_process(pid_file, unfinished)
+            run = last_run(store)
+            process = find_bot_process(pid_file, run.unfinished_pid if run else None)
             if not process.running:
                 store.add_command(clock.now(), "cli", _who(), "flatten", "", "refused", "no bot")
                 typer.echo(f"error: {NO_BOT}", err=True)

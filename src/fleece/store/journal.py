@@ -34,6 +34,12 @@ class BotRun:
     mode: str
     exit_reason: str | None
 
+    @property
+    def unfinished_pid(self) -> int | None:
+        """The run's PID while it has not recorded its end: the bot may still be running
+        (Docker, systemd and ``fleece run`` write no PID file; the run records it)."""
+        return self.pid if self.stopped_at is None else None
+
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationEvent:
