@@ -71,7 +71,7 @@ class ArrayBarStore(BarStore):
         memo = self._memo.get(symbol)
         if memo is not None and memo[0] == second:
             return memo[1]
-        i = _closed_by(bars, second)
+        i = int(bars.ts.searchsorted(second - MINUTE, "right"))  # inline: the ledger's hot path
         found = bars.bar(i - 1) if i else None
         self._memo[symbol] = (second, found)
         return found
@@ -80,8 +80,10 @@ class ArrayBarStore(BarStore):
         # The ledger values each position from these two numbers at every account read:
         # read them from the columns, without building a Bar.
         bars = self._bars.get(symbol)
-        i = _closed_by(bars, epoch_floor(now)) if bars is not None else 0
-        if bars is None or not i:
+        if bars is None:
+            return None
+        i = int(bars.ts.searchsorted(epoch_floor(now) - MINUTE, "right"))  # as _closed_by, inline
+        if not i:
             return None
         end = datetime.fromtimestamp(bars.ts.item(i - 1) + MINUTE, UTC)
         return end, bars.close.item(i - 1) / TICKS_PER_DOLLAR
