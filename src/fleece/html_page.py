@@ -7,7 +7,8 @@ later; the report modules write only what goes in the body.
 from __future__ import annotations
 
 import html
-from importlib import resources
+import importlib.util
+from pathlib import Path
 
 #: The reports' common look: plain tables, muted notes.
 STYLE = """
@@ -19,9 +20,18 @@ th { background: #f3f3f3; }
 """
 
 
+def plotly_js_path() -> Path:
+    """Where the installed ``plotly`` package keeps plotly.js (found without importing plotly:
+    no figure machinery). The reports inline it; the dashboard serves it."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the plotly package is not installed (it is a dependency)")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
 def plotly_js() -> str:
-    """plotly.js as the plotly package ships it (read, not imported: no figure machinery)."""
-    return (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
+    """plotly.js as the plotly package ships it."""
+    return plotly_js_path().read_text("utf-8")
 
 
 def html_page(title: str, body: str, style: str = STYLE) -> str:

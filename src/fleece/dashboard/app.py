@@ -20,11 +20,9 @@ Security (the checks themselves are in :mod:`fleece.dashboard.access`):
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -48,6 +46,7 @@ from fleece.dashboard.schemas import (
     Status,
 )
 from fleece.dashboard.view import DashboardView
+from fleece.html_page import plotly_js_path
 from fleece.store_health import StoreDiskError
 
 log = logging.getLogger(__name__)
@@ -55,15 +54,7 @@ log = logging.getLogger(__name__)
 STATIC = resources.files("fleece.dashboard") / "static"
 
 
-def _plotly_js() -> Path:
-    """plotly.js as bundled in the installed ``plotly`` package (found without importing it)."""
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the plotly package is not installed (it is a dependency)")
-    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
-
-
-PLOTLY_JS = _plotly_js()
+PLOTLY_JS = plotly_js_path()
 # Module level: FastAPI resolves the dependency's annotation by name in this module.
 BEARER = HTTPBearer(auto_error=False, description="DASHBOARD_TOKEN")
 CSP = (
