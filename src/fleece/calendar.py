@@ -234,6 +234,9 @@ class MarketCalendar:
 
     def current_or_next(self, ts: datetime) -> Session | None:
         """The session in progress at ``ts``, or else the next one; None past the table."""
+        last = self._last  # session_at's last answer: the engine asks at every order
+        if last is not None and last.open <= ts < last.close:
+            return last
         closes = self.table.closes
         if not closes:
             return None

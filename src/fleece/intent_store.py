@@ -21,6 +21,7 @@ from fleece.intents import (
     IntentProgress,
     IntentRecord,
     IntentStatus,
+    as_status,
     fill_increment,
     written,
 )
@@ -50,7 +51,7 @@ class IntentStore(Protocol):
                 together with the write: a crash can never leave a written (and then sent)
                 order out of the day's count, nor count an order that was never written.
         """
-        return self._write_intent(intent, written(intent, IntentStatus(status)), count_on)
+        return self._write_intent(intent, written(intent, as_status(status)), count_on)
 
     def get_intent(self, cid: str) -> IntentRecord | None:
         """Return the intent with client_order_id ``cid``, or None."""
@@ -80,7 +81,7 @@ class IntentStore(Protocol):
             StateStoreError: no intent has client_order_id ``cid``, or its lifecycle forbids
                 the change (:func:`fleece.intents.transition`).
         """
-        target = IntentStatus(status)
+        target = as_status(status)
         with self._changing(cid) as (_, progress):
             try:
                 progress.move(target, now, broker_order_id, error)

@@ -40,6 +40,9 @@ class MemoryStore(IntentStore):
     _intents: dict[str, tuple[OrderIntent, IntentProgress]] = field(default_factory=dict)
     _fills_of: dict[str, list[Fill]] = field(default_factory=dict)
     _unfinished: dict[str, None] = field(default_factory=dict)
+    # Each intent's record as last read, until it changes (_keep): a backtest reads every
+    # unfinished intent at each refresh, mostly unchanged since the one before.
+    _records: dict[str, IntentRecord] = field(default_factory=dict)
     _counters: dict[date, int] = field(default_factory=dict)
     _kill_switch: tuple[bool, str] = (False, "")
     _breaker: tuple[bool, int] = (False, 0)
@@ -65,15 +68,21 @@ class MemoryStore(IntentStore):
         return row
 
     def _keep(self, cid: str, progress: IntentProgress) -> None:
+        self._records.pop(cid, None)
         if is_open(progress.status):
             self._unfinished[cid] = None
         else:
             self._unfinished.pop(cid, None)
 
+    def _record(self, cid: str) -> IntentRecord:
+        record = self._records.get(cid)
+        if record is None:
+            record = self._records[cid] = IntentRecord.of(*self._intents[cid])
+        return record
+
     def get_intent(self, cid: str) -> IntentRecord | None:
         """The intent with client_order_id ``cid``, or None."""
-        row = self._intents.get(cid)
-        return IntentRecord.of(*row) if row is not None else None
+        return self._record(cid) if cid in self._intents else None
 
     def _changing(self, cid: str) -> nullcontext[tuple[int, IntentProgress]]:
         # The progress itself, not a copy: nothing to roll back (a refused change raises
@@ -83,12 +92,12 @@ class MemoryStore(IntentStore):
 
     def unfinished_intents(self) -> list[IntentRecord]:
         """Intents the broker may still act on, oldest first."""
-        rows = [IntentRecord.of(*self._intents[cid]) for cid in self._unfinished]
+        rows = [self._record(cid) for cid in self._unfinished]
         return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     def all_intents(self) -> list[IntentRecord]:
         """Every intent, oldest first."""
-        rows = [IntentRecord.of(*row) for row in self._intents.values()]
+        rows = [self._record(cid) for cid in self._intents]
         return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
     # -- fills (recorded by IntentStore.record_fill) ------------------------------------------

@@ -203,7 +203,8 @@ class Engine(Book):
             mark = self._ledger.mark(order.symbol, now)
             order = with_mark(order, mark) if mark is not None else order
         legs = leg_orders(order, request.legs, self._ids)
-        order = replace(order, legs=tuple(leg.id for leg in legs))
+        if legs:  # a simple order keeps its legs (): no copy of its ~30 fields
+            order = replace(order, legs=tuple(leg.id for leg in legs))
         for each in (order, *legs):
             self._place(each, session, in_session)
         return order
