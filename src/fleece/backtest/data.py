@@ -237,10 +237,10 @@ def synthetic_market(
         seed: same seed, same bars.
         calendar: the market calendar (NYSE by default).
     """
-    from fleece.data.synthetic import generate_arrays
+    from fleece.data.synthetic import generate_arrays, synthetic_sessions
 
     cal = calendar or MarketCalendar()
-    sessions = cal.sessions_from(start, days) if days > 0 else []
+    sessions = synthetic_sessions(start, days, cal)
     out: dict[str, SymbolBars] = {}
     for raw in symbols:
         symbol = raw.upper()

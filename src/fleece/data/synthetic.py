@@ -150,8 +150,16 @@ def generate_bars(
     Returns:
         Bars per symbol, in time order.
     """
-    sessions = (calendar or MarketCalendar()).sessions_from(start, days) if days > 0 else []
+    sessions = synthetic_sessions(start, days, calendar)
     return {s.upper(): generate_arrays(s.upper(), sessions, seed).to_bars() for s in symbols}
+
+
+def synthetic_sessions(
+    start: date, days: int, calendar: MarketCalendar | None = None
+) -> list[Session]:
+    """The ``days`` NYSE sessions from ``start`` that synthetic bars cover (none for 0 days,
+    where the calendar itself would refuse a window of 0)."""
+    return (calendar or MarketCalendar()).sessions_from(start, days) if days > 0 else []
 
 
 def generate_arrays(symbol: str, sessions: Sequence[Session], seed: int) -> SymbolArrays:
