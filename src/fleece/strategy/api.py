@@ -125,10 +125,10 @@ class Strategy(ABC, Generic[P_co]):
         if own is None:
             cls.Params = typed
         elif not (isinstance(own, type) and issubclass(own, typed)):
-            shown = getattr(own, "__qualname__", repr(own))
+            shown = getattr(own, "__name__", repr(own))
             raise TypeError(
-                f"{cls.__qualname__}: Params = {shown} disagrees with its type argument "
-                f"{typed.__qualname__}; name the parameters once, as Strategy[{typed.__qualname__}]"
+                f"{cls.__name__}: Params = {shown} disagrees with its type argument "
+                f"{typed.__name__}; name the parameters once, as Strategy[{typed.__name__}]"
             )
 
     def __init__(self, params: P_co | None = None) -> None:
