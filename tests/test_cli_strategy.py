@@ -21,6 +21,7 @@ from fleece.kernel import risk_limits
 from fleece.strategy.registry import resolve
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
 
 PACKAGE = """
 from fleece.strategy import Strategy, StrategyParams
@@ -164,6 +165,32 @@ def test_new_writes_a_strategy_and_its_tests_and_the_tests_pass(tmp_path: Path) 
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "6 passed" in tested.stdout
+
+
+def _tool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # A guard against hangs, not a measured expectation.
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, check=False, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+def test_the_new_strategy_passes_the_projects_ruff_and_mypy_strict_as_written(
+    tmp_path: Path,
+) -> None:
+    _new("dip", "--dir", str(tmp_path))
+    # The project's rules, fleece's imports sorted as in the project (first-party).
+    rules = ("--config", str(REPO / "pyproject.toml"), "--no-cache")
+    first_party = ("--config", "lint.isort.known-first-party=['fleece']")
+
+    linted = _tool("ruff", "check", *rules, *first_party, "dip.py", cwd=tmp_path)
+    formatted = _tool("ruff", "format", "--check", *rules, "dip.py", cwd=tmp_path)
+    # Strategy[DipParams] types self.params: dip.py reads self.params.window with no assert.
+    typed = _tool("mypy", "--strict", "--no-incremental", "dip.py", cwd=tmp_path)
+
+    assert "self.params.window" in (tmp_path / "dip.py").read_text()
+    for done in (linted, formatted, typed):
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_new_strategy_trades_in_a_backtest(tmp_path: Path) -> None:

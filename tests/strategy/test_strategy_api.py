@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from fleece.backtest.data import synthetic_market
+from fleece.backtest.result import BacktestConfig
+from fleece.backtest.runner import run_backtest
+from fleece.config import RiskConfig
 from fleece.errors import ConfigError
+from fleece.kernel import risk_limits
 from fleece.strategy import GridSeries, SmaCrossover, Strategy
+from fleece.strategy.donchian import DonchianParams
 from fleece.strategy.registry import available, describe_params, find, resolve
+from fleece.strategy.sma_crossover import SmaParams
 from fleece.strategy.testing import check_vectorised, grid_bar, series_of, sparse_series
 
 # ---------------------------------------------------------------- parameters
@@ -168,6 +177,138 @@ def test_a_file_that_fails_to_import_is_one_line(tmp_path: Path) -> None:
         resolve("broken.py:Thing", {}, base=tmp_path)
 
     assert "failed to import: RuntimeError: boom" in refused.value.reason
+
+
+# ---------------------------------------------------------------- typed parameters
+
+#: One plug-in in both shapes: ``Flip`` names its parameters as the type argument and reads
+#: ``self.params.wait`` as is; ``OldFlip`` is written as before the base took one (``Params =``,
+#: an assert for mypy). Both buy when flat and sell when holding, once warmed up.
+PLUGINS = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    from typing import Annotated
+
+    import numpy as np
+    from pydantic import Field
+
+    from fleece.strategy import Bar, GridSeries, MinuteContext, Side, Signal, Strategy
+    from fleece.strategy import StrategyParams
+
+
+    class FlipParams(StrategyParams):
+        wait: Annotated[int, Field(ge=1, le=390)] = Field(3, description="minutes to wait")
+
+
+    class Flip(Strategy[FlipParams]):
+        name = "flip"
+        summary = "buy when flat, sell when holding"
+
+        @property
+        def warmup_minutes(self) -> int:
+            return self.params.wait
+
+        def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
+            return self.signal(bar, Side.SELL if ctx.holding else Side.BUY, "flip")
+
+        def indicators(self, series: GridSeries) -> dict[str, np.ndarray]:
+            return {}
+
+
+    class OldFlip(Strategy):
+        name = "old_flip"
+        summary = "buy when flat, sell when holding"
+        Params = FlipParams
+
+        def __init__(self, params: StrategyParams | None = None) -> None:
+            super().__init__(params)
+            assert isinstance(self.params, FlipParams)
+            self.wait = self.params.wait
+
+        @property
+        def warmup_minutes(self) -> int:
+            return self.wait
+
+        def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
+            return self.signal(bar, Side.SELL if ctx.holding else Side.BUY, "flip")
+
+        def indicators(self, series: GridSeries) -> dict[str, np.ndarray]:
+            return {}
+    """
+)
+BOTH_SHAPES = pytest.mark.parametrize("plugin", ["plugins.py:Flip", "plugins.py:OldFlip"])
+
+
+@pytest.fixture
+def plugins(tmp_path: Path) -> Path:
+    """The folder of a trading.yaml with ``plugins.py`` beside it."""
+    (tmp_path / "plugins.py").write_text(PLUGINS, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_strategys_type_argument_is_its_params(plugins: Path) -> None:
+    spec = resolve("plugins.py:Flip", {"wait": 5}, base=plugins)
+
+    assert spec.cls.Params.__name__ == "FlipParams"
+    assert [(p.name, p.default, p.bounds) for p in describe_params(spec.cls)] == [
+        ("wait", "3", ">= 1, <= 390")
+    ]
+    assert spec.build().warmup_minutes == 5
+    assert spec.cls().params.model_dump() == {"wait": 3}  # no params: the defaults
+
+
+@BOTH_SHAPES
+def test_a_bad_parameter_is_the_same_one_line_error_in_either_shape(
+    plugins: Path, plugin: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        resolve(plugin, {"wait": 0}, base=plugins)
+
+    assert refused.value.key == "strategy.wait"
+    assert refused.value.reason == "Input should be greater than or equal to 1 (got 0)"
+
+
+@BOTH_SHAPES
+def test_a_plugin_in_either_shape_backtests(plugins: Path, plugin: str) -> None:
+    spec = resolve(plugin, {"wait": 2}, base=plugins)
+    market = synthetic_market(["SPY"], date(2024, 1, 2), 1, seed=4)
+
+    result = run_backtest(market, BacktestConfig(limits=risk_limits(RiskConfig()), strategy=spec))
+
+    assert spec.build().warmup_minutes == 2
+    assert result.signals > 0
+    assert result.fills
+
+
+def test_mypy_strict_accepts_either_shape_without_a_cast(plugins: Path) -> None:
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "plugins.py"],
+        cwd=plugins,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,  # a guard against hangs, not a measured expectation
+    )
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_params_that_disagree_with_the_type_argument_are_refused_at_definition() -> None:
+    with pytest.raises(TypeError, match=r"^Muddled: Params = SmaParams disagrees with its type"):
+
+        class Muddled(Strategy[DonchianParams]):
+            Params = SmaParams
+
+
+def test_params_may_be_set_to_the_type_argument_itself() -> None:
+    class Explicit(Strategy[DonchianParams]):
+        Params = DonchianParams
+
+    class Inheriting(Explicit):
+        pass
+
+    assert Explicit.Params is Inheriting.Params is DonchianParams
 
 
 # ---------------------------------------------------------------- the vectorised promise

@@ -1,7 +1,8 @@
 """Strategies: pure, synchronous objects that turn minutes of the grid into signals.
 
 The public API (see :mod:`fleece.strategy.api` and docs/strategies.md): subclass
-:class:`Strategy`, declare ``Params`` (a :class:`StrategyParams` model), decide in
+:class:`Strategy` naming its parameters (``Strategy[MyParams]``, a :class:`StrategyParams`
+model: the class's ``Params``, the type of ``self.params``), decide in
 :meth:`Strategy.on_minute`, draw with :meth:`Strategy.indicators`, and optionally offer a
 vectorised :meth:`Strategy.candidates` (prove it with
 :func:`fleece.strategy.testing.check_vectorised`).

@@ -1,9 +1,10 @@
 """The strategy API: what a strategy declares and decides, and what the framework hands it.
 
-A strategy is a class with
+A strategy is a class ``class Rsi(Strategy[RsiParams])`` with
 
-* ``name``, a one-line ``summary`` and ``Params``, a pydantic model of its parameters (defaults,
-  bounds, checks between them; unknown names are refused with a did-you-mean);
+* ``name``, a one-line ``summary`` and its parameters' model, the argument of
+  ``Strategy[...]``: a pydantic model (defaults, bounds, checks between them; unknown names are
+  refused with a did-you-mean), which becomes the class's ``Params`` and types ``self.params``;
 * :attr:`Strategy.warmup_minutes`: the grid minutes it needs before it may signal;
 * :meth:`Strategy.on_minute`: one decision per minute of the minute grid
   (:mod:`fleece.minute_grid`), given that minute's bar (real, or carried: the last close
@@ -28,11 +29,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, cast, get_args, get_origin
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from fleece.minute_grid import GridSeries
 from fleece.models import Bar, Side, Signal
@@ -87,22 +89,51 @@ class MinuteContext:
         return int((self.session_close - self.now).total_seconds() // 60)
 
 
-class Strategy(ABC):
+#: A strategy's parameters model. Covariant: a ``Strategy[DonchianParams]`` is a
+#: ``Strategy[StrategyParams]`` (the registry holds any strategy class as ``type[Strategy]``);
+#: ``self.params`` is set once, in ``__init__``. The default keeps a bare ``Strategy`` (an
+#: annotation, or a plug-in written ``class S(Strategy): Params = X``) ``Strategy[StrategyParams]``
+#: under mypy --strict. typing_extensions' TypeVar: typing's takes a default from Python 3.13 on.
+P_co = TypeVar("P_co", bound=StrategyParams, default=StrategyParams, covariant=True)
+
+
+class Strategy(ABC, Generic[P_co]):
     """Base class of every strategy (built-in, installed or a user's file).
 
-    Subclasses set ``name``, ``summary`` and ``Params``, and implement :attr:`warmup_minutes`,
-    :meth:`on_minute` and :meth:`indicators`; :meth:`candidates` is optional.
+    Subclasses name their parameters' model as the type argument
+    (``class Rsi(Strategy[RsiParams])``: ``Params`` is set from it and ``self.params`` is typed
+    by it), set ``name`` and ``summary``, and implement :attr:`warmup_minutes`,
+    :meth:`on_minute` and :meth:`indicators`; :meth:`candidates` is optional. A class that sets
+    ``Params = X`` itself keeps working; if it also names a type argument, the two must agree
+    (``Params`` is the argument or a subclass of it).
 
     Args:
-        params: the validated parameters (``Params`` instance).
+        params: the validated parameters (a ``Params`` instance); None: ``Params()``'s defaults.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    params: P_co
 
-    def __init__(self, params: StrategyParams | None = None) -> None:
-        self.params = params if params is not None else self.Params()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        typed = _params_argument(cls)
+        if typed is None:
+            return  # Params as the class sets it, or inherited (StrategyParams at the root)
+        own = cls.__dict__.get("Params")
+        if own is None:
+            cls.Params = typed
+        elif not (isinstance(own, type) and issubclass(own, typed)):
+            shown = getattr(own, "__name__", repr(own))
+            raise TypeError(
+                f"{cls.__name__}: Params = {shown} disagrees with its type argument "
+                f"{typed.__name__}; name the parameters once, as Strategy[{typed.__name__}]"
+            )
+
+    def __init__(self, params: P_co | None = None) -> None:
+        # Params is P_co's class (set from the type argument, or checked against it, above).
+        self.params = params if params is not None else cast(P_co, self.Params())
 
     @property
     @abstractmethod
@@ -147,6 +178,22 @@ class Strategy(ABC):
             price=bar.close,
             reason=reason,
         )
+
+
+def _params_argument(cls: type) -> type[StrategyParams] | None:
+    """The parameters model ``cls`` names as its type argument (``Strategy[X]``), if any.
+
+    Only ``cls``'s own bases count (an inherited ``Params`` is already set), and only a concrete
+    :class:`StrategyParams` subclass (``Strategy[P]`` of a generic subclass names none).
+    """
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = get_origin(base)
+        if not (isinstance(origin, type) and issubclass(origin, Strategy)):
+            continue
+        for arg in get_args(base):
+            if isinstance(arg, type) and issubclass(arg, StrategyParams):
+                return arg
+    return None
 
 
 def nan_series(n: int) -> F64:

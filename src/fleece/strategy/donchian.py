@@ -64,7 +64,7 @@ class _SymbolState:
         self.low_values: deque[int] = deque()
 
 
-class DonchianBreakout(Strategy):
+class DonchianBreakout(Strategy[DonchianParams]):
     """Breakout above the previous ``entry`` minutes' high; exit below the ``exit`` minutes' low.
 
     Args:
@@ -73,11 +73,10 @@ class DonchianBreakout(Strategy):
 
     name = "donchian_breakout"
     summary = "enter on a close above the last ENTRY minutes' high; exit below the EXIT lows"
-    Params = DonchianParams
 
-    def __init__(self, params: StrategyParams | None = None) -> None:
+    def __init__(self, params: DonchianParams | None = None) -> None:
         super().__init__(params)
-        assert isinstance(self.params, DonchianParams)
+        # Plain attributes: on_minute, the backtest's hottest path, reads them every minute.
         self.entry = self.params.entry
         self.exit = self.params.exit
         self._need = max(self.entry, self.exit)

@@ -56,7 +56,7 @@ class _Session:
         self.complete = False
 
 
-class OpeningRange(Strategy):
+class OpeningRange(Strategy[OpeningRangeParams]):
     """Long on a break above the opening range; out below it or before the close.
 
     Args:
@@ -65,11 +65,9 @@ class OpeningRange(Strategy):
 
     name = "opening_range"
     summary = "enter above the first RANGE minutes' high; exit below its low or before the close"
-    Params = OpeningRangeParams
 
-    def __init__(self, params: StrategyParams | None = None) -> None:
+    def __init__(self, params: OpeningRangeParams | None = None) -> None:
         super().__init__(params)
-        assert isinstance(self.params, OpeningRangeParams)
         self.range_minutes = self.params.range_minutes
         self.exit_before_close = self.params.exit_before_close
         self._sessions: dict[str, _Session] = {}

@@ -143,7 +143,7 @@ class SmaParams(StrategyParams):
         return self
 
 
-class SmaCrossover(Strategy):
+class SmaCrossover(Strategy[SmaParams]):
     """Fast/medium/slow SMA crossover, long-only, O(1) per bar, one state per symbol.
 
     ``holding`` is decided by the caller: the live runtime treats a pending buy as holding, so
@@ -161,12 +161,10 @@ class SmaCrossover(Strategy):
 
     name = "sma_crossover"
     summary = "enter when the fast SMA crosses above the medium one above the slow; exit below"
-    Params = SmaParams
 
-    def __init__(self, fast: int | StrategyParams = 10, medium: int = 30, slow: int = 90) -> None:
+    def __init__(self, fast: int | SmaParams = 10, medium: int = 30, slow: int = 90) -> None:
         if isinstance(fast, StrategyParams):  # built from trading.yaml: already validated
             params = fast
-            assert isinstance(params, SmaParams)
             fast, medium, slow = params.fast, params.medium, params.slow
         else:
             validate_windows(fast, medium, slow)

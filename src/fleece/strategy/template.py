@@ -22,7 +22,7 @@ this folder:
 
     strategy:
       name: __NAME__.py:__CLASS__
-      window: 30          # every parameter of Params below may be set here
+      window: 30          # every parameter of __CLASS__Params below may be set here
       dip_bps: 20
 
 The rule, precise enough for another engine to reproduce trade for trade:
@@ -93,16 +93,16 @@ class _Closes:
         self.last: datetime | None = None
 
 
-class __CLASS__(Strategy):
+# Strategy[__CLASS__Params]: these are its parameters (the class's Params), and self.params is
+# typed as one, so the editor and mypy know self.params.window.
+class __CLASS__(Strategy[__CLASS__Params]):
     """Buy a dip of ``dip_bps`` below the ``window``-minute mean; sell back at the mean."""
 
     name = "__NAME__"
     summary = "buy DIP_BPS below the WINDOW-minute mean, sell back at the mean"
-    Params = __CLASS__Params
 
-    def __init__(self, params: StrategyParams | None = None) -> None:
-        super().__init__(params)
-        assert isinstance(self.params, __CLASS__Params)
+    def __init__(self, params: __CLASS__Params | None = None) -> None:
+        super().__init__(params)  # None: the defaults
         self.window = self.params.window
         self.dip_bps = self.params.dip_bps
         self._symbols: dict[str, _Closes] = {}
