@@ -175,7 +175,7 @@ def _tool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_the_new_strategy_passes_the_projects_ruff_and_mypy_strict_as_written(
+def test_the_new_strategy_and_its_tests_pass_the_projects_ruff_and_mypy_strict_as_written(
     tmp_path: Path,
 ) -> None:
     _new("dip", "--dir", str(tmp_path))
@@ -183,10 +183,12 @@ def test_the_new_strategy_passes_the_projects_ruff_and_mypy_strict_as_written(
     rules = ("--config", str(REPO / "pyproject.toml"), "--no-cache")
     first_party = ("--config", "lint.isort.known-first-party=['fleece']")
 
-    linted = _tool("ruff", "check", *rules, *first_party, "dip.py", cwd=tmp_path)
-    formatted = _tool("ruff", "format", "--check", *rules, "dip.py", cwd=tmp_path)
+    files = ("dip.py", "test_dip.py")  # the strategy and its specifications
+
+    linted = _tool("ruff", "check", *rules, *first_party, *files, cwd=tmp_path)
+    formatted = _tool("ruff", "format", "--check", *rules, *files, cwd=tmp_path)
     # Strategy[DipParams] types self.params: dip.py reads self.params.window with no assert.
-    typed = _tool("mypy", "--strict", "--no-incremental", "dip.py", cwd=tmp_path)
+    typed = _tool("mypy", "--strict", "--no-incremental", *files, cwd=tmp_path)
 
     assert "self.params.window" in (tmp_path / "dip.py").read_text()
     for done in (linted, formatted, typed):

@@ -188,10 +188,11 @@ def strategy(**params: int) -> Strategy:
 
 def test_parameters_have_defaults_and_bounds() -> None:
     assert __CLASS__.Params().model_dump() == {"window": 30, "dip_bps": 20}
+    # Validated as trading.yaml's strategy section is.
     with pytest.raises(ValueError, match="window"):
-        __CLASS__.Params(window=1)
+        __CLASS__.Params.model_validate({"window": 1})
     with pytest.raises(ValueError, match="did_bps"):
-        __CLASS__.Params(did_bps=5)  # a typo is refused, never ignored
+        __CLASS__.Params.model_validate({"did_bps": 5})  # a typo is refused, never ignored
 
 
 def test_it_buys_a_dip_below_the_mean_and_sells_back_at_the_mean() -> None:

@@ -24,6 +24,7 @@ minute as the framework does (holding after a BUY, flat after a SELL) and return
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -46,7 +47,7 @@ def session_grid(sessions: int) -> Grid:
     )
 
 
-def series_of(prices: list[int | None], symbol: str = "X", sessions: int = 2) -> GridSeries:
+def series_of(prices: Sequence[int | None], symbol: str = "X", sessions: int = 2) -> GridSeries:
     """A :class:`GridSeries` from per-minute closes in ticks (None: no bar that minute).
 
     Each real bar gets a high and a low a few ticks around its close, so strategies that read
