@@ -148,7 +148,7 @@ async def close_out(
         return CloseOutcome(cancelled, 0, 0, "")
     if closing_now:
         for symbol in sorted(trader.orders.protected_symbols()):
-            await trader.orders.cancel_protection(symbol)  # its fill, if first, is recorded
+            await trader.orders.cancels.cancel_protection(symbol)  # its fill, if first, is recorded
     held = {symbol: p.qty for symbol, p in (await broker.positions()).items() if p.qty}
     plan = closing_plan(
         mode, own=trader.portfolio.qty, positions=held, open_orders=[], is_ours=is_ours
