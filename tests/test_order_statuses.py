@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fleece.models import KNOWN_STATUSES, BrokerOrder, Side
-from fleece.order_manager import UNFINISHED, intent_status_for
+from fleece.order_terms import UNFINISHED, intent_status_for
 
 T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)
 FINAL = {"filled", "canceled", "expired", "rejected", "replaced"}

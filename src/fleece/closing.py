@@ -1,9 +1,9 @@
 """Closing out: cancel open orders and close positions through the normal order path.
 
-One routine for the graceful shutdown (:meth:`fleece.runtime.Bot._wind_down`) and for
-``fleece flatten`` (and its Telegram and dashboard twins), so both close by the same rules: what
-is the bot's is :mod:`fleece.ownership`'s answer (``shutdown.close_positions``: ``own`` by
-default; flatten always closes the bot's own), and closing orders are intents with
+One routine for the graceful shutdown (:func:`fleece.runtime_shutdown.shut_down`) and for
+``fleece flatten`` (:func:`flatten`, and its Telegram and dashboard twins), so both close by the
+same rules: what is the bot's is :mod:`fleece.ownership`'s answer (``shutdown.close_positions``:
+``own`` by default; flatten always closes the bot's own), and closing orders are intents with
 deterministic client_order_ids (``<tag>-<symbol>-sell-<minute>``), written before they are sent,
 whose fills land in ``trades``.
 
@@ -148,7 +148,7 @@ async def close_out(
         return CloseOutcome(cancelled, 0, 0, "")
     if closing_now:
         for symbol in sorted(trader.orders.protected_symbols()):
-            await trader.orders.cancel_protection(symbol)  # its fill, if first, is recorded
+            await trader.orders.cancels.cancel_protection(symbol)  # its fill, if first, is recorded
     held = {symbol: p.qty for symbol, p in (await broker.positions()).items() if p.qty}
     plan = closing_plan(
         mode, own=trader.portfolio.qty, positions=held, open_orders=[], is_ours=is_ours
@@ -174,3 +174,18 @@ async def close_out(
     if closing:
         log.info("%s closing positions orders=%d mode=%s", tag, sent, mode.value)
     return CloseOutcome(cancelled, len(closing), sent, "", closing)
+
+
+async def flatten(
+    trader: Trader, broker: CloseBroker, store: IntentLookup, market_open: bool
+) -> CloseOutcome:
+    """Close the bot's positions now (``fleece flatten``): the shutdown's close-out."""
+    return await close_out(
+        trader,
+        broker,
+        store,
+        market_open,
+        mode=CloseMode.OWN,  # flatten closes the bot's own positions, whatever shutdown does
+        cancel_orders=True,
+        tag="flatten",
+    )

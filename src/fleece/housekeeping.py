@@ -73,7 +73,7 @@ class Housekeeping:
         if _due(self._last_heartbeat, now, self._heartbeat_every):
             self._heartbeat(now)
         if market_open:
-            await self._trader.orders.cancel_stale(self._stale_after)
+            await self._trader.orders.cancels.cancel_stale(self._stale_after)
         if _due(self._last_resync, now, POSITION_RESYNC):
             await self._resync_positions(now)
         if not market_open and self._session is not None and self._summarised != self._session:

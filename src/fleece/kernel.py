@@ -20,7 +20,8 @@ from fleece.clock import Clock
 from fleece.config import RiskConfig, TradingConfig
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill
-from fleece.order_manager import OrderBroker, OrderManager
+from fleece.order_manager import OrderManager
+from fleece.order_terms import OrderBroker
 from fleece.protection import OFF, Protection, Protector
 from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
 from fleece.strategy.api import Strategy

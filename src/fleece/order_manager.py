@@ -15,11 +15,11 @@ Crash safety rests on three rules:
 
 A definite refusal (a wash trade, an asset not tradable, not enough buying power...) marks the
 intent ``rejected`` with Alpaca's status, code and reason in ``last_error`` (see
-:func:`rejection`), and counts toward the circuit breaker like any failed order: the bot's own
-rules keep it from meeting them (exits cancel its own working buy first, start-up drops what is
-not tradable, sells never exceed the position), so a streak of them means its picture of the
-account is wrong (an order someone else left open, a halted symbol), which an operator should
-look at before it sends more.
+:func:`~fleece.order_terms.rejection`), and counts toward the circuit breaker like any failed
+order: the bot's own rules keep it from meeting them (exits cancel its own working buy first,
+start-up drops what is not tradable, sells never exceed the position), so a streak of them means
+its picture of the account is wrong (an order someone else left open, a halted symbol), which an
+operator should look at before it sends more.
 
 Every Alpaca order status is handled: an intent stays unfinished (and is read again at every
 refresh) until the broker's status is final (``filled``, ``canceled``, ``expired``, ``rejected``,
@@ -30,6 +30,10 @@ Protective orders held at the broker (:mod:`fleece.protection`) are intents like
 they are not "pending" for the decisions: a position with its stop resting at Alpaca is held,
 not waiting for an order. An OCO is read as one order with its leg (:func:`~fleece.protection.
 as_one`), its fill booked against the leg that filled.
+
+What the manager speaks in (the broker calls it needs, client_order_ids, submit outcomes) is
+:mod:`fleece.order_terms`; its cancels (before an exit, before a close-out, stale orders) are
+:mod:`fleece.order_cancels`, reached as ``OrderManager.cancels``.
 """
 
 from __future__ import annotations
@@ -38,86 +42,33 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
 
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.intent_store import IntentStore as IntentStore  # noqa: PLC0414 (the trader imports it here)
+from fleece.intent_store import IntentStore
 from fleece.intents import (
-    OPEN_STATUSES,
     SENDABLE_STATUSES,
-    IntentRecord,
     IntentStatus,
     is_open,
     knows_broker_status,
-    status_for_broker,
 )
-from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Position, Side
+from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
+from fleece.order_cancels import OrderCancels
+from fleece.order_terms import (
+    BLOCKED,
+    DUPLICATE,
+    OrderBroker,
+    SubmitOutcome,
+    client_order_id,
+    intent_status_for,
+    rejection,
+)
 from fleece.ownership import Close
 from fleece.protection import as_one, filled_by, is_protective, protective_cid
 from fleece.risk_manager import CircuitBreaker
 
 log = logging.getLogger(__name__)
-
-#: Intent statuses that still need the broker's answer (the lifecycle's, :mod:`fleece.intents`).
-UNFINISHED = OPEN_STATUSES
-#: What a submit may come to besides an intent status: refused before it was written (the
-#: circuit breaker is tripped), or not sent again (its client_order_id exists already).
-BLOCKED = "blocked"
-DUPLICATE = "duplicate"
-MAX_CLIENT_ORDER_ID = 128
-
-
-# The order manager needs only these calls of its store (fleece.intent_store.IntentStore) and
-# broker. Protocols rather than the concrete classes, so that the backtest drives this very
-# class with an in-memory store and an in-process simulated broker (fleece.backtest); StateStore
-# and Broker satisfy them as they are.
-class OrderBroker(Protocol):
-    """The part of :class:`~fleece.broker.Broker` the order manager uses."""
-
-    async def submit_market(
-        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
-    ) -> BrokerOrder: ...
-
-    async def submit_exit(
-        self, client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
-    ) -> BrokerOrder: ...
-
-    async def orders(
-        self, status: str = "open", after: datetime | None = None
-    ) -> list[BrokerOrder]: ...
-
-    async def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
-
-    async def cancel_order(self, order_id: str) -> None: ...
-
-    async def position(self, symbol: str) -> Position | None: ...
-
-
-def client_order_id(strategy: str, symbol: str, side: Side, signal_ts: datetime) -> str:
-    """The deterministic id of the order a signal asks for (same signal, same id)."""
-    stamp = signal_ts.strftime("%Y%m%dT%H%M%SZ")
-    cid = f"{strategy}-{symbol}-{side.value}-{stamp}"
-    if len(cid) > MAX_CLIENT_ORDER_ID:
-        raise ValueError(f"client_order_id longer than {MAX_CLIENT_ORDER_ID} characters: {cid!r}")
-    return cid
-
-
-def rejection(exc: BrokerError) -> str:
-    """A definite refusal as the intent records it: Alpaca's status, code and reason.
-
-    For example ``403 code=40310000: order refused: potential wash trade detected. use complex
-    orders``, so that ``SELECT ... WHERE last_error LIKE '%code=40310000%'`` finds them.
-    """
-    status = f"{exc.status} " if exc.status is not None else ""
-    code = f"code={exc.code}: " if exc.code is not None else ""
-    return f"{status}{code}{exc}"
-
-
-def intent_status_for(order: BrokerOrder) -> IntentStatus:
-    """Our intent status for a broker order (:func:`fleece.intents.status_for_broker`)."""
-    return status_for_broker(order.status, order.filled_qty)
 
 
 @dataclass(slots=True)
@@ -129,25 +80,6 @@ class _Working:
     qty: int
     filled: int
     protective: bool = False  # held at the broker on purpose: not pending for decisions
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitOutcome:
-    """What happened to one intent: ``status`` is the intent's status after the attempt, or
-    :data:`BLOCKED` / :data:`DUPLICATE` when nothing was written."""
-
-    client_order_id: str
-    status: str
-    broker_order: BrokerOrder | None = None
-    error: str | None = None
-
-    @property
-    def sent(self) -> bool:
-        """True when the order went out, or may have (a dry run counts as sent)."""
-        return self.status not in _NOT_SENT
-
-
-_NOT_SENT = frozenset({IntentStatus.FAILED, IntentStatus.REJECTED, BLOCKED, DUPLICATE})
 
 
 class OrderManager:
@@ -184,6 +116,8 @@ class OrderManager:
         # Sends whose answer was lost and that the broker did not have yet: judged at the next
         # refresh (client_order_id -> why the answer was lost).
         self._unconfirmed: dict[str, str] = {}
+        # Cancels before an exit, a close-out or in housekeeping, recorded through apply().
+        self.cancels = OrderCancels(store, broker, clock, self.apply, self._lookup_missing)
         self.reload_open()
 
     def reload_open(self) -> None:
@@ -462,79 +396,10 @@ class OrderManager:
             log.warning("intent not found at broker, marked failed cid=%s was=%s", cid, status)
         return found
 
-    async def cancel_buys(self, symbol: str) -> None:
-        """Cancel the bot's unfinished buys of ``symbol`` and record how they ended.
-
-        Before an exit: a sell while the bot's own buy is open would be refused by Alpaca as a
-        potential wash trade. A buy that already filled (the cancel comes too late) is simply
-        recorded as filled.
-        """
-        for record in self._store.unfinished_intents():
-            if record.dry_run or record.symbol != symbol or record.side is not Side.BUY:
-                continue
-            found = await self._cancel_and_read(record, "cancel before exit")
-            log.info(
-                "buy cancelled before an exit cid=%s status=%s",
-                record.client_order_id,
-                found.status if found else "not at broker",
-            )
-
-    async def cancel_protection(self, symbol: str) -> int:
-        """Cancel the protective orders of ``symbol`` at the broker and record how they ended.
-
-        Before the bot's own exit (Alpaca holds the shares for them, and an order against an
-        open opposite one is a wash trade) and before a close-out. One that filled meanwhile
-        is recorded as filled (the position is then gone). Returns how many were working.
-        """
-        count = 0
-        for record in self._store.unfinished_intents():
-            if record.dry_run or record.symbol != symbol or not is_protective(record.strategy):
-                continue
-            count += 1
-            found = await self._cancel_and_read(record, "cancel protection")
-            if found is None and record.status in SENDABLE_STATUSES:
-                await self._lookup_missing(record.client_order_id, record.status)
-            log.info(
-                "protection cancelled cid=%s symbol=%s status=%s",
-                record.client_order_id,
-                symbol,
-                found.status if found else "not at broker",
-            )
-        return count
-
-    async def _cancel_and_read(self, record: IntentRecord, why: str) -> BrokerOrder | None:
-        """Ask the broker to cancel ``record``'s order, then record how it ended (or None)."""
-        if record.broker_order_id:
-            try:
-                await self._broker.cancel_order(record.broker_order_id)
-            except BrokerError as exc:  # already final: its answer below says how it ended
-                log.info("%s cid=%s: %s", why, record.client_order_id, exc)
-        found = await self._broker.order_by_client_id(record.client_order_id)
-        if found is not None:
-            self.apply(found)
-        return found
-
     async def broker_qty(self, symbol: str) -> int:
         """Shares of ``symbol`` the account holds long right now (0 when short or none)."""
         position = await self._broker.position(symbol)
         return max(0, position.qty) if position is not None else 0
-
-    # ---- housekeeping helpers --------------------------------------------------------------
-    async def cancel_stale(self, max_age: timedelta) -> int:
-        """Cancel our open orders older than ``max_age``; returns how many were asked to cancel."""
-        now = self._clock.now()
-        count = 0
-        for record in self._store.unfinished_intents():
-            if is_protective(record.strategy):
-                continue  # good till cancelled on purpose: it protects a position
-            if record.broker_order_id and now - record.created_at > max_age:
-                try:
-                    await self._broker.cancel_order(record.broker_order_id)
-                    count += 1
-                    log.info("stale order cancelled cid=%s", record.client_order_id)
-                except BrokerError as exc:
-                    log.warning("cancel failed cid=%s reason=%s", record.client_order_id, exc)
-        return count
 
     async def submit_closes(self, closes: Iterable[Close], tag: str) -> int:
         """Close positions through intents (so their fills land in ``trades``)."""

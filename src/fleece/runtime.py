@@ -7,7 +7,10 @@
 3. Trading logic: strategy, risk manager, order manager (see :mod:`fleece.trader`), housekeeping.
 4. Runtime: the polling loop and housekeeping as supervised tasks; SIGTERM/SIGINT stop gracefully.
 
-Timers follow the injected clock, so in sim mode a simulated day passes in seconds.
+Timers follow the injected clock, so in sim mode a simulated day passes in seconds. The phases'
+parts live beside :class:`Bot`: ``runtime_broker`` (the connection), ``runtime_start`` (the
+catch-up with the broker), ``runtime_data`` (the bars' way in), ``runtime_cycle`` (one poll),
+``runtime_view`` (the read model), ``runtime_notices``, ``runtime_shutdown``, ``runtime_times``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from fleece.broker import Broker
 from fleece.broker_clock import BrokerClock
 from fleece.clock import Clock, ScaledClock, SystemClock
-from fleece.closing import CloseOutcome, close_out
+from fleece.closing import CloseOutcome, flatten
 from fleece.config import AppConfig, env_file_warning
 from fleece.control.runner import CommandRunner
 from fleece.disk_guard import DiskGuard
@@ -34,27 +37,24 @@ from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.kernel import Kernel, build_kernel, protection_of, risk_limits
 from fleece.models import TradingState
-from fleece.notify.events import ErrorRaised
 from fleece.notify.hub import Notifications
-from fleece.ownership import CloseMode, own_net, owned
 from fleece.publisher import SnapshotPublisher
-from fleece.read_model import BotSnapshot, build_snapshot
-from fleece.reconciliation import reconcile
 from fleece.risk_manager import STORE_FAILURE
-from fleece.run_stats import MinuteBars, RunStats, log_run_end
+from fleece.run_stats import MinuteBars, RunStats
 from fleece.runtime_broker import connect
+from fleece.runtime_cycle import trading_cycle, wait_until
 from fleece.runtime_data import BarFeed, restore_marks, restored_breaker
-from fleece.runtime_notices import notify_discrepancies, notify_started, notify_stopped
+from fleece.runtime_notices import announce_running, report_run_end
 from fleece.runtime_shutdown import Stopping, shut_down
+from fleece.runtime_start import catch_up
 from fleece.runtime_times import next_poll, run_end
-from fleece.runtime_view import live_facts
+from fleece.runtime_view import LiveView
 from fleece.runtime_viewers import bound_dashboard, telegram_control
-from fleece.startup_checks import check_symbols, probe_feed, record_dropped
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
 from fleece.store_lock import StoreLock
-from fleece.stream_polling import BarPoller, sleep_until
-from fleece.supervision import supervise
+from fleece.stream_polling import BarPoller
+from fleece.supervision import crash_notice, run_until_stopped, supervise
 from fleece.systemd import notify, watchdog_warning
 from fleece.trader import Trader
 
@@ -99,7 +99,8 @@ class Bot:
         self.dashboard_url: str | None = None
         self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
         # The read model the viewers in this process see (dashboard, metrics, Telegram).
-        self.published: SnapshotPublisher | None = None
+        self.view: LiveView | None = None  # phase 3: its snapshot, published after each cycle
+        self.published: SnapshotPublisher | None = None  # the view's, as the viewers get it
         # One bot per store: taken first thing in phase 1 unless the caller holds it already.
         self.store_lock = store_lock
         self.disk = DiskGuard(self._halt_for_store)
@@ -157,16 +158,17 @@ class Bot:
             code = 1 if isinstance(exc, BrokerError | StoreDiskError) else 2
             return code
         finally:
-            self.stats.stopped_sim = self.clock.now() if self.store is not None else None
-            if self.broker is not None:
-                self.stats.requests = dict(self.broker.requests)
-            log_run_end(self.stats, self.trader.latency if self.trader else None, self.broker)
-            if self.store is not None and run_id is not None:
-                # A failed disk cannot take the last words; the exit code says it instead.
-                with contextlib.suppress(StoreDiskError):
-                    reason = self.stats.exit_reason or "error"
-                    self.store.end_run(run_id, self.clock.now(), reason)
-            self._notify_stopped(code)
+            report_run_end(
+                self.stats,
+                self.events,
+                store=self.store,
+                run_id=run_id,
+                trader=self.trader,
+                broker=self.broker,
+                disk=self.disk,
+                clock=self.clock,
+                code=code,
+            )
             if self.store is not None:
                 with contextlib.suppress(StoreDiskError):
                     self.store.close()
@@ -175,22 +177,6 @@ class Bot:
             if self.store_lock is not None:
                 self.store_lock.release()
             self.events.close(code)  # notifications: the last messages go out (bounded wait)
-
-    # ---- notifications ---------------------------------------------------------------------
-    def _notify_stopped(self, code: int) -> None:
-        # A failed store was reported once already (the disk guard's ERROR line).
-        readable = self.store if not self.disk.tripped else None
-        held = len(self.trader.portfolio.qty) if self.trader else 0
-        reason = self.stats.exit_reason or "error"
-        notify_stopped(
-            self.events,
-            store=readable,
-            started=self.stats.started_sim,
-            held=held,
-            reason=reason,
-            code=code,
-            now=self.clock.now(),
-        )
 
     async def _phase_infrastructure(self) -> int:
         """Phase 1: broker, state store, core objects, reconciliation; returns the run id."""
@@ -213,45 +199,13 @@ class Bot:
         self.events.seed(self.store.fills())  # notifications: earlier positions' average cost
         run_id = self.store.start_run(self.clock.now(), os.getpid(), s.fleece_mode)
         self.trader = self._build_core(self.store, self.broker)
-        reconciled_at = self.clock.now()
-        _summary, positions = await reconcile(
-            self.store, self.broker, self.trader.orders, self.clock
+        assert self.kernel is not None
+        checked = await catch_up(
+            self.kernel, self.store, self.broker, self.clock, config=self.config, events=self.events
         )
-        notify_discrepancies(self.events, self.store, reconciled_at)
-        broker = {sym: p.qty for sym, p in positions.items()}
-        fills = self.store.fills()
-        self.trader.portfolio.replace(owned(own_net(fills), broker))
-        self.trader.protector.seed(fills)
-        await self._startup_checks()
-        await self._restore_protection()
-        try:  # the equity for the start message and the dashboard, from the first moment
-            self.trader.account = await self.broker.account()
-        except BrokerError as exc:
-            log.warning("account read failed reason=%s", exc)
+        self.symbols, self.dropped = checked.kept, checked.dropped
         self.stats.started_sim = self.clock.now()
         return run_id
-
-    async def _restore_protection(self) -> None:
-        """Protective orders the positions should have at the broker and do not (a crash
-        between an entry's fill and its stop): sent now, market open or not."""
-        assert self.kernel is not None
-        try:
-            sent = await self.kernel.protect(self.clock.now(), any_time=True)
-        except BrokerError as exc:
-            log.warning("protection not restored at start-up reason=%s", exc)
-            return
-        if sent:
-            log.warning("protection restored at start-up: %d protective orders sent", sent)
-
-    async def _startup_checks(self) -> None:
-        """Drop the symbols the broker will not trade, and probe the feed once (exit 2)."""
-        assert self.broker is not None and self.store is not None
-        source = str(self.config.config_path)
-        checked = await check_symbols(self.broker, self.config.trading.tickers, source)
-        self.symbols, self.dropped = checked.kept, checked.dropped
-        record_dropped(self.store, self.dropped, self.clock.now())
-        feed = self.config.trading.data.feed
-        await probe_feed(self.broker, self.symbols[0], feed, self.clock.now(), source)
 
     async def _phase_data(self) -> EventBus:
         """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
@@ -292,14 +246,7 @@ class Bot:
             events=self.events,
             broker_down_seconds=self.config.trading.notifications.broker_down_seconds,
         )
-        log.info(
-            "bot running mode=%s symbols=%d dry_run=%s state=%s",
-            self.config.settings.fleece_mode,
-            len(self.symbols),
-            self.config.settings.dry_run,
-            self.trader.update_state(self.clock.now())[0].value,
-        )
-        notify_started(self.events, self.config, self.trader, self.clock.now())
+        announce_running(self.events, self.config, self.trader, len(self.symbols), self.clock)
         if (sim := self._sim_clock()) is not None:
             sim.hold_at(
                 next_poll(self.config.trading.data, sim.now())
@@ -307,18 +254,22 @@ class Bot:
             sim.resume()
         self.commands = CommandRunner(self.store, self.clock, self.flatten)
         self.commands.expire_left_overs()
-        self.published = SnapshotPublisher(
+        self.view = LiveView(
+            self.trader,
+            self.poller,
+            self.broker,
             self.store,
             self.config,
             self.clock,
-            build=self.snapshot,
-            rejudge=self._rejudge,
-            sessions=lambda: self.trader.sessions if self.trader else None,
-            speed=self.speed,
-            events=self.events,
+            self.stats,
+            self.symbols,
+            self.speed,
+            self.disk,
+            self.events,
         )
+        self.published = self.view.published
         if self.poller is not None:
-            self.poller.on_poll = self._on_poll
+            self.poller.on_poll = self.view.on_poll
         self.published.publish()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
@@ -337,14 +288,7 @@ class Bot:
             tasks.append(asyncio.create_task(self._supervise("dashboard", dashboard.serve)))
         if (telegram := telegram_control(self.published)) is not None:
             tasks.append(asyncio.create_task(telegram))
-        stopper = asyncio.create_task(self._stopping.wait())
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        crashed = [t for t in done if t is not stopper and t.exception() is not None]
-        if not crashed:
-            await bus.join()
-        for task in [*tasks, stopper]:
-            task.cancel()
-        await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        crashed = await run_until_stopped(tasks, self._stopping, bus.join)
         await self._shutdown()
         if crashed:
             self.stats.exit_reason = "task_failed"
@@ -383,17 +327,13 @@ class Bot:
         os._exit(130)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
-        """Run a task; restart it with backoff when it crashes (:func:`supervise`)."""
-
-        def crashed(exc: Exception) -> None:
-            what = f"{type(exc).__name__}: {exc}"
-            self.events.emit(ErrorRaised(self.clock.now(), f"task {name}", what))
-
+        """Run a task; restart it with backoff when it crashes (:func:`supervise`), notified."""
+        crashed = crash_notice(self.events, self.clock, name)
         await supervise(name, factory, self._stopping, crashed)
 
     # ---- phase 4: the polling loop -------------------------------------------------------
     async def _poll_loop(self, bus: EventBus) -> None:
-        assert self.poller is not None and self.trader is not None
+        assert self.poller is not None and self.trader is not None and self.view is not None
         while not self._stopping.is_set():
             now = self.clock.now()
             if self.stop_at is not None and now >= self.stop_at:
@@ -414,60 +354,29 @@ class Bot:
                 # store, so none after a store failure, and a failing read only trips the guard.
                 with self.disk.quietly():
                     await self.commands.run_pending()
-            self._publish()
+            self.view.publish()
 
     async def _wait_until(self, target: datetime, stopping: asyncio.Event | None = None) -> None:
-        """Wait for the bot's clock to reach ``target``, or until ``stopping`` is set (the poll
-        loop's wait); without ``stopping``, stopping or not (a rate limit's reset)."""
-        if isinstance(self.clock, BrokerClock):
-            assert self.broker is not None
-            await self.clock.follow(self.broker, target, stopping)
-            return
-        if stopping is None:
-            await sleep_until(self.clock, target, self.speed)
-            return
-        waiter = asyncio.create_task(sleep_until(self.clock, target, self.speed))
-        stopper = asyncio.create_task(stopping.wait())
-        await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        stopper.cancel()
+        """Wait for the bot's clock to reach ``target`` (:func:`~fleece.runtime_cycle.wait_until`).
+
+        Read at each call: phase 1 may replace the clock (sim mode, an external exchange)."""
+        await wait_until(self.clock, self.broker, self.speed, target, stopping)
 
     async def _cycle(self, bus: EventBus) -> None:
         """One poll; after a store failure, only a sign of life (HALTED, nothing to record)."""
         if self.disk.tripped:
             notify("WATCHDOG=1")  # the loop is alive and halted, not hung: no restart
             return
+        assert self.kernel and self.feed and self.broker and self.housekeeping
         with self.disk.quietly():
-            await self._trading_cycle(bus)
-
-    async def _trading_cycle(self, bus: EventBus) -> None:
-        """Refresh orders, account and bars; publish bars; do due housekeeping."""
-        assert self.feed and self.trader and self.broker and self.housekeeping
-        now = self.clock.now()
-        if not self.trader.sessions.covers(now):
-            await self.feed.refresh_calendar()
-        self.trader.breaker_sync()
-        try:
-            await self.trader.orders.refresh()
-        except BrokerError as exc:
-            log.warning("order refresh failed reason=%s", exc)
-        grid_bars = await self.feed.poll()
-        market_open = self.trader.sessions.is_open(now)
-        if grid_bars or market_open:
-            try:
-                self.trader.account = await self.broker.account()
-                self.trader.reserved_cash = 0.0
-            except BrokerError as exc:
-                log.warning("account read failed reason=%s", exc)
-        assert self.kernel is not None
-        try:
-            await self.kernel.protect(now)  # the positions' protective orders, before the bars
-        except BrokerError as exc:
-            log.warning("protection sweep failed reason=%s", exc)
-        if grid_bars:
-            await bus.publish(MinuteBars(tuple(grid_bars)))
-            await bus.join()
-        await self.housekeeping.tick(now, market_open)
+            await trading_cycle(
+                bus,
+                self.clock.now(),
+                kernel=self.kernel,
+                feed=self.feed,
+                broker=self.broker,
+                housekeeping=self.housekeeping,
+            )
 
     async def _on_minute_bars(self, event: MinuteBars) -> None:
         assert self.kernel is not None
@@ -481,44 +390,6 @@ class Bot:
         if self.trader is not None:
             self.trader.store_failed = True
             self.trader.state = (TradingState.HALTED, STORE_FAILURE)
-
-    # ---- the read model ----------------------------------------------------------------------
-    def snapshot(self) -> BotSnapshot:
-        """The bot's state now, as every viewer sees it (:mod:`fleece.read_model`)."""
-        assert self.store is not None and self.trader is not None
-        facts = live_facts(
-            self.trader,
-            self.poller,
-            self.broker,
-            bars=self.stats.bars,
-            symbols=self.symbols,
-            simulated_time=self.speed is not None,
-        )
-        return build_snapshot(self.store, self.config, self.clock.now(), facts)
-
-    def _publish(self) -> None:
-        """Publish the snapshot (after a cycle); after a store failure, only the new state."""
-        if self.published is None or self.trader is None:
-            return
-        if self.disk.tripped:
-            self.published.publish_state(self.trader.state)
-            return
-        with self.disk.quietly():
-            self.published.publish()
-
-    def _on_poll(self, seconds: float, ok: bool) -> None:
-        """After each poll attempt, tell the viewers; a failed one first publishes the broker's
-        errors (a success is published at the end of its cycle)."""
-        if not ok:
-            self._publish()
-        if self.published is not None:
-            self.published.observe_poll(seconds, ok)
-
-    def _rejudge(self) -> None:
-        """A viewer changed the kill switch: the state follows at once (and notifies)."""
-        assert self.trader is not None
-        self.trader.update_state(self.clock.now())
-        self._publish()
 
     # ---- shutdown ------------------------------------------------------------------------
     async def _shutdown(self) -> None:
@@ -536,18 +407,10 @@ class Bot:
         await shut_down(parts, self.config.trading.shutdown)
 
     async def flatten(self) -> CloseOutcome:
-        """Close the bot's positions now (``fleece flatten``): the shutdown's close-out."""
-        assert self.trader and self.broker
-        assert self.store is not None
-        return await close_out(
-            self.trader,
-            self.broker,
-            self.store,
-            self.trader.sessions.is_open(self.clock.now()),
-            mode=CloseMode.OWN,  # flatten closes the bot's own positions, whatever shutdown does
-            cancel_orders=True,
-            tag="flatten",
-        )
+        """Close the bot's positions now (``fleece flatten``, :func:`fleece.closing.flatten`)."""
+        assert self.trader and self.broker and self.store
+        market_open = self.trader.sessions.is_open(self.clock.now())
+        return await flatten(self.trader, self.broker, self.store, market_open)
 
     async def _nap(self) -> None:
         if self.exchange is not None and self.speed:

@@ -1,11 +1,15 @@
-"""Supervised tasks: restarted with backoff when they crash, given up after five in a row."""
+"""Supervised tasks: restarted with backoff when they crash, given up after five in a row; run
+until the bot stops (:func:`run_until_stopped`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+
+from fleece.clock import Clock
+from fleece.notify.events import ErrorRaised, EventSink
 
 # The runtime's own lines, under its name wherever the code lives (operators grep for it).
 log = logging.getLogger("fleece.runtime")
@@ -50,3 +54,34 @@ async def supervise(
                 log.error("task %s keeps crashing: stopping the bot", name)
                 raise
             await asyncio.sleep(min(2.0**failures * 0.1, 5.0))
+
+
+def crash_notice(events: EventSink, clock: Clock, name: str) -> Callable[[Exception], None]:
+    """What :func:`supervise` tells of each crash of the task ``name``: a notification."""
+
+    def crashed(exc: Exception) -> None:
+        what = f"{type(exc).__name__}: {exc}"
+        events.emit(ErrorRaised(clock.now(), f"task {name}", what))
+
+    return crashed
+
+
+async def run_until_stopped(
+    tasks: Sequence[asyncio.Task[None]],
+    stopping: asyncio.Event,
+    drain: Callable[[], Awaitable[None]],
+) -> bool:
+    """Run ``tasks`` until a stop is asked or one of them ends, then cancel them all.
+
+    When none crashed, ``drain`` runs first (the bars still queued on the bus are decided).
+    Returns True when a task crashed.
+    """
+    stopper = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    crashed = [t for t in done if t is not stopper and t.exception() is not None]
+    if not crashed:
+        await drain()
+    for task in [*tasks, stopper]:
+        task.cancel()
+    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    return bool(crashed)

@@ -18,9 +18,10 @@ from typing import Protocol
 from fleece.calendar import NEW_YORK, MarketCalendar
 from fleece.clock import Clock
 from fleece.errors import BrokerError
+from fleece.intent_store import IntentStore
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
-from fleece.order_manager import IntentStore, OrderManager
+from fleece.order_manager import OrderManager
 from fleece.ownership import owned_qty
 from fleece.protection import Protector
 from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
@@ -368,7 +369,7 @@ class Trader:
             sent += outcome.sent
         for symbol in sorted(protected - set(self.portfolio.qty)):
             log.info("protection of a position no longer held is cancelled symbol=%s", symbol)
-            await orders.cancel_protection(symbol)
+            await orders.cancels.cancel_protection(symbol)
         return sent
 
     def _exit_may_go(self, now: datetime, bar: Bar) -> bool:
@@ -382,9 +383,9 @@ class Trader:
         shares (cancelled first: its fill, if it came first, is recorded), and own shares as the
         broker holds them at this moment (long only: never sell more than the account holds)."""
         if self.orders.has_open and symbol in self.orders.pending_buys():
-            await self.orders.cancel_buys(symbol)
+            await self.orders.cancels.cancel_buys(symbol)
         if self.orders.has_open and symbol in self.orders.protected_symbols():
-            await self.orders.cancel_protection(symbol)
+            await self.orders.cancels.cancel_protection(symbol)
         if symbol in self.orders.pending_symbols():
             return  # an order of ours is still working: the risk manager refuses the exit
         held = await self.orders.broker_qty(symbol)

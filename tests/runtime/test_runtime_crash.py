@@ -29,7 +29,7 @@ from runtime_helpers import (
 )
 
 from fleece.models import OrderIntent, Side
-from fleece.order_manager import client_order_id
+from fleece.order_terms import client_order_id
 from fleece.state_store import StateStore
 
 SIGNAL_BAR = ny("09:29")  # the dead bot decided on this bar (a pre-open bar, as a stand-in)

@@ -109,7 +109,7 @@ class RunView(ABC):
         if trader.signals == signals or self.breaker.tripped != tripped:
             trader.update_state(now)
         if self.orders.has_open and trader.sessions.is_open(now):
-            await self.orders.cancel_stale(self.stale_after)
+            await self.orders.cancels.cancel_stale(self.stale_after)
 
     at = staticmethod(epoch_instant)
 
