@@ -6,7 +6,7 @@ key and the reason, e.g. ``config/trading.yaml: risk.max_postion_pct: unknown ke
 
 * :class:`Settings` holds the environment variables (``ALPACA_API_KEY`` ...), read by
   :func:`load_settings` (both in :mod:`fleece.config_env`); the process environment wins over
-  the ``.env`` file.
+  the ``.env`` file (read, and refused line by line, by :mod:`fleece.config_env_file`).
 * :class:`TradingConfig` holds ``trading.yaml`` (its sections in :mod:`fleece.config_sections`),
   read by :func:`load_trading_config`; every section but ``symbols`` has defaults, so the
   seed's short file stays valid.
@@ -37,11 +37,11 @@ from fleece.config_env import (
     Settings,
     _absolute,
     check_dashboard_binding,
-    env_file_warning,
     load_settings,
     require_api_keys,
     secret_texts,
 )
+from fleece.config_env_file import env_file_warning
 from fleece.config_errors import (
     FILE_KEY,
     _dotted,

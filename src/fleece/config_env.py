@@ -1,13 +1,12 @@
 """The environment's settings: ``.env`` plus the process environment, validated once.
 
 :class:`Settings` holds the variables (``ALPACA_API_KEY`` ...), read by :func:`load_settings`;
-the process environment wins over the ``.env`` file. Re-exported by :mod:`fleece.config`.
+the process environment wins over the ``.env`` file (read by :mod:`fleece.config_env_file`).
+Re-exported by :mod:`fleece.config`.
 """
 
 from __future__ import annotations
 
-import difflib
-import io
 import os
 import re
 import urllib.parse
@@ -16,8 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from dotenv import dotenv_values
-from dotenv.parser import parse_stream
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -35,13 +32,11 @@ from fleece.config_bounds import (
     SimSpeed,
     TimeoutSeconds,
 )
+from fleece.config_env_file import read_env_file
 from fleece.config_errors import (
-    _PLAIN_KEY,
     DEFAULT_SOURCE,
     ENVIRONMENT,
-    FILE_KEY,
     _first_error,
-    _os_reason,
     _reason,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
@@ -49,8 +44,6 @@ from fleece.paper_lock import is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
 
-# Prefixes that mark a .env variable as meant for us, so a typo in one is refused, not ignored.
-_OUR_PREFIXES = ("ALPACA_", "FLEECE_", "SIM_", "DASHBOARD_", "NOTIFY_", "TELEGRAM_", "HEARTBEAT_")
 _PLACEHOLDERS = frozenset({"your_api_key_here", "your_secret_key_here"})
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
@@ -283,7 +276,7 @@ def load_settings(
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     if env_file is not None:
-        for name, value in _read_env_file(env_file).items():
+        for name, value in read_env_file(env_file, ENV_NAMES).items():
             values[name], sources[name] = value, env_source
     for raw_name, value in (os.environ if environ is None else environ).items():
         name = raw_name.upper()
@@ -367,89 +360,6 @@ def check_dashboard_binding(host: str, token: SecretStr | None, source: str, key
         f"binding the dashboard to {host} (not loopback) requires DASHBOARD_TOKEN; "
         "set a long random token in .env, or bind 127.0.0.1",
     )
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    """Return the non-empty variables of a ``.env`` file, refusing malformed or misspelt lines."""
-    source = str(path)
-    if not path.exists():
-        return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, FILE_KEY, f"cannot read the file: {_os_reason(exc)}") from None
-    _refuse_ambiguous_lines(source, text)
-    found: dict[str, str] = {}
-    for raw_name, value in dotenv_values(stream=io.StringIO(text)).items():
-        name = raw_name.upper()
-        if name not in ENV_NAMES:
-            _refuse_if_misspelt(source, name)
-            continue
-        if value is not None and value.strip():
-            found[name] = value
-    return found
-
-
-def _refuse_ambiguous_lines(source: str, text: str) -> None:
-    """Refuse what YAML refuses too: a line that is no assignment, a variable set twice.
-
-    python-dotenv would read a bare ``KILL_SWITCH`` as unset (so false) and keep the last of
-    two ``KILL_SWITCH=`` lines, so a later ``false`` would silently undo a ``true``.
-    """
-    first: dict[str, int] = {}
-    for binding in parse_stream(io.StringIO(text)):
-        original = binding.original.string
-        # A binding's text starts with the blank lines before it: count them to name its line.
-        line = binding.original.line + original[: len(original) - len(original.lstrip())].count(
-            "\n"
-        )
-        if binding.error:
-            raise ConfigError(source, f"line {line}", "malformed line (expected NAME=value)")
-        if binding.key is None:
-            continue  # a comment or a blank line
-        shown = binding.key if _PLAIN_KEY.fullmatch(binding.key) else ascii(binding.key)
-        if binding.value is None:
-            raise ConfigError(
-                source,
-                f"line {line}",
-                f"{shown} has no '=': write {shown}=value (a bare name reads as unset)",
-            )
-        name = binding.key.upper() if binding.key.upper() in ENV_NAMES else binding.key
-        if name in first:
-            raise ConfigError(
-                source,
-                f"line {line}",
-                f"{shown} is set again (first on line {first[name]}); keep one line: "
-                "a repeated variable silently takes its last value",
-            )
-        first[name] = line
-
-
-def env_file_warning(path: Path) -> str | None:
-    """A warning line when ``path`` (the ``.env`` with the API keys) is group/other-readable.
-
-    Returns:
-        None when the file is missing or readable by its owner only.
-    """
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    return (
-        f"{path} is accessible by group or others (mode {mode & 0o777:o}); it holds API keys: "
-        f"chmod 600 {path}"
-    )
-
-
-def _refuse_if_misspelt(source: str, name: str) -> None:
-    # Other tools may share the .env (BOT_ROOT for systemd, ...): only names that look like
-    # ours are refused, because a misspelt KILL_SWITCH silently ignored is a real danger.
-    close = difflib.get_close_matches(name, ENV_NAMES, n=1, cutoff=0.8)
-    if close or name.startswith(_OUR_PREFIXES):
-        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(ENV_NAMES)}"
-        raise ConfigError(source, name, f"unknown variable; {hint}")
 
 
 def require_api_keys(settings: Settings) -> None:

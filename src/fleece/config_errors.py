@@ -1,7 +1,7 @@
 """How the configuration words its refusals: one line naming the file, the key and the reason.
 
-Shared by the environment (:mod:`fleece.config_env`), the sections
-(:mod:`fleece.config_sections`) and the loader (:mod:`fleece.config`).
+Shared by the environment (:mod:`fleece.config_env`, :mod:`fleece.config_env_file`), the
+sections (:mod:`fleece.config_sections`) and the loader (:mod:`fleece.config`).
 """
 
 from __future__ import annotations
