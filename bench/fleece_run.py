@@ -49,7 +49,7 @@ from fleece.backtest.data import (  # noqa: E402
     symbol_bars_from_columns,
 )
 from fleece.backtest.runner import BacktestConfig, BacktestResult, run_backtest  # noqa: E402
-from fleece.risk_manager import RiskLimits  # noqa: E402
+from fleece.risk_limits import RiskLimits  # noqa: E402
 from fleece.strategy.registry import resolve  # noqa: E402
 
 

@@ -8,6 +8,8 @@ import sys
 CORE = (
     "fleece.strategy",
     "fleece.risk_manager",
+    "fleece.risk_limits",
+    "fleece.circuit_breaker",
     "fleece.order_manager",
     "fleece.trader",
     "fleece.calendar",

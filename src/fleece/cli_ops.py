@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.risk_manager import has_daily_loss_stop
+from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
     BotStatus,

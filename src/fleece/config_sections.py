@@ -86,7 +86,7 @@ class RiskConfig(BaseModel):
 
     model_config = _SECTION
     max_position_pct: Fraction = 0.10
-    # 1.0 means no daily loss stop (risk_manager.has_daily_loss_stop).
+    # 1.0 means no daily loss stop (risk_limits.has_daily_loss_stop).
     max_daily_loss_pct: Fraction = 0.05
     max_trades_per_day: TradesPerDay = 20
     max_concurrent_positions: Positions = 10

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.config import RiskConfig, TradingConfig
 from fleece.derive import from_attributes
@@ -23,7 +24,8 @@ from fleece.models import Bar, Fill
 from fleece.order_manager import OrderManager
 from fleece.order_terms import OrderBroker
 from fleece.protection import OFF, Protection, Protector
-from fleece.risk_manager import CircuitBreaker, RiskLimits, RiskManager
+from fleece.risk_limits import RiskLimits
+from fleece.risk_manager import RiskManager
 from fleece.strategy.api import Strategy
 from fleece.trader import Trader, TraderStore
 

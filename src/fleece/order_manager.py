@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.intent_store import IntentStore
@@ -66,7 +67,6 @@ from fleece.order_terms import (
 )
 from fleece.ownership import Close
 from fleece.protection import as_one, filled_by, is_protective, protective_cid
-from fleece.risk_manager import CircuitBreaker
 
 log = logging.getLogger(__name__)
 

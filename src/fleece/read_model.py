@@ -24,7 +24,8 @@ from fleece.accounting import PnL, cents_of, realised_pnl
 from fleece.calendar import NEW_YORK
 from fleece.derive import from_attributes
 from fleece.models import Bar, Side, TradingState, to_ticks
-from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH, has_daily_loss_stop
+from fleece.risk_limits import has_daily_loss_stop
+from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.startup_checks import read_dropped
 
 if TYPE_CHECKING:

@@ -31,6 +31,9 @@ the trader takes from the broker's position at the moment of the order, see
 :mod:`fleece.ownership`), never more, and there is no short entry. Total exposure is capped at
 ``equity * max_leverage`` (1.0 by default: no borrowing), whatever a margin account's buying
 power says (an Alpaca paper account lends twice its equity).
+
+The limits themselves are :class:`~fleece.risk_limits.RiskLimits`; the breaker that counts
+failed orders is :class:`~fleece.circuit_breaker.CircuitBreaker`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 
 from fleece.models import Refusal, Side, Signal, TradingState, require_utc
+from fleece.risk_limits import RiskLimits
 
 KILL_SWITCH = "kill_switch"
 STORE_FAILURE = "store_failure"
@@ -91,68 +95,6 @@ def _exact(value: float) -> Decimal:
 def _require_finite(value: float, what: str) -> None:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
-
-
-NO_DAILY_LOSS_STOP = 1.0
-"""``max_daily_loss_pct`` that means no daily loss stop: a limit of losing everything.
-
-Read literally, 100% would stop a session only at zero equity; said in a config it means the
-operator wants no stop, and the risk manager, the backtest and its loss scan all read it so.
-"""
-
-
-def has_daily_loss_stop(max_daily_loss_pct: float) -> bool:
-    """True unless ``max_daily_loss_pct`` is :data:`NO_DAILY_LOSS_STOP` (the one rule)."""
-    return max_daily_loss_pct < NO_DAILY_LOSS_STOP
-
-
-@dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """The configured limits.
-
-    Attributes:
-        max_position_pct: fraction of equity one entry may cost, in (0, 1].
-        max_daily_loss_pct: loss from the session's starting equity that switches to REDUCING,
-            in (0, 1]; 1.0 (:data:`NO_DAILY_LOSS_STOP`) means no daily loss stop at all.
-        max_trades_per_day: entries allowed per session (orders submitted since the open).
-        max_concurrent_positions: held positions plus pending entries allowed at once.
-        circuit_breaker_failures: consecutive order failures that trip the breaker.
-        max_leverage: total exposure (positions plus pending entries) allowed, as a multiple of
-            equity, in (0, 4]; 1.0 buys nothing on margin.
-
-    Raises:
-        ValueError: when a value is out of range.
-    """
-
-    max_position_pct: float
-    max_daily_loss_pct: float
-    max_trades_per_day: int
-    max_concurrent_positions: int
-    circuit_breaker_failures: int = 5
-    max_leverage: float = 1.0
-
-    @property
-    def daily_loss_stop(self) -> bool:
-        """False when ``max_daily_loss_pct`` is 1.0: no loss of a day ever switches to REDUCING."""
-        return has_daily_loss_stop(self.max_daily_loss_pct)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.max_leverage <= 4:
-            raise ValueError(f"max_leverage must be in (0, 4], got {self.max_leverage}")
-        if not 0 < self.max_position_pct <= 1:
-            raise ValueError(f"max_position_pct must be in (0, 1], got {self.max_position_pct}")
-        if not 0 < self.max_daily_loss_pct <= NO_DAILY_LOSS_STOP:
-            raise ValueError(f"max_daily_loss_pct must be in (0, 1], got {self.max_daily_loss_pct}")
-        if self.max_trades_per_day < 0:
-            raise ValueError(f"max_trades_per_day must be >= 0, got {self.max_trades_per_day}")
-        if self.max_concurrent_positions < 0:
-            raise ValueError(
-                f"max_concurrent_positions must be >= 0, got {self.max_concurrent_positions}"
-            )
-        if self.circuit_breaker_failures < 1:
-            raise ValueError(
-                f"circuit_breaker_failures must be >= 1, got {self.circuit_breaker_failures}"
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,59 +333,3 @@ class RiskManager:
         return Refusal(
             symbol=signal.symbol, side=signal.side, reason=reason, detail=detail, timestamp=ctx.now
         )
-
-
-class CircuitBreaker:
-    """Counts consecutive order failures; trips after ``threshold`` of them in a row.
-
-    A success resets the count but does not clear a trip: only :meth:`reset` (an operator's
-    decision) does. Build it from persisted values after a restart so the trip survives.
-
-    Args:
-        threshold: consecutive failures that trip the breaker (>= 1).
-        consecutive: persisted consecutive failure count.
-        tripped: persisted trip flag. A count already at the threshold also means tripped.
-
-    Raises:
-        ValueError: for a threshold below 1 or a negative count.
-    """
-
-    def __init__(self, threshold: int, consecutive: int = 0, tripped: bool = False) -> None:
-        if threshold < 1:
-            raise ValueError(f"threshold must be >= 1, got {threshold}")
-        if consecutive < 0:
-            raise ValueError(f"consecutive must be >= 0, got {consecutive}")
-        self.threshold = threshold
-        self._consecutive = consecutive
-        self._tripped = tripped or consecutive >= threshold
-
-    @property
-    def tripped(self) -> bool:
-        """Whether the breaker has tripped (and not been reset)."""
-        return self._tripped
-
-    @property
-    def consecutive(self) -> int:
-        """Consecutive failures since the last success or reset."""
-        return self._consecutive
-
-    def record_failure(self) -> bool:
-        """Count a failure.
-
-        Returns:
-            True only on the failure that trips the breaker, so the caller acts once.
-        """
-        self._consecutive += 1
-        if not self._tripped and self._consecutive >= self.threshold:
-            self._tripped = True
-            return True
-        return False
-
-    def record_success(self) -> None:
-        """Count a success: the consecutive failure count restarts at zero."""
-        self._consecutive = 0
-
-    def reset(self) -> None:
-        """Clear the trip and the count (an operator's decision)."""
-        self._consecutive = 0
-        self._tripped = False

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from fleece.broker import Broker
 from fleece.calendar import MarketCalendar
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.config import AppConfig
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar
-from fleece.risk_manager import CircuitBreaker
 from fleece.run_stats import RunStats
 from fleece.runtime_times import backfill_start
 from fleece.state_store import StateStore

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.intent_store import IntentStore
@@ -24,7 +25,7 @@ from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
 from fleece.ownership import owned_qty
 from fleece.protection import Protector
-from fleece.risk_manager import Approval, CircuitBreaker, RiskContext, RiskManager
+from fleece.risk_manager import Approval, RiskContext, RiskManager
 from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)

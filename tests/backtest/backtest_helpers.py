@@ -12,7 +12,7 @@ import numpy as np
 
 from fleece.backtest.data import MarketData, SymbolBars, load_market, synthetic_market
 from fleece.backtest.runner import BacktestConfig, BacktestResult, run_backtest
-from fleece.risk_manager import RiskLimits
+from fleece.risk_limits import RiskLimits
 
 # tests/backtest/<this file> -> parents[2] is the repository; shared/ sits beside it.
 REAL_BARS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bars"

@@ -26,13 +26,13 @@ from reliability_helpers import FULL, ny, serve, synthetic
 from typer.testing import CliRunner
 
 from fleece.broker import Broker, BrokerOrder, parse_order
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import ManualClock
 from fleece.config import ENV_NAMES
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.exchange.faults import FaultPlan
 from fleece.models import Bar, OrderIntent, Side
 from fleece.order_manager import OrderManager
-from fleece.risk_manager import CircuitBreaker
 from fleece.state_store import StateStore
 from fleece.stream_polling import BarPoller
 

@@ -14,7 +14,7 @@ from fleece.calendar import Session
 from fleece.intents import IntentRecord
 from fleece.models import Fill, Refusal
 from fleece.protection import OFF, Protection
-from fleece.risk_manager import RiskLimits
+from fleece.risk_limits import RiskLimits
 from fleece.strategy.registry import StrategySpec, resolve
 from fleece.trader import TraderStore
 

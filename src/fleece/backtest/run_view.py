@@ -22,13 +22,13 @@ if TYPE_CHECKING:
     from fleece.backtest.result import BacktestConfig, Progress, RecordingStore
     from fleece.backtest.sim_broker import SimBroker
     from fleece.calendar import Session
+    from fleece.circuit_breaker import CircuitBreaker
     from fleece.clock import ManualClock
     from fleece.exchange.engine import Engine
     from fleece.kernel import Kernel
     from fleece.minute_grid import Grid
     from fleece.models import Fill
     from fleece.order_manager import OrderManager
-    from fleece.risk_manager import CircuitBreaker
     from fleece.strategy.api import Strategy
     from fleece.trader import Trader
 

@@ -58,6 +58,7 @@ from fleece.backtest.run_view import RunView, epoch_instant
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
 from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import ManualClock
 from fleece.errors import DataError
 from fleece.exchange.engine import Engine
@@ -66,7 +67,6 @@ from fleece.exchange.orders import IdSource
 from fleece.kernel import build_kernel
 from fleece.minute_grid import Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
-from fleece.risk_manager import CircuitBreaker
 
 __all__ = [
     "BacktestConfig",
