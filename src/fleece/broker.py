@@ -56,7 +56,7 @@ from fleece.broker_answers import (
     required,
 )
 from fleece.broker_requests import exit_request
-from fleece.data.validate import parse_bar
+from fleece.data.parsing import parse_bar
 from fleece.errors import AmbiguousSubmitError, BrokerError
 
 # The broker's facts are plain data in fleece.models, so that the decision core and the backtest

@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleece.data.parsing import parse_bar
 from fleece.data.validate import (
     REASON_CODES,
     REASONS,
@@ -17,7 +18,6 @@ from fleece.data.validate import (
     bar_problem,
     clean_series,
     judge_columns,
-    parse_bar,
 )
 from fleece.models import Bar
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from fleece.calendar import NEW_YORK
 from fleece.data.importer import load_bar_file, write_bars_csv
-from fleece.data.validate import bar_problem, parse_bar
+from fleece.data.parsing import parse_bar
+from fleece.data.validate import bar_problem
 from fleece.errors import BrokerError, ConfigError
 from fleece.models import Bar
 

@@ -1,6 +1,7 @@
 """Market data for offline use: validation, import/export of real bars, synthetic bars.
 
 * :mod:`~fleece.data.validate`: the reason vocabulary and checks shared with the live feed.
+* :mod:`~fleece.data.parsing`: raw API objects and file rows read into bars, never raising.
 * :mod:`~fleece.data.importer`: ``<SYMBOL>.csv`` / ``<SYMBOL>.parquet`` files in and out.
 * :mod:`~fleece.data.arrays`: one symbol's bars column-wise (from a file or the generator).
 * :mod:`~fleece.data.columns`: a file's table read into typed columns, row problems marked.
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         write_bars_csv,
         write_bars_parquet,
     )
+    from fleece.data.parsing import parse_bar
     from fleece.data.session import (
         is_last_bar_of_session,
         is_regular,
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
         BarProblem,
         bar_problem,
         clean_series,
-        parse_bar,
     )
 
 _HOME = {
@@ -67,7 +68,7 @@ _HOME = {
     "BarProblem": "validate",
     "bar_problem": "validate",
     "clean_series": "validate",
-    "parse_bar": "validate",
+    "parse_bar": "parsing",
 }
 
 __all__ = [

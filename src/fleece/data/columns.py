@@ -18,12 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from fleece.data.parsing import parse_float, parse_timestamp
 from fleece.data.validate import (
     MAX_VOLUME,
     REASON_CODES,
     BarColumns,
-    parse_float,
-    parse_timestamp,
     paused_gc,
 )
 from fleece.errors import DataError
