@@ -29,7 +29,7 @@ from fleece.broker import Broker, BrokerOrder, parse_order
 from fleece.clock import ManualClock
 from fleece.config import ENV_NAMES
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.exchange.faults import FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
 from fleece.models import Bar, OrderIntent, Side
 from fleece.order_manager import OrderManager
 from fleece.risk_manager import CircuitBreaker
