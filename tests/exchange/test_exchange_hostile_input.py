@@ -24,7 +24,8 @@ from schemathesis.generation import GenerationMode
 
 from fleece.exchange import ExchangeServer
 from fleece.exchange.app import create_app
-from fleece.exchange.faults import FaultInjector, FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
+from fleece.exchange.faults import FaultInjector
 
 START = ny("09:30", date(2013, 10, 7))
 ALPACA_STATUSES = {400, 401, 403, 404, 405, 422, 429}

@@ -50,7 +50,8 @@ from fleece.calendar import NEW_YORK
 from fleece.clock import ScaledClock
 from fleece.config import load_trading_config
 from fleece.exchange import ExchangeServer, SimExchange
-from fleece.exchange.faults import FaultInjector, FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
+from fleece.exchange.faults import FaultInjector
 from fleece.exchange.orders import SimOrder
 from fleece.models import Bar
 

@@ -30,7 +30,7 @@ from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import ManualClock
 from fleece.config import ENV_NAMES
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.exchange.faults import FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
 from fleece.models import Bar, OrderIntent, Side
 from fleece.order_manager import OrderManager
 from fleece.state_store import StateStore

@@ -28,7 +28,8 @@ from reliability_helpers import FIRST_DAY, ny, synthetic
 from fleece.calendar import MarketCalendar
 from fleece.clock import ScaledClock
 from fleece.exchange import SimExchange
-from fleece.exchange.faults import FaultInjector, FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
+from fleece.exchange.faults import FaultInjector
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import (
     ExchangeError,

@@ -15,13 +15,8 @@ import pytest
 from reliability_helpers import EIGHT_SYMBOLS, Served, ny, serve, synthetic, wait_for
 
 from fleece.errors import ConfigError
-from fleece.exchange.faults import (
-    DEFAULT_KINDS,
-    SERVER_ERRORS,
-    FaultInjector,
-    FaultPlan,
-    plan_from_json,
-)
+from fleece.exchange.fault_plan import DEFAULT_KINDS, FaultPlan, plan_from_json
+from fleece.exchange.faults import SERVER_ERRORS, FaultInjector
 
 ORDER = {"symbol": "AAPL", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day"}
 

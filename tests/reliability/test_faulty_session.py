@@ -32,7 +32,7 @@ from reliability_helpers import (
 
 from fleece.broker import Broker, RetryPolicy
 from fleece.errors import BrokerError
-from fleece.exchange.faults import FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
 from fleece.paper_lock import make_data_client, make_trading_client
 from fleece.state_store import StateStore
 

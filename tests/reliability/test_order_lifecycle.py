@@ -26,7 +26,7 @@ from reliability_helpers import (
     verdict,
 )
 
-from fleece.exchange.faults import FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
 
 THIN = ("NOC", "LMT", "GD", "SCCO", "NFLX", "USO", "RTX", "PAAS")
 # Every fill splits (paper splits about one in ten): a buy works over several of its bars.

@@ -22,7 +22,7 @@ from reliability_helpers import (
     verdict,
 )
 
-from fleece.exchange.faults import FaultPlan
+from fleece.exchange.fault_plan import FaultPlan
 
 LIMITED_ORDERS = FaultPlan(rate=0.0, order_rate=0.25, seed=5, kinds=frozenset({"429"}))
 

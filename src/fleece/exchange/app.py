@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fleece.errors import ConfigError
 from fleece.exchange.data_api import data_router
-from fleece.exchange.faults import FaultInjector, plan_from_json
+from fleece.exchange.fault_plan import plan_from_json
+from fleece.exchange.faults import FaultInjector
 from fleece.exchange.orders import (
     CODE_INVALID_ORDER,
     CODE_UNAUTHORIZED,
@@ -56,7 +57,7 @@ def create_app(
         key: the API key id clients must send.
         secret: the API secret clients must send.
         faults: the fault injector whose plan ``/v1/sim/faults`` shows and changes (the
-            injection itself is an ASGI layer around this app: :mod:`fleece.exchange.faults`).
+            injection itself is an ASGI layer around this app: :mod:`fleece.exchange.fault_layer`).
     """
     if not key or not secret:
         raise ValueError("the exchange needs a non-empty key and secret")

@@ -1,9 +1,9 @@
 """The ASGI plumbing shared by the layers in front of the exchange's app.
 
 The served exchange is the app inside three layers (:mod:`fleece.exchange.limits`,
-:mod:`fleece.exchange.rate_limit`, :mod:`fleece.exchange.faults`). Each handles HTTP requests
-only and lets lifespan and any other event through (:class:`HttpLayer`); a layer that answers
-itself answers in Alpaca's shape (:func:`send_error`).
+:mod:`fleece.exchange.rate_limit`, :mod:`fleece.exchange.fault_layer`). Each handles HTTP
+requests only and lets lifespan and any other event through (:class:`HttpLayer`); a layer that
+answers itself answers in Alpaca's shape (:func:`send_error`).
 """
 
 from __future__ import annotations

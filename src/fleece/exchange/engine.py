@@ -27,7 +27,8 @@ Fill rules (the backtest reuses them, so they are the contract):
   :mod:`fleece.exchange.order_classes`; ``PATCH /v2/orders/{id}`` is :meth:`Engine.replace`.
 
 The rules an order meets before it is accepted (wash trades, quantities, shorting, buying power)
-live in :mod:`fleece.exchange.account_rules`; the money side (cash, positions, marks, equity to
+live in :mod:`fleece.exchange.account_rules` (the buying power an order holds is estimated by
+:mod:`fleece.exchange.engine_book`); the money side (cash, positions, marks, equity to
 the cent, the margin account's buying power) in :mod:`fleece.exchange.ledger`.
 """
 
@@ -41,14 +42,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from fleece.accounting import cents_of
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
-from fleece.exchange.account_rules import (
-    AssetLookup,
-    check_asset,
-    check_position,
-    check_wash_trade,
-)
+from fleece.exchange.account_rules import AssetLookup, check_asset, check_wash_trade
 from fleece.exchange.engine_book import Book, previous_close
 from fleece.exchange.ledger import Ledger
 from fleece.exchange.market import BarStore
@@ -72,12 +67,11 @@ from fleece.exchange.orders import (
     ReplaceRequest,
     SimOrder,
     TimeInForce,
-    forbidden,
     invalid,
     not_found,
 )
-from fleece.exchange.replacing import replaced_order
-from fleece.models import Bar, Side, to_ticks
+from fleece.exchange.replacing import replaced_order, replacing_order
+from fleece.models import Bar, Side
 
 _TICK = Decimal("0.0001")
 # Event phases at one instant: stops are judged at a bar's close before limits (the worse leg of
@@ -116,11 +110,9 @@ class Engine(Book):
     # Every attribute, declared here or in Book: the state file saves and restores each by its
     # type (fleece.exchange.typed_json), and refuses to save one that is not declared.
     _calendar: MarketCalendar
-    _slip: Decimal
     _next_close: datetime
     _events: list[_Event]
     _seq: Iterator[int]
-    _assets: AssetLookup | None
     fill_split: FillSplit | None
     partial_fills: FillSplit | None
 
@@ -247,38 +239,6 @@ class Engine(Book):
         if order.status in (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED):
             self._orders[order.id] = replace(order, status=OrderStatus.NEW, updated_at=self._now)
 
-    def _check_affordable(
-        self, request: OrderRequest, eligible: datetime, aside: SimOrder | None = None
-    ) -> int:
-        """The buying power ``request`` holds once accepted (0 when it closes a position).
-
-        ``aside``: an order being replaced by ``request``, whose holds do not count.
-        """
-        others = [o for o in self._open_orders() if aside is None or o.id != aside.id]
-        account = self.account()
-        adds = check_position(
-            request,
-            self._ledger.held(request.symbol),
-            others,
-            shorting_enabled=account.shorting_enabled,
-            assets=self._assets,
-        )
-        if not adds:
-            return 0
-        price = request.limit_price or request.stop_price
-        if price is not None:
-            estimate = Decimal(str(price))
-        else:
-            market = self._price_now(request.symbol, eligible)
-            if market is None:
-                raise invalid(f"no price available for {request.symbol}")
-            estimate = slipped(market, request.side, self._slip)
-        reserved = cents_of(to_ticks(float(estimate)), request.qty)
-        available = account.buying_power_cents + (aside.reserved_cents if aside else 0)
-        if reserved > available:
-            raise forbidden("insufficient buying power")
-        return reserved
-
     def _schedule_bar(self, order: SimOrder, at: datetime) -> None:
         bar = self._store.next_regular(order.symbol, at)
         if bar is None:
@@ -392,10 +352,6 @@ class Engine(Book):
         this exchange (422).
         """
         old = self.order(order_id)
-        if old.status not in (OrderStatus.NEW, OrderStatus.HELD):
-            raise ExchangeError(
-                422, CODE_UNPROCESSABLE, f'order is in "{old.status}" state and cannot be replaced'
-            )
         request = replaced_order(old, change)
         client_id = self._new_client_id(change.client_order_id)
         group = class_members(old, self._orders)  # never its own wash trade
@@ -408,18 +364,7 @@ class Engine(Book):
         fresh = self._new_order(
             request, client_id, session=session, eligible=eligible, reserved=reserved, status=status
         )
-        # It keeps the old order's place in its class and its trailing stop's high-water mark and
-        # trigger (an open order has filled nothing: no fill to carry over).
-        new = replace(
-            fresh,
-            hwm=old.hwm,
-            triggered_at=old.triggered_at,
-            parent_id=old.parent_id,
-            legs=old.legs,
-            replaces=old.id,
-        )
-        if new.type is OrderType.TRAILING_STOP and new.hwm is not None:
-            new = with_mark(new, new.hwm)
+        new = replacing_order(old, fresh)
         self._finish(
             replace(old, status=OrderStatus.REPLACED, replaced_at=self._now, replaced_by=new.id)
         )

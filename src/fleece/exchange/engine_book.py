@@ -1,8 +1,8 @@
 """The engine's books: its orders, cash and positions, and what can be read of them.
 
 :class:`Book` is the half of :class:`~fleece.exchange.engine.Engine` that only looks things up
-(orders by id and client_order_id, their legs, positions and the account valued now); the engine
-adds what changes them.
+(orders by id and client_order_id, their legs, positions and the account valued now, and what
+buying power a new or replacing order holds); the engine adds what changes them.
 """
 
 from __future__ import annotations
@@ -10,20 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
+from fleece.accounting import cents_of
 from fleece.calendar import MarketCalendar
-from fleece.exchange.account_rules import working_qty
+from fleece.exchange.account_rules import AssetLookup, check_position, working_qty
 from fleece.exchange.ledger import AccountView, Ledger, PositionView
 from fleece.exchange.market import BarStore
+from fleece.exchange.matching import slipped
 from fleece.exchange.orders import (
     MAX_CLIENT_ORDER_ID,
     IdSource,
     OrderRequest,
     SimOrder,
+    forbidden,
     invalid,
     not_found,
 )
-from fleece.models import Side
+from fleece.models import Side, to_ticks
 
 
 class Book:
@@ -34,6 +38,8 @@ class Book:
     _ids: IdSource
     _now: datetime
     _ledger: Ledger
+    _slip: Decimal
+    _assets: AssetLookup | None
     _orders: dict[str, SimOrder]
     _by_client: dict[str, str]
     _open: dict[str, None]
@@ -63,6 +69,38 @@ class Book:
         if request.legs is None:
             return None
         return request.limit_price or self._price_now(request.symbol, eligible)
+
+    def _check_affordable(
+        self, request: OrderRequest, eligible: datetime, aside: SimOrder | None = None
+    ) -> int:
+        """The buying power ``request`` holds once accepted (0 when it closes a position).
+
+        ``aside``: an order being replaced by ``request``, whose holds do not count.
+        """
+        others = [o for o in self._open_orders() if aside is None or o.id != aside.id]
+        account = self.account()
+        adds = check_position(
+            request,
+            self._ledger.held(request.symbol),
+            others,
+            shorting_enabled=account.shorting_enabled,
+            assets=self._assets,
+        )
+        if not adds:
+            return 0
+        price = request.limit_price or request.stop_price
+        if price is not None:
+            estimate = Decimal(str(price))
+        else:
+            market = self._price_now(request.symbol, eligible)
+            if market is None:
+                raise invalid(f"no price available for {request.symbol}")
+            estimate = slipped(market, request.side, self._slip)
+        reserved = cents_of(to_ticks(float(estimate)), request.qty)
+        available = account.buying_power_cents + (aside.reserved_cents if aside else 0)
+        if reserved > available:
+            raise forbidden("insufficient buying power")
+        return reserved
 
     def _free_qty(self, symbol: str) -> int:
         """A position's quantity less what open orders closing it hold (signed like the qty)."""

@@ -4,15 +4,22 @@ A replacement names any of ``qty``, ``time_in_force``, ``limit_price``, ``stop_p
 (and the new order's ``client_order_id``); everything else is the old order's. ``limit_price``
 applies to limit and stop-limit orders only, ``stop_price`` to stop and stop-limit orders,
 ``trail`` to trailing stops (it replaces whichever of ``trail_price`` or ``trail_percent`` the
-order has; the high-water mark carries over, so the stop moves at once). Anything else is 422.
-The engine (:meth:`fleece.exchange.engine.Engine.replace`) then holds the new order to the rules
-of a new one.
+order has; the high-water mark carries over, so the stop moves at once). Anything else is 422,
+and so is replacing an order that is neither working (``new``) nor ``held``. The engine
+(:meth:`fleece.exchange.engine.Engine.replace`) then holds the new order to the rules of a new
+one, and :func:`replacing_order` puts it in the old one's place.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from fleece.exchange.matching import with_mark
 from fleece.exchange.orders import (
+    CODE_UNPROCESSABLE,
+    ExchangeError,
     OrderRequest,
+    OrderStatus,
     OrderType,
     ReplaceRequest,
     SimOrder,
@@ -21,7 +28,15 @@ from fleece.exchange.orders import (
 
 
 def replaced_order(old: SimOrder, change: ReplaceRequest) -> OrderRequest:
-    """The order ``old`` becomes with ``change`` (422 for a field its type does not have)."""
+    """The order ``old`` becomes with ``change``.
+
+    422 for an order that cannot be replaced now (only a working or held one can), or for a field
+    its type does not have.
+    """
+    if old.status not in (OrderStatus.NEW, OrderStatus.HELD):
+        raise ExchangeError(
+            422, CODE_UNPROCESSABLE, f'order is in "{old.status}" state and cannot be replaced'
+        )
     if change.limit_price is not None and not old.type.has_limit:
         raise invalid(f"limit_price is not allowed for {old.type.value} orders")
     if change.stop_price is not None and old.type not in (OrderType.STOP, OrderType.STOP_LIMIT):
@@ -48,3 +63,20 @@ def replaced_order(old: SimOrder, change: ReplaceRequest) -> OrderRequest:
         trail_percent=trail_percent,
         order_class=old.order_class,
     )
+
+
+def replacing_order(old: SimOrder, fresh: SimOrder) -> SimOrder:
+    """``fresh``, the new order the engine made of a replacement, in ``old``'s place."""
+    # It keeps the old order's place in its class and its trailing stop's high-water mark and
+    # trigger (an open order has filled nothing: no fill to carry over).
+    new = replace(
+        fresh,
+        hwm=old.hwm,
+        triggered_at=old.triggered_at,
+        parent_id=old.parent_id,
+        legs=old.legs,
+        replaces=old.id,
+    )
+    if new.type is OrderType.TRAILING_STOP and new.hwm is not None:
+        new = with_mark(new, new.hwm)
+    return new

@@ -19,7 +19,9 @@ import typer
 from fleece.cli_options import BarsFolder, Cash, FirstDay, SlippageBps, Synthetic
 from fleece.closable import Closable
 from fleece.errors import FleeceError
-from fleece.exchange.faults import FAULT_KINDS, FaultInjector, FaultLayer, FaultPlan
+from fleece.exchange.fault_layer import FaultLayer
+from fleece.exchange.fault_plan import FAULT_KINDS, FaultPlan
+from fleece.exchange.faults import FaultInjector
 from fleece.exchange.limits import RequestLimits
 from fleece.exchange.rate_limit import RateLimitLayer
 from fleece.exchange.state_file import StateFile

@@ -163,7 +163,7 @@ class StateFile:
             self.saves += 1
 
     def after_request(self, method: str, path: str) -> None:
-        """The :class:`~fleece.exchange.faults.FaultLayer` hook: save when it matters."""
+        """The :class:`~fleece.exchange.fault_layer.FaultLayer` hook: save when it matters."""
         changing = method not in ("GET", "HEAD", "OPTIONS")
         if changing or time.monotonic() - self._last_save >= self.min_interval:
             try:
