@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fleece.errors import ConfigError
+from fleece.exchange.asgi import ADMIN_PREFIX
 from fleece.exchange.data_api import data_router
 from fleece.exchange.fault_plan import plan_from_json
 from fleece.exchange.faults import FaultInjector
@@ -83,7 +84,7 @@ def create_app(
     app.include_router(trading_router(exchange))
     app.include_router(data_router(exchange))
 
-    @app.post("/v1/sim/advance")
+    @app.post(f"{ADMIN_PREFIX}advance")
     def advance(body: AdvanceRequest) -> dict[str, Any]:
         with exchange.synced() as now:
             target = now + timedelta(minutes=body.minutes)
@@ -95,7 +96,7 @@ def create_app(
             exchange.advance(body.minutes)
         return exchange.state()
 
-    @app.get("/v1/sim/state")
+    @app.get(f"{ADMIN_PREFIX}state")
     def state() -> dict[str, Any]:
         return exchange.state()
 
@@ -106,11 +107,11 @@ def create_app(
 
 
 def _fault_routes(app: FastAPI, faults: FaultInjector) -> None:
-    @app.get("/v1/sim/faults")
+    @app.get(f"{ADMIN_PREFIX}faults")
     def get_faults() -> dict[str, Any]:
         return faults.counts()
 
-    @app.post("/v1/sim/faults")
+    @app.post(f"{ADMIN_PREFIX}faults")
     def set_faults(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         try:
             faults.configure(plan_from_json(body, faults.plan))

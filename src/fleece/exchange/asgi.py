@@ -21,6 +21,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = Iterable[tuple[bytes, bytes]]
 
+#: The exchange's own admin routes (the simulated clock, its state, the fault plan): they are
+#: never faulted nor rate limited, since tests and the operator drive the exchange through them.
+ADMIN_PREFIX = "/v1/sim/"
+
 
 @dataclass(eq=False)
 class HttpLayer:

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from fleece.exchange.asgi import ADMIN_PREFIX
 from fleece.exchange.fault_plan import BY_CLIENT_ID, ORDER_ONLY, FaultPlan
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 SERVER_ERRORS = (500, 502, 503, 504)
 ORDERS_PATH = "/v2/orders"
-ADMIN_PREFIX = "/v1/sim/"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from fleece.exchange.asgi import HttpLayer, Message, Receive, Scope, Send, send_error
+from fleece.exchange.asgi import ADMIN_PREFIX, HttpLayer, Message, Receive, Scope, Send, send_error
 
 WINDOW_SECONDS = 60
-ADMIN_PREFIX = "/v1/sim/"
 RATE_LIMITED_MESSAGE = "rate limit exceeded"
 #: Answered with the headers but neither counted nor refused (see the module docstring).
 UNCOUNTED = frozenset({"/v2/clock"})
