@@ -98,9 +98,7 @@ class Bot:
         self.base_url: str | None = None
         self.dashboard_url: str | None = None
         self.commands: CommandRunner | None = None  # operator commands (fleece flatten, /flatten)
-        # The read model the viewers in this process see (dashboard, metrics, Telegram).
         self.view: LiveView | None = None  # phase 3: its snapshot, published after each cycle
-        self.published: SnapshotPublisher | None = None  # the view's, as the viewers get it
         # One bot per store: taken first thing in phase 1 unless the caller holds it already.
         self.store_lock = store_lock
         self.disk = DiskGuard(self._halt_for_store)
@@ -267,10 +265,9 @@ class Bot:
             self.disk,
             self.events,
         )
-        self.published = self.view.published
         if self.poller is not None:
             self.poller.on_poll = self.view.on_poll
-        self.published.publish()
+        self.view.published.publish()
         notify("READY=1")  # systemd Type=notify: started and trading
         if (warning := watchdog_warning()) is not None:
             log.warning(warning)
@@ -298,6 +295,12 @@ class Bot:
             return 1
         self.stats.exit_reason = self.stats.exit_reason or "stopped"
         return 0
+
+    @property
+    def published(self) -> SnapshotPublisher | None:
+        """The read model the viewers in this process see (dashboard, metrics, Telegram): the
+        live view's publisher, from phase 3 on."""
+        return self.view.published if self.view is not None else None
 
     def _sim_clock(self) -> ScaledClock | None:
         """The in-process exchange's running clock (sim mode), which the bot may hold."""

@@ -81,19 +81,18 @@ def report_run_end(
     """The run's last words, whatever stopped it (the parts are None when its start failed
     first): its figures logged, its end recorded in the store, the stop notification."""
     stats.stopped_sim = clock.now() if store is not None else None
+    reason = stats.exit_reason or "error"
     if broker is not None:
         stats.requests = dict(broker.requests)
     log_run_end(stats, trader.latency if trader else None, broker)
     if store is not None and run_id is not None:
         # A failed disk cannot take the last words; the exit code says it instead.
         with contextlib.suppress(StoreDiskError):
-            reason = stats.exit_reason or "error"
             store.end_run(run_id, clock.now(), reason)
     # The stop notification: why, the exit code, and the run's figures when the store is
     # readable. A failed store was reported once already (the disk guard's ERROR line).
     readable = store if not disk.tripped else None
     held = len(trader.portfolio.qty) if trader else 0
-    reason = stats.exit_reason or "error"
     now = clock.now()
     figures = None
     try:
