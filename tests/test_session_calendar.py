@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fleece.backtest.data import regular_mask
-from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.calendar import NEW_YORK, MarketCalendar, Session, day_bounds, day_start, session_date
 from fleece.dashboard.sessions import is_regular_bar, market_hours, shown_session
 from fleece.data.session import is_last_bar_of_session, is_regular, session_for
 from fleece.models import CalendarDay
@@ -37,6 +37,28 @@ BROKER = MarketCalendar.from_days([MONDAY, FRIDAY])
 
 def session(day: CalendarDay) -> Session:
     return Session(day.day, day.open, day.close)
+
+
+# ---- the New York day: where a session's counters and figures begin ------------------------
+def test_an_instant_belongs_to_its_new_york_date_not_its_utc_one() -> None:
+    new_years_eve_late = datetime(2025, 1, 1, 4, 30, tzinfo=UTC)  # 23:30 New York, 31 Dec
+
+    assert session_date(new_years_eve_late) == date(2024, 12, 31)
+    assert session_date(datetime(2025, 1, 1, 5, 0, tzinfo=UTC)) == date(2025, 1, 1)
+
+
+def test_a_day_starts_at_new_york_midnight_whatever_daylight_saving_says() -> None:
+    assert day_start(date(2024, 1, 15)) == datetime(2024, 1, 15, 5, tzinfo=UTC)
+    assert day_start(date(2024, 7, 15)) == datetime(2024, 7, 15, 4, tzinfo=UTC)
+    assert day_start(date(2024, 7, 15)).tzinfo is UTC
+
+
+def test_the_days_daylight_saving_changes_last_23_and_25_hours() -> None:
+    spring, autumn = day_bounds(date(2024, 3, 10)), day_bounds(date(2024, 11, 3))
+
+    assert spring[1] - spring[0] == timedelta(hours=23)
+    assert autumn[1] - autumn[0] == timedelta(hours=25)
+    assert {session_date(spring[0]), session_date(spring[1] - MINUTE)} == {date(2024, 3, 10)}
 
 
 # ---- the broker's calendar: a window of the days it stated ---------------------------------

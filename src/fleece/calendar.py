@@ -38,10 +38,37 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["NEW_YORK", "ONE_MINUTE", "CalendarRangeError", "MarketCalendar", "Session"]
+__all__ = [
+    "NEW_YORK",
+    "ONE_MINUTE",
+    "CalendarRangeError",
+    "MarketCalendar",
+    "Session",
+    "day_bounds",
+    "day_start",
+    "session_date",
+]
 
 NEW_YORK = ZoneInfo("America/New_York")
 ONE_MINUTE = timedelta(minutes=1)
+
+
+def session_date(ts: datetime) -> date:
+    """The New York calendar date ``ts`` falls on: the day whose session, counters and figures
+    it belongs to (23:30 New York on 31 Dec is 31 Dec, though it is 1 Jan in UTC)."""
+    return ts.astimezone(NEW_YORK).date()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in New York at the start of ``day``, as a UTC instant (04:00 or 05:00 UTC, by
+    daylight saving): where a day's figures begin."""
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` of New York day ``day`` as UTC instants (23 or 25 hours on the days
+    daylight saving changes)."""
+    return day_start(day), day_start(day + timedelta(days=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +109,7 @@ def _session(i: int) -> Session:
 
 
 def _midnight(day: date) -> float:
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK).timestamp()
+    return day_start(day).timestamp()
 
 
 class MarketCalendar:
@@ -138,7 +165,7 @@ class MarketCalendar:
         if lo <= t < hi:
             return True
         if not self._window:
-            self.table.check(ts.astimezone(NEW_YORK).date(), "date")
+            self.table.check(session_date(ts), "date")
         return False
 
     # ---- days -----------------------------------------------------------------------------
@@ -157,8 +184,7 @@ class MarketCalendar:
         Bars, sessions and simulated days outside it cannot be placed on the calendar.
         """
         days = self.table.days
-        start = datetime.fromtimestamp(_midnight(days[0]), UTC)
-        return start, datetime.fromtimestamp(_midnight(days[-1] + timedelta(days=1)), UTC)
+        return day_start(days[0]), day_start(days[-1] + timedelta(days=1))
 
     def _index(self, day: date) -> int | None:
         table = self.table
@@ -200,7 +226,7 @@ class MarketCalendar:
         days = self.table.days
         if not days:
             return False
-        day = ts.astimezone(NEW_YORK).date()
+        day = session_date(ts)
         return days[0] <= day <= days[-1] - timedelta(days=1)
 
     # ---- instants -------------------------------------------------------------------------

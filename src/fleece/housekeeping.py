@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from fleece.broker import Broker
+from fleece.calendar import session_date
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.notify.events import NULL_SINK, Discrepancy, EventSink
@@ -24,7 +25,7 @@ from fleece.notify.reports import daily_summary
 from fleece.notify.watch import BrokerWatch
 from fleece.state_store import StateStore
 from fleece.systemd import notify
-from fleece.trader import Trader, session_date
+from fleece.trader import Trader
 
 log = logging.getLogger(__name__)
 POSITION_RESYNC = timedelta(minutes=15)

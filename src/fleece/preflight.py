@@ -22,7 +22,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.calendar import MarketCalendar, session_date
 from fleece.config import AppConfig, Settings
 from fleece.config_bounds import MINUTES_PER_SESSION
 from fleece.errors import ConfigError, DataError
@@ -192,6 +192,6 @@ def _data_days(s: Settings, folder: Path, tickers: tuple[str, ...]) -> tuple[dat
     found = [span for span in spans if span is not None]
     if not found:
         raise ConfigError(source, "SIM_DATA", f"no usable bar in {folder} for the symbols")
-    first = min(start for start, _ in found).astimezone(NEW_YORK).date()
-    last = max(end for _, end in found).astimezone(NEW_YORK).date()
+    first = session_date(min(start for start, _ in found))
+    last = session_date(max(end for _, end in found))
     return first, last

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fleece.accounting import PnL, cents_of, realised_pnl
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_start, session_date
 from fleece.derive import from_attributes
 from fleece.models import Bar, Side, TradingState, to_ticks
 from fleece.risk_limits import has_daily_loss_stop
@@ -154,11 +154,6 @@ class BotSnapshot:
     activity: Activity | None
 
 
-def day_start(day: date) -> datetime:
-    """Midnight in New York of ``day``, as UTC (where a session's figures begin)."""
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
-
-
 def build_snapshot(
     store: StateStore, config: AppConfig, now: datetime, live: LiveFacts | None = None
 ) -> BotSnapshot:
@@ -171,7 +166,7 @@ def build_snapshot(
         live: what the running bot holds in memory; None for a stopped bot or another process.
     """
     s, risk = config.settings, config.trading.risk
-    day = now.astimezone(NEW_YORK).date()
+    day = session_date(now)
     run = last_run(store)
     dropped = read_dropped(store)
     kill, kill_why = store.kill_switch()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.calendar import MarketCalendar, session_date
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
@@ -136,11 +136,6 @@ class DecisionTimer:
             return None
         ordered = sorted(series)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def session_date(ts: datetime) -> date:
-    """The New York calendar date a timestamp belongs to (trade counters are per session)."""
-    return ts.astimezone(NEW_YORK).date()
 
 
 @dataclass(eq=False, kw_only=True)

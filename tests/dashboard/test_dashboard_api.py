@@ -33,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from fleece.accounting import realised_pnl
-from fleece.calendar import MarketCalendar
+from fleece.calendar import MarketCalendar, session_date
 from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
@@ -43,7 +43,6 @@ from fleece.models import OrderIntent, Side, to_ticks
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.strategy.sma_crossover import SmaCrossover
-from fleece.trader import session_date
 
 LOCAL = "http://127.0.0.1"
 MAX_STEPS = 120

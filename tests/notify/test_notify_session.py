@@ -29,8 +29,8 @@ from runtime_helpers import (
     until,
 )
 
+from fleece.calendar import session_date
 from fleece.state_store import StateStore
-from fleece.trader import session_date
 
 DASHBOARD_TOKEN = "dashboard-token-never-shown-0123456789"
 HOOK_PASSWORD = "hook-password-never-shown-42"

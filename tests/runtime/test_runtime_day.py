@@ -32,10 +32,10 @@ from runtime_helpers import (
     stored_fills,
 )
 
+from fleece.calendar import session_date
 from fleece.exchange.orders import OrderRequest, SimOrder
 from fleece.exchange.sim import SimExchange
 from fleece.runtime import Bot
-from fleece.trader import session_date
 
 MAX_TRADES = 30
 MAX_POSITIONS = 1  # binds often with 4 symbols: an entry signal while another is held

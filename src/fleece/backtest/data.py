@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fleece.calendar import NEW_YORK, MarketCalendar
+from fleece.calendar import MarketCalendar, day_start
 from fleece.data.arrays import SymbolArrays
 from fleece.data.validate import BarProblem
 from fleece.errors import DataError
@@ -109,13 +109,9 @@ class MarketData:
 
     def between(self, start: date | None, end: date | None) -> MarketData:
         """Only bars of the New York days ``start`` to ``end`` inclusive (None: open-ended)."""
-        lo = None if start is None else _ny_midnight(start)
-        hi = None if end is None else _ny_midnight(end + timedelta(days=1))
+        lo = None if start is None else int(day_start(start).timestamp())
+        hi = None if end is None else int(day_start(end + timedelta(days=1)).timestamp())
         return MarketData({s: b.between(lo, hi) for s, b in self.bars.items()}, self.dropped)
-
-
-def _ny_midnight(day: date) -> int:
-    return int(datetime.combine(day, time(0), tzinfo=NEW_YORK).timestamp())
 
 
 def regular_mask(ts: I64, calendar: MarketCalendar) -> BOOL:

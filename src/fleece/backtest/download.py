@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_start
 from fleece.data.importer import load_bar_file, write_bars_csv
 from fleece.data.parsing import parse_bar
 from fleece.data.validate import bar_problem
@@ -47,9 +47,7 @@ def month_chunks(start: date, end: date) -> list[tuple[datetime, datetime]]:
     day = start
     while day <= end:
         last = min(end, day + timedelta(days=CHUNK_DAYS - 1))
-        lo = datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
-        hi = datetime.combine(last + timedelta(days=1), time(0), tzinfo=NEW_YORK).astimezone(UTC)
-        chunks.append((lo, hi))
+        chunks.append((day_start(day), day_start(last + timedelta(days=1))))
         day = last + timedelta(days=1)
     return chunks
 

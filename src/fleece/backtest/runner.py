@@ -57,7 +57,7 @@ from fleece.backtest.result import (
 from fleece.backtest.run_view import RunView, epoch_instant
 from fleece.backtest.signals import CandidateSignals
 from fleece.backtest.sim_broker import SimBroker
-from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.calendar import MarketCalendar, Session, session_date
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import ManualClock
 from fleece.errors import DataError
@@ -152,7 +152,7 @@ class Run(RunView):
         # Every session from the one in progress at (or after) the first bar to the last one
         # that opened by the last bar.
         first = self.table.next_session(epoch_instant(span[0]))
-        last_day = epoch_instant(span[1]).astimezone(NEW_YORK).date()
+        last_day = session_date(epoch_instant(span[1]))
         sessions = self.table.sessions(first.day, max(first.day, last_day))
         return [s for s in sessions if int(s.open.timestamp()) <= span[1]]
 

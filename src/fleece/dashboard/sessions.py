@@ -8,22 +8,17 @@ calendar (:class:`~fleece.calendar.MarketCalendar`); this module only picks whic
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
-from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.calendar import MarketCalendar, Session, session_date
 
 SessionWindow = Session  # the session a page shows: its New York date, UTC open and close
-
-
-def day_start(day: date) -> datetime:
-    """Midnight in New York of ``day``, as UTC (where a session's figures begin)."""
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
 
 
 def _knows(book: MarketCalendar | None, ts: datetime) -> bool:
     if book is None or not book.table.days:
         return False
-    return book.first_day() <= ts.astimezone(NEW_YORK).date() <= book.last_day()
+    return book.first_day() <= session_date(ts) <= book.last_day()
 
 
 def is_regular_bar(book: MarketCalendar | None, calendar: MarketCalendar, start: datetime) -> bool:

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from fleece.accounting import cents_of
-from fleece.calendar import MarketCalendar
+from fleece.calendar import MarketCalendar, day_start, session_date
 from fleece.clock import Clock, SystemClock
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
@@ -45,7 +45,6 @@ from fleece.dashboard.schemas import (
 from fleece.dashboard.series import StoreTail
 from fleece.dashboard.sessions import (
     SessionWindow,
-    day_start,
     is_regular_bar,
     market_hours,
     shown_session,
@@ -55,10 +54,9 @@ from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
 from fleece.read_model import BotSnapshot, build_snapshot, last_run, stored_mode
 from fleece.state_store import EquitySnapshot, StateStore
-from fleece.trader import session_date
 
 if TYPE_CHECKING:
-    from fleece.calendar import MarketCalendar
+    from fleece.calendar import MarketCalendar, day_start, session_date
     from fleece.publisher import SnapshotPublisher
 
 log = logging.getLogger(__name__)

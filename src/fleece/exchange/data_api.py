@@ -19,13 +19,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_start, session_date
 from fleece.exchange.market import BarStore
 from fleece.exchange.orders import CODE_FORBIDDEN, CODE_UNPROCESSABLE, ExchangeError
 from fleece.exchange.params import RawQuery, parse_time, shown
@@ -206,4 +206,4 @@ def _time(value: str, name: str) -> datetime:
 
 def _midnight(now: datetime) -> datetime:
     # Alpaca's default start: the beginning of the current day (New York).
-    return datetime.combine(now.astimezone(NEW_YORK).date(), time(0), tzinfo=NEW_YORK)
+    return day_start(session_date(now))

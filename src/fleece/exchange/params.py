@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict
 
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_start
 from fleece.exchange.orders import ExchangeError
 
 #: Any quantity or price a client sends is refused beyond this (no share or price comes close),
@@ -34,7 +34,7 @@ def parse_time(value: str, name: str, code: int) -> datetime:
     text = value.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=NEW_YORK)
+            return day_start(date.fromisoformat(text))
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ExchangeError(422, code, f"invalid {name}: {shown(value)}") from None

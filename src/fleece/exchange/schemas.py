@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fleece.calendar import NEW_YORK, MarketCalendar, Session
+from fleece.calendar import NEW_YORK, MarketCalendar, Session, session_date
 from fleece.data.iex import estimated_trades, estimated_vwap
 from fleece.exchange.assets import Asset
 from fleece.exchange.ledger import AccountView, PositionView
@@ -181,7 +181,7 @@ def account_json(
         "options_approved_level": 0,
         "options_trading_level": 0,
         "created_at": rfc3339(created_at),
-        "balance_asof": now.astimezone(NEW_YORK).date().isoformat(),
+        "balance_asof": session_date(now).isoformat(),
     }
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
-from fleece.calendar import NEW_YORK
+from fleece.calendar import session_date
 from fleece.exchange.ledger import PositionView
 from fleece.exchange.order_body import order_request, replace_request, whole_qty
 from fleece.exchange.orders import (
@@ -258,7 +258,7 @@ def _market_routes(router: APIRouter, exchange: SimExchange) -> None:
     @router.get("/v2/calendar")
     def get_calendar(start: str | None = None, end: str | None = None) -> JSONResponse:
         with exchange.synced() as now:
-            today = now.astimezone(NEW_YORK).date()
+            today = session_date(now)
         first = parse_day(start, "start", CODE_INVALID_ORDER) if start else today
         last = parse_day(end, "end", CODE_INVALID_ORDER) if end else None
         return JSONResponse(_calendar(exchange, first, last))

@@ -8,10 +8,10 @@ counts.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from fleece.accounting import Book
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_bounds
 from fleece.models import Fill, Side
 from fleece.notify.events import DailySummary, RunFigures
 from fleece.state_store import StateStore
@@ -46,19 +46,12 @@ def run_figures(store: StateStore, since: datetime, open_positions: int) -> RunF
     )
 
 
-def session_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants of New York midnight on ``day`` and on the next day."""
-    start = datetime.combine(day, time(0), tzinfo=NEW_YORK)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=NEW_YORK)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
 def daily_summary(
     store: StateStore, day: date, *, equity: float | None, positions: int
 ) -> DailySummary:
     """Session ``day``'s figures; ``equity`` is the account's now (None: the day's last
     snapshot)."""
-    start, end = session_bounds(day)
+    start, end = day_bounds(day)
     every_fill = store.fills()
     day_fills = [f for f in every_fill if start <= f.timestamp < end]
     if equity is None:

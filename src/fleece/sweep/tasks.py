@@ -14,7 +14,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,7 @@ from fleece.backtest.equity import EquityCurve
 from fleece.backtest.result import BacktestConfig
 from fleece.backtest.runner import run_backtest
 from fleece.backtest.stats import Stats, compute_stats
-from fleece.calendar import NEW_YORK
+from fleece.calendar import day_start
 from fleece.errors import DataError
 from fleece.sweep.grid import Params
 from fleece.sweep.metrics import METRICS
@@ -121,10 +121,6 @@ def market_for(market: MarketData, spec: TaskSpec) -> MarketData:
     return chosen.between(first, spec.end)
 
 
-def _ny_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
-
-
 def _from(curve: EquityCurve, seconds: int) -> EquityCurve:
     """The part of ``curve`` at or after ``seconds`` (epoch)."""
     keep = curve.ts >= seconds
@@ -145,7 +141,7 @@ def run_task(market: MarketData, spec: TaskSpec) -> Outcome:
     """
     start_at = None
     if spec.warmup_from is not None and spec.start is not None:
-        start_at = _ny_midnight(spec.start)
+        start_at = day_start(spec.start)
     result = run_backtest(market_for(market, spec), spec.config, start_at=start_at)
     # Before start_at nothing can trade, so the account is the starting cash until then: the
     # statistics of the decision period alone start from that same cash.
