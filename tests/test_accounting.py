@@ -9,7 +9,15 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleece.accounting import Book, Position, book, cents_of, cents_of_many, realised_pnl
+from fleece.accounting import (
+    Book,
+    Position,
+    book,
+    cents_of,
+    cents_of_many,
+    equity_change,
+    realised_pnl,
+)
 from fleece.models import Fill, Side, to_ticks
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
@@ -167,6 +175,13 @@ def test_realised_plus_unrealised_is_the_change_in_equity_to_the_cent(
         cash += ledger.apply(fill(i, side, qty, ticks / 10_000)).cash_cents
 
     position = ledger.position("AAPL")
-    equity_change = cash + position.market_value_cents(mark)
+    value_change = cash + position.market_value_cents(mark)
 
-    assert ledger.realised_cents + position.unrealised_cents(mark) == equity_change
+    assert ledger.realised_cents + position.unrealised_cents(mark) == value_change
+
+
+def test_the_days_pnl_is_the_equity_change_to_the_cent_and_unknown_without_both_ends() -> None:
+    assert equity_change(100_000.0, 99_699.996) == -300.0
+    assert equity_change(0.1, 0.3) == 0.2  # not 0.19999999999999998
+    assert equity_change(None, 99_700.0) is None
+    assert equity_change(100_000.0, None) is None

@@ -8,7 +8,7 @@ its store, another process from the store alone. A real SQLite store, no bot pro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +16,10 @@ import pytest
 
 from fleece.clock import ManualClock
 from fleece.config import AppConfig, load_config
-from fleece.control.replies import positions_text, status_text
+from fleece.control.replies import daily_text, positions_text, status_text
 from fleece.dashboard import DashboardView
 from fleece.models import Bar, OrderIntent, Side, TradingState
+from fleece.notify.reports import daily_summary
 from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot
 from fleece.state_store import StateStore
 from fleece.status import collect_status
@@ -169,3 +170,41 @@ def test_the_telegram_replies_word_the_same_snapshot(scene: Scene) -> None:
     assert "kill switch on (operator)" in status
     assert "positions 1 · open orders 1 · orders today 3/20" in status
     assert positions.startswith("AAPL 20 @ avg 105.0000 · last 112.0000")
+
+
+# ---- a day whose start equity was not recorded (the account not read at the open) ----------
+@pytest.fixture
+def unrecorded_start(tmp_path: Path) -> Iterator[Scene]:
+    config = _config(tmp_path)
+    with StateStore(Path(config.settings.database_path)) as store:
+        store.add_equity_snapshot(NOW - timedelta(minutes=30), 100_050.0, 100_050.0, 0.0, 0, 0)
+        store.add_equity_snapshot(NOW - timedelta(minutes=1), 99_700.0, 97_600.0, 2_100.0, 1, 0)
+        yield Scene(config, store, tmp_path)
+
+
+def test_without_a_recorded_start_the_running_bot_counts_from_the_brokers_last_equity(
+    unrecorded_start: Scene,
+) -> None:
+    scene = unrecorded_start
+    stored = build_snapshot(scene.store, scene.config, NOW)
+    facts = replace(_live_facts_of(scene, stored), last_equity=100_000.0)
+
+    snap = build_snapshot(scene.store, scene.config, NOW, facts)
+    after_close = daily_summary(
+        scene.store, DAY, equity=snap.equity, positions=1, last_equity=facts.last_equity
+    )
+
+    assert (snap.start_equity, snap.pnl_today) == (100_000.0, -300.0)
+    assert after_close.pnl == snap.pnl_today  # the summary the bot sends after the close
+    assert "P&L -300.00 · equity 99,700.00" in daily_text(snap, scene.store)  # /daily
+
+
+def test_without_a_recorded_start_a_stopped_bot_counts_from_the_days_first_equity(
+    unrecorded_start: Scene,
+) -> None:
+    snap = build_snapshot(unrecorded_start.store, unrecorded_start.config, NOW)
+
+    summary = daily_summary(unrecorded_start.store, DAY, equity=None, positions=1)
+
+    assert (snap.start_equity, snap.pnl_today) == (100_050.0, -350.0)
+    assert summary.pnl == snap.pnl_today

@@ -56,6 +56,7 @@ __all__ = [
     "cash_flow_cents",
     "cents_of",
     "cents_of_many",
+    "equity_change",
     "realised_pnl",
     "share_of",
 ]
@@ -86,6 +87,14 @@ def share_of(amount: int, part: int, whole: int) -> int:
     """``amount * part / whole`` rounded half away from zero (``whole`` > 0)."""
     sign = -1 if amount < 0 else 1
     return sign * ((abs(amount) * part + whole // 2) // whole)
+
+
+def equity_change(start: float | None, now: float | None) -> float | None:
+    """The P&L between two account equities, to the cent (None when either is unknown): the
+    day's P&L wherever it is shown (status, dashboard, metrics, Telegram, the daily summary)."""
+    if start is None or now is None:
+        return None
+    return round(now - start, 2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ class Housekeeping:
                 day,
                 equity=account.equity if account else None,
                 positions=len(self._trader.portfolio.qty),
+                last_equity=account.last_equity if account else None,
             )
         )
 

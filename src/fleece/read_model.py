@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fleece.accounting import PnL, cents_of, realised_pnl
+from fleece.accounting import PnL, cents_of, equity_change, realised_pnl
 from fleece.calendar import day_start, session_date
 from fleece.derive import from_attributes
 from fleece.models import Bar, Side, TradingState, to_ticks
@@ -174,8 +174,8 @@ def build_snapshot(
         kill, kill_why = True, KILL_SWITCH_ENV_REASON
     beat = store.last_heartbeat()
     equity, cash, buying_power, equity_at = _account(store, beat, now, live)
-    start = _start_equity(store, day, live)
-    pnl = round(equity - start, 2) if equity is not None and start is not None else None
+    start = session_start_equity(store, day, live.last_equity if live is not None else None)
+    pnl = equity_change(start, equity)
     pct = pnl / start if pnl is not None and start else None
     mode: str
     if live is not None:
@@ -286,14 +286,21 @@ def _account(
     return None, None, None, None
 
 
-def _start_equity(store: StateStore, day: date, live: LiveFacts | None) -> float | None:
-    """The session's starting equity: recorded at the open, else the broker's, else the
-    first stored equity of the day."""
+def session_start_equity(
+    store: StateStore, day: date, last_equity: float | None = None
+) -> float | None:
+    """Session ``day``'s starting equity, the base of its P&L wherever it is shown: the one
+    recorded at the open, else the broker's ``last_equity`` (the account's equity at the
+    previous close, when the caller has it), else the first equity stored that day.
+
+    The daily summary and the Telegram replies ask this too, so that a day whose start was not
+    recorded (the account not yet read at the open) shows one P&L everywhere.
+    """
     start = store.start_equity(day)
     if start is not None:
         return start
-    if live is not None:
-        return live.last_equity
+    if last_equity is not None:
+        return last_equity
     today = store.equity_curve(since=day_start(day))
     return today[0].equity if today else None
 

@@ -61,7 +61,11 @@ def positions_text(snap: BotSnapshot) -> str:
 def daily_text(snap: BotSnapshot, store: StateStore) -> str:
     """Today's summary, worded like the notification sent after the close."""
     summary = daily_summary(
-        store, snap.session_date, equity=snap.equity, positions=len(snap.positions)
+        store,
+        snap.session_date,
+        equity=snap.equity,
+        positions=len(snap.positions),
+        last_equity=snap.start_equity,  # the snapshot's start, by the same rule: one P&L
     )
     message = render(summary)
     return f"{message.title}\n{message.body}"

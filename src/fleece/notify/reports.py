@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime
 
-from fleece.accounting import Book
+from fleece.accounting import Book, equity_change
 from fleece.calendar import day_bounds
 from fleece.models import Fill, Side
 from fleece.notify.events import DailySummary, RunFigures
+from fleece.read_model import session_start_equity
 from fleece.state_store import StateStore
 
 
@@ -47,21 +48,34 @@ def run_figures(store: StateStore, since: datetime, open_positions: int) -> RunF
 
 
 def daily_summary(
-    store: StateStore, day: date, *, equity: float | None, positions: int
+    store: StateStore,
+    day: date,
+    *,
+    equity: float | None,
+    positions: int,
+    last_equity: float | None = None,
 ) -> DailySummary:
-    """Session ``day``'s figures; ``equity`` is the account's now (None: the day's last
-    snapshot)."""
+    """Session ``day``'s figures.
+
+    Args:
+        store: the bot's store.
+        day: the session.
+        equity: the account's equity now (None: the day's last snapshot).
+        positions: how many positions are held.
+        last_equity: the broker's equity at the previous close, if known: the day's start
+            when none was recorded (:func:`fleece.read_model.session_start_equity`).
+    """
     start, end = day_bounds(day)
     every_fill = store.fills()
     day_fills = [f for f in every_fill if start <= f.timestamp < end]
     if equity is None:
         curve = [e for e in store.equity_curve(start) if e.timestamp < end]
         equity = curve[-1].equity if curve else None
-    start_equity = store.start_equity(day)
+    start_equity = session_start_equity(store, day, last_equity)
     refusals = Counter(r.reason for r in store.refusals(start) if r.timestamp < end)
     return DailySummary(
         day=day,
-        pnl=round(equity - start_equity, 2) if equity is not None and start_equity else None,
+        pnl=equity_change(start_equity, equity),
         equity=equity,
         trades=store.trades_submitted(day),
         fills=len(day_fills),
