@@ -92,11 +92,6 @@ class Session:
         """True when ``ts`` lies in ``[open, close)``."""
         return self.open <= ts < self.close
 
-    @property
-    def last_bar_start(self) -> datetime:
-        """Start of the session's last regular bar (15:59 ET, or 12:59 ET on early closes)."""
-        return self.close - ONE_MINUTE
-
 
 def _make(table: SessionTable, i: int) -> Session:
     opened = datetime.fromtimestamp(table.opens[i], UTC)

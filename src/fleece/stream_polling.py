@@ -57,14 +57,6 @@ class BarPoller:
         # dashboard's latency histogram); measured with a monotonic timer, never the clock.
         self.on_poll: Callable[[float, bool], None] | None = None
 
-    def mark_seen(self, bars: Sequence[Bar]) -> None:
-        """Record bars already known (warm-up, or replayed from the store) as seen."""
-        for bar in bars:
-            prev = self._last.get(bar.symbol)
-            if prev is None or bar.timestamp > prev:
-                self._last[bar.symbol] = bar.timestamp
-            self._seen.setdefault(bar.symbol, set()).add(bar.timestamp)
-
     def since(self, default_start: datetime) -> datetime:
         """Where the next request starts: just after the oldest symbol's last bar, but never
         more than :data:`LOOKBACK` before the previous request's end."""
