@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleece.backtest.loss_scan import loss_threshold_cents
 from fleece.models import Refusal, Side, Signal, TradingState
-from fleece.risk_limits import RiskLimits
+from fleece.risk_limits import RiskLimits, daily_loss_limit
 from fleece.risk_manager import (
     REFUSAL_REASONS,
     Approval,
@@ -122,6 +123,26 @@ def test_one_manager_asked_many_times_answers_as_a_fresh_one_would(
     for equity, last_equity in asks:
         fresh = RiskManager(limits()).daily_loss_hit(equity, last_equity)
         assert kept.daily_loss_hit(equity, last_equity) is fresh
+
+
+@given(
+    st.integers(min_value=1_000, max_value=10_000_000_000),  # the day's start, in cents
+    st.integers(min_value=1, max_value=9_999).map(lambda bp: bp / 10_000),
+)
+def test_the_loss_line_is_one_rule_for_the_manager_the_backtest_scan_and_the_viewers(
+    start_cents: int, pct: float
+) -> None:
+    risk, start = RiskManager(limits(max_daily_loss_pct=pct)), start_cents / 100
+    line = loss_threshold_cents(start_cents, pct)  # the backtest's skipped-minute scan
+    shown = daily_loss_limit(start, pct)  # status, the dashboard, /status
+    assert shown is not None
+    shown_line = start_cents - round(shown * 100)
+
+    assert risk.daily_loss_hit(line / 100, start)
+    assert not risk.daily_loss_hit((line + 1) / 100, start)
+    # Shown to the cent: a cent more loss than shown always reduces, a cent less never does.
+    assert risk.daily_loss_hit((shown_line - 1) / 100, start)
+    assert not risk.daily_loss_hit((shown_line + 1) / 100, start)
 
 
 def test_no_starting_equity_is_no_daily_loss() -> None:

@@ -24,7 +24,7 @@ from fleece.accounting import PnL, cents_of, equity_change, realised_pnl
 from fleece.calendar import day_start, session_date
 from fleece.derive import from_attributes
 from fleece.models import Bar, Side, TradingState, to_ticks
-from fleece.risk_limits import has_daily_loss_stop
+from fleece.risk_limits import daily_loss_limit
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.startup_checks import read_dropped
 
@@ -214,11 +214,7 @@ def build_snapshot(
         start_equity=start,
         pnl_today=pnl,
         pnl_today_pct=pct,
-        loss_limit=(
-            round(start * risk.max_daily_loss_pct, 2)
-            if start is not None and has_daily_loss_stop(risk.max_daily_loss_pct)
-            else None
-        ),
+        loss_limit=daily_loss_limit(start, risk.max_daily_loss_pct),
         max_daily_loss_pct=risk.max_daily_loss_pct,
         realised_pnl=ledger.realised,
         positions=_holdings(store, ledger, now, live),

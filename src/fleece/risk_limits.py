@@ -8,6 +8,7 @@ rule for "1.0 means no daily loss stop", read by the risk manager, the backtest 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 
 NO_DAILY_LOSS_STOP = 1.0
 """``max_daily_loss_pct`` that means no daily loss stop: a limit of losing everything.
@@ -17,9 +18,38 @@ operator wants no stop, and the risk manager, the backtest and its loss scan all
 """
 
 
+EXACT_DIGITS = 80
+"""Decimal precision of the exact comparisons: products of two floats' shortest decimal forms
+are never rounded."""
+
+
 def has_daily_loss_stop(max_daily_loss_pct: float) -> bool:
     """True unless ``max_daily_loss_pct`` is :data:`NO_DAILY_LOSS_STOP` (the one rule)."""
     return max_daily_loss_pct < NO_DAILY_LOSS_STOP
+
+
+def exact(value: float) -> Decimal:
+    """The decimal a human wrote for ``value`` (0.1 -> 0.1, not 0.1000000000000000055...)."""
+    return Decimal(repr(float(value)))
+
+
+def daily_loss_floor(start: Decimal, max_daily_loss_pct: float) -> Decimal:
+    """The equity at or below which the day's loss switches trading to REDUCING, exactly:
+    ``start * (1 - max_daily_loss_pct)``, in ``start``'s unit (dollars or cents).
+
+    The one rule for the loss line: the risk manager compares equity with it, the backtest's
+    loss scan floors it to cents, and the viewers show ``start`` minus it as the loss limit.
+    """
+    with localcontext(prec=EXACT_DIGITS):
+        return start * (1 - exact(max_daily_loss_pct))
+
+
+def daily_loss_limit(start: float | None, max_daily_loss_pct: float) -> float | None:
+    """The day's loss that switches to REDUCING, in dollars to the cent, as the viewers show it:
+    ``start`` less :func:`daily_loss_floor` (None: no start equity, or no daily loss stop)."""
+    if start is None or not has_daily_loss_stop(max_daily_loss_pct):
+        return None
+    return float(round(exact(start) - daily_loss_floor(exact(start), max_daily_loss_pct), 2))
 
 
 @dataclass(frozen=True, slots=True)

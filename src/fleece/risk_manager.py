@@ -42,10 +42,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import localcontext
 
 from fleece.models import Refusal, Side, Signal, TradingState, require_utc
-from fleece.risk_limits import RiskLimits
+from fleece.risk_limits import EXACT_DIGITS, RiskLimits, daily_loss_floor, exact
 
 KILL_SWITCH = "kill_switch"
 STORE_FAILURE = "store_failure"
@@ -82,14 +82,6 @@ REFUSAL_REASONS: frozenset[str] = frozenset(
         INSUFFICIENT_BUYING_POWER,
     }
 )
-
-# Enough digits that products of two floats' shortest decimal forms are never rounded.
-_EXACT_DIGITS = 80
-
-
-def _exact(value: float) -> Decimal:
-    """The decimal a human wrote for ``value`` (0.1 -> 0.1, not 0.1000000000000000055...)."""
-    return Decimal(repr(float(value)))
 
 
 def _require_finite(value: float, what: str) -> None:
@@ -178,11 +170,11 @@ def position_size(equity: float, fraction: float, price: float) -> int:
     """
     if not price > 0:
         raise ValueError(f"price must be > 0, got {price!r}")
-    with localcontext(prec=_EXACT_DIGITS):
-        budget = _exact(equity) * _exact(fraction)
+    with localcontext(prec=EXACT_DIGITS):
+        budget = exact(equity) * exact(fraction)
         if budget <= 0:
             return 0
-        return int(budget // _exact(price))
+        return int(budget // exact(price))
 
 
 class RiskManager:
@@ -237,9 +229,7 @@ class RiskManager:
         memo = self._loss_memo
         if memo is not None and memo[0] == equity and memo[1] == last_equity:
             return memo[2]
-        with localcontext(prec=_EXACT_DIGITS):
-            floor = _exact(last_equity) * (1 - _exact(self.limits.max_daily_loss_pct))
-            hit = _exact(equity) <= floor
+        hit = exact(equity) <= daily_loss_floor(exact(last_equity), self.limits.max_daily_loss_pct)
         self._loss_memo = (equity, last_equity, hit)
         return hit
 
@@ -306,11 +296,11 @@ class RiskManager:
                 f"equity {ctx.equity:.2f} x {limits.max_position_pct} buys no share at {last_price}"
             )
             return self._refuse(signal, ctx, POSITION_SIZE_ZERO, detail)
-        with localcontext(prec=_EXACT_DIGITS):
-            cost = qty * _exact(last_price)
-            cap = _exact(ctx.equity) * _exact(limits.max_leverage)
-            over = _exact(ctx.exposure) + cost > cap
-            short = cost > _exact(ctx.buying_power)
+        with localcontext(prec=EXACT_DIGITS):
+            cost = qty * exact(last_price)
+            cap = exact(ctx.equity) * exact(limits.max_leverage)
+            over = exact(ctx.exposure) + cost > cap
+            short = cost > exact(ctx.buying_power)
         if over:
             detail = (
                 f"exposure {ctx.exposure:.2f} + {qty} x {last_price} exceeds equity "

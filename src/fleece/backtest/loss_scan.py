@@ -27,6 +27,7 @@ import numpy as np
 from fleece.accounting import cash_flow_cents, cents_of, cents_of_many
 from fleece.backtest.data import I64, MINUTE, MarketData
 from fleece.models import to_ticks
+from fleece.risk_limits import daily_loss_floor
 
 if TYPE_CHECKING:
     from fleece.backtest.run_view import RunView
@@ -35,11 +36,10 @@ if TYPE_CHECKING:
 def loss_threshold_cents(last_equity_cents: int, max_daily_loss_pct: float) -> int:
     """The highest equity (cents) at which the daily loss limit counts as hit.
 
-    The risk manager compares ``equity <= last_equity * (1 - pct)`` exactly, with each float at
-    its shortest decimal form; equity is whole cents, so the floor of that product is the line.
+    The risk manager compares equity with :func:`~fleece.risk_limits.daily_loss_floor` exactly;
+    equity is whole cents, so the floor of that line in cents is the highest equity that hits.
     """
-    floor = Decimal(last_equity_cents) * (1 - Decimal(repr(max_daily_loss_pct)))
-    return math.floor(floor)
+    return math.floor(daily_loss_floor(Decimal(last_equity_cents), max_daily_loss_pct))
 
 
 class LossScanner:
