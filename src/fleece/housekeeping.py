@@ -31,6 +31,27 @@ log = logging.getLogger(__name__)
 POSITION_RESYNC = timedelta(minutes=15)
 
 
+def record_equity(store: StateStore, trader: Trader, now: datetime) -> bool:
+    """Store a point of the equity curve from the trader's account (False: none read yet).
+
+    The one writer of the curve's points, for the periodic snapshot and the last one at
+    shutdown. The positions' value is the broker's long market value (equity less cash would
+    count short positions against it).
+    """
+    account = trader.account
+    if account is None:
+        return False
+    store.add_equity_snapshot(
+        now,
+        account.equity,
+        account.cash,
+        account.long_market_value,
+        len(trader.portfolio.qty),
+        len(store.unfinished_intents()),
+    )
+    return True
+
+
 class Housekeeping:
     """Runs due chores on each :meth:`tick`."""
 
@@ -112,18 +133,8 @@ class Housekeeping:
         )
 
     def _snapshot(self, now: datetime) -> None:
-        account = self._trader.account
-        if account is None:
-            return
-        self._last_snapshot = now
-        self._store.add_equity_snapshot(
-            now,
-            account.equity,
-            account.cash,
-            round(account.equity - account.cash, 2),
-            len(self._trader.portfolio.qty),
-            len(self._store.unfinished_intents()),
-        )
+        if record_equity(self._store, self._trader, now):
+            self._last_snapshot = now
 
     def _heartbeat(self, now: datetime) -> None:
         self._last_heartbeat = now

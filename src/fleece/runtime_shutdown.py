@@ -16,6 +16,7 @@ from fleece.closing import close_out
 from fleece.config import ShutdownConfig
 from fleece.disk_guard import DiskGuard
 from fleece.errors import BrokerError
+from fleece.housekeeping import record_equity
 from fleece.ownership import CloseMode
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
@@ -63,16 +64,7 @@ async def shut_down(parts: Stopping, cfg: ShutdownConfig) -> None:
     state = trader.state[0]
     with disk.quietly():
         state = trader.update_state(parts.clock.now())[0]
-        if trader.account is not None:
-            a = trader.account
-            store.add_equity_snapshot(
-                parts.clock.now(),
-                a.equity,
-                a.cash,
-                a.equity - a.cash,
-                len(trader.portfolio.qty),
-                len(store.unfinished_intents()),
-            )
+        record_equity(store, trader, parts.clock.now())
     log.info("shutdown complete state=%s", state.value)
 
 
