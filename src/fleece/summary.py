@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fleece.accounting import realised_pnl
+from fleece.accounting import equity_change, realised_pnl
 from fleece.models import Side
 from fleece.protection import exits_line, fill_reasons, is_protective
 from fleece.startup_checks import read_dropped
@@ -68,7 +68,7 @@ def print_summary(
     pnl = realised_pnl(fills)
     first_equity = curve[0].equity if curve else None
     last_equity = curve[-1].equity if curve else None
-    total = (last_equity - first_equity) if first_equity is not None and last_equity else 0.0
+    total = equity_change(first_equity, last_equity) or 0.0
     unrealised = round(total - pnl.realised, 2) or 0.0
     table = Table(title="alpaca-fleece run summary", show_header=False)
     table.add_column("what", style="bold")
