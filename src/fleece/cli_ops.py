@@ -20,6 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
+from fleece.notify.messages import money
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -106,12 +107,6 @@ def _when(ts: datetime | None, simulated: bool = False) -> str:
     return f"{shown} (simulated)" if simulated else shown
 
 
-def _money(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "unknown"
-    return f"{value:+,.2f}" if signed else f"{value:,.2f}"
-
-
 def _process_line(status: BotStatus) -> str:
     p = status.process
     if p.running:
@@ -163,10 +158,10 @@ def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
     if d is None:
         return []
     label = f"today {d.session_date.isoformat()}" + (" (sim)" if status.simulated_time else "")
-    pnl = f"P&L {_money(d.pnl, signed=True)} (equity {_money(d.equity)}, "
-    pnl += f"start {_money(d.start_equity)}) · loss limit "
+    pnl = f"P&L {money(d.pnl, signed=True)} (equity {money(d.equity)}, "
+    pnl += f"start {money(d.start_equity)}) · loss limit "
     if has_daily_loss_stop(d.max_daily_loss_pct):
-        pnl += f"-{_money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+        pnl += f"-{money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
     else:
         pnl += "none (max_daily_loss_pct 1.0)"
     rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]
@@ -226,7 +221,7 @@ def _print_positions(console: Console, status: BotStatus) -> None:
         table.add_column(column, justify="left" if column == "symbol" else "right")
     for p in status.positions:
         last = f"{p.last_price:,.2f}" if p.last_price is not None else "unknown"
-        table.add_row(p.symbol, str(p.qty), f"{p.avg_cost:,.4f}", last, _money(p.unrealised, True))
+        table.add_row(p.symbol, str(p.qty), f"{p.avg_cost:,.4f}", last, money(p.unrealised, True))
     console.print(table)
 
 

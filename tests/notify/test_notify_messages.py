@@ -1,0 +1,19 @@
+"""How money reads in every message and report: `fleece status`, Telegram, notifications."""
+
+from __future__ import annotations
+
+from fleece.accounting import equity_change
+from fleece.notify.messages import money
+
+
+def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
+    assert money(99_700.0) == "99,700.00"
+    assert money(-300.0, signed=True) == "-300.00"
+    assert money(12.5, signed=True) == "+12.50"
+    assert money(None) == "unknown"
+
+
+def test_a_loss_smaller_than_half_a_cent_reads_as_no_change_not_minus_zero() -> None:
+    pnl = equity_change(100_000.0, 99_999.999)  # -0.0 after rounding to the cent
+
+    assert money(pnl, signed=True) == "+0.00"
