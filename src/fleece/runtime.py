@@ -253,17 +253,17 @@ class Bot:
         self.commands = CommandRunner(self.store, self.clock, self.flatten)
         self.commands.expire_left_overs()
         self.view = LiveView(
-            self.trader,
-            self.poller,
-            self.broker,
-            self.store,
-            self.config,
-            self.clock,
-            self.stats,
-            self.symbols,
-            self.speed,
-            self.disk,
-            self.events,
+            trader=self.trader,
+            poller=self.poller,
+            broker=self.broker,
+            store=self.store,
+            config=self.config,
+            clock=self.clock,
+            stats=self.stats,
+            symbols=self.symbols,
+            speed=self.speed,
+            disk=self.disk,
+            events=self.events,
         )
         if self.poller is not None:
             self.poller.on_poll = self.view.on_poll

@@ -62,7 +62,7 @@ def live_facts(
     )
 
 
-@dataclass
+@dataclass(kw_only=True)  # eleven collaborators: named where the bot builds it
 class LiveView:
     """The running bot's snapshot and its publishing: after every cycle and after a failed poll
     (:meth:`publish`), and at once when a viewer changes the kill switch (:meth:`rejudge`)."""
