@@ -208,3 +208,14 @@ def test_without_a_recorded_start_a_stopped_bot_counts_from_the_days_first_equit
 
     assert (snap.start_equity, snap.pnl_today) == (100_050.0, -350.0)
     assert summary.pnl == snap.pnl_today
+
+
+def test_the_average_cost_shown_is_the_brokers_average_entry_price(tmp_path: Path) -> None:
+    # 3 shares at $100.0001 cost $300.00 to the cent; Alpaca's avg_entry_price is 100.0001.
+    config = _config(tmp_path)
+    with StateStore(Path(config.settings.database_path)) as store:
+        _filled(store, "IBM", Side.BUY, 3, 100.0001, NOW - timedelta(minutes=10))
+
+        snap = build_snapshot(store, config, NOW)
+
+    assert [(h.symbol, h.qty, h.avg_cost) for h in snap.positions] == [("IBM", 3, 100.0001)]

@@ -311,7 +311,9 @@ def _holdings(
         if not qty:
             continue
         # Valued by the one accounting rule (fleece.accounting): market value and unrealised
-        # P&L in cents; the average cost only when our fills explain the whole holding.
+        # P&L in cents; the average cost only when our fills explain the whole holding, and
+        # then the average entry price as the broker reports it (the basis over the shares can
+        # differ from it below a cent).
         own = ledger.positions.get(symbol)
         mine = own if own is not None and own.qty == qty else None
         cost = mine.cost_cents / 100 if mine is not None else None
@@ -323,7 +325,7 @@ def _holdings(
             Holding(
                 symbol=symbol,
                 qty=qty,
-                avg_cost=round(cost / qty, 4) if cost is not None else None,
+                avg_cost=float(round(mine.avg_entry, 4)) if mine is not None else None,
                 last_price=price,
                 last_price_at=price_at,
                 market_value=value,

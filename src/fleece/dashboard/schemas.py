@@ -89,7 +89,9 @@ class PositionOut(BaseModel):
     model_config = _FROZEN
     symbol: str
     qty: int
-    avg_cost: float | None = Field(description="average cost from our fills; None if unknown")
+    avg_cost: float | None = Field(
+        description="average entry price of our fills, as Alpaca reports it; None if unknown"
+    )
     last_price: float | None
     market_value: float | None
     unrealized_pl: float | None
