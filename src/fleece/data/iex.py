@@ -34,18 +34,17 @@ and trades, at least 1 of each.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from fleece.draws import uniform
 from fleece.models import Bar
 
 #: IEX's share of the consolidated tape's trades (and volume).
 IEX_TRADE_SHARE = 0.025
 #: Shares per trade assumed when a bar carries no trade count.
 AVG_TRADE_SIZE = 128
-_SCALE = 2.0**64
 
 
 def estimated_trades(bar: Bar) -> int:
@@ -69,8 +68,7 @@ def empty_probability(bar: Bar) -> float:
 
 
 def _draw(seed: int, bar: Bar) -> float:
-    key = f"fleece-iex:{seed}:{bar.symbol}:{int(bar.timestamp.timestamp())}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / _SCALE
+    return uniform(f"fleece-iex:{seed}:{bar.symbol}:{int(bar.timestamp.timestamp())}")
 
 
 def on_iex(bar: Bar, seed: int) -> bool:
@@ -103,8 +101,7 @@ def publish_delay(bar: Bar, seed: int, late_share: float) -> timedelta:
     """
     if late_share <= 0:
         return timedelta(0)
-    key = f"fleece-late:{seed}:{bar.symbol}:{int(bar.timestamp.timestamp())}".encode()
-    draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / _SCALE
+    draw = uniform(f"fleece-late:{seed}:{bar.symbol}:{int(bar.timestamp.timestamp())}")
     return LATE_BY if draw < late_share else timedelta(0)
 
 

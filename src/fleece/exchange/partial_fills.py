@@ -9,17 +9,14 @@ so the same seed, data and requests give the same splits in every run.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from fleece.draws import uniform
 from fleece.exchange.orders import SimOrder
-
-_SCALE = 2.0**64
 
 
 def _uniform(*parts: object) -> float:
-    key = ":".join(str(p) for p in parts).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / _SCALE
+    return uniform(":".join(str(p) for p in parts))
 
 
 @dataclass(frozen=True, slots=True)
