@@ -10,6 +10,9 @@ import html
 import importlib.util
 from pathlib import Path
 
+#: A chart's x axis over market hours only: weekends and 16:00 to 09:30 New York left out.
+TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
+
 #: The reports' common look: plain tables, muted notes.
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }

@@ -155,6 +155,10 @@ class AccountSnapshot:
         return self.long_market_value + abs(self.short_market_value)
 
 
+#: Alpaca's longest ``client_order_id``: the bot keeps within it; the built-in exchange refuses
+#: longer ones.
+MAX_CLIENT_ORDER_ID = 128
+
 #: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
 KNOWN_STATUSES = frozenset(
     {

@@ -15,8 +15,7 @@ from typing import Protocol
 
 from fleece.errors import BrokerError
 from fleece.intents import OPEN_STATUSES, IntentStatus, status_for_broker
-from fleece.models import BrokerOrder, ExitOrder, Position, Side
-from fleece.protection import MAX_CLIENT_ORDER_ID
+from fleece.models import MAX_CLIENT_ORDER_ID, BrokerOrder, ExitOrder, Position, Side
 
 #: Intent statuses that still need the broker's answer (the lifecycle's, :mod:`fleece.intents`).
 UNFINISHED = OPEN_STATUSES

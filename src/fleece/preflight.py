@@ -130,7 +130,7 @@ def check_sim_days(config: AppConfig) -> None:
             )
         _check_in_calendar(s, calendar, s.sim_start or first, last)
         return
-    from fleece.exchange.sim import DEFAULT_SYNTHETIC_START
+    from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 
     first = s.sim_start or DEFAULT_SYNTHETIC_START
     _check_in_calendar(s, calendar, first, None)

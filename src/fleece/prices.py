@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from fleece.models import Side
+from fleece.models import TICKS_PER_DOLLAR, Side
 
 _CENT = Decimal("0.01")
-_TICK = Decimal("0.0001")
+TICK = Decimal(1) / TICKS_PER_DOLLAR
+"""The finest price step, 1/10,000 dollar (:data:`fleece.models.TICKS_PER_DOLLAR`)."""
 
 
 def round_price(value: Decimal) -> Decimal:
     """``value`` on Alpaca's price grid: whole cents from $1.00, 1/10,000 dollar below (half up)."""
-    return value.quantize(_CENT if value >= 1 else _TICK, rounding=ROUND_HALF_UP)
+    return value.quantize(_CENT if value >= 1 else TICK, rounding=ROUND_HALF_UP)
 
 
 def trailing_stop_price(

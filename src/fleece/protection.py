@@ -48,10 +48,9 @@ from enum import StrEnum
 from typing import Literal
 
 from fleece.intents import IntentRecord
-from fleece.models import Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
+from fleece.models import MAX_CLIENT_ORDER_ID, Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
 from fleece.prices import round_price, trailing_stop_price
 
-MAX_CLIENT_ORDER_ID = 128
 PROTECT_PREFIX = "protect-"
 KIND_STOP = "protect-stop"
 KIND_TAKE_PROFIT = "protect-tp"

@@ -8,10 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fleece.calendar import MarketCalendar
+from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.config import DataConfig
-
-ONE_MINUTE = timedelta(minutes=1)
 
 
 def backfill_start(sessions: MarketCalendar, now: datetime) -> datetime:

@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from fleece.broker import Broker
+from fleece.calendar import ONE_MINUTE
 from fleece.clock import Clock
 from fleece.data.validate import bar_problem
 from fleece.errors import BrokerError
 from fleece.models import Bar
 
 log = logging.getLogger(__name__)
-ONE_MINUTE = timedelta(minutes=1)
 # No listed stock trades anywhere near this; a price above it is a broken answer. (Exact tick
 # arithmetic would also overflow on prices beyond ~1e304.)
 MAX_PRICE = 100_000_000.0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from fleece.calendar import MarketCalendar, session_date
+from fleece.calendar import ONE_MINUTE, MarketCalendar, session_date
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
@@ -29,7 +29,6 @@ from fleece.risk_manager import Approval, RiskContext, RiskManager
 from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)
-ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 console = Console()
 DEFAULT_CONFIG = Path("config/trading.yaml")
-DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
 #: Sessions of synthetic bars without --end: about one year.
 DEFAULT_SYNTHETIC_SESSIONS = 252
 #: Loggers whose normal trading events (a latched loss limit, a refused order) are results of a
@@ -173,6 +172,7 @@ def load_bars(
     """
     from fleece.backtest.data import load_market, synthetic_market
     from fleece.calendar import MarketCalendar
+    from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 
     if (data is not None) + synthetic + (db is not None) != 1:
         raise ConfigError("command line", "--data/--synthetic/--db", "give exactly one of them")

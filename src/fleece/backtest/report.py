@@ -32,7 +32,7 @@ from fleece.backtest.runner import BacktestResult
 from fleece.backtest.signals import market_series
 from fleece.backtest.stats import RoundTrip, Stats, round_trips
 from fleece.calendar import NEW_YORK
-from fleece.html_page import STYLE, html_page
+from fleece.html_page import STYLE, TRADING_HOURS, html_page
 from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
 from fleece.protection import ExitReason, Protection, exits_line, fill_reasons
@@ -49,7 +49,6 @@ MAX_EQUITY_POINTS = 20_000
 #: Trades listed in the page's table (all are in trades.csv).
 MAX_TABLE_ROWS = 2_000
 #: Hide nights and weekends on time axes (New York wall time).
-TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
 Figure = dict[str, Any]
 
 

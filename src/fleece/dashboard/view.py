@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import KW_ONLY, InitVar, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from fleece.accounting import cents_of
-from fleece.calendar import MarketCalendar, day_start, session_date
+from fleece.calendar import ONE_MINUTE, MarketCalendar, day_start, session_date
 from fleece.clock import Clock, SystemClock
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
@@ -52,7 +52,7 @@ from fleece.dashboard.sessions import (
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import BotSnapshot, build_snapshot, last_run, stored_mode
+from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, last_run, stored_mode
 from fleece.state_store import EquitySnapshot, StateStore
 
 if TYPE_CHECKING:
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-ONE_MINUTE = timedelta(minutes=1)
 SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill the slow SMA
 RECENT_REFUSALS = 20
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from fleece.data.parsing import parse_float, parse_timestamp
+from fleece.data.parsing import EPOCH, ONE_US, US_PER_S, parse_float, parse_timestamp
 from fleece.data.validate import (
     MAX_VOLUME,
     REASON_CODES,
@@ -40,8 +40,6 @@ _ALIASES = {
     "n": "trade_count",
     "vw": "vwap",
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US_PER_S = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class ReadColumns:
     def timestamp(self, row: int) -> datetime | None:
         if not self.ts_readable[row]:
             return None
-        return _EPOCH + timedelta(microseconds=int(self.columns.ts_us[row]))
+        return EPOCH + timedelta(microseconds=int(self.columns.ts_us[row]))
 
     def bars(self, symbol: str, rows: NDArray[np.intp]) -> list[Bar]:
         cols = self.columns
@@ -253,13 +251,12 @@ def _timestamps_slowly(cells: list[Any]) -> tuple[NDArray[np.int64], NDArray[np.
     # One cell (naive, garbled) spoils the vectorised cast: read them one by one to tell which.
     values = np.zeros(len(cells), dtype=np.int64)
     codes = np.zeros(len(cells), dtype=np.int8)
-    one_us = timedelta(microseconds=1)
     for i, cell in enumerate(cells):
         parsed = parse_timestamp(cell) if cell is not None else "missing_field"
         if isinstance(parsed, str):
             codes[i] = REASON_CODES[parsed]
         else:
-            values[i] = (parsed - _EPOCH) // one_us
+            values[i] = (parsed - EPOCH) // ONE_US
     return values, codes
 
 
@@ -272,7 +269,7 @@ def _pick(values: list[Any] | None, rows: NDArray[np.intp]) -> Any:
 def _datetimes(ts_us: NDArray[np.int64]) -> list[datetime]:
     # fromtimestamp on whole seconds is twice as fast as epoch + timedelta, and minute bars
     # start on whole seconds.
-    if not np.any(ts_us % _US_PER_S):
+    if not np.any(ts_us % US_PER_S):
         from_ts = datetime.fromtimestamp
-        return [from_ts(s, UTC) for s in (ts_us // _US_PER_S).tolist()]
-    return [_EPOCH + timedelta(microseconds=us) for us in ts_us.tolist()]
+        return [from_ts(s, UTC) for s in (ts_us // US_PER_S).tolist()]
+    return [EPOCH + timedelta(microseconds=us) for us in ts_us.tolist()]

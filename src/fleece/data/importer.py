@@ -16,7 +16,7 @@ import csv
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,14 +29,13 @@ from numpy.typing import NDArray
 from fleece.calendar import MarketCalendar
 from fleece.data.arrays import SymbolArrays
 from fleece.data.columns import OPTIONAL, REQUIRED, ReadColumns, canonical, read_columns
+from fleece.data.parsing import EPOCH, ONE_US, US_PER_S
 from fleece.data.validate import REASONS, BarProblem, judge_columns
 from fleece.errors import DataError
 from fleece.models import Bar
 
 OnError = Literal["drop", "refuse"]
 SUFFIXES = (".csv", ".parquet")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US_PER_S = 1_000_000
 #: Warning lines per call of :func:`log_problems`; a file of garbage is counted, not echoed.
 MAX_PROBLEM_LINES = 50
 
@@ -69,7 +68,7 @@ def load_bar_arrays(
     keep = np.flatnonzero(codes == 0)
     arrays = SymbolArrays(
         symbol,
-        cols.ts_us[keep] // _US_PER_S,
+        cols.ts_us[keep] // US_PER_S,
         cols.open[keep],
         cols.high[keep],
         cols.low[keep],
@@ -130,8 +129,7 @@ def bar_file_span(path: Path) -> tuple[datetime, datetime] | None:
     kept = read.columns.ts_us[codes == 0]
     if not len(kept):
         return None
-    one_us = timedelta(microseconds=1)
-    return _EPOCH + int(kept.min()) * one_us, _EPOCH + int(kept.max()) * one_us
+    return EPOCH + int(kept.min()) * ONE_US, EPOCH + int(kept.max()) * ONE_US
 
 
 def _judged(path: Path) -> tuple[ReadColumns, NDArray[np.int8], int, str]:
@@ -212,9 +210,7 @@ def _calendar_span_us() -> tuple[int, int]:
     # Rows the market calendar cannot place (before 2005, or years ahead) would stop the
     # backtest and the exchange: they are refused like any other bad row.
     first, end = MarketCalendar().span()
-    return (first - _EPOCH) // timedelta(microseconds=1), (end - _EPOCH) // timedelta(
-        microseconds=1
-    )
+    return (first - EPOCH) // ONE_US, (end - EPOCH) // ONE_US
 
 
 def write_bars_csv(bars: Sequence[Bar], path: Path) -> None:

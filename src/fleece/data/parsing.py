@@ -12,9 +12,14 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fleece.models import Bar
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where the column-wise readers count bar starts from, in microseconds (:data:`ONE_US`)."""
+ONE_US = timedelta(microseconds=1)
+US_PER_S = 1_000_000
 
 # (Alpaca's short key, our long key) for every field parse_bar understands.
 _KEYS: dict[str, tuple[str, str]] = {

@@ -125,6 +125,10 @@ def profile_for(symbol: str) -> SymbolProfile:
     return SymbolProfile(price, 0.012 + 0.03 * u_vol, int(2_000_000 + u_volume * 18_000_000))
 
 
+DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
+"""Where synthetic bars start when no day is given: the exchange, the backtest and the sweep."""
+
+
 def symbol_rng(symbol: str, seed: int) -> np.random.Generator:
     """A generator that depends only on ``(seed, symbol)``, identically on every machine."""
     digest = hashlib.sha256(f"fleece-synthetic:{seed}:{symbol.upper()}".encode()).digest()

@@ -40,11 +40,12 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fleece.data.parsing import EPOCH, ONE_US
 from fleece.models import Bar
 
 BAR_LENGTH = timedelta(minutes=1)
@@ -54,8 +55,6 @@ MAX_PRICE = 1e9
 #: More shares in one minute than any stock trades in a year; beyond it int64 arithmetic on
 #: volumes (cumulative sums, vwap) would lose exactness.
 MAX_VOLUME = 2**53
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 
 # Every reason, in order of precedence when a bar has several problems. Column-wise code
 # uses ``REASONS.index(reason) + 1`` as the reason's code (0 meaning "fine").
@@ -242,7 +241,7 @@ def clean_series(
         if reason is None:
             by_symbol.setdefault(bar.symbol, []).append(i)
     for rows in by_symbol.values():
-        starts = [(series[i].timestamp - _EPOCH) // _ONE_US for i in rows]
+        starts = [(series[i].timestamp - EPOCH) // ONE_US for i in rows]
         for i, reason in zip(rows, order_reasons(starts), strict=True):
             reasons[i] = reason
     kept: list[Bar] = []

@@ -72,8 +72,8 @@ from fleece.exchange.orders import (
 )
 from fleece.exchange.replacing import replaced_order, replacing_order
 from fleece.models import Bar, Side
+from fleece.prices import TICK
 
-_TICK = Decimal("0.0001")
 # Event phases at one instant: stops are judged at a bar's close before limits (the worse leg of
 # a bracket first), a bar's close before the session closes, both before an order is routed,
 # and routing before the next bar opens.
@@ -281,7 +281,7 @@ class Engine(Book):
         average = price
         if order.filled_avg_price is not None and order.filled_qty:
             paid = Decimal(str(order.filled_avg_price)) * order.filled_qty
-            average = float(((paid + Decimal(str(price)) * qty) / done).quantize(_TICK))
+            average = float(((paid + Decimal(str(price)) * qty) / done).quantize(TICK))
         filled = replace(
             order,
             status=OrderStatus.FILLED if done == order.qty else OrderStatus.PARTIALLY_FILLED,

@@ -19,7 +19,6 @@ from fleece.exchange.ledger import AccountView, Ledger, PositionView
 from fleece.exchange.market import BarStore
 from fleece.exchange.matching import slipped
 from fleece.exchange.orders import (
-    MAX_CLIENT_ORDER_ID,
     IdSource,
     OrderRequest,
     SimOrder,
@@ -27,7 +26,7 @@ from fleece.exchange.orders import (
     invalid,
     not_found,
 )
-from fleece.models import Side, to_ticks
+from fleece.models import MAX_CLIENT_ORDER_ID, Side, to_ticks
 
 
 class Book:

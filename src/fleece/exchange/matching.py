@@ -42,11 +42,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from fleece.exchange.orders import OrderType, SimOrder
 from fleece.models import Bar, Side, to_ticks
-from fleece.prices import trailing_stop_price
+from fleece.prices import TICK, trailing_stop_price
 
 CLOSE = "close"  # judge the order again at this bar's close
 NEXT = "next"  # wait for the symbol's next regular bar
-_TICK = Decimal("0.0001")
 
 
 def slippage(bps: float) -> Decimal:
@@ -61,7 +60,7 @@ def slipped(price: float, side: Side, slip: Decimal) -> Decimal:
     it; the backtest prices the positions it holds at the start by it too.
     """
     factor = 1 + slip if side is Side.BUY else 1 - slip
-    return (Decimal(str(price)) * factor).quantize(_TICK, rounding=ROUND_HALF_UP)
+    return (Decimal(str(price)) * factor).quantize(TICK, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)

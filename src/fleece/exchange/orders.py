@@ -28,8 +28,6 @@ CODE_RATE_LIMITED = 42910000
 #: Alpaca's answer to an order placed while an opposite-side order of the symbol is open.
 WASH_TRADE_MESSAGE = "potential wash trade detected. use complex orders"
 
-MAX_CLIENT_ORDER_ID = 128
-
 
 class OrderType(StrEnum):
     """The order types the exchange fills (Alpaca's equity types)."""

@@ -18,10 +18,10 @@ from fleece.exchange.assets import Asset
 from fleece.exchange.ledger import AccountView, PositionView
 from fleece.exchange.orders import SimOrder, asset_id
 from fleece.models import Bar
+from fleece.prices import TICK
 
 Json = dict[str, Any]
 _RATIO = Decimal("0.000001")
-_TICK = Decimal("0.0001")
 
 
 def rfc3339(ts: datetime) -> str:
@@ -37,7 +37,7 @@ def money(cents: int) -> str:
 def price(value: float | Decimal) -> str:
     """A price with at most 4 decimals and no trailing zeros, e.g. ``"167.43"``."""
     exact = Decimal(str(value)) if isinstance(value, float) else value
-    text = format(exact.quantize(_TICK, rounding=ROUND_HALF_UP), "f")
+    text = format(exact.quantize(TICK, rounding=ROUND_HALF_UP), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

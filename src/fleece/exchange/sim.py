@@ -28,10 +28,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypedDict, Unpack
 
-from fleece.calendar import MarketCalendar
+from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.clock import ScaledClock
 from fleece.data.iex import iex_tape, publish_delay
 from fleece.data.session import session_for
+from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 from fleece.errors import ConfigError
 from fleece.exchange.assets import AssetBook
 from fleece.exchange.engine import Engine
@@ -41,14 +42,11 @@ from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
 from fleece.models import Bar
 
-ONE_MINUTE = timedelta(minutes=1)
-
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
 SKIP_AFTER_CLOSE = timedelta(minutes=5)
 LAND_BEFORE_OPEN = timedelta(minutes=2)
 # Without --start a synthetic market needs a fixed first day, so runs are reproducible.
-DEFAULT_SYNTHETIC_START = date(2024, 1, 2)
 # The request and submission counters by name, as the state file keeps them.
 Counters = dict[str, dict[str, int]]
 PLANS = ("free", "unlimited")

@@ -36,10 +36,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
-from fleece.minute_grid import GridSeries
+from fleece.minute_grid import MINUTE_S, GridSeries
 from fleece.models import Bar, Side, Signal
 
-__all__ = ["GridSeries", "MinuteContext", "Strategy", "StrategyParams", "nan_series"]
+__all__ = ["MINUTE_S", "GridSeries", "MinuteContext", "Strategy", "StrategyParams", "nan_series"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

@@ -26,12 +26,19 @@ from pydantic import Field
 
 from fleece.config_bounds import MINUTES_PER_SESSION, at_most
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, to_ticks
-from fleece.strategy.api import F64, GridSeries, MinuteContext, Strategy, StrategyParams, nan_series
+from fleece.strategy.api import (
+    F64,
+    MINUTE_S,
+    GridSeries,
+    MinuteContext,
+    Strategy,
+    StrategyParams,
+    nan_series,
+)
 
 REASON_ABOVE = "close_above_opening_range"
 REASON_BELOW = "close_below_opening_range"
 REASON_TIME = "session_ends"
-MINUTE_S = 60
 
 
 class OpeningRangeParams(StrategyParams):

@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fleece.backtest.cli import DEFAULT_CONFIG, DEFAULT_SYNTHETIC_START, ConfigOpt, parse_day
+from fleece.backtest.cli import DEFAULT_CONFIG, ConfigOpt, parse_day
 from fleece.cli_options import BarsFolder, Cash, FirstDay, LastDay, Seed, SlippageBps, Synthetic
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
+from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 from fleece.errors import ConfigError
 from fleece.sweep.metrics import METRICS
 
@@ -164,6 +165,7 @@ def sweep_command(
     """Run a grid of backtests (optionally walk-forward) on Dask; write tables and a report."""
     # Imported here: Dask and the backtest engine take a second or two to import, which every
     # other fleece command would otherwise pay.
+    from fleece.backtest.outputs import REPORT_HTML
     from fleece.sweep.axes import build_axes
     from fleece.sweep.executor import (
         DaskExecutor,
@@ -173,7 +175,7 @@ def sweep_command(
         check_workers,
         open_client,
     )
-    from fleece.sweep.report import REPORT_HTML, heatmap_axes, write_report
+    from fleece.sweep.report import heatmap_axes, write_report
     from fleece.sweep.results import problems_table, runs_table, walk_forward_table, write_tables
     from fleece.sweep.sweep import SweepSpec, plan_sweep
     from fleece.sweep.walkforward import WalkForward

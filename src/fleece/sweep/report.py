@@ -18,20 +18,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from fleece.html_page import html_page
+from fleece.html_page import TRADING_HOURS, html_page
 from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked, window_figures
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
 
-REPORT_HTML = "report.html"
 #: Runs listed in the page's table (every run is in runs.csv).
 MAX_TABLE_ROWS = 50
 #: Points of the walk-forward curve drawn; longer curves are thinned (display only).
 MAX_CURVE_POINTS = 120_000
 #: Hide nights and weekends on time axes (New York wall time).
-TRADING_HOURS = [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [16, 9.5]}]
 
 
 def heatmap_axes(
