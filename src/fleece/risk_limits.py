@@ -2,7 +2,8 @@
 
 :class:`RiskLimits` is what :class:`~fleece.risk_manager.RiskManager` enforces (built from
 ``trading.yaml``'s ``risk`` section, or by a backtest); :func:`has_daily_loss_stop` is the one
-rule for "1.0 means no daily loss stop", read by the risk manager, the backtest and the viewers.
+rule for "1.0 means no daily loss stop", and :func:`daily_loss_floor` the one loss line, both
+read by the risk manager, the backtest and the viewers.
 """
 
 from __future__ import annotations
