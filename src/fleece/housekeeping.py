@@ -82,6 +82,7 @@ class Housekeeping:
         self._events = events
         self._watch = BrokerWatch(broker_down_seconds)
         self._summarised: date | None = None
+        self._start_recorded: date | None = None
 
     async def tick(self, now: datetime, market_open: bool) -> None:
         """Run every chore that is due at ``now``."""
@@ -90,6 +91,8 @@ class Housekeeping:
         notify("WATCHDOG=1")
         if market_open and session_date(now) != self._session:
             self._on_session_open(now)
+        if market_open and self._session is not None and self._start_recorded != self._session:
+            self._record_start(self._session)
         if market_open and _due(self._last_snapshot, now, self._snapshot_every):
             self._snapshot(now)
         if _due(self._last_heartbeat, now, self._heartbeat_every):
@@ -121,8 +124,6 @@ class Housekeeping:
         day = session_date(now)
         self._session = day
         account = self._trader.account
-        if account is not None and self._store.start_equity(day) is None:
-            self._store.set_start_equity(day, account.last_equity)
         pruned = self._store.prune_bars(now - self._retention)
         log.info(
             "session open day=%s trades_submitted=%d start_equity=%s pruned_bars=%d",
@@ -131,6 +132,17 @@ class Housekeeping:
             f"{account.last_equity:.2f}" if account else "unknown",
             pruned,
         )
+
+    def _record_start(self, day: date) -> None:
+        """Record session ``day``'s starting equity (the broker's ``last_equity``) unless one
+        is: at the open, or at the first tick after it that has read the account (an account
+        read that failed at the open must not leave the day without its start)."""
+        account = self._trader.account
+        if account is None:
+            return
+        if self._store.start_equity(day) is None:
+            self._store.set_start_equity(day, account.last_equity)
+        self._start_recorded = day
 
     def _snapshot(self, now: datetime) -> None:
         if record_equity(self._store, self._trader, now):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -25,6 +27,7 @@ from datetime import time as day_time
 from pathlib import Path
 from typing import Any, Self
 
+import uvicorn
 import yaml
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
@@ -302,6 +305,26 @@ def stepped_market_of(symbols: Sequence[str], start: datetime, **options: Any) -
     """:func:`stepped_market` over :func:`synthetic` bars of ``symbols`` (two sessions)."""
     with stepped_market(synthetic(symbols), start, **options) as market:
         yield market
+
+
+@contextmanager
+def served(exchange: SimExchange, app: Any) -> Iterator[Market]:
+    """``app`` (the exchange's app behind an ASGI layer of a test) on a free loopback port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield Market(exchange, f"http://127.0.0.1:{sock.getsockname()[1]}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 # ---------------------------------------------------------------- waiting without sleeping blind

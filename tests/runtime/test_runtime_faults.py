@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from runtime_helpers import (
     EIGHT_SYMBOLS,
     KEY,
     SECRET,
-    WAIT_S,
     Market,
     Paths,
     SteppedBot,
     exchange_fills,
     ny,
     query,
+    served,
     stepped_bot,
     stored_fills,
     synthetic,
@@ -116,26 +113,6 @@ class OrderArrivesLate:
 def stepped_exchange() -> SimExchange:
     """Eight symbols at the second session's open, standing still until stepped."""
     return SimExchange(synthetic(EIGHT_SYMBOLS), clock=ScaledClock(ny("09:30"), 0.0), seed=11)
-
-
-@contextmanager
-def served(exchange: SimExchange, app: App) -> Iterator[Market]:
-    """``app`` (the exchange's app behind a layer) on a free loopback port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield Market(exchange, f"http://127.0.0.1:{sock.getsockname()[1]}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @contextmanager

@@ -8,16 +8,22 @@ a few milliseconds early or late around each minute.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from runtime_helpers import (
     FOUR_SYMBOLS,
+    KEY,
+    SECOND_DAY,
+    SECRET,
     ny,
     query,
     scenario_files,
+    served,
     stepped_bot,
     stepped_market,
     stepped_market_of,
@@ -25,6 +31,9 @@ from runtime_helpers import (
     without_trades,
 )
 
+from fleece.clock import ScaledClock
+from fleece.exchange import SimExchange
+from fleece.exchange.app import create_app
 from fleece.models import OrderIntent, Side
 from fleece.state_store import StateStore, parse_ts
 
@@ -55,6 +64,45 @@ def test_equity_and_heartbeat_are_recorded_every_minute_even_when_polls_jitter(
     every_minute = [ny("09:31") + timedelta(minutes=i) for i in range(10)]
     assert minutes_of(paths.db, "equity_curve", ny("09:31")) == every_minute
     assert minutes_of(paths.db, "heartbeats", ny("09:31")) == every_minute
+
+
+class AccountDown:
+    """ASGI layer: ``GET /v2/account`` is refused while ``down`` is set (the rest is served)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.down = True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not (self.down and scope["type"] == "http" and scope.get("path") == "/v2/account"):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"code": 40310000, "message": "account unavailable"}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_a_start_equity_the_open_could_not_read_is_recorded_once_the_account_answers(
+    tmp_path: Path,
+) -> None:
+    paths = scenario_files(tmp_path, FOUR_SYMBOLS)
+    exchange = SimExchange(synthetic(FOUR_SYMBOLS), clock=ScaledClock(ny("09:30"), 0.0), seed=11)
+    layer = AccountDown(create_app(exchange, KEY, SECRET))
+
+    async def scenario() -> float:
+        with served(exchange, layer) as market:
+            harness = await stepped_bot(paths, market)
+            await harness.step(2)  # the session opens; its account cannot be read
+            layer.down = False
+            await harness.step(2)
+            await harness.stop(keep_market_moving=False)
+            return float(market.trading_client().get_account().last_equity)  # type: ignore[union-attr]
+
+    last_equity = asyncio.run(scenario())
+
+    with StateStore(paths.db) as store:
+        assert store.start_equity(SECOND_DAY) == last_equity
 
 
 def test_an_order_unfilled_past_stale_order_minutes_is_cancelled(tmp_path: Path) -> None:
