@@ -23,7 +23,6 @@ from fleece.backtest.cli import DEFAULT_CONFIG, ConfigOpt, parse_day
 from fleece.cli_options import BarsFolder, Cash, FirstDay, LastDay, Seed, SlippageBps, Synthetic
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
-from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 from fleece.errors import ConfigError
 from fleece.sweep.metrics import METRICS
 
@@ -65,6 +64,7 @@ def load_bars(
         DataError: unreadable or missing files.
     """
     from fleece.backtest.data import load_market, synthetic_market
+    from fleece.data.synthetic import DEFAULT_SYNTHETIC_START
 
     if (data is None) == (not synthetic):
         raise ConfigError("command line", "--data", "give either --data DIR or --synthetic")
