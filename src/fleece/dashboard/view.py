@@ -56,7 +56,6 @@ from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, last_run,
 from fleece.state_store import EquitySnapshot, StateStore
 
 if TYPE_CHECKING:
-    from fleece.calendar import MarketCalendar, day_start, session_date
     from fleece.publisher import SnapshotPublisher
 
 log = logging.getLogger(__name__)
