@@ -89,10 +89,12 @@ class Housekeeping:
         # systemd's watchdog (Type=notify; a no-op elsewhere): pinged from every poll cycle, so
         # it says the polling loop is alive, at least once a minute whatever heartbeat_seconds is.
         notify("WATCHDOG=1")
-        if market_open and session_date(now) != self._session:
-            self._on_session_open(now)
-        if market_open and self._session is not None and self._start_recorded != self._session:
-            self._record_start(self._session)
+        if market_open:
+            day = session_date(now)
+            if day != self._session:
+                self._on_session_open(now)
+            if day != self._start_recorded:
+                self._record_start(day)
         if market_open and _due(self._last_snapshot, now, self._snapshot_every):
             self._snapshot(now)
         if _due(self._last_heartbeat, now, self._heartbeat_every):
