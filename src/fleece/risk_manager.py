@@ -84,6 +84,23 @@ REFUSAL_REASONS: frozenset[str] = frozenset(
 )
 
 
+def halt_reason(*, store_failed: bool, kill_switch: bool, breaker_tripped: bool) -> str:
+    """Why trading is HALTED, or ``""`` when it is not: the one rule, in precedence order.
+
+    A store that cannot be written comes first (no intent could be written ahead of its
+    order), then the operator's kill switch, then the tripped circuit breaker. The risk
+    manager's state and every step the trader takes around it (an exit's cancels, the
+    protective sweep) ask this, so none of them acts while the others call the bot HALTED.
+    """
+    if store_failed:
+        return STORE_FAILURE
+    if kill_switch:
+        return KILL_SWITCH
+    if breaker_tripped:
+        return CIRCUIT_BREAKER
+    return ""
+
+
 def _require_finite(value: float, what: str) -> None:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
@@ -202,12 +219,13 @@ class RiskManager:
             when ``equity <= last_equity * (1 - max_daily_loss_pct)`` or already latched, else
             ``(ACTIVE, "")``.
         """
-        if ctx.store_failed:
-            return TradingState.HALTED, STORE_FAILURE
-        if ctx.kill_switch:
-            return TradingState.HALTED, KILL_SWITCH
-        if ctx.breaker_tripped:
-            return TradingState.HALTED, CIRCUIT_BREAKER
+        halted = halt_reason(
+            store_failed=ctx.store_failed,
+            kill_switch=ctx.kill_switch,
+            breaker_tripped=ctx.breaker_tripped,
+        )
+        if halted:
+            return TradingState.HALTED, halted
         if ctx.reducing_latched or self.daily_loss_hit(ctx.equity, ctx.last_equity):
             return TradingState.REDUCING, DAILY_LOSS_LIMIT
         return TradingState.ACTIVE, ""

@@ -25,7 +25,7 @@ from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
 from fleece.ownership import owned_qty
 from fleece.protection import Protector
-from fleece.risk_manager import Approval, RiskContext, RiskManager
+from fleece.risk_manager import Approval, RiskContext, RiskManager, halt_reason
 from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,16 @@ class Trader:
     def kill_switch(self) -> bool:
         """On when the environment says so or an operator ran ``fleece halt``."""
         return self.kill_switch_env or self.store.kill_switch()[0]
+
+    def halted(self) -> bool:
+        """True while trading is HALTED (:func:`fleece.risk_manager.halt_reason`)."""
+        return bool(
+            halt_reason(
+                store_failed=self.store_failed,
+                kill_switch=self.kill_switch(),
+                breaker_tripped=self.breaker.tripped,
+            )
+        )
 
     def context(self, now: datetime, bar: Bar | None = None) -> RiskContext:
         """Snapshot everything a risk decision depends on."""
@@ -347,8 +357,7 @@ class Trader:
         dry-running or shutting down. Returns how many orders were sent.
         """
         protection = self.protector.protection
-        halted = self.kill_switch() or self.breaker.tripped or self.store_failed
-        if not protection.held_at_broker or self.dry_run or halted or not self.accepting:
+        if not protection.held_at_broker or self.dry_run or self.halted() or not self.accepting:
             return 0
         orders = self.orders
         protected = orders.protected_symbols() if orders.has_open else frozenset()
@@ -369,9 +378,8 @@ class Trader:
 
     def _exit_may_go(self, now: datetime, bar: Bar) -> bool:
         """True unless the risk manager refuses the exit whatever the broker says."""
-        halted = self.kill_switch() or self.breaker.tripped
         last = self.sessions.is_last_bar(bar.timestamp)
-        return not (self.dry_run or halted or last or not self.sessions.is_open(now))
+        return not (self.dry_run or self.halted() or last or not self.sessions.is_open(now))
 
     async def _prepare_exit(self, symbol: str) -> None:
         """Before an exit: no own buy left open (a wash trade), no protective order holding the
