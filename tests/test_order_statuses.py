@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from fleece.models import KNOWN_STATUSES, BrokerOrder, Side
+from fleece.intents import BROKER_STATUSES, broker_final
+from fleece.models import BrokerOrder, Side
 from fleece.order_terms import UNFINISHED, intent_status_for
 
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "alpaca-openapi" / "trading-api.json"
 T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)
 FINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
 
@@ -18,15 +22,15 @@ def order(status: str, filled: int = 0) -> BrokerOrder:
     return BrokerOrder("id", "cid", "SPY", Side.BUY, 10, filled, price, status, T0, T0, None)
 
 
-@pytest.mark.parametrize("status", sorted(KNOWN_STATUSES - FINAL))
+@pytest.mark.parametrize("status", sorted(BROKER_STATUSES - FINAL))
 def test_every_status_that_is_not_final_keeps_the_intent_open(status: str) -> None:
-    assert order(status).is_final is False
+    assert broker_final(status) is False
     assert intent_status_for(order(status)) in UNFINISHED
 
 
 @pytest.mark.parametrize("status", sorted(FINAL))
 def test_the_final_statuses_end_the_intent(status: str) -> None:
-    assert order(status).is_final is True
+    assert broker_final(status) is True
     assert intent_status_for(order(status)) not in UNFINISHED
 
 
@@ -37,3 +41,11 @@ def test_done_for_day_is_not_final_and_with_a_fill_reads_partially_filled() -> N
 
 def test_an_unknown_status_keeps_the_intent_open() -> None:
     assert intent_status_for(order("teleported")) in UNFINISHED
+
+
+def test_every_status_alpacas_spec_names_is_known_and_read_as_final_or_not() -> None:
+    spec = json.loads(SPEC.read_text())
+    alpaca = set(spec["components"]["schemas"]["OrderStatus"]["enum"])
+
+    assert alpaca <= BROKER_STATUSES
+    assert {s for s in alpaca if broker_final(s)} == FINAL

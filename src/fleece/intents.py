@@ -86,7 +86,8 @@ TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
     **{status: frozenset({status}) for status in FINAL_STATUSES},
 }
 
-# The broker's order statuses (Alpaca's words) as our intent reads them.
+# The broker's order statuses (Alpaca's words) as our intent reads them: the one table of
+# Alpaca's statuses (which exist, which are final: those read as a final intent status).
 _BROKER_TO_INTENT: dict[str, IntentStatus] = {
     "new": IntentStatus.ACCEPTED,
     "accepted": IntentStatus.ACCEPTED,
@@ -110,6 +111,8 @@ _BROKER_TO_INTENT: dict[str, IntentStatus] = {
     "stopped": IntentStatus.ACCEPTED,
     "suspended": IntentStatus.ACCEPTED,
 }
+#: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
+BROKER_STATUSES: frozenset[str] = frozenset(_BROKER_TO_INTENT)
 
 
 @dataclass(slots=True)
@@ -225,6 +228,15 @@ def is_open(status: IntentStatus | str) -> bool:
 def knows_broker_status(broker_status: str) -> bool:
     """True for a broker order status this module knows how to read."""
     return broker_status in _BROKER_TO_INTENT
+
+
+def broker_final(broker_status: str) -> bool:
+    """True once the broker will not change an order in ``broker_status`` any more.
+
+    ``done_for_day`` is not final (no more executions today, but a fill may still follow);
+    an unknown status is not either (read as still working, :func:`status_for_broker`).
+    """
+    return _BROKER_TO_INTENT.get(broker_status, IntentStatus.ACCEPTED) in FINAL_STATUSES
 
 
 def status_for_broker(broker_status: str, filled_qty: int) -> IntentStatus:

@@ -159,32 +159,7 @@ class AccountSnapshot:
 #: longer ones.
 MAX_CLIENT_ORDER_ID = 128
 
-#: Alpaca's order statuses; anything else is reported as a bad answer and kept unfinished.
-KNOWN_STATUSES = frozenset(
-    {
-        "new",
-        "partially_filled",
-        "filled",
-        "done_for_day",
-        "canceled",
-        "expired",
-        "replaced",
-        "pending_cancel",
-        "pending_replace",
-        "pending_review",
-        "accepted",
-        "pending_new",
-        "accepted_for_bidding",
-        "stopped",
-        "rejected",
-        "suspended",
-        "calculated",
-        "held",
-    }
-)
-#: Statuses after which the broker will not change the order. ``done_for_day`` is not one: it
-#: means no more executions today, and a fill may still follow.
-FINAL_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
+# Alpaca's order statuses, and which are final, are read by fleece.intents (one table).
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +179,6 @@ class BrokerOrder:
     filled_at: datetime | None
     #: A bracket's or OCO's legs (an OCO's stop-loss), as the broker nests them; () for others.
     legs: tuple[BrokerOrder, ...] = ()
-
-    @property
-    def is_final(self) -> bool:
-        """True once the broker will not change this order any more."""
-        return self.status in FINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

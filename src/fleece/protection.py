@@ -47,7 +47,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from fleece.intents import IntentRecord
+from fleece.intents import IntentRecord, broker_final
 from fleece.models import MAX_CLIENT_ORDER_ID, Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
 from fleece.prices import round_price, trailing_stop_price
 
@@ -292,7 +292,7 @@ def as_one(order: BrokerOrder) -> BrokerOrder:
         Decimal(0),
     )
     average = float(round(paid / filled, 4)) if filled else None
-    working = [m for m in members if not m.is_final]
+    working = [m for m in members if not broker_final(m.status)]
     if filled >= order.qty:
         status = "filled"
     elif working:
