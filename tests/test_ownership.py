@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fleece.models import BrokerOrder, Fill, Side
 from fleece.ownership import Close, CloseMode, closing_plan, own_net, owned
 from fleece.trader import Portfolio
@@ -32,6 +35,23 @@ def test_own_shares_are_the_bots_buys_minus_its_sells_in_time_order_never_below_
     ]
 
     assert own_net(fills) == {"SPY": 6}
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["SPY", "AAPL"]), st.sampled_from(Side), st.integers(1, 20)),
+        max_size=12,
+    )
+)
+def test_the_running_holding_and_the_restart_from_recorded_fills_own_the_same_shares(
+    steps: list[tuple[str, Side, int]],
+) -> None:
+    fills = [fill(symbol, side, qty, minute) for minute, (symbol, side, qty) in enumerate(steps)]
+    running = Portfolio()
+    for each in fills:
+        running.apply_fill(each)
+
+    assert running.qty == own_net(fills)
 
 
 def test_the_bot_owns_no_more_than_the_account_holds_and_nothing_it_did_not_buy() -> None:

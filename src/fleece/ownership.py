@@ -36,12 +36,19 @@ class CloseMode(StrEnum):
     NONE = "none"
 
 
+def own_after(held: int, fill: Fill) -> int:
+    """Shares of ``fill.symbol`` the bot owns after one of its own fills, from ``held``: a buy
+    adds, a sell takes away, never below zero (a sell never makes the bot own a short)."""
+    delta = fill.qty if fill.side is Side.BUY else -fill.qty
+    return max(0, held + delta)
+
+
 def own_net(fills: Iterable[Fill]) -> dict[str, int]:
-    """Shares the bot's own ``fills`` leave it with per symbol (never below zero)."""
+    """Shares the bot's own ``fills`` leave it with per symbol (:func:`own_after`, in time
+    order)."""
     held: dict[str, int] = {}
     for fill in sorted(fills, key=lambda f: f.timestamp):
-        delta = fill.qty if fill.side is Side.BUY else -fill.qty
-        held[fill.symbol] = max(0, held.get(fill.symbol, 0) + delta)
+        held[fill.symbol] = own_after(held.get(fill.symbol, 0), fill)
     return {symbol: qty for symbol, qty in held.items() if qty > 0}
 
 

@@ -23,7 +23,7 @@ from fleece.intent_store import IntentStore
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
-from fleece.ownership import owned_qty
+from fleece.ownership import own_after, owned_qty
 from fleece.protection import Protector
 from fleece.risk_manager import Approval, RiskContext, RiskManager, halt_reason
 from fleece.strategy.api import MinuteContext, Strategy
@@ -42,9 +42,8 @@ class Portfolio:
     qty: dict[str, int] = field(default_factory=dict)
 
     def apply_fill(self, fill: Fill) -> None:
-        """Move the holding by one of the bot's fills (a sell never takes it below zero)."""
-        delta = fill.qty if fill.side is Side.BUY else -fill.qty
-        held = max(0, self.qty.get(fill.symbol, 0) + delta)
+        """Move the holding by one of the bot's fills (:func:`fleece.ownership.own_after`)."""
+        held = own_after(self.qty.get(fill.symbol, 0), fill)
         if held:
             self.qty[fill.symbol] = held
         else:
