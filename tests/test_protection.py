@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fleece.accounting import realised_pnl
 from fleece.models import Bar, BrokerOrder, ExitOrder, Fill, Side
 from fleece.protection import (
     KIND_OCO,
@@ -150,6 +151,29 @@ def test_the_entry_follows_the_bots_fills_and_is_gone_with_the_position() -> Non
     assert (entry.client_order_id, entry.qty, entry.price) == ("entry-1", 10, 100.6)
     assert shape.stop_price == 98.59  # 100.6 x 0.98 = 98.588
     assert protector.order_for("SPY") is None
+
+
+def test_the_levels_come_from_the_average_entry_price_as_the_accounting_keeps_it() -> None:
+    protector = Protector(Protection(take_profit_pct=0.03))
+    fills = [
+        fill(Side.BUY, 3, 25.0693),
+        fill(Side.BUY, 2, 25.0539, minute=1),
+        fill(Side.SELL, 1, 25.0, "exit-1", minute=2),
+    ]
+    for each in fills:
+        protector.on_fill(each)
+    held = realised_pnl(fills).positions["SPY"]
+
+    planned = protector.order_for("SPY")
+
+    assert planned is not None
+    entry, _, shape = planned
+    # The entry is Alpaca's avg_entry_price (25.06314, unchanged by the sale), so the
+    # take-profit is 25.06314 x 1.03 = 25.8150342 -> 25.82. The protector used to keep its own
+    # average, rounded to the tick (25.0631) and floored at each sale, and asked 25.81.
+    assert entry.qty == held.qty == 4
+    assert entry.price == float(held.avg_entry) == 25.06314
+    assert shape.limit_price == take_profit_level(protector.protection, 25.06314) == 25.82
 
 
 # ---------------------------------------------------------------- intents and fills

@@ -21,8 +21,10 @@ Off by default. ``risk.stop_loss_pct``, ``risk.take_profit_pct`` and ``risk.trai
   hit sends a market exit, which fills at the symbol's next bar's open like every exit. When
   one minute reaches both, the stop wins (the bar does not say which came first).
 
-Levels come from the entry's average fill price: stop ``entry x (1 - stop_loss_pct)``,
-take-profit ``entry x (1 + take_profit_pct)``, rounded half up to the cent
+Levels come from the entry's average price (:attr:`fleece.accounting.Position.avg_entry`, as
+Alpaca's ``avg_entry_price``: unchanged when part of the position is sold): stop
+``entry x (1 - stop_loss_pct)``, take-profit ``entry x (1 + take_profit_pct)``, rounded half up
+to the cent
 (:func:`fleece.prices.round_price`); the trailing stop trails the high-water mark by
 ``trailing_stop_pct`` (Alpaca's ``trail_percent`` is that x 100), from the entry price, by the
 exchange's own rule (:func:`fleece.prices.trailing_stop_price`).
@@ -47,6 +49,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from fleece.accounting import FLAT, Position, book
 from fleece.intents import IntentRecord, broker_final
 from fleece.models import MAX_CLIENT_ORDER_ID, Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
 from fleece.prices import round_price, trailing_stop_price
@@ -177,18 +180,29 @@ def fill_reason(
 
 @dataclass(slots=True)
 class Entry:
-    """The entry behind one position: its intent, shares and cost (ticks) still held."""
+    """The entry behind one position: its intent, and the shares still held at average cost."""
 
     client_order_id: str
-    qty: int
-    cost_ticks: int
+    #: The bot's shares of the symbol, by the one accounting rule (:mod:`fleece.accounting`).
+    position: Position
     mark: float  # the high-water mark of a bot-watched trailing stop
-    since: datetime  # the first fill of the entry
+
+    @property
+    def qty(self) -> int:
+        """Shares held."""
+        return self.position.qty
 
     @property
     def price(self) -> float:
-        """The average price paid, to the tick."""
-        return round(self.cost_ticks / self.qty) / 10_000 if self.qty else 0.0
+        """The average entry price, weighted by shares, as Alpaca's ``avg_entry_price``."""
+        return float(self.position.avg_entry)
+
+    @property
+    def since(self) -> datetime:
+        """The first fill of the entry."""
+        opened = self.position.opened_at
+        assert opened is not None, "an entry holds shares"
+        return opened
 
 
 @dataclass
@@ -199,25 +213,20 @@ class Protector:
     entries: dict[str, Entry] = field(default_factory=dict)
 
     def on_fill(self, fill: Fill) -> None:
-        """Keep each position's entry current with the bot's fills."""
-        entry = self.entries.get(fill.symbol)
-        if fill.side is Side.BUY:
-            ticks = to_ticks(fill.price) * fill.qty
-            if entry is None or entry.qty <= 0:
-                self.entries[fill.symbol] = Entry(
-                    fill.client_order_id, fill.qty, ticks, fill.price, fill.timestamp
-                )
-            else:
-                entry.qty += fill.qty
-                entry.cost_ticks += ticks
+        """Keep each position's entry current with the bot's fills (long only: a sale beyond
+        the shares held leaves none, as the bot's ownership reads it). Without protective exits
+        no entry is ever asked for, so none is kept (a backtest books thousands of fills)."""
+        if not self.protection.on:
             return
-        if entry is not None:
-            kept = entry.qty - fill.qty
-            if kept <= 0:
-                del self.entries[fill.symbol]
-            else:  # the shares left keep their average cost
-                entry.cost_ticks = entry.cost_ticks * kept // entry.qty
-                entry.qty = kept
+        entry = self.entries.get(fill.symbol)
+        held = entry.position if entry is not None else FLAT
+        done = book(held, fill.side, fill.qty, to_ticks(fill.price), fill.timestamp, shorts=False)
+        if done.after.qty <= 0:
+            self.entries.pop(fill.symbol, None)
+        elif entry is None:
+            self.entries[fill.symbol] = Entry(fill.client_order_id, done.after, fill.price)
+        else:
+            entry.position = done.after
 
     def seed(self, fills: Iterable[Fill]) -> None:
         """Rebuild the entries from the bot's recorded fills (at start-up)."""
