@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import socket
@@ -25,13 +24,14 @@ from fleece.exchange.faults import FaultInjector
 from fleece.exchange.limits import RequestLimits
 from fleece.exchange.rate_limit import RateLimitLayer
 from fleece.exchange.state_file import StateFile
+from fleece.paper_lock import is_loopback_host
 
 if TYPE_CHECKING:
     import uvicorn
 
     from fleece.exchange.sim import SimExchange, build_exchange
 
-__all__ = ["ExchangeServer", "SimExchange", "build_exchange", "exchange_command", "is_loopback"]
+__all__ = ["ExchangeServer", "SimExchange", "build_exchange", "exchange_command"]
 
 
 def __getattr__(name: str) -> Any:
@@ -45,16 +45,6 @@ def __getattr__(name: str) -> Any:
 
 
 STARTUP_TIMEOUT_S = 10.0
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ExchangeServer(Closable):
@@ -86,7 +76,7 @@ class ExchangeServer(Closable):
         faults: FaultInjector | None = None,
         state_path: Path | None = None,
     ) -> None:
-        if not is_loopback(host):
+        if not is_loopback_host(host):  # the paper lock's rule: the bot reaches what it binds
             raise ValueError(f"the exchange binds loopback addresses only, not {host!r}")
         from fleece.exchange.app import create_app  # lazily, like __getattr__ below
 
@@ -250,7 +240,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     ] = 0.0,
 ) -> None:
     """Serve the built-in Alpaca-compatible paper exchange on a loopback address."""
-    if not is_loopback(host):
+    if not is_loopback_host(host):
         raise _fail(f"refusing to bind {host}: the exchange serves loopback addresses only")
     api_key = key or os.environ.get("ALPACA_API_KEY")
     api_secret = secret or os.environ.get("ALPACA_SECRET_KEY")
