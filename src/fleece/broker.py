@@ -46,6 +46,7 @@ from alpaca.trading.requests import (
     OrderRequest,
 )
 
+from fleece.backoff import backoff_delay
 from fleece.broker_answers import (
     Failure,
     as_number,
@@ -178,9 +179,7 @@ class Broker:
                     raise BrokerError(
                         f"{name} failed: {failure.message}", failure.status, failure.code
                     ) from None
-                delay = min(
-                    self._policy.cap_seconds, self._policy.base_seconds * 2 ** (attempt - 1)
-                )
+                delay = backoff_delay(attempt, self._policy.base_seconds, self._policy.cap_seconds)
                 if failure.status == 429 and budget.knows_reset and gated:
                     delay = 0.0  # the budget waits for the window's reset before the retry
                 if failure.retry_after is not None:

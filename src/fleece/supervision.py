@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from fleece.backoff import backoff_delay
 from fleece.clock import Clock
 from fleece.notify.events import ErrorRaised, EventSink
 
@@ -17,6 +18,9 @@ log = logging.getLogger("fleece.runtime")
 # A supervised task that ran this long (real seconds) before crashing was healthy.
 HEALTHY_RUN_S = 60.0
 MAX_CRASHES = 5
+# The pause before a restart: 0.2 s after the first crash, doubling, at most 5 s.
+RESTART_BASE_S = 0.2
+RESTART_CAP_S = 5.0
 
 
 async def supervise(
@@ -53,7 +57,7 @@ async def supervise(
             if failures >= MAX_CRASHES:
                 log.error("task %s keeps crashing: stopping the bot", name)
                 raise
-            await asyncio.sleep(min(2.0**failures * 0.1, 5.0))
+            await asyncio.sleep(backoff_delay(failures, RESTART_BASE_S, RESTART_CAP_S))
 
 
 def crash_notice(events: EventSink, clock: Clock, name: str) -> Callable[[Exception], None]:

@@ -27,12 +27,19 @@ def fill(symbol: str, side: Side = Side.BUY, qty: int = 10) -> FillNotice:
     return FillNotice(Fill(f"cid-{symbol}", "oid", symbol, side, qty, 101.25, AT), None)
 
 
-def queue_to(*urls: str, size: int = 100, retries: int = 2, batch: float = 30.0) -> DeliveryQueue:
+def queue_to(
+    *urls: str,
+    size: int = 100,
+    retries: int = 2,
+    batch: float = 30.0,
+    pauses: list[float] | None = None,
+) -> DeliveryQueue:
+    """A queue to ``urls`` whose pauses between retries are skipped (and listed in ``pauses``)."""
     return DeliveryQueue(
         [AppriseDestination(url) for url in urls],
         DeliveryOptions(queue_size=size, retries=retries, batch_seconds=batch),
         Redactor([SECRET]),
-        sleep=lambda seconds: None,
+        sleep=(pauses if pauses is not None else []).append,
     )
 
 
@@ -72,6 +79,20 @@ def test_a_failing_destination_is_retried_alone_and_counted() -> None:
         assert len(good.messages()) == 1  # delivered once, not once per retry
         assert len(bad.messages()) == 3  # the first attempt and two retries
     assert (delivery.sent, delivery.failed) == (1, 1)
+
+
+def test_the_pause_between_retries_doubles_from_one_second_and_stops_at_thirty() -> None:
+    # One worker thread holds every later message while it waits: the most retries the
+    # config allows (10) must not mean a 17-minute wait per message.
+    pauses: list[float] = []
+    with receiver(status=500) as bad:
+        delivery = queue_to(f"json://{bad.url}/", retries=10, pauses=pauses)
+        delivery.start()
+        delivery.put(ErrorRaised(AT, "task polling", "boom"))
+        delivery.close(timeout=60)
+
+        assert len(bad.messages()) == 11
+    assert pauses == [1, 2, 4, 8, 16, 30, 30, 30, 30, 30]
 
 
 def test_a_secret_in_an_event_never_reaches_the_destination() -> None:

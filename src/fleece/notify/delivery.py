@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fleece.backoff import backoff_delay
 from fleece.notify.destinations import Destination
 from fleece.notify.events import Event, FillNotice
 from fleece.notify.messages import Message, render, render_fills
@@ -45,6 +46,9 @@ class DeliveryOptions:
     retries: int = 3
     batch_seconds: float = 2.0
     backoff_seconds: float = 1.0
+    # The worker is one thread: a dead destination holds every later message while it waits,
+    # so no pause grows past half a minute (10 retries: 181 s, not 1,023 s).
+    backoff_cap_seconds: float = 30.0
 
 
 class DeliveryQueue:
@@ -166,7 +170,11 @@ class DeliveryQueue:
         pending = list(self.destinations)
         for attempt in range(self.options.retries + 1):
             if attempt:
-                self._sleep(self.options.backoff_seconds * 2 ** (attempt - 1))
+                self._sleep(
+                    backoff_delay(
+                        attempt, self.options.backoff_seconds, self.options.backoff_cap_seconds
+                    )
+                )
             pending = [d for d in pending if not self._try(d, message, attempt)]
             if not pending:
                 break
