@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import money
+from fleece.notify.messages import money, price_text
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -220,8 +220,13 @@ def _print_positions(console: Console, status: BotStatus) -> None:
     for column in ("symbol", "qty", "avg cost", "last", "unrealised P&L"):
         table.add_column(column, justify="left" if column == "symbol" else "right")
     for p in status.positions:
-        last = f"{p.last_price:,.2f}" if p.last_price is not None else "unknown"
-        table.add_row(p.symbol, str(p.qty), f"{p.avg_cost:,.4f}", last, money(p.unrealised, True))
+        table.add_row(
+            p.symbol,
+            str(p.qty),
+            price_text(p.avg_cost),
+            price_text(p.last_price),
+            money(p.unrealised, True),
+        )
     console.print(table)
 
 

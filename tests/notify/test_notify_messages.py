@@ -1,9 +1,10 @@
-"""How money reads in every message and report: `fleece status`, Telegram, notifications."""
+"""How money and prices read in every message and report: `fleece status`, Telegram,
+notifications."""
 
 from __future__ import annotations
 
 from fleece.accounting import equity_change
-from fleece.notify.messages import money
+from fleece.notify.messages import money, price_text
 
 
 def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
@@ -17,3 +18,9 @@ def test_a_loss_smaller_than_half_a_cent_reads_as_no_change_not_minus_zero() -> 
     pnl = equity_change(100_000.0, 99_999.999)  # -0.0 after rounding to the cent
 
     assert money(pnl, signed=True) == "+0.00"
+
+
+def test_a_share_price_reads_to_the_tick_with_thousands_separators() -> None:
+    assert price_text(1234.5) == "1,234.5000"
+    assert price_text(0.1234) == "0.1234"
+    assert price_text(None) == "unknown"

@@ -115,6 +115,22 @@ def test_positions_are_rebuilt_from_fills_at_average_cost_and_valued_at_the_last
     assert position.unrealised == 105.0  # 15 x 112 - 15 x 105
 
 
+def test_the_positions_table_shows_prices_to_the_tick_as_telegram_and_notifications_do(
+    tmp_path: Path,
+) -> None:
+    # Before: the table cut the last price to the cent (101.23) while /positions showed 101.2345.
+    config = config_in(tmp_path)
+    with store_of(config) as store:
+        fill(store, "AAPL", Side.BUY, 10, 100.5, NOW - timedelta(minutes=30))
+        bar(store, "AAPL", 101.2345, NOW - timedelta(minutes=1))
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    row = next(line for line in console.export_text().splitlines() if "AAPL" in line)
+    assert "100.5000" in row and "101.2345" in row
+
+
 def test_a_position_without_stored_bars_has_an_unknown_unrealised_pnl(tmp_path: Path) -> None:
     config = config_in(tmp_path)
     with store_of(config) as store:

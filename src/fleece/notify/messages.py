@@ -59,6 +59,12 @@ def money(value: float | None, signed: bool = False) -> str:
     return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
 
 
+def price_text(value: float | None) -> str:
+    """A share price to the tick (four decimals) with thousands separators ("unknown" for
+    None): fills, average costs and last prices alike, wherever they are shown."""
+    return "unknown" if value is None else f"{value:,.4f}"
+
+
 def when(ts: datetime) -> str:
     """A timestamp as the market's local time."""
     return ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
@@ -176,7 +182,7 @@ def _daily(event: DailySummary) -> tuple[str, str]:
 
 def _fill_line(notice: FillNotice) -> str:
     fill = notice.fill
-    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {fill.price:,.4f}"
+    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {price_text(fill.price)}"
     if notice.pnl is not None:
         line += f" · P&L {money(notice.pnl, signed=True)}"
     return line
