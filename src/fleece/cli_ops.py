@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import money, price_text
+from fleece.notify.messages import counts_text, money, price_text
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -166,7 +166,7 @@ def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
         pnl += "none (max_daily_loss_pct 1.0)"
     rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]
     if d.refusals:
-        rows.append(("refusals today", ", ".join(f"{k} {v}" for k, v in d.refusals.items())))
+        rows.append(("refusals today", counts_text(d.refusals)))
     return rows
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from fleece.accounting import equity_change, realised_pnl
 from fleece.models import Side
+from fleece.notify.messages import counts_text
 from fleece.protection import exits_line, fill_reasons, is_protective
 from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
@@ -77,9 +78,7 @@ def print_summary(
     for intent in intents:
         statuses[intent.status] += 1
     buys = sum(1 for f in fills if f.side is Side.BUY)
-    table.add_row(
-        "orders", f"{len(intents)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
-    )
+    table.add_row("orders", f"{len(intents)} ({counts_text(statuses)})")
     table.add_row("fills", f"{len(fills)} ({buys} buys, {len(fills) - buys} sells)")
     exits = fill_reasons(fills, intents)
     if exits or any(is_protective(i.strategy) for i in intents):
@@ -88,10 +87,7 @@ def print_summary(
     table.add_row("unrealised P&L", f"{unrealised + 0.0:+,.2f}")
     if first_equity is not None and last_equity is not None:
         table.add_row("equity", f"{first_equity:,.2f} -> {last_equity:,.2f}")
-    table.add_row(
-        "refusals",
-        ", ".join(f"{reason} {n}" for reason, n in sorted(refusals.items())) or "none",
-    )
+    table.add_row("refusals", counts_text(refusals))
     if dropped:
         table.add_row(
             "symbols dropped", ", ".join(f"{sym} ({why})" for sym, why in dropped.items())

@@ -4,7 +4,7 @@ notifications."""
 from __future__ import annotations
 
 from fleece.accounting import equity_change
-from fleece.notify.messages import money, price_text
+from fleece.notify.messages import counts_text, money, price_text
 
 
 def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
@@ -24,3 +24,8 @@ def test_a_share_price_reads_to_the_tick_with_thousands_separators() -> None:
     assert price_text(1234.5) == "1,234.5000"
     assert price_text(0.1234) == "0.1234"
     assert price_text(None) == "unknown"
+
+
+def test_counts_by_name_read_sorted_by_name_and_none_when_empty() -> None:
+    assert counts_text({"stale_bar": 1, "max_positions": 2}) == "max_positions 2, stale_bar 1"
+    assert counts_text({}) == "none"

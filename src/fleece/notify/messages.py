@@ -7,7 +7,7 @@ configured secret once more before delivery (see :mod:`fleece.notify.hub`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,6 +63,12 @@ def price_text(value: float | None) -> str:
     """A share price to the tick (four decimals) with thousands separators ("unknown" for
     None): fills, average costs and last prices alike, wherever they are shown."""
     return "unknown" if value is None else f"{value:,.4f}"
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Counts by name, sorted by name ("max_positions 2, stale_bar 1"; "none" when empty): the
+    refusals by reason and the orders by status wherever they are listed."""
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
 def when(ts: datetime) -> str:
@@ -137,7 +143,6 @@ def _started(event: BotStarted) -> tuple[str, str]:
 
 def figure_lines(figures: RunFigures) -> list[str]:
     """The run summary's lines (the stop message)."""
-    refusals = ", ".join(f"{k} {v}" for k, v in sorted(figures.refusals.items())) or "none"
     lines = [
         f"orders {figures.orders} · fills {figures.fills} "
         f"({figures.buys} buys, {figures.sells} sells)",
@@ -145,7 +150,10 @@ def figure_lines(figures: RunFigures) -> list[str]:
     ]
     if figures.equity_start is not None and figures.equity_end is not None:
         lines.append(f"equity {money(figures.equity_start)} -> {money(figures.equity_end)}")
-    lines += [f"refusals: {refusals}", f"open positions {figures.open_positions}"]
+    lines += [
+        f"refusals: {counts_text(figures.refusals)}",
+        f"open positions {figures.open_positions}",
+    ]
     return lines
 
 
@@ -169,12 +177,11 @@ def _state(event: StateChanged) -> tuple[str, str]:
 
 
 def _daily(event: DailySummary) -> tuple[str, str]:
-    refusals = ", ".join(f"{k} {v}" for k, v in sorted(event.refusals.items())) or "none"
     lines = [
         f"P&L {money(event.pnl, signed=True)} · equity {money(event.equity)}",
         f"orders {event.trades} · fills {event.fills} · "
         f"realised P&L {money(event.realised_pnl, signed=True)}",
-        f"refusals: {refusals}",
+        f"refusals: {counts_text(event.refusals)}",
         f"open positions {event.positions}",
     ]
     return f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines)
