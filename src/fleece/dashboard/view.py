@@ -52,7 +52,7 @@ from fleece.dashboard.sessions import (
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, last_run, stored_mode
+from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, stopped_now
 from fleece.state_store import EquitySnapshot, StateStore
 
 if TYPE_CHECKING:
@@ -115,39 +115,19 @@ class DashboardView:
             return self.live.latest
         return build_snapshot(self.store, self.config, self.now())
 
-    def _mode(self) -> str:
-        if self.live is not None:
-            return self.config.settings.fleece_mode
-        return stored_mode(self.config, last_run(self.store))
-
-    def as_of(self) -> datetime | None:
-        """The latest instant the store recorded something at (a stopped bot's "now")."""
-        stamps: list[datetime] = []
-        curve = self._equity.refresh()
-        if curve:
-            stamps.append(curve[-1].timestamp)
-        beat = self.store.last_heartbeat()
-        if beat is not None:
-            stamps.append(beat.timestamp)
-        run = last_run(self.store)
-        if run is not None:
-            stamps.append(run.stopped_at or run.started_at)
-        return max(stamps, default=None)
-
     def now(self) -> datetime:
-        """The bot's clock; for a stopped bot, the wall clock (or the end of a sim run)."""
+        """The bot's clock; for a stopped bot, the instant the read model judges it at
+        (:func:`~fleece.read_model.stopped_now`: the wall clock, or where a simulated clock
+        stopped)."""
         if self.live is not None:
             return self.live.clock.now()
-        if self._mode() == "sim":
-            # Simulated timestamps mean nothing against the wall clock: freeze at the end.
-            return self.as_of() or self._wall.now()
-        return self._wall.now()
+        return stopped_now(self.store, self.config, self._wall.now())[0]
 
     def simulated_time(self) -> bool:
         """True when :meth:`now` is simulated (sim mode, or a loopback exchange's clock)."""
         if self.live is not None:
             return self.live.speed is not None
-        return self._mode() == "sim"
+        return stopped_now(self.store, self.config, self._wall.now())[1]
 
     def session_date(self) -> date:
         """The New York session date the figures refer to."""
