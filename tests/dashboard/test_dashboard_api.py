@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -38,6 +38,7 @@ from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
+from fleece.dashboard.health import stale_after
 from fleece.minute_grid import Carry
 from fleece.models import OrderIntent, Side, to_ticks
 from fleece.read_model import recorded_until
@@ -144,6 +145,19 @@ def test_status_describes_a_stopped_bot_and_its_last_run(
     assert status["symbols"] == list(SYMBOLS)
     assert status["dropped_symbols"] == {}
     assert status["controls_enabled"] is True
+
+
+def test_the_page_warns_of_stale_bars_at_the_limit_healthz_judges_polls_by(
+    store: StateStore, finished_run: FinishedRun
+) -> None:
+    # Before: the page warned at a fixed 180 s whatever the poll interval.
+    config = finished_run.config
+    data = config.trading.data.model_copy(update={"poll_interval_seconds": 120.0})
+    slower = replace(config, trading=config.trading.model_copy(update={"data": data}))
+
+    status = client_over(store, slower).get("/api/status").json()
+
+    assert status["stale_after_seconds"] == stale_after(120.0, None).total_seconds() == 360.0
 
 
 def test_the_dashboard_and_fleece_status_judge_a_stopped_store_alike(

@@ -180,6 +180,7 @@ class DashboardView:
             next_open=next_open,
             next_close=next_close,
             last_bar_age_seconds=_age(now, last_bar + ONE_MINUTE if last_bar else None),
+            stale_after_seconds=self._stale_after().total_seconds(),
             last_heartbeat_age_seconds=_age(now, snap.last_heartbeat_at),
             controls_enabled=self.controls_enabled,
             run=RunInfo.model_validate(run, from_attributes=True) if run else None,
@@ -289,6 +290,12 @@ class DashboardView:
         """Note a poll attempt (the poller's ``on_poll`` hook)."""
         self.last_poll_attempt = self.now()
 
+    def _stale_after(self) -> timedelta:
+        """How old data may be (:func:`~fleece.dashboard.health.stale_after`): what /healthz
+        judges the polls by and the page's "last bar" chip warns at."""
+        speed = self.live.speed if self.live is not None else None
+        return stale_after(self.config.trading.data.poll_interval_seconds, speed)
+
     def health(self) -> Health:
         """Whether the bot in this process polls and its data is fresh."""
         live = self.live
@@ -309,8 +316,7 @@ class DashboardView:
             last_success_at=live.latest.last_poll_at,
             stopping=live.stopping,
         )
-        limit = stale_after(self.config.trading.data.poll_interval_seconds, live.speed)
-        ok, reason = judge(facts, limit)
+        ok, reason = judge(facts, self._stale_after())
         return from_attributes(Health, facts, ok=ok, reason=reason)
 
 
