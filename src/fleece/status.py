@@ -306,7 +306,9 @@ def _heartbeat(store: StateStore, now: datetime, simulated: bool) -> HeartbeatSt
     beat = store.last_heartbeat()
     if beat is None:
         return None
-    age = None if simulated else round((now - beat.timestamp).total_seconds(), 1)
+    from fleece.clock import seconds_since
+
+    age = None if simulated else round(seconds_since(now, beat.timestamp) or 0.0, 1)
     return HeartbeatStatus(
         beat.timestamp, age, beat.state.value, beat.equity, beat.positions, beat.open_orders
     )

@@ -223,6 +223,17 @@ def test_the_heartbeat_age_is_measured_on_the_wall_clock_in_paper_mode(tmp_path:
     assert beat is not None and beat.age_seconds == 42.0 and beat.state == "ACTIVE"
 
 
+def test_a_heartbeat_stamped_ahead_of_the_wall_clock_reads_as_just_now(tmp_path: Path) -> None:
+    # Before: -2.0 s here, while the dashboard and /metrics said 0 for the same heartbeat.
+    config = config_in(tmp_path)
+    with store_of(config) as store:
+        store.add_heartbeat(NOW + timedelta(seconds=2), 100_000.0, 0, 0, TradingState.ACTIVE)
+
+    beat = status_of(config, tmp_path).heartbeat
+
+    assert beat is not None and beat.age_seconds == 0.0
+
+
 def test_in_sim_mode_store_times_are_simulated_and_today_follows_the_heartbeat(
     tmp_path: Path,
 ) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from fleece.accounting import cents_of
 from fleece.calendar import ONE_MINUTE, MarketCalendar, day_start, session_date
-from fleece.clock import Clock, SystemClock
+from fleece.clock import Clock, SystemClock, seconds_since
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
 from fleece.dashboard.health import PollFacts, judge, stale_after
@@ -179,9 +179,9 @@ class DashboardView:
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
-            last_bar_age_seconds=_age(now, last_bar + ONE_MINUTE if last_bar else None),
+            last_bar_age_seconds=seconds_since(now, last_bar + ONE_MINUTE if last_bar else None),
             stale_after_seconds=self._stale_after().total_seconds(),
-            last_heartbeat_age_seconds=_age(now, snap.last_heartbeat_at),
+            last_heartbeat_age_seconds=seconds_since(now, snap.last_heartbeat_at),
             controls_enabled=self.controls_enabled,
             run=RunInfo.model_validate(run, from_attributes=True) if run else None,
         )
@@ -318,7 +318,3 @@ class DashboardView:
         )
         ok, reason = judge(facts, self._stale_after())
         return from_attributes(Health, facts, ok=ok, reason=reason)
-
-
-def _age(now: datetime, then: datetime | None) -> float | None:
-    return max((now - then).total_seconds(), 0.0) if then is not None else None
