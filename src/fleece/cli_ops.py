@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import counts_text, money, price_text
+from fleece.notify.messages import counts_text, money, percent_text, price_text
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -161,7 +161,7 @@ def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
     pnl = f"P&L {money(d.pnl, signed=True)} (equity {money(d.equity)}, "
     pnl += f"start {money(d.start_equity)}) · loss limit "
     if has_daily_loss_stop(d.max_daily_loss_pct):
-        pnl += f"-{money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+        pnl += f"-{money(d.loss_limit)} ({percent_text(d.max_daily_loss_pct)})"
     else:
         pnl += "none (max_daily_loss_pct 1.0)"
     rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]

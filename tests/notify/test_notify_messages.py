@@ -4,7 +4,7 @@ notifications."""
 from __future__ import annotations
 
 from fleece.accounting import equity_change
-from fleece.notify.messages import counts_text, money, price_text
+from fleece.notify.messages import counts_text, money, percent_text, price_text
 
 
 def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
@@ -29,3 +29,9 @@ def test_a_share_price_reads_to_the_tick_with_thousands_separators() -> None:
 def test_counts_by_name_read_sorted_by_name_and_none_when_empty() -> None:
     assert counts_text({"stale_bar": 1, "max_positions": 2}) == "max_positions 2, stale_bar 1"
     assert counts_text({}) == "none"
+
+
+def test_a_fraction_reads_as_a_percent_to_two_decimals() -> None:
+    assert percent_text(0.025) == "2.50%"
+    assert percent_text(-0.1234) == "-12.34%"
+    assert percent_text(None) == "unknown"

@@ -199,6 +199,18 @@ def test_a_daily_loss_pct_of_one_shows_no_loss_limit(tmp_path: Path) -> None:
     assert "loss limit none" in console.export_text()
 
 
+def test_the_loss_limit_percent_reads_as_the_dashboard_shows_it(tmp_path: Path) -> None:
+    # Before: "(2%)" for a 2.5% limit (rounded to a whole percent, half to even).
+    config = config_in(tmp_path, max_daily_loss_pct="0.025")
+    with store_of(config) as store:
+        store.set_start_equity(DAY, 100_000.0)
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    assert "loss limit -2,500.00 (2.50%)" in console.export_text()
+
+
 def test_trading_state_kill_switch_and_breaker_are_read_from_the_store(tmp_path: Path) -> None:
     config = config_in(tmp_path)
     with store_of(config) as store:

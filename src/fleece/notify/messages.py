@@ -59,6 +59,12 @@ def money(value: float | None, signed: bool = False) -> str:
     return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
 
 
+def percent_text(fraction: float | None) -> str:
+    """A fraction as a percent to two decimals (0.025 -> "2.50%"; "unknown" for None): the
+    limits and returns wherever they are shown, as the dashboard shows them."""
+    return "unknown" if fraction is None else f"{fraction:.2%}"
+
+
 def price_text(value: float | None) -> str:
     """A share price to the tick (four decimals) with thousands separators ("unknown" for
     None): fills, average costs and last prices alike, wherever they are shown."""
