@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import counts_text, money, percent_text, price_text
+from fleece.notify.messages import counts_text, money, percent_text, price_text, when
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -101,9 +101,7 @@ def systemd_dropin_command(
 def _when(ts: datetime | None, simulated: bool = False) -> str:
     if ts is None:
         return "unknown"
-    from fleece.calendar import NEW_YORK
-
-    shown = ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M:%S ET")
+    shown = when(ts, seconds=True)
     return f"{shown} (simulated)" if simulated else shown
 
 

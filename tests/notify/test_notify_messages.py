@@ -3,8 +3,10 @@ notifications."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fleece.accounting import equity_change
-from fleece.notify.messages import counts_text, money, percent_text, price_text
+from fleece.notify.messages import counts_text, money, percent_text, price_text, when
 
 
 def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
@@ -35,3 +37,10 @@ def test_a_fraction_reads_as_a_percent_to_two_decimals() -> None:
     assert percent_text(0.025) == "2.50%"
     assert percent_text(-0.1234) == "-12.34%"
     assert percent_text(None) == "unknown"
+
+
+def test_a_time_reads_in_new_york_to_the_minute_or_to_the_second() -> None:
+    at = datetime(2024, 7, 1, 14, 30, 5, tzinfo=UTC)  # summer: UTC-4
+
+    assert when(at) == "2024-07-01 10:30 ET"
+    assert when(at, seconds=True) == "2024-07-01 10:30:05 ET"

@@ -77,9 +77,12 @@ def counts_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
-def when(ts: datetime) -> str:
-    """A timestamp as the market's local time."""
-    return ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
+def when(ts: datetime, *, seconds: bool = False) -> str:
+    """A timestamp as the market's local time ("2024-11-26 10:00 ET"), to the second when
+    ``seconds``: messages, replies and ``fleece status`` alike."""
+    return ts.astimezone(NEW_YORK).strftime(
+        "%Y-%m-%d %H:%M:%S ET" if seconds else "%Y-%m-%d %H:%M ET"
+    )
 
 
 def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
