@@ -200,7 +200,7 @@ def print_status(console: Console, status: BotStatus) -> None:
             if run.stopped_at
             else "no stop recorded"
         )
-        started = _when(run.started_at, run.mode == "sim")
+        started = _when(run.started_at, status.simulated_time)
         table.add_row("last run", f"#{run.id} {run.mode} · started {started} · {ended}")
     table.add_row("database", status.database + ("" if status.database_exists else " (missing)"))
     for note in status.notes:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -261,6 +262,26 @@ def test_in_sim_mode_store_times_are_simulated_and_today_follows_the_heartbeat(
     assert status.heartbeat is not None and status.heartbeat.age_seconds is None
     assert status.today is not None and status.today.session_date == date(2024, 1, 2)
     assert status.market.at_heartbeat is True
+
+
+def test_a_paper_run_on_a_loopback_exchange_marks_both_its_start_and_stop_simulated(
+    tmp_path: Path,
+) -> None:
+    # Before: the stop was marked "(simulated)" and the start of the same run was not.
+    config = config_in(tmp_path)
+    local = replace(
+        config,
+        settings=config.settings.model_copy(update={"alpaca_base_url": "http://127.0.0.1:8765"}),
+    )
+    with store_of(config) as store:
+        run = store.start_run(NOW - timedelta(hours=1), 1, "paper")
+        store.end_run(run, NOW, "done")
+    console = Console(record=True, width=240)
+
+    print_status(console, status_of(local, tmp_path))
+
+    row = next(line for line in console.export_text().splitlines() if "last run" in line)
+    assert row.count("(simulated)") == 2
 
 
 def test_status_never_creates_a_missing_database(tmp_path: Path) -> None:
