@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fleece.clock import ScaledClock
+from fleece.clock import ScaledClock, seconds_since
 from manual_time import ManualMonotonic
 
 START = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -123,3 +123,9 @@ def test_a_jump_past_the_hold_drops_it_and_releasing_lets_time_run() -> None:
     clock.release()
     real.t += 1.0
     assert clock.now() == START + timedelta(hours=17, seconds=126)
+
+
+def test_an_age_is_seconds_since_never_negative_and_unknown_without_a_time() -> None:
+    assert seconds_since(START, START - timedelta(seconds=42)) == 42.0
+    assert seconds_since(START, START + timedelta(seconds=2)) == 0.0
+    assert seconds_since(START, None) is None

@@ -20,7 +20,7 @@ from fleece.control.replies import daily_text, positions_text, status_text
 from fleece.dashboard import DashboardView
 from fleece.models import Bar, OrderIntent, Side, TradingState
 from fleece.notify.reports import daily_summary
-from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot
+from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot, stopped_now
 from fleece.state_store import StateStore
 from fleece.status import collect_status
 
@@ -44,10 +44,10 @@ class Scene:
     folder: Path
 
 
-def _config(folder: Path) -> AppConfig:
+def _config(folder: Path, mode: str = "paper") -> AppConfig:
     (folder / "trading.yaml").write_text(TRADING_YAML)
     environ = {
-        "FLEECE_MODE": "paper",
+        "FLEECE_MODE": mode,
         "DATABASE_PATH": str(folder / "data" / "trades.db"),
         "CONFIG_PATH": str(folder / "trading.yaml"),
     }
@@ -219,3 +219,29 @@ def test_the_average_cost_shown_is_the_brokers_average_entry_price(tmp_path: Pat
         snap = build_snapshot(store, config, NOW)
 
     assert [(h.symbol, h.qty, h.avg_cost) for h in snap.positions] == [("IBM", 3, 100.0001)]
+
+
+def test_a_stopped_paper_bot_is_judged_at_the_wall_clock(scene: Scene) -> None:
+    wall = NOW + timedelta(days=3)
+
+    assert stopped_now(scene.store, scene.config, wall) == (wall, False)
+
+
+def test_a_stopped_sim_bot_is_judged_where_its_simulated_clock_stopped(tmp_path: Path) -> None:
+    # The newest thing recorded is an equity snapshot after the last heartbeat (the shutdown's).
+    config = _config(tmp_path, mode="sim")
+    with StateStore(Path(config.settings.database_path)) as store:
+        run = store.start_run(NOW - timedelta(hours=1), 1, "sim")
+        store.add_heartbeat(NOW, 100_000.0, 0, 0, TradingState.ACTIVE)
+        store.add_equity_snapshot(NOW + timedelta(seconds=30), 100_010.0, 100_010.0, 0.0, 0, 0)
+        store.end_run(run, NOW + timedelta(seconds=20), "done")
+
+        wall = datetime(2030, 1, 1, tzinfo=UTC)
+        judged = stopped_now(store, config, wall)
+        view = DashboardView(store, config, clock=ManualClock(wall))
+        shown = (view.now(), view.simulated_time())
+        status = collect_status(config, pid_file=tmp_path / "none.pid", now=wall)
+
+    assert judged == shown == (NOW + timedelta(seconds=30), True)
+    assert status.simulated_time and status.today is not None
+    assert (status.today.session_date, status.today.equity) == (DAY, 100_010.0)

@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from fleece.models import Fill, OrderIntent, Side
+from fleece.notify.messages import figure_lines
+from fleece.notify.reports import run_figures
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
 from fleece.summary import empty_minutes_line, print_summary
@@ -65,6 +67,26 @@ def test_a_run_without_protective_exits_says_nothing_of_them(tmp_path: Path) -> 
     print_summary(console, db, tmp_path / "log", datetime.now().astimezone())
 
     assert "protective exits" not in console.export_text()
+
+
+def test_the_summary_reads_its_pnl_and_equity_as_the_stop_message_does(tmp_path: Path) -> None:
+    db = tmp_path / "trades.db"
+    with StateStore(db) as store:
+        for i, side, price in ((1, Side.BUY, 100.0), (2, Side.SELL, 1_350.5)):
+            cid = f"c{i}"
+            store.add_intent(OrderIntent(cid, "test", "AAPL", side, 10, T0, T0))
+            store.record_fill(cid, f"b{i}", "AAPL", side, 10, price, T0 + timedelta(minutes=i))
+        store.add_equity_snapshot(T0, 100_000.0, 100_000.0, 0.0, 0, 0)
+        store.add_equity_snapshot(T0 + timedelta(minutes=3), 112_505.0, 112_505.0, 0.0, 0, 0)
+        stop_lines = figure_lines(run_figures(store, T0, open_positions=0))
+    console = Console(record=True, width=200)
+
+    print_summary(console, db, tmp_path / "log", datetime.now().astimezone())
+
+    text = console.export_text()
+    assert "realised P&L +12,505.00" in stop_lines and "+12,505.00" in text
+    assert "equity 100,000.00 -> 112,505.00" in stop_lines and "100,000.00 -> 112,505.00" in text
+    assert "+0.00" in text  # no unrealised P&L left, never "-0.00"
 
 
 def protective_exit(

@@ -20,7 +20,7 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import money
+from fleece.notify.messages import counts_text, money, percent_text, price_text, when
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -101,9 +101,7 @@ def systemd_dropin_command(
 def _when(ts: datetime | None, simulated: bool = False) -> str:
     if ts is None:
         return "unknown"
-    from fleece.calendar import NEW_YORK
-
-    shown = ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M:%S ET")
+    shown = when(ts, seconds=True)
     return f"{shown} (simulated)" if simulated else shown
 
 
@@ -161,12 +159,12 @@ def _today_lines(status: BotStatus) -> list[tuple[str, str]]:
     pnl = f"P&L {money(d.pnl, signed=True)} (equity {money(d.equity)}, "
     pnl += f"start {money(d.start_equity)}) · loss limit "
     if has_daily_loss_stop(d.max_daily_loss_pct):
-        pnl += f"-{money(d.loss_limit)} ({d.max_daily_loss_pct:.0%})"
+        pnl += f"-{money(d.loss_limit)} ({percent_text(d.max_daily_loss_pct)})"
     else:
         pnl += "none (max_daily_loss_pct 1.0)"
     rows = [(label, pnl), ("trades today", f"{d.trades_submitted} / {d.max_trades_per_day}")]
     if d.refusals:
-        rows.append(("refusals today", ", ".join(f"{k} {v}" for k, v in d.refusals.items())))
+        rows.append(("refusals today", counts_text(d.refusals)))
     return rows
 
 
@@ -202,7 +200,7 @@ def print_status(console: Console, status: BotStatus) -> None:
             if run.stopped_at
             else "no stop recorded"
         )
-        started = _when(run.started_at, run.mode == "sim")
+        started = _when(run.started_at, status.simulated_time)
         table.add_row("last run", f"#{run.id} {run.mode} · started {started} · {ended}")
     table.add_row("database", status.database + ("" if status.database_exists else " (missing)"))
     for note in status.notes:
@@ -220,8 +218,13 @@ def _print_positions(console: Console, status: BotStatus) -> None:
     for column in ("symbol", "qty", "avg cost", "last", "unrealised P&L"):
         table.add_column(column, justify="left" if column == "symbol" else "right")
     for p in status.positions:
-        last = f"{p.last_price:,.2f}" if p.last_price is not None else "unknown"
-        table.add_row(p.symbol, str(p.qty), f"{p.avg_cost:,.4f}", last, money(p.unrealised, True))
+        table.add_row(
+            p.symbol,
+            str(p.qty),
+            price_text(p.avg_cost),
+            price_text(p.last_price),
+            money(p.unrealised, True),
+        )
     console.print(table)
 
 

@@ -16,6 +16,13 @@ from typing import Protocol
 from fleece.models import require_utc
 
 
+def seconds_since(now: datetime, then: datetime | None) -> float | None:
+    """Seconds from ``then`` to ``now``, never negative (None when ``then`` is unknown): the age
+    of a heartbeat, a bar or a poll wherever it is shown (a store written by a clock a little
+    ahead of the reader's reads as just now, not as the future)."""
+    return max((now - then).total_seconds(), 0.0) if then is not None else None
+
+
 class Clock(Protocol):
     """Anything that can tell the current UTC time."""
 

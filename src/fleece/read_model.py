@@ -248,6 +248,36 @@ def stored_simulated_time(config: AppConfig, mode: str) -> bool:
     return mode == "sim" or config.settings.sim or config.endpoints.local
 
 
+def recorded_until(store: StateStore, run: BotRun | None) -> datetime | None:
+    """The latest instant ``store`` recorded something at: its newest heartbeat, equity
+    snapshot, or ``run``'s stop (else its start); None for a store that recorded none."""
+    beat = store.last_heartbeat()
+    stamps = [beat.timestamp] if beat is not None else []
+    if run is not None:
+        stamps.append(run.stopped_at or run.started_at)
+    # Only the snapshots at or after the other stamps can be newer: a short read.
+    newer = store.equity_curve(since=max(stamps, default=None))
+    if newer:
+        stamps.append(newer[-1].timestamp)
+    return max(stamps, default=None)
+
+
+def stopped_now(store: StateStore, config: AppConfig, wall: datetime) -> tuple[datetime, bool]:
+    """(the instant a stopped bot is judged at, whether its store's times are simulated).
+
+    The one rule of ``fleece status`` and the dashboard over a stopped bot's store: the wall
+    clock ``wall``, unless its times are simulated (:func:`stored_simulated_time`: a sim run, or
+    a loopback exchange's clock); then the last instant the store recorded
+    (:func:`recorded_until`), where its simulated clock stopped: the wall clock means nothing
+    to it (the wall clock still for a store that recorded nothing).
+    """
+    run = last_run(store)
+    simulated = stored_simulated_time(config, stored_mode(config, run))
+    if not simulated:
+        return wall, False
+    return recorded_until(store, run) or wall, True
+
+
 def _judged_state(
     store: StateStore, kill: bool, tripped: bool, day: date
 ) -> tuple[TradingState, str]:

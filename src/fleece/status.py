@@ -238,16 +238,24 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
     Returns:
         The status; with no database yet, only the process and market parts are filled in.
     """
+    from fleece.read_model import (
+        build_snapshot,
+        last_run,
+        stopped_now,
+        stored_mode,
+        stored_simulated_time,
+    )
+    from fleece.state_store import StateStore
+
     s, t = config.settings, config.trading
     db = Path(s.database_path)
-    simulated_config = s.sim or config.endpoints.local
     base = BotStatus(
         checked_at=now,
         process=find_bot_process(pid_file, None),
         database=str(db),
         database_exists=False,
         mode=s.fleece_mode,
-        simulated_time=simulated_config,
+        simulated_time=stored_simulated_time(config, s.fleece_mode),
         kill_switch_env=s.kill_switch,
         breaker_limit=t.risk.circuit_breaker_failures,
         heartbeat_seconds=t.housekeeping.heartbeat_seconds,
@@ -258,21 +266,21 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
             market=_market(now, None),
             notes=("no database yet: the bot has not run with this DATABASE_PATH",),
         )
-    from fleece.read_model import build_snapshot, last_run, stored_mode, stored_simulated_time
-    from fleece.state_store import StateStore
 
     # Before opening: our own connection creates the WAL file and would look like a write.
     written_age = _written_age(db, now)
     with StateStore(db) as store:
         run = last_run(store)
         unfinished_pid = run.unfinished_pid if run else None
-        mode = stored_mode(config, run)
         # The run's mode says what wrote these timestamps; the config may have changed since.
-        simulated = stored_simulated_time(config, mode)
+        mode = stored_mode(config, run)
+        # Judged where the dashboard judges the same store: the wall clock, or where a
+        # simulated clock stopped (:func:`fleece.read_model.stopped_now`).
+        judged_at, simulated = stopped_now(store, config, now)
         heartbeat = _heartbeat(store, now, simulated)
         sim_now = heartbeat.at if simulated and heartbeat else None
         # The bot's state by the read model every viewer shows (:mod:`fleece.read_model`).
-        snap = build_snapshot(store, config, sim_now or now)
+        snap = build_snapshot(store, config, judged_at)
         dropped = tuple(f"{sym} ({why})" for sym, why in snap.dropped_symbols.items())
         # The snapshot's fields of the same names (state reason, kill switch, breaker) carry over.
         return replace_from(
@@ -298,7 +306,9 @@ def _heartbeat(store: StateStore, now: datetime, simulated: bool) -> HeartbeatSt
     beat = store.last_heartbeat()
     if beat is None:
         return None
-    age = None if simulated else round((now - beat.timestamp).total_seconds(), 1)
+    from fleece.clock import seconds_since
+
+    age = None if simulated else round(seconds_since(now, beat.timestamp) or 0.0, 1)
     return HeartbeatStatus(
         beat.timestamp, age, beat.state.value, beat.equity, beat.positions, beat.open_orders
     )

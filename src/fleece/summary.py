@@ -18,6 +18,7 @@ from rich.table import Table
 
 from fleece.accounting import equity_change, realised_pnl
 from fleece.models import Side
+from fleece.notify.messages import counts_text, money
 from fleece.protection import exits_line, fill_reasons, is_protective
 from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
@@ -69,7 +70,7 @@ def print_summary(
     first_equity = curve[0].equity if curve else None
     last_equity = curve[-1].equity if curve else None
     total = equity_change(first_equity, last_equity) or 0.0
-    unrealised = round(total - pnl.realised, 2) or 0.0
+    unrealised = round(total - pnl.realised, 2)
     table = Table(title="alpaca-fleece run summary", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -77,21 +78,16 @@ def print_summary(
     for intent in intents:
         statuses[intent.status] += 1
     buys = sum(1 for f in fills if f.side is Side.BUY)
-    table.add_row(
-        "orders", f"{len(intents)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
-    )
+    table.add_row("orders", f"{len(intents)} ({counts_text(statuses)})")
     table.add_row("fills", f"{len(fills)} ({buys} buys, {len(fills) - buys} sells)")
     exits = fill_reasons(fills, intents)
     if exits or any(is_protective(i.strategy) for i in intents):
         table.add_row("protective exits", exits_line(exits.values()))
-    table.add_row("realised P&L", f"{pnl.realised:+,.2f}")
-    table.add_row("unrealised P&L", f"{unrealised + 0.0:+,.2f}")
+    table.add_row("realised P&L", money(pnl.realised, signed=True))
+    table.add_row("unrealised P&L", money(unrealised, signed=True))
     if first_equity is not None and last_equity is not None:
-        table.add_row("equity", f"{first_equity:,.2f} -> {last_equity:,.2f}")
-    table.add_row(
-        "refusals",
-        ", ".join(f"{reason} {n}" for reason, n in sorted(refusals.items())) or "none",
-    )
+        table.add_row("equity", f"{money(first_equity)} -> {money(last_equity)}")
+    table.add_row("refusals", counts_text(refusals))
     if dropped:
         table.add_row(
             "symbols dropped", ", ".join(f"{sym} ({why})" for sym, why in dropped.items())

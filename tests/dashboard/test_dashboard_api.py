@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -38,10 +38,13 @@ from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
+from fleece.dashboard.health import stale_after
 from fleece.minute_grid import Carry
 from fleece.models import OrderIntent, Side, to_ticks
+from fleece.read_model import recorded_until
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
+from fleece.status import collect_status
 from fleece.strategy.sma_crossover import SmaCrossover
 
 LOCAL = "http://127.0.0.1"
@@ -128,16 +131,51 @@ def test_status_describes_a_stopped_bot_and_its_last_run(
     run = store.runs(1)[0]
     beat = store.last_heartbeat()
     assert beat is not None
+    stopped = recorded_until(store, run)
+    assert beat is not None and stopped is not None and stopped < NOON
     assert status["running"] is False
-    assert status["mode"] == "paper" and status["simulated_time"] is False
-    assert status["now"] == "2024-11-26T17:00:00Z"
+    # Paper mode against a loopback exchange: its clock is the exchange's, not the wall's, so
+    # the store is judged where that clock stopped (as `fleece status` judges it).
+    assert status["mode"] == "paper" and status["simulated_time"] is True
+    assert status["now"] == stopped.isoformat().replace("+00:00", "Z")
     assert status["run"]["exit_reason"] == "test finished" and run.stopped_at is not None
     assert status["state"] == "ACTIVE" and status["kill_switch"] is False
     assert status["market_open"] is True and status["next_close"] == "2024-11-26T21:00:00Z"
-    assert status["last_heartbeat_age_seconds"] == (NOON - beat.timestamp).total_seconds()
+    assert status["last_heartbeat_age_seconds"] == (stopped - beat.timestamp).total_seconds()
     assert status["symbols"] == list(SYMBOLS)
     assert status["dropped_symbols"] == {}
     assert status["controls_enabled"] is True
+
+
+def test_the_page_warns_of_stale_bars_at_the_limit_healthz_judges_polls_by(
+    store: StateStore, finished_run: FinishedRun
+) -> None:
+    # Before: the page warned at a fixed 180 s whatever the poll interval.
+    config = finished_run.config
+    data = config.trading.data.model_copy(update={"poll_interval_seconds": 120.0})
+    slower = replace(config, trading=config.trading.model_copy(update={"data": data}))
+
+    status = client_over(store, slower).get("/api/status").json()
+
+    assert status["stale_after_seconds"] == stale_after(120.0, None).total_seconds() == 360.0
+
+
+def test_the_dashboard_and_fleece_status_judge_a_stopped_store_alike(
+    client: TestClient, finished_run: FinishedRun
+) -> None:
+    # Before: the dashboard judged a loopback exchange's store at the wall clock while
+    # `fleece status` judged it at the simulated heartbeat: two "now"s, two sets of ages.
+    status = collect_status(
+        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
+    )
+
+    shown = client.get("/api/status").json()
+    account = client.get("/api/account").json()
+
+    assert shown["simulated_time"] is status.simulated_time is True
+    assert status.today is not None
+    assert shown["session_date"] == account["session_date"] == status.today.session_date.isoformat()
+    assert account["pnl_today"] == status.today.pnl and account["equity"] == status.today.equity
 
 
 def test_status_shows_the_symbols_the_last_start_dropped(

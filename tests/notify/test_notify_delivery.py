@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from fleece.logs import Redactor
 from fleece.models import Fill, Side
-from fleece.notify.delivery import DeliveryOptions, DeliveryQueue
+from fleece.notify.delivery import DeliveryOptions, DeliveryQueue, failure_text
 from fleece.notify.destinations import AppriseDestination
 from fleece.notify.events import ErrorRaised, FillNotice
 from fleece.notify.hub import Notifications
@@ -104,6 +104,15 @@ def test_a_secret_in_an_event_never_reaches_the_destination() -> None:
 
         assert SECRET not in hook.text()
         assert "401 for key ***" in hook.messages()[0]["message"]
+
+
+def test_a_destination_s_failure_reads_as_one_masked_line_or_its_type() -> None:
+    redact = Redactor(["hook-key-12345"])
+
+    said = failure_text(OSError("refused by\n https://x/hook-key-12345"), redact)
+
+    assert said == "refused by https://x/***"
+    assert failure_text(TimeoutError(), redact) == "TimeoutError"
 
 
 def test_the_dropped_messages_are_a_prometheus_counter() -> None:

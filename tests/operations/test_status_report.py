@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -115,6 +116,22 @@ def test_positions_are_rebuilt_from_fills_at_average_cost_and_valued_at_the_last
     assert position.unrealised == 105.0  # 15 x 112 - 15 x 105
 
 
+def test_the_positions_table_shows_prices_to_the_tick_as_telegram_and_notifications_do(
+    tmp_path: Path,
+) -> None:
+    # Before: the table cut the last price to the cent (101.23) while /positions showed 101.2345.
+    config = config_in(tmp_path)
+    with store_of(config) as store:
+        fill(store, "AAPL", Side.BUY, 10, 100.5, NOW - timedelta(minutes=30))
+        bar(store, "AAPL", 101.2345, NOW - timedelta(minutes=1))
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    row = next(line for line in console.export_text().splitlines() if "AAPL" in line)
+    assert "100.5000" in row and "101.2345" in row
+
+
 def test_a_position_without_stored_bars_has_an_unknown_unrealised_pnl(tmp_path: Path) -> None:
     config = config_in(tmp_path)
     with store_of(config) as store:
@@ -183,6 +200,18 @@ def test_a_daily_loss_pct_of_one_shows_no_loss_limit(tmp_path: Path) -> None:
     assert "loss limit none" in console.export_text()
 
 
+def test_the_loss_limit_percent_reads_as_the_dashboard_shows_it(tmp_path: Path) -> None:
+    # Before: "(2%)" for a 2.5% limit (rounded to a whole percent, half to even).
+    config = config_in(tmp_path, max_daily_loss_pct="0.025")
+    with store_of(config) as store:
+        store.set_start_equity(DAY, 100_000.0)
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    assert "loss limit -2,500.00 (2.50%)" in console.export_text()
+
+
 def test_trading_state_kill_switch_and_breaker_are_read_from_the_store(tmp_path: Path) -> None:
     config = config_in(tmp_path)
     with store_of(config) as store:
@@ -207,6 +236,17 @@ def test_the_heartbeat_age_is_measured_on_the_wall_clock_in_paper_mode(tmp_path:
     assert beat is not None and beat.age_seconds == 42.0 and beat.state == "ACTIVE"
 
 
+def test_a_heartbeat_stamped_ahead_of_the_wall_clock_reads_as_just_now(tmp_path: Path) -> None:
+    # Before: -2.0 s here, while the dashboard and /metrics said 0 for the same heartbeat.
+    config = config_in(tmp_path)
+    with store_of(config) as store:
+        store.add_heartbeat(NOW + timedelta(seconds=2), 100_000.0, 0, 0, TradingState.ACTIVE)
+
+    beat = status_of(config, tmp_path).heartbeat
+
+    assert beat is not None and beat.age_seconds == 0.0
+
+
 def test_in_sim_mode_store_times_are_simulated_and_today_follows_the_heartbeat(
     tmp_path: Path,
 ) -> None:
@@ -222,6 +262,26 @@ def test_in_sim_mode_store_times_are_simulated_and_today_follows_the_heartbeat(
     assert status.heartbeat is not None and status.heartbeat.age_seconds is None
     assert status.today is not None and status.today.session_date == date(2024, 1, 2)
     assert status.market.at_heartbeat is True
+
+
+def test_a_paper_run_on_a_loopback_exchange_marks_both_its_start_and_stop_simulated(
+    tmp_path: Path,
+) -> None:
+    # Before: the stop was marked "(simulated)" and the start of the same run was not.
+    config = config_in(tmp_path)
+    local = replace(
+        config,
+        settings=config.settings.model_copy(update={"alpaca_base_url": "http://127.0.0.1:8765"}),
+    )
+    with store_of(config) as store:
+        run = store.start_run(NOW - timedelta(hours=1), 1, "paper")
+        store.end_run(run, NOW, "done")
+    console = Console(record=True, width=240)
+
+    print_status(console, status_of(local, tmp_path))
+
+    row = next(line for line in console.export_text().splitlines() if "last run" in line)
+    assert row.count("(simulated)") == 2
 
 
 def test_status_never_creates_a_missing_database(tmp_path: Path) -> None:

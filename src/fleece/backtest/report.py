@@ -35,6 +35,7 @@ from fleece.calendar import NEW_YORK
 from fleece.html_page import STYLE, TRADING_HOURS, html_page
 from fleece.minute_grid import Grid, GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Fill, Side
+from fleece.notify.messages import percent_text
 from fleece.protection import ExitReason, Protection, exits_line, fill_reasons
 from fleece.strategy.registry import StrategySpec
 
@@ -53,7 +54,7 @@ Figure = dict[str, Any]
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"
+    return "n/a" if value is None else percent_text(value)
 
 
 def _num(value: float | None) -> str:
@@ -301,7 +302,7 @@ def _trade_rows(trips: Sequence[RoundTrip], exits: Mapping[tuple[str, datetime],
     rows = []
     for t in trips[:MAX_TABLE_ROWS]:
         pnl = "" if t.pnl_cents is None else f"{t.pnl_cents / 100:.2f}"
-        ret = "" if t.return_pct is None else f"{t.return_pct * 100:.2f}%"
+        ret = "" if t.return_pct is None else percent_text(t.return_pct)
         exit_price = "" if t.exit_price is None else f"{t.exit_price:g}"
         cells = (
             t.symbol,
@@ -383,7 +384,7 @@ def _protection_line(protection: Protection, reasons: Iterable[ExitReason]) -> s
     if not protection.on:
         return ""
     levels = [
-        f"{name} {value:.2%}"
+        f"{name} {percent_text(value)}"
         for name, value in (
             ("stop-loss", protection.stop_loss_pct),
             ("take-profit", protection.take_profit_pct),

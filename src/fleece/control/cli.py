@@ -84,6 +84,7 @@ def notify_test_command(env_file: EnvFile = Path(".env")) -> None:
     """Send a test message to every NOTIFY_URLS destination (and ping HEARTBEAT_URL)."""
     from fleece.config import load_config, secret_texts
     from fleece.logs import Redactor
+    from fleece.notify.delivery import failure_text
     from fleece.notify.destinations import destinations, split_urls
     from fleece.notify.events import Level
     from fleece.notify.heartbeat import TIMEOUT_S, get_url
@@ -109,7 +110,7 @@ def notify_test_command(env_file: EnvFile = Path(".env")) -> None:
         try:
             ok, why = destination.deliver(message), "the service did not accept it"
         except Exception as exc:  # report it, whatever it is, and try the next one
-            ok, why = False, redact(" ".join(str(exc).split()) or type(exc).__name__)
+            ok, why = False, failure_text(exc, redact)
         failures += not ok
         typer.echo(
             f"{'ok    ' if ok else 'FAILED'} {destination.label}" + ("" if ok else f": {why}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fleece.notify.messages import money, render, when
+from fleece.notify.messages import money, price_text, render, when
 from fleece.notify.reports import daily_summary
 
 if TYPE_CHECKING:
@@ -49,9 +49,9 @@ def positions_text(snap: BotSnapshot) -> str:
     for h in snap.positions:
         line = f"{h.symbol} {h.qty}"
         if h.avg_cost is not None:
-            line += f" @ avg {h.avg_cost:,.4f}"
+            line += f" @ avg {price_text(h.avg_cost)}"
         if h.last_price is not None:
-            line += f" · last {h.last_price:,.4f}"
+            line += f" · last {price_text(h.last_price)}"
         if h.unrealised is not None:
             line += f" · {money(h.unrealised, signed=True)}"
         lines.append(line)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from fleece.clock import seconds_since
 from fleece.models import TradingState
 
 if TYPE_CHECKING:
@@ -273,5 +274,5 @@ class _BotCollector:
             yield _gauge(
                 "fleece_last_poll_age_seconds",
                 "Bot-clock seconds since the last successful poll.",
-                max((live.clock.now() - snap.last_poll_at).total_seconds(), 0.0),
+                seconds_since(live.clock.now(), snap.last_poll_at) or 0.0,
             )

@@ -49,6 +49,9 @@ class Status(BaseModel):
     next_close: datetime | None
     last_bar_at: datetime | None = Field(description="start of the newest bar received")
     last_bar_age_seconds: float | None = Field(description="since that bar closed")
+    stale_after_seconds: float = Field(
+        description="bot-clock seconds after which data counts as stale (as /healthz judges)"
+    )
     last_poll_at: datetime | None = Field(description="last successful poll")
     last_heartbeat_at: datetime | None
     last_heartbeat_age_seconds: float | None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from fleece.accounting import cents_of
 from fleece.calendar import ONE_MINUTE, MarketCalendar, day_start, session_date
-from fleece.clock import Clock, SystemClock
+from fleece.clock import Clock, SystemClock, seconds_since
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
 from fleece.dashboard.health import PollFacts, judge, stale_after
@@ -52,7 +52,7 @@ from fleece.dashboard.sessions import (
 from fleece.derive import from_attributes
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, last_run, stored_mode
+from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, stopped_now
 from fleece.state_store import EquitySnapshot, StateStore
 
 if TYPE_CHECKING:
@@ -115,39 +115,19 @@ class DashboardView:
             return self.live.latest
         return build_snapshot(self.store, self.config, self.now())
 
-    def _mode(self) -> str:
-        if self.live is not None:
-            return self.config.settings.fleece_mode
-        return stored_mode(self.config, last_run(self.store))
-
-    def as_of(self) -> datetime | None:
-        """The latest instant the store recorded something at (a stopped bot's "now")."""
-        stamps: list[datetime] = []
-        curve = self._equity.refresh()
-        if curve:
-            stamps.append(curve[-1].timestamp)
-        beat = self.store.last_heartbeat()
-        if beat is not None:
-            stamps.append(beat.timestamp)
-        run = last_run(self.store)
-        if run is not None:
-            stamps.append(run.stopped_at or run.started_at)
-        return max(stamps, default=None)
-
     def now(self) -> datetime:
-        """The bot's clock; for a stopped bot, the wall clock (or the end of a sim run)."""
+        """The bot's clock; for a stopped bot, the instant the read model judges it at
+        (:func:`~fleece.read_model.stopped_now`: the wall clock, or where a simulated clock
+        stopped)."""
         if self.live is not None:
             return self.live.clock.now()
-        if self._mode() == "sim":
-            # Simulated timestamps mean nothing against the wall clock: freeze at the end.
-            return self.as_of() or self._wall.now()
-        return self._wall.now()
+        return stopped_now(self.store, self.config, self._wall.now())[0]
 
     def simulated_time(self) -> bool:
         """True when :meth:`now` is simulated (sim mode, or a loopback exchange's clock)."""
         if self.live is not None:
             return self.live.speed is not None
-        return self._mode() == "sim"
+        return stopped_now(self.store, self.config, self._wall.now())[1]
 
     def session_date(self) -> date:
         """The New York session date the figures refer to."""
@@ -199,8 +179,9 @@ class DashboardView:
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
-            last_bar_age_seconds=_age(now, last_bar + ONE_MINUTE if last_bar else None),
-            last_heartbeat_age_seconds=_age(now, snap.last_heartbeat_at),
+            last_bar_age_seconds=seconds_since(now, last_bar + ONE_MINUTE if last_bar else None),
+            stale_after_seconds=self._stale_after().total_seconds(),
+            last_heartbeat_age_seconds=seconds_since(now, snap.last_heartbeat_at),
             controls_enabled=self.controls_enabled,
             run=RunInfo.model_validate(run, from_attributes=True) if run else None,
         )
@@ -309,6 +290,12 @@ class DashboardView:
         """Note a poll attempt (the poller's ``on_poll`` hook)."""
         self.last_poll_attempt = self.now()
 
+    def _stale_after(self) -> timedelta:
+        """How old data may be (:func:`~fleece.dashboard.health.stale_after`): what /healthz
+        judges the polls by and the page's "last bar" chip warns at."""
+        speed = self.live.speed if self.live is not None else None
+        return stale_after(self.config.trading.data.poll_interval_seconds, speed)
+
     def health(self) -> Health:
         """Whether the bot in this process polls and its data is fresh."""
         live = self.live
@@ -329,10 +316,5 @@ class DashboardView:
             last_success_at=live.latest.last_poll_at,
             stopping=live.stopping,
         )
-        limit = stale_after(self.config.trading.data.poll_interval_seconds, live.speed)
-        ok, reason = judge(facts, limit)
+        ok, reason = judge(facts, self._stale_after())
         return from_attributes(Health, facts, ok=ok, reason=reason)
-
-
-def _age(now: datetime, then: datetime | None) -> float | None:
-    return max((now - then).total_seconds(), 0.0) if then is not None else None

@@ -27,6 +27,14 @@ from fleece.notify.messages import Message, render, render_fills
 
 log = logging.getLogger(__name__)
 
+
+def failure_text(exc: Exception, redact: Callable[[str], str]) -> str:
+    """Why a destination failed, on one line with every secret masked (its type when the
+    error says nothing): in the delivery log and in ``fleece notify test`` alike, since a
+    service's error can echo its URL, which holds the webhook's key."""
+    return redact(" ".join(str(exc).split()) or type(exc).__name__)
+
+
 #: Fills collected into one message at most (more start the next message).
 MAX_BATCH = 200
 
@@ -199,7 +207,7 @@ class DeliveryQueue:
                 "notification attempt failed destination=%s attempt=%d error=%s",
                 destination.label,
                 attempt + 1,
-                self._redact(" ".join(str(exc).split()) or type(exc).__name__),
+                failure_text(exc, self._redact),
             )
             return False
         return ok

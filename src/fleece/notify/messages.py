@@ -7,7 +7,7 @@ configured secret once more before delivery (see :mod:`fleece.notify.hub`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,9 +59,30 @@ def money(value: float | None, signed: bool = False) -> str:
     return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def when(ts: datetime) -> str:
-    """A timestamp as the market's local time."""
-    return ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
+def percent_text(fraction: float | None) -> str:
+    """A fraction as a percent to two decimals (0.025 -> "2.50%"; "unknown" for None): the
+    limits and returns wherever they are shown, as the dashboard shows them."""
+    return "unknown" if fraction is None else f"{fraction:.2%}"
+
+
+def price_text(value: float | None) -> str:
+    """A share price to the tick (four decimals) with thousands separators ("unknown" for
+    None): fills, average costs and last prices alike, wherever they are shown."""
+    return "unknown" if value is None else f"{value:,.4f}"
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Counts by name, sorted by name ("max_positions 2, stale_bar 1"; "none" when empty): the
+    refusals by reason and the orders by status wherever they are listed."""
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
+
+
+def when(ts: datetime, *, seconds: bool = False) -> str:
+    """A timestamp as the market's local time ("2024-11-26 10:00 ET"), to the second when
+    ``seconds``: messages, replies and ``fleece status`` alike."""
+    return ts.astimezone(NEW_YORK).strftime(
+        "%Y-%m-%d %H:%M:%S ET" if seconds else "%Y-%m-%d %H:%M ET"
+    )
 
 
 def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -131,7 +152,6 @@ def _started(event: BotStarted) -> tuple[str, str]:
 
 def figure_lines(figures: RunFigures) -> list[str]:
     """The run summary's lines (the stop message)."""
-    refusals = ", ".join(f"{k} {v}" for k, v in sorted(figures.refusals.items())) or "none"
     lines = [
         f"orders {figures.orders} · fills {figures.fills} "
         f"({figures.buys} buys, {figures.sells} sells)",
@@ -139,7 +159,10 @@ def figure_lines(figures: RunFigures) -> list[str]:
     ]
     if figures.equity_start is not None and figures.equity_end is not None:
         lines.append(f"equity {money(figures.equity_start)} -> {money(figures.equity_end)}")
-    lines += [f"refusals: {refusals}", f"open positions {figures.open_positions}"]
+    lines += [
+        f"refusals: {counts_text(figures.refusals)}",
+        f"open positions {figures.open_positions}",
+    ]
     return lines
 
 
@@ -163,12 +186,11 @@ def _state(event: StateChanged) -> tuple[str, str]:
 
 
 def _daily(event: DailySummary) -> tuple[str, str]:
-    refusals = ", ".join(f"{k} {v}" for k, v in sorted(event.refusals.items())) or "none"
     lines = [
         f"P&L {money(event.pnl, signed=True)} · equity {money(event.equity)}",
         f"orders {event.trades} · fills {event.fills} · "
         f"realised P&L {money(event.realised_pnl, signed=True)}",
-        f"refusals: {refusals}",
+        f"refusals: {counts_text(event.refusals)}",
         f"open positions {event.positions}",
     ]
     return f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines)
@@ -176,7 +198,7 @@ def _daily(event: DailySummary) -> tuple[str, str]:
 
 def _fill_line(notice: FillNotice) -> str:
     fill = notice.fill
-    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {fill.price:,.4f}"
+    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {price_text(fill.price)}"
     if notice.pnl is not None:
         line += f" · P&L {money(notice.pnl, signed=True)}"
     return line

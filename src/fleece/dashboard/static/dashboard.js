@@ -136,7 +136,7 @@ function renderStatus(s) {
   }
   const barAge = s.last_bar_age_seconds;
   setText("bar-age", `last bar ${barAge === null ? "—" : fmtDuration(barAge) + " ago"}`);
-  $("bar-age").className = "chip" + (s.market_open && barAge !== null && barAge > 180 ? " warn" : "");
+  $("bar-age").className = "chip" + (s.market_open && barAge !== null && barAge > s.stale_after_seconds ? " warn" : "");
   const beat = s.last_heartbeat_age_seconds;
   setText("heartbeat", `heartbeat ${beat === null ? "—" : fmtDuration(beat) + " ago"}`);
   setText("clock", `${fmtStamp(s.now)} ET${s.simulated_time ? " (simulated)" : ""}`);
