@@ -20,7 +20,14 @@ from fleece.control.replies import daily_text, positions_text, status_text
 from fleece.dashboard import DashboardView
 from fleece.models import Bar, OrderIntent, Side, TradingState
 from fleece.notify.reports import daily_summary
-from fleece.read_model import Activity, BotSnapshot, LiveFacts, build_snapshot, stopped_now
+from fleece.read_model import (
+    Activity,
+    BotSnapshot,
+    LiveFacts,
+    build_snapshot,
+    kill_switch_state,
+    stopped_now,
+)
 from fleece.state_store import StateStore
 from fleece.status import collect_status
 
@@ -245,3 +252,11 @@ def test_a_stopped_sim_bot_is_judged_where_its_simulated_clock_stopped(tmp_path:
     assert judged == shown == (NOW + timedelta(seconds=30), True)
     assert status.simulated_time and status.today is not None
     assert (status.today.session_date, status.today.equity) == (DAY, 100_010.0)
+
+
+def test_the_kill_switch_is_on_when_either_switch_is_and_names_each_one_set() -> None:
+    env = "KILL_SWITCH=true in the environment"
+    assert kill_switch_state(False, (False, "resumed")) == (False, "")
+    assert kill_switch_state(True, (False, "resumed")) == (True, env)
+    assert kill_switch_state(False, (True, "maintenance")) == (True, "maintenance")
+    assert kill_switch_state(True, (True, "maintenance")) == (True, f"{env}; maintenance")

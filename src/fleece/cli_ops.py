@@ -20,7 +20,14 @@ from rich.table import Table
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.notify.messages import counts_text, money, percent_text, price_text, when
+from fleece.notify.messages import (
+    counts_text,
+    kill_switch_text,
+    money,
+    percent_text,
+    price_text,
+    when,
+)
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
     DEFAULT_PID_FILE,
@@ -177,12 +184,7 @@ def print_status(console: Console, status: BotStatus) -> None:
     mode = status.mode + (" (store times are simulated)" if status.simulated_time else "")
     table.add_row("mode", mode)
     table.add_row("trading state", _state_line(status))
-    kill = "on" if status.kill_switch else "off"
-    if status.kill_switch_reason and status.kill_switch:
-        kill += f" ({status.kill_switch_reason})"
-    if status.kill_switch_env:
-        kill += " · KILL_SWITCH=true in the environment"
-    table.add_row("kill switch", kill)
+    table.add_row("kill switch", kill_switch_text(status.kill_switch, status.kill_switch_reason))
     breaker = "[red]TRIPPED[/]" if status.breaker_tripped else "ok"
     table.add_row(
         "circuit breaker", f"{breaker} · {status.breaker_failures}/{status.breaker_limit} failures"

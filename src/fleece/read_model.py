@@ -40,6 +40,21 @@ FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 _BAR_WINDOWS = (timedelta(minutes=10), timedelta(days=4), timedelta(days=31))
 
 
+def kill_switch_state(env: bool, stored: tuple[bool, str]) -> tuple[bool, str]:
+    """Whether the kill switch is on, and why: ``KILL_SWITCH=true`` in the environment, the
+    store's switch (``fleece halt``), or both (lifting one leaves the other holding the bot).
+
+    Args:
+        env: ``KILL_SWITCH=true`` in the environment.
+        stored: the store's switch and its reason.
+    """
+    on, why = stored
+    reasons = [KILL_SWITCH_ENV_REASON] if env else []
+    if on:
+        reasons.append(why or "fleece halt")
+    return env or on, "; ".join(reasons)
+
+
 @dataclass(frozen=True, slots=True)
 class Holding:
     """A position, valued at the last price seen, with its average cost from our fills.
@@ -169,9 +184,7 @@ def build_snapshot(
     day = session_date(now)
     run = last_run(store)
     dropped = read_dropped(store)
-    kill, kill_why = store.kill_switch()
-    if s.kill_switch:
-        kill, kill_why = True, KILL_SWITCH_ENV_REASON
+    kill, kill_why = kill_switch_state(s.kill_switch, store.kill_switch())
     beat = store.last_heartbeat()
     equity, cash, buying_power, equity_at = _account(store, beat, now, live)
     start = session_start_equity(store, day, live.last_equity if live is not None else None)

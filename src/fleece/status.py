@@ -238,17 +238,23 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
     Returns:
         The status; with no database yet, only the process and market parts are filled in.
     """
+    from fleece.models import TradingState
     from fleece.read_model import (
         build_snapshot,
+        kill_switch_state,
         last_run,
         stopped_now,
         stored_mode,
         stored_simulated_time,
     )
+    from fleece.risk_manager import halt_reason
     from fleece.state_store import StateStore
 
     s, t = config.settings, config.trading
     db = Path(s.database_path)
+    # Without a store only the environment's switch is known (the read model's rule).
+    kill, kill_why = kill_switch_state(s.kill_switch, (False, ""))
+    halted = halt_reason(store_failed=False, kill_switch=kill, breaker_tripped=False)
     base = BotStatus(
         checked_at=now,
         process=find_bot_process(pid_file, None),
@@ -256,6 +262,10 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
         database_exists=False,
         mode=s.fleece_mode,
         simulated_time=stored_simulated_time(config, s.fleece_mode),
+        trading_state=TradingState.HALTED.value if halted else TradingState.ACTIVE.value,
+        state_reason=halted,
+        kill_switch=kill,
+        kill_switch_reason=kill_why,
         kill_switch_env=s.kill_switch,
         breaker_limit=t.risk.circuit_breaker_failures,
         heartbeat_seconds=t.housekeeping.heartbeat_seconds,

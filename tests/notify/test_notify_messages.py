@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fleece.accounting import equity_change
-from fleece.notify.messages import counts_text, money, percent_text, price_text, when
+from fleece.notify.messages import (
+    counts_text,
+    kill_switch_text,
+    money,
+    percent_text,
+    price_text,
+    when,
+)
 
 
 def test_money_reads_in_dollars_to_the_cent_with_thousands_separators() -> None:
@@ -44,3 +51,9 @@ def test_a_time_reads_in_new_york_to_the_minute_or_to_the_second() -> None:
 
     assert when(at) == "2024-07-01 10:30 ET"
     assert when(at, seconds=True) == "2024-07-01 10:30:05 ET"
+
+
+def test_the_kill_switch_reads_on_with_its_reason_or_off() -> None:
+    assert kill_switch_text(True, "maintenance") == "on (maintenance)"
+    assert kill_switch_text(True, "") == "on"
+    assert kill_switch_text(False, "resumed") == "off"

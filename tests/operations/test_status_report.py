@@ -46,7 +46,9 @@ housekeeping:
 # --------------------------------------------------------------------------- builders
 
 
-def config_in(tmp_path: Path, mode: str = "paper", max_daily_loss_pct: str = "0.05") -> AppConfig:
+def config_in(
+    tmp_path: Path, mode: str = "paper", max_daily_loss_pct: str = "0.05", kill_switch: bool = False
+) -> AppConfig:
     (tmp_path / "trading.yaml").write_text(
         TRADING_YAML.replace(
             "max_daily_loss_pct: 0.05", f"max_daily_loss_pct: {max_daily_loss_pct}"
@@ -56,6 +58,7 @@ def config_in(tmp_path: Path, mode: str = "paper", max_daily_loss_pct: str = "0.
         "FLEECE_MODE": mode,
         "DATABASE_PATH": str(tmp_path / "data" / "trades.db"),
         "CONFIG_PATH": str(tmp_path / "trading.yaml"),
+        "KILL_SWITCH": "true" if kill_switch else "false",
     }
     return load_config(None, environ, require_keys=False)
 
@@ -224,6 +227,35 @@ def test_trading_state_kill_switch_and_breaker_are_read_from_the_store(tmp_path:
     assert (status.trading_state, status.state_reason) == ("HALTED", "kill_switch")
     assert (status.kill_switch, status.kill_switch_reason) == (True, "operator")
     assert (status.breaker_tripped, status.breaker_failures, status.breaker_limit) == (True, 5, 5)
+
+
+def test_the_environments_kill_switch_shows_on_before_the_bot_ever_ran(tmp_path: Path) -> None:
+    config = config_in(tmp_path, kill_switch=True)
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in console.export_text().splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["kill switch"] == "on (KILL_SWITCH=true in the environment)"
+    assert rows["trading state"] == "HALTED (kill_switch)"  # what the bot starts in
+
+
+def test_both_kill_switches_are_named_once_each(tmp_path: Path) -> None:
+    # Lifting either one leaves the other holding the bot: the operator needs to see both.
+    config = config_in(tmp_path, kill_switch=True)
+    with store_of(config) as store:
+        store.set_kill_switch(True, "maintenance", NOW)
+    console = Console(record=True, width=200)
+
+    print_status(console, status_of(config, tmp_path))
+
+    text = console.export_text()
+    assert "on (KILL_SWITCH=true in the environment; maintenance)" in text
+    assert text.count("KILL_SWITCH=true") == 1
 
 
 def test_the_heartbeat_age_is_measured_on_the_wall_clock_in_paper_mode(tmp_path: Path) -> None:

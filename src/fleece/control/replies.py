@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fleece.notify.messages import money, price_text, render, when
+from fleece.notify.messages import kill_switch_text, money, price_text, render, when
 from fleece.notify.reports import daily_summary
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def status_text(snap: BotSnapshot) -> str:
     """Mode, trading state, equity, today's P&L, positions and orders."""
     why = snap.state_reason
     breaker = "TRIPPED" if snap.breaker_tripped else "ok"
-    kill = f"on ({snap.kill_switch_reason})" if snap.kill_switch else "off"
+    kill = kill_switch_text(snap.kill_switch, snap.kill_switch_reason)
     lines = [
         f"alpaca-fleece ({snap.mode}) at {when(snap.as_of)}",
         f"state {snap.state.value}{f' ({why})' if why else ''}",

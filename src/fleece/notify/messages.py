@@ -77,6 +77,13 @@ def counts_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
+def kill_switch_text(on: bool, reason: str) -> str:
+    """The kill switch as every text viewer words it: ``on (reason)`` or ``off``."""
+    if not on:
+        return "off"
+    return f"on ({reason})" if reason else "on"
+
+
 def when(ts: datetime, *, seconds: bool = False) -> str:
     """A timestamp as the market's local time ("2024-11-26 10:00 ET"), to the second when
     ``seconds``: messages, replies and ``fleece status`` alike."""
