@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(os.environ.get("BOT_ROOT") or Path(__file__).parent).resolve()
 sys.path.insert(0, str(ROOT / "src"))
 
-from fleece.status import process_argv, read_pid  # noqa: E402 (stdlib-only module)
+from fleece.bot_process import process_argv, read_pid  # noqa: E402 (stdlib-only module)
 
 ENTRY = ROOT / "orchestrator.py"
 PID_FILE = Path(os.environ.get("BOT_PID_FILE") or ROOT / "data" / "alpaca_bot.pid")

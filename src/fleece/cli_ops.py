@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fleece.bot_process import DEFAULT_PID_FILE
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
@@ -30,7 +31,6 @@ from fleece.notify.messages import (
 )
 from fleece.risk_limits import has_daily_loss_stop
 from fleece.status import (
-    DEFAULT_PID_FILE,
     BotStatus,
     collect_status,
     default_max_age,

@@ -16,6 +16,7 @@ from ops_helpers import VENV_PYTHON
 from rich.console import Console
 from typer.testing import CliRunner
 
+from fleece.bot_process import is_bot_argv, process_argv
 from fleece.cli_ops import print_status
 from fleece.config import AppConfig, load_config
 from fleece.models import Bar, OrderIntent, Refusal, Side, TradingState
@@ -25,8 +26,6 @@ from fleece.status import (
     collect_status,
     default_max_age,
     health_problems,
-    is_bot_argv,
-    process_argv,
 )
 
 NOW = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York: market open

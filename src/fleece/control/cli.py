@@ -18,11 +18,11 @@ from typing import Annotated
 
 import typer
 
+from fleece.bot_process import DEFAULT_PID_FILE
 from fleece.cli_options import EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.control import commands
-from fleece.status import DEFAULT_PID_FILE
 
 NO_BOT = (
     "no bot is running on this store: nothing was done (flatten closes positions through the "
@@ -48,10 +48,10 @@ def flatten_command(
     ] = commands.DEFAULT_WAIT_S,
 ) -> None:
     """Close the running bot's positions now, through its normal order path."""
+    from fleece.bot_process import find_bot_process
     from fleece.config import load_config
     from fleece.read_model import last_run
     from fleece.state_store import StateStore
-    from fleece.status import find_bot_process
 
     clock = SystemClock()
     with user_errors():
