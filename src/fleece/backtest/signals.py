@@ -174,10 +174,9 @@ class CandidateSignals(Strategy):
         if expected is None or expected[:2] != (bar.symbol, bar.timestamp):
             raise RuntimeError(f"unannounced bar {bar.symbol} {bar.timestamp.isoformat()}")
         up = expected[2]
-        holding = ctx.position > 0 or ctx.buying
-        if up and not holding:
+        if up and not ctx.holding:
             return self.signal(bar, Side.BUY, "vectorised_entry")
-        if not up and holding:
+        if not up and ctx.holding:
             return self.signal(bar, Side.SELL, "vectorised_exit")
         return None
 

@@ -80,7 +80,8 @@ class MinuteContext:
 
     @property
     def holding(self) -> bool:
-        """A position is held or being bought."""
+        """A position is held or being bought: the one test every strategy makes, so that none
+        buys again while its first buy is still open (and each may exit that buy)."""
         return self.position > 0 or self.buying
 
     @property
