@@ -26,6 +26,7 @@ import numpy as np
 
 from fleece.accounting import cash_flow_cents, cents_of, cents_of_many
 from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.backtest.equity import marks
 from fleece.models import to_ticks
 from fleece.risk_limits import daily_loss_floor
 
@@ -157,13 +158,8 @@ class LossScanner:
 
     def _equity(self, minutes: I64, cash: int, held: Mapping[str, int]) -> I64:
         equity = np.full(len(minutes), cash, dtype=np.int64)
-        none = np.iinfo(np.int64)
         for symbol, qty in held.items():
-            bars = self.market.bars[symbol]
-            i = np.searchsorted(bars.ts, minutes - MINUTE, "right") - 1
-            closes = bars.close[np.maximum(i, 0)].astype(np.int64)
-            ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, none.min)
-            fill_at, fill_ticks = self.run.last_fill.get(symbol, (none.max, 0))
-            marks = np.where((fill_at <= minutes) & (fill_at >= ends), fill_ticks, closes)
-            equity += cents_of_many(marks, np.full(len(minutes), qty, dtype=np.int64))
+            fill_at, fill_ticks = self.run.last_fill.get(symbol, (np.iinfo(np.int64).max, 0))
+            mark = marks(self.market.bars[symbol], minutes, fill_at, fill_ticks)
+            equity += cents_of_many(mark, np.full(len(minutes), qty, dtype=np.int64))
         return equity
