@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from fleece.calendar import MarketCalendar, Session
 from fleece.data.arrays import SymbolArrays
 from fleece.models import Bar
+from fleece.prices import TICK, round_prices
 
 FULL_SESSION_MINUTES = 390
 
@@ -324,11 +325,10 @@ def _volumes(
 
 
 def _to_price(log_price: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Exponentiate and round: cents from $1 up, 4 decimals below, never zero.
+    """Exponentiate and round to Alpaca's price grid (:func:`fleece.prices.round_prices`), never
+    below one tick.
 
     The rounding is monotone, so ``high >= max(open, close)`` and ``low <= min(open, close)``
     survive it.
     """
-    price = np.exp(log_price)
-    rounded = np.where(price >= 1.0, np.round(price, 2), np.round(price, 4))
-    return np.maximum(rounded, 0.0001)
+    return np.maximum(round_prices(np.exp(log_price)), float(TICK))
