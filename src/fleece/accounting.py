@@ -56,8 +56,10 @@ __all__ = [
     "cash_flow_cents",
     "cents_of",
     "cents_of_many",
+    "closing_side",
     "equity_change",
     "realised_pnl",
+    "reduces",
     "share_of",
 ]
 
@@ -81,6 +83,18 @@ def cash_flow_cents(side: Side, ticks: int, qty: int) -> int:
     """The cash a fill of ``qty`` shares at ``ticks`` moves: negative for a buy."""
     cents = cents_of(ticks, qty)
     return -cents if side is Side.BUY else cents
+
+
+def closing_side(held: int) -> Side:
+    """The side that reduces a position of ``held`` shares: a sell for a long (``held`` > 0),
+    a buy for a short."""
+    return Side.SELL if held > 0 else Side.BUY
+
+
+def reduces(held: int, side: Side) -> bool:
+    """True when a ``side`` order or fill reduces a position of ``held`` shares (negative for
+    a short); nothing reduces a flat position, and anything else opens or adds to one."""
+    return held != 0 and side is closing_side(held)
 
 
 def share_of(amount: int, part: int, whole: int) -> int:
@@ -188,7 +202,7 @@ def book(
     """
     flow = cash_flow_cents(side, ticks, qty)
     delta = qty if side is Side.BUY else -qty
-    if position.qty == 0 or (position.qty > 0) == (delta > 0):
+    if not reduces(position.qty, side):
         if delta < 0 and not shorts:
             return Booking(position, flow, unbooked_qty=qty)
         return Booking(_opened(position, delta, ticks, flow, at), flow)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fleece.accounting import closing_side
 from fleece.models import BrokerOrder, Fill, Side
 
 
@@ -100,7 +101,7 @@ def closing_plan(
         return ClosingPlan(cancel, ())
     if everyone:
         closes = [
-            Close(symbol, Side.SELL if qty > 0 else Side.BUY, abs(qty))
+            Close(symbol, closing_side(qty), abs(qty))
             for symbol, qty in sorted(positions.items())
             if qty != 0
         ]
