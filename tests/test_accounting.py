@@ -19,6 +19,7 @@ from fleece.accounting import (
     equity_change,
     realised_pnl,
     reduces,
+    signed_qty,
 )
 from fleece.models import Fill, Side, to_ticks
 
@@ -216,3 +217,23 @@ def test_the_closing_side_takes_a_long_or_a_short_flat(held: int) -> None:
 
     assert done.after.qty == 0
     assert not reduces(0, Side.BUY) and not reduces(0, Side.SELL)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["AAPL", "SPY"]), st.sampled_from(Side), st.integers(1, 500)),
+        max_size=30,
+    )
+)
+def test_a_margin_books_position_is_the_sum_of_its_signed_fills(
+    trades: list[tuple[str, Side, int]],
+) -> None:
+    fills = [fill(i, side, qty, 100.0, symbol) for i, (symbol, side, qty) in enumerate(trades)]
+    net: dict[str, int] = {}
+    for f in fills:
+        net[f.symbol] = net.get(f.symbol, 0) + signed_qty(f.side, f.qty)
+
+    held = realised_pnl(fills, shorts=True).open_qty
+
+    assert held == {s: q for s, q in net.items() if q}
+    assert signed_qty(Side.BUY, 3) == 3 and signed_qty(Side.SELL, 3) == -3

@@ -61,6 +61,7 @@ __all__ = [
     "realised_pnl",
     "reduces",
     "share_of",
+    "signed_qty",
 ]
 
 
@@ -83,6 +84,11 @@ def cash_flow_cents(side: Side, ticks: int, qty: int) -> int:
     """The cash a fill of ``qty`` shares at ``ticks`` moves: negative for a buy."""
     cents = cents_of(ticks, qty)
     return -cents if side is Side.BUY else cents
+
+
+def signed_qty(side: Side, qty: int) -> int:
+    """``qty`` shares as a change of position: positive for a buy, negative for a sell."""
+    return qty if side is Side.BUY else -qty
 
 
 def closing_side(held: int) -> Side:
@@ -201,7 +207,7 @@ def book(
             and leaves the rest unbooked instead of opening a short.
     """
     flow = cash_flow_cents(side, ticks, qty)
-    delta = qty if side is Side.BUY else -qty
+    delta = signed_qty(side, qty)
     if not reduces(position.qty, side):
         if delta < 0 and not shorts:
             return Booking(position, flow, unbooked_qty=qty)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fleece.accounting import closing_side
+from fleece.accounting import closing_side, signed_qty
 from fleece.models import BrokerOrder, Fill, Side
 
 
@@ -41,7 +41,7 @@ def own_net(fills: Iterable[Fill]) -> dict[str, int]:
     """Shares the bot's own ``fills`` leave it with per symbol (never below zero)."""
     held: dict[str, int] = {}
     for fill in sorted(fills, key=lambda f: f.timestamp):
-        delta = fill.qty if fill.side is Side.BUY else -fill.qty
+        delta = signed_qty(fill.side, fill.qty)
         held[fill.symbol] = max(0, held.get(fill.symbol, 0) + delta)
     return {symbol: qty for symbol, qty in held.items() if qty > 0}
 

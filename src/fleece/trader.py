@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from fleece.accounting import signed_qty
 from fleece.calendar import ONE_MINUTE, MarketCalendar, session_date
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
@@ -43,7 +44,7 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> None:
         """Move the holding by one of the bot's fills (a sell never takes it below zero)."""
-        delta = fill.qty if fill.side is Side.BUY else -fill.qty
+        delta = signed_qty(fill.side, fill.qty)
         held = max(0, self.qty.get(fill.symbol, 0) + delta)
         if held:
             self.qty[fill.symbol] = held

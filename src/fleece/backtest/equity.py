@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleece.accounting import cents_of_many
+from fleece.accounting import cents_of_many, signed_qty
 from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
 from fleece.calendar import Session
-from fleece.models import Fill, Side, to_ticks
+from fleece.models import Fill, to_ticks
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +102,7 @@ def equity_curve(
     for symbol, own in by_symbol.items():
         own.sort(key=lambda f: f.timestamp)
         times = np.array([int(f.timestamp.timestamp()) for f in own], dtype=np.int64)
-        signed = np.array([f.qty if f.side is Side.BUY else -f.qty for f in own], dtype=np.int64)
+        signed = np.array([signed_qty(f.side, f.qty) for f in own], dtype=np.int64)
         prices = np.array([to_ticks(f.price) for f in own], dtype=np.int64)
         flows = -cents_of_many(prices, signed)  # a buy (signed > 0) takes cash
         k = np.searchsorted(times, grid, "right") - 1
