@@ -15,12 +15,14 @@ from fleece.accounting import (
     book,
     cents_of,
     cents_of_many,
+    cents_text,
     closing_side,
     equity_change,
     realised_pnl,
     reduces,
     signed_qty,
 )
+from fleece.exchange import schemas
 from fleece.models import Fill, Side, to_ticks
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
@@ -237,3 +239,13 @@ def test_a_margin_books_position_is_the_sum_of_its_signed_fills(
 
     assert held == {s: q for s, q in net.items() if q}
     assert signed_qty(Side.BUY, 3) == 3 and signed_qty(Side.SELL, 3) == -3
+
+
+@given(st.integers(-(10**40), 10**40))
+def test_money_is_written_as_exact_dollars_wherever_it_is_written(cents: int) -> None:
+    # The exchange's API, the backtest's equity.csv and its report's trade table: one text.
+    text = cents_text(cents)
+
+    assert int(text.replace(".", "")) == cents
+    assert text.split(".")[1].isdigit() and len(text.split(".")[1]) == 2
+    assert schemas.money(cents) == text

@@ -56,6 +56,7 @@ __all__ = [
     "cash_flow_cents",
     "cents_of",
     "cents_of_many",
+    "cents_text",
     "closing_side",
     "equity_change",
     "realised_pnl",
@@ -78,6 +79,15 @@ def cents_of_many(ticks: NDArray[np.int64], qty: NDArray[np.int64]) -> NDArray[n
     magnitude = (ticks * abs(qty) + 50) // 100
     result: NDArray[np.int64] = magnitude * ((qty > 0) * 1 - (qty < 0) * 1)
     return result
+
+
+def cents_text(cents: int) -> str:
+    """Whole cents as exact dollars with two decimals and no separators (``-1234`` ->
+    ``"-12.34"``): money as Alpaca's API serves it and the backtest's files and tables write it
+    (for people, with separators: :func:`fleece.notify.messages.money`)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
 
 
 def cash_flow_cents(side: Side, ticks: int, qty: int) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from backtest_helpers import config, real, synthetic
 
-from fleece.backtest.outputs import dollars, write_outputs
+from fleece.accounting import cents_text as dollars
+from fleece.backtest.outputs import write_outputs
 from fleece.backtest.runner import run_backtest
 
 FILES = ("trades.csv", "equity.csv", "stats.json", "report.html")
