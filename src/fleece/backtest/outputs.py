@@ -116,7 +116,7 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, report: bool = True)
         The statistics written to ``stats.json``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = compute_stats(result.equity, result.fills, round(result.config.cash * 100))
+    stats = compute_stats(result.equity, result.fills, result.initial_cents)
     write_trades_csv(result, out_dir / TRADES_CSV)
     write_equity_csv(result.equity, out_dir / EQUITY_CSV)
     write_stats_json(result, stats, out_dir / STATS_JSON)

@@ -106,11 +106,12 @@ class Run(RunView):
         start = self._start(span)
         self.clock = ManualClock(epoch_instant(start))
         self.holdings = {s: q for s, q in (options.get("holdings") or {}).items() if q > 0}
+        self.start_cents = config.cash_cents + self._seed_cost()
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
             start=epoch_instant(start),
-            cash_cents=round(config.cash * 100) + self._seed_cost(),
+            cash_cents=self.start_cents,
             slippage_bps=config.slippage_bps,
             ids=IdSource(config.seed),
         )
@@ -281,7 +282,7 @@ def run_backtest(
     curve = equity_curve(
         market,
         [*run.seed_fills, *run.fills],
-        round(config.cash * 100) + run._seed_cost(),
+        run.start_cents,
         run.grid,
         run.session_end,
     )
@@ -299,5 +300,6 @@ def run_backtest(
         signals=run.trader.signals,
         steps=run.steps,
         elapsed=elapsed,
+        initial_cents=run.start_cents,
         requests=dict(run.broker.requests),
     )
