@@ -38,7 +38,6 @@ I64 = NDArray[np.int64]
 Ints = NDArray[np.signedinteger[Any]]
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
-MINUTE = 60
 # Prices of this many ticks or more are not stock prices: the bound every bar check applies.
 _MAX_TICKS = round(MAX_PRICE * TICKS_PER_DOLLAR)
 _INT32_MAX = 2**31 - 1

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleece.accounting import cents_of_many, signed_qty
-from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
+from fleece.backtest.data import I64, MarketData, SymbolBars
 from fleece.calendar import Session
+from fleece.minute_grid import MINUTE_S
 from fleece.models import Fill, to_ticks
 
 
@@ -51,7 +52,7 @@ def session_grid(sessions: Sequence[Session]) -> tuple[I64, np.ndarray]:
     ends: list[np.ndarray] = []
     for s in sessions:
         opened = int(s.open.timestamp())
-        points = opened + MINUTE * np.arange(s.minutes + 1, dtype=np.int64)
+        points = opened + MINUTE_S * np.arange(s.minutes + 1, dtype=np.int64)
         parts.append(points)
         flag = np.zeros(len(points), dtype=np.bool_)
         flag[-1] = True
@@ -70,9 +71,9 @@ def marks(bars: SymbolBars, at: I64, fill_at: I64 | int, fill_ticks: I64 | int) 
     is not after the instant and not older than that bar's end: the fill then prices it, until
     a bar closes after it.
     """
-    i = np.searchsorted(bars.ts, at - MINUTE, "right") - 1
+    i = np.searchsorted(bars.ts, at - MINUTE_S, "right") - 1
     closes = bars.close[np.maximum(i, 0)].astype(np.int64)
-    ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, np.iinfo(np.int64).min)
+    ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE_S, np.iinfo(np.int64).min)
     found: I64 = np.where((fill_at <= at) & (fill_at >= ends), fill_ticks, closes)
     return found
 

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleece.accounting import cash_flow_cents, cents_of, cents_of_many
-from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.backtest.data import I64, MarketData
 from fleece.backtest.equity import marks
+from fleece.minute_grid import MINUTE_S
 from fleece.models import to_ticks
 from fleece.risk_limits import daily_loss_floor
 
@@ -149,8 +150,8 @@ class LossScanner:
         found = self._lowest.get(key)
         if found is None:
             bars = self.market.bars[symbol]
-            lo = int(np.searchsorted(bars.ts, self.opens[k] - MINUTE, "right")) - 1
-            hi = int(np.searchsorted(bars.ts, self.closes[k] - 2 * MINUTE, "right"))
+            lo = int(np.searchsorted(bars.ts, self.opens[k] - MINUTE_S, "right")) - 1
+            hi = int(np.searchsorted(bars.ts, self.closes[k] - 2 * MINUTE_S, "right"))
             window = bars.close[max(lo, 0) : max(hi, 1)]
             found = int(window.min()) if len(window) else 0
             self._lowest[key] = found

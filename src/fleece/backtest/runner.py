@@ -41,7 +41,7 @@ from typing import Unpack
 import numpy as np
 
 from fleece.accounting import cents_of
-from fleece.backtest.data import MINUTE, MarketData
+from fleece.backtest.data import MarketData
 from fleece.backtest.equity import equity_curve, session_grid
 from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.memory_store import MemoryStore
@@ -65,7 +65,7 @@ from fleece.exchange.engine import Engine
 from fleece.exchange.matching import slippage, slipped
 from fleece.exchange.orders import IdSource
 from fleece.kernel import build_kernel
-from fleece.minute_grid import Carry, Grid
+from fleece.minute_grid import MINUTE_S, Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
 
 __all__ = [
@@ -222,7 +222,7 @@ class Run(RunView):
         on_grid = set(self.minutes.tolist())
         total = len(self.grid)
         for n, at in enumerate(self.grid.tolist()):
-            minute = at - MINUTE
+            minute = at - MINUTE_S
             bars: list[Bar] = []
             if minute in on_grid:
                 real = {s: self.market.bars[s].bar(i) for s, i in rows.get(minute, [])}

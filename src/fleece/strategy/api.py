@@ -87,7 +87,7 @@ class MinuteContext:
     @property
     def minutes_to_close(self) -> int:
         """Whole minutes left in the session after this one (0 on the last minute)."""
-        return int((self.session_close - self.now).total_seconds() // 60)
+        return int((self.session_close - self.now).total_seconds() // MINUTE_S)
 
 
 #: A strategy's parameters model. Covariant: a ``Strategy[DonchianParams]`` is a
