@@ -15,9 +15,14 @@ from fleece.accounting import (
     book,
     cents_of,
     cents_of_many,
+    cents_text,
+    closing_side,
     equity_change,
     realised_pnl,
+    reduces,
+    signed_qty,
 )
+from fleece.exchange import schemas
 from fleece.models import Fill, Side, to_ticks
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
@@ -185,3 +190,62 @@ def test_the_days_pnl_is_the_equity_change_to_the_cent_and_unknown_without_both_
     assert equity_change(0.1, 0.3) == 0.2  # not 0.19999999999999998
     assert equity_change(None, 99_700.0) is None
     assert equity_change(100_000.0, None) is None
+
+
+# ---------------------------------------------------------------------------- which side closes
+
+held_shares = st.integers(-1_000, 1_000).filter(bool)
+
+
+def holding(held: int) -> Position:
+    """A position of ``held`` shares (negative: short) opened at $100."""
+    return book(Position(), Side.BUY if held > 0 else Side.SELL, abs(held), 1_000_000).after
+
+
+@given(held=held_shares, side=st.sampled_from(Side), qty=st.integers(1, 1_000))
+def test_an_order_reduces_a_position_exactly_when_its_fill_would_realise_pnl(
+    held: int, side: Side, qty: int
+) -> None:
+    # The exchange's order checks (shares available, shorting, exit-only OCO) ask reduces();
+    # the books realise P&L on the very same fills.
+    done = book(holding(held), side, qty, 1_010_000)
+
+    assert done.closed is reduces(held, side)
+
+
+@given(held=held_shares)
+def test_the_closing_side_takes_a_long_or_a_short_flat(held: int) -> None:
+    done = book(holding(held), closing_side(held), abs(held), 990_000)
+
+    assert done.after.qty == 0
+    assert not reduces(0, Side.BUY) and not reduces(0, Side.SELL)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["AAPL", "SPY"]), st.sampled_from(Side), st.integers(1, 500)),
+        max_size=30,
+    )
+)
+def test_a_margin_books_position_is_the_sum_of_its_signed_fills(
+    trades: list[tuple[str, Side, int]],
+) -> None:
+    fills = [fill(i, side, qty, 100.0, symbol) for i, (symbol, side, qty) in enumerate(trades)]
+    net: dict[str, int] = {}
+    for f in fills:
+        net[f.symbol] = net.get(f.symbol, 0) + signed_qty(f.side, f.qty)
+
+    held = realised_pnl(fills, shorts=True).open_qty
+
+    assert held == {s: q for s, q in net.items() if q}
+    assert signed_qty(Side.BUY, 3) == 3 and signed_qty(Side.SELL, 3) == -3
+
+
+@given(st.integers(-(10**40), 10**40))
+def test_money_is_written_as_exact_dollars_wherever_it_is_written(cents: int) -> None:
+    # The exchange's API, the backtest's equity.csv and its report's trade table: one text.
+    text = cents_text(cents)
+
+    assert int(text.replace(".", "")) == cents
+    assert text.split(".")[1].isdigit() and len(text.split(".")[1]) == 2
+    assert schemas.money(cents) == text

@@ -56,9 +56,13 @@ __all__ = [
     "cash_flow_cents",
     "cents_of",
     "cents_of_many",
+    "cents_text",
+    "closing_side",
     "equity_change",
     "realised_pnl",
+    "reduces",
     "share_of",
+    "signed_qty",
 ]
 
 
@@ -77,10 +81,36 @@ def cents_of_many(ticks: NDArray[np.int64], qty: NDArray[np.int64]) -> NDArray[n
     return result
 
 
+def cents_text(cents: int) -> str:
+    """Whole cents as exact dollars with two decimals and no separators (``-1234`` ->
+    ``"-12.34"``): money as Alpaca's API serves it and the backtest's files and tables write it
+    (for people, with separators: :func:`fleece.notify.messages.money`)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
 def cash_flow_cents(side: Side, ticks: int, qty: int) -> int:
     """The cash a fill of ``qty`` shares at ``ticks`` moves: negative for a buy."""
     cents = cents_of(ticks, qty)
     return -cents if side is Side.BUY else cents
+
+
+def signed_qty(side: Side, qty: int) -> int:
+    """``qty`` shares as a change of position: positive for a buy, negative for a sell."""
+    return qty if side is Side.BUY else -qty
+
+
+def closing_side(held: int) -> Side:
+    """The side that reduces a position of ``held`` shares: a sell for a long (``held`` > 0),
+    a buy for a short."""
+    return Side.SELL if held > 0 else Side.BUY
+
+
+def reduces(held: int, side: Side) -> bool:
+    """True when a ``side`` order or fill reduces a position of ``held`` shares (negative for
+    a short); nothing reduces a flat position, and anything else opens or adds to one."""
+    return held != 0 and side is closing_side(held)
 
 
 def share_of(amount: int, part: int, whole: int) -> int:
@@ -187,8 +217,8 @@ def book(
             and leaves the rest unbooked instead of opening a short.
     """
     flow = cash_flow_cents(side, ticks, qty)
-    delta = qty if side is Side.BUY else -qty
-    if position.qty == 0 or (position.qty > 0) == (delta > 0):
+    delta = signed_qty(side, qty)
+    if not reduces(position.qty, side):
         if delta < 0 and not shorts:
             return Booking(position, flow, unbooked_qty=qty)
         return Booking(_opened(position, delta, ticks, flow, at), flow)

@@ -36,7 +36,7 @@ import numpy.typing as npt
 from fleece.calendar import ONE_MINUTE
 from fleece.models import TICKS_PER_DOLLAR, Bar
 
-MINUTE_S = 60
+MINUTE_S = int(ONE_MINUTE.total_seconds())  # the calendar's minute, in epoch seconds
 BOOL = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fleece.accounting import closing_side, signed_qty
 from fleece.models import BrokerOrder, Fill, Side
 
 
@@ -39,8 +40,7 @@ class CloseMode(StrEnum):
 def own_after(held: int, fill: Fill) -> int:
     """Shares of ``fill.symbol`` the bot owns after one of its own fills, from ``held``: a buy
     adds, a sell takes away, never below zero (a sell never makes the bot own a short)."""
-    delta = fill.qty if fill.side is Side.BUY else -fill.qty
-    return max(0, held + delta)
+    return max(0, held + signed_qty(fill.side, fill.qty))
 
 
 def own_net(fills: Iterable[Fill]) -> dict[str, int]:
@@ -107,7 +107,7 @@ def closing_plan(
         return ClosingPlan(cancel, ())
     if everyone:
         closes = [
-            Close(symbol, Side.SELL if qty > 0 else Side.BUY, abs(qty))
+            Close(symbol, closing_side(qty), abs(qty))
             for symbol, qty in sorted(positions.items())
             if qty != 0
         ]

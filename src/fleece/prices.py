@@ -7,17 +7,46 @@ functions say what a price a stop or a trailing stop sits at is.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from fleece.models import TICKS_PER_DOLLAR, Side
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 _CENT = Decimal("0.01")
 TICK = Decimal(1) / TICKS_PER_DOLLAR
 """The finest price step, 1/10,000 dollar (:data:`fleece.models.TICKS_PER_DOLLAR`)."""
+_PENNY_FROM = Decimal(1)  # prices from $1.00 up move in whole cents
+_CENT_PLACES, _TICK_PLACES = (-int(step.as_tuple().exponent) for step in (_CENT, TICK))
+
+
+def price_step(value: Decimal) -> Decimal:
+    """Alpaca's price increment at ``value``: a whole cent from $1.00 up, 1/10,000 dollar below."""
+    return _CENT if value >= _PENNY_FROM else TICK
 
 
 def round_price(value: Decimal) -> Decimal:
-    """``value`` on Alpaca's price grid: whole cents from $1.00, 1/10,000 dollar below (half up)."""
-    return value.quantize(_CENT if value >= 1 else TICK, rounding=ROUND_HALF_UP)
+    """``value`` on Alpaca's price grid (:func:`price_step`), rounded half up."""
+    return value.quantize(price_step(value), rounding=ROUND_HALF_UP)
+
+
+def on_price_grid(value: Decimal) -> bool:
+    """True when ``value`` is a multiple of its :func:`price_step` (Alpaca refuses an order
+    price that is not: "sub-penny increment does not fulfill minimum pricing criteria")."""
+    return value == value.quantize(price_step(value))
+
+
+def round_prices(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Float prices each rounded to its :func:`price_step` (numpy's rounding of binary floats:
+    a price half-way between two steps may go either way), for generated bars."""
+    import numpy as np  # here: the bot's price rules need no numpy
+
+    rounded: NDArray[np.float64] = np.where(
+        values >= float(_PENNY_FROM), np.round(values, _CENT_PLACES), np.round(values, _TICK_PLACES)
+    )
+    return rounded
 
 
 def trailing_stop_price(

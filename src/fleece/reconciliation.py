@@ -12,11 +12,12 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from fleece.accounting import signed_qty
 from fleece.broker import Broker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.intents import IntentStatus
-from fleece.models import Position, Side
+from fleece.models import Position
 from fleece.order_manager import OrderManager
 from fleece.state_store import StateStore
 
@@ -49,7 +50,7 @@ def net_positions_from_fills(store: StateStore) -> dict[str, int]:
     """Shares held according to the fills we recorded."""
     net: defaultdict[str, int] = defaultdict(int)
     for fill in store.fills():
-        net[fill.symbol] += fill.qty if fill.side is Side.BUY else -fill.qty
+        net[fill.symbol] += signed_qty(fill.side, fill.qty)
     return {s: q for s, q in net.items() if q != 0}
 
 

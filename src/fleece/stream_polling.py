@@ -4,8 +4,9 @@ The poller remembers the last accepted bar per symbol, asks the broker for every
 oldest of those (but never more than :data:`LOOKBACK` before the previous request's end), and hands
 back only valid, closed bars it has not handed back before, in (timestamp, symbol) order. A bar
 older than its symbol's newest one is handed back too when it is new (a bar published late): the
-minute grid (:mod:`fleece.minute_grid`) decides whether it came in time. Bad bars are logged and
-skipped; the bot keeps running.
+minute grid (:mod:`fleece.minute_grid`) decides whether it came in time. Bad bars (by the checks
+of :func:`fleece.data.validate.bar_problem`, the importer's too, and in their vocabulary of
+reasons) are logged and skipped; the bot keeps running.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from fleece.errors import BrokerError
 from fleece.models import Bar
 
 log = logging.getLogger(__name__)
-# No listed stock trades anywhere near this; a price above it is a broken answer. (Exact tick
-# arithmetic would also overflow on prices beyond ~1e304.)
-MAX_PRICE = 100_000_000.0
 #: How far back before the previous request's end a poll still looks: for a bar published late,
 #: or a quiet symbol's next bar. A symbol with no bar at all (a ticker not on IEX, renamed,
 #: halted) must not drag every poll back over hours of every other symbol's bars.
@@ -125,8 +123,6 @@ class BarPoller:
             problem = bar_problem(bar, prev if prev and bar.timestamp > prev else None, now)
             if problem is None and bar.timestamp < start:
                 problem = "before_request"
-            if problem is None and max(bar.open, bar.high, bar.low, bar.close) > MAX_PRICE:
-                problem = "huge_price"
             if problem is not None:
                 self.skipped[problem] += 1
                 log.warning(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from backtest_helpers import config, real, synthetic
 
-from fleece.backtest.outputs import dollars, write_outputs
+from fleece.accounting import cents_text as dollars
+from fleece.backtest.outputs import write_outputs
 from fleece.backtest.runner import run_backtest
 
 FILES = ("trades.csv", "equity.csv", "stats.json", "report.html")
@@ -88,3 +89,18 @@ def test_dollars_are_written_exactly_from_cents() -> None:
         "-12.34",
         "100000.00",
     ]
+
+
+def test_the_statistics_start_from_the_equity_the_curve_starts_from(tmp_path: Path) -> None:
+    # Arrange: a run that holds shares when decisions start (as a replay of a live day does);
+    # its equity is the configured cash plus what those shares cost.
+    market = synthetic(days=2)
+    result = run_backtest(market, config(slippage_bps=2), holdings={"SPY": 40})
+
+    # Act
+    stats = write_outputs(result, tmp_path, report=False)
+
+    # Assert: not the configured cash alone (the statistics once started from it, so the first
+    # day's return counted the shares held as a gain).
+    assert round(stats.initial_equity * 100) == result.initial_cents == int(result.equity.equity[0])
+    assert result.initial_cents > result.config.cash_cents

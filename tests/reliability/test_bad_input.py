@@ -29,6 +29,7 @@ from fleece.broker import Broker, BrokerOrder, parse_order
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import ManualClock
 from fleece.config import ENV_NAMES
+from fleece.data.validate import MAX_PRICE, clean_series
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.exchange.fault_plan import FaultPlan
 from fleece.models import Bar, OrderIntent, Side
@@ -246,6 +247,29 @@ def test_bad_bars_are_skipped_and_every_good_bar_is_delivered_once_in_order(
     assert delivered == expected
     assert again == []
     assert all(b.timestamp + timedelta(minutes=1) <= NOW for b in first)
+
+
+@pytest.mark.parametrize(
+    ("price", "kept"), [(MAX_PRICE / 2, True), (MAX_PRICE, False), (MAX_PRICE * 10, False)]
+)
+def test_the_live_feed_and_the_importer_share_one_highest_price(price: float, kept: bool) -> None:
+    # Arrange: one otherwise sound bar at ``price``, as the broker and as a file would give it.
+    # (The poller once refused bars above $1e8 as "huge_price" while files took them to $1e9.)
+    raw = {**good_bars("SPY", 1, 0)[0], "o": price, "h": price, "l": price, "c": price}
+    data = FakeData()
+    data.answer = {"SPY": [raw]}
+    poller = BarPoller(bar_broker(data), ManualClock(NOW), ["SPY"])
+    bar = Bar("SPY", START, price, price, price, price, 1000)
+
+    # Act
+    polled = asyncio.run(poller.poll(START))
+    imported, problems = clean_series([bar], "SPY.csv")
+
+    # Assert: both keep it, or both refuse it for the same reason.
+    assert (len(polled), len(imported)) == ((1, 1) if kept else (0, 0))
+    reasons = {p.reason for p in problems}
+    assert dict(poller.skipped) == ({} if kept else {"value_out_of_range": 1})
+    assert reasons == (set() if kept else {"value_out_of_range"})
 
 
 @EXAMPLES

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -19,11 +20,18 @@ from fleece.backtest.runner import run_backtest
 from fleece.config import RiskConfig
 from fleece.errors import ConfigError
 from fleece.kernel import risk_limits
+from fleece.models import Side
 from fleece.strategy import GridSeries, SmaCrossover, Strategy
 from fleece.strategy.donchian import DonchianParams
-from fleece.strategy.registry import available, describe_params, find, resolve
+from fleece.strategy.registry import BUILTINS, available, describe_params, find, resolve
 from fleece.strategy.sma_crossover import SmaParams
-from fleece.strategy.testing import check_vectorised, grid_bar, series_of, sparse_series
+from fleece.strategy.testing import (
+    check_vectorised,
+    grid_bar,
+    minute_context,
+    series_of,
+    sparse_series,
+)
 
 # ---------------------------------------------------------------- parameters
 
@@ -367,3 +375,27 @@ def test_the_sma_indicators_are_the_strategys_own_averages_bit_for_bit() -> None
 def test_strategy_is_an_abstract_base_class() -> None:
     with pytest.raises(TypeError):
         Strategy()  # type: ignore[abstract]
+
+
+# ---------------------------------------------------------------- holding
+
+
+@settings(max_examples=20, deadline=None)
+@given(series=sparse_series(max_minutes=600))
+def test_every_built_in_treats_an_open_buy_as_holding(series: GridSeries) -> None:
+    # One rule, MinuteContext.holding: a buy still open counts as a position, so no strategy
+    # buys twice while its first buy is in flight, and each may exit it.
+    for cls in BUILTINS.values():
+        # Arrange: one instance sees the shares held, the other only a buy still open.
+        held, buying = cls(cls.Params()), cls(cls.Params())
+        for i in range(len(series)):
+            bar = grid_bar(series, i)
+            ctx = minute_context(series, i, position=1)
+            open_buy = replace(ctx, position=0, buying=True)
+
+            # Act
+            a, b = held.on_minute(bar, ctx), buying.on_minute(bar, open_buy)
+
+            # Assert
+            assert (a and (a.side, a.reason)) == (b and (b.side, b.reason)), (cls.name, i)
+            assert b is None or b.side is Side.SELL

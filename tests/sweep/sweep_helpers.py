@@ -75,7 +75,7 @@ def one_by_one(market: MarketData, task: TaskSpec) -> Stats:
     """The reference: the runner and the stats called directly, as ``fleece backtest`` would."""
     assert task.warmup_from is None  # grid and train runs: the whole slice is decided on
     result = run_backtest(market_for(market, task), task.config)
-    return compute_stats(result.equity, result.fills, round(task.config.cash * 100))
+    return compute_stats(result.equity, result.fills, result.initial_cents)
 
 
 def fail_when_fast_is_4(market: MarketData, task: TaskSpec) -> Outcome:

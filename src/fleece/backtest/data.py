@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from fleece.calendar import MarketCalendar, day_start
 from fleece.data.arrays import SymbolArrays
-from fleece.data.validate import BarProblem
+from fleece.data.validate import MAX_PRICE, BarProblem
 from fleece.errors import DataError
 from fleece.minute_grid import TickBars
 from fleece.models import TICKS_PER_DOLLAR, Bar
@@ -38,9 +38,8 @@ I64 = NDArray[np.int64]
 Ints = NDArray[np.signedinteger[Any]]
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
-MINUTE = 60
-# Prices of this many ticks or more (about $112 billion a share) are not stock prices.
-_MAX_TICKS = 2**50
+# Prices of this many ticks or more are not stock prices: the bound every bar check applies.
+_MAX_TICKS = round(MAX_PRICE * TICKS_PER_DOLLAR)
 _INT32_MAX = 2**31 - 1
 
 
@@ -131,7 +130,9 @@ def _ticks(prices: F64, symbol: str, what: str) -> Ints:
     if len(ticks) and (
         not np.isfinite(ticks).all() or ticks.min() <= 0 or ticks.max() >= _MAX_TICKS
     ):
-        raise DataError(f"{symbol}: {what} prices must be positive and finite")
+        raise DataError(
+            f"{symbol}: {what} prices must be positive, finite and below ${MAX_PRICE:,.0f}"
+        )
     exact = ticks / TICKS_PER_DOLLAR == prices
     if not exact.all():
         # Alpaca prices have at most 4 decimals; anything finer is rounded to the tick the

@@ -6,7 +6,8 @@ is more recent than the bar; cash and values follow the one accounting rule
 (:mod:`fleece.accounting`, here its vectorised :func:`~fleece.accounting.cents_of_many`).
 Positions only change at fills, so the whole curve follows from the fills and the bars: this
 module evaluates it at every minute close of every session at once, to the cent, instead of
-asking the ledger 100,000 times. A test holds it equal to the ledger's own answers.
+asking the ledger 100,000 times. A test holds it equal to the ledger's own answers. The mark
+itself is :func:`marks`, which the loss scan (:mod:`fleece.backtest.loss_scan`) values by too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleece.accounting import cents_of_many
-from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.accounting import cents_of_many, signed_qty
+from fleece.backtest.data import I64, MarketData, SymbolBars
 from fleece.calendar import Session
-from fleece.models import Fill, Side, to_ticks
+from fleece.minute_grid import MINUTE_S
+from fleece.models import Fill, to_ticks
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +52,7 @@ def session_grid(sessions: Sequence[Session]) -> tuple[I64, np.ndarray]:
     ends: list[np.ndarray] = []
     for s in sessions:
         opened = int(s.open.timestamp())
-        points = opened + MINUTE * np.arange(s.minutes + 1, dtype=np.int64)
+        points = opened + MINUTE_S * np.arange(s.minutes + 1, dtype=np.int64)
         parts.append(points)
         flag = np.zeros(len(points), dtype=np.bool_)
         flag[-1] = True
@@ -58,6 +60,22 @@ def session_grid(sessions: Sequence[Session]) -> tuple[I64, np.ndarray]:
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
     return np.concatenate(parts), np.concatenate(ends)
+
+
+def marks(bars: SymbolBars, at: I64, fill_at: I64 | int, fill_ticks: I64 | int) -> I64:
+    """The price (ticks) that marks ``bars``' symbol at each instant of ``at``: the ledger's
+    rule (:meth:`fleece.exchange.ledger.Ledger.mark`), vectorised.
+
+    The close of the latest bar closed by then (extended hours included), unless the symbol's
+    latest fill (at ``fill_at``, price ``fill_ticks``: one for all instants, or one per instant)
+    is not after the instant and not older than that bar's end: the fill then prices it, until
+    a bar closes after it.
+    """
+    i = np.searchsorted(bars.ts, at - MINUTE_S, "right") - 1
+    closes = bars.close[np.maximum(i, 0)].astype(np.int64)
+    ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE_S, np.iinfo(np.int64).min)
+    found: I64 = np.where((fill_at <= at) & (fill_at >= ends), fill_ticks, closes)
+    return found
 
 
 def equity_curve(
@@ -85,7 +103,7 @@ def equity_curve(
     for symbol, own in by_symbol.items():
         own.sort(key=lambda f: f.timestamp)
         times = np.array([int(f.timestamp.timestamp()) for f in own], dtype=np.int64)
-        signed = np.array([f.qty if f.side is Side.BUY else -f.qty for f in own], dtype=np.int64)
+        signed = np.array([signed_qty(f.side, f.qty) for f in own], dtype=np.int64)
         prices = np.array([to_ticks(f.price) for f in own], dtype=np.int64)
         flows = -cents_of_many(prices, signed)  # a buy (signed > 0) takes cash
         k = np.searchsorted(times, grid, "right") - 1
@@ -93,13 +111,7 @@ def equity_curve(
         kk = np.maximum(k, 0)
         cash += np.where(done, np.cumsum(flows)[kk], 0)
         qty = np.where(done, np.cumsum(signed)[kk], 0)
-        bars = market.bars[symbol]
-        i = np.searchsorted(bars.ts, grid - MINUTE, "right") - 1
-        closes = bars.close[np.maximum(i, 0)].astype(np.int64)
-        bar_end = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, np.iinfo(np.int64).min)
-        # The latest fill prices the position until a bar closes after it.
-        fill_newer = done & (times[kk] >= bar_end)
-        marks = np.where(fill_newer, prices[kk], closes)
-        value += cents_of_many(marks, qty)
+        last_fill_at = np.where(done, times[kk], np.iinfo(np.int64).max)
+        value += cents_of_many(marks(market.bars[symbol], grid, last_fill_at, prices[kk]), qty)
         held += qty != 0
     return EquityCurve(grid, cash + value, cash, held, session_end)

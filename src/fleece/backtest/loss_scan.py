@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleece.accounting import cash_flow_cents, cents_of, cents_of_many
-from fleece.backtest.data import I64, MINUTE, MarketData
+from fleece.backtest.data import I64, MarketData
+from fleece.backtest.equity import marks
+from fleece.minute_grid import MINUTE_S
 from fleece.models import to_ticks
 from fleece.risk_limits import daily_loss_floor
 
@@ -148,8 +150,8 @@ class LossScanner:
         found = self._lowest.get(key)
         if found is None:
             bars = self.market.bars[symbol]
-            lo = int(np.searchsorted(bars.ts, self.opens[k] - MINUTE, "right")) - 1
-            hi = int(np.searchsorted(bars.ts, self.closes[k] - 2 * MINUTE, "right"))
+            lo = int(np.searchsorted(bars.ts, self.opens[k] - MINUTE_S, "right")) - 1
+            hi = int(np.searchsorted(bars.ts, self.closes[k] - 2 * MINUTE_S, "right"))
             window = bars.close[max(lo, 0) : max(hi, 1)]
             found = int(window.min()) if len(window) else 0
             self._lowest[key] = found
@@ -157,13 +159,8 @@ class LossScanner:
 
     def _equity(self, minutes: I64, cash: int, held: Mapping[str, int]) -> I64:
         equity = np.full(len(minutes), cash, dtype=np.int64)
-        none = np.iinfo(np.int64)
         for symbol, qty in held.items():
-            bars = self.market.bars[symbol]
-            i = np.searchsorted(bars.ts, minutes - MINUTE, "right") - 1
-            closes = bars.close[np.maximum(i, 0)].astype(np.int64)
-            ends = np.where(i >= 0, bars.ts[np.maximum(i, 0)] + MINUTE, none.min)
-            fill_at, fill_ticks = self.run.last_fill.get(symbol, (none.max, 0))
-            marks = np.where((fill_at <= minutes) & (fill_at >= ends), fill_ticks, closes)
-            equity += cents_of_many(marks, np.full(len(minutes), qty, dtype=np.int64))
+            fill_at, fill_ticks = self.run.last_fill.get(symbol, (np.iinfo(np.int64).max, 0))
+            mark = marks(self.market.bars[symbol], minutes, fill_at, fill_ticks)
+            equity += cents_of_many(mark, np.full(len(minutes), qty, dtype=np.int64))
         return equity

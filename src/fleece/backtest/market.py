@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
+from fleece.backtest.data import I64, MarketData, SymbolBars
 from fleece.exchange.market import BarStore
+from fleece.minute_grid import MINUTE_S
 from fleece.models import TICKS_PER_DOLLAR, Bar
 
 
@@ -71,7 +72,7 @@ class ArrayBarStore(BarStore):
         memo = self._memo.get(symbol)
         if memo is not None and memo[0] == second:
             return memo[1]
-        i = int(bars.ts.searchsorted(second - MINUTE, "right"))  # inline: the ledger's hot path
+        i = int(bars.ts.searchsorted(second - MINUTE_S, "right"))  # inline: the ledger's hot path
         found = bars.bar(i - 1) if i else None
         self._memo[symbol] = (second, found)
         return found
@@ -82,10 +83,10 @@ class ArrayBarStore(BarStore):
         bars = self._bars.get(symbol)
         if bars is None:
             return None
-        i = int(bars.ts.searchsorted(epoch_floor(now) - MINUTE, "right"))  # as _closed_by, inline
+        i = int(bars.ts.searchsorted(epoch_floor(now) - MINUTE_S, "right"))  # as _closed_by, inline
         if not i:
             return None
-        end = datetime.fromtimestamp(bars.ts.item(i - 1) + MINUTE, UTC)
+        end = datetime.fromtimestamp(bars.ts.item(i - 1) + MINUTE_S, UTC)
         return end, bars.close.item(i - 1) / TICKS_PER_DOLLAR
 
     def next_regular(self, symbol: str, at: datetime) -> Bar | None:
@@ -108,11 +109,11 @@ class ArrayBarStore(BarStore):
         if bars is None:
             return ()
         lo = int(np.searchsorted(bars.ts, epoch_ceil(start), "left"))
-        hi = min(_closed_by(bars, epoch_floor(end) + MINUTE), _closed_by(bars, epoch_floor(now)))
+        hi = min(_closed_by(bars, epoch_floor(end) + MINUTE_S), _closed_by(bars, epoch_floor(now)))
         return [bars.bar(i) for i in range(lo, hi)]
 
 
 def _closed_by(bars: SymbolBars, second: int) -> int:
     """How many of ``bars`` have closed at epoch ``second`` (a bar closes a minute after it
     starts): the index just past the latest closed one."""
-    return int(bars.ts.searchsorted(second - MINUTE, "right"))
+    return int(bars.ts.searchsorted(second - MINUTE_S, "right"))

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fleece.accounting import cents_text
 from fleece.backtest.equity import EquityCurve
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.stats import Stats, compute_stats
@@ -28,13 +29,6 @@ STATS_JSON = "stats.json"
 REPORT_HTML = "report.html"
 TRADES_HEADER = ("timestamp_utc", "symbol", "side", "qty", "price", "client_order_id")
 EQUITY_HEADER = ("timestamp_utc", "equity", "cash")
-
-
-def dollars(cents: int) -> str:
-    """Whole cents as an exact dollar string with two decimals (``-1234`` -> ``"-12.34"``)."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def write_trades_csv(result: BacktestResult, path: Path) -> None:
@@ -65,7 +59,7 @@ def write_equity_csv(curve: EquityCurve, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         f.write(",".join(EQUITY_HEADER) + "\n")
         f.writelines(
-            f"{stamp}.000000Z,{dollars(equity)},{dollars(cash)}\n"
+            f"{stamp}.000000Z,{cents_text(equity)},{cents_text(cash)}\n"
             for stamp, equity, cash in zip(
                 seconds, curve.equity.tolist(), curve.cash.tolist(), strict=True
             )
@@ -122,7 +116,7 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, report: bool = True)
         The statistics written to ``stats.json``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = compute_stats(result.equity, result.fills, round(result.config.cash * 100))
+    stats = compute_stats(result.equity, result.fills, result.initial_cents)
     write_trades_csv(result, out_dir / TRADES_CSV)
     write_equity_csv(result.equity, out_dir / EQUITY_CSV)
     write_stats_json(result, stats, out_dir / STATS_JSON)

@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from fleece.backtest.data import I64, MINUTE, MarketData, SymbolBars
+from fleece.backtest.data import I64, MarketData, SymbolBars
 from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.signals import market_series
 from fleece.calendar import Session
 from fleece.data.validate import paused_gc
-from fleece.minute_grid import Grid, carried_bar
+from fleece.minute_grid import MINUTE_S, Grid, carried_bar
 from fleece.models import TICKS_PER_DOLLAR, Bar
 from fleece.strategy.api import MinuteContext
 
@@ -236,14 +236,14 @@ async def run_stepped(run: RunView) -> None:
         return
     scanner = LossScanner(run)
     orders = run.orders
-    last = int(run.grid[0]) - MINUTE
+    last = int(run.grid[0]) - MINUTE_S
     if run.start_at is not None:
         last = max(last, run.start_at)
     done, total = 0, len(run.grid)
     for minutes in session_minutes(run):
         opened = int(minutes.session.open.timestamp())
         # The session's instants: its open (no bar has closed yet), then each minute's close.
-        instants = [opened, *(m + MINUTE for m in minutes.minutes)]
+        instants = [opened, *(m + MINUTE_S for m in minutes.minutes)]
         bars_of: list[list[Bar]] = [[], *minutes.bars]
         for at, bars in zip(instants, bars_of, strict=True):
             if not run._decides(at):

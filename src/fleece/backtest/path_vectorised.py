@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleece.backtest.data import MINUTE
 from fleece.backtest.loss_scan import LossScanner
 from fleece.backtest.signals import Candidates, CandidateSignals, find_candidates
+from fleece.minute_grid import MINUTE_S
 from fleece.models import Bar
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ async def run_vectorised(run: RunView) -> None:
     cands = find_candidates(run.market, run.minute_grid, run.strategy.base)
     opens = np.array([int(s.open.timestamp()) for s in run.sessions], dtype=np.int64)
     fixed = np.union1d(np.unique(cands.decide_at), opens)
-    first = int(run.grid[0]) - MINUTE
+    first = int(run.grid[0]) - MINUTE_S
     if run.start_at is not None:
         first = max(first, run.start_at)
         fixed = fixed[fixed > first]
@@ -60,7 +60,7 @@ async def run_vectorised(run: RunView) -> None:
         if run.progress is not None and n % 2000 == 0:
             run.progress(n / total)
     end = int(run.grid[-1])
-    last = await _open_order_minutes(run, last, end + MINUTE, scanner)
+    last = await _open_order_minutes(run, last, end + MINUTE_S, scanner)
     scanner.scan(last, end, inclusive=True)
     run.broker.advance_to(run.at(max(end, last)))
 

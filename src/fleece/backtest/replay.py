@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from fleece.accounting import cash_flow_cents
+from fleece.accounting import cash_flow_cents, signed_qty
 from fleece.backtest.data import market_from_bars
 from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
@@ -114,7 +114,7 @@ def positions_before(fills: Sequence[Fill], instant: datetime) -> dict[str, int]
     held: defaultdict[str, int] = defaultdict(int)
     for fill in fills:
         if fill.timestamp < instant:
-            held[fill.symbol] += fill.qty if fill.side is Side.BUY else -fill.qty
+            held[fill.symbol] += signed_qty(fill.side, fill.qty)
     return {s: q for s, q in sorted(held.items()) if q > 0}
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from rich.table import Table
 
+from fleece.accounting import cents_text
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.signals import market_series
 from fleece.backtest.stats import RoundTrip, Stats, round_trips
@@ -301,7 +302,7 @@ def _trade_rows(trips: Sequence[RoundTrip], exits: Mapping[tuple[str, datetime],
 
     rows = []
     for t in trips[:MAX_TABLE_ROWS]:
-        pnl = "" if t.pnl_cents is None else f"{t.pnl_cents / 100:.2f}"
+        pnl = "" if t.pnl_cents is None else cents_text(t.pnl_cents)
         ret = "" if t.return_pct is None else percent_text(t.return_pct)
         exit_price = "" if t.exit_price is None else f"{t.exit_price:g}"
         cells = (

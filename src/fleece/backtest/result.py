@@ -98,6 +98,11 @@ class BacktestConfig:
         if self.mode not in ("fast", "exact"):
             raise ValueError(f"mode must be 'fast' or 'exact', got {self.mode!r}")
 
+    @property
+    def cash_cents(self) -> int:
+        """:attr:`cash` in whole cents."""
+        return round(self.cash * 100)
+
 
 @dataclass(eq=False)
 class BacktestResult:
@@ -114,6 +119,9 @@ class BacktestResult:
         signals: signals the strategy emitted.
         steps: polling cycles actually run (fewer than minutes on the fast path).
         elapsed: seconds the run took (bars in memory to result, outputs excluded).
+        initial_cents: the account's equity when decisions start, in cents: the configured
+            cash plus what the starting holdings cost (the equity curve starts from it, and
+            so do the statistics).
     """
 
     config: BacktestConfig
@@ -126,6 +134,7 @@ class BacktestResult:
     signals: int
     steps: int
     elapsed: float
+    initial_cents: int
     requests: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -41,7 +41,7 @@ from typing import Unpack
 import numpy as np
 
 from fleece.accounting import cents_of
-from fleece.backtest.data import MINUTE, MarketData
+from fleece.backtest.data import MarketData
 from fleece.backtest.equity import equity_curve, session_grid
 from fleece.backtest.market import ArrayBarStore
 from fleece.backtest.memory_store import MemoryStore
@@ -65,7 +65,7 @@ from fleece.exchange.engine import Engine
 from fleece.exchange.matching import slippage, slipped
 from fleece.exchange.orders import IdSource
 from fleece.kernel import build_kernel
-from fleece.minute_grid import Carry, Grid
+from fleece.minute_grid import MINUTE_S, Carry, Grid
 from fleece.models import Bar, Fill, Side, to_ticks
 
 __all__ = [
@@ -106,11 +106,12 @@ class Run(RunView):
         start = self._start(span)
         self.clock = ManualClock(epoch_instant(start))
         self.holdings = {s: q for s, q in (options.get("holdings") or {}).items() if q > 0}
+        self.start_cents = config.cash_cents + self._seed_cost()
         self.engine = Engine(
             ArrayBarStore(market),
             self.table,
             start=epoch_instant(start),
-            cash_cents=round(config.cash * 100) + self._seed_cost(),
+            cash_cents=self.start_cents,
             slippage_bps=config.slippage_bps,
             ids=IdSource(config.seed),
         )
@@ -221,7 +222,7 @@ class Run(RunView):
         on_grid = set(self.minutes.tolist())
         total = len(self.grid)
         for n, at in enumerate(self.grid.tolist()):
-            minute = at - MINUTE
+            minute = at - MINUTE_S
             bars: list[Bar] = []
             if minute in on_grid:
                 real = {s: self.market.bars[s].bar(i) for s, i in rows.get(minute, [])}
@@ -281,7 +282,7 @@ def run_backtest(
     curve = equity_curve(
         market,
         [*run.seed_fills, *run.fills],
-        round(config.cash * 100) + run._seed_cost(),
+        run.start_cents,
         run.grid,
         run.session_end,
     )
@@ -299,5 +300,6 @@ def run_backtest(
         signals=run.trader.signals,
         steps=run.steps,
         elapsed=elapsed,
+        initial_cents=run.start_cents,
         requests=dict(run.broker.requests),
     )

@@ -21,8 +21,8 @@ from functools import cached_property
 
 import numpy as np
 
-from fleece.backtest.data import I64, MINUTE, MarketData
-from fleece.minute_grid import Grid, GridSeries, carried_bar, grid_series
+from fleece.backtest.data import I64, MarketData
+from fleece.minute_grid import MINUTE_S, Grid, GridSeries, carried_bar, grid_series
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal
 from fleece.strategy.api import F64, MinuteContext, Strategy
 
@@ -71,7 +71,7 @@ class Candidates:
         row = self.rows[j]
         if row >= 0:
             return market.bars[symbol].bar(row)
-        minute = datetime.fromtimestamp(self.decide_at.item(j) - MINUTE, UTC)
+        minute = datetime.fromtimestamp(self.decide_at.item(j) - MINUTE_S, UTC)
         return carried_bar(symbol, minute, self.close.item(j) / TICKS_PER_DOLLAR)
 
 
@@ -114,7 +114,7 @@ def find_candidates(market: MarketData, grid: Grid, strategy: Strategy) -> Candi
         hit = np.flatnonzero(up | down)
         parts.append(
             (
-                series.ts[hit] + MINUTE,
+                series.ts[hit] + MINUTE_S,
                 np.full(len(hit), k, dtype=np.int64),
                 series.rows[hit],
                 series.close[hit],
@@ -174,10 +174,9 @@ class CandidateSignals(Strategy):
         if expected is None or expected[:2] != (bar.symbol, bar.timestamp):
             raise RuntimeError(f"unannounced bar {bar.symbol} {bar.timestamp.isoformat()}")
         up = expected[2]
-        holding = ctx.position > 0 or ctx.buying
-        if up and not holding:
+        if up and not ctx.holding:
             return self.signal(bar, Side.BUY, "vectorised_entry")
-        if not up and holding:
+        if not up and ctx.holding:
             return self.signal(bar, Side.SELL, "vectorised_exit")
         return None
 

@@ -37,10 +37,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleece.calendar import MarketCalendar, Session
+from fleece.config_bounds import MINUTES_PER_SESSION
 from fleece.data.arrays import SymbolArrays
 from fleece.models import Bar
-
-FULL_SESSION_MINUTES = 390
+from fleece.prices import TICK, round_prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ def generate_arrays(symbol: str, sessions: Sequence[Session], seed: int) -> Symb
     profile = profile_for(symbol)
     rng = symbol_rng(symbol, seed)
     n, n_days = layout.size, len(sessions)
-    sigma_min = _CALIBRATION * profile.daily_vol / math.sqrt(FULL_SESSION_MINUTES)
+    sigma_min = _CALIBRATION * profile.daily_vol / math.sqrt(MINUTES_PER_SESSION)
     mood = rng.lognormal(0.0, _DAY_MOOD, n_days)[layout.day]
     sigma = (
         sigma_min
@@ -263,7 +263,7 @@ def _u_shape(
             + close_boost * np.exp(-left / close_decay)
         )
 
-    full = np.arange(FULL_SESSION_MINUTES, dtype=np.float64)
+    full = np.arange(MINUTES_PER_SESSION, dtype=np.float64)
     mean = float(shape(full, full[::-1]).mean())
     return shape(layout.since_open, layout.to_close) / mean
 
@@ -318,17 +318,16 @@ def _volumes(
     )
     busy_day = rng.lognormal(0.0, 0.3, len(layout.first))[layout.day]
     noise = rng.lognormal(0.0, 0.45, layout.size)
-    per_minute = daily_volume / FULL_SESSION_MINUTES
+    per_minute = daily_volume / MINUTES_PER_SESSION
     raw = per_minute * shape * busy_day * noise * (1.0 + 0.6 * np.abs(shocks))
     return np.maximum(np.rint(raw), 1).astype(np.int64)
 
 
 def _to_price(log_price: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Exponentiate and round: cents from $1 up, 4 decimals below, never zero.
+    """Exponentiate and round to Alpaca's price grid (:func:`fleece.prices.round_prices`), never
+    below one tick.
 
     The rounding is monotone, so ``high >= max(open, close)`` and ``low <= min(open, close)``
     survive it.
     """
-    price = np.exp(log_price)
-    rounded = np.where(price >= 1.0, np.round(price, 2), np.round(price, 4))
-    return np.maximum(rounded, 0.0001)
+    return np.maximum(round_prices(np.exp(log_price)), float(TICK))

@@ -40,15 +40,15 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fleece.calendar import ONE_MINUTE
 from fleece.data.parsing import EPOCH, ONE_US
 from fleece.models import Bar
 
-BAR_LENGTH = timedelta(minutes=1)
 #: No share has ever traded at a billion dollars (the dearest, BRK.A, is under a million);
 #: bounding prices also keeps them inside the integer ticks the backtest computes in.
 MAX_PRICE = 1e9
@@ -130,7 +130,7 @@ def bar_problem(
             return "duplicate_timestamp"
         if ts < previous:
             return "out_of_order"
-    if now is not None and ts + BAR_LENGTH > now:
+    if now is not None and ts + ONE_MINUTE > now:
         return "from_the_future"
     return None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from fleece.accounting import reduces
 from fleece.exchange.order_classes import group_key
 from fleece.exchange.orders import (
     OrderRequest,
@@ -88,8 +89,7 @@ def free_qty(held: int, side: Side, open_orders: Iterable[SimOrder], symbol: str
     For a long position (``held`` > 0) and a sell, or a short one (``held`` < 0) and a buy;
     zero otherwise.
     """
-    closing = (held > 0 and side is Side.SELL) or (held < 0 and side is Side.BUY)
-    if not closing:
+    if not reduces(held, side):
         return 0
     return max(0, abs(held) - working_qty(open_orders, symbol, side))
 
@@ -104,8 +104,7 @@ def check_position(
 ) -> bool:
     """Rules 3 and 4; True when the order adds exposure (rule 5, buying power, then applies)."""
     orders = list(open_orders)
-    closing = (held > 0 and request.side is Side.SELL) or (held < 0 and request.side is Side.BUY)
-    if closing:
+    if reduces(held, request.side):
         available = free_qty(held, request.side, orders, request.symbol)
         if request.qty > available:
             raise forbidden(

@@ -42,6 +42,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from fleece.accounting import closing_side
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
 from fleece.exchange.account_rules import AssetLookup, check_asset, check_wash_trade
 from fleece.exchange.engine_book import Book, previous_close
@@ -71,7 +72,7 @@ from fleece.exchange.orders import (
     not_found,
 )
 from fleece.exchange.replacing import replaced_order, replacing_order
-from fleece.models import Bar, Side
+from fleece.models import Bar
 from fleece.prices import TICK
 
 # Event phases at one instant: stops are judged at a bar's close before limits (the worse leg of
@@ -393,5 +394,5 @@ class Engine(Book):
         shares = held if qty is None else qty
         if shares <= 0:
             raise invalid("qty must be at least one whole share")
-        side = Side.SELL if signed > 0 else Side.BUY
+        side = closing_side(signed)
         return self.submit(OrderRequest(symbol, shares, side, OrderType.MARKET, TimeInForce.DAY))

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from fleece.accounting import cents_of
+from fleece.accounting import cents_of, closing_side
 from fleece.calendar import MarketCalendar
 from fleece.exchange.account_rules import AssetLookup, check_position, working_qty
 from fleece.exchange.ledger import AccountView, Ledger, PositionView
@@ -26,7 +26,7 @@ from fleece.exchange.orders import (
     invalid,
     not_found,
 )
-from fleece.models import MAX_CLIENT_ORDER_ID, Side, to_ticks
+from fleece.models import MAX_CLIENT_ORDER_ID, to_ticks
 
 
 class Book:
@@ -104,8 +104,7 @@ class Book:
     def _free_qty(self, symbol: str) -> int:
         """A position's quantity less what open orders closing it hold (signed like the qty)."""
         held = self._ledger.held(symbol)
-        closing = Side.SELL if held > 0 else Side.BUY
-        working = working_qty(self._open_orders(), symbol, closing)
+        working = working_qty(self._open_orders(), symbol, closing_side(held))
         return held - working if held > 0 else held + working
 
     def _relink(self, old: SimOrder, new_id: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from fleece.accounting import FLAT, Position, book, cents_of, share_of
+from fleece.accounting import FLAT, Position, book, cents_of, share_of, signed_qty
 from fleece.exchange.market import BarStore
 from fleece.models import Side, to_ticks
 
@@ -167,7 +167,7 @@ class Ledger:
         Raises:
             ValueError: the fill would cross zero (the engine refuses such orders).
         """
-        delta = qty if side is Side.BUY else -qty
+        delta = signed_qty(side, qty)
         holding = self._holdings.get(symbol)
         if holding is None:
             holding = self._holdings[symbol] = _Holding(FLAT, 0)

@@ -30,10 +30,9 @@ from fleece.exchange.orders import (
 )
 from fleece.exchange.params import parse_decimal, shown
 from fleece.models import Side
+from fleece.prices import on_price_grid
 
 _T = TypeVar("_T")
-_PENNY = Decimal("0.01")
-_SUB_PENNY = Decimal("0.0001")
 _PRICE_FIELDS = ("limit_price", "stop_price", "trail_price", "trail_percent")
 _NEEDS = {
     OrderType.MARKET: (),
@@ -123,8 +122,7 @@ def price(value: object, name: str) -> float:
     number = parse_decimal(value, name, CODE_INVALID_ORDER)
     if number <= 0:
         raise invalid(f"{name} must be > 0")
-    # Alpaca's tick rule: whole cents from $1.00 up, 1/100 cent below.
-    if number != number.quantize(_PENNY if number >= 1 else _SUB_PENNY):
+    if not on_price_grid(number):
         raise invalid("sub-penny increment does not fulfill minimum pricing criteria")
     return float(number)
 

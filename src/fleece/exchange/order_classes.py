@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from fleece.accounting import reduces
 from fleece.exchange.orders import (
     ExitLegs,
     IdSource,
@@ -56,7 +57,7 @@ def opposite(side: Side) -> Side:
 
 def check_class(request: OrderRequest, held: int) -> None:
     """An entry class must open or add to a position, an OCO must reduce one (422 otherwise)."""
-    closing = (held > 0 and request.side is Side.SELL) or (held < 0 and request.side is Side.BUY)
+    closing = reduces(held, request.side)
     if request.order_class in _ENTRY_CLASSES and closing:
         raise unprocessable(f"{request.order_class.value} orders must be entry orders")
     if request.order_class is OrderClass.OCO and not closing:

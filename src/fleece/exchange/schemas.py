@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fleece.accounting import cents_text as money
 from fleece.calendar import NEW_YORK, MarketCalendar, Session, session_date
 from fleece.data.iex import estimated_trades, estimated_vwap
 from fleece.exchange.assets import Asset
@@ -27,11 +28,6 @@ _RATIO = Decimal("0.000001")
 def rfc3339(ts: datetime) -> str:
     """``ts`` in UTC as RFC 3339 with a ``Z`` (microseconds only when there are any)."""
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def money(cents: int) -> str:
-    """Integer cents as a dollar string with two decimals, e.g. ``"100000.00"``."""
-    return f"{Decimal(cents) / 100:.2f}"
 
 
 def price(value: float | Decimal) -> str:

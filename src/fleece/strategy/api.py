@@ -80,13 +80,14 @@ class MinuteContext:
 
     @property
     def holding(self) -> bool:
-        """A position is held or being bought."""
+        """A position is held or being bought: the one test every strategy makes, so that none
+        buys again while its first buy is still open (and each may exit that buy)."""
         return self.position > 0 or self.buying
 
     @property
     def minutes_to_close(self) -> int:
         """Whole minutes left in the session after this one (0 on the last minute)."""
-        return int((self.session_close - self.now).total_seconds() // 60)
+        return int((self.session_close - self.now).total_seconds() // MINUTE_S)
 
 
 #: A strategy's parameters model. Covariant: a ``Strategy[DonchianParams]`` is a

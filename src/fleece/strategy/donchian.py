@@ -127,7 +127,7 @@ class DonchianBreakout(Strategy[DonchianParams]):
         steps.append(step)
         if step < self._need:
             return None  # (from here on both channels hold at least the previous minute)
-        if ctx.position > 0 or ctx.buying:
+        if ctx.holding:
             if to_ticks(bar.close) < low_before:
                 return self.signal(bar, Side.SELL, REASON_BREAKDOWN)
         elif to_ticks(bar.close) > high_before:

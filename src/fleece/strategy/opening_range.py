@@ -107,7 +107,7 @@ class OpeningRange(Strategy[OpeningRangeParams]):
             return None
         close = to_ticks(bar.close)
         left = ctx.minutes_to_close
-        holding = ctx.position > 0 or ctx.buying
+        holding = ctx.holding
         if holding and close < session.low:
             return self.signal(bar, Side.SELL, REASON_BELOW)
         if holding and left <= self.exit_before_close:

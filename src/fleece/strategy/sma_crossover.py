@@ -182,7 +182,7 @@ class SmaCrossover(Strategy[SmaParams]):
 
     def on_minute(self, bar: Bar, ctx: MinuteContext) -> Signal | None:
         """The decision at a grid minute's close (see :meth:`on_bar`)."""
-        return self.on_bar(bar, ctx.position > 0 or ctx.buying)
+        return self.on_bar(bar, ctx.holding)
 
     def indicators(self, series: GridSeries) -> dict[str, F64]:
         """The three SMAs in dollars over ``series`` (NaN until each window is full).

@@ -30,13 +30,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from hypothesis import strategies as st
 
+from fleece.config_bounds import MINUTES_PER_SESSION
 from fleece.minute_grid import Grid, GridSeries, grid_series
 from fleece.models import Bar, Side, Signal
 from fleece.strategy.api import MinuteContext, Strategy
 
 #: A Monday of the NYSE, 09:30 to 16:00 New York (14:30 to 21:00 UTC); sessions follow daily.
 FIRST_OPEN = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
-SESSION = timedelta(hours=6, minutes=30)
+SESSION = timedelta(minutes=MINUTES_PER_SESSION)
 
 
 def session_grid(sessions: int) -> Grid:
@@ -71,7 +72,7 @@ def sparse_series(
     draw: st.DrawFn, max_minutes: int = 800, sessions: int = 3, thin: float = 0.4
 ) -> GridSeries:
     """Hypothesis strategy: a random walk of ticks with minutes left out at random."""
-    n = draw(st.integers(min_value=1, max_value=min(max_minutes, 390 * sessions)))
+    n = draw(st.integers(min_value=1, max_value=min(max_minutes, MINUTES_PER_SESSION * sessions)))
     start = draw(st.integers(min_value=50_000, max_value=2_000_000))
     steps = draw(st.lists(st.integers(min_value=-400, max_value=400), min_size=n, max_size=n))
     gone = draw(st.lists(st.booleans(), min_size=n, max_size=n))

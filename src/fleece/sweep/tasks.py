@@ -146,7 +146,7 @@ def run_task(market: MarketData, spec: TaskSpec) -> Outcome:
     # Before start_at nothing can trade, so the account is the starting cash until then: the
     # statistics of the decision period alone start from that same cash.
     curve = result.equity if start_at is None else _from(result.equity, int(start_at.timestamp()))
-    stats = compute_stats(curve, result.fills, round(spec.config.cash * 100))
+    stats = compute_stats(curve, result.fills, result.initial_cents)
     return Outcome(
         spec=spec,
         stats=stats,
