@@ -29,6 +29,10 @@ from fleece.models import Fill, OrderIntent, Side
 from fleece.store.schema import StateStoreError
 
 
+class FillReportError(StateStoreError):
+    """A broker's fill report no sequence of executions can produce: nothing was recorded."""
+
+
 class IntentStore(Protocol):
     """The part of a store the order manager uses (StateStore's, MemoryStore's)."""
 
@@ -129,13 +133,14 @@ class IntentStore(Protocol):
             The Fill recorded, or None if nothing new (a repeated or stale report).
 
         Raises:
-            StateStoreError: ``cid`` is unknown, or the report implies a price <= 0.
+            StateStoreError: ``cid`` is unknown.
+            FillReportError: the report implies a price <= 0 (nothing is recorded).
         """
         with self._changing(cid) as (qty, progress):
             try:
                 new = fill_increment(self._recorded(cid), cumulative_qty, cumulative_avg_price)
             except IntentError as exc:
-                raise StateStoreError(f"fill report for {cid!r}: {exc}") from exc
+                raise FillReportError(f"fill report for {cid!r}: {exc}") from exc
             if new is None:
                 return None
             fill = self._keep_fill(

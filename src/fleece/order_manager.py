@@ -46,7 +46,7 @@ from datetime import date, datetime, timedelta
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
-from fleece.intent_store import IntentStore
+from fleece.intent_store import FillReportError, IntentStore
 from fleece.intents import (
     SENDABLE_STATUSES,
     IntentStatus,
@@ -320,15 +320,21 @@ class OrderManager:
         source = filled_by(order)  # an OCO's stop leg, when that is what filled
         order = as_one(order)
         if order.filled_qty > 0 and order.filled_avg_price is not None:
-            fill = self._store.record_fill(
-                order.client_order_id,
-                source,
-                order.symbol,
-                order.side,
-                order.filled_qty,
-                order.filled_avg_price,
-                order.filled_at or order.updated_at,
-            )
+            try:
+                fill = self._store.record_fill(
+                    order.client_order_id,
+                    source,
+                    order.symbol,
+                    order.side,
+                    order.filled_qty,
+                    order.filled_avg_price,
+                    order.filled_at or order.updated_at,
+                )
+            except FillReportError as exc:
+                # A bad answer, skipped alone: the intent keeps its fills and stays open, so the
+                # order is read again next cycle; the broker's later total re-anchors the fills.
+                log.error("fill report refused cid=%s reason=%s", order.client_order_id, exc)
+                return None
             if fill is not None:
                 log.info(
                     "fill cid=%s symbol=%s side=%s qty=%d price=%.4f",

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -393,6 +394,34 @@ def test_an_unknown_status_keeps_the_intent_open_until_a_known_one_arrives(
     assert waiting is not None and waiting.status == "accepted"
     assert done is not None and done.status == "filled"
     assert [(f.qty, f.price) for f in fills] == [(5, 501.25)]
+
+
+def test_an_impossible_fill_report_is_logged_and_skipped_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 2 shares reported at 0.0002 (1 and 2 ticks, the average rounded), then 3 at 4/3 ticks:
+    # the third share would cost nothing. The report is refused; the next one is recorded.
+    clock = ManualClock(NOW)
+    with StateStore(tmp_path / "trades.db") as store:
+        store.add_intent(OrderIntent("c-1", "sma", "SPY", Side.BUY, 3, START, NOW))
+        manager = OrderManager(store, _NoBroker(), clock, CircuitBreaker(5))
+
+        def report(status: str, filled: int, average: float) -> BrokerOrder:
+            order = {**good_order(), "qty": "3", "status": status, "filled_qty": str(filled)}
+            return parse_order({**order, "filled_avg_price": str(average)})
+
+        manager.apply(report("partially_filled", 2, 0.0002))
+        with caplog.at_level(logging.ERROR, logger="fleece.order_manager"):
+            refused = manager.apply(report("filled", 3, 4 / 3 / 10_000))
+        waiting = store.get_intent("c-1")
+        manager.apply(report("filled", 3, 0.0002))
+        done = store.get_intent("c-1")
+        fills = store.fills()
+    assert refused is None
+    assert "fill report refused cid=c-1" in caplog.text
+    assert waiting is not None and (waiting.status, waiting.filled_qty) == ("partially_filled", 2)
+    assert done is not None and done.status == "filled"
+    assert [(f.qty, f.price) for f in fills] == [(2, 0.0002), (1, 0.0002)]
 
 
 class _NoBroker:
