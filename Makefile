@@ -5,7 +5,7 @@ UV := $(shell ./scripts/ensure-uv.sh)
 PY := .venv/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: help sync demo test test-tools test-under-load lint types pytest exchange clean
+.PHONY: help sync demo test test-tools test-under-load lint types pytest explore exchange clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ types: sync
 
 pytest: sync
 	$(PY) -m pytest -q -n 4 --dist loadfile
+
+explore: sync  ## the suite with fresh random examples for every property-based spec (make test repeats the same ones)
+	HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -n 4 --dist loadfile
 
 exchange: sync  ## serve the built-in exchange on 127.0.0.1:8765 with synthetic bars
 	$(PY) -m fleece exchange --synthetic --port 8765
