@@ -20,12 +20,12 @@ from fleece.models import ExitOrder, Side
 def exit_request(
     client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
 ) -> OrderRequest:
-    """alpaca-py's request for a protective order of ``shape`` (always ``gtc``)."""
+    """alpaca-py's request for a protective order of ``shape`` (:attr:`ExitOrder.TIME_IN_FORCE`)."""
     common: dict[str, Any] = {
         "symbol": symbol,
         "qty": qty,
         "side": OrderSide(side.value),
-        "time_in_force": TimeInForce.GTC,
+        "time_in_force": TimeInForce(shape.TIME_IN_FORCE),
         "client_order_id": client_order_id,
     }
     if shape.type == "trailing_stop":

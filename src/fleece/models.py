@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 TICKS_PER_DOLLAR = 10_000
 
@@ -93,8 +94,11 @@ class ExitOrder:
 
     ``type`` is ``stop``, ``limit`` or ``trailing_stop``; ``order_class`` ``oco`` makes a limit
     order (the take-profit at ``limit_price``) with a stop-loss leg at ``stop_price``. Always
-    good-till-cancelled: protection outlives the session and the bot.
+    good-till-cancelled (:attr:`TIME_IN_FORCE`): protection outlives the session and the bot.
     """
+
+    #: What every broker (Alpaca's, the backtest's) is sent: ``gtc``, never a field to set.
+    TIME_IN_FORCE: ClassVar[str] = "gtc"
 
     type: str
     order_class: str = "simple"

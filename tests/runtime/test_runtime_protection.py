@@ -102,6 +102,7 @@ def test_a_session_holds_each_positions_exits_at_the_exchange_and_stops_out_ther
         (oco,) = orders
         (stop,) = [leg for leg in market.orders() if leg.parent_id == oco.id]
         assert (oco.qty, stop.qty, stop.status.is_open) == (held[symbol], held[symbol], True)
+        assert oco.time_in_force.value == "gtc"  # it outlives the session and the bot
         assert oco.client_order_id in protective_cids
     assert ExitReason.STOP_LOSS in reasons and ExitReason.TAKE_PROFIT in reasons
     assert refused(paths.db) == []

@@ -122,7 +122,7 @@ class SimBroker:
             qty=qty,
             side=side,
             type=OrderType(shape.type),
-            time_in_force=TimeInForce.GTC,
+            time_in_force=TimeInForce(shape.TIME_IN_FORCE),
             limit_price=shape.limit_price,
             client_order_id=client_order_id,
             stop_price=None if oco else shape.stop_price,
