@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fleece.clock import ManualClock
-from fleece.config import AppConfig, load_config
+from fleece.config import AppConfig
 from fleece.control.replies import daily_text, positions_text, status_text
 from fleece.dashboard import DashboardView
 from fleece.models import Bar, OrderIntent, Side, TradingState
@@ -30,16 +30,7 @@ from fleece.read_model import (
 )
 from fleece.state_store import StateStore
 from fleece.status import collect_status
-
-NOW = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
-DAY = date(2024, 11, 26)
-TRADING_YAML = """\
-symbols:
-  list: [AAPL, MSFT]
-risk:
-  max_trades_per_day: 20
-  max_daily_loss_pct: 0.05
-"""
+from viewer_scenes import DAY, NOW, config_in, fill
 
 
 @dataclass
@@ -51,31 +42,13 @@ class Scene:
     folder: Path
 
 
-def _config(folder: Path, mode: str = "paper") -> AppConfig:
-    (folder / "trading.yaml").write_text(TRADING_YAML)
-    environ = {
-        "FLEECE_MODE": mode,
-        "DATABASE_PATH": str(folder / "data" / "trades.db"),
-        "CONFIG_PATH": str(folder / "trading.yaml"),
-    }
-    return load_config(None, environ, require_keys=False)
-
-
-def _filled(
-    store: StateStore, symbol: str, side: Side, qty: int, price: float, at: datetime
-) -> None:
-    cid = f"t-{symbol}-{side.value}-{at:%H%M}"
-    store.add_intent(OrderIntent(cid, "test", symbol, side, qty, at, at))
-    store.record_fill(cid, "b-" + cid, symbol, side, qty, price, at)
-
-
 @pytest.fixture
 def scene(tmp_path: Path) -> Iterator[Scene]:
-    config = _config(tmp_path)
+    config = config_in(tmp_path)
     with StateStore(Path(config.settings.database_path)) as store:
         store.set_start_equity(DAY, 100_000.0)
-        _filled(store, "AAPL", Side.BUY, 10, 100.0, NOW - timedelta(minutes=30))
-        _filled(store, "AAPL", Side.BUY, 10, 110.0, NOW - timedelta(minutes=20))
+        fill(store, "AAPL", Side.BUY, 10, 100.0, NOW - timedelta(minutes=30))
+        fill(store, "AAPL", Side.BUY, 10, 110.0, NOW - timedelta(minutes=20))
         store.add_bars([Bar("AAPL", NOW - timedelta(minutes=1), 112, 112, 112, 112.0, 100)])
         opened = NOW - timedelta(minutes=2)
         store.add_intent(OrderIntent("t-MSFT-open", "test", "MSFT", Side.BUY, 5, opened, opened))
@@ -182,7 +155,7 @@ def test_the_telegram_replies_word_the_same_snapshot(scene: Scene) -> None:
 # ---- a day whose start equity was not recorded (the account not read at the open) ----------
 @pytest.fixture
 def unrecorded_start(tmp_path: Path) -> Iterator[Scene]:
-    config = _config(tmp_path)
+    config = config_in(tmp_path)
     with StateStore(Path(config.settings.database_path)) as store:
         store.add_equity_snapshot(NOW - timedelta(minutes=30), 100_050.0, 100_050.0, 0.0, 0, 0)
         store.add_equity_snapshot(NOW - timedelta(minutes=1), 99_700.0, 97_600.0, 2_100.0, 1, 0)
@@ -219,9 +192,9 @@ def test_without_a_recorded_start_a_stopped_bot_counts_from_the_days_first_equit
 
 def test_the_average_cost_shown_is_the_brokers_average_entry_price(tmp_path: Path) -> None:
     # 3 shares at $100.0001 cost $300.00 to the cent; Alpaca's avg_entry_price is 100.0001.
-    config = _config(tmp_path)
+    config = config_in(tmp_path)
     with StateStore(Path(config.settings.database_path)) as store:
-        _filled(store, "IBM", Side.BUY, 3, 100.0001, NOW - timedelta(minutes=10))
+        fill(store, "IBM", Side.BUY, 3, 100.0001, NOW - timedelta(minutes=10))
 
         snap = build_snapshot(store, config, NOW)
 
@@ -236,7 +209,7 @@ def test_a_stopped_paper_bot_is_judged_at_the_wall_clock(scene: Scene) -> None:
 
 def test_a_stopped_sim_bot_is_judged_where_its_simulated_clock_stopped(tmp_path: Path) -> None:
     # The newest thing recorded is an equity snapshot after the last heartbeat (the shutdown's).
-    config = _config(tmp_path, mode="sim")
+    config = config_in(tmp_path, mode="sim")
     with StateStore(Path(config.settings.database_path)) as store:
         run = store.start_run(NOW - timedelta(hours=1), 1, "sim")
         store.add_heartbeat(NOW, 100_000.0, 0, 0, TradingState.ACTIVE)

@@ -18,62 +18,16 @@ from typer.testing import CliRunner
 
 from fleece.bot_process import is_bot_argv, process_argv
 from fleece.cli_ops import print_status
-from fleece.config import AppConfig, load_config
-from fleece.models import Bar, OrderIntent, Refusal, Side, TradingState
-from fleece.state_store import IntentStatus, StateStore
+from fleece.config import AppConfig
+from fleece.models import OrderIntent, Refusal, Side, TradingState
+from fleece.state_store import IntentStatus
 from fleece.status import (
     BotStatus,
     collect_status,
     default_max_age,
     health_problems,
 )
-
-NOW = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York: market open
-DAY = date(2024, 11, 26)
-TRADING_YAML = """\
-symbols:
-  list: [AAPL, MSFT]
-risk:
-  max_trades_per_day: 20
-  max_daily_loss_pct: 0.05
-  circuit_breaker_failures: 5
-housekeeping:
-  heartbeat_seconds: 60
-"""
-
-
-# --------------------------------------------------------------------------- builders
-
-
-def config_in(
-    tmp_path: Path, mode: str = "paper", max_daily_loss_pct: str = "0.05", kill_switch: bool = False
-) -> AppConfig:
-    (tmp_path / "trading.yaml").write_text(
-        TRADING_YAML.replace(
-            "max_daily_loss_pct: 0.05", f"max_daily_loss_pct: {max_daily_loss_pct}"
-        )
-    )
-    environ = {
-        "FLEECE_MODE": mode,
-        "DATABASE_PATH": str(tmp_path / "data" / "trades.db"),
-        "CONFIG_PATH": str(tmp_path / "trading.yaml"),
-        "KILL_SWITCH": "true" if kill_switch else "false",
-    }
-    return load_config(None, environ, require_keys=False)
-
-
-def store_of(config: AppConfig) -> StateStore:
-    return StateStore(Path(config.settings.database_path))
-
-
-def fill(store: StateStore, symbol: str, side: Side, qty: int, price: float, at: datetime) -> None:
-    cid = f"test-{symbol}-{side.value}-{at:%H%M%S}"
-    store.add_intent(OrderIntent(cid, "test", symbol, side, qty, at, at))
-    store.record_fill(cid, "b-" + cid, symbol, side, qty, price, at)
-
-
-def bar(store: StateStore, symbol: str, close: float, at: datetime) -> None:
-    store.add_bars([Bar(symbol, at, close, close, close, close, 100)])
+from viewer_scenes import DAY, NOW, bar, config_in, fill, store_of
 
 
 def status_of(config: AppConfig, tmp_path: Path, now: datetime = NOW) -> BotStatus:
