@@ -116,6 +116,8 @@ class OrderManager:
         # Sends whose answer was lost and that the broker did not have yet: judged at the next
         # refresh (client_order_id -> why the answer was lost).
         self._unconfirmed: dict[str, str] = {}
+        # Fill reports refused as impossible, told once each (the order is read every cycle).
+        self._refused: set[tuple[str, int, float]] = set()
         # Cancels before an exit, a close-out or in housekeeping, recorded through apply().
         self.cancels = OrderCancels(store, broker, clock, self.apply, self._lookup_missing)
         self.reload_open()
@@ -333,7 +335,10 @@ class OrderManager:
             except FillReportError as exc:
                 # A bad answer, skipped alone: the intent keeps its fills and stays open, so the
                 # order is read again next cycle; the broker's later total re-anchors the fills.
-                log.error("fill report refused cid=%s reason=%s", order.client_order_id, exc)
+                report = (order.client_order_id, order.filled_qty, order.filled_avg_price)
+                if report not in self._refused:
+                    self._refused.add(report)
+                    log.error("fill report refused cid=%s reason=%s", order.client_order_id, exc)
                 return None
             if fill is not None:
                 log.info(
