@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from fleece.notify.messages import percent_text
 from fleece.sweep.grid import RISK_AXIS, STAT_COLUMNS, SYMBOLS_AXIS, Params, run_columns
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
@@ -207,7 +208,7 @@ def fmt(value: float | None, pct: bool = False) -> str:
     """A figure for display: ``n/a`` when undefined, percentages with two decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value * 100:.2f}%" if pct else f"{value:.3f}"
+    return percent_text(value) if pct else f"{value:.3f}"
 
 
 #: Figures shown for each run besides the sweep's metric: (label, Stats field).
