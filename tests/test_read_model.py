@@ -94,7 +94,7 @@ def _figures(snap: BotSnapshot) -> dict[str, object]:
             for h in snap.positions
         ],
         "orders": [(o.client_order_id, o.symbol, o.qty, o.status) for o in snap.open_orders],
-        "today": (snap.orders_today, snap.max_trades_per_day, dict(snap.refusals_today)),
+        "today": (snap.trades_today, snap.max_trades_per_day, dict(snap.refusals_today)),
     }
 
 
@@ -107,7 +107,7 @@ def test_a_stopped_bot_s_snapshot_holds_its_stored_state(scene: Scene) -> None:
         ("AAPL", 20, 105.0, 112.0)
     ]
     assert [o.client_order_id for o in snap.open_orders] == ["t-MSFT-open"]
-    assert (snap.orders_today, snap.running) == (3, False)
+    assert (snap.trades_today, snap.running) == (3, False)
 
 
 def test_the_running_bot_s_snapshot_equals_the_one_built_from_its_store(scene: Scene) -> None:
@@ -148,7 +148,7 @@ def test_the_telegram_replies_word_the_same_snapshot(scene: Scene) -> None:
 
     assert "state HALTED (kill_switch)" in status
     assert "kill switch on (operator)" in status
-    assert "positions 1 · open orders 1 · orders today 3/20" in status
+    assert "positions 1 · open orders 1 · trades today 3/20" in status
     assert positions.startswith("AAPL 20 @ avg 105.0000 · last 112.0000")
 
 

@@ -157,7 +157,7 @@ class BotSnapshot:
     realised_pnl: float
     positions: tuple[Holding, ...]
     open_orders: tuple[OpenOrder, ...]
-    orders_today: int
+    trades_today: int
     max_trades_per_day: int
     refusals_today: Mapping[str, int]
     last_bar_at: datetime | None
@@ -232,7 +232,7 @@ def build_snapshot(
         realised_pnl=ledger.realised,
         positions=_holdings(store, ledger, now, live),
         open_orders=_open_orders(store),
-        orders_today=store.trades_submitted(day),
+        trades_today=store.trades_submitted(day),
         max_trades_per_day=risk.max_trades_per_day,
         refusals_today=store.refusal_counts(since=day_start(day)),
         last_bar_at=last_bar_at,

@@ -273,7 +273,7 @@ def _day(snap: BotSnapshot) -> DayStatus:
         DayStatus,
         snap,
         pnl=snap.pnl_today,
-        trades_submitted=snap.orders_today,
+        trades_submitted=snap.trades_today,
         refusals=dict(snap.refusals_today),
     )
 

@@ -214,9 +214,9 @@ def test_the_published_snapshot_matches_the_one_status_builds_from_the_store(liv
             (snap.state, snap.state_reason, snap.kill_switch, snap.breaker_tripped),
             [(h.symbol, h.qty, h.avg_cost) for h in snap.positions],
             [o.client_order_id for o in snap.open_orders],
-            (snap.orders_today, snap.realised_pnl, snap.start_equity),
+            (snap.trades_today, snap.realised_pnl, snap.start_equity),
         )
 
     assert published.running and not from_store.running
     assert shown(published) == shown(from_store)
-    assert live.get("/api/account").json()["trades_today"] == published.orders_today
+    assert live.get("/api/account").json()["trades_today"] == published.trades_today

@@ -3,15 +3,17 @@ notifications."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fleece.accounting import equity_change
+from fleece.notify.events import DailySummary
 from fleece.notify.messages import (
     counts_text,
     kill_switch_text,
     money,
     percent_text,
     price_text,
+    render,
     when,
 )
 
@@ -57,3 +59,12 @@ def test_the_kill_switch_reads_on_with_its_reason_or_off() -> None:
     assert kill_switch_text(True, "maintenance") == "on (maintenance)"
     assert kill_switch_text(True, "") == "on"
     assert kill_switch_text(False, "resumed") == "off"
+
+
+def test_the_daily_summary_counts_trades_as_the_limit_status_and_the_dashboard_name_them() -> None:
+    # max_trades_per_day's counter: "trades today" in fleece status, Telegram and the page.
+    summary = DailySummary(date(2024, 11, 25), -198.79, 99_801.21, 24, 24, -198.79, {}, 0)
+
+    body = render(summary).body
+
+    assert "trades 24 · fills 24 · realised P&L -198.79" in body

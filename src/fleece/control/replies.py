@@ -36,7 +36,7 @@ def status_text(snap: BotSnapshot) -> str:
         f"kill switch {kill} · circuit breaker {breaker}",
         f"equity {money(snap.equity)} · today P&L {money(snap.pnl_today, signed=True)}",
         f"positions {len(snap.positions)} · open orders {len(snap.open_orders)}"
-        f" · orders today {snap.orders_today}/{snap.max_trades_per_day}",
+        f" · trades today {snap.trades_today}/{snap.max_trades_per_day}",
     ]
     return "\n".join(lines)
 

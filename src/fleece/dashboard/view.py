@@ -197,7 +197,7 @@ class DashboardView:
             Account,
             snap,
             as_of=snap.equity_at,
-            trades_today=snap.orders_today,
+            trades_today=snap.trades_today,
             daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
             stop_outs=stop_outs,
             take_profits=len(exits) - stop_outs,

@@ -195,7 +195,7 @@ def _state(event: StateChanged) -> tuple[str, str]:
 def _daily(event: DailySummary) -> tuple[str, str]:
     lines = [
         f"P&L {money(event.pnl, signed=True)} · equity {money(event.equity)}",
-        f"orders {event.trades} · fills {event.fills} · "
+        f"trades {event.trades} · fills {event.fills} · "
         f"realised P&L {money(event.realised_pnl, signed=True)}",
         f"refusals: {counts_text(event.refusals)}",
         f"open positions {event.positions}",
