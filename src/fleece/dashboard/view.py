@@ -109,25 +109,28 @@ class DashboardView:
         """True when a bot runs in this process."""
         return self.live is not None
 
-    def snapshot(self) -> BotSnapshot:
-        """The bot's state: the running bot's latest, else built from the store now."""
+    def snapshot(self, now: datetime | None = None) -> BotSnapshot:
+        """The bot's state: the running bot's latest, else built from the store at ``now``
+        (:meth:`now` when not given)."""
         if self.live is not None:
             return self.live.latest
-        return build_snapshot(self.store, self.config, self.now())
+        return build_snapshot(self.store, self.config, now or self.now())
+
+    def judged_at(self) -> tuple[datetime, bool]:
+        """(the bot's clock, whether it is simulated); for a stopped bot, the instant the read
+        model judges it at (:func:`~fleece.read_model.stopped_now`: the wall clock, or where a
+        simulated clock stopped), which reads the store: ask once per answer."""
+        if self.live is not None:
+            return self.live.clock.now(), self.live.speed is not None
+        return stopped_now(self.store, self.config, self._wall.now())
 
     def now(self) -> datetime:
-        """The bot's clock; for a stopped bot, the instant the read model judges it at
-        (:func:`~fleece.read_model.stopped_now`: the wall clock, or where a simulated clock
-        stopped)."""
-        if self.live is not None:
-            return self.live.clock.now()
-        return stopped_now(self.store, self.config, self._wall.now())[0]
+        """The bot's clock (:meth:`judged_at`)."""
+        return self.judged_at()[0]
 
     def simulated_time(self) -> bool:
         """True when :meth:`now` is simulated (sim mode, or a loopback exchange's clock)."""
-        if self.live is not None:
-            return self.live.speed is not None
-        return stopped_now(self.store, self.config, self._wall.now())[1]
+        return self.judged_at()[1]
 
     def session_date(self) -> date:
         """The New York session date the figures refer to."""
@@ -161,8 +164,8 @@ class DashboardView:
 
     def status(self) -> Status:
         """The status bar."""
-        snap = self.snapshot()
-        now = self.now()
+        now, simulated = self.judged_at()
+        snap = self.snapshot(now)
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
         run = snap.last_run
@@ -172,7 +175,7 @@ class DashboardView:
             Status,
             snap,
             now=now,
-            simulated_time=self.simulated_time(),
+            simulated_time=simulated,
             session_date=session_date(now),
             circuit_breaker_tripped=snap.breaker_tripped,
             circuit_breaker_failures=snap.breaker_failures,
