@@ -92,7 +92,7 @@ class Housekeeping:
         if market_open:
             day = session_date(now)
             if day != self._session:
-                self._on_session_open(now)
+                self._on_session_open(now, day)
             if day != self._start_recorded:
                 self._record_start(day)
         if market_open and _due(self._last_snapshot, now, self._snapshot_every):
@@ -122,8 +122,7 @@ class Housekeeping:
             )
         )
 
-    def _on_session_open(self, now: datetime) -> None:
-        day = session_date(now)
+    def _on_session_open(self, now: datetime, day: date) -> None:
         self._session = day
         account = self._trader.account
         pruned = self._store.prune_bars(now - self._retention)
