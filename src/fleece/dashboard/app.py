@@ -32,19 +32,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
 
+# Qualified: the routes name their answers as the API's (api.Status), and view.py builds them.
+import fleece.dashboard.schemas as api
 from fleece.dashboard.access import AccessGuard, bearer_matches, digest
 from fleece.dashboard.metrics import Metrics
-from fleece.dashboard.schemas import (
-    Account,
-    BarSeries,
-    EquitySeries,
-    FillOut,
-    Health,
-    OrderOut,
-    PositionOut,
-    Refusals,
-    Status,
-)
 from fleece.dashboard.view import DashboardView
 from fleece.html_page import plotly_js_path
 from fleece.store_health import StoreDiskError
@@ -120,7 +111,7 @@ def create_app(
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", response_model=Health, tags=["health"])
+    @app.get("/healthz", response_model=api.Health, tags=["health"])
     async def healthz() -> JSONResponse:
         """200 when the loop answers, the bot polls and (market open) its data is fresh."""
         health = view.health()
@@ -131,44 +122,44 @@ def create_app(
 
 def _api_routes(app: FastAPI, view: DashboardView) -> None:
     @app.get("/api/status", tags=["dashboard"])
-    async def status() -> Status:
+    async def status() -> api.Status:
         """Mode, trading state and why, market hours, data freshness, heartbeat."""
         return view.status()
 
     @app.get("/api/account", tags=["dashboard"])
-    async def account() -> Account:
+    async def account() -> api.Account:
         """Equity, today's P&L, trades today and daily loss against the limits."""
         return view.account()
 
     @app.get("/api/positions", tags=["dashboard"])
-    async def positions() -> list[PositionOut]:
+    async def positions() -> list[api.PositionOut]:
         """Open positions with unrealised P&L at the last price seen."""
         return view.positions()
 
     @app.get("/api/orders", tags=["dashboard"])
-    async def orders() -> list[OrderOut]:
+    async def orders() -> list[api.OrderOut]:
         """Order intents the broker may still act on."""
         return view.orders()
 
     @app.get("/api/fills", tags=["dashboard"])
-    async def fills(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FillOut]:
+    async def fills(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[api.FillOut]:
         """The latest fills, newest first."""
         return view.fills(limit)
 
     @app.get("/api/equity", tags=["dashboard"])
     async def equity(
         range: Annotated[Literal["today", "all"], Query()] = "today",
-    ) -> EquitySeries:
+    ) -> api.EquitySeries:
         """The equity curve of the session shown, or of all time."""
         return view.equity(range)
 
     @app.get("/api/refusals", tags=["dashboard"])
-    async def refusals() -> Refusals:
+    async def refusals() -> api.Refusals:
         """Risk refusals by reason, today and in total, and today's latest."""
         return view.refusals()
 
     @app.get("/api/bars", tags=["dashboard"])
-    async def bars(symbol: Annotated[str, Query(max_length=12)]) -> BarSeries:
+    async def bars(symbol: Annotated[str, Query(max_length=12)]) -> api.BarSeries:
         """One symbol's bars of the session shown, its three SMAs and our fills."""
         wanted = symbol.strip().upper()
         if wanted not in view.config.trading.tickers:
@@ -191,7 +182,7 @@ def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) 
             raise HTTPException(401, "a valid token is required", {"WWW-Authenticate": "Bearer"})
 
     @app.post("/api/halt", tags=["control"], dependencies=[Depends(require_token)])
-    async def halt() -> Status:
+    async def halt() -> api.Status:
         """Set the persisted kill switch: no new orders until resumed (needs the token)."""
         return view.set_kill_switch(True)
 
@@ -214,7 +205,7 @@ def _control_routes(app: FastAPI, view: DashboardView, token: SecretStr | None) 
         }
 
     @app.post("/api/resume", tags=["control"], dependencies=[Depends(require_token)])
-    async def resume() -> Status:
+    async def resume() -> api.Status:
         """Lift the persisted kill switch (KILL_SWITCH=true in the environment still halts)."""
         return view.set_kill_switch(False)
 
