@@ -323,6 +323,25 @@ def test_wrong_types_are_refused(tmp_path: Path, sections: dict[str, Any], key: 
     assert error.key == key
 
 
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        ({"risk": {"max_trades_per_day": "x" * 300}}, "risk.max_trades_per_day"),
+        ({"strategy": {"name": "sma_crossover", "fast": "x" * 300}}, "strategy.fast"),
+    ],
+)
+def test_a_strategy_parameter_is_refused_in_the_words_of_any_other_key(
+    tmp_path: Path, sections: dict[str, Any], key: str
+) -> None:
+    # The strategy's parameters are checked by its own model, but the line reads the same:
+    # the value cut short, the reason lower-case (a 300-character value once filled the line).
+    error = refusal_of(yaml_of(tmp_path, minimal(**sections)))
+
+    assert error.key == key
+    assert error.reason.startswith("input should be a valid integer")
+    assert error.reason.endswith(f"(got '{'x' * 56}...)")
+
+
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "symbols:\n  list: [AAPL, MSFT\nrisk:\n  max_position_pct: 0.1\n")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -50,13 +51,22 @@ def _reason(error: ErrorDetails, model: type[BaseModel], show_input: bool = True
     return message
 
 
+def closest(name: str, valid: Iterable[str]) -> str | None:
+    """The valid name a mistyped ``name`` most likely meant, or None when none is near.
+
+    Every "did you mean" of the bot asks this: config keys, strategy names and parameters.
+    """
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _unknown_key_reason(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
     name = str(loc[-1])  # shown with !r below, so a newline in it stays on one line
     section = _model_at(model, loc[:-1])
     valid = [f.alias or n for n, f in section.model_fields.items()] if section else []
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    close = closest(name, valid)
     if close:
-        return f"unknown key {name!r}; did you mean {close[0]!r}?"
+        return f"unknown key {name!r}; did you mean {close!r}?"
     return f"unknown key {name!r}; valid keys: {', '.join(valid)}"
 
 

@@ -274,7 +274,7 @@ def test_a_bad_parameter_is_the_same_one_line_error_in_either_shape(
         resolve(plugin, {"wait": 0}, base=plugins)
 
     assert refused.value.key == "strategy.wait"
-    assert refused.value.reason == "Input should be greater than or equal to 1 (got 0)"
+    assert refused.value.reason == "input should be greater than or equal to 1 (got 0)"
 
 
 @BOTH_SHAPES

@@ -16,7 +16,6 @@ code, exactly as the bot's own code runs: trading.yaml must be as well protected
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import importlib.util
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fleece.config_bounds import Bound
+from fleece.config_errors import _reason, closest
 from fleece.errors import ConfigError
 from fleece.strategy.api import Strategy, StrategyParams
 from fleece.strategy.donchian import DonchianBreakout
@@ -140,8 +140,8 @@ def find(spec: str, base: Path | None = None) -> Found:
         origin = f"entry point ({dist.name} {dist.version})" if dist else "entry point"
         return Found(_check_class(loaded, spec), origin, spec)
     known = sorted({*BUILTINS, *points})
-    close = difflib.get_close_matches(spec, known, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+    close = closest(spec, known)
+    hint = f"did you mean {close!r}?" if close else f"known: {', '.join(known)}"
     raise LookupError(
         f"unknown strategy (got {spec!r}); {hint} (or FILE.py:Class, package.module:Class)"
     )
@@ -162,18 +162,16 @@ def parse_params(cls: type[Strategy], given: Mapping[str, Any]) -> StrategyParam
         named = f"{where}: " if where else ""
         if error["type"] == "extra_forbidden":
             raise ValueError(f"{named}{unknown_param(cls, str(error['loc'][-1]))}") from None
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] not in ("value_error", "missing"):
-            message += f" (got {error['input']!r})"
-        raise ValueError(f"{named}{' '.join(message.split())}") from None
+        # Worded as every config refusal is: a value echoed is cut to one short line.
+        raise ValueError(f"{named}{_reason(error, cls.Params)}") from None
 
 
 def unknown_param(cls: type[Strategy], name: str) -> str:
     """``unknown parameter of X; did you mean 'entry'?`` (or the parameters it takes)."""
     valid = list(cls.Params.model_fields)
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    close = closest(name, valid)
     takes = ", ".join(valid) or "no parameters"
-    hint = f"did you mean {close[0]!r}?" if close else f"{cls.name} takes: {takes}"
+    hint = f"did you mean {close!r}?" if close else f"{cls.name} takes: {takes}"
     return f"unknown parameter of {cls.name}; {hint}"
 
 

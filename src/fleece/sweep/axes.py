@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from fleece.config import TradingConfig
+from fleece.config_errors import _reason
 from fleece.errors import ConfigError
 from fleece.strategy.api import Strategy
 from fleece.strategy.registry import unknown_param
@@ -100,8 +101,8 @@ def parse_values(cls: type[Strategy], name: str, text: str, option: str) -> tupl
         try:
             value = adapter.validate_python(part)
         except ValidationError as exc:
-            reason = str(exc.errors(include_url=False)[0]["msg"])
-            raise ConfigError(SOURCE, option, f"{reason} (got {part!r})") from None
+            reason = _reason(exc.errors(include_url=False)[0], cls.Params)
+            raise ConfigError(SOURCE, option, reason) from None
         values.append(freeze(adapter.dump_python(value, mode="json")))
     return tuple(values)
 
