@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from fleece.backtest.runner import BacktestResult
 from fleece.backtest.signals import market_series
+from fleece.backtest.stats import drawdown
 from fleece.calendar import NEW_YORK
 from fleece.html_page import TRADING_HOURS
 from fleece.minute_grid import Grid, GridSeries
@@ -75,8 +76,7 @@ def equity_figure(result: BacktestResult) -> Figure:
     curve = result.equity
     step = _stride(len(curve), MAX_EQUITY_POINTS)
     equity = curve.equity.astype(np.float64) / 100
-    peaks = np.maximum.accumulate(equity) if len(equity) else equity
-    drawdown = (equity / peaks - 1.0) * 100 if len(equity) else equity
+    below = drawdown(equity) * 100
     x = typed(new_york_ms(curve.ts[::step]))
     title = "Equity and drawdown" + (f" (1 minute in {step} shown)" if step > 1 else "")
     data = [
@@ -92,7 +92,7 @@ def equity_figure(result: BacktestResult) -> Figure:
         {
             "type": "scatter",
             "x": x,
-            "y": typed(drawdown[::step]),
+            "y": typed(below[::step]),
             "name": "drawdown (%)",
             "mode": "lines",
             "fill": "tozeroy",
