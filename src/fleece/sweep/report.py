@@ -22,9 +22,10 @@ from fleece.backtest.report_charts import new_york_ms
 from fleece.html_page import TRADING_HOURS, html_page
 from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
-from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked, window_figures
+from fleece.sweep.results import figure_cells, figure_columns, fmt, window_figures
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
+from fleece.sweep.walkforward import ranked
 
 #: Runs listed in the page's table (every run is in runs.csv).
 MAX_TABLE_ROWS = 50

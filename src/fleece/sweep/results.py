@@ -29,7 +29,7 @@ from fleece.sweep.grid import RISK_AXIS, STAT_COLUMNS, SYMBOLS_AXIS, Params, run
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
-from fleece.sweep.walkforward import WindowResult
+from fleece.sweep.walkforward import WindowResult, ranked
 
 RUNS = "runs"
 WALK_FORWARD = "walk_forward"
@@ -193,16 +193,6 @@ def write_tables(result: SweepResult, out_dir: Path) -> list[Path]:
 
 
 # ---- the terminal ---------------------------------------------------------------------------
-
-
-def ranked(outcomes: list[Outcome], metric: str) -> list[Outcome]:
-    """Successful runs, best ``metric`` first; undefined values last; ties in task order."""
-
-    def key(o: Outcome) -> tuple[int, float, int]:
-        value = o.metric(metric)
-        return (value is None, -(value if value is not None else 0.0), o.spec.id)
-
-    return sorted((o for o in outcomes if o.ok), key=key)
 
 
 def fmt(value: float | None, pct: bool = False) -> str:
