@@ -23,6 +23,7 @@ from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.notify.messages import (
     counts_text,
+    duration_text,
     kill_switch_text,
     money,
     percent_text,
@@ -139,9 +140,9 @@ def _heartbeat_line(status: BotStatus) -> str:
         return "none recorded"
     line = _when(beat.at, status.simulated_time)
     if beat.age_seconds is not None:
-        line += f" · {beat.age_seconds:.0f} s ago"
+        line += f" · {duration_text(beat.age_seconds)} ago"
     if status.store_written_age_seconds is not None:
-        line += f" · store written {status.store_written_age_seconds:.0f} s ago"
+        line += f" · store written {duration_text(status.store_written_age_seconds)} ago"
     return line
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleece.bot_process import ProcessStatus, find_bot_process
 from fleece.derive import from_attributes, replace_from
+from fleece.notify.messages import duration_text
 
 if TYPE_CHECKING:
     from fleece.config import AppConfig
@@ -298,12 +299,12 @@ def health_problems(status: BotStatus, max_age: float) -> list[str]:
     if status.simulated_time:
         written = status.store_written_age_seconds
         if written is None or written > max_age:
-            shown = "never" if written is None else f"{written:.0f} s ago"
-            return [f"store last written {shown} (limit {max_age:.0f} s; simulated time)"]
+            shown = "never" if written is None else f"{duration_text(written)} ago"
+            return [f"store last written {shown} (limit {duration_text(max_age)}; simulated time)"]
         return []
     age = status.heartbeat.age_seconds
     if age is not None and age > max_age:
-        return [f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s)"]
+        return [f"last heartbeat {duration_text(age)} ago (limit {duration_text(max_age)})"]
     return []
 
 

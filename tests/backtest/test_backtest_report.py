@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from backtest_helpers import config, real
 
 from fleece.backtest.outputs import write_outputs
 from fleece.backtest.report import stat_rows
+from fleece.backtest.report_charts import new_york_ms
 from fleece.backtest.runner import BacktestResult, run_backtest
 from fleece.backtest.signals import market_series
 from fleece.backtest.stats import Stats, round_trips
@@ -221,3 +223,20 @@ def test_a_browser_draws_both_charts_and_the_menu_switches_the_symbol(
         browser.close()
 
     assert problems == []
+
+
+def wall_ms(instant: datetime) -> int:
+    """``instant``'s New York wall time as epoch milliseconds (what plotly shows as it is)."""
+    wall = instant.astimezone(NEW_YORK).replace(tzinfo=UTC)
+    return int(wall.timestamp()) * 1000
+
+
+def test_chart_times_are_new_york_wall_time_on_both_sides_of_a_clock_change() -> None:
+    # 2024-03-10: New York springs forward at 07:00 UTC (01:59:59 EST, then 03:00 EDT).
+    instants = [datetime(2024, 3, 10, 6, 59, 59, tzinfo=UTC), datetime(2024, 3, 10, 7, tzinfo=UTC)]
+    seconds = np.array([int(t.timestamp()) for t in instants], dtype=np.int64)
+
+    shown = new_york_ms(seconds).tolist()
+
+    assert shown == [wall_ms(t) for t in instants]
+    assert shown[1] - shown[0] == 3_601_000  # the hour New York skips

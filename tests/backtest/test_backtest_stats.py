@@ -11,6 +11,7 @@ import pytest
 from fleece.backtest.equity import EquityCurve
 from fleece.backtest.stats import (
     compute_stats,
+    drawdown,
     max_drawdown,
     round_trips,
     sharpe_ratio,
@@ -80,6 +81,15 @@ def test_max_drawdown_is_the_deepest_fall_from_a_running_peak() -> None:
     depth, _ = max_drawdown(ts, np.array([100, 95, 120, 90, 110, 130]))
 
     assert depth == pytest.approx(90 / 120 - 1)
+
+
+def test_the_drawdown_is_each_minutes_distance_below_the_running_peak() -> None:
+    equity = np.array([100, 110, 99, 121, 121])
+
+    below = drawdown(equity)
+
+    assert below.tolist() == pytest.approx([0.0, 0.0, 99 / 110 - 1, 0.0, 0.0])
+    assert max_drawdown(np.arange(5, dtype=np.int64) * DAY, equity)[0] == below.min()
 
 
 def test_drawdown_duration_runs_from_the_peak_until_it_is_regained() -> None:

@@ -9,6 +9,7 @@ from fleece.accounting import equity_change
 from fleece.notify.events import DailySummary
 from fleece.notify.messages import (
     counts_text,
+    duration_text,
     kill_switch_text,
     money,
     percent_text,
@@ -68,3 +69,31 @@ def test_the_daily_summary_counts_trades_as_the_limit_status_and_the_dashboard_n
     body = render(summary).body
 
     assert "trades 24 · fills 24 · realised P&L -198.79" in body
+
+
+#: (seconds, text): the one rule for a span of time (outages, ages and their limits, waits).
+DURATIONS = [
+    (0, "0 s"),
+    (44.5, "45 s"),
+    (119.4, "119 s"),
+    (120, "2 min"),
+    (360, "6 min"),
+    (400, "6 min 40 s"),
+    (7199, "119 min 59 s"),
+    (7200, "2 h"),
+    (11_100, "3 h 5 min"),
+    (172_800, "2 d"),
+    (234_000, "2 d 17 h"),
+    (-3, "0 s"),
+]
+
+
+def test_a_duration_reads_in_seconds_then_minutes_then_hours_then_days() -> None:
+    assert [duration_text(seconds) for seconds, _ in DURATIONS] == [t for _, t in DURATIONS]
+
+
+def test_an_age_just_over_its_limit_never_reads_like_the_limit() -> None:
+    # /healthz and fleece status --check once said "7 min" for 400 s against a 360 s limit
+    # here, "400s" there and "400 s" in a third place; the broker outage said "7 min".
+    assert duration_text(400) != duration_text(360)
+    assert duration_text(121) != duration_text(120)

@@ -396,7 +396,7 @@ def test_a_stale_heartbeat_is_unhealthy(tmp_path: Path, fake_bot: subprocess.Pop
 
     (problem,) = health_problems(status, default_max_age(status))
 
-    assert problem == "last heartbeat 600 s ago (limit 180 s)"
+    assert problem == "last heartbeat 10 min ago (limit 3 min)"
 
 
 def test_a_bot_that_is_not_running_is_unhealthy(tmp_path: Path) -> None:
@@ -423,7 +423,7 @@ def test_in_sim_mode_health_uses_how_long_ago_the_store_was_written(
 
     assert status.store_written_age_seconds == pytest.approx(1000, abs=1)
     assert health_problems(status, 180) == [
-        "store last written 1000 s ago (limit 180 s; simulated time)"
+        "store last written 16 min 40 s ago (limit 3 min; simulated time)"
     ]
     assert health_problems(status, 2000) == []
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from sweep_helpers import axes, spec, tiny_market
 
+from fleece.calendar import NEW_YORK
 from fleece.sweep.executor import SerialExecutor
-from fleece.sweep.report import heatmap_axes, heatmap_frame, write_report
+from fleece.sweep.report import heatmap_axes, heatmap_frame, walk_forward_figure, write_report
 from fleece.sweep.sweep import plan_sweep, run_sweep
 
 
@@ -91,3 +93,16 @@ def test_the_heatmap_defaults_to_the_first_two_parameters_that_vary() -> None:
 def test_a_heatmap_over_an_unknown_parameter_is_refused() -> None:
     with pytest.raises(ValueError, match="two distinct parameters"):
         heatmap_axes(axes(), ["fast", "colour"])
+
+
+def test_the_walk_forward_curve_is_drawn_in_new_york_wall_time_as_the_backtest_charts_are() -> None:
+    # The sweep once converted its times with its own pandas code beside the backtest report's.
+    market = tiny_market()
+    result = run_sweep(plan_sweep(market, spec(walk_forward="2:1")), SerialExecutor(market))
+    oos = result.out_of_sample
+    assert oos is not None
+    first = datetime.fromtimestamp(int(oos.ts[0]), UTC)
+
+    x = walk_forward_figure(result).data[0].x
+
+    assert int(x[0]) == int(first.astimezone(NEW_YORK).replace(tzinfo=UTC).timestamp()) * 1000

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import functools
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sweep_helpers import FAILING_FAST, axes, fail_when_fast_is_4, spec, tiny_market
 
+from fleece.state_store import format_ts
 from fleece.sweep.executor import SerialExecutor
 from fleece.sweep.results import run_columns, runs_table, walk_forward_table, write_tables
 from fleece.sweep.sweep import SweepResult, plan_sweep, run_sweep
@@ -96,6 +98,22 @@ def test_the_walk_forward_table_has_a_row_per_window_with_its_choice(tmp_path: P
         assert row["test_status"] == "ok"
     equity = _rows(tmp_path / "walk_forward_equity.csv")
     assert {r["window"] for r in equity} == {r["window"] for r in rows}
+
+
+def test_the_walk_forward_equity_has_its_times_written_as_a_backtests_equity_csv(
+    tmp_path: Path,
+) -> None:
+    # It wrote 2024-01-02T14:30:00Z where equity.csv (and trades.csv, and the store) write
+    # 2024-01-02T14:30:00.000000Z under the same column name.
+    result = _walk_forward_sweep()
+    oos = result.out_of_sample
+    assert oos is not None
+    write_tables(result, tmp_path)
+
+    rows = _rows(tmp_path / "walk_forward_equity.csv")
+
+    expected = [format_ts(datetime.fromtimestamp(int(t), UTC)) for t in oos.ts.tolist()]
+    assert [r["timestamp_utc"] for r in rows] == expected
 
 
 def test_the_terminal_tables_rank_runs_and_list_windows() -> None:

@@ -25,6 +25,7 @@ from fleece.sweep.walkforward import (
     best_outcome,
     chain_test_windows,
     make_windows,
+    ranked,
     trading_days,
 )
 
@@ -136,6 +137,15 @@ def test_the_best_run_wins_and_ties_go_to_the_earliest_task() -> None:
     runs = [_outcome(0, 1.0), _outcome(1, 2.5), _outcome(2, 2.5), _outcome(3, None)]
 
     assert best_outcome(runs, "sharpe") is runs[1]
+
+
+def test_the_run_chosen_is_the_first_of_the_ranking_every_table_shows() -> None:
+    runs = [_outcome(0, None), _outcome(1, 0.5), _outcome(2, None, error="x"), _outcome(3, 0.5)]
+
+    order = ranked(runs, "sharpe")
+
+    assert order == [runs[1], runs[3], runs[0]]  # undefined last, failed left out
+    assert best_outcome(runs, "sharpe") is order[0]
 
 
 def test_failed_runs_and_undefined_metrics_are_never_chosen() -> None:

@@ -49,19 +49,22 @@ def write_trades_csv(result: BacktestResult, path: Path) -> None:
             )
 
 
-def write_equity_csv(curve: EquityCurve, path: Path) -> None:
-    """One row per minute close of every session: ``timestamp_utc,equity,cash``.
+def utc_stamps(seconds: np.ndarray) -> list[str]:
+    """Whole epoch seconds as the ``timestamp_utc`` of every file a backtest or a sweep writes:
+    the store's form (:func:`~fleece.state_store.format_ts`), made with numpy."""
+    whole = np.datetime_as_string(np.asarray(seconds).astype("datetime64[s]"), unit="s")
+    return [f"{stamp}.000000Z" for stamp in whole.tolist()]
 
-    Timestamps in the store's form (:func:`~fleece.state_store.format_ts`), made with numpy:
-    every instant of the curve is a whole second.
-    """
-    seconds = np.datetime_as_string(curve.ts.astype("datetime64[s]"), unit="s").tolist()
+
+def write_equity_csv(curve: EquityCurve, path: Path) -> None:
+    """One row per minute close of every session: ``timestamp_utc,equity,cash``
+    (:func:`utc_stamps`: every instant of the curve is a whole second)."""
     with path.open("w", newline="", encoding="utf-8") as f:
         f.write(",".join(EQUITY_HEADER) + "\n")
         f.writelines(
-            f"{stamp}.000000Z,{cents_text(equity)},{cents_text(cash)}\n"
+            f"{stamp},{cents_text(equity)},{cents_text(cash)}\n"
             for stamp, equity, cash in zip(
-                seconds, curve.equity.tolist(), curve.cash.tolist(), strict=True
+                utc_stamps(curve.ts), curve.equity.tolist(), curve.cash.tolist(), strict=True
             )
         )
 

@@ -196,6 +196,15 @@ def sortino_ratio(returns: np.ndarray) -> float | None:
     return float(np.mean(returns)) / downside * math.sqrt(TRADING_DAYS) if downside > 0 else None
 
 
+def drawdown(equity: np.ndarray) -> np.ndarray:
+    """How far below its running peak the equity is at each instant (fractions <= 0): the
+    drawdown the report draws and whose deepest point is :func:`max_drawdown`'s."""
+    values = np.asarray(equity, dtype=np.float64)
+    if len(values) == 0:
+        return values
+    return np.asarray(values / np.maximum.accumulate(values) - 1.0)
+
+
 def max_drawdown(ts: np.ndarray, equity: np.ndarray) -> tuple[float, float]:
     """The deepest drawdown (a fraction <= 0) and the longest underwater spell, in days.
 
@@ -207,7 +216,7 @@ def max_drawdown(ts: np.ndarray, equity: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     values = equity.astype(np.float64)
     peaks = np.maximum.accumulate(values)
-    depth = float(np.min(values / peaks - 1.0))
+    depth = float(np.min(drawdown(values)))
     # A spell starts at a peak and lasts until equity is back at (or above) that peak; two
     # peaks in a row (nothing underwater between them) are no spell at all.
     peak_at = np.flatnonzero(values >= peaks)

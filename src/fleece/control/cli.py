@@ -23,6 +23,7 @@ from fleece.cli_options import EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.control import commands
+from fleece.notify.messages import duration_text
 
 NO_BOT = (
     "no bot is running on this store: nothing was done (flatten closes positions through the "
@@ -72,7 +73,7 @@ def flatten_command(
             )
             typer.echo(
                 f"flatten #{command_id} queued for the bot (PID {process.pid}); waiting up to "
-                f"{wait:.0f} s for its next cycle..."
+                f"{duration_text(wait)} for its next cycle..."
             )
             record = commands.wait_for(store, command_id, wait, clock.now)
     typer.echo(commands.outcome_line(record))

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fleece.notify.messages import duration_text
+
 MIN_POLL_PERIOD_SECONDS = 60.0  # bars are polled at most once a minute
 PERIODS_BEFORE_STALE = 3
 REAL_GRACE_SECONDS = 10.0
@@ -89,4 +91,4 @@ def judge(facts: PollFacts, limit: timedelta) -> tuple[bool, str]:
 
 
 def _seconds(delta: timedelta) -> str:
-    return f"{delta.total_seconds():.0f}s"
+    return duration_text(delta.total_seconds())

@@ -7,6 +7,7 @@ configured secret once more before delivery (see :mod:`fleece.notify.hub`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,28 @@ def when(ts: datetime, *, seconds: bool = False) -> str:
     )
 
 
+def duration_text(seconds: float) -> str:
+    """A span of time for a person ("45 s", "6 min 40 s", "3 h 5 min", "2 d 17 h"): an outage,
+    an age and the limit it is judged by, a wait, wherever one is shown (the dashboard's page
+    has the same rule in dashboard.js).
+
+    Whole seconds below two hours, so an age and its limit never read alike when they differ
+    ("6 min 40 s ago (limit 6 min)"); whole minutes below two days, whole hours from then on.
+    Halves round up, as JavaScript's Math.round does.
+    """
+    whole = math.floor(max(seconds, 0.0) + 0.5)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    if whole < 172_800:
+        hours, minutes = divmod((whole + 30) // 60, 60)
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod((whole + 1800) // 3600, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters."""
     flat = " ".join(text.split())
@@ -128,14 +151,14 @@ def _wording(event: Event) -> tuple[str, str]:
         )
     if isinstance(event, BrokerDown):
         return (
-            f"{APP}: broker unreachable for {_duration(event.seconds)}",
+            f"{APP}: broker unreachable for {duration_text(event.seconds)}",
             f"No request to the broker has succeeded since then. Last error: "
             f"{one_line(event.last_error)}",
         )
     if isinstance(event, BrokerBack):
         return (
             f"{APP}: broker reachable again",
-            f"The broker answers again after {_duration(event.seconds)}.",
+            f"The broker answers again after {duration_text(event.seconds)}.",
         )
     if isinstance(event, ErrorRaised):
         return (f"{APP}: error in {event.where}", f"{one_line(event.error)} ({when(event.at)})")
@@ -232,11 +255,3 @@ def render_fills(notices: Sequence[FillNotice]) -> Message:
     lines.append(f"at {span}")
     title = f"{APP}: {len(notices)} fills ({buys} buys, {len(notices) - buys} sells)"
     return Message(title, "\n".join(lines), Level.INFO)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

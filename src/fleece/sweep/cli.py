@@ -24,7 +24,7 @@ from fleece.cli_options import BarsFolder, Cash, FirstDay, LastDay, Seed, Slippa
 from fleece.cli_support import user_errors
 from fleece.config import load_trading_config
 from fleece.errors import ConfigError
-from fleece.sweep.metrics import METRICS
+from fleece.sweep.metrics import DEFAULT_METRIC, METRICS
 
 if TYPE_CHECKING:
     from fleece.backtest.data import MarketData
@@ -132,7 +132,7 @@ def sweep_command(
     ] = None,
     metric: Annotated[
         str, typer.Option(help=f"what runs are ranked by: {', '.join(METRICS)}")
-    ] = "sharpe",
+    ] = DEFAULT_METRIC,
     walk_forward: Annotated[
         str | None,
         typer.Option("--walk-forward", help="TRAIN:TEST rolling windows in sessions, e.g. 20:5"),

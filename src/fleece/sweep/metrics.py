@@ -17,3 +17,6 @@ METRICS = (
 
 #: Metrics shown as percentages.
 PERCENT_METRICS = frozenset({"total_return", "cagr", "max_drawdown", "win_rate"})
+
+#: What runs are ranked by unless ``--metric`` says otherwise (docs/sweep.md).
+DEFAULT_METRIC = "sharpe"

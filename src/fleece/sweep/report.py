@@ -18,18 +18,19 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from fleece.backtest.report_charts import new_york_ms
 from fleece.html_page import TRADING_HOURS, html_page
 from fleece.sweep.grid import Grid, GridAxes
 from fleece.sweep.metrics import PERCENT_METRICS
-from fleece.sweep.results import figure_cells, figure_columns, fmt, ranked, window_figures
+from fleece.sweep.results import figure_cells, figure_columns, fmt, window_figures
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
+from fleece.sweep.walkforward import ranked
 
 #: Runs listed in the page's table (every run is in runs.csv).
 MAX_TABLE_ROWS = 50
 #: Points of the walk-forward curve drawn; longer curves are thinned (display only).
 MAX_CURVE_POINTS = 120_000
-#: Hide nights and weekends on time axes (New York wall time).
 
 
 def heatmap_axes(
@@ -111,12 +112,6 @@ def heatmap_figure(result: SweepResult, x: str, y: str) -> go.Figure:
     return fig
 
 
-def _new_york_ms(seconds: np.ndarray) -> np.ndarray:
-    stamps = pd.to_datetime(seconds, unit="s", utc=True).tz_convert("America/New_York")
-    naive = stamps.tz_localize(None)
-    return np.asarray(naive.values.astype("datetime64[ms]").astype(np.int64))
-
-
 def walk_forward_figure(result: SweepResult) -> go.Figure:
     """The chained out-of-sample equity, one trace (colour) per test window."""
     oos = result.out_of_sample
@@ -134,7 +129,7 @@ def walk_forward_figure(result: SweepResult) -> go.Figure:
         ts, equity = oos.ts[mask][::step], oos.equity[mask][::step]
         fig.add_trace(
             go.Scatter(
-                x=_new_york_ms(ts),
+                x=new_york_ms(ts),
                 y=equity,
                 mode="lines",
                 name=f"window {index}: {labels.get(index, '')}",

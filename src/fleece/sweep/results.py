@@ -9,25 +9,27 @@ Files written by :func:`write_tables` (all deterministic: rows in plan order, no
   (:func:`~fleece.sweep.grid.column_of`), between ``strategy`` and ``max_position_pct``.
 * ``walk_forward.csv`` / ``walk_forward.parquet``: one row per window: its days, the parameters
   chosen, their metric in and out of sample.
-* ``walk_forward_equity.csv``: the chained out-of-sample equity (``timestamp_utc,window,equity``).
+* ``walk_forward_equity.csv``: the chained out-of-sample equity (``timestamp_utc,window,equity``;
+  times as in a backtest's ``equity.csv``).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rich.table import Table
 
+from fleece.backtest.outputs import utc_stamps
 from fleece.notify.messages import percent_text
 from fleece.sweep.grid import RISK_AXIS, STAT_COLUMNS, SYMBOLS_AXIS, Params, run_columns
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
-from fleece.sweep.walkforward import WindowResult
+from fleece.sweep.walkforward import WindowResult, ranked
 
 RUNS = "runs"
 WALK_FORWARD = "walk_forward"
@@ -182,26 +184,15 @@ def write_tables(result: SweepResult, out_dir: Path) -> list[Path]:
         path = out_dir / WALK_FORWARD_EQUITY
         with path.open("w", encoding="utf-8") as f:
             f.write("timestamp_utc,window,equity\n")
-            for ts, window, equity in zip(
-                oos.ts.tolist(), oos.window.tolist(), oos.equity.tolist(), strict=True
+            for stamp, window, equity in zip(
+                utc_stamps(oos.ts), oos.window.tolist(), oos.equity.tolist(), strict=True
             ):
-                stamp = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 f.write(f"{stamp},{window},{equity:.2f}\n")
         written.append(path)
     return written
 
 
 # ---- the terminal ---------------------------------------------------------------------------
-
-
-def ranked(outcomes: list[Outcome], metric: str) -> list[Outcome]:
-    """Successful runs, best ``metric`` first; undefined values last; ties in task order."""
-
-    def key(o: Outcome) -> tuple[int, float, int]:
-        value = o.metric(metric)
-        return (value is None, -(value if value is not None else 0.0), o.spec.id)
-
-    return sorted((o for o in outcomes if o.ok), key=key)
 
 
 def fmt(value: float | None, pct: bool = False) -> str:

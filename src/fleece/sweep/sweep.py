@@ -20,7 +20,7 @@ from fleece.config import TradingConfig
 from fleece.errors import ConfigError
 from fleece.sweep.executor import Executor, OnDone, SweepError
 from fleece.sweep.grid import Grid, GridAxes, build_grid
-from fleece.sweep.metrics import METRICS
+from fleece.sweep.metrics import DEFAULT_METRIC, METRICS
 from fleece.sweep.tasks import Outcome, TaskSpec
 from fleece.sweep.walkforward import (
     OutOfSample,
@@ -51,7 +51,7 @@ class SweepSpec:
     trading: TradingConfig
     cash: float = 100_000.0
     slippage_bps: float = 0.0
-    metric: str = "sharpe"
+    metric: str = DEFAULT_METRIC
     walk_forward: WalkForward | None = None
 
     def __post_init__(self) -> None:

@@ -23,9 +23,8 @@ as if the account were carried from one window to the next.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -129,18 +128,24 @@ def make_windows(days: Sequence[date], spec: WalkForward) -> list[Window]:
     return windows
 
 
+def ranked(outcomes: Iterable[Outcome], metric: str) -> list[Outcome]:
+    """Successful runs, best (highest) ``metric`` first; undefined values last; ties in task
+    order: the order of every table and the choice of :func:`best_outcome`."""
+
+    def key(o: Outcome) -> tuple[int, float, int]:
+        value = o.metric(metric)
+        return (value is None, -(value if value is not None else 0.0), o.spec.id)
+
+    return sorted((o for o in outcomes if o.ok), key=key)
+
+
 def best_outcome(outcomes: Sequence[Outcome], metric: str) -> Outcome | None:
-    """The successful outcome with the highest ``metric``; ties go to the earliest task.
+    """The first of :func:`ranked`: the highest ``metric``, ties to the earliest task.
 
     Runs whose metric is undefined (e.g. Sharpe of a flat curve) cannot be chosen.
     """
-    best: Outcome | None = None
-    best_value = -math.inf
-    for outcome in sorted(outcomes, key=lambda o: o.spec.id):
-        value = outcome.metric(metric)
-        if outcome.ok and value is not None and value > best_value:
-            best, best_value = outcome, value
-    return best
+    top = ranked(outcomes, metric)[:1]
+    return top[0] if top and top[0].metric(metric) is not None else None
 
 
 @dataclass(frozen=True, slots=True)

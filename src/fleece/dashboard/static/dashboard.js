@@ -62,16 +62,24 @@ function toET(iso) {
   return `${p.year}-${p.month}-${p.day} ${hour}:${p.minute}:${p.second}`;
 }
 
+// The rule of notify.messages.duration_text (fleece status, /healthz, the notifications):
+// whole seconds below two hours, whole minutes below two days, whole hours from then on.
 function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
-  let s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60);
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m`;
-  return `${m}m`;
+  const whole = Math.floor(Math.max(0, seconds) + 0.5);
+  if (whole < 120) return `${whole} s`;
+  if (whole < 7200) {
+    const m = Math.floor(whole / 60), r = whole % 60;
+    return r ? `${m} min ${r} s` : `${m} min`;
+  }
+  if (whole < 172800) {
+    const minutes = Math.floor((whole + 30) / 60);
+    const h = Math.floor(minutes / 60), m = minutes % 60;
+    return m ? `${h} h ${m} min` : `${h} h`;
+  }
+  const hours = Math.floor((whole + 1800) / 3600);
+  const d = Math.floor(hours / 24), h = hours % 24;
+  return h ? `${d} d ${h} h` : `${d} d`;
 }
 
 function signClass(el, v) {
