@@ -19,10 +19,9 @@ demo: sync  ## run the bot against the built-in exchange for a simulated day (th
 test: sync test-tools lint types pytest  ## lint, type-check and run the whole test suite
 
 # Debian packages the tests drive for real: chromium (the dashboard's browser test; never
-# `playwright install`), systemd (`systemd-analyze verify` of the unit), sqlite3 (the seed's
-# monitoring queries) and node (the page's own text rules against the Python ones). Installed with
-# apt-get only when a command is missing.
-TEST_TOOLS := chromium:chromium systemd-analyze:systemd sqlite3:sqlite3 node:nodejs
+# `playwright install`), systemd (`systemd-analyze verify` of the unit) and sqlite3 (the seed's
+# monitoring queries). Installed with apt-get only when a command is missing.
+TEST_TOOLS := chromium:chromium systemd-analyze:systemd sqlite3:sqlite3
 
 # apt-get install the Debian packages of $(1), a list of command:package pairs, whose command is
 # missing.
@@ -35,7 +34,7 @@ define apt_install_missing
 	fi
 endef
 
-test-tools:  ## install the Debian packages the tests need (chromium, systemd, sqlite3, nodejs) when missing
+test-tools:  ## install the Debian packages the tests need (chromium, systemd, sqlite3) when missing
 	$(call apt_install_missing,$(TEST_TOOLS))
 
 # `make test` RUNS times in a row, each beside `stress-ng --cpu LOAD_CPUS` (all CPUs by default),
