@@ -36,11 +36,12 @@ from pathlib import Path
 ROOT = Path(os.environ.get("BOT_ROOT") or Path(__file__).parent).resolve()
 sys.path.insert(0, str(ROOT / "src"))
 
-from fleece.bot_process import process_argv, read_pid  # noqa: E402 (stdlib-only module)
+from fleece.bot_process import DEFAULT_PID_FILE, process_argv, read_pid  # noqa: E402 (stdlib only)
+from fleece.logs import DEFAULT_LOG_DIR, log_file  # noqa: E402 (stdlib only)
 
 ENTRY = ROOT / "orchestrator.py"
-PID_FILE = Path(os.environ.get("BOT_PID_FILE") or ROOT / "data" / "alpaca_bot.pid")
-LOG_FILE = Path(os.environ.get("BOT_LOG_FILE") or ROOT / "logs" / "orchestrator.out")
+PID_FILE = Path(os.environ.get("BOT_PID_FILE") or ROOT / DEFAULT_PID_FILE)
+LOG_FILE = Path(os.environ.get("BOT_LOG_FILE") or log_file(ROOT / DEFAULT_LOG_DIR))
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = Path(
     os.environ.get("BOT_PYTHON") or (VENV_PYTHON if VENV_PYTHON.exists() else sys.executable)

@@ -40,6 +40,7 @@ from fleece.config_errors import (
     _reason,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.logs import DEFAULT_LOG_DIR
 from fleece.paper_lock import is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
@@ -199,7 +200,7 @@ class Settings(BaseSettings):
     dashboard_host: Annotated[str, BeforeValidator(_host)] = "127.0.0.1"
     # 0 picks a free port (the bot logs the one it got).
     dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    log_dir: EnvPath = Path("logs")
+    log_dir: EnvPath = DEFAULT_LOG_DIR
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
     log_max_bytes: LogBytes = 10 * 1024 * 1024
     log_backups: Annotated[int, Field(ge=1, le=1000)] = 5

@@ -7,6 +7,9 @@ produced it, so a key can never reach a log line even through a third-party libr
 ``daemon.py`` also append the process's stdout and stderr to that file, so that a traceback or a
 startup error written before logging is configured is not lost. In that case log lines are not
 written twice (no stderr handler), and the standard streams follow the file across a rotation.
+
+Standard library only: ``daemon.py`` imports it (the log file's place) before the bot's
+dependencies are checked.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 MASK = "***"
+DEFAULT_LOG_DIR = Path("logs")
+"""``LOG_DIR``'s default, relative to the bot directory (where ``daemon.py`` and ``bot.sh`` point
+the process's stdout and stderr too)."""
+LOG_FILE_NAME = "orchestrator.out"
+"""The bot's log file in ``LOG_DIR``; it rotates into ``orchestrator.out.1`` ... ``.N``."""
+
+
+def log_file(log_dir: Path) -> Path:
+    """The bot's log file in the folder ``log_dir`` (``LOG_DIR``)."""
+    return log_dir / LOG_FILE_NAME
 
 
 class Redactor:
@@ -128,7 +141,7 @@ def setup_logging(
     path: Path | None = None
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        path = log_dir / "orchestrator.out"
+        path = log_file(log_dir)
         file_handler = FollowingRotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
