@@ -40,7 +40,7 @@ from fleece.config_errors import (
     _reason,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
-from fleece.logs import DEFAULT_LOG_DIR
+from fleece.logs import DEFAULT_LOG_DIR, MIN_SECRET_LENGTH
 from fleece.paper_lock import is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
@@ -50,8 +50,6 @@ _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOST = re.compile(r"[A-Za-z0-9.:-]{1,253}")
-# The log filter masks secrets of at least 8 characters (shorter ones would mask innocent text).
-MIN_TOKEN_LENGTH = 8
 _TELEGRAM_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{30,100}")
 _CHAT_ID = re.compile(r"-?\d{1,20}")
 MAX_CHAT_IDS = 50
@@ -96,9 +94,9 @@ def _host(value: object) -> object:
 
 
 def _token(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and len(value.get_secret_value().strip()) < MIN_TOKEN_LENGTH:
+    if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_LENGTH:
         raise ValueError(
-            f"too short: use at least {MIN_TOKEN_LENGTH} characters, ideally a long random string"
+            f"too short: use at least {MIN_SECRET_LENGTH} characters, ideally a long random string"
         )
     return value
 

@@ -24,6 +24,9 @@ from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 MASK = "***"
+MIN_SECRET_LENGTH = 8
+"""Secrets shorter than this are not masked (they would mask innocent text): a secret the user
+chooses (``DASHBOARD_TOKEN``) must be at least this long, so that it is always masked."""
 DEFAULT_LOG_DIR = Path("logs")
 """``LOG_DIR``'s default, relative to the bot directory (where ``daemon.py`` and ``bot.sh`` point
 the process's stdout and stderr too)."""
@@ -42,7 +45,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Short strings would mask innocent text; real keys are long.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+        long_enough = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        self.secrets = sorted(long_enough, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret masked."""
