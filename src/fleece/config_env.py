@@ -41,7 +41,7 @@ from fleece.config_errors import (
 )
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.logs import DEFAULT_LOG_DIR, MIN_SECRET_LENGTH
-from fleece.paper_lock import is_loopback_host
+from fleece.paper_lock import DEFAULT_TIMEOUT_SECONDS, is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
 
@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
     # Seconds before one HTTP call to Alpaca gives up (alpaca-py sets none of its own).
-    alpaca_timeout_seconds: TimeoutSeconds = 15.0
+    alpaca_timeout_seconds: TimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
     sim_data: EnvPath | None = None
     sim_speed: SimSpeed = 300.0
     sim_seed: SimSeed = 0
