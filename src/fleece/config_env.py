@@ -40,7 +40,7 @@ from fleece.config_errors import (
     _reason,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
-from fleece.logs import DEFAULT_LOG_DIR, MIN_SECRET_LENGTH
+from fleece.logs import DEFAULT_BACKUPS, DEFAULT_LOG_DIR, DEFAULT_MAX_BYTES, MIN_SECRET_LENGTH
 from fleece.paper_lock import DEFAULT_TIMEOUT_SECONDS, is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
@@ -200,8 +200,8 @@ class Settings(BaseSettings):
     dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     log_dir: EnvPath = DEFAULT_LOG_DIR
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
-    log_max_bytes: LogBytes = 10 * 1024 * 1024
-    log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
+    log_max_bytes: LogBytes = DEFAULT_MAX_BYTES
+    log_backups: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_BACKUPS
     # Notifications and remote control (fleece.notify, fleece.control): all optional.
     notify_urls: Annotated[SecretStr | None, AfterValidator(_notify_urls)] = None
     heartbeat_url: Annotated[SecretStr | None, AfterValidator(_heartbeat_url)] = None

@@ -34,6 +34,12 @@ LOG_FILE_NAME = "orchestrator.out"
 """The bot's log file in ``LOG_DIR``; it rotates into ``orchestrator.out.1`` ... ``.N``."""
 
 
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+"""``LOG_MAX_BYTES``' default: the log file rotates when it would grow past 10 MiB."""
+DEFAULT_BACKUPS = 5
+"""``LOG_BACKUPS``' default: rotated files kept (``orchestrator.out.1`` ... ``.5``)."""
+
+
 def log_file(log_dir: Path) -> Path:
     """The bot's log file in the folder ``log_dir`` (``LOG_DIR``)."""
     return log_dir / LOG_FILE_NAME
@@ -121,8 +127,8 @@ def setup_logging(
     log_dir: Path | None,
     secrets: Iterable[str] = (),
     *,
-    max_bytes: int = 10 * 1024 * 1024,
-    backups: int = 5,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backups: int = DEFAULT_BACKUPS,
     stderr: bool = True,
 ) -> Path | None:
     """Configure the root logger; returns the log file path (None when not logging to a file).
