@@ -36,15 +36,24 @@ from pathlib import Path
 ROOT = Path(os.environ.get("BOT_ROOT") or Path(__file__).parent).resolve()
 sys.path.insert(0, str(ROOT / "src"))
 
-from fleece.bot_process import process_argv, read_pid  # noqa: E402 (stdlib-only module)
+from fleece.bot_process import (  # noqa: E402 (stdlib only)
+    DEFAULT_PID_FILE,
+    START_WAIT_SECONDS,
+    STOP_TIMEOUT_SECONDS,
+    process_argv,
+    read_pid,
+)
+from fleece.logs import DEFAULT_LOG_DIR, log_file  # noqa: E402 (stdlib only)
 
 ENTRY = ROOT / "orchestrator.py"
-PID_FILE = Path(os.environ.get("BOT_PID_FILE") or ROOT / "data" / "alpaca_bot.pid")
-LOG_FILE = Path(os.environ.get("BOT_LOG_FILE") or ROOT / "logs" / "orchestrator.out")
+PID_FILE = Path(os.environ.get("BOT_PID_FILE") or ROOT / DEFAULT_PID_FILE)
+LOG_FILE = Path(os.environ.get("BOT_LOG_FILE") or log_file(ROOT / DEFAULT_LOG_DIR))
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = Path(
     os.environ.get("BOT_PYTHON") or (VENV_PYTHON if VENV_PYTHON.exists() else sys.executable)
 )
+STOP_TIMEOUT = float(os.environ.get("BOT_STOP_TIMEOUT") or STOP_TIMEOUT_SECONDS)
+START_WAIT = float(os.environ.get("BOT_START_WAIT") or START_WAIT_SECONDS)
 UMASK = 0o027
 
 EXIT_OK = 0
@@ -356,17 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command and run it; returns the exit code."""
     parser = argparse.ArgumentParser(prog="daemon.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    wait_default = float(os.environ.get("BOT_START_WAIT", "20"))
-    timeout_default = float(os.environ.get("BOT_STOP_TIMEOUT", "90"))
     start_cmd = commands.add_parser("start", help="start the bot as a daemon")
-    start_cmd.add_argument("--wait", type=float, default=wait_default, help="seconds to watch")
+    start_cmd.add_argument("--wait", type=float, default=START_WAIT, help="seconds to watch")
     stop_cmd = commands.add_parser("stop", help="stop it gracefully (SIGTERM)")
-    stop_cmd.add_argument("--timeout", type=float, default=timeout_default, help="before SIGKILL")
+    stop_cmd.add_argument("--timeout", type=float, default=STOP_TIMEOUT, help="before SIGKILL")
     status_cmd = commands.add_parser("status", help="exit 0 when running, 3 when not")
     status_cmd.add_argument("--brief", action="store_true", help="the PID line only")
     restart_cmd = commands.add_parser("restart", help="stop, then start")
-    restart_cmd.add_argument("--wait", type=float, default=wait_default)
-    restart_cmd.add_argument("--timeout", type=float, default=timeout_default)
+    restart_cmd.add_argument("--wait", type=float, default=START_WAIT)
+    restart_cmd.add_argument("--timeout", type=float, default=STOP_TIMEOUT)
     args = parser.parse_args(argv)
     if args.command == "start":
         return start(args.wait)

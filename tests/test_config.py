@@ -23,6 +23,7 @@ from fleece.config import (
     load_trading_config,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.paper_lock import DEFAULT_TIMEOUT_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -773,3 +774,12 @@ def test_the_env_example_documents_every_setting() -> None:
     }
 
     assert names == {field.upper() for field in Settings.model_fields}
+
+
+def test_the_alpaca_timeout_defaults_to_the_one_every_client_is_built_with() -> None:
+    reliability = (REPO / "docs" / "reliability.md").read_text()
+    example_env = (REPO / ".env.example").read_text()
+
+    assert Settings().alpaca_timeout_seconds == DEFAULT_TIMEOUT_SECONDS
+    assert f"| `ALPACA_TIMEOUT_SECONDS` | {DEFAULT_TIMEOUT_SECONDS:g} |" in reliability
+    assert f"ALPACA_TIMEOUT_SECONDS={DEFAULT_TIMEOUT_SECONDS:g}\n" in example_env

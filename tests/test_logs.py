@@ -3,7 +3,11 @@
 import logging
 from pathlib import Path
 
-from fleece.logs import setup_logging
+import pytest
+
+from fleece.config import load_settings, secret_texts
+from fleece.errors import ConfigError
+from fleece.logs import MIN_SECRET_LENGTH, setup_logging
 
 KEY = "PKTESTDISTINCTIVEKEY0001"
 SECRET = "sEcReTdIsTiNcTiVe0123456789abcdef"
@@ -34,3 +38,20 @@ def test_log_file_is_logs_orchestrator_out(tmp_path: Path) -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert " ERROR fleece an error line" in path.read_text()
+
+
+def test_the_shortest_dashboard_token_the_configuration_accepts_is_masked(tmp_path: Path) -> None:
+    # One length for both: a token the configuration accepts but the log filter thought too
+    # short to mask would be written in clear.
+    shortest = "tK9#qZ!2wX7$pL4@"[:MIN_SECRET_LENGTH]
+    settings = load_settings(None, {"DASHBOARD_TOKEN": shortest})
+    path = setup_logging("INFO", tmp_path, secret_texts(settings), stderr=False)
+
+    logging.getLogger("fleece.test").warning("token=%s", shortest)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+    assert path is not None
+    assert shortest not in path.read_text() and "token=***" in path.read_text()
+    with pytest.raises(ConfigError, match="too short"):
+        load_settings(None, {"DASHBOARD_TOKEN": shortest[:-1]})

@@ -14,13 +14,13 @@ from alpaca.trading.client import TradingClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleece.client_session import TimeoutHTTPAdapter
 from fleece.config import Settings
 from fleece.errors import ConfigError, LiveTradingRefused
 from fleece.paper_lock import (
     DATA_URL,
     PAPER_TRADING_URL,
     Endpoints,
-    TimeoutHTTPAdapter,
     apply_paper_lock,
     check_data_url,
     check_paper_flags,

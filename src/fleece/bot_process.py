@@ -17,6 +17,13 @@ from pathlib import Path
 
 DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
 """Where ``bot.sh`` and ``daemon.py`` write the bot's PID, relative to the bot directory."""
+STOP_TIMEOUT_SECONDS = 90
+"""How long every launcher waits after SIGTERM before it sends SIGKILL: systemd's
+``TimeoutStopSec``, Docker's ``stop_grace_period`` and ``BOT_STOP_TIMEOUT``'s default in
+``bot.sh`` and ``daemon.py``. The graceful shutdown is bounded below it
+(:data:`fleece.config_bounds.MAX_GRACE_SECONDS`)."""
+START_WAIT_SECONDS = 20
+"""How long ``bot.sh`` and ``daemon.py`` watch a fresh start (``BOT_START_WAIT``'s default)."""
 
 
 def read_pid(path: Path) -> int | None:
@@ -105,6 +112,8 @@ def find_bot_process(pid_file: Path, unfinished_run_pid: int | None) -> ProcessS
 
 __all__ = [
     "DEFAULT_PID_FILE",
+    "START_WAIT_SECONDS",
+    "STOP_TIMEOUT_SECONDS",
     "ProcessStatus",
     "bot_pid_from_file",
     "find_bot_process",

@@ -28,7 +28,7 @@ from fleece.clock import SystemClock
 from fleece.config import AppConfig, load_config, load_settings, secret_texts
 from fleece.config_bounds import MAX_SIM_DAYS, MAX_SIM_SPEED
 from fleece.exchange.server import exchange_command
-from fleece.logs import setup_logging
+from fleece.logs import log_file, setup_logging
 from fleece.state_store import StateStore
 from fleece.store_lock import StoreLock
 
@@ -185,13 +185,13 @@ def demo(
     console.print(
         f"[bold]alpaca-fleece demo[/]: {len(config.trading.tickers)} symbols, "
         f"{days} simulated session(s) at {speed:g}x on the built-in exchange "
-        f"(log: {Path(config.settings.log_dir) / 'orchestrator.out'})"
+        f"(log: {log_file(Path(config.settings.log_dir))})"
     )
     started = datetime.now().astimezone()
     bot = build_bot(config, stop_after_sessions=days, store_lock=lock)
     code = run_bot(bot, quiet=True)
     requests = (bot.stats.requests_total, bot.stats.requests_per_market_minute)
-    log_path = Path(config.settings.log_dir) / "orchestrator.out"
+    log_path = log_file(Path(config.settings.log_dir))
     print_summary(
         console,
         db,

@@ -21,6 +21,7 @@ from fleece.bot_process import DEFAULT_PID_FILE
 from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
+from fleece.errors import EXIT_CONFIG_ERROR
 from fleece.notify.messages import (
     counts_text,
     duration_text,
@@ -97,7 +98,7 @@ def systemd_dropin_command(
                 "make): the bot should run as an account that owns data/ and logs/",
                 err=True,
             )
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_CONFIG_ERROR)
         if user is not None and group is None:
             group = primary_group(user)
         typer.echo(render_dropin(bot_root, user or owner, group or owner_group), nl=False)

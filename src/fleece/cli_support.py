@@ -24,12 +24,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from fleece.errors import ConfigError, FleeceError
-
-EXIT_CONFIG_ERROR = 2
-"""Exit code for a refused configuration (bad value, missing key, live trading requested)."""
-EXIT_FAILURE = 1
-"""Exit code for any other expected failure (broker unreachable, unreadable data, ...)."""
+from fleece.errors import FleeceError, exit_code
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,24 +35,19 @@ def error_line(exc: FleeceError) -> str:
     return "error: " + " ".join(str(exc).split())
 
 
-def exit_code_for(exc: FleeceError) -> int:
-    """Return 2 for configuration errors, 1 for other expected failures."""
-    return EXIT_CONFIG_ERROR if isinstance(exc, ConfigError) else EXIT_FAILURE
-
-
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a :class:`FleeceError` raised inside the block into one stderr line and an exit.
 
     Raises:
-        typer.Exit: with :func:`exit_code_for` the error.
+        typer.Exit: with :func:`fleece.errors.exit_code` of the error.
     """
     try:
         yield
     except FleeceError as exc:
         # Plain echo, not rich: rich would read "symbols.list[3]" as markup and eat it.
         typer.echo(error_line(exc), err=True)
-        raise typer.Exit(exit_code_for(exc)) from None
+        raise typer.Exit(exit_code(exc)) from None
 
 
 def cli_errors(command: Callable[P, R]) -> Callable[P, R]:

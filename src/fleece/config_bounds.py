@@ -21,6 +21,8 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
+from fleece.bot_process import STOP_TIMEOUT_SECONDS
+
 _Number = TypeVar("_Number", int, float)
 
 Positive = Annotated[_Number, Field(gt=0)]
@@ -127,12 +129,16 @@ PollSeconds = Annotated[
 ]
 """``data.poll_interval_seconds``."""
 
+STOP_MARGIN_SECONDS = 10
+"""What a stop needs beyond its wind-down: the run's record, the store closed, the last messages."""
+MAX_GRACE_SECONDS = STOP_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS
 GraceSeconds = Annotated[
     Positive[float],
     at_most(
-        80,
-        "systemd (TimeoutStopSec=90) and Docker (stop_grace_period 90s) kill the bot 90 s "
-        "after SIGTERM, so the graceful shutdown must end before",
+        MAX_GRACE_SECONDS,
+        f"systemd (TimeoutStopSec={STOP_TIMEOUT_SECONDS}) and Docker (stop_grace_period "
+        f"{STOP_TIMEOUT_SECONDS}s) kill the bot {STOP_TIMEOUT_SECONDS} s after SIGTERM, so the "
+        "graceful shutdown must end before",
     ),
 ]
 """``shutdown.grace_seconds``."""

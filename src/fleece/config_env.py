@@ -40,7 +40,8 @@ from fleece.config_errors import (
     _reason,
 )
 from fleece.errors import ConfigError, LiveTradingRefused
-from fleece.paper_lock import is_loopback_host
+from fleece.logs import DEFAULT_BACKUPS, DEFAULT_LOG_DIR, DEFAULT_MAX_BYTES, MIN_SECRET_LENGTH
+from fleece.paper_lock import DEFAULT_TIMEOUT_SECONDS, is_loopback_host
 
 KEYS_HINT = "set them in .env, or use FLEECE_MODE=sim / make demo to run offline"
 
@@ -49,8 +50,6 @@ _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOST = re.compile(r"[A-Za-z0-9.:-]{1,253}")
-# The log filter masks secrets of at least 8 characters (shorter ones would mask innocent text).
-MIN_TOKEN_LENGTH = 8
 _TELEGRAM_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{30,100}")
 _CHAT_ID = re.compile(r"-?\d{1,20}")
 MAX_CHAT_IDS = 50
@@ -95,9 +94,9 @@ def _host(value: object) -> object:
 
 
 def _token(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and len(value.get_secret_value().strip()) < MIN_TOKEN_LENGTH:
+    if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_LENGTH:
         raise ValueError(
-            f"too short: use at least {MIN_TOKEN_LENGTH} characters, ideally a long random string"
+            f"too short: use at least {MIN_SECRET_LENGTH} characters, ideally a long random string"
         )
     return value
 
@@ -188,7 +187,7 @@ class Settings(BaseSettings):
     alpaca_base_url: str | None = None
     alpaca_data_url: str | None = None
     # Seconds before one HTTP call to Alpaca gives up (alpaca-py sets none of its own).
-    alpaca_timeout_seconds: TimeoutSeconds = 15.0
+    alpaca_timeout_seconds: TimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
     sim_data: EnvPath | None = None
     sim_speed: SimSpeed = 300.0
     sim_seed: SimSeed = 0
@@ -199,10 +198,10 @@ class Settings(BaseSettings):
     dashboard_host: Annotated[str, BeforeValidator(_host)] = "127.0.0.1"
     # 0 picks a free port (the bot logs the one it got).
     dashboard_port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    log_dir: EnvPath = Path("logs")
+    log_dir: EnvPath = DEFAULT_LOG_DIR
     # logs/orchestrator.out rotates at this size into orchestrator.out.1 ... .N (0: never).
-    log_max_bytes: LogBytes = 10 * 1024 * 1024
-    log_backups: Annotated[int, Field(ge=1, le=1000)] = 5
+    log_max_bytes: LogBytes = DEFAULT_MAX_BYTES
+    log_backups: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_BACKUPS
     # Notifications and remote control (fleece.notify, fleece.control): all optional.
     notify_urls: Annotated[SecretStr | None, AfterValidator(_notify_urls)] = None
     heartbeat_url: Annotated[SecretStr | None, AfterValidator(_heartbeat_url)] = None

@@ -10,9 +10,18 @@
         └── AmbiguousSubmitError  a submission whose outcome is unknown (look it up, never resend)
 
 User-facing errors carry a message that is a single line and never contains a secret.
+
+Exit codes (:func:`exit_code`, the one rule for every command and the bot itself): a
+:class:`ConfigError` is 2, a refusal that a restart cannot fix (systemd's
+``RestartPreventExitStatus=2`` does not restart it); any other error is 1 (a restart may succeed).
 """
 
 from __future__ import annotations
+
+EXIT_FAILURE = 1
+"""Exit code of any expected failure but a refused configuration (broker, disk, data, ...)."""
+EXIT_CONFIG_ERROR = 2
+"""Exit code of a refused configuration (bad value, missing key, live trading requested)."""
 
 
 class FleeceError(Exception):
@@ -60,3 +69,8 @@ class BrokerError(FleeceError):
 
 class AmbiguousSubmitError(BrokerError):
     """An order submission whose outcome is unknown (timeout, dropped connection)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The process's exit code when ``exc`` stops it: 2 for a :class:`ConfigError`, else 1."""
+    return EXIT_CONFIG_ERROR if isinstance(exc, ConfigError) else EXIT_FAILURE

@@ -7,6 +7,9 @@ produced it, so a key can never reach a log line even through a third-party libr
 ``daemon.py`` also append the process's stdout and stderr to that file, so that a traceback or a
 startup error written before logging is configured is not lost. In that case log lines are not
 written twice (no stderr handler), and the standard streams follow the file across a rotation.
+
+Standard library only: ``daemon.py`` imports it (the log file's place) before the bot's
+dependencies are checked.
 """
 
 from __future__ import annotations
@@ -21,6 +24,25 @@ from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 MASK = "***"
+MIN_SECRET_LENGTH = 8
+"""Secrets shorter than this are not masked (they would mask innocent text): a secret the user
+chooses (``DASHBOARD_TOKEN``) must be at least this long, so that it is always masked."""
+DEFAULT_LOG_DIR = Path("logs")
+"""``LOG_DIR``'s default, relative to the bot directory (where ``daemon.py`` and ``bot.sh`` point
+the process's stdout and stderr too)."""
+LOG_FILE_NAME = "orchestrator.out"
+"""The bot's log file in ``LOG_DIR``; it rotates into ``orchestrator.out.1`` ... ``.N``."""
+
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+"""``LOG_MAX_BYTES``' default: the log file rotates when it would grow past 10 MiB."""
+DEFAULT_BACKUPS = 5
+"""``LOG_BACKUPS``' default: rotated files kept (``orchestrator.out.1`` ... ``.5``)."""
+
+
+def log_file(log_dir: Path) -> Path:
+    """The bot's log file in the folder ``log_dir`` (``LOG_DIR``)."""
+    return log_dir / LOG_FILE_NAME
 
 
 class Redactor:
@@ -29,7 +51,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Short strings would mask innocent text; real keys are long.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+        long_enough = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        self.secrets = sorted(long_enough, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret masked."""
@@ -104,8 +127,8 @@ def setup_logging(
     log_dir: Path | None,
     secrets: Iterable[str] = (),
     *,
-    max_bytes: int = 10 * 1024 * 1024,
-    backups: int = 5,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backups: int = DEFAULT_BACKUPS,
     stderr: bool = True,
 ) -> Path | None:
     """Configure the root logger; returns the log file path (None when not logging to a file).
@@ -128,7 +151,7 @@ def setup_logging(
     path: Path | None = None
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        path = log_dir / "orchestrator.out"
+        path = log_file(log_dir)
         file_handler = FollowingRotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )

@@ -11,8 +11,9 @@ Three walls, each enough on its own:
 3. Clients: :data:`make_trading_client` and :data:`make_data_client` (one :class:`ClientMaker`
    each) are the only places that build alpaca-py clients. The trading client always gets
    ``paper=True``; both re-check the URL and verify the base URL the built client actually
-   resolved. Its proxy is fixed then too (:mod:`fleece.net_proxy`): never one for loopback or
-   plain HTTP, a CONNECT tunnel to Alpaca.
+   resolved. Its session is then bounded in time and its proxy fixed
+   (:mod:`fleece.client_session`): never a proxy for loopback or plain HTTP, a CONNECT tunnel to
+   Alpaca.
 
 Every refusal is a :class:`~fleece.errors.LiveTradingRefused` (exit code 2 at the command line).
 """
@@ -20,7 +21,6 @@ Every refusal is a :class:`~fleece.errors.LiveTradingRefused` (exit code 2 at th
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +28,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
-from requests import PreparedRequest, Response, Session
-from requests.adapters import HTTPAdapter
-
+from fleece.client_session import bound_session
 from fleece.errors import ConfigError, LiveTradingRefused
-from fleece.net_proxy import pin_proxies
 
 if TYPE_CHECKING:
     # alpaca-py is imported where clients are built: its data package pulls in pandas, which
@@ -264,40 +261,6 @@ def apply_paper_lock(settings: LockSettings) -> Endpoints:
     return resolve_endpoints(settings)
 
 
-class TimeoutHTTPAdapter(HTTPAdapter):
-    """An adapter that gives every request a timeout unless the caller chose one.
-
-    alpaca-py sends through a plain ``requests.Session`` without a timeout, so a silent
-    server would block its thread forever. Mounting this adapter on the client's session for
-    ``http://`` and ``https://`` bounds every call without touching alpaca-py's code.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        super().__init__()
-        self.timeout = timeout
-
-    def send(  # noqa: PLR0917 - the signature is requests' HTTPAdapter.send
-        self,
-        request: PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float | None, float | None] | None = None,
-        verify: bool | str = True,
-        cert: str | tuple[str, str] | None = None,
-        proxies: dict[str, str] | None = None,
-    ) -> Response:
-        """Send ``request``, with the adapter's timeout when none was given."""
-        return super().send(
-            request,
-            stream=stream,
-            timeout=self.timeout if timeout is None else timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
-
-
 def _paper_trading_client(key: str, secret: str, url: str | None, raw_data: bool) -> TradingClient:
     from alpaca.trading.client import TradingClient
 
@@ -362,7 +325,8 @@ class ClientMaker(Generic[_Client]):
         checked = None if url is None else self.check(url, source=self.source, key="url")
         _require_credentials(key, secret)
         client = self.new(key, secret, checked, raw_data)
-        _apply_network(client, _verify_base_url(client, self.check), timeout)
+        base_url = _verify_base_url(client, self.check)
+        bound_session(client, base_url, loopback=is_loopback_url(base_url), timeout=timeout)
         return client
 
 
@@ -393,14 +357,3 @@ def _verify_base_url(client: RESTClient, check: _UrlCheck) -> str:
     if not isinstance(base, str):
         raise LiveTradingRefused("alpaca-py", "base_url", "cannot verify the client's base URL")
     return check(base, source="alpaca-py", key="base_url")
-
-
-def _apply_network(client: RESTClient, base_url: str, timeout: float) -> None:
-    """Bound every request in time and fix the client's proxy (none for loopback)."""
-    session = getattr(client, "_session", None)
-    if not isinstance(session, Session):
-        raise TypeError("alpaca-py client has no requests session to apply a timeout to")
-    adapter = TimeoutHTTPAdapter(timeout)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    pin_proxies(session, base_url, loopback=is_loopback_url(base_url))

@@ -26,8 +26,8 @@ from fleece.calendar import MarketCalendar, session_date
 from fleece.config import AppConfig, Settings
 from fleece.config_bounds import MINUTES_PER_SESSION
 from fleece.errors import ConfigError, DataError
+from fleece.logs import LOG_FILE_NAME
 
-LOG_FILE = "orchestrator.out"
 #: Bars the built-in exchange may hold: about 500 bytes each in memory, so about 500 MB.
 MAX_SIM_BARS = 1_000_000
 #: Simulated sessions keep this far from the ends of the calendar's range: the bot reads the
@@ -47,7 +47,7 @@ def preflight(config: AppConfig) -> None:
     """
     s = config.settings
     check_writable_file(Path(s.database_path), s.source_of("DATABASE_PATH"), "DATABASE_PATH")
-    check_writable_dir(Path(s.log_dir), s.source_of("LOG_DIR"), "LOG_DIR", LOG_FILE)
+    check_writable_dir(Path(s.log_dir), s.source_of("LOG_DIR"), "LOG_DIR", LOG_FILE_NAME)
     if s.sim:
         check_sim_days(config)
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -481,36 +482,66 @@ def test_healthz_is_503_when_no_bot_runs_here(client: TestClient) -> None:
 # ---------------------------------------------------------------------------- the command
 
 
-def test_fleece_dashboard_serves_a_stopped_bots_store(
-    finished_run: FinishedRun, store: StateStore
-) -> None:
-    env = {
-        **os.environ,
-        "CONFIG_PATH": str(finished_run.folder / "trading.yaml"),
-        "DASHBOARD_TOKEN": TOKEN,
-    }
+@dataclass
+class ServedStore:
+    """A ``fleece dashboard`` process over a stopped bot's store (its stderr once stopped)."""
+
+    url: str
+    process: subprocess.Popen[str]
+    errors: str = ""
+
+
+@contextmanager
+def fleece_dashboard(finished_run: FinishedRun, **env: str) -> Iterator[ServedStore]:
+    """Run ``fleece dashboard --port 0`` over the finished run's store until the block ends."""
+    environ = {**os.environ, "CONFIG_PATH": str(finished_run.folder / "trading.yaml"), **env}
     command = [sys.executable, "-m", "fleece", "dashboard", "--port", "0"]
     command += ["--db", str(finished_run.db), "--env-file", str(finished_run.folder / "none")]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    served = ServedStore("", process)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("dashboard listening on http://127.0.0.1:"), line
-        url = line.split()[3]
+        served.url = line.split()[3]
         wait_for(
             "the dashboard",
-            lambda: httpx.get(f"{url}/api/account", headers=BEARER, timeout=30).status_code == 200,
+            lambda: httpx.get(f"{served.url}/healthz", timeout=30).status_code in (200, 503),
         )
-        account = httpx.get(f"{url}/api/account", headers=BEARER, timeout=30).json()
+        yield served
     finally:
         process.terminate()
-        _, errors = process.communicate(timeout=30)
+        _, served.errors = process.communicate(timeout=30)
+
+
+def test_fleece_dashboard_serves_a_stopped_bots_store(
+    finished_run: FinishedRun, store: StateStore
+) -> None:
+    with fleece_dashboard(finished_run, DASHBOARD_TOKEN=TOKEN) as served:
+        account = httpx.get(f"{served.url}/api/account", headers=BEARER, timeout=30).json()
 
     assert account["equity"] == store.equity_curve()[-1].equity
-    assert process.returncode == 0, errors
-    assert TOKEN not in errors
+    assert served.process.returncode == 0, served.errors
+    assert TOKEN not in served.errors
+
+
+def test_fleece_dashboard_masks_every_configured_secret_in_its_log(
+    finished_run: FinishedRun,
+) -> None:
+    # A refused request's path is logged; a path carrying a secret must not write it in clear.
+    # Before, `fleece dashboard` masked the Alpaca keys and the token only, not the Telegram
+    # token or the notification URLs' secrets that the bot's own log masks.
+    telegram = "123456:" + "tElEgRaMsEcReT" * 3
+    env = {"DASHBOARD_TOKEN": TOKEN, "TELEGRAM_BOT_TOKEN": telegram}
+    with fleece_dashboard(finished_run, **env, TELEGRAM_ALLOWED_CHAT_IDS="42") as served:
+        wrong = {"Authorization": "Bearer not-the-token"}
+        refused = httpx.get(f"{served.url}/api/{telegram}", headers=wrong, timeout=30)
+
+    assert refused.status_code == 401
+    assert "dashboard refused a request: wrong token" in served.errors
+    assert telegram not in served.errors and "/api/***" in served.errors
 
 
 def test_fleece_dashboard_refuses_a_public_address_without_a_token(

@@ -10,10 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ops_helpers import VENV_PYTHON
+from ops_helpers import REPO, VENV_PYTHON
 
 from fleece.config import load_settings
 from fleece.errors import ConfigError
+from fleece.logs import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES
 
 SCRIPT = """\
 import logging, sys
@@ -112,7 +113,18 @@ def test_rotation_size_and_backups_are_settings(tmp_path: Path) -> None:
     settings = load_settings(None, {"LOG_MAX_BYTES": "1048576", "LOG_BACKUPS": "3"})
 
     assert (settings.log_max_bytes, settings.log_backups) == (1_048_576, 3)
-    assert load_settings(None, {}).log_max_bytes == 10 * 1024 * 1024
+
+
+def test_the_rotation_defaults_are_the_logs_modules_and_the_documented_ones() -> None:
+    defaults = load_settings(None, {})
+    readme = (REPO / "README.md").read_text()
+    example_env = (REPO / ".env.example").read_text()
+
+    assert (defaults.log_max_bytes, defaults.log_backups) == (DEFAULT_MAX_BYTES, DEFAULT_BACKUPS)
+    assert DEFAULT_MAX_BYTES == 10 * 1024 * 1024
+    assert "`LOG_MAX_BYTES` (default 10 MiB" in readme
+    assert f"`LOG_BACKUPS` (default {DEFAULT_BACKUPS})" in readme
+    assert f"LOG_MAX_BYTES={DEFAULT_MAX_BYTES}\nLOG_BACKUPS={DEFAULT_BACKUPS}\n" in example_env
 
 
 @pytest.mark.parametrize(("name", "value"), [("LOG_MAX_BYTES", "-1"), ("LOG_BACKUPS", "0")])

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from ops_helpers import REPO, clean_environ, make_bot_dir, wait_until
 
-from fleece.errors import FleeceError
+from fleece.bot_process import STOP_TIMEOUT_SECONDS
+from fleece.errors import EXIT_CONFIG_ERROR, FleeceError
 from fleece.systemd import (
     MIN_WATCHDOG_SECONDS,
     notify,
@@ -87,9 +88,9 @@ def test_the_unit_restarts_on_failure_but_not_on_a_refused_config(
     unit: dict[str, list[str]],
 ) -> None:
     assert unit["Service.Restart"] == ["on-failure"]
-    assert unit["Service.RestartPreventExitStatus"] == ["2"]
+    assert unit["Service.RestartPreventExitStatus"] == [str(EXIT_CONFIG_ERROR)]
     assert unit["Service.KillSignal"] == ["SIGTERM"]
-    assert int(unit["Service.TimeoutStopSec"][0]) >= 60
+    assert unit["Service.TimeoutStopSec"] == [str(STOP_TIMEOUT_SECONDS)]
 
 
 def test_the_unit_is_hardened(unit: dict[str, list[str]]) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from pydantic import SecretStr
 
-from fleece.config import FILE_KEY, check_dashboard_binding, load_config
+from fleece.config import FILE_KEY, check_dashboard_binding, load_config, secret_texts
 from fleece.dashboard.app import create_app
 from fleece.dashboard.metrics import Metrics
 from fleece.dashboard.view import DashboardView
@@ -185,8 +185,7 @@ def serve_store(
     path = (db or s.database_path).absolute()
     if not path.is_file():
         raise ConfigError(str(path), FILE_KEY, "no database here: run the bot first, or pass --db")
-    secrets = (s.alpaca_api_key, s.alpaca_secret_key, s.dashboard_token)
-    setup_logging(s.log_level, None, [v.get_secret_value() for v in secrets if v is not None])
+    setup_logging(s.log_level, None, secret_texts(s))
     with StateStore(path) as store:
         server = DashboardServer(
             DashboardView(store, config),

@@ -17,7 +17,7 @@ import typer
 
 from fleece.cli_options import BarsFolder, Cash, FirstDay, SlippageBps, Synthetic
 from fleece.closable import Closable
-from fleece.errors import FleeceError
+from fleece.errors import EXIT_CONFIG_ERROR, FleeceError
 from fleece.exchange.fault_layer import FaultLayer
 from fleece.exchange.fault_plan import FAULT_KINDS, FaultPlan
 from fleece.exchange.faults import FaultInjector
@@ -162,7 +162,7 @@ class ExchangeServer(Closable):
 
 def _fail(message: str) -> typer.Exit:
     print(f"fleece exchange: {message}", file=sys.stderr, flush=True)
-    return typer.Exit(code=2)
+    return typer.Exit(code=EXIT_CONFIG_ERROR)
 
 
 _FAULTS = FaultPlan()  # the fault options' defaults are the plan's
