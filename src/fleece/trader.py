@@ -23,7 +23,7 @@ from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
 from fleece.ownership import Portfolio
 from fleece.protection import Protector
-from fleece.risk_manager import Approval, RiskContext, RiskManager, halt_reason
+from fleece.risk_manager import STORE_FAILURE, Approval, RiskContext, RiskManager, halt_reason
 from fleece.run_stats import DecisionTimer
 from fleece.strategy.api import MinuteContext, Strategy
 
@@ -157,6 +157,11 @@ class Trader:
             self.events.emit(StateChanged(now, self.state[0], state, why))
             self.state = (state, why)
         return ctx
+
+    def halt_for_store(self) -> None:
+        """The runtime's disk guard: HALTED in memory (the store cannot record it)."""
+        self.store_failed = True
+        self.state = (TradingState.HALTED, STORE_FAILURE)
 
     def breaker_sync(self) -> None:
         """Pick up a ``fleece reset-breaker`` run while the bot is running."""
