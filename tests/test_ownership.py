@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleece.models import BrokerOrder, Fill, Side
-from fleece.ownership import Close, CloseMode, closing_plan, own_net, owned
-from fleece.trader import Portfolio
+from fleece.ownership import Close, CloseMode, Portfolio, closing_plan, own_net, owned
 
 T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)
 

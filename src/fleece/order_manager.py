@@ -33,26 +33,21 @@ as_one`), its fill booked against the leg that filled.
 
 What the manager speaks in (the broker calls it needs, client_order_ids, submit outcomes) is
 :mod:`fleece.order_terms`; its cancels (before an exit, before a close-out, stale orders) are
-:mod:`fleece.order_cancels`, reached as ``OrderManager.cancels``.
+:mod:`fleece.order_cancels`, reached as ``OrderManager.cancels``; the book of its working
+orders, which the decisions ask at every bar, is :mod:`fleece.working_orders`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.intent_store import FillReportError, IntentStore
-from fleece.intents import (
-    SENDABLE_STATUSES,
-    IntentStatus,
-    is_open,
-    knows_broker_status,
-)
+from fleece.intents import SENDABLE_STATUSES, IntentStatus, knows_broker_status
 from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
 from fleece.order_cancels import OrderCancels
@@ -67,22 +62,12 @@ from fleece.order_terms import (
 )
 from fleece.ownership import Close
 from fleece.protection import as_one, filled_by, is_protective, protective_cid
+from fleece.working_orders import Working, WorkingOrders
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class _Working:
-    """An unfinished intent as the order manager keeps it in memory."""
-
-    symbol: str
-    side: Side
-    qty: int
-    filled: int
-    protective: bool = False  # held at the broker on purpose: not pending for decisions
-
-
-class OrderManager:
+class OrderManager(WorkingOrders):
     """Sends approved intents and turns broker answers into intents, fills and breaker state."""
 
     def __init__(
@@ -96,6 +81,7 @@ class OrderManager:
         time_in_force: str = "day",
         on_fill: Callable[[Fill], None] | None = None,
     ) -> None:
+        super().__init__()  # the book of working orders, loaded below
         self._store = store
         self._broker = broker
         self._clock = clock
@@ -110,9 +96,6 @@ class OrderManager:
         self.events: EventSink = NULL_SINK
         self.submitted = 0
         self.failures = 0
-        # Unfinished intents by client_order_id, kept in memory so the per-bar path never
-        # queries the store; loaded once, then updated with every status change we make.
-        self._open: dict[str, _Working] = {}
         # Sends whose answer was lost and that the broker did not have yet: judged at the next
         # refresh (client_order_id -> why the answer was lost).
         self._unconfirmed: dict[str, str] = {}
@@ -125,53 +108,12 @@ class OrderManager:
     def reload_open(self) -> None:
         """Re-read unfinished intents from the store (after reconciliation changed them)."""
         self._open = {
-            r.client_order_id: _Working(
+            r.client_order_id: Working(
                 r.symbol, r.side, r.qty, r.filled_qty, is_protective(r.strategy)
             )
             for r in self._store.unfinished_intents()
             if not r.dry_run
         }
-
-    def _pending(self) -> list[_Working]:
-        return [w for w in self._open.values() if not w.protective]
-
-    def pending_symbols(self) -> frozenset[str]:
-        """Symbols with an unfinished (not dry-run, not protective) intent."""
-        return frozenset(w.symbol for w in self._pending())
-
-    def pending_buys(self) -> frozenset[str]:
-        """Symbols with an unfinished buy intent (treated as held by the strategy)."""
-        return frozenset(w.symbol for w in self._pending() if w.side is Side.BUY)
-
-    def pending_buy_shares(self) -> dict[str, int]:
-        """Shares the bot's unfinished buys may still add, per symbol (for the exposure cap)."""
-        shares: dict[str, int] = {}
-        for w in self._pending():
-            if w.side is Side.BUY:
-                shares[w.symbol] = shares.get(w.symbol, 0) + max(0, w.qty - w.filled)
-        return shares
-
-    def pending_sells(self) -> frozenset[str]:
-        """Symbols with an unfinished sell intent (protective orders left out)."""
-        return frozenset(w.symbol for w in self._pending() if w.side is Side.SELL)
-
-    def protected_symbols(self) -> frozenset[str]:
-        """Symbols with a protective order working at the broker."""
-        return frozenset(w.symbol for w in self._open.values() if w.protective)
-
-    @property
-    def has_open(self) -> bool:
-        """True while any intent awaits the broker (protective ones included)."""
-        return bool(self._open)
-
-    @property
-    def awaiting(self) -> bool:
-        """True while an intent other than a protective one awaits the broker."""
-        return bool(self._pending())
-
-    def _track(self, cid: str, status: IntentStatus) -> None:
-        if not is_open(status):
-            self._open.pop(cid, None)
 
     # ---- submission --------------------------------------------------------------------
     def make_intent(
@@ -229,7 +171,7 @@ class OrderManager:
             )
             return SubmitOutcome(intent.client_order_id, IntentStatus.DRY_RUN)
         protective = is_protective(intent.strategy)
-        working = _Working(intent.symbol, intent.side, intent.qty, 0, protective)
+        working = Working(intent.symbol, intent.side, intent.qty, 0, protective)
         self._open[intent.client_order_id] = working
         return await self._send(
             intent.client_order_id, intent.symbol, intent.side, intent.qty, shape

@@ -11,6 +11,8 @@ module:
   only as far as it still exists, and shares the bot did not buy are never sold by it.
 * **Own orders** are those whose ``client_order_id`` is one of the bot's intents.
 
+:class:`Portfolio` keeps the bot's own shares as it trades (the trader holds one).
+
 :func:`closing_plan` turns a shutdown or flatten mode into the orders to cancel and the
 positions to close:
 
@@ -21,8 +23,8 @@ positions to close:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fleece.accounting import closing_side, signed_qty
@@ -61,6 +63,50 @@ def owned(own: Mapping[str, int], broker: Mapping[str, int]) -> dict[str, int]:
     """:func:`owned_qty` for every symbol the bot owns shares of (zeros left out)."""
     kept = {symbol: owned_qty(qty, broker.get(symbol, 0)) for symbol, qty in own.items()}
     return {symbol: qty for symbol, qty in kept.items() if qty > 0}
+
+
+@dataclass
+class Portfolio:
+    """Shares the bot owns per symbol: its own fills, capped by the broker's positions.
+
+    Own shares as this module's rules count them. Shares on the account that the bot did not
+    buy are not here, so the strategy, the risk limits and the exits consider the bot's
+    positions only.
+    """
+
+    qty: dict[str, int] = field(default_factory=dict)
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Move the holding by one of the bot's fills (:func:`fleece.ownership.own_after`)."""
+        held = own_after(self.qty.get(fill.symbol, 0), fill)
+        if held:
+            self.qty[fill.symbol] = held
+        else:
+            self.qty.pop(fill.symbol, None)
+
+    def replace(self, positions: Mapping[str, int]) -> None:
+        """Adopt owned quantities (see :func:`fleece.ownership.owned`)."""
+        self.qty = {s: q for s, q in positions.items() if q > 0}
+
+    def cap(self, broker: Mapping[str, int], in_flight: Collection[str]) -> dict[str, int]:
+        """Shrink what the bot owns to what the account still holds (sold outside the bot).
+
+        Symbols with an order of the bot's in flight are left alone: their fills may not be
+        recorded yet. Returns the symbols changed, with their new quantity.
+        """
+        changed = {}
+        for symbol, own in list(self.qty.items()):
+            if symbol in in_flight:
+                continue
+            now = owned_qty(own, broker.get(symbol, 0))
+            if now != own:
+                changed[symbol] = now
+        for symbol, now in changed.items():
+            if now:
+                self.qty[symbol] = now
+            else:
+                self.qty.pop(symbol, None)
+        return changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fleece.accounting import PnL, cents_of, equity_change, realised_pnl
+from fleece.accounting import equity_change, realised_pnl
 from fleece.calendar import day_start, session_date
 from fleece.derive import from_attributes
-from fleece.models import Bar, Side, TradingState, to_ticks
+from fleece.holdings import Holding, latest_bar_at, valued_holdings
+from fleece.models import Side, TradingState
 from fleece.risk_limits import daily_loss_limit
 from fleece.risk_manager import CIRCUIT_BREAKER, DAILY_LOSS_LIMIT, KILL_SWITCH
 from fleece.startup_checks import read_dropped
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
     from fleece.state_store import BotRun, Heartbeat, StateStore
 
 KILL_SWITCH_ENV_REASON = "KILL_SWITCH=true in the environment"
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
-# Where the latest stored bar is looked for first: recent minutes, then a long weekend, then
-# a month; all of history only as a last resort (the bars table is indexed by time).
-_BAR_WINDOWS = (timedelta(minutes=10), timedelta(days=4), timedelta(days=31))
 
 
 def kill_switch_state(env: bool, stored: tuple[bool, str]) -> tuple[bool, str]:
@@ -53,23 +49,6 @@ def kill_switch_state(env: bool, stored: tuple[bool, str]) -> tuple[bool, str]:
     if on:
         reasons.append(why or "fleece halt")
     return env or on, "; ".join(reasons)
-
-
-@dataclass(frozen=True, slots=True)
-class Holding:
-    """A position, valued at the last price seen, with its average cost from our fills.
-
-    ``avg_cost`` is None when the holding is not (only) ours: the fills do not explain it.
-    """
-
-    symbol: str
-    qty: int
-    avg_cost: float | None
-    last_price: float | None
-    last_price_at: datetime | None
-    market_value: float | None
-    unrealised: float | None
-    unrealised_pct: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +181,7 @@ def build_snapshot(
         mode = stored_mode(config, run)
         simulated = stored_simulated_time(config, mode)
         symbols = tuple(t for t in config.trading.tickers if t not in dropped)
-        last_bar_at, last_poll_at = _latest_bar_at(store, now), None
+        last_bar_at, last_poll_at = latest_bar_at(store, now), None
     # One ledger of our fills for the realised P&L and the holdings' average costs.
     ledger = realised_pnl(store.fills())
     return BotSnapshot(
@@ -230,7 +209,7 @@ def build_snapshot(
         loss_limit=daily_loss_limit(start, risk.max_daily_loss_pct),
         max_daily_loss_pct=risk.max_daily_loss_pct,
         realised_pnl=ledger.realised,
-        positions=_holdings(store, ledger, now, live),
+        positions=valued_holdings(store, ledger, now, live),
         open_orders=_open_orders(store),
         trades_today=store.trades_submitted(day),
         max_trades_per_day=risk.max_trades_per_day,
@@ -342,69 +321,6 @@ def session_start_equity(
         return last_equity
     today = store.equity_curve(since=day_start(day))
     return today[0].equity if today else None
-
-
-def _holdings(
-    store: StateStore, ledger: PnL, now: datetime, live: LiveFacts | None
-) -> tuple[Holding, ...]:
-    held = dict(live.holdings) if live is not None else dict(ledger.open_qty)
-    out = []
-    for symbol in sorted(held):
-        qty = held[symbol]
-        if not qty:
-            continue
-        # Valued by the one accounting rule (fleece.accounting): market value and unrealised
-        # P&L in cents; the average cost only when our fills explain the whole holding, and
-        # then the average entry price as the broker reports it (the basis over the shares can
-        # differ from it below a cent).
-        own = ledger.positions.get(symbol)
-        mine = own if own is not None and own.qty == qty else None
-        cost = mine.cost_cents / 100 if mine is not None else None
-        price, price_at = _last_price(store, symbol, now, live)
-        mark = to_ticks(price) if price is not None else None
-        value = cents_of(mark, qty) / 100 if mark is not None else None
-        pl = mine.unrealised_cents(mark) / 100 if mine is not None and mark is not None else None
-        out.append(
-            Holding(
-                symbol=symbol,
-                qty=qty,
-                avg_cost=float(round(mine.avg_entry, 4)) if mine is not None else None,
-                last_price=price,
-                last_price_at=price_at,
-                market_value=value,
-                unrealised=pl,
-                unrealised_pct=pl / cost if pl is not None and cost else None,
-            )
-        )
-    return tuple(out)
-
-
-def _last_price(
-    store: StateStore, symbol: str, now: datetime, live: LiveFacts | None
-) -> tuple[float | None, datetime | None]:
-    if live is not None and symbol in live.last_prices:
-        return live.last_prices[symbol], None
-    bar = latest_bar(store, symbol, now)
-    return (bar.close, bar.timestamp) if bar is not None else (None, None)
-
-
-def latest_bar(store: StateStore, symbol: str | None, now: datetime) -> Bar | None:
-    """The newest stored bar of ``symbol`` (of any symbol when None), looked for near ``now``."""
-    for window in _BAR_WINDOWS:
-        found = store.bars_between(symbol, now - window, FAR_FUTURE)
-        if found:
-            return found[-1]
-    found = store.bars_between(symbol, FAR_PAST, FAR_FUTURE) if symbol is not None else []
-    return found[-1] if found else None
-
-
-def _latest_bar_at(store: StateStore, now: datetime) -> datetime | None:
-    # Any symbol: only the recent windows (all of history for every symbol is too much to read).
-    for window in _BAR_WINDOWS[:2]:
-        found = store.bars_between(None, now - window, now + timedelta(minutes=1))
-        if found:
-            return found[-1].timestamp
-    return None
 
 
 def _open_orders(store: StateStore) -> tuple[OpenOrder, ...]:

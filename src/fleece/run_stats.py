@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,7 +14,6 @@ from fleece.models import Bar
 
 if TYPE_CHECKING:
     from fleece.broker import Broker
-    from fleece.trader import DecisionTimer
 
 # The runtime's own lines, under its name wherever the code lives (operators grep for it).
 log = logging.getLogger("fleece.runtime")
@@ -23,6 +24,45 @@ class MinuteBars:
     """The grid's bars of the minutes a poll judged (minute by minute, symbols in order)."""
 
     bars: tuple[Bar, ...]
+
+
+class DecisionTimer:
+    """Real time from a bar reaching the trader to the order call, for bars that caused one.
+
+    ``samples``: to the call of the order manager (strategy and risk decided: the decision
+    latency). ``send_samples``: to the moment the HTTP request leaves, which adds the intent's
+    write-ahead commits (each fsynced). Neither counts the HTTP poll that fetched the bar, nor the
+    wait behind earlier bars of the same poll. Seconds; the newest ``keep`` only, so memory stays
+    flat over a long run.
+    """
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.samples: deque[float] = deque(maxlen=keep)
+        self.send_samples: deque[float] = deque(maxlen=keep)
+        self._started: float | None = None
+
+    def bar_arrived(self) -> None:
+        """A bar reached the trader: start timing."""
+        self._started = time.perf_counter()
+
+    def order_decided(self) -> None:
+        """The order for the current bar goes to the order manager."""
+        if self._started is not None:
+            self.samples.append(time.perf_counter() - self._started)
+
+    def order_called(self) -> None:
+        """The order for the current bar is about to be sent to the broker."""
+        if self._started is not None:
+            self.send_samples.append(time.perf_counter() - self._started)
+            self._started = None
+
+    def percentile(self, q: float, send: bool = False) -> float | None:
+        """The ``q`` quantile (0..1) in seconds (of ``send_samples`` if ``send``); None if none."""
+        series = self.send_samples if send else self.samples
+        if not series:
+            return None
+        ordered = sorted(series)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass

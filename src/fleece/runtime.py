@@ -16,7 +16,6 @@ catch-up with the broker), ``runtime_data`` (the bars' way in), ``runtime_cycle`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -36,16 +35,14 @@ from fleece.errors import BrokerError, FleeceError
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.kernel import Kernel, build_kernel, protection_of, risk_limits
-from fleece.models import TradingState
 from fleece.notify.hub import Notifications
 from fleece.publisher import SnapshotPublisher
-from fleece.risk_manager import STORE_FAILURE
 from fleece.run_stats import MinuteBars, RunStats
 from fleece.runtime_broker import connect
-from fleece.runtime_cycle import trading_cycle, wait_until
+from fleece.runtime_cycle import PollLoop, trading_cycle, wait_until
 from fleece.runtime_data import BarFeed, restore_marks, restored_breaker
 from fleece.runtime_notices import announce_running, report_run_end
-from fleece.runtime_shutdown import Stopping, shut_down
+from fleece.runtime_shutdown import Stopping, close_store, release, shut_down
 from fleece.runtime_start import catch_up
 from fleece.runtime_times import next_poll, run_end
 from fleece.runtime_view import LiveView
@@ -59,7 +56,6 @@ from fleece.systemd import notify, watchdog_warning
 from fleece.trader import Trader
 
 log = logging.getLogger(__name__)
-_BrokerClock = BrokerClock  # the name tests/runtime/test_broker_clock.py imports from here
 
 
 class Bot:
@@ -167,13 +163,7 @@ class Bot:
                 clock=self.clock,
                 code=code,
             )
-            if self.store is not None:
-                with contextlib.suppress(StoreDiskError):
-                    self.store.close()
-            if self._exchange_server is not None:
-                self._exchange_server.stop()
-            if self.store_lock is not None:
-                self.store_lock.release()
+            release(self.store, self._exchange_server, self.store_lock)
             self.events.close(code)  # notifications: the last messages go out (bounded wait)
 
     async def _phase_infrastructure(self) -> int:
@@ -277,9 +267,24 @@ class Bot:
         assert self.published is not None, "published in phase 3"
         dashboard = bound_dashboard(self.published)
         self.dashboard_url = dashboard.url if dashboard is not None else None
+        assert self.view is not None and self.broker is not None
+        polling = PollLoop(
+            self.clock,
+            self.broker,
+            self.speed,
+            self.config.trading.data,
+            self.disk,
+            self.commands,
+            self.view,
+            self._stopping,
+            self.stop_at,
+            self._sim_clock,
+            self._cycle,
+            self.request_stop,
+        )
         tasks = [
             asyncio.create_task(self._supervise("event_bus", bus.run)),
-            asyncio.create_task(self._supervise("polling", lambda: self._poll_loop(bus))),
+            asyncio.create_task(self._supervise("polling", lambda: polling.run(bus))),
         ]
         if dashboard is not None:
             tasks.append(asyncio.create_task(self._supervise("dashboard", dashboard.serve)))
@@ -324,40 +329,13 @@ class Bot:
             return
         # A second signal: leave at once. SQLite's WAL keeps the store consistent regardless.
         log.warning("second signal %s: exiting immediately", sig.name)
-        if self.store is not None:
-            with contextlib.suppress(StoreDiskError):
-                self.store.close()
+        close_store(self.store)
         os._exit(130)
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         """Run a task; restart it with backoff when it crashes (:func:`supervise`), notified."""
         crashed = crash_notice(self.events, self.clock, name)
         await supervise(name, factory, self._stopping, crashed)
-
-    # ---- phase 4: the polling loop -------------------------------------------------------
-    async def _poll_loop(self, bus: EventBus) -> None:
-        assert self.poller is not None and self.trader is not None and self.view is not None
-        while not self._stopping.is_set():
-            now = self.clock.now()
-            if self.stop_at is not None and now >= self.stop_at:
-                self.request_stop("stop time reached")
-                return
-            target = next_poll(self.config.trading.data, now)
-            if (sim := self._sim_clock()) is not None:
-                # The built-in exchange's market waits at our next poll: each cycle happens at
-                # its exact simulated instant however loaded the machine, so a sim run is
-                # deterministic and trades as a backtest of the same bars does.
-                sim.hold_at(target)
-            await self._wait_until(target, self._stopping)
-            if self._stopping.is_set():
-                return
-            await self._cycle(bus)
-            if self.commands is not None and not self.disk.tripped:
-                # Operator commands, between two cycles. They are read from and recorded in the
-                # store, so none after a store failure, and a failing read only trips the guard.
-                with self.disk.quietly():
-                    await self.commands.run_pending()
-            self.view.publish()
 
     async def _wait_until(self, target: datetime, stopping: asyncio.Event | None = None) -> None:
         """Wait for the bot's clock to reach ``target`` (:func:`~fleece.runtime_cycle.wait_until`).
@@ -389,10 +367,9 @@ class Bot:
             await self.kernel.step(event.bars)
 
     def _halt_for_store(self, failure: StoreDiskError) -> None:
-        """The disk guard's action: HALTED in memory (the store cannot record it)."""
+        """The disk guard's action (:meth:`~fleece.trader.Trader.halt_for_store`)."""
         if self.trader is not None:
-            self.trader.store_failed = True
-            self.trader.state = (TradingState.HALTED, STORE_FAILURE)
+            self.trader.halt_for_store()
 
     # ---- shutdown ------------------------------------------------------------------------
     async def _shutdown(self) -> None:

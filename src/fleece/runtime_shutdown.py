@@ -1,5 +1,6 @@
 """The graceful shutdown: no new signals, orders cancelled and positions closed as configured,
-the closing fills waited for (within the grace period), the last equity recorded.
+the closing fills waited for (within the grace period), the last equity recorded; and what a
+finished run lets go of (:func:`release`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fleece.broker import Broker
 from fleece.clock import Clock, ScaledClock
@@ -20,6 +22,7 @@ from fleece.housekeeping import record_equity
 from fleece.ownership import CloseMode
 from fleece.state_store import StateStore
 from fleece.store_health import StoreDiskError
+from fleece.store_lock import StoreLock
 from fleece.systemd import notify
 from fleece.trader import Trader
 
@@ -99,3 +102,20 @@ async def _wind_down(parts: Stopping, cfg: ShutdownConfig, market_open: bool) ->
         await parts.nap()
     with contextlib.suppress(BrokerError):
         trader.account = await broker.account()
+
+
+def close_store(store: StateStore | None) -> None:
+    """Close the store if it was opened; a failed disk's error is no news by then."""
+    if store is not None:
+        with contextlib.suppress(StoreDiskError):
+            store.close()
+
+
+def release(store: StateStore | None, exchange_server: Any, lock: StoreLock | None) -> None:
+    """What a finished run lets go of, whatever ended it: the store, the in-process exchange's
+    server (sim mode), the store's lock."""
+    close_store(store)
+    if exchange_server is not None:
+        exchange_server.stop()
+    if lock is not None:
+        lock.release()

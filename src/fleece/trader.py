@@ -8,10 +8,8 @@ time) as arguments, so the same object is driven by the live runtime and by test
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter, deque
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -23,55 +21,13 @@ from fleece.intent_store import IntentStore
 from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
-from fleece.ownership import own_after, owned_qty
+from fleece.ownership import Portfolio
 from fleece.protection import Protector
-from fleece.risk_manager import Approval, RiskContext, RiskManager, halt_reason
+from fleece.risk_manager import STORE_FAILURE, Approval, RiskContext, RiskManager, halt_reason
+from fleece.run_stats import DecisionTimer
 from fleece.strategy.api import MinuteContext, Strategy
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Portfolio:
-    """Shares the bot owns per symbol: its own fills, capped by the broker's positions.
-
-    See :mod:`fleece.ownership`. Shares on the account that the bot did not buy are not here, so
-    the strategy, the risk limits and the exits consider the bot's positions only.
-    """
-
-    qty: dict[str, int] = field(default_factory=dict)
-
-    def apply_fill(self, fill: Fill) -> None:
-        """Move the holding by one of the bot's fills (:func:`fleece.ownership.own_after`)."""
-        held = own_after(self.qty.get(fill.symbol, 0), fill)
-        if held:
-            self.qty[fill.symbol] = held
-        else:
-            self.qty.pop(fill.symbol, None)
-
-    def replace(self, positions: Mapping[str, int]) -> None:
-        """Adopt owned quantities (see :func:`fleece.ownership.owned`)."""
-        self.qty = {s: q for s, q in positions.items() if q > 0}
-
-    def cap(self, broker: Mapping[str, int], in_flight: Collection[str]) -> dict[str, int]:
-        """Shrink what the bot owns to what the account still holds (sold outside the bot).
-
-        Symbols with an order of the bot's in flight are left alone: their fills may not be
-        recorded yet. Returns the symbols changed, with their new quantity.
-        """
-        changed = {}
-        for symbol, own in list(self.qty.items()):
-            if symbol in in_flight:
-                continue
-            now = owned_qty(own, broker.get(symbol, 0))
-            if now != own:
-                changed[symbol] = now
-        for symbol, now in changed.items():
-            if now:
-                self.qty[symbol] = now
-            else:
-                self.qty.pop(symbol, None)
-        return changed
 
 
 class TraderStore(IntentStore, Protocol):
@@ -95,45 +51,6 @@ class TraderStore(IntentStore, Protocol):
     def increment_trades_submitted(self, day: date) -> int: ...
 
     def add_refusal(self, r: Refusal) -> None: ...
-
-
-class DecisionTimer:
-    """Real time from a bar reaching the trader to the order call, for bars that caused one.
-
-    ``samples``: to the call of the order manager (strategy and risk decided: the decision
-    latency). ``send_samples``: to the moment the HTTP request leaves, which adds the intent's
-    write-ahead commits (each fsynced). Neither counts the HTTP poll that fetched the bar, nor the
-    wait behind earlier bars of the same poll. Seconds; the newest ``keep`` only, so memory stays
-    flat over a long run.
-    """
-
-    def __init__(self, keep: int = 10_000) -> None:
-        self.samples: deque[float] = deque(maxlen=keep)
-        self.send_samples: deque[float] = deque(maxlen=keep)
-        self._started: float | None = None
-
-    def bar_arrived(self) -> None:
-        """A bar reached the trader: start timing."""
-        self._started = time.perf_counter()
-
-    def order_decided(self) -> None:
-        """The order for the current bar goes to the order manager."""
-        if self._started is not None:
-            self.samples.append(time.perf_counter() - self._started)
-
-    def order_called(self) -> None:
-        """The order for the current bar is about to be sent to the broker."""
-        if self._started is not None:
-            self.send_samples.append(time.perf_counter() - self._started)
-            self._started = None
-
-    def percentile(self, q: float, send: bool = False) -> float | None:
-        """The ``q`` quantile (0..1) in seconds (of ``send_samples`` if ``send``); None if none."""
-        series = self.send_samples if send else self.samples
-        if not series:
-            return None
-        ordered = sorted(series)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass(eq=False, kw_only=True)
@@ -240,6 +157,11 @@ class Trader:
             self.events.emit(StateChanged(now, self.state[0], state, why))
             self.state = (state, why)
         return ctx
+
+    def halt_for_store(self) -> None:
+        """The runtime's disk guard: HALTED in memory (the store cannot record it)."""
+        self.store_failed = True
+        self.state = (TradingState.HALTED, STORE_FAILURE)
 
     def breaker_sync(self) -> None:
         """Pick up a ``fleece reset-breaker`` run while the bot is running."""

@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from fleece.broker import MarketClock
-from fleece.runtime import _BrokerClock
+from fleece.broker_clock import BrokerClock
 from manual_time import ManualMonotonic
 
 T0 = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
@@ -18,13 +18,13 @@ class FakeBroker:
         return MarketClock(self.stamp, True, T0 + timedelta(days=1), T0 + timedelta(hours=1))
 
 
-def sync(clock: _BrokerClock, broker: FakeBroker) -> None:
+def sync(clock: BrokerClock, broker: FakeBroker) -> None:
     asyncio.run(clock.sync(broker))  # type: ignore[arg-type]
 
 
 def test_a_running_exchange_is_waited_for_with_one_nap_at_its_pace() -> None:
     real, broker = ManualMonotonic(), FakeBroker()
-    clock = _BrokerClock(real)
+    clock = BrokerClock(real)
     sync(clock, broker)
     real.t += 1.0
     broker.stamp += timedelta(seconds=60)  # 60x
@@ -35,7 +35,7 @@ def test_a_running_exchange_is_waited_for_with_one_nap_at_its_pace() -> None:
 
 def test_a_stepped_exchange_is_read_often_and_never_extrapolated() -> None:
     real, broker = ManualMonotonic(), FakeBroker()
-    clock = _BrokerClock(real)
+    clock = BrokerClock(real)
     sync(clock, broker)
     real.t += 0.05
     sync(clock, broker)
@@ -46,7 +46,7 @@ def test_a_stepped_exchange_is_read_often_and_never_extrapolated() -> None:
 
 def test_time_never_goes_backwards_even_if_a_read_does() -> None:
     real, broker = ManualMonotonic(), FakeBroker()
-    clock = _BrokerClock(real)
+    clock = BrokerClock(real)
     broker.stamp += timedelta(minutes=5)
     sync(clock, broker)
     broker.stamp -= timedelta(minutes=1)

@@ -50,9 +50,10 @@ from fleece.dashboard.sessions import (
     shown_session,
 )
 from fleece.derive import from_attributes
+from fleece.holdings import FAR_FUTURE
 from fleece.models import Bar, Fill, TradingState, to_ticks
 from fleece.protection import fill_reasons
-from fleece.read_model import FAR_FUTURE, BotSnapshot, build_snapshot, stopped_now
+from fleece.read_model import BotSnapshot, build_snapshot, stopped_now
 from fleece.state_store import EquitySnapshot, StateStore
 
 if TYPE_CHECKING:
