@@ -31,7 +31,7 @@ from fleece.closing import CloseOutcome, flatten
 from fleece.config import AppConfig, env_file_warning
 from fleece.control.runner import CommandRunner
 from fleece.disk_guard import DiskGuard
-from fleece.errors import BrokerError, FleeceError
+from fleece.errors import EXIT_FAILURE, FleeceError, exit_code
 from fleece.event_bus import EventBus
 from fleece.housekeeping import Housekeeping
 from fleece.kernel import Kernel, build_kernel, protection_of, risk_limits
@@ -138,7 +138,7 @@ class Bot:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         run_id: int | None = None
-        code = 1  # what an exception other than a FleeceError leaves (for the stop message)
+        code = EXIT_FAILURE  # what an exception other than a FleeceError leaves (stop message)
         self.events.start()  # notifications: delivery and heartbeat threads
         try:
             run_id = await self._phase_infrastructure()
@@ -149,7 +149,7 @@ class Bot:
         except FleeceError as exc:
             log.error("bot stopped: %s", exc)
             self.stats.exit_reason = f"error: {exc}"
-            code = 1 if isinstance(exc, BrokerError | StoreDiskError) else 2
+            code = exit_code(exc)  # 2 only for a refused configuration: systemd won't restart
             return code
         finally:
             report_run_end(

@@ -27,6 +27,7 @@ from runtime_helpers import (
 )
 from runtime_processes import Process, fleece_command
 
+from fleece.errors import DataError
 from fleece.runtime import Bot
 from fleece.startup_checks import read_dropped
 from fleece.state_store import StateStore
@@ -100,3 +101,22 @@ def test_with_no_symbol_left_the_bot_stops_with_exit_2(tmp_path: Path) -> None:
     assert "symbols.list: no tradable symbol left" in bot.stats.exit_reason
     assert "AAPL (status 'inactive', not active)" in bot.stats.exit_reason
     assert "NOPE (not listed at the broker)" in bot.stats.exit_reason
+
+
+def test_a_failure_that_is_not_the_configuration_stops_the_bot_with_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exit 2 tells systemd a restart cannot help (a refused configuration); any other failure
+    # exits 1, which it restarts. The bot once exited 2 for a data or store error.
+    paths = scenario_files(tmp_path, FOUR_SYMBOLS)
+    with stepped_market_of(FOUR_SYMBOLS, ny("10:00")) as market:
+        bot = Bot(paper_config(paths, market), install_signal_handlers=False)
+
+        async def bars_break() -> None:
+            raise DataError("SPY: bar starts must be strictly increasing")
+
+        monkeypatch.setattr(bot, "_phase_data", bars_break)
+        code = asyncio.run(bot.run())
+
+    assert code == 1
+    assert bot.stats.exit_reason == "error: SPY: bar starts must be strictly increasing"
