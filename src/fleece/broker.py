@@ -63,6 +63,7 @@ from fleece.errors import AmbiguousSubmitError, BrokerError
 # The broker's facts are plain data in fleece.models, so that the decision core and the backtest
 # use them without importing alpaca-py; they are re-exported here for the adapter's callers.
 from fleece.models import (
+    MAX_ORDERS_LISTED,
     AccountSnapshot,
     Bar,
     BrokerOrder,
@@ -225,13 +226,17 @@ class Broker:
     async def orders(
         self, status: str = "open", after: datetime | None = None
     ) -> list[BrokerOrder]:
-        """Orders by status ("open", "closed", "all"), oldest first, up to 500.
+        """Orders by status ("open", "closed", "all"), oldest first, up to Alpaca's page of 500.
 
         Nested: a bracket's or an OCO's legs come under their primary order (a leg has no
         client_order_id of ours, so listed alone it would read as someone else's order).
         """
         request = GetOrdersRequest(
-            status=QueryOrderStatus(status), after=after, limit=500, direction=Sort.ASC, nested=True
+            status=QueryOrderStatus(status),
+            after=after,
+            limit=MAX_ORDERS_LISTED,
+            direction=Sort.ASC,
+            nested=True,
         )
         raw = await self._call("get_orders", self._trading.get_orders, request)
         if not isinstance(raw, list):

@@ -162,6 +162,9 @@ class AccountSnapshot:
 #: Alpaca's longest ``client_order_id``: the bot keeps within it; the built-in exchange refuses
 #: longer ones.
 MAX_CLIENT_ORDER_ID = 128
+#: The most orders one ``GET /v2/orders`` answers (its ``limit``, 50 by default): the bot asks for
+#: this many, the built-in exchange and the backtest's broker answer no more.
+MAX_ORDERS_LISTED = 500
 
 # Alpaca's order statuses, and which are final, are read by fleece.intents (one table).
 

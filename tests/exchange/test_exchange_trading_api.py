@@ -26,6 +26,8 @@ from alpaca.trading.requests import (
 )
 from exchange_helpers import KEY, Served, fixture_bars
 
+from fleece.models import MAX_ORDERS_LISTED
+
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -175,10 +177,13 @@ def test_order_listing_filters_on_submission_time_with_after_and_until(served: S
     assert [o.id for o in until] == [early.id]
 
 
-def test_more_than_500_orders_per_page_is_refused(served: Served) -> None:
-    answer = served.http.get("/v2/orders", params={"limit": 501})
+def test_the_page_the_bot_asks_for_is_the_largest_the_listing_answers(served: Served) -> None:
+    # Alpaca's ceiling (500), which Broker.orders asks for: one more is refused.
+    largest = served.http.get("/v2/orders", params={"limit": MAX_ORDERS_LISTED})
+    beyond = served.http.get("/v2/orders", params={"limit": MAX_ORDERS_LISTED + 1})
 
-    assert (answer.status_code, answer.json()["code"]) == (422, 40010001)
+    assert (MAX_ORDERS_LISTED, largest.status_code) == (500, 200)
+    assert (beyond.status_code, beyond.json()["code"]) == (422, 40010001)
 
 
 def test_cancelling_an_order_answers_204_and_the_order_reads_cancelled(served: Served) -> None:

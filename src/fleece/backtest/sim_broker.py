@@ -31,10 +31,7 @@ from fleece.exchange.orders import (
     TimeInForce,
 )
 from fleece.exchange.schemas import price
-from fleece.models import AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
-
-#: ``GET /v2/orders`` answers at most this many orders per request; Broker.orders asks for 500.
-ORDERS_LIMIT = 500
+from fleece.models import MAX_ORDERS_LISTED, AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
 
 
 def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
@@ -163,7 +160,7 @@ class SimBroker:
             if status != "all" and not any(m.status.is_open == (status == "open") for m in members):
                 continue
             found.append(self._answer(order))
-            if len(found) == ORDERS_LIMIT:
+            if len(found) == MAX_ORDERS_LISTED:
                 break
         return found
 

@@ -39,8 +39,7 @@ from fleece.exchange.schemas import (
     position_json,
 )
 from fleece.exchange.sim import SimExchange
-
-MAX_ORDERS_LIMIT = 500
+from fleece.models import MAX_ORDERS_LISTED
 
 
 class OrdersQuery(RawQuery):
@@ -91,7 +90,7 @@ def _select_orders(
     direction = params.get("direction", "desc")
     if direction not in {"asc", "desc"}:
         raise invalid(f"direction must be asc or desc; got {shown(direction)}")
-    limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LIMIT)
+    limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LISTED)
     ordered = orders if direction == "asc" else orders[::-1]
     return ordered[:limit]
 
