@@ -21,6 +21,8 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
+from fleece.models import REQUESTS_PER_MINUTE
+
 _Number = TypeVar("_Number", int, float)
 
 Positive = Annotated[_Number, Field(gt=0)]
@@ -93,12 +95,13 @@ WarmupBars = Annotated[
 ]
 """``data.warmup_bars``."""
 
-MAX_TRADES_PER_DAY = 200 * MINUTES_PER_SESSION
+MAX_TRADES_PER_DAY = REQUESTS_PER_MINUTE * MINUTES_PER_SESSION
 TradesPerDay = Annotated[
     Positive[int],
     at_most(
         MAX_TRADES_PER_DAY,
-        "Alpaca takes 200 requests a minute, at most 78,000 orders in a 390-minute session",
+        f"Alpaca takes {REQUESTS_PER_MINUTE} requests a minute, at most "
+        f"{MAX_TRADES_PER_DAY:,} orders in a {MINUTES_PER_SESSION}-minute session",
     ),
 ]
 """``risk.max_trades_per_day``."""

@@ -165,6 +165,10 @@ MAX_CLIENT_ORDER_ID = 128
 #: The most orders one ``GET /v2/orders`` answers (its ``limit``, 50 by default): the bot asks for
 #: this many, the built-in exchange and the backtest's broker answer no more.
 MAX_ORDERS_LISTED = 500
+#: Alpaca's rate limit: requests an account may make a minute, per API (trading, market data).
+#: The built-in exchange's default (``fleece exchange --rate-limit``), the dashboard's headroom
+#: and the bound on ``risk.max_trades_per_day``.
+REQUESTS_PER_MINUTE = 200
 
 # Alpaca's order statuses, and which are final, are read by fleece.intents (one table).
 

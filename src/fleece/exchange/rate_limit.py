@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleece.calendar import ONE_MINUTE
 from fleece.exchange.asgi import ADMIN_PREFIX, HttpLayer, Message, Receive, Scope, Send, send_error
 
-WINDOW_SECONDS = 60
+WINDOW_SECONDS = int(ONE_MINUTE.total_seconds())  # Alpaca counts requests a minute
 RATE_LIMITED_MESSAGE = "rate limit exceeded"
 #: Answered with the headers but neither counted nor refused (see the module docstring).
 UNCOUNTED = frozenset({"/v2/clock"})
