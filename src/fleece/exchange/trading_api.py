@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fleece.calendar import session_date
 from fleece.exchange.ledger import PositionView
 from fleece.exchange.order_body import order_request, replace_request, whole_qty
+from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
     CODE_INVALID_ORDER,
     ExchangeError,
@@ -65,17 +66,11 @@ def _select_orders(
     which are then not listed on their own; a primary order matches a status when it or one of
     its legs does (a bracket whose entry filled is open while its exit legs work)."""
     status = params.get("status", "open")
-    if status not in {"open", "closed", "all"}:
+    if status not in LISTINGS:
         raise invalid(f"status must be open, closed or all; got {shown(status)}")
     if legs is not None:
         orders = [o for o in orders if o.parent_id is None]
-    if status != "all":
-        is_open = status == "open"
-        orders = [
-            o
-            for o in orders
-            if any(x.status.is_open == is_open for x in [o, *(legs or {}).get(o.id, [])])
-        ]
+    orders = [o for o in orders if listed(status, o, (legs or {}).get(o.id, ()))]
     if "after" in params:
         after = parse_time(params["after"], "after", code)
         orders = [o for o in orders if o.submitted_at > after]
