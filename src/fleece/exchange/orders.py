@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 from fleece.errors import FleeceError
+from fleece.intents import broker_final
 from fleece.models import Side
 
 # Alpaca's error codes, by the situation they name.
@@ -91,15 +92,9 @@ class OrderStatus(StrEnum):
         return self in _OPEN_STATUSES
 
 
-_OPEN_STATUSES = frozenset(
-    {
-        OrderStatus.HELD,
-        OrderStatus.ACCEPTED,
-        OrderStatus.PENDING_NEW,
-        OrderStatus.NEW,
-        OrderStatus.PARTIALLY_FILLED,
-    }
-)
+# Open is "not final" by the one table of Alpaca's statuses (fleece.intents), which the bot reads
+# the exchange's answers by: held, accepted, pending_new, new and partially_filled.
+_OPEN_STATUSES = frozenset(status for status in OrderStatus if not broker_final(status))
 
 
 class ExchangeError(FleeceError):
