@@ -16,13 +16,13 @@ from typing import Any
 
 from fleece.errors import FleeceError
 from fleece.intents import broker_final
-from fleece.models import Side
+from fleece.models import CODE_INVALID_ORDER, Side
 
-# Alpaca's error codes, by the situation they name.
+# Alpaca's error codes, by the situation they name (CODE_INVALID_ORDER: fleece.models, which the
+# bot reads a reused client_order_id's refusal by).
 CODE_UNAUTHORIZED = 40110000
 CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
-CODE_INVALID_ORDER = 40010001
 CODE_UNPROCESSABLE = 42210000
 CODE_RATE_LIMITED = 42910000
 
