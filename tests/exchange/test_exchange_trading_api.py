@@ -26,7 +26,8 @@ from alpaca.trading.requests import (
 )
 from exchange_helpers import KEY, Served, fixture_bars
 
-from fleece.models import MAX_ORDERS_LISTED
+from fleece.exchange.schemas import ORDER_REQUEST_BODY
+from fleece.models import MAX_CLIENT_ORDER_ID, MAX_ORDERS_LISTED
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -275,6 +276,16 @@ def test_orders_the_exchange_cannot_fill_are_422(served: Served, request_: Any) 
     error = api_error(lambda: served.trading.submit_order(request_))
 
     assert (error.status_code, error.code) == (422, 40010001)
+
+
+def test_the_longest_client_order_id_the_order_schema_allows_is_accepted(served: Served) -> None:
+    body = ORDER_REQUEST_BODY["content"]["application/json"]["schema"]["properties"]
+    longest = body["client_order_id"]["maxLength"]
+
+    order = served.trading.submit_order(buy("SPY", 1, client_order_id="x" * longest))
+
+    assert longest == MAX_CLIENT_ORDER_ID == 128  # one more is refused (long-id above)
+    assert order.client_order_id == "x" * longest
 
 
 # ---------------------------------------------------------------- positions
