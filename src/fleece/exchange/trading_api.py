@@ -14,7 +14,6 @@ from fleece.exchange.ledger import PositionView
 from fleece.exchange.order_body import order_request, replace_request, whole_qty
 from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
-    CODE_INVALID_ORDER,
     ExchangeError,
     SimOrder,
     asset_id,
@@ -40,7 +39,7 @@ from fleece.exchange.schemas import (
     position_json,
 )
 from fleece.exchange.sim import SimExchange
-from fleece.models import MAX_ORDERS_LISTED
+from fleece.models import CODE_INVALID_ORDER, MAX_ORDERS_LISTED
 
 
 class OrdersQuery(RawQuery):
