@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fleece.exchange.orders import OrderStatus as ExchangeStatus
 from fleece.intents import BROKER_STATUSES, broker_final
 from fleece.models import BrokerOrder, Side
 from fleece.order_terms import UNFINISHED, intent_status_for
@@ -49,3 +50,12 @@ def test_every_status_alpacas_spec_names_is_known_and_read_as_final_or_not() -> 
 
     assert alpaca <= BROKER_STATUSES
     assert {s for s in alpaca if broker_final(s)} == FINAL
+
+
+def test_the_exchange_keeps_an_order_open_exactly_while_the_bot_reads_it_as_not_final() -> None:
+    # One table of Alpaca's statuses: the exchange's open listing and cancels follow it too.
+    open_at_exchange = {s.value for s in ExchangeStatus if s.is_open}
+
+    assert {s.value for s in ExchangeStatus} <= BROKER_STATUSES
+    assert open_at_exchange == {s.value for s in ExchangeStatus if not broker_final(s)}
+    assert open_at_exchange == {"held", "accepted", "pending_new", "new", "partially_filled"}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fleece.exchange.order_body import price
 from fleece.exchange.orders import ExchangeError
-from fleece.prices import on_price_grid, price_step, round_price, round_prices
+from fleece.prices import average_price, on_price_grid, price_step, round_price, round_prices
 from fleece.protection import Protection, stop_level, take_profit_level
 
 prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(100_000), places=6)
@@ -59,3 +59,9 @@ def test_generated_prices_are_rounded_to_the_nearest_step_of_the_grid(values: li
         step = float(price_step(Decimal(repr(before))))
         assert on_price_grid(Decimal(repr(after)))
         assert abs(after - before) <= step / 2 + 1e-9
+
+
+def test_an_average_fill_price_is_weighted_by_shares_and_rounded_half_to_even_to_the_tick() -> None:
+    assert average_price([(3, 10.01), (2, 10.02)]) == 10.014
+    assert average_price([(1, 1.0000), (1, 1.0001)]) == 1.0  # 1.00005: the even tick
+    assert average_price([(1, 1.0001), (1, 1.0002)]) == 1.0002  # 1.00015: the even tick

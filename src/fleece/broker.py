@@ -30,7 +30,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from alpaca.common.enums import Sort
@@ -49,12 +49,12 @@ from alpaca.trading.requests import (
 from fleece.backoff import backoff_delay
 from fleece.broker_answers import (
     Failure,
-    as_number,
-    as_time,
     classify,
+    parse_account,
+    parse_calendar_day,
+    parse_clock,
     parse_order,
     parse_position,
-    required,
 )
 from fleece.broker_requests import exit_request
 from fleece.data.parsing import parse_bar
@@ -63,6 +63,7 @@ from fleece.errors import AmbiguousSubmitError, BrokerError
 # The broker's facts are plain data in fleece.models, so that the decision core and the backtest
 # use them without importing alpaca-py; they are re-exported here for the adapter's callers.
 from fleece.models import (
+    MAX_ORDERS_LISTED,
     AccountSnapshot,
     Bar,
     BrokerOrder,
@@ -197,17 +198,7 @@ class Broker:
     # ---- account and positions -------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
         """The account's equity, cash, buying power and last (previous close) equity."""
-        raw = await self._call("get_account", self._trading.get_account)
-        if not isinstance(raw, Mapping):
-            raise BrokerError("bad broker answer: account is not an object")
-        return AccountSnapshot(
-            equity=required(raw, "equity", as_number),
-            cash=required(raw, "cash", as_number),
-            buying_power=required(raw, "buying_power", as_number),
-            last_equity=as_number(raw.get("last_equity")) or required(raw, "equity", as_number),
-            long_market_value=as_number(raw.get("long_market_value")) or 0.0,
-            short_market_value=as_number(raw.get("short_market_value")) or 0.0,
-        )
+        return parse_account(await self._call("get_account", self._trading.get_account))
 
     async def position(self, symbol: str) -> Position | None:
         """The account's position in ``symbol`` now (None when there is none)."""
@@ -225,13 +216,17 @@ class Broker:
     async def orders(
         self, status: str = "open", after: datetime | None = None
     ) -> list[BrokerOrder]:
-        """Orders by status ("open", "closed", "all"), oldest first, up to 500.
+        """Orders by status ("open", "closed", "all"), oldest first, up to Alpaca's page of 500.
 
         Nested: a bracket's or an OCO's legs come under their primary order (a leg has no
         client_order_id of ours, so listed alone it would read as someone else's order).
         """
         request = GetOrdersRequest(
-            status=QueryOrderStatus(status), after=after, limit=500, direction=Sort.ASC, nested=True
+            status=QueryOrderStatus(status),
+            after=after,
+            limit=MAX_ORDERS_LISTED,
+            direction=Sort.ASC,
+            nested=True,
         )
         raw = await self._call("get_orders", self._trading.get_orders, request)
         if not isinstance(raw, list):
@@ -343,35 +338,20 @@ class Broker:
         """The broker's market clock."""
         # Ungated: only a loopback exchange's clock is read (by the runtime), and waiting for a
         # rate-limit reset needs that very clock.
-        raw = await self._call("get_clock", self._trading.get_clock, gated=False)
-        if not isinstance(raw, Mapping):
-            raise BrokerError("bad broker answer: clock is not an object")
-        return MarketClock(
-            timestamp=required(raw, "timestamp", as_time),
-            is_open=bool(raw.get("is_open")),
-            next_open=required(raw, "next_open", as_time),
-            next_close=required(raw, "next_close", as_time),
-        )
+        return parse_clock(await self._call("get_clock", self._trading.get_clock, gated=False))
 
     async def calendar(self, start: date, end: date) -> list[CalendarDay]:
         """Trading days between ``start`` and ``end`` from the broker's calendar."""
-        from fleece.calendar import NEW_YORK  # local: display-edge timezone only
-
         raw = await self._call(
             "get_calendar", self._trading.get_calendar, GetCalendarRequest(start=start, end=end)
         )
         days: list[CalendarDay] = []
         for item in raw if isinstance(raw, list) else []:
-            try:
-                day = date.fromisoformat(item["date"])
-                o_h, o_m = map(int, item["open"].split(":"))
-                c_h, c_m = map(int, item["close"].split(":"))
-            except (KeyError, ValueError, TypeError, AttributeError):
+            day = parse_calendar_day(item)
+            if day is None:
                 log.warning("skipped unreadable calendar day: %r", item)
-                continue
-            opened = datetime(day.year, day.month, day.day, o_h, o_m, tzinfo=NEW_YORK)
-            closed = datetime(day.year, day.month, day.day, c_h, c_m, tzinfo=NEW_YORK)
-            days.append(CalendarDay(day, opened.astimezone(UTC), closed.astimezone(UTC)))
+            else:
+                days.append(day)
         return days
 
     async def bars(

@@ -11,14 +11,14 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import requests
 from alpaca.common.exceptions import APIError
 
 from fleece.errors import BrokerError
-from fleece.models import BrokerOrder, Position, Side
+from fleece.models import AccountSnapshot, BrokerOrder, CalendarDay, MarketClock, Position, Side
 
 T = TypeVar("T")
 
@@ -135,6 +135,48 @@ def _legs(raw: object, depth: int) -> tuple[BrokerOrder, ...]:
     if not isinstance(raw, list) or depth > 0:
         raise BrokerError("bad broker answer: legs is not a list of orders")
     return tuple(parse_order(leg, depth + 1) for leg in raw)
+
+
+def parse_account(raw: object) -> AccountSnapshot:
+    """Parse ``GET /v2/account``: equity, cash, buying power and last (previous close) equity."""
+    if not isinstance(raw, Mapping):
+        raise BrokerError("bad broker answer: account is not an object")
+    return AccountSnapshot(
+        equity=required(raw, "equity", as_number),
+        cash=required(raw, "cash", as_number),
+        buying_power=required(raw, "buying_power", as_number),
+        last_equity=as_number(raw.get("last_equity")) or required(raw, "equity", as_number),
+        long_market_value=as_number(raw.get("long_market_value")) or 0.0,
+        short_market_value=as_number(raw.get("short_market_value")) or 0.0,
+    )
+
+
+def parse_clock(raw: object) -> MarketClock:
+    """Parse ``GET /v2/clock``."""
+    if not isinstance(raw, Mapping):
+        raise BrokerError("bad broker answer: clock is not an object")
+    return MarketClock(
+        timestamp=required(raw, "timestamp", as_time),
+        is_open=bool(raw.get("is_open")),
+        next_open=required(raw, "next_open", as_time),
+        next_close=required(raw, "next_close", as_time),
+    )
+
+
+def parse_calendar_day(raw: Any) -> CalendarDay | None:
+    """One day of ``GET /v2/calendar`` (``open``/``close`` as New York ``HH:MM``), in UTC
+    instants; None when it cannot be read."""
+    from fleece.calendar import NEW_YORK  # local: the calendar module loads exchange-calendars
+
+    try:
+        day = date.fromisoformat(raw["date"])
+        o_h, o_m = map(int, raw["open"].split(":"))
+        c_h, c_m = map(int, raw["close"].split(":"))
+        opened = datetime(day.year, day.month, day.day, o_h, o_m, tzinfo=NEW_YORK)
+        closed = datetime(day.year, day.month, day.day, c_h, c_m, tzinfo=NEW_YORK)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+    return CalendarDay(day, opened.astimezone(UTC), closed.astimezone(UTC))
 
 
 def parse_position(raw: object) -> Position:

@@ -22,6 +22,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, Field
 
 from fleece.bot_process import STOP_TIMEOUT_SECONDS
+from fleece.models import REQUESTS_PER_MINUTE
 
 _Number = TypeVar("_Number", int, float)
 
@@ -95,12 +96,13 @@ WarmupBars = Annotated[
 ]
 """``data.warmup_bars``."""
 
-MAX_TRADES_PER_DAY = 200 * MINUTES_PER_SESSION
+MAX_TRADES_PER_DAY = REQUESTS_PER_MINUTE * MINUTES_PER_SESSION
 TradesPerDay = Annotated[
     Positive[int],
     at_most(
         MAX_TRADES_PER_DAY,
-        "Alpaca takes 200 requests a minute, at most 78,000 orders in a 390-minute session",
+        f"Alpaca takes {REQUESTS_PER_MINUTE} requests a minute, at most "
+        f"{MAX_TRADES_PER_DAY:,} orders in a {MINUTES_PER_SESSION}-minute session",
     ),
 ]
 """``risk.max_trades_per_day``."""

@@ -162,6 +162,19 @@ class AccountSnapshot:
 #: Alpaca's longest ``client_order_id``: the bot keeps within it; the built-in exchange refuses
 #: longer ones.
 MAX_CLIENT_ORDER_ID = 128
+#: Alpaca's error code for an order it cannot accept as written (422).
+CODE_INVALID_ORDER = 40010001
+#: Alpaca's refusal (422, :data:`CODE_INVALID_ORDER`) of a ``client_order_id`` it has seen before,
+#: even on an order long cancelled: the built-in exchange answers it, and the order manager reads
+#: it as "an earlier attempt did arrive" (:func:`fleece.order_terms.duplicate_id`).
+DUPLICATE_CLIENT_ORDER_ID = "client_order_id must be unique"
+#: The most orders one ``GET /v2/orders`` answers (its ``limit``, 50 by default): the bot asks for
+#: this many, the built-in exchange and the backtest's broker answer no more.
+MAX_ORDERS_LISTED = 500
+#: Alpaca's rate limit: requests an account may make a minute, per API (trading, market data).
+#: The built-in exchange's default (``fleece exchange --rate-limit``), the dashboard's headroom
+#: and the bound on ``risk.max_trades_per_day``.
+REQUESTS_PER_MINUTE = 200
 
 # Alpaca's order statuses, and which are final, are read by fleece.intents (one table).
 

@@ -57,6 +57,7 @@ from fleece.order_terms import (
     OrderBroker,
     SubmitOutcome,
     client_order_id,
+    duplicate_id,
     intent_status_for,
     rejection,
 )
@@ -193,7 +194,7 @@ class OrderManager(WorkingOrders):
             log.warning("order outcome unknown cid=%s reason=%s; looking it up", cid, exc)
             return await self._resolve_ambiguous(cid, str(exc))
         except BrokerError as exc:
-            if exc.code == 40010001 and "unique" in str(exc):
+            if duplicate_id(exc):
                 # The broker already has this id: an earlier attempt did arrive. Adopt it.
                 return await self._resolve_ambiguous(cid, str(exc))
             return self._failed(cid, IntentStatus.REJECTED, rejection(exc))

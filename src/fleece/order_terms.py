@@ -3,8 +3,9 @@
 Pure and I/O-free, so that tests, the trader and the kernel can name them without the manager:
 :class:`OrderBroker` (the calls of a broker the order manager makes), :func:`client_order_id`
 (the deterministic id of a signal's order), :func:`rejection` (a definite refusal as the
-intent records it), :func:`intent_status_for` (our status for a broker order) and
-:class:`SubmitOutcome` (what happened to one intent).
+intent records it), :func:`duplicate_id` (the refusal of an id the broker has seen),
+:func:`intent_status_for` (our status for a broker order) and :class:`SubmitOutcome` (what
+happened to one intent).
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import Protocol
 
 from fleece.errors import BrokerError
 from fleece.intents import OPEN_STATUSES, IntentStatus, status_for_broker
-from fleece.models import MAX_CLIENT_ORDER_ID, BrokerOrder, ExitOrder, Position, Side
+from fleece.models import (
+    CODE_INVALID_ORDER,
+    DUPLICATE_CLIENT_ORDER_ID,
+    MAX_CLIENT_ORDER_ID,
+    BrokerOrder,
+    ExitOrder,
+    Position,
+    Side,
+)
 
 #: Intent statuses that still need the broker's answer (the lifecycle's, :mod:`fleece.intents`).
 UNFINISHED = OPEN_STATUSES
@@ -69,6 +78,12 @@ def rejection(exc: BrokerError) -> str:
     status = f"{exc.status} " if exc.status is not None else ""
     code = f"code={exc.code}: " if exc.code is not None else ""
     return f"{status}{code}{exc}"
+
+
+def duplicate_id(exc: BrokerError) -> bool:
+    """True when ``exc`` is Alpaca's refusal of a client_order_id it has already seen: an earlier
+    attempt of this very order arrived (:data:`~fleece.models.DUPLICATE_CLIENT_ORDER_ID`)."""
+    return exc.code == CODE_INVALID_ORDER and DUPLICATE_CLIENT_ORDER_ID in str(exc)
 
 
 def intent_status_for(order: BrokerOrder) -> IntentStatus:

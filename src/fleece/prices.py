@@ -6,7 +6,8 @@ functions say what a price a stop or a trailing stop sits at is.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from fleece.models import TICKS_PER_DOLLAR, Side
@@ -36,6 +37,21 @@ def on_price_grid(value: Decimal) -> bool:
     """True when ``value`` is a multiple of its :func:`price_step` (Alpaca refuses an order
     price that is not: "sub-penny increment does not fulfill minimum pricing criteria")."""
     return value == value.quantize(price_step(value))
+
+
+def average_price(executions: Iterable[tuple[int, float]]) -> float:
+    """The average price of ``(qty, price)`` executions, weighted by shares, rounded half to even
+    to the :data:`TICK`: an order's ``filled_avg_price`` as the exchange reports it, and as the
+    bot reads an OCO's two orders as one.
+
+    Raises:
+        ZeroDivisionError: no shares were executed.
+    """
+    paid, shares = Decimal(0), 0
+    for qty, price in executions:
+        paid += Decimal(str(price)) * qty
+        shares += qty
+    return float((paid / shares).quantize(TICK, rounding=ROUND_HALF_EVEN))
 
 
 def round_prices(values: NDArray[np.float64]) -> NDArray[np.float64]:

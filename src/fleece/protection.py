@@ -52,7 +52,7 @@ from typing import Literal
 from fleece.accounting import FLAT, Position, book
 from fleece.intents import IntentRecord, broker_final
 from fleece.models import MAX_CLIENT_ORDER_ID, Bar, BrokerOrder, ExitOrder, Fill, Side, to_ticks
-from fleece.prices import round_price, trailing_stop_price
+from fleece.prices import average_price, round_price, trailing_stop_price
 
 PROTECT_PREFIX = "protect-"
 KIND_STOP = "protect-stop"
@@ -296,11 +296,9 @@ def as_one(order: BrokerOrder) -> BrokerOrder:
         return order
     members = (order, *order.legs)
     filled = sum(m.filled_qty for m in members)
-    paid = sum(
-        (Decimal(str(m.filled_avg_price)) * m.filled_qty for m in members if m.filled_qty),
-        Decimal(0),
-    )
-    average = float(round(paid / filled, 4)) if filled else None
+    priced = [(m.filled_qty, m.filled_avg_price) for m in members if m.filled_qty]
+    executed = [(qty, price) for qty, price in priced if price is not None]
+    average = average_price(executed) if executed else None
     working = [m for m in members if not broker_final(m.status)]
     if filled >= order.qty:
         status = "filled"

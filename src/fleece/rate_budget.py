@@ -31,6 +31,13 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Alpaca's rate-limit headers, in the order (limit, remaining, reset): the bot reads them here,
+#: the built-in exchange (:mod:`fleece.exchange.rate_limit`) sends them.
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
 #: Requests left in a window below which reads wait for the reset (orders do not).
 RESERVE = 5
 #: The longest wait for a reset, in the bot's clock (Alpaca's windows are a minute).
@@ -91,9 +98,7 @@ class RateBudget:
     def observe(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Read one answer's headers (a ``requests`` response hook; runs in a worker thread)."""
         headers = getattr(response, "headers", None)
-        limit = _header_int(headers, "X-RateLimit-Limit")
-        remaining = _header_int(headers, "X-RateLimit-Remaining")
-        reset = _header_int(headers, "X-RateLimit-Reset")
+        limit, remaining, reset = (_header_int(headers, name) for name in RATE_LIMIT_HEADERS)
         status = getattr(response, "status_code", None)
         with self._lock:
             if limit is not None and remaining is not None and reset is not None:

@@ -15,6 +15,7 @@ from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
 from fleece.models import Side
+from fleece.order_terms import duplicate_id
 
 OPEN = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
@@ -63,6 +64,21 @@ def test_a_client_order_id_is_found_or_reported_unknown() -> None:
 
     assert asyncio.run(sim.order_by_client_id("c1")) is not None
     assert asyncio.run(sim.order_by_client_id("nope")) is None
+
+
+def test_a_reused_client_order_id_is_refused_as_the_order_manager_reads_a_duplicate() -> None:
+    sim, _ = broker(cash=1_000.0)
+    sim.advance_to(OPEN + timedelta(minutes=5))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+
+    with pytest.raises(BrokerError) as reused:
+        asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+    with pytest.raises(BrokerError) as unaffordable:
+        asyncio.run(sim.submit_market("c2", "SPY", Side.BUY, 10_000))
+
+    assert (reused.value.status, reused.value.code) == (422, 40010001)
+    assert duplicate_id(reused.value)  # adopted by the order manager, not marked rejected
+    assert not duplicate_id(unaffordable.value)
 
 
 def test_orders_are_listed_by_status_and_submission_time() -> None:

@@ -5,6 +5,7 @@ Bars are hand-built on 2024-01-03 (09:30-16:00 New York); times below are New Yo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -13,9 +14,12 @@ from exchange_helpers import bar, engine_over, filled, flat_bars, limit, market,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleece.backtest.sim_broker import broker_order
 from fleece.exchange import ExchangeError, OrderStatus
-from fleece.exchange.orders import TimeInForce
+from fleece.exchange.orders import SimOrder, TimeInForce
 from fleece.models import Bar, Side
+from fleece.prices import average_price
+from fleece.protection import as_one
 
 NEXT_DAY = date(2024, 1, 4)
 
@@ -374,3 +378,24 @@ def test_equity_is_cash_plus_market_values_to_the_cent_after_any_fills(
         assert account.equity_cents == account.cash_cents + values
         expected_value = (price * held).quantize(Decimal("0.01"), ROUND_HALF_UP)
         assert Decimal(values) / 100 == expected_value
+
+
+def test_the_exchange_and_the_bot_average_two_executions_alike() -> None:
+    # The exchange's filled_avg_price of a split fill, and an OCO's two orders read as one.
+    engine = engine_over({"SPY": flat_bars("SPY", "09:30", 2, 100.01)}, ny("09:30"))
+    engine.partial_fills = _Split()
+    order = engine.submit(market("SPY", 3))
+    engine.advance_to(ny("09:32"))  # 1 share at 100.01, then 2 at 100.02
+    filled = engine.order(order.id)
+    leg = replace(broker_order(filled), id="sl", filled_qty=2, filled_avg_price=100.02)
+    oco = replace(broker_order(filled), filled_qty=1, filled_avg_price=100.01, legs=(leg,))
+
+    assert filled.filled_avg_price == average_price([(1, 100.01), (2, 100.02)]) == 100.0167
+    assert as_one(oco).filled_avg_price == filled.filled_avg_price
+
+
+class _Split:
+    """Fills one share of an order the first time it is asked, the rest after."""
+
+    def fill_qty(self, order: SimOrder) -> int:
+        return 1 if order.filled_qty == 0 else order.remaining

@@ -7,10 +7,13 @@ through alpaca-py are in test_exchange_protective_orders.py.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from exchange_helpers import engine_over, ny, scripted, settle
 
+from fleece.backtest.sim_broker import SimBroker
+from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
     ExitLegs,
     OrderClass,
@@ -20,7 +23,7 @@ from fleece.exchange.orders import (
     SimOrder,
     TimeInForce,
 )
-from fleece.models import Side
+from fleece.models import ExitOrder, Side
 
 QUIET = (100.0, 100.5, 99.5, 100.0)
 
@@ -90,3 +93,28 @@ def test_a_gtc_brackets_exit_legs_outlive_the_session() -> None:
     engine.advance_to(ny("16:01"))
 
     assert [leg.status for leg in engine.legs_of(entry)] == [OrderStatus.NEW] * 2
+
+
+def test_an_oco_partly_filled_is_listed_open_and_closed_by_the_exchange_and_the_backtest() -> None:
+    # One listing rule (order_classes.listed) for GET /v2/orders and the backtest's broker: a
+    # primary order matches a status when it or one of its legs does.
+    engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET] * 4)}, ny("09:30"))
+    broker = SimBroker(engine)
+    asyncio.run(broker.submit_market("entry", "SPY", Side.BUY, 10))
+    broker.advance_to(ny("09:31"))
+    engine.partial_fills = Halves()
+    oco = ExitOrder("limit", "oco", stop_price=95.0, limit_price=100.25)
+    asyncio.run(broker.submit_exit("oco", "SPY", Side.SELL, 10, oco))
+    broker.advance_to(ny("09:33"))  # 5 of 10 take profit; the stop leg is cancelled
+
+    by_backtest = {s: [o.client_order_id for o in asyncio.run(broker.orders(s))] for s in LISTINGS}
+    primary = engine.order_by_client_id("oco")
+    legs = engine.legs_of(primary)
+
+    assert (primary.status, [leg.status for leg in legs]) == (
+        OrderStatus.PARTIALLY_FILLED,
+        [OrderStatus.CANCELED],
+    )
+    assert by_backtest == {"open": ["oco"], "closed": ["entry", "oco"], "all": ["entry", "oco"]}
+    assert [listed(s, primary, legs) for s in LISTINGS] == [True, True, True]
+    assert not listed("closed", primary)  # listed without its legs, it is open only

@@ -22,8 +22,9 @@ import pytest
 from exchange_helpers import Served, fixture_bars, ny, serve, stepped
 from jsonschema import Draft7Validator, FormatChecker
 
+from fleece.rate_budget import RATE_LIMIT_HEADERS
+
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "alpaca-openapi"
-RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 def _convert(node: Any, components: dict[str, Any]) -> Any:
@@ -238,6 +239,23 @@ def test_every_authorised_answer_carries_the_rate_limit_headers_as_integers(
     for headers in checked:
         values = {name: headers.get(name.lower()) for name in RATE_LIMIT_HEADERS}
         assert all(v is not None and v.isdigit() for v in values.values()), values
+
+
+def test_the_rate_limit_headers_the_bot_reads_and_the_exchange_sends_are_alpacas() -> None:
+    names: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            names.update(node.get("headers") or {})
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(json.loads((SPECS / "trading-api.json").read_text()))
+
+    assert set(RATE_LIMIT_HEADERS) == {n for n in names if n.startswith("X-RateLimit-")}
 
 
 def test_orders_with_legs_stops_and_trails_say_what_alpaca_says(

@@ -26,6 +26,9 @@ from alpaca.trading.requests import (
 )
 from exchange_helpers import KEY, Served, fixture_bars
 
+from fleece.exchange.schemas import ORDER_REQUEST_BODY
+from fleece.models import MAX_CLIENT_ORDER_ID, MAX_ORDERS_LISTED
+
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -175,10 +178,13 @@ def test_order_listing_filters_on_submission_time_with_after_and_until(served: S
     assert [o.id for o in until] == [early.id]
 
 
-def test_more_than_500_orders_per_page_is_refused(served: Served) -> None:
-    answer = served.http.get("/v2/orders", params={"limit": 501})
+def test_the_page_the_bot_asks_for_is_the_largest_the_listing_answers(served: Served) -> None:
+    # Alpaca's ceiling (500), which Broker.orders asks for: one more is refused.
+    largest = served.http.get("/v2/orders", params={"limit": MAX_ORDERS_LISTED})
+    beyond = served.http.get("/v2/orders", params={"limit": MAX_ORDERS_LISTED + 1})
 
-    assert (answer.status_code, answer.json()["code"]) == (422, 40010001)
+    assert (MAX_ORDERS_LISTED, largest.status_code) == (500, 200)
+    assert (beyond.status_code, beyond.json()["code"]) == (422, 40010001)
 
 
 def test_cancelling_an_order_answers_204_and_the_order_reads_cancelled(served: Served) -> None:
@@ -270,6 +276,16 @@ def test_orders_the_exchange_cannot_fill_are_422(served: Served, request_: Any) 
     error = api_error(lambda: served.trading.submit_order(request_))
 
     assert (error.status_code, error.code) == (422, 40010001)
+
+
+def test_the_longest_client_order_id_the_order_schema_allows_is_accepted(served: Served) -> None:
+    body = ORDER_REQUEST_BODY["content"]["application/json"]["schema"]["properties"]
+    longest = body["client_order_id"]["maxLength"]
+
+    order = served.trading.submit_order(buy("SPY", 1, client_order_id="x" * longest))
+
+    assert longest == MAX_CLIENT_ORDER_ID == 128  # one more is refused (long-id above)
+    assert order.client_order_id == "x" * longest
 
 
 # ---------------------------------------------------------------- positions

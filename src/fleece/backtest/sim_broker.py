@@ -21,6 +21,7 @@ from datetime import datetime
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.ledger import PositionView
+from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
     ExchangeError,
     ExitLegs,
@@ -31,10 +32,7 @@ from fleece.exchange.orders import (
     TimeInForce,
 )
 from fleece.exchange.schemas import price
-from fleece.models import AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
-
-#: ``GET /v2/orders`` answers at most this many orders per request; Broker.orders asks for 500.
-ORDERS_LIMIT = 500
+from fleece.models import MAX_ORDERS_LISTED, AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
 
 
 def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
@@ -152,18 +150,17 @@ class SimBroker:
         """Orders by status ("open", "closed", "all") submitted after ``after``, oldest first."""
         self.requests["get_orders"] += 1
         self._sync()
-        if status not in {"open", "closed", "all"}:
+        if status not in LISTINGS:
             raise BrokerError(f"get_orders failed: unknown status {status!r}", 422)
         first = 0 if after is None else bisect_right(self._submitted, after)
         found: list[BrokerOrder] = []
         for order_id in self._ids[first:]:
             order = self.engine.order(order_id)
-            # Nested, as the exchange answers: open while the order or one of its legs is.
-            members = [order, *self.engine.legs_of(order)]
-            if status != "all" and not any(m.status.is_open == (status == "open") for m in members):
+            legs = self.engine.legs_of(order)  # nested, as the exchange answers
+            if not listed(status, order, legs):
                 continue
-            found.append(self._answer(order))
-            if len(found) == ORDERS_LIMIT:
+            found.append(broker_order(order, legs))
+            if len(found) == MAX_ORDERS_LISTED:
                 break
         return found
 

@@ -22,12 +22,11 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from fleece.clock import seconds_since
-from fleece.models import TradingState
+from fleece.models import REQUESTS_PER_MINUTE, TradingState
 
 if TYPE_CHECKING:
     from fleece.dashboard.view import DashboardView
 
-ALPACA_REQUESTS_PER_MINUTE = 200
 RATE_WINDOW_SECONDS = 60.0
 POLL_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -43,7 +42,7 @@ class RequestRate:
 
     def __init__(
         self,
-        limit: int = ALPACA_REQUESTS_PER_MINUTE,
+        limit: int = REQUESTS_PER_MINUTE,
         window_seconds: float = RATE_WINDOW_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -24,7 +24,6 @@ from fleece.exchange.data_api import data_router
 from fleece.exchange.fault_plan import plan_from_json
 from fleece.exchange.faults import FaultInjector
 from fleece.exchange.orders import (
-    CODE_INVALID_ORDER,
     CODE_UNAUTHORIZED,
     CODE_UNPROCESSABLE,
     ExchangeError,
@@ -32,6 +31,7 @@ from fleece.exchange.orders import (
 from fleece.exchange.schemas import error_body
 from fleece.exchange.sim import SimExchange
 from fleece.exchange.trading_api import trading_router
+from fleece.models import CODE_INVALID_ORDER
 
 #: One step of the stepped clock at most: a year (the calendar ends a year or so ahead anyway).
 MAX_ADVANCE_MINUTES = 366 * 24 * 60

@@ -73,7 +73,7 @@ from fleece.exchange.orders import (
 )
 from fleece.exchange.replacing import replaced_order, replacing_order
 from fleece.models import Bar
-from fleece.prices import TICK
+from fleece.prices import average_price
 
 # Event phases at one instant: stops are judged at a bar's close before limits (the worse leg of
 # a bracket first), a bar's close before the session closes, both before an order is routed,
@@ -281,8 +281,7 @@ class Engine(Book):
         done = order.filled_qty + qty
         average = price
         if order.filled_avg_price is not None and order.filled_qty:
-            paid = Decimal(str(order.filled_avg_price)) * order.filled_qty
-            average = float(((paid + Decimal(str(price)) * qty) / done).quantize(TICK))
+            average = average_price(((order.filled_qty, order.filled_avg_price), (qty, price)))
         filled = replace(
             order,
             status=OrderStatus.FILLED if done == order.qty else OrderStatus.PARTIALLY_FILLED,

@@ -26,7 +26,7 @@ from fleece.exchange.orders import (
     invalid,
     not_found,
 )
-from fleece.models import MAX_CLIENT_ORDER_ID, to_ticks
+from fleece.models import DUPLICATE_CLIENT_ORDER_ID, MAX_CLIENT_ORDER_ID, to_ticks
 
 
 class Book:
@@ -53,7 +53,7 @@ class Book:
         if len(client_id) > MAX_CLIENT_ORDER_ID:
             raise invalid(f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID} characters")
         if client_id in self._by_client:
-            raise invalid("client_order_id must be unique")
+            raise invalid(DUPLICATE_CLIENT_ORDER_ID)
         return client_id
 
     def _price_now(self, symbol: str, eligible: datetime) -> float | None:

@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from fleece.exchange.orders import (
-    CODE_INVALID_ORDER,
     ExitLegs,
     OrderClass,
     OrderRequest,
@@ -29,7 +28,7 @@ from fleece.exchange.orders import (
     invalid,
 )
 from fleece.exchange.params import parse_decimal, shown
-from fleece.models import Side
+from fleece.models import CODE_INVALID_ORDER, Side
 from fleece.prices import on_price_grid
 
 _T = TypeVar("_T")

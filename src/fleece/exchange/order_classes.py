@@ -29,7 +29,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -164,6 +164,20 @@ def siblings(order: SimOrder, orders: Mapping[str, SimOrder]) -> list[str]:
     else:
         return []
     return [m for m in members if m != order.id]
+
+
+#: The statuses ``GET /v2/orders`` lists by (``status=``), Alpaca's words.
+LISTINGS = ("open", "closed", "all")
+
+
+def listed(status: str, order: SimOrder, legs: Sequence[SimOrder] = ()) -> bool:
+    """True when a ``status`` listing (:data:`LISTINGS`) answers ``order``, listed with ``legs``
+    (a nested listing's): it matches when it or one of its legs does, so a bracket whose entry
+    filled is open while its exit legs work (and closed as well)."""
+    if status == "all":
+        return True
+    wanted = status == "open"
+    return order.status.is_open == wanted or any(leg.status.is_open == wanted for leg in legs)
 
 
 def class_members(order: SimOrder, orders: Mapping[str, SimOrder]) -> set[str]:

@@ -15,13 +15,14 @@ from operator import attrgetter
 from typing import Any
 
 from fleece.errors import FleeceError
-from fleece.models import Side
+from fleece.intents import broker_final
+from fleece.models import CODE_INVALID_ORDER, Side
 
-# Alpaca's error codes, by the situation they name.
+# Alpaca's error codes, by the situation they name (CODE_INVALID_ORDER: fleece.models, which the
+# bot reads a reused client_order_id's refusal by).
 CODE_UNAUTHORIZED = 40110000
 CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
-CODE_INVALID_ORDER = 40010001
 CODE_UNPROCESSABLE = 42210000
 CODE_RATE_LIMITED = 42910000
 
@@ -91,15 +92,9 @@ class OrderStatus(StrEnum):
         return self in _OPEN_STATUSES
 
 
-_OPEN_STATUSES = frozenset(
-    {
-        OrderStatus.HELD,
-        OrderStatus.ACCEPTED,
-        OrderStatus.PENDING_NEW,
-        OrderStatus.NEW,
-        OrderStatus.PARTIALLY_FILLED,
-    }
-)
+# Open is "not final" by the one table of Alpaca's statuses (fleece.intents), which the bot reads
+# the exchange's answers by: held, accepted, pending_new, new and partially_filled.
+_OPEN_STATUSES = frozenset(status for status in OrderStatus if not broker_final(status))
 
 
 class ExchangeError(FleeceError):

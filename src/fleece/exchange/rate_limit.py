@@ -26,10 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleece.calendar import ONE_MINUTE
 from fleece.exchange.asgi import ADMIN_PREFIX, HttpLayer, Message, Receive, Scope, Send, send_error
+from fleece.rate_budget import RATE_LIMIT_HEADERS
 
-WINDOW_SECONDS = 60
+WINDOW_SECONDS = int(ONE_MINUTE.total_seconds())  # Alpaca counts requests a minute
 RATE_LIMITED_MESSAGE = "rate limit exceeded"
+# ASGI's header names are lower-case bytes.
+_ASGI_NAMES = tuple(name.lower().encode() for name in RATE_LIMIT_HEADERS)
 #: Answered with the headers but neither counted nor refused (see the module docstring).
 UNCOUNTED = frozenset({"/v2/clock"})
 
@@ -108,11 +112,8 @@ class RateLimitLayer(HttpLayer):
             allowed = True
         else:
             allowed, remaining, reset = self.limiter.take(api_of(path))
-        headers = [
-            (b"x-ratelimit-limit", str(self.limiter.limit).encode()),
-            (b"x-ratelimit-remaining", str(remaining).encode()),
-            (b"x-ratelimit-reset", str(reset).encode()),
-        ]
+        values = (self.limiter.limit, remaining, reset)
+        headers = [(n, str(v).encode()) for n, v in zip(_ASGI_NAMES, values, strict=True)]
         if not allowed:
             await send_error(send, 429, RATE_LIMITED_MESSAGE, headers)
             return

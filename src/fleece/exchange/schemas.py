@@ -18,7 +18,7 @@ from fleece.data.iex import estimated_trades, estimated_vwap
 from fleece.exchange.assets import Asset
 from fleece.exchange.ledger import AccountView, PositionView
 from fleece.exchange.orders import SimOrder, asset_id
-from fleece.models import Bar
+from fleece.models import MAX_CLIENT_ORDER_ID, Bar
 from fleece.prices import TICK
 
 Json = dict[str, Any]
@@ -267,7 +267,7 @@ ORDER_REQUEST_BODY: Json = {
                     "limit_price": _TEXT_OR_NUMBER,
                     "stop_price": _TEXT_OR_NUMBER,
                     "extended_hours": {"type": "boolean"},
-                    "client_order_id": {"type": "string", "maxLength": 128},
+                    "client_order_id": {"type": "string", "maxLength": MAX_CLIENT_ORDER_ID},
                     "order_class": {
                         "type": "string",
                         "enum": ["simple", "bracket", "oco", "oto", ""],

@@ -24,6 +24,7 @@ from fleece.exchange.faults import FaultInjector
 from fleece.exchange.limits import RequestLimits
 from fleece.exchange.rate_limit import RateLimitLayer
 from fleece.exchange.state_file import StateFile
+from fleece.models import REQUESTS_PER_MINUTE
 from fleece.paper_lock import is_loopback_host
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     ] = 0.0,
     rate_limit: Annotated[
         int, typer.Option(help="requests per simulated minute per API before 429s")
-    ] = 200,
+    ] = REQUESTS_PER_MINUTE,
     inactive: Annotated[
         str | None, typer.Option(help="symbols whose asset is inactive, e.g. GOLD")
     ] = None,

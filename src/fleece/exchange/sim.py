@@ -40,7 +40,7 @@ from fleece.exchange.market import BarStore
 from fleece.exchange.orders import IdSource, OrderRequest, ReplaceRequest, SimOrder
 from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
-from fleece.models import Bar
+from fleece.models import REQUESTS_PER_MINUTE, Bar
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
@@ -53,8 +53,6 @@ PLANS = ("free", "unlimited")
 FEEDS = ("sip", "iex")
 #: Alpaca's free plan allows SIP data only this far in the past.
 SIP_DELAY = timedelta(minutes=15)
-#: Requests per minute an Alpaca account may make (``--rate-limit``).
-DEFAULT_RATE_LIMIT = 200
 
 
 class SimClock(Protocol):
@@ -120,7 +118,7 @@ class SimExchange:
         data_feed: str = "iex",
         partial_fills: float = 0.0,
         inactive: Sequence[str] = (),
-        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit: int = REQUESTS_PER_MINUTE,
         late_bars: float = 0.0,
     ) -> None:
         if cash <= 0:

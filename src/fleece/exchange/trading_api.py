@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from fleece.calendar import session_date
 from fleece.exchange.ledger import PositionView
 from fleece.exchange.order_body import order_request, replace_request, whole_qty
+from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
-    CODE_INVALID_ORDER,
     ExchangeError,
     SimOrder,
     asset_id,
@@ -39,8 +39,7 @@ from fleece.exchange.schemas import (
     position_json,
 )
 from fleece.exchange.sim import SimExchange
-
-MAX_ORDERS_LIMIT = 500
+from fleece.models import CODE_INVALID_ORDER, MAX_ORDERS_LISTED
 
 
 class OrdersQuery(RawQuery):
@@ -66,17 +65,11 @@ def _select_orders(
     which are then not listed on their own; a primary order matches a status when it or one of
     its legs does (a bracket whose entry filled is open while its exit legs work)."""
     status = params.get("status", "open")
-    if status not in {"open", "closed", "all"}:
+    if status not in LISTINGS:
         raise invalid(f"status must be open, closed or all; got {shown(status)}")
     if legs is not None:
         orders = [o for o in orders if o.parent_id is None]
-    if status != "all":
-        is_open = status == "open"
-        orders = [
-            o
-            for o in orders
-            if any(x.status.is_open == is_open for x in [o, *(legs or {}).get(o.id, [])])
-        ]
+    orders = [o for o in orders if listed(status, o, (legs or {}).get(o.id, ()))]
     if "after" in params:
         after = parse_time(params["after"], "after", code)
         orders = [o for o in orders if o.submitted_at > after]
@@ -91,7 +84,7 @@ def _select_orders(
     direction = params.get("direction", "desc")
     if direction not in {"asc", "desc"}:
         raise invalid(f"direction must be asc or desc; got {shown(direction)}")
-    limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LIMIT)
+    limit = _int_param(params.get("limit", "50"), "limit", 1, MAX_ORDERS_LISTED)
     ordered = orders if direction == "asc" else orders[::-1]
     return ordered[:limit]
 
