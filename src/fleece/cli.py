@@ -224,20 +224,33 @@ def halt(
 ) -> None:
     """Set the persisted kill switch: the bot sends no new orders until `fleece resume`."""
     with user_errors():
-        store, _ = _store(env_file)
+        store, config = _store(env_file)
         with store:
             store.set_kill_switch(True, reason, SystemClock().now())
-    console.print(f"kill switch ON ({reason}): trading HALTED")
+            console.print(_switch_reply(store, config), soft_wrap=True)
 
 
 @app.command()
 def resume(env_file: EnvFile = Path(".env")) -> None:
     """Lift the persisted kill switch (KILL_SWITCH=true in the environment still halts)."""
     with user_errors():
-        store, _ = _store(env_file)
+        store, config = _store(env_file)
         with store:
             store.set_kill_switch(False, "resumed", SystemClock().now())
-    console.print("kill switch OFF: trading may resume")
+            console.print(_switch_reply(store, config), soft_wrap=True)
+
+
+def _switch_reply(store: StateStore, config: AppConfig) -> str:
+    """The switch and the trading state the bot takes at its next check, as Telegram says it:
+    lifting the switch leaves it HALTED by KILL_SWITCH=true or a tripped breaker."""
+    from fleece.notify.messages import kill_switch_set_text
+    from fleece.read_model import build_snapshot, stopped_now
+
+    judged_at, _ = stopped_now(store, config, SystemClock().now())
+    snap = build_snapshot(store, config, judged_at)
+    return kill_switch_set_text(
+        snap.kill_switch, snap.kill_switch_reason, snap.state, snap.state_reason
+    )
 
 
 @app.command("reset-breaker")

@@ -128,8 +128,8 @@ def test_halt_and_resume_from_telegram_set_the_persisted_kill_switch(talk: Conve
     replies = talk.api.replies_to(OPERATOR)
 
     assert talk.kill_switch_after_halt == (True, "lunch break")
-    assert "kill switch ON: trading HALTED (kill_switch)" in replies
-    assert "kill switch OFF: trading ACTIVE" in replies
+    assert "kill switch on (lunch break): trading HALTED (kill_switch)" in replies
+    assert "kill switch off: trading ACTIVE" in replies
 
 
 def test_flatten_closes_the_positions_through_the_bots_orders(talk: Conversation) -> None:

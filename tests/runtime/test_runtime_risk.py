@@ -80,18 +80,36 @@ def test_fleece_halt_survives_a_restart_and_blocks_orders_until_fleece_resume(
     paths: Paths, market: Market
 ) -> None:
     env = paper_env(paths, market.url)
-    assert "kill switch ON" in fleece("halt", env, paths.root)
+    halted = fleece("halt", env, paths.root)
 
     run(env, market, minutes=6)
     halted_first = (market.requests(ORDERS_ROUTE), refusals_of(paths.db, "kill_switch"))
     run(env, market, minutes=6)  # a restart: the switch is read back from the store
     halted_after_restart = (market.requests(ORDERS_ROUTE), refusals_of(paths.db, "kill_switch"))
-    fleece("resume", env, paths.root)
+    resumed = fleece("resume", env, paths.root)
     run(env, market, minutes=8)
 
+    assert "kill switch on (operator): trading HALTED (kill_switch)" in halted
+    assert "kill switch off: trading ACTIVE" in resumed
     assert halted_first[0] == 0 and halted_first[1] > 0
     assert halted_after_restart[0] == 0 and halted_after_restart[1] > halted_first[1]
     assert market.requests(ORDERS_ROUTE) > 0
+
+
+def test_fleece_resume_says_the_bot_stays_halted_by_the_environments_switch(
+    paths: Paths, market: Market
+) -> None:
+    # Lifting the persisted switch cannot lift KILL_SWITCH=true: the answer says so, in the
+    # words Telegram's /resume uses, instead of "trading may resume".
+    env = paper_env(paths, market.url, KILL_SWITCH="true")
+    fleece("halt", env, paths.root)
+
+    resumed = fleece("resume", env, paths.root)
+
+    assert (
+        "kill switch on (KILL_SWITCH=true in the environment): trading HALTED (kill_switch)"
+        in resumed
+    )
 
 
 def test_fleece_halt_while_the_bot_runs_blocks_its_next_orders(

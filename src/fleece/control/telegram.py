@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleece.control import commands
 from fleece.control.replies import HELP, daily_text, positions_text, status_text
-from fleece.notify.messages import one_line
+from fleece.notify.messages import kill_switch_set_text, one_line
 
 if TYPE_CHECKING:
     from telegram import Update
@@ -194,7 +194,6 @@ class TelegramControl:
         live.store.set_kill_switch(on, reason if on else "resumed from telegram", now)
         log.warning("kill switch %s from telegram", "ON" if on else "OFF")
         snap = live.rejudge()  # the bot's state follows at once (and notifies)
-        state, why = snap.state, snap.state_reason
-        return f"kill switch {'ON' if on else 'OFF'}: trading {state.value}" + (
-            f" ({why})" if why else ""
+        return kill_switch_set_text(
+            snap.kill_switch, snap.kill_switch_reason, snap.state, snap.state_reason
         )

@@ -85,6 +85,15 @@ def kill_switch_text(on: bool, reason: str) -> str:
     return f"on ({reason})" if reason else "on"
 
 
+def kill_switch_set_text(on: bool, reason: str, state: TradingState, why: str) -> str:
+    """What setting or lifting the kill switch answers (``fleece halt``/``resume``, Telegram's
+    ``/halt``/``/resume``): the switch as status words it, then the trading state it leaves,
+    which lifting it need not make ACTIVE (the environment's switch, a tripped breaker)."""
+    return f"kill switch {kill_switch_text(on, reason)}: trading {state.value}" + (
+        f" ({why})" if why else ""
+    )
+
+
 def when(ts: datetime, *, seconds: bool = False) -> str:
     """A timestamp as the market's local time ("2024-11-26 10:00 ET"), to the second when
     ``seconds``: messages, replies and ``fleece status`` alike."""
