@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from fleece.calendar import MarketCalendar
 from fleece.cli import demo_overrides
-from fleece.config import ENV_NAMES, NotificationsConfig, ShutdownConfig
+from fleece.config import ENV_NAMES, NotificationsConfig, ShutdownConfig, load_settings
 from fleece.config_bounds import STOP_BUDGET_SECONDS
 from startup_helpers import (
     FIXTURE_BARS,
@@ -132,8 +132,9 @@ def trading_documents(draw: st.DrawFn, tickers: tuple[str, ...] | None = None) -
 def env_files(draw: st.DrawFn, root: Path) -> dict[str, str]:
     """A sim-mode .env for a bot in ``root``, its numbers at and near their bounds."""
     days = draw(st.sampled_from([1, 2, 30]))
-    # The last start from which `days` sessions still fit (weekends and holidays included).
-    last_start = LATEST - 5 - (days * 7 + 4) // 5
+    # The last start from which `days` sessions still fit (weekends and holidays included), and
+    # the demo's two (it runs on this SIM_START too).
+    last_start = LATEST - 5 - (max(days, 2) * 7 + 4) // 5
     start = draw(st.sampled_from([EARLIEST, last_start]) | st.integers(EARLIEST, last_start))
     values = {
         "SIM_SPEED": near(1.0, 10_000.0, 300.0).map(str),
@@ -236,7 +237,7 @@ def test_what_config_check_accepts_starts_run_demo_and_backtest(
         assert extra is None, f"the check accepted {extra}"
         event("accepted: started run, demo and backtest")
         assert_started(start_and_stop(root), "fleece run")
-        overrides = demo_overrides(1, 600.0, 7, sim_data=False)
+        overrides = demo_overrides(1, 600.0, 7, load_settings(root / ".env", os.environ))
         assert_started(start_and_stop(root, overrides=overrides), "fleece demo")
         tested = backtest(root)
         assert tested.exit_code == 0, tested.output
@@ -255,7 +256,7 @@ def test_what_config_check_accepts_over_real_bars_starts_run_and_demo(
 
         assert check_or_refuse(root)
         assert_started(start_and_stop(root), "fleece run")
-        overrides = demo_overrides(1, 600.0, 7, sim_data=True)
+        overrides = demo_overrides(1, 600.0, 7, load_settings(root / ".env", os.environ))
         assert_started(start_and_stop(root, overrides=overrides), "fleece demo")
 
 
