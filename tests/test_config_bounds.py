@@ -16,7 +16,8 @@ import yaml
 from fleece.config import load_settings, load_trading_config
 from fleece.errors import ConfigError
 
-# (section, key, the largest accepted value, a value just beyond it)
+# (section, key, the largest accepted value, a value just beyond it); the stop's two waits share
+# one bound (tests/test_stop_budget.py)
 TRADING_BOUNDS = [
     ("strategy", "slow", 1950, 1951),
     ("data", "warmup_bars", 1950, 1951),
@@ -25,7 +26,6 @@ TRADING_BOUNDS = [
     ("risk", "max_concurrent_positions", 10_000, 10_001),
     ("risk", "circuit_breaker_failures", 1_000, 1_001),
     ("orders", "stale_order_minutes", 390, 391),
-    ("shutdown", "grace_seconds", 80.0, 80.5),
     ("housekeeping", "heartbeat_seconds", 3600.0, 3601.0),
     ("housekeeping", "equity_snapshot_seconds", 3600.0, 3601.0),
     ("housekeeping", "bar_retention_days", 3660, 3661),

@@ -25,12 +25,13 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from fleece.calendar import MarketCalendar
 from fleece.cli import demo_overrides
-from fleece.config import ENV_NAMES
+from fleece.config import ENV_NAMES, NotificationsConfig, ShutdownConfig, load_settings
+from fleece.config_bounds import STOP_BUDGET_SECONDS
 from startup_helpers import (
     FIXTURE_BARS,
     Started,
@@ -77,6 +78,22 @@ def maybe(section: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[
 
 
 @st.composite
+def stop_waits(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, float]]:
+    """``shutdown`` and ``notifications`` whose two waits, drawn up to their shared bound, fit
+    the launchers' stop budget together (absent keys take their defaults)."""
+    shutdown = draw(maybe({"grace_seconds": positive(STOP_BUDGET_SECONDS, 25.0)}))
+    grace = shutdown.get("grace_seconds", ShutdownConfig().grace_seconds)
+    room = STOP_BUDGET_SECONDS - grace
+    flush = near(0.0, room, min(NotificationsConfig().flush_seconds, room))
+    if NotificationsConfig().flush_seconds <= room:
+        notifications = draw(maybe({"flush_seconds": flush}))
+    else:  # the default flush would not fit beside this grace
+        notifications = {"flush_seconds": draw(flush)}
+    assume(grace + notifications.get("flush_seconds", 0.0) <= STOP_BUDGET_SECONDS)
+    return shutdown, notifications
+
+
+@st.composite
 def trading_documents(draw: st.DrawFn, tickers: tuple[str, ...] | None = None) -> dict[str, Any]:
     symbols = tickers or tuple(
         draw(st.lists(st.sampled_from(TICKERS), min_size=1, max_size=3, unique=True))
@@ -98,7 +115,7 @@ def trading_documents(draw: st.DrawFn, tickers: tuple[str, ...] | None = None) -
         maybe({"poll_interval_seconds": positive(3600, 5.0, 60.0), "warmup_bars": near(0, 1950)})
     )
     document["orders"] = draw(maybe({"stale_order_minutes": near(1, 390)}))
-    document["shutdown"] = draw(maybe({"grace_seconds": positive(80, 25.0)}))
+    document["shutdown"], document["notifications"] = draw(stop_waits())
     document["housekeeping"] = draw(
         maybe(
             {
@@ -115,8 +132,9 @@ def trading_documents(draw: st.DrawFn, tickers: tuple[str, ...] | None = None) -
 def env_files(draw: st.DrawFn, root: Path) -> dict[str, str]:
     """A sim-mode .env for a bot in ``root``, its numbers at and near their bounds."""
     days = draw(st.sampled_from([1, 2, 30]))
-    # The last start from which `days` sessions still fit (weekends and holidays included).
-    last_start = LATEST - 5 - (days * 7 + 4) // 5
+    # The last start from which `days` sessions still fit (weekends and holidays included), and
+    # the demo's two (it runs on this SIM_START too).
+    last_start = LATEST - 5 - (max(days, 2) * 7 + 4) // 5
     start = draw(st.sampled_from([EARLIEST, last_start]) | st.integers(EARLIEST, last_start))
     values = {
         "SIM_SPEED": near(1.0, 10_000.0, 300.0).map(str),
@@ -219,7 +237,7 @@ def test_what_config_check_accepts_starts_run_demo_and_backtest(
         assert extra is None, f"the check accepted {extra}"
         event("accepted: started run, demo and backtest")
         assert_started(start_and_stop(root), "fleece run")
-        overrides = demo_overrides(1, 600.0, 7, sim_data=False)
+        overrides = demo_overrides(1, 600.0, 7, load_settings(root / ".env", os.environ))
         assert_started(start_and_stop(root, overrides=overrides), "fleece demo")
         tested = backtest(root)
         assert tested.exit_code == 0, tested.output
@@ -238,7 +256,7 @@ def test_what_config_check_accepts_over_real_bars_starts_run_and_demo(
 
         assert check_or_refuse(root)
         assert_started(start_and_stop(root), "fleece run")
-        overrides = demo_overrides(1, 600.0, 7, sim_data=True)
+        overrides = demo_overrides(1, 600.0, 7, load_settings(root / ".env", os.environ))
         assert_started(start_and_stop(root, overrides=overrides), "fleece demo")
 
 
@@ -249,7 +267,8 @@ EXTREMES = {
     "risk": {"max_daily_loss_pct": 1.0, "max_position_pct": 1.0, "max_trades_per_day": 78_000},
     "data": {"poll_interval_seconds": 3600.0, "warmup_bars": 1950},
     "orders": {"stale_order_minutes": 390},
-    "shutdown": {"grace_seconds": 80.0},
+    # The stop's whole budget: the longest grace beside the default flush.
+    "shutdown": {"grace_seconds": STOP_BUDGET_SECONDS - NotificationsConfig().flush_seconds},
     "housekeeping": {"heartbeat_seconds": 3600.0, "bar_retention_days": 3660},
 }
 SMALLEST = {

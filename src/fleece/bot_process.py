@@ -20,8 +20,8 @@ DEFAULT_PID_FILE = Path("data/alpaca_bot.pid")
 STOP_TIMEOUT_SECONDS = 90
 """How long every launcher waits after SIGTERM before it sends SIGKILL: systemd's
 ``TimeoutStopSec``, Docker's ``stop_grace_period`` and ``BOT_STOP_TIMEOUT``'s default in
-``bot.sh`` and ``daemon.py``. The graceful shutdown is bounded below it
-(:data:`fleece.config_bounds.MAX_GRACE_SECONDS`)."""
+``bot.sh`` and ``daemon.py``. The graceful shutdown and its last messages are bounded below it
+(:data:`fleece.config_bounds.STOP_BUDGET_SECONDS`)."""
 START_WAIT_SECONDS = 20
 """How long ``bot.sh`` and ``daemon.py`` watch a fresh start (``BOT_START_WAIT``'s default)."""
 

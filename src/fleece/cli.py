@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import sys
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,8 +24,9 @@ from fleece.cli_config import config_app
 from fleece.cli_options import EnvFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
-from fleece.config import AppConfig, load_config, load_settings, secret_texts
+from fleece.config import AppConfig, Settings, load_config, load_settings, secret_texts
 from fleece.config_bounds import MAX_SIM_DAYS, MAX_SIM_SPEED
+from fleece.config_errors import DEFAULT_SOURCE
 from fleece.exchange.server import exchange_command
 from fleece.logs import log_file, setup_logging
 from fleece.state_store import StateStore
@@ -127,13 +127,18 @@ def _load(env_file: Path, overrides: Mapping[str, str] | None = None) -> AppConf
 
 
 DEMO_DB = Path("data/demo/trades.db")
+DEMO_START = date(2024, 11, 25)
+"""The demo's first session over synthetic bars, unless ``SIM_START`` is set."""
 
 
-def demo_overrides(days: int, speed: float, seed: int, *, sim_data: bool) -> dict[str, str]:
+def demo_overrides(days: int, speed: float, seed: int, settings: Settings) -> dict[str, str]:
     """The settings ``fleece demo`` puts over the environment and ``.env``.
 
-    Synthetic bars start on 2024-11-25 unless ``SIM_START`` is in the environment; with
-    ``SIM_DATA`` (``sim_data``) the bars' own days decide, as for ``fleece run``.
+    ``settings`` are the loaded ones (``.env`` and environment, as for every command).
+    Synthetic bars start on ``SIM_START`` if set, else on :data:`DEMO_START`; with ``SIM_DATA``
+    the bars' own days decide, as for ``fleece run``. The dashboard listens where
+    ``DASHBOARD_HOST`` and ``DASHBOARD_PORT`` say; on any free port when the port is the
+    default one and taken (a port set on purpose is kept: taken, the start refuses it).
     """
     overrides = {
         "FLEECE_MODE": "sim",
@@ -145,11 +150,20 @@ def demo_overrides(days: int, speed: float, seed: int, *, sim_data: bool) -> dic
         "KILL_SWITCH": "false",
         "DRY_RUN": "false",
     }
-    if not sim_data:
-        overrides["SIM_START"] = os.environ.get("SIM_START", "2024-11-25")
-    if "DASHBOARD_PORT" not in os.environ and not _port_free("127.0.0.1", 8080):
-        overrides["DASHBOARD_PORT"] = "0"  # 8080 is taken: any free port will do
+    if settings.sim_data is None:
+        overrides["SIM_START"] = (settings.sim_start or DEMO_START).isoformat()
+    if _default_port_taken(settings):
+        overrides["DASHBOARD_PORT"] = "0"  # any free port will do
     return overrides
+
+
+def _default_port_taken(settings: Settings) -> bool:
+    from fleece.dashboard.server import can_listen
+
+    # A port set on purpose (.env or environment) is kept; only the default one gives way.
+    if not settings.dashboard_enabled or settings.source_of("DASHBOARD_PORT") != DEFAULT_SOURCE:
+        return False
+    return not can_listen(settings.dashboard_host, settings.dashboard_port)
 
 
 @app.command()
@@ -177,8 +191,8 @@ def demo(
         stale.unlink(missing_ok=True)
     try:
         with user_errors():
-            sim_data = load_settings(env_file, os.environ).sim_data is not None
-            config = _load(env_file, demo_overrides(days, speed, seed, sim_data=sim_data))
+            settings = load_settings(env_file, os.environ)
+            config = _load(env_file, demo_overrides(days, speed, seed, settings))
     except typer.Exit:
         lock.release()
         raise
@@ -201,15 +215,6 @@ def demo(
         grid=(bot.stats.grid_minutes, bot.stats.empty_minutes),
     )
     raise typer.Exit(code)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _store(env_file: Path) -> tuple[StateStore, AppConfig]:
@@ -280,15 +285,19 @@ app.add_typer(notify_app, name="notify")
 
 
 # --- dashboard commands ---
+_HOST = Settings.model_fields["dashboard_host"].default
+_PORT = Settings.model_fields["dashboard_port"].default
+
+
 @app.command()
 def dashboard(
     host: Annotated[
-        str | None, typer.Option(help="address to bind (default: DASHBOARD_HOST, 127.0.0.1)")
+        str | None, typer.Option(help=f"address to bind (default: DASHBOARD_HOST, {_HOST})")
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            help="port, 0 picks a free one (default: DASHBOARD_PORT, 8080)", min=0, max=65535
+            help=f"port, 0 picks a free one (default: DASHBOARD_PORT, {_PORT})", min=0, max=65535
         ),
     ] = None,
     db: Annotated[

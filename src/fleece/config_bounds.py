@@ -132,18 +132,43 @@ PollSeconds = Annotated[
 """``data.poll_interval_seconds``."""
 
 STOP_MARGIN_SECONDS = 10
-"""What a stop needs beyond its wind-down: the run's record, the store closed, the last messages."""
-MAX_GRACE_SECONDS = STOP_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS
-GraceSeconds = Annotated[
-    Positive[float],
-    at_most(
-        MAX_GRACE_SECONDS,
-        f"systemd (TimeoutStopSec={STOP_TIMEOUT_SECONDS}) and Docker (stop_grace_period "
-        f"{STOP_TIMEOUT_SECONDS}s) kill the bot {STOP_TIMEOUT_SECONDS} s after SIGTERM, so the "
-        "graceful shutdown must end before",
-    ),
-]
-"""``shutdown.grace_seconds``."""
+"""What a stop needs beyond its wind-down and its last messages: the run's record, the store
+closed, the process's exit."""
+STOP_BUDGET_SECONDS = STOP_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS
+"""What a stop's wind-down (``shutdown.grace_seconds``) and then its last messages
+(``notifications.flush_seconds``) may take together: :func:`stop_budget_problem`."""
+_KILLED = (
+    f"systemd (TimeoutStopSec={STOP_TIMEOUT_SECONDS}) and Docker (stop_grace_period "
+    f"{STOP_TIMEOUT_SECONDS}s) kill the bot {STOP_TIMEOUT_SECONDS} s after SIGTERM"
+)
+# Each of the stop's two waits is bounded by what the other leaves (stop_budget_problem, one
+# refusal saying how much room there is), not each by the whole budget: two rules would let
+# both take it all.
+GraceSeconds = Annotated[Positive[float], Field(allow_inf_nan=False)]
+"""``shutdown.grace_seconds``: bounded with the flush by :func:`stop_budget_problem`."""
+
+FlushSeconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""``notifications.flush_seconds``: bounded with the grace by :func:`stop_budget_problem`."""
+
+
+def stop_budget_problem(value: float, other_key: str, other: float) -> str | None:
+    """Why a stop's wind-down and last messages, ``value`` and ``other`` seconds, cannot both
+    fit before the launchers' SIGKILL (None when they fit).
+
+    The stop waits for one, then for the other: ``shutdown.grace_seconds`` plus
+    ``notifications.flush_seconds`` must stay within :data:`STOP_BUDGET_SECONDS`. ``other_key``
+    names the one not refused.
+    """
+    if value + other <= STOP_BUDGET_SECONDS:
+        return None
+    room = max(STOP_BUDGET_SECONDS - other, 0)
+    return (
+        f"must be at most {room:,g} with {other_key} {other:g}: a stop waits for its "
+        f"wind-down, then for its last messages, and {_KILLED}; together they must stay within "
+        f"{STOP_BUDGET_SECONDS} s, leaving {STOP_MARGIN_SECONDS} s for the run's record "
+        f"(got {value!r})"
+    )
+
 
 HeartbeatSeconds = Annotated[
     Positive[float],

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 ENVIRONMENT = "environment"
 """The source named in errors about a value that came from the process environment."""
@@ -20,6 +20,14 @@ DEFAULT_SOURCE = "default"
 FILE_KEY = "(file)"
 """The key named in errors about a whole file (missing, empty, unreadable)."""
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def located_error(model: str, loc: tuple[str, ...], value: object, reason: str) -> ValidationError:
+    """A refusal found by a model's own check that spans its sections, placed at the key
+    ``loc`` (relative to the model) so that it reads like any key's refusal: file, key, reason."""
+    error = PydanticCustomError("value_error", "{reason}", {"reason": reason})
+    detail = InitErrorDetails(type=error, loc=loc, input=value)
+    return ValidationError.from_exception_data(model, [detail])
 
 
 def _first_error(exc: ValidationError) -> ErrorDetails:

@@ -17,10 +17,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     Strict,
+    model_validator,
 )
 
 from fleece.config_bounds import (
+    STOP_BUDGET_SECONDS,
     BreakerFailures,
+    FlushSeconds,
     GraceSeconds,
     HeartbeatSeconds,
     PollSeconds,
@@ -33,7 +36,9 @@ from fleece.config_bounds import (
     TradesPerDay,
     WarmupBars,
     at_most,
+    stop_budget_problem,
 )
+from fleece.config_errors import located_error
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.strategy.registry import StrategySpec
 from fleece.strategy.registry import resolve as resolve_strategy
@@ -241,8 +246,9 @@ class NotificationsConfig(BaseModel):
     broker_down_seconds: Annotated[float, Field(ge=10, le=86_400)] = 120.0
     queue_size: Annotated[int, Field(ge=10, le=100_000)] = 1000
     retries: Annotated[int, Field(ge=0, le=10)] = 3
-    # Real seconds the stop waits for the last messages (the run summary) to go out.
-    flush_seconds: Annotated[float, Field(ge=0, le=120)] = 10.0
+    # Real seconds the stop waits for the last messages (the run summary) to go out, after the
+    # wind-down: both within the launchers' stop timeout (TradingConfig checks the sum).
+    flush_seconds: FlushSeconds = 10.0
 
 
 class TradingConfig(BaseModel):
@@ -263,3 +269,23 @@ class TradingConfig(BaseModel):
     def tickers(self) -> tuple[str, ...]:
         """The symbols to trade, in file order."""
         return self.symbols.tickers
+
+    @model_validator(mode="after")
+    def _stop_fits_the_launchers_timeout(self) -> TradingConfig:
+        # The stop waits for the wind-down, then for the last messages: the launchers' SIGKILL
+        # must find both done. The refusal names the key to lower: the grace when no flush
+        # could make room for it or the file sets only the grace, else the flush.
+        shutdown, notifications = self.shutdown, self.notifications
+        grace, flush = shutdown.grace_seconds, notifications.flush_seconds
+        grace_only = "grace_seconds" in shutdown.model_fields_set and (
+            "flush_seconds" not in notifications.model_fields_set
+        )
+        if grace_only or grace > STOP_BUDGET_SECONDS:
+            key, value = ("shutdown", "grace_seconds"), grace
+            problem = stop_budget_problem(grace, "notifications.flush_seconds", flush)
+        else:
+            key, value = ("notifications", "flush_seconds"), flush
+            problem = stop_budget_problem(flush, "shutdown.grace_seconds", grace)
+        if problem is not None:
+            raise located_error(type(self).__name__, key, value, problem)
+        return self

@@ -21,7 +21,7 @@ from ops_helpers import REPO
 
 from fleece.bot_process import DEFAULT_PID_FILE, START_WAIT_SECONDS, STOP_TIMEOUT_SECONDS
 from fleece.config import Settings, ShutdownConfig
-from fleece.config_bounds import MAX_GRACE_SECONDS
+from fleece.config_bounds import STOP_BUDGET_SECONDS
 from fleece.logs import DEFAULT_LOG_DIR, log_file
 
 BOT_SH = REPO / "bot.sh"
@@ -78,7 +78,7 @@ def test_daemon_py_waits_the_launchers_stop_timeout_before_sigkill(daemon: Modul
 
 
 def test_the_graceful_shutdown_is_bounded_below_the_stop_timeout() -> None:
-    assert 0 < MAX_GRACE_SECONDS < STOP_TIMEOUT_SECONDS
+    assert 0 < STOP_BUDGET_SECONDS < STOP_TIMEOUT_SECONDS
 
 
 def test_the_readme_states_the_launchers_figures() -> None:

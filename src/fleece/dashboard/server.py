@@ -49,6 +49,25 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _socket_for(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets that say TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def can_listen(host: str, port: int) -> bool:
+    """Whether the dashboard could listen on ``host:port`` now, bound as
+    :meth:`DashboardServer.bind` binds (``fleece demo`` asks before it starts)."""
+    with _socket_for(host) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 class DashboardServer:
     """The dashboard app served by uvicorn on the current event loop.
 
@@ -97,10 +116,7 @@ class DashboardServer:
         """
         if self._sock is not None:
             return self.url or ""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets that say TCP.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = _socket_for(self.host)
         try:
             sock.bind((self.host, self.port))
         except OSError as exc:
@@ -116,7 +132,7 @@ class DashboardServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._sock = sock
-        shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
+        shown = f"[{self.host}]" if sock.family == socket.AF_INET6 else self.host
         self.url = f"http://{shown}:{self.port}"
         return self.url
 
