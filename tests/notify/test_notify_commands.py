@@ -12,7 +12,8 @@ from runtime_processes import clean_env
 
 from fleece.config import load_settings
 from fleece.errors import ConfigError
-from fleece.notify.heartbeat import HeartbeatPinger
+from fleece.notify.heartbeat import TIMEOUT_S, HeartbeatPinger
+from fleece.notify.hub import Notifications
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,60 @@ def test_heartbeats_ping_the_url_and_a_failed_stop_pings_fail() -> None:
     assert paths[-1] == "/ping/abc-123/fail"
     assert paths.count("/ping/abc-123") <= 1  # the first ping may lose the race with close
     assert pinger.failed == 0
+
+
+PING_URL = "https://hc.example/ping/abc-123"
+FAIL_URL = f"{PING_URL}/fail"
+
+
+class Readings:
+    """A monotonic clock that reads the given seconds in turn (the last one from then on)."""
+
+    def __init__(self, *seconds: float) -> None:
+        self.left = list(seconds)
+
+    def __call__(self) -> float:
+        return self.left.pop(0) if len(self.left) > 1 else self.left[0]
+
+
+def recording_pinger(clock: Readings) -> tuple[HeartbeatPinger, list[tuple[str, float]]]:
+    """A pinger (never started) whose pings are listed as (URL, timeout) instead of sent."""
+    sent: list[tuple[str, float]] = []
+    pinger = HeartbeatPinger(
+        PING_URL,
+        get=lambda url, timeout: sent.append((url, timeout)),
+        monotonic=clock,
+    )
+    return pinger, sent
+
+
+@pytest.mark.parametrize(
+    ("spent", "fail_timeout"), [(0.0, TIMEOUT_S), (7.0, 3.0), (10.0, None), (12.0, None)]
+)
+def test_the_fail_ping_gets_only_what_the_stop_left_of_its_time(
+    spent: float, fail_timeout: float | None
+) -> None:
+    # The stop's budget (config_bounds.STOP_BUDGET_SECONDS) counts the flush time once: the
+    # /fail ping no longer adds its own 10 s after the worker's join.
+    pinger, sent = recording_pinger(Readings(100.0, 100.0 + spent))
+
+    pinger.close(failed=True, timeout=10.0)
+
+    expected = (
+        [] if fail_timeout is None else [("https://hc.example/ping/abc-123/fail", fail_timeout)]
+    )
+    assert sent == expected
+
+
+def test_the_hub_gives_the_pinger_what_the_last_messages_left_of_the_flush_time() -> None:
+    pinger, sent = recording_pinger(Readings(0.0))
+    hub = Notifications(
+        delivery=None, pinger=pinger, kinds=(), flush_seconds=8.0, monotonic=Readings(50.0, 54.5)
+    )
+
+    hub.close(exit_code=1)
+
+    assert sent == [(FAIL_URL, 3.5)]
 
 
 @pytest.mark.parametrize(

@@ -120,11 +120,14 @@ class DeliveryQueue:
         """
         if self._thread is None:
             return 0
+        # One deadline: a full queue's wait for room and the worker's last deliveries share it
+        # (the stop's budget counts `timeout` once, config_bounds.STOP_BUDGET_SECONDS).
+        deadline = self._monotonic() + max(timeout, 0.0)
         try:
             self._queue.put(_STOP, timeout=max(timeout, 0.0))
         except queue.Full:
             return self.queued
-        self._thread.join(timeout)
+        self._thread.join(max(deadline - self._monotonic(), 0.0))
         if self._thread.is_alive():
             # A daemon thread: it dies with the process; say what was left behind.
             left = self.queued

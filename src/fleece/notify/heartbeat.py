@@ -78,13 +78,22 @@ class HeartbeatPinger:
         self._wanted.set()
 
     def close(self, failed: bool, timeout: float = TIMEOUT_S) -> None:
-        """Stop the worker; on a failed run, signal the failure with one last ping."""
+        """Stop the worker; on a failed run, signal the failure with one last ping.
+
+        The worker's ping in flight and the ``/fail`` ping share ``timeout``: no ping is sent
+        once it is spent (the stop's budget counts it once).
+        """
+        deadline = self._monotonic() + max(timeout, 0.0)
         self._closing.set()
         self._wanted.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(max(timeout, 0.0))
         if failed:
-            self._send(self._url.rstrip("/") + "/fail", timeout)
+            left = min(deadline - self._monotonic(), TIMEOUT_S)
+            if left <= 0:
+                log.warning("heartbeat /fail ping not sent: the stop's time for it was spent")
+                return
+            self._send(self._url.rstrip("/") + "/fail", left)
 
     def _work(self) -> None:
         while True:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from fleece.accounting import Book
 from fleece.config import AppConfig, secret_texts
@@ -36,7 +37,8 @@ class Notifications:
         pinger: the heartbeat pinger; None when ``HEARTBEAT_URL`` is empty.
         kinds: the event kinds to send (``notifications.events``).
         min_level: the lowest level sent (``notifications.min_level``).
-        flush_seconds: how long :meth:`close` waits for the last messages.
+        flush_seconds: how long :meth:`close` waits for the last messages and pings.
+        monotonic: real time, for that wait.
     """
 
     def __init__(
@@ -47,12 +49,14 @@ class Notifications:
         kinds: Iterable[EventKind],
         min_level: Level = Level.INFO,
         flush_seconds: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.delivery = delivery
         self.pinger = pinger
         self.kinds = frozenset(kinds)
         self.min_level = min_level
         self.flush_seconds = flush_seconds
+        self._monotonic = monotonic
         self._costs = Book()  # the one accounting rule: each exit's P&L by average cost
         self._lock = threading.Lock()
         self.errors = 0
@@ -124,8 +128,11 @@ class Notifications:
             self.pinger.ping()
 
     def close(self, exit_code: int) -> None:
-        """Deliver the last messages (at most ``flush_seconds``), stop the pinger."""
+        """Deliver the last messages and stop the pinger, within ``flush_seconds`` in all: the
+        pinger (a failed run's ``/fail`` ping) gets what the messages left of it."""
+        deadline = self._monotonic() + self.flush_seconds
         if self.delivery is not None:
             self.delivery.close(self.flush_seconds)
         if self.pinger is not None:
-            self.pinger.close(failed=exit_code != 0)
+            left = max(deadline - self._monotonic(), 0.0)
+            self.pinger.close(failed=exit_code != 0, timeout=left)
