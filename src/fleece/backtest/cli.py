@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fleece.accounting import OPENING_CASH, opening_cash_problem
 from fleece.cli_options import (
     BarsFolder,
     Cash,
@@ -98,8 +99,8 @@ def backtest_config(
     from fleece.backtest.result import BacktestConfig
     from fleece.kernel import protection_of, risk_limits
 
-    if not cash > 0:
-        raise ConfigError("command line", "--cash", f"must be > 0, got {cash}")
+    if problem := opening_cash_problem(cash):
+        raise ConfigError("command line", "--cash", problem)
     if not slippage_bps >= 0:
         raise ConfigError("command line", "--slippage-bps", f"must be >= 0, got {slippage_bps}")
     return BacktestConfig(
@@ -238,7 +239,7 @@ def backtest_command(
     symbols: Symbols = None,
     start: FirstDay = None,
     end: LastDay = None,
-    cash: Cash = 100_000.0,
+    cash: Cash = OPENING_CASH,
     slippage_bps: SlippageBps = 0.0,
     config: ConfigOpt = DEFAULT_CONFIG,
     out: Annotated[
@@ -306,7 +307,8 @@ def replay_command(
         assert when is not None
         settings = load_settings(env_file, os.environ)
         trading = load_trading_config(config or Path(settings.config_path))
-        run_config = backtest_config(trading, 1.0, 0.0, "fast")
+        # --cash is checked here like any run's; without it the day's own cash replaces 1.0.
+        run_config = backtest_config(trading, 1.0 if cash is None else cash, 0.0, "fast")
         store_path = db or Path(settings.database_path)
         if not store_path.exists():
             raise DataError(f"{store_path}: no such database")

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypedDict, Unpack
 
+from fleece.accounting import OPENING_CASH, opening_cash_problem
 from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.clock import ScaledClock
 from fleece.data.iex import iex_tape, publish_delay
@@ -110,7 +111,7 @@ class SimExchange:
         *,
         clock: SimClock,
         calendar: MarketCalendar | None = None,
-        cash: float = 100_000.0,
+        cash: float = OPENING_CASH,
         slippage_bps: float = 0.0,
         seed: int = 0,
         skip_closed: bool = True,
@@ -121,8 +122,8 @@ class SimExchange:
         rate_limit: int = REQUESTS_PER_MINUTE,
         late_bars: float = 0.0,
     ) -> None:
-        if cash <= 0:
-            raise ConfigError("exchange", "cash", "must be > 0")
+        if problem := opening_cash_problem(cash):
+            raise ConfigError("exchange", "cash", problem)
         if not 0.0 <= partial_fills <= 1.0:
             raise ConfigError("exchange", "partial_fills", "must be between 0 and 1")
         _check_choice("plan", plan, PLANS)
