@@ -38,6 +38,7 @@ from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
 from fleece.errors import ConfigError, DataError
+from fleece.models import FEEDS
 
 if TYPE_CHECKING:
     from fleece.backtest.data import MarketData
@@ -348,7 +349,7 @@ def download_command(
     symbols: Symbols = None,
     out: Annotated[Path, typer.Option("--out", help="cache folder")] = Path("data/bars"),
     feed: Annotated[
-        str | None, typer.Option(help="iex or sip (default: the config's data.feed)")
+        str | None, typer.Option(help=f"{' or '.join(FEEDS)} (default: the config's data.feed)")
     ] = None,
     env_file: EnvFile = Path(".env"),
     config: ConfigFile = None,
@@ -371,8 +372,8 @@ def download_command(
         trading = load_trading_config(config or Path(settings.config_path))
         wanted = parse_symbols(symbols) or list(trading.tickers)
         chosen_feed = (feed or trading.data.feed).lower()
-        if chosen_feed not in ("iex", "sip"):
-            raise ConfigError("command line", "--feed", f"iex or sip, got {feed!r}")
+        if chosen_feed not in FEEDS:
+            raise ConfigError("command line", "--feed", f"{' or '.join(FEEDS)}, got {feed!r}")
         key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else ""
         secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else ""
         client = make_data_client(key, secret, resolve_endpoints(settings).data_url, raw_data=True)

@@ -41,7 +41,7 @@ from fleece.exchange.market import BarStore
 from fleece.exchange.orders import IdSource, OrderRequest, ReplaceRequest, SimOrder
 from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
-from fleece.models import REQUESTS_PER_MINUTE, Bar
+from fleece.models import FEEDS, REQUESTS_PER_MINUTE, Bar
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
@@ -51,7 +51,6 @@ LAND_BEFORE_OPEN = timedelta(minutes=2)
 # The request and submission counters by name, as the state file keeps them.
 Counters = dict[str, dict[str, int]]
 PLANS = ("free", "unlimited")
-FEEDS = ("sip", "iex")
 #: Alpaca's free plan allows SIP data only this far in the past.
 SIP_DELAY = timedelta(minutes=15)
 
