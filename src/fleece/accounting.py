@@ -35,6 +35,7 @@ it can differ from ``qty * avg_entry`` by the rounding of each opening fill's ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = [
+    "OPENING_CASH",
     "Book",
     "Booking",
     "PnL",
@@ -59,11 +61,31 @@ __all__ = [
     "cents_text",
     "closing_side",
     "equity_change",
+    "opening_cash_problem",
     "realised_pnl",
     "reduces",
     "share_of",
     "signed_qty",
 ]
+
+OPENING_CASH = 100_000.0
+"""A simulated paper account's cash when it opens, in dollars, unless ``--cash`` says otherwise.
+
+Alpaca opens a paper account with $100,000, and so do the built-in exchange (``fleece exchange``,
+``fleece run`` in sim mode, ``fleece demo``), ``fleece backtest`` and ``fleece sweep``: the same
+account, so the same figure.
+"""
+
+
+def opening_cash_problem(cash: float) -> str | None:
+    """Why ``cash`` (dollars) cannot open a simulated account, or None if it can.
+
+    A finite amount above 0: infinity or NaN would pass a bare ``> 0`` test and then break the
+    conversion to cents. The caller says where the figure came from (an option, a setting).
+    """
+    if math.isfinite(cash) and cash > 0:
+        return None
+    return f"must be a finite amount > 0, got {cash}"
 
 
 def cents_of(ticks: int, qty: int) -> int:

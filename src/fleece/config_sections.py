@@ -39,6 +39,7 @@ from fleece.config_bounds import (
     stop_budget_problem,
 )
 from fleece.config_errors import located_error
+from fleece.models import Feed
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.strategy.registry import StrategySpec
 from fleece.strategy.registry import resolve as resolve_strategy
@@ -160,7 +161,7 @@ class DataConfig(BaseModel):
     """
 
     model_config = _SECTION
-    feed: Literal["iex", "sip"] = "iex"
+    feed: Feed = "iex"
     poll_interval_seconds: PollSeconds = 5.0
     bar_settle_seconds: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 5.0
     warmup_bars: WarmupBars | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 TICKS_PER_DOLLAR = 10_000
 
@@ -175,6 +175,12 @@ MAX_ORDERS_LISTED = 500
 #: The built-in exchange's default (``fleece exchange --rate-limit``), the dashboard's headroom
 #: and the bound on ``risk.max_trades_per_day``.
 REQUESTS_PER_MINUTE = 200
+#: Alpaca's real-time stock-bar feeds, one per tape: ``iex`` (one venue; the free plan) and
+#: ``sip`` (the consolidated tape). What ``data.feed`` may name, what ``fleece data download
+#: --feed`` fetches, and the tapes the built-in exchange models (its data API also serves
+#: ``delayed_sip``: the sip tape 15 minutes late).
+Feed = Literal["iex", "sip"]
+FEEDS: tuple[Feed, ...] = get_args(Feed)
 
 # Alpaca's order statuses, and which are final, are read by fleece.intents (one table).
 

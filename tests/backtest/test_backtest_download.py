@@ -128,3 +128,11 @@ def test_a_range_is_requested_a_month_at_a_time_in_new_york_days() -> None:
         ("2024-02-02T05:00:00+00:00", "2024-03-04T05:00:00+00:00"),
         ("2024-03-04T05:00:00+00:00", "2024-03-16T04:00:00+00:00"),
     ]
+
+
+def test_download_refuses_a_feed_alpaca_has_no_tape_for_before_asking(tmp_path: Path) -> None:
+    # Nothing listens on port 9: the refusal comes before any request.
+    result = download("http://127.0.0.1:9", tmp_path / "bars", "--feed", "otc")
+
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "--feed: iex or sip, got 'otc'" in result.output  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fleece.accounting import OPENING_CASH, opening_cash_problem
 from fleece.cli_options import (
     BarsFolder,
     Cash,
@@ -37,6 +38,7 @@ from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
 from fleece.errors import ConfigError, DataError
+from fleece.models import FEEDS
 
 if TYPE_CHECKING:
     from fleece.backtest.data import MarketData
@@ -98,8 +100,8 @@ def backtest_config(
     from fleece.backtest.result import BacktestConfig
     from fleece.kernel import protection_of, risk_limits
 
-    if not cash > 0:
-        raise ConfigError("command line", "--cash", f"must be > 0, got {cash}")
+    if problem := opening_cash_problem(cash):
+        raise ConfigError("command line", "--cash", problem)
     if not slippage_bps >= 0:
         raise ConfigError("command line", "--slippage-bps", f"must be >= 0, got {slippage_bps}")
     return BacktestConfig(
@@ -238,7 +240,7 @@ def backtest_command(
     symbols: Symbols = None,
     start: FirstDay = None,
     end: LastDay = None,
-    cash: Cash = 100_000.0,
+    cash: Cash = OPENING_CASH,
     slippage_bps: SlippageBps = 0.0,
     config: ConfigOpt = DEFAULT_CONFIG,
     out: Annotated[
@@ -306,7 +308,8 @@ def replay_command(
         assert when is not None
         settings = load_settings(env_file, os.environ)
         trading = load_trading_config(config or Path(settings.config_path))
-        run_config = backtest_config(trading, 1.0, 0.0, "fast")
+        # --cash is checked here like any run's; without it the day's own cash replaces 1.0.
+        run_config = backtest_config(trading, 1.0 if cash is None else cash, 0.0, "fast")
         store_path = db or Path(settings.database_path)
         if not store_path.exists():
             raise DataError(f"{store_path}: no such database")
@@ -346,7 +349,7 @@ def download_command(
     symbols: Symbols = None,
     out: Annotated[Path, typer.Option("--out", help="cache folder")] = Path("data/bars"),
     feed: Annotated[
-        str | None, typer.Option(help="iex or sip (default: the config's data.feed)")
+        str | None, typer.Option(help=f"{' or '.join(FEEDS)} (default: the config's data.feed)")
     ] = None,
     env_file: EnvFile = Path(".env"),
     config: ConfigFile = None,
@@ -369,8 +372,8 @@ def download_command(
         trading = load_trading_config(config or Path(settings.config_path))
         wanted = parse_symbols(symbols) or list(trading.tickers)
         chosen_feed = (feed or trading.data.feed).lower()
-        if chosen_feed not in ("iex", "sip"):
-            raise ConfigError("command line", "--feed", f"iex or sip, got {feed!r}")
+        if chosen_feed not in FEEDS:
+            raise ConfigError("command line", "--feed", f"{' or '.join(FEEDS)}, got {feed!r}")
         key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else ""
         secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else ""
         client = make_data_client(key, secret, resolve_endpoints(settings).data_url, raw_data=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, TypedDict
 
+from fleece.accounting import OPENING_CASH, opening_cash_problem
 from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
 from fleece.calendar import Session
@@ -79,7 +80,7 @@ class BacktestConfig:
 
     limits: RiskLimits
     strategy: StrategySpec = field(default_factory=default_strategy)
-    cash: float = 100_000.0
+    cash: float = OPENING_CASH
     slippage_bps: float = 0.0
     stale_order_minutes: int = 15
     time_in_force: str = "day"
@@ -91,8 +92,8 @@ class BacktestConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.poll_offset_seconds < 60:
             raise ValueError(f"poll offset must be in [0, 60) s, got {self.poll_offset_seconds}")
-        if not (math.isfinite(self.cash) and self.cash > 0):
-            raise ValueError(f"cash must be > 0, got {self.cash}")
+        if problem := opening_cash_problem(self.cash):
+            raise ValueError(f"cash {problem}")
         if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):
             raise ValueError(f"slippage_bps must be >= 0, got {self.slippage_bps}")
         if self.mode not in ("fast", "exact"):

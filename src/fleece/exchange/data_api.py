@@ -31,7 +31,7 @@ from fleece.exchange.orders import CODE_FORBIDDEN, CODE_UNPROCESSABLE, ExchangeE
 from fleece.exchange.params import RawQuery, parse_time, shown
 from fleece.exchange.schemas import bar_json
 from fleece.exchange.sim import SIP_DELAY, SimExchange
-from fleece.models import Bar
+from fleece.models import FEEDS, Bar
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -91,7 +91,8 @@ def tape_for(
     if wanted == "delayed_sip":
         return exchange.tapes["sip"], min(end, now - SIP_DELAY)
     if wanted not in exchange.tapes:
-        raise _refuse(f"invalid feed {feed!r}: the built-in exchange serves iex, sip, delayed_sip")
+        served = ", ".join((*FEEDS, "delayed_sip"))
+        raise _refuse(f"invalid feed {feed!r}: the built-in exchange serves {served}")
     if wanted == "sip" and exchange.plan == "free" and end > now - SIP_DELAY:
         raise ExchangeError(403, CODE_FORBIDDEN, RECENT_SIP_REFUSED)
     return exchange.tapes[wanted], end

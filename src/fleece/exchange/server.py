@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 
+from fleece.accounting import OPENING_CASH
 from fleece.cli_options import BarsFolder, Cash, FirstDay, SlippageBps, Synthetic
 from fleece.closable import Closable
 from fleece.errors import EXIT_CONFIG_ERROR, FleeceError
@@ -182,7 +183,7 @@ def exchange_command(  # noqa: PLR0917 (typer maps each parameter to an option)
     days: Annotated[int, typer.Option(help="sessions of synthetic bars")] = 5,
     speed: Annotated[float, typer.Option(help="simulated seconds per second; 0 = stepped")] = 1.0,
     seed: Annotated[int, typer.Option(help="seed of synthetic bars and ids")] = 0,
-    cash: Cash = 100_000,
+    cash: Cash = OPENING_CASH,
     slippage_bps: SlippageBps = 0,
     key: Annotated[
         str | None, typer.Option(help="API key id clients must send (env ALPACA_API_KEY)")

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypedDict, Unpack
 
+from fleece.accounting import OPENING_CASH, opening_cash_problem
 from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.clock import ScaledClock
 from fleece.data.iex import iex_tape, publish_delay
@@ -40,7 +41,7 @@ from fleece.exchange.market import BarStore
 from fleece.exchange.orders import IdSource, OrderRequest, ReplaceRequest, SimOrder
 from fleece.exchange.partial_fills import PaperPartialFills
 from fleece.exchange.rate_limit import RateLimiter
-from fleece.models import REQUESTS_PER_MINUTE, Bar
+from fleece.models import FEEDS, REQUESTS_PER_MINUTE, Bar
 
 # The market is skipped over when it has been closed this long; the clock then lands this long
 # before the next open, so a client sees the pre-open minutes and the open itself.
@@ -50,7 +51,6 @@ LAND_BEFORE_OPEN = timedelta(minutes=2)
 # The request and submission counters by name, as the state file keeps them.
 Counters = dict[str, dict[str, int]]
 PLANS = ("free", "unlimited")
-FEEDS = ("sip", "iex")
 #: Alpaca's free plan allows SIP data only this far in the past.
 SIP_DELAY = timedelta(minutes=15)
 
@@ -110,7 +110,7 @@ class SimExchange:
         *,
         clock: SimClock,
         calendar: MarketCalendar | None = None,
-        cash: float = 100_000.0,
+        cash: float = OPENING_CASH,
         slippage_bps: float = 0.0,
         seed: int = 0,
         skip_closed: bool = True,
@@ -121,8 +121,8 @@ class SimExchange:
         rate_limit: int = REQUESTS_PER_MINUTE,
         late_bars: float = 0.0,
     ) -> None:
-        if cash <= 0:
-            raise ConfigError("exchange", "cash", "must be > 0")
+        if problem := opening_cash_problem(cash):
+            raise ConfigError("exchange", "cash", problem)
         if not 0.0 <= partial_fills <= 1.0:
             raise ConfigError("exchange", "partial_fills", "must be between 0 and 1")
         _check_choice("plan", plan, PLANS)

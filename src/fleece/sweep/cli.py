@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fleece.accounting import OPENING_CASH
 from fleece.backtest.cli import DEFAULT_CONFIG, ConfigOpt, parse_day
 from fleece.cli_options import BarsFolder, Cash, FirstDay, LastDay, Seed, SlippageBps, Synthetic
 from fleece.cli_support import user_errors
@@ -151,7 +152,7 @@ def sweep_command(
     end: LastDay = None,
     days: Annotated[int, typer.Option(help="sessions of --synthetic bars", min=1)] = 60,
     seed: Seed = 0,
-    cash: Cash = 100_000.0,
+    cash: Cash = OPENING_CASH,
     slippage_bps: SlippageBps = 0.0,
     config: ConfigOpt = DEFAULT_CONFIG,
     heatmap: Annotated[

@@ -25,6 +25,7 @@ from fleece.backtest.result import BacktestConfig
 from fleece.backtest.stats import Stats
 from fleece.config import TradingConfig
 from fleece.errors import ConfigError
+from fleece.notify.messages import percent_text
 from fleece.strategy.registry import unknown_param
 
 #: One parameter value: JSON data, frozen (lists become tuples) so points can be dict keys.
@@ -32,6 +33,8 @@ Value = Any
 #: The axes every sweep has besides the strategy's parameters, in table order.
 RISK_AXIS = "max_position_pct"
 SYMBOLS_AXIS = "symbols"
+#: The heading of the position size wherever the sweep shows it to a person (tables, labels).
+RISK_HEADING = "max pos"
 #: Statistics columns of ``runs.csv``, in :class:`~fleece.backtest.stats.Stats` order.
 STAT_COLUMNS = tuple(f.name for f in fields(Stats) if f.name not in ("start", "end"))
 
@@ -99,6 +102,19 @@ def shown(value: Value) -> int | float | str | bool:
     return str(value)
 
 
+def value_text(column: str, value: int | float | str | bool) -> str:
+    """A value of ``column`` (from :meth:`Params.value`) as the sweep shows it to a person.
+
+    The position size is a fraction of equity (``--max-position-pct 0.1``, as the config writes
+    it) shown as a percent by the rule every limit is shown by, ``10.00%``
+    (:func:`~fleece.notify.messages.percent_text`): in the terminal, the report, the heatmap and
+    every label. The CSV and Parquet tables keep the fraction (data, in the option's unit).
+    """
+    if column == RISK_AXIS:
+        return percent_text(float(value))
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Params:
     """One point of the grid.
@@ -144,8 +160,12 @@ class Params:
                 return shown(value)
         raise KeyError(column)
 
+    def text(self, column: str) -> str:
+        """:meth:`value` as the sweep shows it to a person (:func:`value_text`)."""
+        return value_text(column, self.value(column))
+
     def label(self, show: Collection[str] | None = None) -> str:
-        """A short description, e.g. ``fast=5 medium=20 slow=60 pos=0.1 [IBM,SPY]``.
+        """A short description, e.g. ``fast=5 medium=20 slow=60 pos=10.00% [IBM,SPY]``.
 
         Args:
             show: the columns to mention (e.g. only those a sweep varies); None: all. When it
@@ -157,7 +177,7 @@ class Params:
             cells = [(c, v) for c, v in cells if c in show]
         parts = [f"{c}={shown(v)}" for c, v in cells]
         if show is None or RISK_AXIS in show:
-            parts.append(f"pos={self.max_position_pct:g}")
+            parts.append(f"pos={self.text(RISK_AXIS)}")
         if show is None or SYMBOLS_AXIS in show:
             parts.append(f"[{self.symbols_label}]")
         return " ".join(parts)

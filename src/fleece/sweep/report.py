@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from fleece.backtest.report_charts import new_york_ms
 from fleece.html_page import TRADING_HOURS, html_page
-from fleece.sweep.grid import Grid, GridAxes
+from fleece.sweep.grid import RISK_AXIS, RISK_HEADING, Grid, GridAxes, value_text
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.results import figure_cells, figure_columns, fmt, window_figures
 from fleece.sweep.sweep import SweepResult
@@ -93,8 +93,8 @@ def heatmap_figure(result: SweepResult, x: str, y: str) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=[[None if math.isnan(v) else v for v in row] for row in values],
-            x=[str(v) for v in frame.columns],
-            y=[str(v) for v in frame.index],
+            x=[value_text(x, v) for v in frame.columns],
+            y=[value_text(y, v) for v in frame.index],
             text=text,
             texttemplate="%{text}",
             colorscale="RdYlGn",
@@ -166,8 +166,8 @@ def _runs_rows(outcomes: Sequence[Outcome], columns: Sequence[str], metric: str)
             [
                 str(rank),
                 str(o.spec.id),
-                *(str(p.value(c)) for c in columns),
-                f"{p.max_position_pct:g}",
+                *(p.text(c) for c in columns),
+                p.text(RISK_AXIS),
                 p.symbols_label,
                 *figure_cells(o, metric),
             ]
@@ -219,7 +219,7 @@ def render_report(result: SweepResult, heatmap: tuple[str, str] | None = None) -
     grid = result.phase("grid")
     best = ranked(grid, metric)[:MAX_TABLE_ROWS]
     columns = result.plan.grid.columns
-    header = ["#", "run", *columns, "max pos", "symbols"]
+    header = ["#", "run", *columns, RISK_HEADING, "symbols"]
     runs_html = _table(
         "runs",
         header + [label for label, _ in figure_columns(metric)],

@@ -25,7 +25,15 @@ from rich.table import Table
 
 from fleece.backtest.outputs import utc_stamps
 from fleece.notify.messages import percent_text
-from fleece.sweep.grid import RISK_AXIS, STAT_COLUMNS, SYMBOLS_AXIS, Params, run_columns
+from fleece.sweep.grid import (
+    RISK_AXIS,
+    RISK_HEADING,
+    STAT_COLUMNS,
+    SYMBOLS_AXIS,
+    Params,
+    run_columns,
+    value_text,
+)
 from fleece.sweep.metrics import PERCENT_METRICS
 from fleece.sweep.sweep import SweepResult
 from fleece.sweep.tasks import Outcome
@@ -275,16 +283,16 @@ def shown_columns(result: SweepResult) -> tuple[str, ...]:
 
 def constants_label(result: SweepResult) -> str:
     """The parameters every run shares that have no column, e.g.
-    ``exit=10, pos 10%, symbols IBM,SPY``."""
+    ``exit=10, pos=10.00%, symbols IBM,SPY``."""
     grid = result.plan.grid
     axes = result.plan.spec.axes
     parts = []
     if grid.order:
         first = next(iter(grid.order))
         shown = shown_columns(result)
-        parts += [f"{c}={first.value(c)}" for c in grid.columns if c not in shown]
+        parts += [f"{c}={first.text(c)}" for c in grid.columns if c not in shown]
     if len(axes.max_position_pct) == 1:
-        parts.append(f"pos {axes.max_position_pct[0] * 100:g}%")
+        parts.append(f"pos={value_text(RISK_AXIS, axes.max_position_pct[0])}")
     if len(axes.symbol_sets) == 1:
         parts.append(f"symbols {','.join(axes.symbol_sets[0])}")
     return ", ".join(parts)
@@ -303,16 +311,16 @@ def runs_table(result: SweepResult, top: int = 20) -> Table:
     params = shown_columns(result)
     header = ["#", *params]
     if RISK_AXIS in varying:
-        header.append("pos %")
+        header.append(RISK_HEADING)
     if SYMBOLS_AXIS in varying:
         header.append(SYMBOLS_AXIS)
     header += [label for label, _ in figure_columns(metric)]
     rows = []
     for rank, o in enumerate(best, 1):
         p = o.spec.params
-        row = [str(rank), *(str(p.value(c)) for c in params)]
+        row = [str(rank), *(p.text(c) for c in params)]
         if RISK_AXIS in varying:
-            row.append(f"{p.max_position_pct * 100:g}")
+            row.append(p.text(RISK_AXIS))
         if SYMBOLS_AXIS in varying:
             row.append(p.symbols_label)
         rows.append(row + figure_cells(o, metric))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from fleece.accounting import OPENING_CASH
 from fleece.backtest.data import MarketData
 from fleece.config import TradingConfig
 from fleece.errors import ConfigError
@@ -49,7 +50,7 @@ class SweepSpec:
 
     axes: GridAxes
     trading: TradingConfig
-    cash: float = 100_000.0
+    cash: float = OPENING_CASH
     slippage_bps: float = 0.0
     metric: str = DEFAULT_METRIC
     walk_forward: WalkForward | None = None
