@@ -34,6 +34,7 @@ from fleece.config_bounds import (
     WarmupBars,
     at_most,
 )
+from fleece.models import ENTRY_TIME_IN_FORCE, EntryTimeInForce
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.strategy.registry import StrategySpec
 from fleece.strategy.registry import resolve as resolve_strategy
@@ -179,7 +180,7 @@ class OrdersConfig(BaseModel):
 
     model_config = _SECTION
     stale_order_minutes: SessionMinutes = 15
-    time_in_force: Literal["day"] = "day"
+    time_in_force: EntryTimeInForce = ENTRY_TIME_IN_FORCE
     protective: Literal["broker", "bot"] = "broker"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Final, Literal
 
 TICKS_PER_DOLLAR = 10_000
 
@@ -88,6 +88,12 @@ class OrderIntent:
     dry_run: bool = False
 
 
+#: Entry orders' time in force, the only one ``orders.time_in_force`` accepts: ``day`` (an entry
+#: not filled by the close expires; it would be stale by the next session anyway).
+EntryTimeInForce = Literal["day"]
+ENTRY_TIME_IN_FORCE: Final[EntryTimeInForce] = "day"
+
+
 @dataclass(frozen=True, slots=True)
 class ExitOrder:
     """A protective order's shape besides symbol, side and quantity (what the broker is sent).
@@ -97,7 +103,8 @@ class ExitOrder:
     good-till-cancelled (:attr:`TIME_IN_FORCE`): protection outlives the session and the bot.
     """
 
-    #: What every broker (Alpaca's, the backtest's) is sent: ``gtc``, never a field to set.
+    #: What every broker (Alpaca's, the backtest's) is sent: ``gtc``, never a field to set
+    #: (entries: :data:`ENTRY_TIME_IN_FORCE`).
     TIME_IN_FORCE: ClassVar[str] = "gtc"
 
     type: str

@@ -31,7 +31,15 @@ from fleece.exchange.orders import (
     TimeInForce,
 )
 from fleece.exchange.schemas import price
-from fleece.models import MAX_ORDERS_LISTED, AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
+from fleece.models import (
+    ENTRY_TIME_IN_FORCE,
+    MAX_ORDERS_LISTED,
+    AccountSnapshot,
+    BrokerOrder,
+    ExitOrder,
+    Position,
+    Side,
+)
 
 
 def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
@@ -89,7 +97,12 @@ class SimBroker:
 
     # ---- orders --------------------------------------------------------------------------------
     async def submit_market(
-        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        qty: int,
+        time_in_force: str = ENTRY_TIME_IN_FORCE,
     ) -> BrokerOrder:
         """Submit a market order now; ``BrokerError`` when the exchange refuses it.
 
