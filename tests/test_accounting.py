@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given
@@ -281,3 +282,14 @@ def test_the_affordable_quantity_is_the_most_shares_whose_value_fits_the_buying_
 
     assert cents_of(value_ticks, qty) <= power_cents
     assert cents_of(value_ticks, qty + 1) > power_cents
+
+
+def test_the_documents_state_the_collar_the_code_uses() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    collar = f"{MARKET_ORDER_COLLAR:.0%}"  # "4%"
+
+    readme = " ".join((repo / "README.md").read_text().split())
+    exchange = " ".join((repo / "docs" / "exchange.md").read_text().split())
+
+    assert f"a market buy holds its shares valued {collar} above the last close" in readme
+    assert f"a market order at the last price plus {collar}" in exchange
