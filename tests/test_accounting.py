@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fleece.accounting import (
+    MARKET_ORDER_COLLAR,
     Book,
     Position,
+    affordable_qty,
     book,
     cents_of,
     cents_of_many,
     cents_text,
     closing_side,
     equity_change,
+    market_order_ticks,
     realised_pnl,
     reduces,
     signed_qty,
@@ -249,3 +253,43 @@ def test_money_is_written_as_exact_dollars_wherever_it_is_written(cents: int) ->
     assert int(text.replace(".", "")) == cents
     assert text.split(".")[1].isdigit() and len(text.split(".")[1]) == 2
     assert schemas.money(cents) == text
+
+
+# ------------------------------------------------------- buying power an order holds
+
+
+def test_a_market_order_is_valued_four_percent_above_the_price_rounded_half_up_to_a_tick() -> None:
+    assert Decimal("0.04") == MARKET_ORDER_COLLAR
+    assert market_order_ticks(to_ticks(100.0)) == to_ticks(104.0)
+    assert market_order_ticks(to_ticks(0.0001)) == 1  # 0.000104 -> 0.0001
+    assert market_order_ticks(to_ticks(0.0002)) == 2  # 0.000208 -> 0.0002
+    assert market_order_ticks(125) == 130  # 0.0130 exactly
+
+
+def test_an_exchange_slippage_above_the_collar_values_the_order_at_the_slipped_price() -> None:
+    assert market_order_ticks(to_ticks(100.0), Decimal("0.01")) == to_ticks(104.0)
+    assert market_order_ticks(to_ticks(100.0), Decimal("0.30")) == to_ticks(130.0)
+
+
+@given(
+    st.integers(min_value=1, max_value=10**9),
+    st.integers(min_value=1, max_value=10**8),
+)
+def test_the_affordable_quantity_is_the_most_shares_whose_value_fits_the_buying_power(
+    power_cents: int, value_ticks: int
+) -> None:
+    qty = affordable_qty(power_cents, value_ticks)
+
+    assert cents_of(value_ticks, qty) <= power_cents
+    assert cents_of(value_ticks, qty + 1) > power_cents
+
+
+def test_the_documents_state_the_collar_the_code_uses() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    collar = f"{MARKET_ORDER_COLLAR:.0%}"  # "4%"
+
+    readme = " ".join((repo / "README.md").read_text().split())
+    exchange = " ".join((repo / "docs" / "exchange.md").read_text().split())
+
+    assert f"a market buy holds its shares valued {collar} above the last close" in readme
+    assert f"a market order at the last price plus {collar}" in exchange

@@ -334,17 +334,28 @@ def test_entry_too_small_for_one_share_is_refused() -> None:
     assert reason(result) == "position_size_zero"
 
 
-def test_entry_costing_more_than_buying_power_is_refused() -> None:
-    # 100 shares at 100 cost 10,000.00; a cent short of that is not enough.
-    ctx = context(buying_power=9_999.99)
-
-    assert reason(RiskManager(limits()).evaluate(buy(), ctx, 100.0)) == "insufficient_buying_power"
-
-
-def test_entry_costing_exactly_the_buying_power_is_allowed() -> None:
+def test_entry_is_sized_down_to_what_buying_power_holds_at_the_exchanges_market_value() -> None:
+    # 100 shares at 100 cost 10,000.00, but a market buy holds 104.00 a share (4% above the
+    # price, as the exchange reserves it): 10,000.00 holds 96 of them. The old rule (cost at
+    # the last price) approved 100, which the exchange refused with 403.
     ctx = context(buying_power=10_000.0)
 
+    assert RiskManager(limits()).evaluate(buy(), ctx, 100.0) == Approval("SPY", Side.BUY, 96)
+
+
+def test_entry_whose_market_value_fits_the_buying_power_exactly_is_not_sized_down() -> None:
+    ctx = context(buying_power=10_400.0)  # 100 x 104.00
+
     assert RiskManager(limits()).evaluate(buy(), ctx, 100.0) == Approval("SPY", Side.BUY, 100)
+
+
+def test_entry_is_refused_when_buying_power_holds_not_one_share() -> None:
+    ctx = context(buying_power=103.99)  # one share is valued at 104.00
+
+    result = RiskManager(limits()).evaluate(buy(), ctx, 100.0)
+
+    assert reason(result) == "insufficient_buying_power"
+    assert isinstance(result, Refusal) and "104" in result.detail
 
 
 def test_entry_beyond_equity_times_max_leverage_is_refused_whatever_buying_power_says() -> None:

@@ -31,6 +31,14 @@ realised plus unrealised P&L is exactly the change in equity, to the cent, for a
 The average entry *price* (:attr:`Position.avg_entry`) is the fills' price weighted by shares,
 exact as a Decimal, as Alpaca reports it; the basis is in cents, so for prices finer than a cent
 it can differ from ``qty * avg_entry`` by the rounding of each opening fill's cash.
+
+**Buying power an order holds.** An order that opens or adds exposure holds ``qty`` times its
+price in buying power while it is open, by :func:`cents_of`: a limit (or stop) order its limit
+(stop) price; a market order the last price marked up by :data:`MARKET_ORDER_COLLAR` (Alpaca
+values a market buy 2.5% to 4% above the price, a market short 3% above the ask: we take the
+worst, 4%), or by the exchange's slippage when that is larger (:func:`market_order_ticks`). The
+built-in exchange reserves by it and refuses beyond buying power (403); the risk manager sizes
+an entry by it (:func:`affordable_qty`), so an entry it approves is one the exchange accepts.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from fleece.models import Fill, Side, to_ticks
@@ -49,11 +57,13 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = [
+    "MARKET_ORDER_COLLAR",
     "OPENING_CASH",
     "Book",
     "Booking",
     "PnL",
     "Position",
+    "affordable_qty",
     "book",
     "cash_flow_cents",
     "cents_of",
@@ -61,6 +71,7 @@ __all__ = [
     "cents_text",
     "closing_side",
     "equity_change",
+    "market_order_ticks",
     "opening_cash_problem",
     "realised_pnl",
     "reduces",
@@ -116,6 +127,32 @@ def cash_flow_cents(side: Side, ticks: int, qty: int) -> int:
     """The cash a fill of ``qty`` shares at ``ticks`` moves: negative for a buy."""
     cents = cents_of(ticks, qty)
     return -cents if side is Side.BUY else cents
+
+
+MARKET_ORDER_COLLAR = Decimal("0.04")
+"""How far above the last price a market order is valued for buying power (Alpaca: up to 4%)."""
+
+_NO_SLIP = Decimal(0)
+
+
+def market_order_ticks(ticks: int, slip: Decimal = _NO_SLIP) -> int:
+    """The price per share, in ticks, a market order opening exposure at ``ticks`` is valued at.
+
+    ``ticks * (1 + max(collar, slip))``, rounded half up: ``slip`` is the built-in exchange's
+    slippage as a fraction (a buy fills that much above the price); Alpaca has none beyond its
+    collar, and neither does the bot's estimate. The one rule of the module docstring.
+    """
+    factor = 1 + max(MARKET_ORDER_COLLAR, slip)
+    return int((ticks * factor).to_integral_value(ROUND_HALF_UP))
+
+
+def affordable_qty(buying_power_cents: int, value_ticks: int) -> int:
+    """The most shares whose value at ``value_ticks`` each (:func:`cents_of`) fits the buying
+    power: ``cents_of(value_ticks, n) <= buying_power_cents``; 0 for a price of 0 or less."""
+    if value_ticks <= 0 or buying_power_cents <= 0:
+        return 0
+    # (v * n + 50) // 100 <= bp  <=>  v * n <= 100 * bp + 49
+    return (100 * buying_power_cents + 49) // value_ticks
 
 
 def signed_qty(side: Side, qty: int) -> int:

@@ -20,7 +20,7 @@ from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.config import RiskConfig, TradingConfig
 from fleece.derive import from_attributes
-from fleece.models import Bar, Fill
+from fleece.models import ENTRY_TIME_IN_FORCE, Bar, Fill
 from fleece.order_manager import OrderManager
 from fleece.order_terms import OrderBroker
 from fleece.protection import OFF, Protection, Protector
@@ -76,7 +76,7 @@ def build_kernel(
     broker: OrderBroker,
     clock: Clock,
     breaker: CircuitBreaker,
-    time_in_force: str = "day",
+    time_in_force: str = ENTRY_TIME_IN_FORCE,
     dry_run: bool = False,
     kill_switch_env: bool = False,
     on_fill: Callable[[Fill], None] | None = None,

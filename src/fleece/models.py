@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal, get_args
+from typing import ClassVar, Final, Literal, get_args
 
 TICKS_PER_DOLLAR = 10_000
 
@@ -88,6 +88,12 @@ class OrderIntent:
     dry_run: bool = False
 
 
+#: Entry orders' time in force, the only one ``orders.time_in_force`` accepts: ``day`` (an entry
+#: not filled by the close expires; it would be stale by the next session anyway).
+EntryTimeInForce = Literal["day"]
+ENTRY_TIME_IN_FORCE: Final[EntryTimeInForce] = "day"
+
+
 @dataclass(frozen=True, slots=True)
 class ExitOrder:
     """A protective order's shape besides symbol, side and quantity (what the broker is sent).
@@ -97,7 +103,8 @@ class ExitOrder:
     good-till-cancelled (:attr:`TIME_IN_FORCE`): protection outlives the session and the bot.
     """
 
-    #: What every broker (Alpaca's, the backtest's) is sent: ``gtc``, never a field to set.
+    #: What every broker (Alpaca's, the backtest's) is sent: ``gtc``, never a field to set
+    #: (entries: :data:`ENTRY_TIME_IN_FORCE`).
     TIME_IN_FORCE: ClassVar[str] = "gtc"
 
     type: str
@@ -105,6 +112,39 @@ class ExitOrder:
     stop_price: float | None = None
     limit_price: float | None = None
     trail_percent: float | None = None
+
+    def order_body(
+        self, client_order_id: str, symbol: str, side: Side, qty: int
+    ) -> dict[str, object]:
+        """The ``POST /v2/orders`` body that places this order at Alpaca: the one mapping.
+
+        An OCO's ``limit_price`` is its take-profit leg (``take_profit.limit_price``) and its
+        ``stop_price`` the stop-loss leg (``stop_loss.stop_price``); a simple order carries its
+        own prices; the class is named only when it is not ``simple``; the time in force is
+        :attr:`TIME_IN_FORCE`. alpaca-py's request is built from it
+        (:func:`fleece.broker_requests.exit_request`), and the backtest submits it through the
+        built-in exchange's own reading of a body (:mod:`fleece.backtest.sim_broker`).
+        """
+        body: dict[str, object] = {
+            "symbol": symbol,
+            "qty": qty,
+            "side": side.value,
+            "type": self.type,
+            "time_in_force": self.TIME_IN_FORCE,
+            "client_order_id": client_order_id,
+        }
+        if self.order_class == "oco":
+            body["order_class"] = self.order_class
+            body["take_profit"] = {"limit_price": self.limit_price}
+            body["stop_loss"] = {"stop_price": self.stop_price}
+            return body
+        prices = (
+            ("limit_price", self.limit_price),
+            ("stop_price", self.stop_price),
+            ("trail_percent", self.trail_percent),
+        )
+        body.update((name, value) for name, value in prices if value is not None)
+        return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from fleece.clock import Clock
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.intent_store import FillReportError, IntentStore
 from fleece.intents import SENDABLE_STATUSES, IntentStatus, knows_broker_status
-from fleece.models import BrokerOrder, ExitOrder, Fill, OrderIntent, Side
+from fleece.models import ENTRY_TIME_IN_FORCE, BrokerOrder, ExitOrder, Fill, OrderIntent, Side
 from fleece.notify.events import NULL_SINK, BreakerTripped, EventSink
 from fleece.order_cancels import OrderCancels
 from fleece.order_terms import (
@@ -79,7 +79,7 @@ class OrderManager(WorkingOrders):
         breaker: CircuitBreaker,
         *,
         dry_run: bool = False,
-        time_in_force: str = "day",
+        time_in_force: str = ENTRY_TIME_IN_FORCE,
         on_fill: Callable[[Fill], None] | None = None,
     ) -> None:
         super().__init__()  # the book of working orders, loaded below

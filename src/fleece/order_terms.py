@@ -19,6 +19,7 @@ from fleece.intents import OPEN_STATUSES, IntentStatus, status_for_broker
 from fleece.models import (
     CODE_INVALID_ORDER,
     DUPLICATE_CLIENT_ORDER_ID,
+    ENTRY_TIME_IN_FORCE,
     MAX_CLIENT_ORDER_ID,
     BrokerOrder,
     ExitOrder,
@@ -42,7 +43,12 @@ class OrderBroker(Protocol):
     """The part of :class:`~fleece.broker.Broker` the order manager uses."""
 
     async def submit_market(
-        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        qty: int,
+        time_in_force: str = ENTRY_TIME_IN_FORCE,
     ) -> BrokerOrder: ...
 
     async def submit_exit(

@@ -21,7 +21,10 @@ Checks run in this order; the first that fails is the refusal's reason:
 5. Exits (SELL): ``no_position`` if nothing is held; otherwise approved for the whole position.
 6. Entries (BUY), in order: ``daily_loss_limit`` (REDUCING), ``max_trades_per_day``,
    ``already_in_position``, ``max_concurrent_positions`` (held + pending entries),
-   ``invalid_price``, ``position_size_zero``, ``max_leverage``, ``insufficient_buying_power``.
+   ``invalid_price``, ``position_size_zero``, ``max_leverage``, ``insufficient_buying_power``
+   (not one share fits). An entry is sized down to what buying power holds, valued as the
+   exchange values a market buy (:mod:`fleece.accounting`: a few per cent above the last
+   price), so the exchange never refuses an approved entry for buying power.
 
 Exits are never blocked by the trade count or the position limits: getting out must always be
 possible unless the bot is HALTED.
@@ -44,7 +47,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import localcontext
 
-from fleece.models import Refusal, Side, Signal, TradingState, require_utc
+from fleece.accounting import affordable_qty, market_order_ticks
+from fleece.models import (
+    TICKS_PER_DOLLAR,
+    Refusal,
+    Side,
+    Signal,
+    TradingState,
+    require_utc,
+    to_ticks,
+)
 from fleece.risk_limits import EXACT_DIGITS, RiskLimits, daily_loss_floor, exact
 
 KILL_SWITCH = "kill_switch"
@@ -318,17 +330,22 @@ class RiskManager:
             cost = qty * exact(last_price)
             cap = exact(ctx.equity) * exact(limits.max_leverage)
             over = exact(ctx.exposure) + cost > cap
-            short = cost > exact(ctx.buying_power)
         if over:
             detail = (
                 f"exposure {ctx.exposure:.2f} + {qty} x {last_price} exceeds equity "
                 f"{ctx.equity:.2f} x max_leverage {limits.max_leverage}"
             )
             return self._refuse(signal, ctx, MAX_LEVERAGE, detail)
-        if short:
-            detail = f"{qty} x {last_price} = {cost} exceeds buying power {ctx.buying_power:.2f}"
+        # Valued as the exchange values a market buy (above the price), or it would refuse it.
+        value = market_order_ticks(to_ticks(last_price))
+        affordable = affordable_qty(round(ctx.buying_power * 100), value)
+        if affordable <= 0:
+            detail = (
+                f"buying power {ctx.buying_power:.2f} buys no share "
+                f"at {value / TICKS_PER_DOLLAR} (last {last_price})"
+            )
             return self._refuse(signal, ctx, INSUFFICIENT_BUYING_POWER, detail)
-        return Approval(signal.symbol, Side.BUY, qty)
+        return Approval(signal.symbol, Side.BUY, min(qty, affordable))
 
     def _loss_detail(self, ctx: RiskContext) -> str:
         return (

@@ -13,12 +13,22 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from fleece.accounting import cents_of, market_order_ticks
 from fleece.calendar import ONE_MINUTE, MarketCalendar, session_date
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.intent_store import IntentStore
-from fleece.models import AccountSnapshot, Bar, Fill, Refusal, Side, Signal, TradingState
+from fleece.models import (
+    AccountSnapshot,
+    Bar,
+    Fill,
+    Refusal,
+    Side,
+    Signal,
+    TradingState,
+    to_ticks,
+)
 from fleece.notify.events import NULL_SINK, EventSink, FillNotice, StateChanged
 from fleece.order_manager import OrderManager
 from fleece.ownership import Portfolio
@@ -327,7 +337,9 @@ class Trader:
         self.latency.order_decided()
         outcome = await self.orders.submit(intent, count_on=session_date(now))
         if approval.side is Side.BUY and outcome.sent:
-            self.reserved_cash += approval.qty * bar.close
+            # What the broker now holds of buying power for it, until the account is re-read.
+            value = market_order_ticks(to_ticks(bar.close))
+            self.reserved_cash += cents_of(value, approval.qty) / 100
 
     def _refuse(self, refusal: Refusal) -> None:
         self.refusals[refusal.reason] += 1

@@ -200,6 +200,39 @@ def test_a_buy_beyond_buying_power_is_refused_and_open_buys_reserve_it() -> None
     assert refusal(refused) == (403, 40310000, "insufficient buying power")
 
 
+def test_a_market_buy_holds_four_percent_above_the_price_as_alpaca_reserves_it() -> None:
+    # A $1,500 cash account, SPY at 100: a market buy is valued at 104.00 a share.
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("09:59"), cash=1_500)
+
+    engine.submit(market("SPY", 14))  # 14 x 104.00 = 1,456.00
+    held = 150_000 - engine.account().buying_power_cents
+    with pytest.raises(ExchangeError) as refused:
+        engine.submit(market("SPY", 1))  # 104.00 > the 44.00 left
+
+    assert held == 145_600
+    assert refusal(refused) == (403, 40310000, "insufficient buying power")
+
+
+def test_a_market_buy_that_costs_the_whole_buying_power_at_the_price_is_refused() -> None:
+    # 15 x 100.00 is the whole 1,500.00, but the exchange (as Alpaca) values it at 1,560.00.
+    engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("09:59"), cash=1_500)
+
+    with pytest.raises(ExchangeError) as refused:
+        engine.submit(market("SPY", 15))
+
+    assert refusal(refused) == (403, 40310000, "insufficient buying power")
+
+
+def test_a_slippage_above_alpacas_collar_makes_a_market_buy_hold_the_slipped_price() -> None:
+    engine = engine_over(
+        {"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("09:59"), cash=10_000, slippage_bps=1_000
+    )
+
+    engine.submit(market("SPY", 10))  # 10 x 110.00
+
+    assert engine.account().buying_power_cents == 2_000_000 - 110_000
+
+
 def test_cancelling_an_open_buy_releases_its_buying_power() -> None:
     engine = engine_over({"SPY": flat_bars("SPY", "10:00", 5, 100.0)}, ny("09:59"), cash=10_000)
     order = engine.submit(limit("SPY", 100, 50.0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from runtime_helpers import (
 from typer.testing import CliRunner
 
 from fleece.cli import app
-from fleece.models import TradingState
+from fleece.models import Bar, TradingState
 from fleece.state_store import StateStore
 
 ORDERS_ROUTE = "POST /v2/orders"
@@ -136,11 +137,18 @@ def test_fleece_halt_while_the_bot_runs_blocks_its_next_orders(
 # ---------------------------------------------------------------- circuit breaker
 
 
+def cheaper(bar: Bar, factor: float) -> Bar:
+    """``bar`` with its prices multiplied by ``factor`` (to 1/10,000 dollar)."""
+    o, h, lo, c = (round(p * factor, 4) for p in (bar.open, bar.high, bar.low, bar.close))
+    return replace(bar, open=o, high=h, low=lo, close=c)
+
+
 @pytest.fixture
 def rejecting_market() -> Iterator[Market]:
     """Like :func:`market`, but a cash account ($1,900: below the $2,000 a margin account needs)
-    with 30% slippage: a buy sized to the whole equity (at the last close, as the risk manager
-    sizes it) always exceeds buying power at the exchange (403)."""
+    with 30% slippage, far beyond the 4% above the last close that Alpaca (and the risk
+    manager's sizing) values a market buy at: a buy sized to the whole equity always exceeds
+    buying power at this exchange (403)."""
     bars = synthetic(EIGHT_SYMBOLS)
     with stepped_market(bars, ny("09:30"), cash=1_900, slippage_bps=3_000) as served:
         yield served
@@ -194,6 +202,32 @@ def test_circuit_breaker_trips_after_consecutive_order_failures_and_halts_tradin
     assert all("insufficient buying power" in r[1] for r in statuses)
     assert breaker_state(breaker_paths.db) == (True, BREAKER_AFTER)
     assert refusals_of(breaker_paths.db, "circuit_breaker") > 0
+
+
+def test_an_entry_sized_to_a_tight_account_is_accepted_by_an_exchange_that_slips(
+    breaker_paths: Paths,
+) -> None:
+    """Whole-equity entries from a $1,900 cash account, on an exchange whose market buys slip
+    3%: the risk manager values a buy as the exchange does (4% above the last close, Alpaca's
+    worst case) and sizes it to fit, so the exchange accepts it. Sized at the last close, as
+    before, the buy was refused 403 and counted toward the circuit breaker."""
+    # Prices of $11 to $29: a whole-equity buy at the last close leaves under 1.6% unspent,
+    # less than the 3% the exchange slips it by.
+    bars = {s: [cheaper(b, 0.05) for b in day] for s, day in synthetic(EIGHT_SYMBOLS).items()}
+    with stepped_market(bars, ny("09:30"), cash=1_900, slippage_bps=300) as slipping:
+
+        async def scenario() -> None:
+            harness = await stepped_bot(breaker_paths, slipping)
+            await harness.step_until(lambda: slipping.requests(ORDERS_ROUTE) >= 1, "an entry")
+            await harness.step(3)
+            await harness.stop()
+
+        asyncio.run(scenario())
+
+    statuses = [r[0] for r in query(breaker_paths.db, "SELECT status FROM order_intents")]
+    assert statuses and "rejected" not in statuses
+    assert len(slipping.orders()) == slipping.requests(ORDERS_ROUTE)  # each one accepted
+    assert breaker_state(breaker_paths.db) == (False, 0)
 
 
 def test_a_tripped_breaker_survives_a_restart_until_circuit_breaker_reset_true(

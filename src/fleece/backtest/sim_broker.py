@@ -21,18 +21,25 @@ from datetime import datetime
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.ledger import PositionView
+from fleece.exchange.order_body import order_request
 from fleece.exchange.order_classes import LISTINGS, listed
 from fleece.exchange.orders import (
     ExchangeError,
-    ExitLegs,
-    OrderClass,
     OrderRequest,
     OrderType,
     SimOrder,
     TimeInForce,
 )
 from fleece.exchange.schemas import price
-from fleece.models import MAX_ORDERS_LISTED, AccountSnapshot, BrokerOrder, ExitOrder, Position, Side
+from fleece.models import (
+    ENTRY_TIME_IN_FORCE,
+    MAX_ORDERS_LISTED,
+    AccountSnapshot,
+    BrokerOrder,
+    ExitOrder,
+    Position,
+    Side,
+)
 
 
 def broker_order(order: SimOrder, legs: Sequence[SimOrder] = ()) -> BrokerOrder:
@@ -90,7 +97,12 @@ class SimBroker:
 
     # ---- orders --------------------------------------------------------------------------------
     async def submit_market(
-        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str = "day"
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        qty: int,
+        time_in_force: str = ENTRY_TIME_IN_FORCE,
     ) -> BrokerOrder:
         """Submit a market order now; ``BrokerError`` when the exchange refuses it.
 
@@ -111,25 +123,14 @@ class SimBroker:
     async def submit_exit(
         self, client_order_id: str, symbol: str, side: Side, qty: int, shape: ExitOrder
     ) -> BrokerOrder:
-        """Submit a protective order (stop, limit, trailing stop or OCO), good till cancelled."""
+        """Submit a protective order (stop, limit, trailing stop or OCO), good till cancelled:
+        the body Alpaca is sent (:meth:`ExitOrder.order_body`), read as the exchange reads it."""
         self.requests["submit_order"] += 1
         self._sync()
-        oco = shape.order_class == "oco"
-        request = OrderRequest(
-            symbol=symbol,
-            qty=qty,
-            side=side,
-            type=OrderType(shape.type),
-            time_in_force=TimeInForce(shape.TIME_IN_FORCE),
-            limit_price=shape.limit_price,
-            client_order_id=client_order_id,
-            stop_price=None if oco else shape.stop_price,
-            trail_percent=shape.trail_percent,
-            order_class=OrderClass.OCO if oco else OrderClass.SIMPLE,
-            legs=ExitLegs(take_profit=shape.limit_price, stop_price=shape.stop_price)
-            if oco
-            else None,
-        )
+        try:
+            request = order_request(shape.order_body(client_order_id, symbol, side, qty))
+        except ExchangeError as exc:
+            raise _refused(exc, "order refused") from None
         return self._submit(request)
 
     def _submit(self, request: OrderRequest) -> BrokerOrder:

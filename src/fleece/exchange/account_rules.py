@@ -16,7 +16,9 @@ In the order they are checked (the first one broken is the answer):
    account (equity of at least $2,000: otherwise 403 ``account is not allowed to short``) and
    for a shortable asset (403 ``asset X is not shortable``).
 5. **Buying power.** An order that opens or adds exposure (a buy while not short, a short sale)
-   holds its estimated cost; more than the buying power is 403 ``insufficient buying power``.
+   holds its estimated cost (:mod:`fleece.accounting`: a limit or stop at its price, a market
+   order a few per cent above the last price); more than the buying power is 403
+   ``insufficient buying power``.
 """
 
 from __future__ import annotations

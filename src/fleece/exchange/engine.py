@@ -28,8 +28,9 @@ Fill rules (the backtest reuses them, so they are the contract):
 
 The rules an order meets before it is accepted (wash trades, quantities, shorting, buying power)
 live in :mod:`fleece.exchange.account_rules` (the buying power an order holds is estimated by
-:mod:`fleece.exchange.engine_book`); the money side (cash, positions, marks, equity to
-the cent, the margin account's buying power) in :mod:`fleece.exchange.ledger`.
+:mod:`fleece.exchange.engine_book` by :mod:`fleece.accounting`'s rule, which the risk manager
+sizes entries by); the money side (cash, positions, marks, equity to the cent, the margin
+account's buying power) in :mod:`fleece.exchange.ledger`.
 """
 
 from __future__ import annotations

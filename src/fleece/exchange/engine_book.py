@@ -12,12 +12,11 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from fleece.accounting import cents_of, closing_side
+from fleece.accounting import cents_of, closing_side, market_order_ticks
 from fleece.calendar import MarketCalendar
 from fleece.exchange.account_rules import AssetLookup, check_position, working_qty
 from fleece.exchange.ledger import AccountView, Ledger, PositionView
 from fleece.exchange.market import BarStore
-from fleece.exchange.matching import slipped
 from fleece.exchange.orders import (
     IdSource,
     OrderRequest,
@@ -89,13 +88,13 @@ class Book:
             return 0
         price = request.limit_price or request.stop_price
         if price is not None:
-            estimate = Decimal(str(price))
+            ticks = to_ticks(price)
         else:
             market = self._price_now(request.symbol, eligible)
             if market is None:
                 raise invalid(f"no price available for {request.symbol}")
-            estimate = slipped(market, request.side, self._slip)
-        reserved = cents_of(to_ticks(float(estimate)), request.qty)
+            ticks = market_order_ticks(to_ticks(market), self._slip)
+        reserved = cents_of(ticks, request.qty)
         available = account.buying_power_cents + (aside.reserved_cents if aside else 0)
         if reserved > available:
             raise forbidden("insufficient buying power")
