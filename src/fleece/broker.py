@@ -63,7 +63,6 @@ from fleece.errors import AmbiguousSubmitError, BrokerError
 # The broker's facts are plain data in fleece.models, so that the decision core and the backtest
 # use them without importing alpaca-py; they are re-exported here for the adapter's callers.
 from fleece.models import (
-    ENTRY_TIME_IN_FORCE,
     MAX_ORDERS_LISTED,
     AccountSnapshot,
     Bar,
@@ -246,12 +245,7 @@ class Broker:
         return await self._lookup("get_order_by_client_id", get, client_order_id, parse_order)
 
     async def submit_market(
-        self,
-        client_order_id: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        time_in_force: str = ENTRY_TIME_IN_FORCE,
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str
     ) -> BrokerOrder:
         """Submit a market order once; ``AmbiguousSubmitError`` when the outcome is unknown."""
         request = MarketOrderRequest(

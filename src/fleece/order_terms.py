@@ -19,7 +19,6 @@ from fleece.intents import OPEN_STATUSES, IntentStatus, status_for_broker
 from fleece.models import (
     CODE_INVALID_ORDER,
     DUPLICATE_CLIENT_ORDER_ID,
-    ENTRY_TIME_IN_FORCE,
     MAX_CLIENT_ORDER_ID,
     BrokerOrder,
     ExitOrder,
@@ -43,12 +42,7 @@ class OrderBroker(Protocol):
     """The part of :class:`~fleece.broker.Broker` the order manager uses."""
 
     async def submit_market(
-        self,
-        client_order_id: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        time_in_force: str = ENTRY_TIME_IN_FORCE,
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str
     ) -> BrokerOrder: ...
 
     async def submit_exit(

@@ -14,7 +14,7 @@ from fleece.calendar import MarketCalendar
 from fleece.errors import BrokerError
 from fleece.exchange.engine import Engine
 from fleece.exchange.orders import IdSource
-from fleece.models import Side
+from fleece.models import ENTRY_TIME_IN_FORCE, Side
 from fleece.order_terms import duplicate_id
 
 OPEN = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -36,7 +36,7 @@ def test_a_market_order_fills_at_the_open_of_the_bar_starting_at_its_minute() ->
     sim, market = broker()
     sim.advance_to(OPEN + timedelta(minutes=5, seconds=3))
 
-    answer = asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10))
+    answer = asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10, ENTRY_TIME_IN_FORCE))
     order = asyncio.run(sim.order_by_client_id("c1"))
 
     bars = market.bars["SPY"]  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ def test_an_order_the_exchange_refuses_is_a_broker_error_with_alpacas_code() -> 
     sim.advance_to(OPEN + timedelta(minutes=5))
 
     with pytest.raises(BrokerError) as refused:
-        asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10))
+        asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 10, ENTRY_TIME_IN_FORCE))
 
     assert refused.value.status == 403 and refused.value.code == 40310000
 
@@ -60,7 +60,7 @@ def test_an_order_the_exchange_refuses_is_a_broker_error_with_alpacas_code() -> 
 def test_a_client_order_id_is_found_or_reported_unknown() -> None:
     sim, _ = broker()
     sim.advance_to(OPEN + timedelta(minutes=5))
-    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
 
     assert asyncio.run(sim.order_by_client_id("c1")) is not None
     assert asyncio.run(sim.order_by_client_id("nope")) is None
@@ -69,12 +69,12 @@ def test_a_client_order_id_is_found_or_reported_unknown() -> None:
 def test_a_reused_client_order_id_is_refused_as_the_order_manager_reads_a_duplicate() -> None:
     sim, _ = broker(cash=1_000.0)
     sim.advance_to(OPEN + timedelta(minutes=5))
-    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
 
     with pytest.raises(BrokerError) as reused:
-        asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+        asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
     with pytest.raises(BrokerError) as unaffordable:
-        asyncio.run(sim.submit_market("c2", "SPY", Side.BUY, 10_000))
+        asyncio.run(sim.submit_market("c2", "SPY", Side.BUY, 10_000, ENTRY_TIME_IN_FORCE))
 
     assert (reused.value.status, reused.value.code) == (422, 40010001)
     assert duplicate_id(reused.value)  # adopted by the order manager, not marked rejected
@@ -84,9 +84,9 @@ def test_a_reused_client_order_id_is_refused_as_the_order_manager_reads_a_duplic
 def test_orders_are_listed_by_status_and_submission_time() -> None:
     sim, _ = broker()
     sim.advance_to(OPEN + timedelta(minutes=5))
-    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
     sim.advance_to(OPEN + timedelta(minutes=9))
-    asyncio.run(sim.submit_market("c2", "SPY", Side.SELL, 1))
+    asyncio.run(sim.submit_market("c2", "SPY", Side.SELL, 1, ENTRY_TIME_IN_FORCE))
 
     every = asyncio.run(sim.orders("all"))
     later = asyncio.run(sim.orders("all", after=OPEN + timedelta(minutes=6)))
@@ -100,7 +100,7 @@ def test_orders_are_listed_by_status_and_submission_time() -> None:
 def test_the_account_is_reported_in_dollars_to_the_cent() -> None:
     sim, _ = broker()
     sim.advance_to(OPEN + timedelta(minutes=5))
-    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 3))
+    asyncio.run(sim.submit_market("c1", "SPY", Side.BUY, 3, ENTRY_TIME_IN_FORCE))
 
     order = asyncio.run(sim.order_by_client_id("c1"))
     account = asyncio.run(sim.account())

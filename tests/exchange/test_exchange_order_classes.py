@@ -23,7 +23,7 @@ from fleece.exchange.orders import (
     SimOrder,
     TimeInForce,
 )
-from fleece.models import ExitOrder, Side
+from fleece.models import ENTRY_TIME_IN_FORCE, ExitOrder, Side
 
 QUIET = (100.0, 100.5, 99.5, 100.0)
 
@@ -100,7 +100,7 @@ def test_an_oco_partly_filled_is_listed_open_and_closed_by_the_exchange_and_the_
     # primary order matches a status when it or one of its legs does.
     engine = engine_over({"SPY": scripted("SPY", "09:30", [QUIET] * 4)}, ny("09:30"))
     broker = SimBroker(engine)
-    asyncio.run(broker.submit_market("entry", "SPY", Side.BUY, 10))
+    asyncio.run(broker.submit_market("entry", "SPY", Side.BUY, 10, ENTRY_TIME_IN_FORCE))
     broker.advance_to(ny("09:31"))
     engine.partial_fills = Halves()
     oco = ExitOrder("limit", "oco", stop_price=95.0, limit_price=100.25)

@@ -33,7 +33,7 @@ from fleece.config import ENV_NAMES
 from fleece.data.validate import MAX_PRICE, clean_series
 from fleece.errors import AmbiguousSubmitError, BrokerError
 from fleece.exchange.fault_plan import FaultPlan
-from fleece.models import Bar, OrderIntent, Side
+from fleece.models import ENTRY_TIME_IN_FORCE, Bar, OrderIntent, Side
 from fleece.order_manager import OrderManager
 from fleece.state_store import StateStore
 from fleece.stream_polling import BarPoller
@@ -459,6 +459,6 @@ def test_html_or_empty_answers_become_broker_errors_and_an_order_becomes_ambiguo
         with pytest.raises(BrokerError):
             asyncio.run(broker.account())
         with pytest.raises(AmbiguousSubmitError):
-            asyncio.run(broker.submit_market("garbled", "SPY", Side.BUY, 1))
+            asyncio.run(broker.submit_market("garbled", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
         accepted = [o.client_order_id for o in market.orders()]
     assert accepted == ["garbled"]  # the exchange took it; the bot must look it up

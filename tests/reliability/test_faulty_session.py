@@ -205,14 +205,14 @@ def test_a_read_succeeds_once_the_faults_stop() -> None:
 
 
 def test_an_order_is_never_resubmitted_by_the_broker_adapter() -> None:
-    from fleece.models import Side
+    from fleece.models import ENTRY_TIME_IN_FORCE, Side
 
     failing = FaultPlan(rate=1.0, seed=1, kinds=frozenset({"5xx"}))
     sleeps = Sleeps()
     with serve(synthetic(("SPY",)), ny("09:30"), plan=failing) as market:
         broker = broker_of(market.url, sleeps)
         with pytest.raises(BrokerError, match="outcome unknown"):
-            asyncio.run(broker.submit_market("once-only", "SPY", Side.BUY, 1))
+            asyncio.run(broker.submit_market("once-only", "SPY", Side.BUY, 1, ENTRY_TIME_IN_FORCE))
         counts = market.counts()
     assert counts["order_attempts"] == 1 and counts["requests"] == 1
     assert sleeps.delays == []

@@ -26,7 +26,7 @@ from runtime_helpers import (
 )
 
 from fleece.broker import Broker
-from fleece.models import Side
+from fleece.models import ENTRY_TIME_IN_FORCE, Side
 
 BARS = synthetic(EIGHT_SYMBOLS)
 
@@ -62,7 +62,7 @@ def test_an_order_refused_with_429_is_sent_again_after_the_reset_once_and_only_o
         asyncio.run(broker.account())  # the budget now knows the window
         market.exchange.limiter.exhaust("trading")  # another client spends the window
 
-        order = asyncio.run(broker.submit_market("rl-1", "SPY", Side.BUY, 3))
+        order = asyncio.run(broker.submit_market("rl-1", "SPY", Side.BUY, 3, ENTRY_TIME_IN_FORCE))
         refused = market.exchange.state()["rate_limited"]
         submissions = market.submissions()
 

@@ -32,7 +32,6 @@ from fleece.exchange.orders import (
 )
 from fleece.exchange.schemas import price
 from fleece.models import (
-    ENTRY_TIME_IN_FORCE,
     MAX_ORDERS_LISTED,
     AccountSnapshot,
     BrokerOrder,
@@ -97,12 +96,7 @@ class SimBroker:
 
     # ---- orders --------------------------------------------------------------------------------
     async def submit_market(
-        self,
-        client_order_id: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        time_in_force: str = ENTRY_TIME_IN_FORCE,
+        self, client_order_id: str, symbol: str, side: Side, qty: int, time_in_force: str
     ) -> BrokerOrder:
         """Submit a market order now; ``BrokerError`` when the exchange refuses it.
 
