@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from config_helpers import refusal_of
 from fleece.config import (
     ENV_NAMES,
     KEYS_HINT,
@@ -66,13 +67,6 @@ def minimal(**sections: Any) -> dict[str, Any]:
 
 def yaml_of(tmp_path: Path, mapping: dict[str, Any]) -> Path:
     return write(tmp_path, yaml.safe_dump(mapping))
-
-
-def refusal_of(path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_trading_config(path)
-    assert "\n" not in str(info.value)
-    return info.value
 
 
 def settings_refusal(environ: dict[str, str], env_file: Path | None = None) -> ConfigError:

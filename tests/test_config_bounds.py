@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config_helpers import refusal_of
 from fleece.config import load_settings, load_trading_config
 from fleece.errors import ConfigError
 
@@ -52,13 +53,6 @@ def trading_yaml(tmp_path: Path, section: str, values: dict[str, Any]) -> Path:
     return path
 
 
-def refusal(path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_trading_config(path)
-    assert "\n" not in str(info.value)
-    return info.value
-
-
 @pytest.mark.parametrize(("section", "key", "bound", "beyond"), TRADING_BOUNDS)
 def test_a_trading_value_at_its_bound_is_accepted(
     tmp_path: Path, section: str, key: str, bound: float, beyond: float
@@ -72,7 +66,7 @@ def test_a_trading_value_at_its_bound_is_accepted(
 def test_a_trading_value_beyond_its_bound_is_refused_saying_why(
     tmp_path: Path, section: str, key: str, bound: float, beyond: float
 ) -> None:
-    error = refusal(trading_yaml(tmp_path, section, {key: beyond}))
+    error = refusal_of(trading_yaml(tmp_path, section, {key: beyond}))
 
     assert error.key == f"{section}.{key}"
     assert error.reason.startswith(f"must be at most {bound:,g}: ")
@@ -99,11 +93,11 @@ def test_a_trading_value_beyond_its_bound_is_refused_saying_why(
 def test_the_issues_huge_values_are_refused_at_config_check(
     tmp_path: Path, section: str, values: dict[str, Any], key: str
 ) -> None:
-    assert refusal(trading_yaml(tmp_path, section, values)).key == key
+    assert refusal_of(trading_yaml(tmp_path, section, values)).key == key
 
 
 def test_the_window_bound_says_what_it_means(tmp_path: Path) -> None:
-    error = refusal(trading_yaml(tmp_path, "strategy", {"slow": 100_000_000_000}))
+    error = refusal_of(trading_yaml(tmp_path, "strategy", {"slow": 100_000_000_000}))
 
     assert "a week of regular-session minutes (5 x 390)" in error.reason
 

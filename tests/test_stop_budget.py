@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from config_helpers import refusal_of
 from fleece.bot_process import STOP_TIMEOUT_SECONDS
 from fleece.config import NotificationsConfig, ShutdownConfig, load_trading_config
 from fleece.config_bounds import STOP_BUDGET_SECONDS, STOP_MARGIN_SECONDS
-from fleece.errors import ConfigError
 from startup_helpers import bot_env, config_check, forget_ambient_settings, write_env
 
 
@@ -33,13 +33,6 @@ def trading_yaml(folder: Path, grace: float | None = None, flush: float | None =
     path = folder / "trading.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path
-
-
-def refusal(path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_trading_config(path)
-    assert "\n" not in str(info.value)
-    return info.value
 
 
 def test_the_budget_is_the_launchers_stop_timeout_less_the_runs_record() -> None:
@@ -73,7 +66,7 @@ def test_a_stop_that_fits_the_budget_is_accepted(
 def test_the_largest_grace_with_the_default_flush_is_refused_naming_the_grace(
     tmp_path: Path,
 ) -> None:
-    error = refusal(trading_yaml(tmp_path, grace=80.0))
+    error = refusal_of(trading_yaml(tmp_path, grace=80.0))
 
     assert error.key == "shutdown.grace_seconds"
     assert error.reason.startswith("must be at most 70 with notifications.flush_seconds 10: ")
@@ -88,7 +81,7 @@ def test_the_largest_grace_with_the_default_flush_is_refused_naming_the_grace(
 def test_a_flush_beyond_what_the_grace_leaves_is_refused_naming_the_flush(
     tmp_path: Path, grace: float | None, flush: float, room: int
 ) -> None:
-    error = refusal(trading_yaml(tmp_path, grace, flush))
+    error = refusal_of(trading_yaml(tmp_path, grace, flush))
 
     assert error.key == "notifications.flush_seconds"
     assert error.reason.startswith(f"must be at most {room} with shutdown.grace_seconds ")
@@ -99,7 +92,7 @@ def test_a_flush_beyond_what_the_grace_leaves_is_refused_naming_the_flush(
 def test_a_grace_beyond_the_whole_budget_is_refused_naming_the_grace(
     tmp_path: Path, flush: float
 ) -> None:
-    error = refusal(trading_yaml(tmp_path, grace=STOP_BUDGET_SECONDS + 0.5, flush=flush))
+    error = refusal_of(trading_yaml(tmp_path, grace=STOP_BUDGET_SECONDS + 0.5, flush=flush))
 
     assert error.key == "shutdown.grace_seconds"
     assert error.reason.startswith(f"must be at most {STOP_BUDGET_SECONDS - flush:g} with ")
@@ -110,7 +103,7 @@ def test_an_endless_wait_is_refused(tmp_path: Path, value: str) -> None:
     path = tmp_path / "trading.yaml"
     path.write_text(f"symbols: {{list: [SPY]}}\nnotifications: {{flush_seconds: {value}}}\n")
 
-    error = refusal(path)
+    error = refusal_of(path)
 
     assert error.key == "notifications.flush_seconds"
 
