@@ -19,7 +19,7 @@ import pytest
 
 from fleece.cli import DEMO_START, demo_overrides
 from fleece.config import Settings, load_settings
-from fleece.dashboard.server import can_listen
+from fleece.listening import can_listen
 from startup_helpers import bot_env, forget_ambient_settings, write_env
 
 DEFAULT_PORT: int = Settings.model_fields["dashboard_port"].default

@@ -158,7 +158,7 @@ def demo_overrides(days: int, speed: float, seed: int, settings: Settings) -> di
 
 
 def _default_port_taken(settings: Settings) -> bool:
-    from fleece.dashboard.server import can_listen
+    from fleece.listening import can_listen
 
     # A port set on purpose (.env or environment) is kept; only the default one gives way.
     if not settings.dashboard_enabled or settings.source_of("DASHBOARD_PORT") != DEFAULT_SOURCE:

@@ -29,6 +29,7 @@ from fleece.dashboard.app import create_app
 from fleece.dashboard.metrics import Metrics
 from fleece.dashboard.view import DashboardView
 from fleece.errors import ConfigError
+from fleece.listening import base_url, tcp_socket
 from fleece.state_store import StateStore
 
 if TYPE_CHECKING:
@@ -47,25 +48,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def _socket_for(host: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets that say TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    return sock
-
-
-def can_listen(host: str, port: int) -> bool:
-    """Whether the dashboard could listen on ``host:port`` now, bound as
-    :meth:`DashboardServer.bind` binds (``fleece demo`` asks before it starts)."""
-    with _socket_for(host) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class DashboardServer:
@@ -116,7 +98,7 @@ class DashboardServer:
         """
         if self._sock is not None:
             return self.url or ""
-        sock = _socket_for(self.host)
+        sock = tcp_socket(self.host)
         try:
             sock.bind((self.host, self.port))
         except OSError as exc:
@@ -132,8 +114,7 @@ class DashboardServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._sock = sock
-        shown = f"[{self.host}]" if sock.family == socket.AF_INET6 else self.host
-        self.url = f"http://{shown}:{self.port}"
+        self.url = base_url(sock, self.host)
         return self.url
 
     async def serve(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from fleece.exchange.faults import FaultInjector
 from fleece.exchange.limits import RequestLimits
 from fleece.exchange.rate_limit import RateLimitLayer
 from fleece.exchange.state_file import StateFile
+from fleece.listening import base_url, tcp_socket
 from fleece.models import REQUESTS_PER_MINUTE
 from fleece.paper_lock import is_loopback_host
 
@@ -114,17 +114,13 @@ class ExchangeServer(Closable):
             OSError: the address cannot be bound.
             RuntimeError: the server did not come up in time.
         """
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio only disables Nagle on sockets whose proto says TCP, and
-        # with Nagle every keep-alive answer waits ~40 ms for the client's delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = tcp_socket(self._host)
         try:
             sock.bind((self._host, self._port))
         except OSError:
             sock.close()
             raise
-        port = sock.getsockname()[1]
+        url = base_url(sock, self._host)
         import uvicorn  # lazily: only a started server needs it
 
         config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
@@ -140,8 +136,7 @@ class ExchangeServer(Closable):
                 self.stop()
                 raise RuntimeError("the exchange server did not start")
             time.sleep(0.01)
-        host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
-        self.url = f"http://{host}:{port}"
+        self.url = url
         return self.url
 
     def stop(self) -> None:
