@@ -294,7 +294,8 @@ def replay_command(
     ] = None,
     config: ConfigFile = None,
     cash: Annotated[
-        float | None, typer.Option(help="cash at the open, if the store has no snapshot")
+        float | None,
+        typer.Option(help="cash at the open [the store's last equity snapshot before it]"),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="fail on size differences too")] = False,
 ) -> None:

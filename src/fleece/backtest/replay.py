@@ -215,7 +215,7 @@ def replay_day(
         store: the bot's state store.
         day: the session to replay.
         config: limits and windows (its cash is replaced by the day's starting cash).
-        cash: the cash at the open, when the store has no equity snapshot before it.
+        cash: the cash at the open; None takes it from the store (:func:`cash_before`).
         calendar: the market calendar (NYSE by default).
 
     Raises:
