@@ -4,21 +4,25 @@ Run at start-up (and periodically): every unfinished intent is looked up by clie
 the store missed are recorded, orders the store does not know are reported, and positions implied by
 our fills are compared with the broker's. Every discrepancy becomes a ``reconciliation_events`` row
 and the whole pass one summary log line.
+
+"Our" shares are :mod:`fleece.ownership`'s: what the bot's own fills add up to (never below
+zero), of which it keeps no more than the account holds (:func:`~fleece.ownership.owned_qty`).
+A mismatch says what the bot owns after it, the figure the runtime then trades with.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fleece.accounting import signed_qty
 from fleece.broker import Broker
 from fleece.clock import Clock
 from fleece.errors import BrokerError
 from fleece.intents import IntentStatus
 from fleece.models import Position
 from fleece.order_manager import OrderManager
+from fleece.ownership import own_net, owned_qty
 from fleece.state_store import StateStore
 
 log = logging.getLogger(__name__)
@@ -46,12 +50,33 @@ class ReconcileSummary:
         )
 
 
-def net_positions_from_fills(store: StateStore) -> dict[str, int]:
-    """Shares held according to the fills we recorded."""
-    net: defaultdict[str, int] = defaultdict(int)
-    for fill in store.fills():
-        net[fill.symbol] += signed_qty(fill.side, fill.qty)
-    return {s: q for s, q in net.items() if q != 0}
+@dataclass(frozen=True, slots=True)
+class PositionMismatch:
+    """A symbol whose position at the broker differs from the bot's own shares by its fills."""
+
+    symbol: str
+    broker: int  # signed, as the account holds it
+    own: int  # what the bot's fills add up to (fleece.ownership.own_net)
+
+    @property
+    def kept(self) -> int:
+        """The shares the bot owns from now on (:func:`fleece.ownership.owned_qty`)."""
+        return owned_qty(self.own, self.broker)
+
+    def detail(self) -> str:
+        """The event's detail: both figures, and what the bot owns after."""
+        return f"broker={self.broker} store={self.own} (the bot owns {self.kept})"
+
+
+def position_mismatches(
+    own: Mapping[str, int], broker: Mapping[str, int]
+) -> list[PositionMismatch]:
+    """Every symbol, in order, where ``broker`` (signed shares) differs from ``own``."""
+    return [
+        PositionMismatch(symbol, broker.get(symbol, 0), own.get(symbol, 0))
+        for symbol in sorted(set(own) | set(broker))
+        if broker.get(symbol, 0) != own.get(symbol, 0)
+    ]
 
 
 async def reconcile(
@@ -106,20 +131,13 @@ async def reconcile(
             )
 
     positions = await broker.positions()
-    ours = net_positions_from_fills(store)
-    mismatches = 0
-    for symbol in sorted(set(ours) | set(positions)):
-        held = positions[symbol].qty if symbol in positions else 0
-        if held != ours.get(symbol, 0):
-            mismatches += 1
-            store.add_reconciliation_event(
-                now,
-                "position_mismatch",
-                None,
-                symbol,
-                f"broker={held} store={ours.get(symbol, 0)} (broker adopted)",
-            )
+    held = {symbol: p.qty for symbol, p in positions.items()}
+    mismatches = position_mismatches(own_net(store.fills()), held)
+    for m in mismatches:
+        store.add_reconciliation_event(now, "position_mismatch", None, m.symbol, m.detail())
     orders.reload_open()
-    summary = ReconcileSummary(checked, adopted, failed, recovered, unknown, mismatches, unresolved)
+    summary = ReconcileSummary(
+        checked, adopted, failed, recovered, unknown, len(mismatches), unresolved
+    )
     log.info(summary.line())
     return summary, positions
