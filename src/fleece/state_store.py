@@ -12,6 +12,8 @@ from fleece.store.connection import BUSY_TIMEOUT_MS
 from fleece.store.equity import EquitySnapshot
 from fleece.store.facade import StateStore
 from fleece.store.flags import (
+    COMMAND_FINAL,
+    COMMAND_WAITING,
     KEY_BREAKER,
     KEY_KILL_SWITCH,
     KEY_REDUCING_LATCH,
@@ -32,6 +34,8 @@ from fleece.store.schema import (
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "COMMAND_FINAL",
+    "COMMAND_WAITING",
     "HEARTBEATS_KEPT",
     "KEY_BREAKER",
     "KEY_KILL_SWITCH",

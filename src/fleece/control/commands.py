@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from fleece.state_store import COMMAND_FINAL as FINAL
 from fleece.state_store import CommandRecord, StateStore
 
 FLATTEN = "flatten"
-FINAL = frozenset({"done", "failed", "refused", "expired"})
 #: How long an asker waits for the bot by default: one poll cycle is at most a minute, plus the
 #: close-out's broker calls with their retries.
 DEFAULT_WAIT_S = 150.0

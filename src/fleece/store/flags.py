@@ -18,6 +18,15 @@ KEY_KILL_SWITCH = "kill_switch"
 KEY_BREAKER = "circuit_breaker"
 KEY_REDUCING_LATCH = "reducing_latch"
 
+#: An operator command's statuses (:mod:`fleece.control.commands`): waiting for the bot to
+#: claim it, being executed, and the final ones, the only ones with a ``finished_at``.
+COMMAND_WAITING = frozenset({"pending", "running"})
+COMMAND_FINAL = frozenset({"done", "failed", "refused", "expired"})
+
+
+def _finished_at(status: str, now: datetime) -> str | None:
+    return format_ts(now) if status in COMMAND_FINAL else None
+
 
 @dataclass(frozen=True, slots=True)
 class CommandRecord:
@@ -115,7 +124,7 @@ class Flags(StoreBase):
         result: str | None = None,
     ) -> int:
         """Record a command (``pending`` ones wait for the running bot); returns its id."""
-        finished = None if status in ("pending", "running") else format_ts(now)
+        finished = _finished_at(status, now)
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO commands (requested_at_utc, source, sender, command, args, status,"
@@ -129,7 +138,7 @@ class Flags(StoreBase):
     ) -> bool:
         """Move command ``command_id`` from status ``was`` to ``status``; False if it was not
         in ``was`` (someone else moved it first: the bot claimed it, or the CLI gave up)."""
-        finished = None if status in ("pending", "running") else format_ts(now)
+        finished = _finished_at(status, now)
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE commands SET status = ?, result = ?, finished_at_utc = ?"
