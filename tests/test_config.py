@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from datetime import date
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from config_helpers import refusal_of
+from fleece.backtest.result import BacktestConfig
 from fleece.config import (
     ENV_NAMES,
     KEYS_HINT,
@@ -23,7 +25,9 @@ from fleece.config import (
     load_settings,
     load_trading_config,
 )
+from fleece.config_sections import OrdersConfig
 from fleece.errors import ConfigError, LiveTradingRefused
+from fleece.models import STALE_ORDER_MINUTES
 from fleece.paper_lock import DEFAULT_TIMEOUT_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -777,3 +781,10 @@ def test_the_alpaca_timeout_defaults_to_the_one_every_client_is_built_with() -> 
     assert Settings().alpaca_timeout_seconds == DEFAULT_TIMEOUT_SECONDS
     assert f"| `ALPACA_TIMEOUT_SECONDS` | {DEFAULT_TIMEOUT_SECONDS:g} |" in reliability
     assert f"ALPACA_TIMEOUT_SECONDS={DEFAULT_TIMEOUT_SECONDS:g}\n" in example_env
+
+
+def test_a_backtest_cancels_stale_orders_after_the_bots_default_minutes() -> None:
+    # A backtest built without a trading config waits as long as the bot's default does.
+    default = inspect.signature(BacktestConfig).parameters["stale_order_minutes"].default
+
+    assert default == OrdersConfig().stale_order_minutes == STALE_ORDER_MINUTES

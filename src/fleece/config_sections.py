@@ -39,7 +39,7 @@ from fleece.config_bounds import (
     stop_budget_problem,
 )
 from fleece.config_errors import located_error
-from fleece.models import ENTRY_TIME_IN_FORCE, EntryTimeInForce, Feed
+from fleece.models import ENTRY_TIME_IN_FORCE, STALE_ORDER_MINUTES, EntryTimeInForce, Feed
 from fleece.notify.events import EVENT_KINDS, EventKind, LevelName
 from fleece.strategy.registry import StrategySpec
 from fleece.strategy.registry import resolve as resolve_strategy
@@ -184,7 +184,7 @@ class OrdersConfig(BaseModel):
     each minute and sends market exits; see :mod:`fleece.protection`)."""
 
     model_config = _SECTION
-    stale_order_minutes: SessionMinutes = 15
+    stale_order_minutes: SessionMinutes = STALE_ORDER_MINUTES
     time_in_force: EntryTimeInForce = ENTRY_TIME_IN_FORCE
     protective: Literal["broker", "bot"] = "broker"
 

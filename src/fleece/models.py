@@ -92,6 +92,9 @@ class OrderIntent:
 #: not filled by the close expires; it would be stale by the next session anyway).
 EntryTimeInForce = Literal["day"]
 ENTRY_TIME_IN_FORCE: Final[EntryTimeInForce] = "day"
+#: How long an entry may wait unfilled before housekeeping cancels it, by default
+#: (``orders.stale_order_minutes``; the backtest's ``BacktestConfig`` too).
+STALE_ORDER_MINUTES: Final = 15
 
 
 @dataclass(frozen=True, slots=True)

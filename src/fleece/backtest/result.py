@@ -13,7 +13,7 @@ from fleece.backtest.data import MarketData
 from fleece.backtest.equity import EquityCurve
 from fleece.calendar import Session
 from fleece.intents import IntentRecord
-from fleece.models import ENTRY_TIME_IN_FORCE, Fill, Refusal
+from fleece.models import ENTRY_TIME_IN_FORCE, STALE_ORDER_MINUTES, Fill, Refusal
 from fleece.protection import OFF, Protection
 from fleece.risk_limits import RiskLimits
 from fleece.strategy.registry import StrategySpec, resolve
@@ -82,7 +82,7 @@ class BacktestConfig:
     strategy: StrategySpec = field(default_factory=default_strategy)
     cash: float = OPENING_CASH
     slippage_bps: float = 0.0
-    stale_order_minutes: int = 15
+    stale_order_minutes: int = STALE_ORDER_MINUTES
     time_in_force: str = ENTRY_TIME_IN_FORCE
     seed: int = 0
     mode: Mode = "fast"
