@@ -78,7 +78,7 @@ def test_list_shows_every_built_in_with_its_parameters_defaults_and_bounds() -> 
     assert code == 0, output
     for text in ("sma_crossover", "donchian_breakout", "opening_range", "built-in"):
         assert text in output
-    assert "entry" in output and ">= 1, <= 1950" in output
+    assert "entry" in output and "> 0, <= 1950" in output
     assert "vectorised path" in output  # the SMA's
 
 
@@ -94,7 +94,7 @@ def test_list_as_json_gives_each_parameter_typed() -> None:
         "type": "int",
         "default": 20,
         "required": False,
-        "bounds": ">= 1, <= 1950",
+        "bounds": "> 0, <= 1950",
         "description": "minutes whose highest high the close must beat",
     }
     assert listed["sma_crossover"]["vectorised"] is True

@@ -102,6 +102,20 @@ def test_the_window_bound_says_what_it_means(tmp_path: Path) -> None:
     assert "a week of regular-session minutes (5 x 390)" in error.reason
 
 
+def test_every_strategy_window_has_the_one_bound_and_reason(tmp_path: Path) -> None:
+    # The Donchian channels once had their own copy of the bound, with a shorter reason.
+    sma = refusal_of(trading_yaml(tmp_path, "strategy", {"slow": 1951}))
+    channel = {"name": "donchian_breakout", "entry": 1951}
+    path = tmp_path / "donchian.yaml"
+    path.write_text(yaml.safe_dump({"symbols": {"list": ["SPY"]}, "strategy": channel}))
+
+    donchian = refusal_of(path)
+
+    assert donchian.key == "strategy.entry"
+    assert donchian.reason == sma.reason
+    assert "before its first signal" in donchian.reason
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [(name, value) for name, values, _ in ENV_BOUNDS for value in values],

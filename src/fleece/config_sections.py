@@ -53,9 +53,20 @@ def _fraction(value: float) -> float:
     return value
 
 
+def ticker_problem(value: str) -> str | None:
+    """Why ``value`` is not a ticker Alpaca lists (``AAPL``, ``BRK.B``), or None.
+
+    One rule for the config's ``symbols.list`` and the ``--symbols`` options (which upper-case
+    first): a symbol also names its bar file, ``<SYMBOL>.csv``.
+    """
+    if _TICKER.fullmatch(value):
+        return None
+    return f"invalid symbol {value!r}: expected an upper-case ticker like AAPL or BRK.B"
+
+
 def _ticker(value: str) -> str:
-    if not _TICKER.fullmatch(value):
-        raise ValueError(f"invalid symbol {value!r}: expected an upper-case ticker like AAPL")
+    if problem := ticker_problem(value):
+        raise ValueError(problem)
     return value
 
 

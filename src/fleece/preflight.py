@@ -31,8 +31,8 @@ from fleece.logs import LOG_FILE_NAME
 #: Bars the built-in exchange may hold: about 500 bytes each in memory, so about 500 MB.
 MAX_SIM_BARS = 1_000_000
 #: Simulated sessions keep this far from the ends of the calendar's range: the bot reads the
-#: broker's calendar from 10 days before its simulated now to 20 days after
-#: (runtime._refresh_calendar), the exchange looks 15 days back for the previous close
+#: broker's calendar from 14 days before its simulated now to 20 days after
+#: (runtime_times.CALENDAR_DAYS_BACK), the exchange looks 15 days back for the previous close
 #: (engine._previous_close) and 15 days ahead for settlement dates (trading_api._calendar).
 #: tests/test_preflight.py starts a bot at both ends, so a wider look fails there first.
 DAYS_BEFORE = timedelta(days=30)

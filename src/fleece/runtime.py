@@ -201,7 +201,14 @@ class Bot:
         self.poller = BarPoller(self.broker, self.clock, self.symbols)
         settle = timedelta(seconds=self.config.trading.data.bar_settle_seconds)
         self.feed = BarFeed(
-            self.broker, self.clock, self.poller, self.trader, self.store, self.stats, settle
+            self.broker,
+            self.clock,
+            self.poller,
+            self.trader,
+            self.store,
+            self.stats,
+            settle,
+            warmup_bars=self.config.trading.data.warmup_bars,
         )
         await self.feed.refresh_calendar()
         bus = EventBus()

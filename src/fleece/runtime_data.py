@@ -16,7 +16,7 @@ from fleece.config import AppConfig
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar
 from fleece.run_stats import RunStats
-from fleece.runtime_times import backfill_start
+from fleece.runtime_times import CALENDAR_DAYS_BACK, backfill_start, warmup_minutes
 from fleece.state_store import StateStore
 from fleece.stream_polling import BarPoller
 from fleece.trader import Trader
@@ -100,6 +100,8 @@ class BarFeed:
         stats: the run's counters (polls, bars, late bars, grid minutes).
         settle: how long after a minute's close its bars may still come
             (``data.bar_settle_seconds``).
+        warmup_bars: ``data.warmup_bars``: minutes of history the warm-up loads when the
+            strategy's own warm-up asks for fewer (:func:`fleece.runtime_times.warmup_minutes`).
     """
 
     broker: Broker
@@ -109,6 +111,7 @@ class BarFeed:
     store: StateStore
     stats: RunStats
     settle: timedelta
+    warmup_bars: int | None = None
 
     def __post_init__(self) -> None:
         self.grid: LiveGrid | None = None  # from the warm-up on
@@ -117,13 +120,13 @@ class BarFeed:
         """The broker's market calendar around now, for the trader (and the feed)."""
         now = self.clock.now()
         days = await self.broker.calendar(
-            (now - timedelta(days=10)).date(), (now + timedelta(days=20)).date()
+            (now - CALENDAR_DAYS_BACK).date(), (now + timedelta(days=20)).date()
         )
         self.trader.sessions = MarketCalendar.from_days(days)
 
     async def warm_up(self) -> None:
         """Backfill the previous sessions and feed them to the strategy (which acts on none)."""
-        start = backfill_start(self.trader.sessions, self.clock.now())
+        start = self.backfill_start()
         self.grid = LiveGrid(settle=self.settle, start=start)
         bars = await self.poller.poll(start)
         self.store.add_bars(bars)
@@ -135,12 +138,17 @@ class BarFeed:
 
     async def poll(self) -> list[Bar]:
         """One cycle's poll: the new bars stored and counted; the judged minutes' bars back."""
-        bars = await self.poller.poll(backfill_start(self.trader.sessions, self.clock.now()))
+        bars = await self.poller.poll(self.backfill_start())
         self.stats.polls = self.poller.polls
         if bars:
             self.store.add_bars(bars)
             self.stats.bars += len(bars)
         return self._judge(bars)
+
+    def backfill_start(self) -> datetime:
+        """Where the warm-up's history starts (and a poll's, until every symbol has a bar)."""
+        minutes = warmup_minutes(self.trader.strategy.warmup_minutes, self.warmup_bars)
+        return backfill_start(self.trader.sessions, self.clock.now(), minutes)
 
     def _judge(self, bars: list[Bar]) -> list[Bar]:
         assert self.grid is not None, "the warm-up makes the grid"

@@ -11,11 +11,34 @@ from typing import Any
 from fleece.calendar import ONE_MINUTE, MarketCalendar
 from fleece.config import DataConfig
 
+#: How far back the bot reads the broker's calendar: the longest warm-up (``data.warmup_bars``
+#: at most five sessions, then today's) and any holidays between fit in two weeks.
+CALENDAR_DAYS_BACK = timedelta(days=14)
+#: The warm-up never reaches back fewer than this many sessions before today's (the backfill
+#: is one request however far it reaches, and late-starting bots keep their former history).
+MIN_BACKFILL_SESSIONS = 2
 
-def backfill_start(sessions: MarketCalendar, now: datetime) -> datetime:
-    """Far enough back to fill the slow window: the two previous sessions and today."""
-    starts = sorted(d.open for d in sessions.days.values() if d.open <= now)
-    return starts[-3] if len(starts) >= 3 else (starts[0] if starts else now - timedelta(days=3))
+
+def warmup_minutes(strategy_minutes: int, warmup_bars: int | None) -> int:
+    """Grid minutes the live warm-up feeds the strategy: its own ``warmup_minutes``, or
+    ``data.warmup_bars`` when that asks for more (the key's documented meaning)."""
+    return max(strategy_minutes, warmup_bars or 0)
+
+
+def backfill_start(sessions: MarketCalendar, now: datetime, minutes: int = 0) -> datetime:
+    """Where the warm-up backfill starts: the open of the latest session from which the regular
+    minutes up to ``now`` number at least ``minutes`` (see :func:`warmup_minutes`), and never
+    later than :data:`MIN_BACKFILL_SESSIONS` sessions before today's. The calendar's earliest
+    session when it does not reach that far."""
+    begun = sorted((d for d in sessions.days.values() if d.open <= now), key=lambda d: d.open)
+    if not begun:
+        return now - timedelta(days=3)
+    covered = 0
+    for back, day in enumerate(reversed(begun)):
+        covered += int((min(day.close, now) - day.open) / ONE_MINUTE)
+        if covered >= minutes and back >= MIN_BACKFILL_SESSIONS:
+            return day.open
+    return begun[0].open
 
 
 def stop_time(sessions: MarketCalendar, now: datetime, count: int) -> datetime:

@@ -73,7 +73,7 @@ def test_strategy_list_shows_every_built_in_with_its_parameters_and_bounds() -> 
 
     assert names[:3] == ["sma_crossover", "donchian_breakout", "opening_range"]
     assert params["entry"].default == "20"
-    assert params["entry"].bounds == ">= 1, <= 1950"
+    assert params["entry"].bounds == "> 0, <= 1950"
     assert "highest high" in params["entry"].description
 
 

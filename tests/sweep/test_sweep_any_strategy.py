@@ -103,7 +103,7 @@ def test_a_value_the_strategy_refuses_is_skipped_with_its_reason() -> None:
 
     assert [p.params.value("entry") for p in grid.points] == [20]
     reasons = [s.reason for s in grid.skipped]
-    assert reasons[0] == "entry: input should be greater than or equal to 1 (got 0)"
+    assert reasons[0] == "entry: input should be greater than 0 (got 0)"
     assert "a week of regular-session minutes" in reasons[1]
 
 

@@ -37,6 +37,7 @@ from fleece.cli_options import (
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.config import TradingConfig, load_trading_config
+from fleece.config_sections import ticker_problem
 from fleece.errors import ConfigError, DataError
 from fleece.models import FEEDS
 
@@ -79,13 +80,16 @@ def parse_symbols(value: str | None) -> list[str] | None:
     """``"spy, ibm"`` -> ``["SPY", "IBM"]``; None stays None.
 
     Raises:
-        ConfigError: the list is empty.
+        ConfigError: the list is empty, or a symbol is not a ticker (the config's rule).
     """
     if value is None:
         return None
     symbols = [s.strip().upper() for s in value.split(",") if s.strip()]
     if not symbols:
         raise ConfigError("command line", "--symbols", "list at least one symbol")
+    for symbol in symbols:
+        if problem := ticker_problem(symbol):
+            raise ConfigError("command line", "--symbols", problem)
     return list(dict.fromkeys(symbols))
 
 

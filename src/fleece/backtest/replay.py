@@ -28,10 +28,9 @@ from fleece.backtest.runner import BacktestConfig, run_backtest
 from fleece.calendar import ONE_MINUTE, MarketCalendar, Session
 from fleece.errors import DataError
 from fleece.models import Bar, Fill, Side, to_ticks
+from fleece.runtime_times import CALENDAR_DAYS_BACK, backfill_start
 from fleece.state_store import IntentRecord, StateStore
 
-#: Sessions of recorded bars before the day that warm the strategy (it needs ``slow`` bars).
-WARMUP_SESSIONS = 3
 NOT_REPLAYED = "not_replayed"  # the bot decided, the replay did not
 NOT_IN_BOT = "not_in_bot"  # the replay decided, the bot did not
 QTY = "qty"  # both decided, with different sizes
@@ -225,10 +224,13 @@ def replay_day(
     session = cal.session(day)
     if session is None:
         raise DataError(f"{day}: not a trading day")
-    first = cal.sessions(day - timedelta(days=10), day)[-WARMUP_SESSIONS - 1 :][0]
+    # The history the live bot's warm-up loads at the open (fleece.runtime_times), which the
+    # strategy's state depends on, whatever its window.
+    window = MarketCalendar.from_days(cal.sessions(day - CALENDAR_DAYS_BACK, day))
+    first_open = backfill_start(window, session.open, config.strategy.warmup)
     # What the strategy was fed: a late bar (its minute already judged empty) never was.
     recorded = store.bars_between(
-        None, first.open - timedelta(hours=6), session.close, fed_only=True
+        None, first_open - timedelta(hours=6), session.close, fed_only=True
     )
     of_day = [b for b in recorded if session.contains(b.timestamp)]
     if not of_day:

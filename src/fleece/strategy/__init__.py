@@ -12,6 +12,7 @@ Strategies are found by name, entry point (``fleece.strategies``) or ``file.py:C
 
 from __future__ import annotations
 
+from fleece.config_bounds import MAX_WINDOW_BARS, WindowBars
 from fleece.minute_grid import GridSeries
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, to_ticks
 from fleece.strategy.api import MinuteContext, Strategy, StrategyParams, nan_series
@@ -27,6 +28,7 @@ from fleece.strategy.sma_crossover import (
 from fleece.strategy.vectorized import crossover_events, signals_from_events, validate_windows
 
 __all__ = [
+    "MAX_WINDOW_BARS",
     "REASON_CROSS_ABOVE",
     "REASON_CROSS_BELOW",
     "TICKS_PER_DOLLAR",
@@ -41,6 +43,7 @@ __all__ = [
     "Strategy",
     "StrategyParams",
     "SymbolState",
+    "WindowBars",
     "crossover_events",
     "nan_series",
     "signals_from_events",

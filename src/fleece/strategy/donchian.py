@@ -19,23 +19,20 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from fleece.config_bounds import MAX_WINDOW_BARS, at_most
+from fleece.config_bounds import WindowBars
 from fleece.models import TICKS_PER_DOLLAR, Bar, Side, Signal, to_ticks
 from fleece.strategy.api import F64, GridSeries, MinuteContext, Strategy, StrategyParams, nan_series
 
 REASON_BREAKOUT = "close_above_channel_high"
 REASON_BREAKDOWN = "close_below_channel_low"
 
-Lookback = Annotated[
-    int,
-    Field(ge=1),
-    at_most(MAX_WINDOW_BARS, "a week of regular-session minutes (5 x 390)"),
-]
+#: Bounded as every strategy window is (the SMA's too): the live warm-up can load no longer.
+Lookback = WindowBars
 
 
 class DonchianParams(StrategyParams):

@@ -62,6 +62,7 @@ from fleece.strategy import (
     Signal,
     Strategy,
     StrategyParams,
+    WindowBars,
     sma,
     to_ticks,
     window_sums,
@@ -74,7 +75,8 @@ class __CLASS__Params(StrategyParams):
     """The parameters: types, defaults, bounds and descriptions (`fleece strategy list` shows
     them; trading.yaml and `fleece sweep --param` are checked against them)."""
 
-    window: Annotated[int, Field(ge=2, le=1950)] = Field(
+    # WindowBars: the bound every window has (a week of minutes, what the warm-up can load).
+    window: Annotated[WindowBars, Field(ge=2)] = Field(
         30, description="minutes of closes the mean spans"
     )
     dip_bps: Annotated[int, Field(ge=1, le=2000)] = Field(

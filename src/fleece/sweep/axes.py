@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from fleece.config import TradingConfig
 from fleece.config_errors import _reason
+from fleece.config_sections import ticker_problem
 from fleece.errors import ConfigError
 from fleece.strategy.api import Strategy
 from fleece.strategy.registry import unknown_param
@@ -69,11 +70,14 @@ def parse_symbol_sets(
     """Each ``"SPY,IBM"`` as one symbol set (upper-cased, sorted, duplicates dropped).
 
     Raises:
-        ConfigError: an empty set.
+        ConfigError: an empty set, or a symbol that is not a ticker (the config's rule).
     """
     sets: list[tuple[str, ...]] = []
     for text in texts:
         group = tuple(sorted({part.upper() for part in _parts(text, option)}))
+        for symbol in group:
+            if problem := ticker_problem(symbol):
+                raise ConfigError(SOURCE, option, problem)
         if group not in sets:
             sets.append(group)
     if not sets:
