@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,16 +199,9 @@ class Bot:
         """Phase 2: calendar, event bus, bar polling and the warm-up backfill."""
         assert self.broker is not None and self.trader is not None and self.store is not None
         self.poller = BarPoller(self.broker, self.clock, self.symbols)
-        settle = timedelta(seconds=self.config.trading.data.bar_settle_seconds)
+        data = self.config.trading.data
         self.feed = BarFeed(
-            self.broker,
-            self.clock,
-            self.poller,
-            self.trader,
-            self.store,
-            self.stats,
-            settle,
-            warmup_bars=self.config.trading.data.warmup_bars,
+            self.broker, self.clock, self.poller, self.trader, self.store, self.stats, data
         )
         await self.feed.refresh_calendar()
         bus = EventBus()

@@ -12,7 +12,7 @@ from fleece.broker import Broker
 from fleece.calendar import MarketCalendar
 from fleece.circuit_breaker import CircuitBreaker
 from fleece.clock import Clock
-from fleece.config import AppConfig
+from fleece.config import AppConfig, DataConfig
 from fleece.minute_grid import LiveGrid
 from fleece.models import Bar
 from fleece.run_stats import RunStats
@@ -98,10 +98,10 @@ class BarFeed:
         trader: the trader, whose market calendar the feed keeps current.
         store: the state store (every bar polled is kept).
         stats: the run's counters (polls, bars, late bars, grid minutes).
-        settle: how long after a minute's close its bars may still come
-            (``data.bar_settle_seconds``).
-        warmup_bars: ``data.warmup_bars``: minutes of history the warm-up loads when the
-            strategy's own warm-up asks for fewer (:func:`fleece.runtime_times.warmup_minutes`).
+        data: trading.yaml's ``data``: how long after a minute's close its bars may still come
+            (``bar_settle_seconds``), and the minutes of history the warm-up loads when the
+            strategy's own warm-up asks for fewer (``warmup_bars``,
+            :func:`fleece.runtime_times.warmup_minutes`).
     """
 
     broker: Broker
@@ -110,8 +110,7 @@ class BarFeed:
     trader: Trader
     store: StateStore
     stats: RunStats
-    settle: timedelta
-    warmup_bars: int | None = None
+    data: DataConfig
 
     def __post_init__(self) -> None:
         self.grid: LiveGrid | None = None  # from the warm-up on
@@ -127,7 +126,8 @@ class BarFeed:
     async def warm_up(self) -> None:
         """Backfill the previous sessions and feed them to the strategy (which acts on none)."""
         start = self.backfill_start()
-        self.grid = LiveGrid(settle=self.settle, start=start)
+        settle = timedelta(seconds=self.data.bar_settle_seconds)
+        self.grid = LiveGrid(settle=settle, start=start)
         bars = await self.poller.poll(start)
         self.store.add_bars(bars)
         grid_bars = self._judge(bars)
@@ -147,7 +147,7 @@ class BarFeed:
 
     def backfill_start(self) -> datetime:
         """Where the warm-up's history starts (and a poll's, until every symbol has a bar)."""
-        minutes = warmup_minutes(self.trader.strategy.warmup_minutes, self.warmup_bars)
+        minutes = warmup_minutes(self.trader.strategy.warmup_minutes, self.data.warmup_bars)
         return backfill_start(self.trader.sessions, self.clock.now(), minutes)
 
     def _judge(self, bars: list[Bar]) -> list[Bar]:
