@@ -61,6 +61,21 @@ class Status(BaseModel):
         default_factory=dict, description="configured symbols the broker would not trade, and why"
     )
     run: RunInfo | None
+    # The page shows these as they are (fleece.notify.messages wording, as fleece status and
+    # Telegram show the same facts); it words nothing itself.
+    state_text: str = Field(description='the trading state and why: "HALTED (kill_switch)"')
+    kill_switch_text: str = Field(description='"on (reason)" or "off"')
+    market_text: str = Field(
+        description='"market open · closes in 2 h 5 min" or "market closed · opens in ..."'
+    )
+    last_bar_text: str = Field(description='"last bar 45 s ago"')
+    last_bar_stale: bool = Field(
+        description="the last bar is older than stale_after_seconds while the market is open"
+    )
+    heartbeat_text: str = Field(description='"heartbeat 45 s ago"')
+    now_text: str = Field(description='the bot\'s clock in New York: "2024-11-26 10:00:05 ET"')
+    run_text: str = Field(description='how the latest run ended: "stopped ... (reason)"')
+    dropped_text: str = Field(description='"GOLD (not tradable)", comma separated; "" if none')
 
 
 class Account(BaseModel):

@@ -28,7 +28,7 @@ from fleece.calendar import ONE_MINUTE, MarketCalendar, day_start, session_date
 from fleece.clock import Clock, SystemClock, seconds_since
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
-from fleece.dashboard.health import PollFacts, judge, stale_after
+from fleece.dashboard.health import PollFacts, is_stale, judge, stale_after
 from fleece.dashboard.schemas import (
     Account,
     BarSeries,
@@ -49,9 +49,17 @@ from fleece.dashboard.sessions import (
     market_hours,
     shown_session,
 )
+from fleece.dashboard.wording import age_text, market_text
 from fleece.derive import from_attributes
 from fleece.holdings import FAR_FUTURE
 from fleece.models import Bar, Fill, TradingState, to_ticks
+from fleece.notify.messages import (
+    kill_switch_text,
+    state_text,
+    stopped_text,
+    symbol_reasons,
+    when,
+)
 from fleece.protection import fill_reasons
 from fleece.read_model import BotSnapshot, build_snapshot, stopped_now
 from fleece.state_store import EquitySnapshot, StateStore
@@ -63,6 +71,10 @@ log = logging.getLogger(__name__)
 
 SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill the slow SMA
 RECENT_REFUSALS = 20
+
+
+def _span(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(eq=False, repr=False)
@@ -170,6 +182,9 @@ class DashboardView:
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
         run = snap.last_run
+        bar_age = seconds_since(now, last_bar + ONE_MINUTE if last_bar else None)
+        beat_age = seconds_since(now, snap.last_heartbeat_at)
+        stale = self._stale_after()
         # The snapshot's fields of the same names (mode, running, state, kill switch, symbols,
         # ...) carry over.
         return from_attributes(
@@ -183,11 +198,22 @@ class DashboardView:
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
-            last_bar_age_seconds=seconds_since(now, last_bar + ONE_MINUTE if last_bar else None),
-            stale_after_seconds=self._stale_after().total_seconds(),
-            last_heartbeat_age_seconds=seconds_since(now, snap.last_heartbeat_at),
+            last_bar_age_seconds=bar_age,
+            stale_after_seconds=stale.total_seconds(),
+            last_heartbeat_age_seconds=beat_age,
             controls_enabled=self.controls_enabled,
             run=RunInfo.model_validate(run, from_attributes=True) if run else None,
+            state_text=state_text(snap.state, snap.state_reason),
+            kill_switch_text=kill_switch_text(snap.kill_switch, snap.kill_switch_reason),
+            market_text=market_text(now, is_open, next_open, next_close),
+            last_bar_text=age_text("last bar", bar_age),
+            last_bar_stale=is_stale(_span(bar_age), stale, is_open),
+            heartbeat_text=age_text("heartbeat", beat_age),
+            now_text=when(now, seconds=True, simulated=simulated),
+            run_text=stopped_text(run.stopped_at, run.exit_reason, simulated)
+            if run
+            else "no run recorded",
+            dropped_text=", ".join(symbol_reasons(snap.dropped_symbols)),
         )
 
     # ---- account and positions -----------------------------------------------------------

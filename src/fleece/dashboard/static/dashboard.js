@@ -62,26 +62,6 @@ function toET(iso) {
   return `${p.year}-${p.month}-${p.day} ${hour}:${p.minute}:${p.second}`;
 }
 
-// The rule of notify.messages.duration_text (fleece status, /healthz, the notifications):
-// whole seconds below two hours, whole minutes below two days, whole hours from then on.
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const whole = Math.floor(Math.max(0, seconds) + 0.5);
-  if (whole < 120) return `${whole} s`;
-  if (whole < 7200) {
-    const m = Math.floor(whole / 60), r = whole % 60;
-    return r ? `${m} min ${r} s` : `${m} min`;
-  }
-  if (whole < 172800) {
-    const minutes = Math.floor((whole + 30) / 60);
-    const h = Math.floor(minutes / 60), m = minutes % 60;
-    return m ? `${h} h ${m} min` : `${h} h`;
-  }
-  const hours = Math.floor((whole + 1800) / 3600);
-  const d = Math.floor(hours / 24), h = hours % 24;
-  return h ? `${d} d ${h} h` : `${d} d`;
-}
-
 function signClass(el, v) {
   el.classList.toggle("up", v !== null && v > 0);
   el.classList.toggle("down", v !== null && v < 0);
@@ -127,30 +107,18 @@ function fillRows(tbodyId, rows, empty, key) {
 function renderStatus(s) {
   state.status = s;
   setText("mode", s.mode.toUpperCase() + (s.running ? "" : " · stopped"));
-  const stateEl = $("state");
-  stateEl.className = `chip state ${s.state}`;
-  let why = s.state_reason ? ` · ${s.state_reason.replaceAll("_", " ")}` : "";
-  if (s.kill_switch && s.kill_switch_reason) why += ` (${s.kill_switch_reason})`;
-  setText("state", s.state + why);
+  // Every text here is worded by the API (fleece.notify.messages, as fleece status says it).
+  $("state").className = `chip state ${s.state}`;
+  setText("state", s.state_text + (s.kill_switch ? ` · kill switch ${s.kill_switch_text}` : ""));
   $("dry-run").hidden = !s.dry_run;
-  const market = $("market");
-  market.className = "chip " + (s.market_open ? "good" : "");
-  if (s.market_open) {
-    const left = s.next_close ? (new Date(s.next_close) - new Date(s.now)) / 1000 : null;
-    setText("market", `market open · closes in ${fmtDuration(left)}`);
-  } else {
-    const left = s.next_open ? (new Date(s.next_open) - new Date(s.now)) / 1000 : null;
-    setText("market", `market closed · opens in ${fmtDuration(left)}`);
-  }
-  const barAge = s.last_bar_age_seconds;
-  setText("bar-age", `last bar ${barAge === null ? "—" : fmtDuration(barAge) + " ago"}`);
-  $("bar-age").className = "chip" + (s.market_open && barAge !== null && barAge > s.stale_after_seconds ? " warn" : "");
-  const beat = s.last_heartbeat_age_seconds;
-  setText("heartbeat", `heartbeat ${beat === null ? "—" : fmtDuration(beat) + " ago"}`);
-  setText("clock", `${fmtStamp(s.now)} ET${s.simulated_time ? " (simulated)" : ""}`);
-  const dropped = Object.entries(s.dropped_symbols || {});
-  $("dropped").hidden = dropped.length === 0;
-  setText("dropped", `dropped: ${dropped.map(([sym, why]) => `${sym} (${why})`).join(", ")}`);
+  $("market").className = "chip " + (s.market_open ? "good" : "");
+  setText("market", s.market_text);
+  setText("bar-age", s.last_bar_text);
+  $("bar-age").className = "chip" + (s.last_bar_stale ? " warn" : "");
+  setText("heartbeat", s.heartbeat_text);
+  setText("clock", s.now_text);
+  $("dropped").hidden = s.dropped_text === "";
+  setText("dropped", `dropped: ${s.dropped_text}`);
   $("read-only").hidden = s.controls_enabled;
   $("control-form").hidden = !s.controls_enabled;
   $("halt").disabled = s.kill_switch;
@@ -163,9 +131,7 @@ function renderStatus(s) {
   }
   const banner = $("banner");
   if (!s.running) {
-    const run = s.run;
-    const stopped = run && run.stopped_at ? `stopped ${fmtStamp(run.stopped_at)} ET (${run.exit_reason || "no reason recorded"})` : "not running in this process";
-    banner.textContent = `Reading a stopped bot's store: ${stopped}.`;
+    banner.textContent = `Reading a stopped bot's store: ${s.run_text}.`;
     banner.hidden = false;
   } else {
     banner.hidden = true;
