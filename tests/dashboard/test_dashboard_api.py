@@ -45,7 +45,7 @@ from fleece.dashboard.app import PLOTLY_JS
 from fleece.dashboard.health import is_stale, stale_after
 from fleece.minute_grid import Carry
 from fleece.models import OrderIntent, Side, to_ticks
-from fleece.notify.messages import duration_text, when
+from fleece.notify.messages import duration_text, money, percent_text, price_text, when
 from fleece.read_model import recorded_until
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
@@ -233,6 +233,32 @@ def test_status_shows_the_symbols_the_last_start_dropped(
     assert status["dropped_symbols"] == {SYMBOLS[0]: "not tradable"}
     assert status["dropped_text"] == f"{SYMBOLS[0]} (not tradable)"
     assert status["symbols"] == list(SYMBOLS[1:])
+
+
+def test_figures_read_as_fleece_status_and_telegram_word_them(
+    client: TestClient, finished_run: FinishedRun
+) -> None:
+    # Before: the page worded them in JavaScript: an average cost of "101.25" where fleece
+    # status said "101.2500", "$99,801.21" where Telegram said "99,801.21".
+    status = collect_status(
+        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
+    )
+
+    account = client.get("/api/account").json()
+    positions = client.get("/api/positions").json()
+    fills = client.get("/api/fills").json()
+
+    assert status.today is not None
+    assert account["text"]["equity"] == money(status.today.equity)
+    assert account["text"]["pnl_today"] == money(status.today.pnl, signed=True)
+    assert account["text"]["max_daily_loss_pct"] == percent_text(status.today.max_daily_loss_pct)
+    held = {p.symbol: p for p in status.positions}
+    assert {p["symbol"] for p in positions} == set(held) and positions
+    for p in positions:
+        assert p["text"]["avg_cost"] == price_text(held[p["symbol"]].avg_cost)
+        assert p["text"]["last_price"] == price_text(held[p["symbol"]].last_price)
+        assert p["text"]["unrealized_pl"] == money(held[p["symbol"]].unrealised, signed=True)
+    assert fills and all(f["text"]["price"] == price_text(f["price"]) for f in fills)
 
 
 def test_account_equity_and_cash_are_the_last_equity_snapshot(

@@ -27,6 +27,7 @@ from dashboard_helpers import (
 )
 
 from fleece.accounting import realised_pnl
+from fleece.notify.messages import money, price_text, when
 from fleece.state_store import StateStore
 
 CHROMIUM = shutil.which("chromium")
@@ -44,11 +45,8 @@ CHROMIUM_ARGS = [
 ]
 MAX_STEPS = 120
 WAIT_MS = 60_000  # a guard against hangs, never a measured expectation
-
-
-def money(value: float) -> str:
-    """Dollars as the page shows them (en-US currency)."""
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+# The page's former copies of fleece.notify.messages' wording rules: none may come back.
+FORMATTERS_ONCE_IN_JS = ["fmtDuration", "fmtStamp", "fmtMoney", "fmtSigned", "fmtPct", "fmtPrice"]
 
 
 @pytest.fixture
@@ -123,10 +121,18 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
             tuple(cell.get_attribute("data-value") for cell in row.locator("td").all()[1:5])
             for row in fill_rows.all()
         ]
+        # Times and prices read as fleece status and Telegram word them: the page once said
+        # "Nov 26 10:31:00" and "101.25" where they said "2024-11-26 10:31:00 ET" and "101.2500".
+        fill_words = [
+            (row.locator("td").nth(0).text_content(), row.locator("td").nth(4).text_content())
+            for row in fill_rows.all()
+        ]
         expect(page.get_by_test_id("state")).to_have_text("ACTIVE", timeout=WAIT_MS)
         expect(page.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
         # The page words nothing itself: it has no copy of a Python wording rule left.
-        copies = page.evaluate("['fmtDuration'].filter(n => typeof window[n] === 'function')")
+        copies = page.evaluate(
+            "names => names.filter(n => typeof window[n] === 'function')", FORMATTERS_ONCE_IN_JS
+        )
 
         # Halt (with the tab's token): HALTED, and no new order reaches the exchange.
         page.get_by_test_id("halt").click()
@@ -168,6 +174,7 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
 
     assert shown_positions == held
     assert copies == []
+    assert fill_words == [(when(f.timestamp, seconds=True), price_text(f.price)) for f in latest]
     assert shown_fills == [(f.symbol, f.side.value, str(f.qty), str(f.price)) for f in latest]
     assert store.kill_switch() == (False, "resumed from the dashboard")
     assert orders_after == orders_before

@@ -51,6 +51,8 @@ def test_a_fraction_reads_as_a_percent_to_two_decimals() -> None:
     assert percent_text(0.025) == "2.50%"
     assert percent_text(-0.1234) == "-12.34%"
     assert percent_text(None) == "unknown"
+    assert percent_text(0.025, signed=True) == "+2.50%"
+    assert percent_text(-0.0, signed=True) == "+0.00%"
 
 
 def test_a_time_reads_in_new_york_to_the_minute_or_to_the_second() -> None:

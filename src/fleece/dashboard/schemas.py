@@ -7,6 +7,7 @@ Nothing here ever carries a secret: no API key, no token, no setting beyond the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -99,6 +100,10 @@ class Account(BaseModel):
         0, description="protective stops (fixed or trailing) that sold, all time"
     )
     take_profits: int = Field(0, description="protective take-profits that sold, all time")
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
 class PositionOut(BaseModel):
@@ -114,13 +119,19 @@ class PositionOut(BaseModel):
     market_value: float | None
     unrealized_pl: float | None
     unrealized_pl_pct: float | None
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
+@dataclass(frozen=True, slots=True)
 class OrderOut(OpenOrder):
     """An order intent the broker may still act on."""
 
-    # The read model's frozen dataclass, served as it is: its fields are declared once, there.
-    __slots__ = ()
+    # The read model's frozen dataclass, served with its times in words: its fields are
+    # declared once, there.
+    text: dict[str, str] = field(default_factory=dict)
 
 
 class FillOut(BaseModel):
@@ -134,6 +145,10 @@ class FillOut(BaseModel):
     price: float
     value: float
     client_order_id: str
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
 class EquitySeries(BaseModel):
@@ -176,6 +191,7 @@ class Marker(BaseModel):
     side: Side
     price: float
     qty: int
+    text: str = Field("", description='the fill in words: "BUY 10 SPY @ 101.2500"')
 
 
 class BarSeries(BaseModel):

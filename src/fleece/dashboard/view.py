@@ -49,7 +49,14 @@ from fleece.dashboard.sessions import (
     market_hours,
     shown_session,
 )
-from fleece.dashboard.wording import age_text, market_text
+from fleece.dashboard.wording import (
+    account_text,
+    age_text,
+    fill_text,
+    market_text,
+    order_text,
+    position_text,
+)
 from fleece.derive import from_attributes
 from fleece.holdings import FAR_FUTURE
 from fleece.models import Bar, Fill, TradingState, to_ticks
@@ -223,21 +230,27 @@ class DashboardView:
         pct = snap.pnl_today_pct
         exits = fill_reasons(self._fills.refresh(), self.store.all_intents()).values()
         stop_outs = sum(1 for reason in exits if reason.stop_out)
+        lost = max(0.0, -pct) if pct is not None else 0.0
         return from_attributes(
             Account,
             snap,
             as_of=snap.equity_at,
             trades_today=snap.trades_today,
-            daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
+            daily_loss_pct=lost,
             stop_outs=stop_outs,
             take_profits=len(exits) - stop_outs,
+            text=account_text(snap, lost),
         )
 
     def positions(self) -> list[PositionOut]:
         """Open positions valued at the last price seen, with average cost from our fills."""
         return [
             from_attributes(
-                PositionOut, h, unrealized_pl=h.unrealised, unrealized_pl_pct=h.unrealised_pct
+                PositionOut,
+                h,
+                unrealized_pl=h.unrealised,
+                unrealized_pl_pct=h.unrealised_pct,
+                text=position_text(h),
             )
             for h in self.snapshot().positions
         ]
@@ -245,7 +258,9 @@ class DashboardView:
     # ---- orders, fills, refusals -----------------------------------------------------------
     def orders(self) -> list[OrderOut]:
         """Intents the broker may still act on, oldest first."""
-        return [from_attributes(OrderOut, o) for o in self.snapshot().open_orders]
+        return [
+            from_attributes(OrderOut, o, text=order_text(o)) for o in self.snapshot().open_orders
+        ]
 
     def fill_history(self) -> list[Fill]:
         """Every fill in the store, oldest first (held in memory, read incrementally)."""
@@ -254,10 +269,8 @@ class DashboardView:
     def fills(self, limit: int = 50) -> list[FillOut]:
         """The latest ``limit`` fills, newest first."""
         latest = self._fills.refresh()[-limit:] if limit > 0 else []
-        return [
-            from_attributes(FillOut, f, value=cents_of(to_ticks(f.price), f.qty) / 100)
-            for f in reversed(latest)
-        ]
+        values = [(f, cents_of(to_ticks(f.price), f.qty) / 100) for f in reversed(latest)]
+        return [from_attributes(FillOut, f, value=v, text=fill_text(f, v)) for f, v in values]
 
     def refusals(self) -> Refusals:
         """Refusals by reason today and in total, and the latest of today."""

@@ -60,10 +60,12 @@ def money(value: float | None, signed: bool = False) -> str:
     return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def percent_text(fraction: float | None) -> str:
-    """A fraction as a percent to two decimals (0.025 -> "2.50%"; "unknown" for None): the
-    limits and returns wherever they are shown, as the dashboard shows them."""
-    return "unknown" if fraction is None else f"{fraction:.2%}"
+def percent_text(fraction: float | None, signed: bool = False) -> str:
+    """A fraction as a percent to two decimals (0.025 -> "2.50%", "+2.50%" when ``signed``;
+    "unknown" for None): the limits and returns wherever they are shown."""
+    if fraction is None:
+        return "unknown"
+    return f"{fraction + 0.0:+.2%}" if signed else f"{fraction:.2%}"
 
 
 def price_text(value: float | None) -> str:
@@ -252,9 +254,15 @@ def _daily(event: DailySummary) -> tuple[str, str]:
     return f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines)
 
 
+def fill_text(side: Side, qty: int, symbol: str, price: float) -> str:
+    """A fill as every viewer words it: "BUY 10 SPY @ 101.2500" (the notifications, the
+    dashboard's markers)."""
+    return f"{side.value.upper()} {qty} {symbol} @ {price_text(price)}"
+
+
 def _fill_line(notice: FillNotice) -> str:
     fill = notice.fill
-    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {price_text(fill.price)}"
+    line = fill_text(fill.side, fill.qty, fill.symbol, fill.price)
     if notice.pnl is not None:
         line += f" · P&L {money(notice.pnl, signed=True)}"
     return line

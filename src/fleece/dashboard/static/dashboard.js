@@ -31,28 +31,13 @@ function askForToken(message) {
 }
 
 const $ = (id) => document.getElementById(id);
-const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
-const price = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 4 });
-const pct = new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const etTime = new Intl.DateTimeFormat("en-US", {
-  timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-});
-const etDay = new Intl.DateTimeFormat("en-US", { timeZone: TZ, month: "short", day: "numeric" });
 const etParts = new Intl.DateTimeFormat("en-CA", {
   timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
 
-function fmtMoney(v) { return v === null || v === undefined ? "—" : money.format(v); }
-function fmtSigned(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + money.format(v); }
-function fmtPct(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + pct.format(v); }
-function fmtPrice(v) { return v === null || v === undefined ? "—" : price.format(v); }
-function fmtTime(iso) { return iso ? etTime.format(new Date(iso)) : "—"; }
-function fmtStamp(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return etDay.format(d) + " " + etTime.format(d);
-}
+// Every figure and time the page shows comes worded by the API (its `text` fields, worded by
+// fleece.notify.messages as fleece status and Telegram word them): the page words nothing.
 
 // Plotly reads "YYYY-MM-DD HH:MM:SS" as wall time: give it New York's.
 function toET(iso) {
@@ -140,19 +125,20 @@ function renderStatus(s) {
 
 // ---- account cards ------------------------------------------------------------------------
 function renderAccount(a) {
-  setText("equity", fmtMoney(a.equity));
+  const t = a.text;
+  setText("equity", t.equity);
   $("equity").dataset.value = a.equity ?? "";
-  setText("cash", `cash ${fmtMoney(a.cash)}` + (a.buying_power !== null ? ` · buying power ${fmtMoney(a.buying_power)}` : ""));
-  setText("pnl", fmtSigned(a.pnl_today));
+  setText("cash", `cash ${t.cash}` + (a.buying_power !== null ? ` · buying power ${t.buying_power}` : ""));
+  setText("pnl", t.pnl_today);
   $("pnl").dataset.value = a.pnl_today ?? "";
   signClass($("pnl"), a.pnl_today);
-  setText("pnl-pct", `${fmtPct(a.pnl_today_pct)} · realised all time ${fmtSigned(a.realised_pnl)}`);
+  setText("pnl-pct", `${t.pnl_today_pct} · realised all time ${t.realised_pnl}`);
   setText("trades", `${a.trades_today} / ${a.max_trades_per_day}`);
   const used = a.max_trades_per_day ? a.trades_today / a.max_trades_per_day : 0;
   $("trades-meter").style.width = `${Math.min(used, 1) * 100}%`;
   $("trades-meter").classList.toggle("full", used >= 1);
   setText("exits", `stop-outs ${a.stop_outs} · take-profits ${a.take_profits}`);
-  setText("loss", `${pct.format(a.daily_loss_pct)} / ${pct.format(a.max_daily_loss_pct)}`);
+  setText("loss", `${t.daily_loss_pct} / ${t.max_daily_loss_pct}`);
   const lossUsed = a.max_daily_loss_pct ? a.daily_loss_pct / a.max_daily_loss_pct : 0;
   $("loss-meter").style.width = `${Math.min(lossUsed, 1) * 100}%`;
   $("loss-meter").classList.toggle("full", lossUsed >= 1);
@@ -164,7 +150,7 @@ function renderAccount(a) {
 const TABLES = [
   { id: "positions", title: "Positions", columns: ["Symbol", "Qty", "Avg cost", "Last", "Value", "Unrealised P&L"] },
   { id: "orders", title: "Open orders", columns: ["Created", "Symbol", "Side", "Qty", "Filled", "Status"] },
-  { id: "fills", title: "Recent fills", columns: ["Time (ET)", "Symbol", "Side", "Qty", "Price", "Value"] },
+  { id: "fills", title: "Recent fills", columns: ["Time", "Symbol", "Side", "Qty", "Price", "Value"] },
   { id: "refusals", title: "Risk refusals", columns: ["Reason", "Today", "Total"] },
 ];
 
@@ -188,18 +174,19 @@ function buildTables() {
 
 function renderPositions(rows) {
   fillRows("positions", rows.map((p) => {
-    const pl = cell(p.unrealized_pl === null ? "—" : `${fmtSigned(p.unrealized_pl)} (${fmtPct(p.unrealized_pl_pct)})`, "", p.unrealized_pl);
+    const t = p.text;
+    const pl = cell(p.unrealized_pl === null ? t.unrealized_pl : `${t.unrealized_pl} (${t.unrealized_pl_pct})`, "", p.unrealized_pl);
     signClass(pl, p.unrealized_pl);
     return { symbol: p.symbol, cells: [
-      cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(fmtPrice(p.avg_cost), "", p.avg_cost),
-      cell(fmtPrice(p.last_price), "", p.last_price), cell(fmtMoney(p.market_value), "", p.market_value), pl,
+      cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(t.avg_cost, "", p.avg_cost),
+      cell(t.last_price, "", p.last_price), cell(t.market_value, "", p.market_value), pl,
     ] };
   }), "no open positions", (r) => r.symbol);
 }
 
 function renderOrders(rows) {
   fillRows("orders", rows.map((o) => ({ cid: o.client_order_id, cells: [
-    cell(fmtStamp(o.created_at)), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
+    cell(o.text.created_at), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
     cell(String(o.qty), "", o.qty), cell(String(o.filled_qty), "", o.filled_qty),
     cell(o.status + (o.dry_run ? " (dry run)" : ""), "", o.status),
   ] })), "no open orders", (r) => r.cid);
@@ -207,8 +194,8 @@ function renderOrders(rows) {
 
 function renderFills(rows) {
   fillRows("fills", rows.map((f) => ({ cid: f.client_order_id, cells: [
-    cell(fmtStamp(f.timestamp), "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
-    cell(String(f.qty), "", f.qty), cell(fmtPrice(f.price), "", f.price), cell(fmtMoney(f.value), "", f.value),
+    cell(f.text.timestamp, "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
+    cell(String(f.qty), "", f.qty), cell(f.text.price, "", f.price), cell(f.text.value, "", f.value),
   ] })), "no fills yet", (r) => r.cid);
 }
 
@@ -269,7 +256,7 @@ function drawPrice(b) {
     const marks = b.markers.filter((m) => m.side === side);
     traces.push({ x: marks.map((m) => toET(m.t)), y: marks.map((m) => m.price), name: side === "buy" ? "entry" : "exit",
       type: "scatter", mode: "markers", marker: { symbol, size: 12, color, line: { width: 1, color: css("--panel") } },
-      text: marks.map((m) => `${side} ${m.qty} @ ${fmtPrice(m.price)}`), hoverinfo: "text" });
+      text: marks.map((m) => m.text), hoverinfo: "text" });
   }
   const layout = chartLayout({ xaxis: { gridcolor: css("--line"), type: "date", rangeslider: { visible: false } } });
   if (b.t.length === 0) layout.annotations = [{ text: "no bars yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
