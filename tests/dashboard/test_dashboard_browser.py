@@ -149,7 +149,8 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         else:
             pytest.fail("no signal came while halted")
         orders_after = exchange.state()["requests"].get("POST /v2/orders", 0)
-        expect(page.get_by_test_id("refusals")).to_contain_text("kill switch", timeout=WAIT_MS)
+        # Named as fleece status and Telegram name it: the page once said "kill switch".
+        expect(page.get_by_test_id("refusals")).to_contain_text("kill_switch", timeout=WAIT_MS)
         points = str(len(store.equity_curve()))
         expect(page.locator(f"#equity-chart[data-points='{points}']")).to_have_count(
             1, timeout=WAIT_MS

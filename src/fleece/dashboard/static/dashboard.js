@@ -199,10 +199,11 @@ function renderFills(rows) {
   ] })), "no fills yet", (r) => r.cid);
 }
 
+// A reason reads as its code, as fleece status, Telegram and the risk log name it (kill_switch).
 function renderRefusals(r) {
   const reasons = Object.keys(r.total).sort((a, b) => (r.total[b] - r.total[a]) || a.localeCompare(b));
   fillRows("refusals", reasons.map((reason) => ({ cells: [
-    cell(reason.replaceAll("_", " "), "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
+    cell(reason, "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
     cell(String(r.total[reason]), "", r.total[reason]),
   ] })), "no refusals");
 }
