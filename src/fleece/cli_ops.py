@@ -22,6 +22,7 @@ from fleece.cli_options import AsJson, EnvFile, PidFile
 from fleece.cli_support import user_errors
 from fleece.clock import SystemClock
 from fleece.errors import EXIT_CONFIG_ERROR
+from fleece.models import TradingState
 from fleece.notify.messages import (
     counts_text,
     duration_text,
@@ -29,6 +30,8 @@ from fleece.notify.messages import (
     money,
     percent_text,
     price_text,
+    state_text,
+    stopped_text,
     when,
 )
 from fleece.risk_limits import has_daily_loss_stop
@@ -108,10 +111,7 @@ def systemd_dropin_command(
 
 
 def _when(ts: datetime | None, simulated: bool = False) -> str:
-    if ts is None:
-        return "unknown"
-    shown = when(ts, seconds=True)
-    return f"{shown} (simulated)" if simulated else shown
+    return "unknown" if ts is None else when(ts, seconds=True, simulated=simulated)
 
 
 def _process_line(status: BotStatus) -> str:
@@ -129,10 +129,8 @@ def _state_line(status: BotStatus) -> str:
     colour = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "red"}.get(
         status.trading_state, "white"
     )
-    line = f"[{colour}]{status.trading_state}[/]"
-    if status.state_reason:
-        line += f" ({status.state_reason})"
-    return line
+    shown = state_text(TradingState(status.trading_state), status.state_reason)
+    return f"[{colour}]{shown}[/]"
 
 
 def _heartbeat_line(status: BotStatus) -> str:
@@ -199,11 +197,7 @@ def print_status(console: Console, status: BotStatus) -> None:
         table.add_row(label, value)
     if status.last_run is not None:
         run = status.last_run
-        ended = (
-            f"stopped {_when(run.stopped_at, status.simulated_time)} ({run.exit_reason})"
-            if run.stopped_at
-            else "no stop recorded"
-        )
+        ended = stopped_text(run.stopped_at, run.exit_reason, status.simulated_time)
         started = _when(run.started_at, status.simulated_time)
         table.add_row("last run", f"#{run.id} {run.mode} · started {started} · {ended}")
     table.add_row("database", status.database + ("" if status.database_exists else " (missing)"))

@@ -27,6 +27,7 @@ from typing import Protocol
 from fleece.errors import BrokerError
 from fleece.intents import IntentRecord
 from fleece.models import BrokerOrder, Position, TradingState
+from fleece.notify.messages import state_text
 from fleece.ownership import CloseMode, closing_plan
 from fleece.protection import is_protective
 from fleece.trader import Trader
@@ -159,10 +160,9 @@ async def close_out(
         shown = " ".join(f"{symbol}={qty}" for symbol, qty in sorted(kept.items()))
         log.info("%s leaves positions the bot did not open as they are: %s", tag, shown)
     if closing and state is TradingState.HALTED:
-        log.warning(
-            "trading HALTED (%s): %d positions kept open, no closing orders sent", why, len(closing)
-        )
-        return CloseOutcome(cancelled, len(closing), 0, f"trading HALTED ({why})")
+        halted = f"trading {state_text(state, why)}"
+        log.warning("%s: %d positions kept open, no closing orders sent", halted, len(closing))
+        return CloseOutcome(cancelled, len(closing), 0, halted)
     if closing and not market_open:
         log.warning(
             "market closed: %d positions kept open (a market order would wait for the "

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleece.bot_process import ProcessStatus, find_bot_process
 from fleece.derive import from_attributes, replace_from
-from fleece.notify.messages import duration_text
+from fleece.notify.messages import duration_text, symbol_reasons
 
 if TYPE_CHECKING:
     from fleece.config import AppConfig
@@ -200,7 +200,7 @@ def collect_status(config: AppConfig, *, pid_file: Path, now: datetime) -> BotSt
         sim_now = heartbeat.at if simulated and heartbeat else None
         # The bot's state by the read model every viewer shows (:mod:`fleece.read_model`).
         snap = build_snapshot(store, config, judged_at)
-        dropped = tuple(f"{sym} ({why})" for sym, why in snap.dropped_symbols.items())
+        dropped = tuple(symbol_reasons(snap.dropped_symbols))
         # The snapshot's fields of the same names (state reason, kill switch, breaker) carry over.
         return replace_from(
             base,

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -32,16 +33,19 @@ from dashboard_helpers import (
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
+from rich.console import Console
 
 from fleece.accounting import realised_pnl
 from fleece.calendar import MarketCalendar, session_date
+from fleece.cli_ops import print_status
 from fleece.clock import ManualClock
 from fleece.config import AppConfig
 from fleece.dashboard import DashboardView, create_app
 from fleece.dashboard.app import PLOTLY_JS
-from fleece.dashboard.health import stale_after
+from fleece.dashboard.health import is_stale, stale_after
 from fleece.minute_grid import Carry
 from fleece.models import OrderIntent, Side, to_ticks
+from fleece.notify.messages import duration_text, money, percent_text, price_text, when
 from fleece.read_model import recorded_until
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
@@ -178,6 +182,47 @@ def test_the_dashboard_and_fleece_status_judge_a_stopped_store_alike(
     assert account["pnl_today"] == status.today.pnl and account["equity"] == status.today.equity
 
 
+def test_the_status_bar_words_the_facts_as_fleece_status_does(
+    client: TestClient, store: StateStore, finished_run: FinishedRun
+) -> None:
+    # Before: the page worded them in JavaScript: the banner said "stopped Nov 26 11:03:00 ET"
+    # where fleece status said "stopped 2024-11-26 11:03:00 ET (simulated)".
+    status = collect_status(
+        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
+    )
+    console = Console(record=True, width=250)
+    print_status(console, status)
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in console.export_text().splitlines()
+        if line.count("│") == 3
+    }
+
+    shown = client.get("/api/status").json()
+
+    stopped = recorded_until(store, store.runs(1)[0])
+    beat = store.last_heartbeat()
+    assert stopped is not None and beat is not None
+    assert rows["trading state"] == shown["state_text"] == "ACTIVE"
+    assert rows["kill switch"] == shown["kill_switch_text"] == "off"
+    assert rows["last run"].endswith(" · " + shown["run_text"])
+    assert (
+        shown["run_text"].startswith("stopped 2024-11-26 ") and "(simulated)" in shown["run_text"]
+    )
+    assert shown["now_text"] == when(stopped, seconds=True, simulated=True)
+    assert (
+        shown["heartbeat_text"]
+        == f"heartbeat {duration_text((stopped - beat.timestamp).total_seconds())} ago"
+    )
+    closes_in = (ny("16:00") - stopped).total_seconds()
+    assert shown["market_text"] == f"market open · closes in {duration_text(closes_in)}"
+    bar_age = shown["last_bar_age_seconds"]
+    assert shown["last_bar_text"] == f"last bar {duration_text(bar_age)} ago"
+    limit = timedelta(seconds=shown["stale_after_seconds"])
+    assert shown["last_bar_stale"] is is_stale(timedelta(seconds=bar_age), limit, True)
+    assert shown["dropped_text"] == ""
+
+
 def test_status_shows_the_symbols_the_last_start_dropped(
     own_store: StateStore, finished_run: FinishedRun
 ) -> None:
@@ -186,7 +231,34 @@ def test_status_shows_the_symbols_the_last_start_dropped(
     status = client_over(own_store, finished_run.config).get("/api/status").json()
 
     assert status["dropped_symbols"] == {SYMBOLS[0]: "not tradable"}
+    assert status["dropped_text"] == f"{SYMBOLS[0]} (not tradable)"
     assert status["symbols"] == list(SYMBOLS[1:])
+
+
+def test_figures_read_as_fleece_status_and_telegram_word_them(
+    client: TestClient, finished_run: FinishedRun
+) -> None:
+    # Before: the page worded them in JavaScript: an average cost of "101.25" where fleece
+    # status said "101.2500", "$99,801.21" where Telegram said "99,801.21".
+    status = collect_status(
+        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
+    )
+
+    account = client.get("/api/account").json()
+    positions = client.get("/api/positions").json()
+    fills = client.get("/api/fills").json()
+
+    assert status.today is not None
+    assert account["text"]["equity"] == money(status.today.equity)
+    assert account["text"]["pnl_today"] == money(status.today.pnl, signed=True)
+    assert account["text"]["max_daily_loss_pct"] == percent_text(status.today.max_daily_loss_pct)
+    held = {p.symbol: p for p in status.positions}
+    assert {p["symbol"] for p in positions} == set(held) and positions
+    for p in positions:
+        assert p["text"]["avg_cost"] == price_text(held[p["symbol"]].avg_cost)
+        assert p["text"]["last_price"] == price_text(held[p["symbol"]].last_price)
+        assert p["text"]["unrealized_pl"] == money(held[p["symbol"]].unrealised, signed=True)
+    assert fills and all(f["text"]["price"] == price_text(f["price"]) for f in fills)
 
 
 def test_account_equity_and_cash_are_the_last_equity_snapshot(

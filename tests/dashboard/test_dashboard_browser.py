@@ -27,7 +27,7 @@ from dashboard_helpers import (
 )
 
 from fleece.accounting import realised_pnl
-from fleece.notify.messages import duration_text
+from fleece.notify.messages import money, price_text, when
 from fleece.state_store import StateStore
 
 CHROMIUM = shutil.which("chromium")
@@ -45,13 +45,8 @@ CHROMIUM_ARGS = [
 ]
 MAX_STEPS = 120
 WAIT_MS = 60_000  # a guard against hangs, never a measured expectation
-# The page words ages with its own copy of duration_text (JavaScript): held equal here.
-AGES_S = [0, 44.5, 59, 61, 119.5, 120, 400, 3599.5, 7199, 7200, 7230, 11_100, 172_799, 172_800, 1e6]
-
-
-def money(value: float) -> str:
-    """Dollars as the page shows them (en-US currency)."""
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+# The page's former copies of fleece.notify.messages' wording rules: none may come back.
+FORMATTERS_ONCE_IN_JS = ["fmtDuration", "fmtStamp", "fmtMoney", "fmtSigned", "fmtPct", "fmtPrice"]
 
 
 @pytest.fixture
@@ -126,15 +121,26 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
             tuple(cell.get_attribute("data-value") for cell in row.locator("td").all()[1:5])
             for row in fill_rows.all()
         ]
+        # Times and prices read as fleece status and Telegram word them: the page once said
+        # "Nov 26 10:31:00" and "101.25" where they said "2024-11-26 10:31:00 ET" and "101.2500".
+        fill_words = [
+            (row.locator("td").nth(0).text_content(), row.locator("td").nth(4).text_content())
+            for row in fill_rows.all()
+        ]
         expect(page.get_by_test_id("state")).to_have_text("ACTIVE", timeout=WAIT_MS)
         expect(page.locator("#price-chart .main-svg").first).to_be_visible(timeout=WAIT_MS)
-        # Ages (last bar, heartbeat, the market's next open) read as /healthz and fleece status
-        # word them: the page once said "6m" where they said "400s" and "400 s".
-        ages = page.evaluate("ages => ages.map(fmtDuration)", AGES_S)
+        # The page words nothing itself: it has no copy of a Python wording rule left.
+        copies = page.evaluate(
+            "names => names.filter(n => typeof window[n] === 'function')", FORMATTERS_ONCE_IN_JS
+        )
 
         # Halt (with the tab's token): HALTED, and no new order reaches the exchange.
         page.get_by_test_id("halt").click()
-        expect(page.get_by_test_id("state")).to_contain_text("HALTED", timeout=WAIT_MS)
+        # Worded as fleece status and Telegram word it: the page once said "HALTED · kill switch"
+        # where they said "HALTED (kill_switch)".
+        expect(page.get_by_test_id("state")).to_contain_text(
+            "HALTED (kill_switch) · kill switch on (halted from the dashboard)", timeout=WAIT_MS
+        )
         orders_before = exchange.state()["requests"].get("POST /v2/orders", 0)
         for _ in range(MAX_STEPS):
             step(exchange, bot)
@@ -143,7 +149,8 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         else:
             pytest.fail("no signal came while halted")
         orders_after = exchange.state()["requests"].get("POST /v2/orders", 0)
-        expect(page.get_by_test_id("refusals")).to_contain_text("kill switch", timeout=WAIT_MS)
+        # Named as fleece status and Telegram name it: the page once said "kill switch".
+        expect(page.get_by_test_id("refusals")).to_contain_text("kill_switch", timeout=WAIT_MS)
         points = str(len(store.equity_curve()))
         expect(page.locator(f"#equity-chart[data-points='{points}']")).to_have_count(
             1, timeout=WAIT_MS
@@ -167,7 +174,8 @@ def test_the_page_shows_the_store_and_halt_stops_new_orders(
         browser.close()
 
     assert shown_positions == held
-    assert ages == [duration_text(age) for age in AGES_S]
+    assert copies == []
+    assert fill_words == [(when(f.timestamp, seconds=True), price_text(f.price)) for f in latest]
     assert shown_fills == [(f.symbol, f.side.value, str(f.qty), str(f.price)) for f in latest]
     assert store.kill_switch() == (False, "resumed from the dashboard")
     assert orders_after == orders_before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fleece.dashboard.health import PollFacts, judge, stale_after
+from fleece.dashboard.health import PollFacts, is_stale, judge, stale_after
 
 NOW = datetime(2024, 11, 26, 16, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=3)
@@ -69,3 +69,11 @@ def test_stale_after_is_three_poll_periods_of_at_least_a_minute() -> None:
 def test_stale_after_allows_ten_real_seconds_at_simulation_speed() -> None:
     assert stale_after(5, 600) == timedelta(seconds=6000)
     assert stale_after(5, 0.0) == timedelta(minutes=3)  # a stepped clock
+
+
+def test_data_is_stale_only_past_the_limit_and_only_while_the_market_is_open() -> None:
+    # The one rule /healthz judges polls by and the page's "last bar" chip warns by.
+    assert not is_stale(LIMIT, LIMIT, market_open=True)
+    assert is_stale(LIMIT + timedelta(seconds=1), LIMIT, market_open=True)
+    assert not is_stale(LIMIT * 10, LIMIT, market_open=False)
+    assert not is_stale(None, LIMIT, market_open=True)

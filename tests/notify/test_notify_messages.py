@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from fleece.accounting import equity_change
+from fleece.models import TradingState
 from fleece.notify.events import DailySummary
 from fleece.notify.messages import (
     counts_text,
@@ -15,6 +16,9 @@ from fleece.notify.messages import (
     percent_text,
     price_text,
     render,
+    state_text,
+    stopped_text,
+    symbol_reasons,
     when,
 )
 
@@ -47,6 +51,8 @@ def test_a_fraction_reads_as_a_percent_to_two_decimals() -> None:
     assert percent_text(0.025) == "2.50%"
     assert percent_text(-0.1234) == "-12.34%"
     assert percent_text(None) == "unknown"
+    assert percent_text(0.025, signed=True) == "+2.50%"
+    assert percent_text(-0.0, signed=True) == "+0.00%"
 
 
 def test_a_time_reads_in_new_york_to_the_minute_or_to_the_second() -> None:
@@ -54,12 +60,41 @@ def test_a_time_reads_in_new_york_to_the_minute_or_to_the_second() -> None:
 
     assert when(at) == "2024-07-01 10:30 ET"
     assert when(at, seconds=True) == "2024-07-01 10:30:05 ET"
+    assert when(at, seconds=True, simulated=True) == "2024-07-01 10:30:05 ET (simulated)"
 
 
 def test_the_kill_switch_reads_on_with_its_reason_or_off() -> None:
     assert kill_switch_text(True, "maintenance") == "on (maintenance)"
     assert kill_switch_text(True, "") == "on"
     assert kill_switch_text(False, "resumed") == "off"
+
+
+def test_the_trading_state_reads_with_its_reason_in_brackets() -> None:
+    # fleece status, Telegram, the notifications, flatten's refusal and the page alike (the page
+    # once said "HALTED · kill switch").
+    assert state_text(TradingState.HALTED, "kill_switch") == "HALTED (kill_switch)"
+    assert state_text(TradingState.ACTIVE, "") == "ACTIVE"
+
+
+def test_a_run_reads_stopped_at_a_time_with_its_reason_or_no_stop_recorded() -> None:
+    at = datetime(2024, 11, 26, 16, 3, tzinfo=UTC)
+
+    assert (
+        stopped_text(at, "signal SIGTERM", False)
+        == "stopped 2024-11-26 11:03:00 ET (signal SIGTERM)"
+    )
+    assert (
+        stopped_text(at, None, True)
+        == "stopped 2024-11-26 11:03:00 ET (simulated) (no reason recorded)"
+    )
+    assert stopped_text(None, None, False) == "no stop recorded"
+
+
+def test_dropped_symbols_read_sorted_with_why() -> None:
+    assert symbol_reasons({"ZZ": "not active", "GOLD": "not tradable"}) == [
+        "GOLD (not tradable)",
+        "ZZ (not active)",
+    ]
 
 
 def test_the_daily_summary_counts_trades_as_the_limit_status_and_the_dashboard_name_them() -> None:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fleece.notify.messages import kill_switch_text, money, price_text, render, when
+from fleece.notify.messages import (
+    kill_switch_text,
+    money,
+    price_text,
+    render,
+    state_text,
+    when,
+)
 from fleece.notify.reports import daily_summary
 
 if TYPE_CHECKING:
@@ -27,12 +34,11 @@ HELP = (
 
 def status_text(snap: BotSnapshot) -> str:
     """Mode, trading state, equity, today's P&L, positions and orders."""
-    why = snap.state_reason
     breaker = "TRIPPED" if snap.breaker_tripped else "ok"
     kill = kill_switch_text(snap.kill_switch, snap.kill_switch_reason)
     lines = [
         f"alpaca-fleece ({snap.mode}) at {when(snap.as_of)}",
-        f"state {snap.state.value}{f' ({why})' if why else ''}",
+        f"state {state_text(snap.state, snap.state_reason)}",
         f"kill switch {kill} · circuit breaker {breaker}",
         f"equity {money(snap.equity)} · today P&L {money(snap.pnl_today, signed=True)}",
         f"positions {len(snap.positions)} · open orders {len(snap.open_orders)}"

@@ -19,6 +19,7 @@ from fleece.dashboard.series import thin
 from fleece.dashboard.sessions import SessionWindow
 from fleece.minute_grid import Grid, grid_series
 from fleece.models import TICKS_PER_DOLLAR, Bar, Fill, to_ticks
+from fleece.notify.messages import fill_text
 from fleece.state_store import EquitySnapshot
 from fleece.strategy.api import Strategy
 
@@ -121,5 +122,14 @@ def bar_series(
             name: [None if math.isnan(v) else v for v in (values[i].item() for i in shown)]
             for name, values in drawn.items()
         },
-        markers=[Marker(t=f.timestamp, side=f.side, price=f.price, qty=f.qty) for f in marked],
+        markers=[
+            Marker(
+                t=f.timestamp,
+                side=f.side,
+                price=f.price,
+                qty=f.qty,
+                text=fill_text(f.side, f.qty, f.symbol, f.price),
+            )
+            for f in marked
+        ],
     )

@@ -60,6 +60,12 @@ def stale_after(poll_interval_seconds: float, speed: float | None) -> timedelta:
     return max(base, timedelta(seconds=REAL_GRACE_SECONDS * speed))
 
 
+def is_stale(age: timedelta | None, limit: timedelta, market_open: bool) -> bool:
+    """Data older than ``limit`` while the market is open: what ``/healthz`` calls stale (of
+    the last successful poll) and the page's "last bar" chip warns of (of the last bar)."""
+    return market_open and age is not None and age > limit
+
+
 def judge(facts: PollFacts, limit: timedelta) -> tuple[bool, str]:
     """Return (healthy, reason): the reason says what is wrong, or what is fine.
 
@@ -82,7 +88,7 @@ def judge(facts: PollFacts, limit: timedelta) -> tuple[bool, str]:
     if facts.last_success_at is None:
         return False, "no successful poll yet while the market is open"
     since_success = facts.now - facts.last_success_at
-    if since_success > limit:
+    if is_stale(since_success, limit, facts.market_open):
         return False, (
             f"data is stale: last successful poll {_seconds(since_success)} ago while the "
             f"market is open (limit {_seconds(limit)})"

@@ -7,6 +7,7 @@ Nothing here ever carries a secret: no API key, no token, no setting beyond the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -61,6 +62,21 @@ class Status(BaseModel):
         default_factory=dict, description="configured symbols the broker would not trade, and why"
     )
     run: RunInfo | None
+    # The page shows these as they are (fleece.notify.messages wording, as fleece status and
+    # Telegram show the same facts); it words nothing itself.
+    state_text: str = Field(description='the trading state and why: "HALTED (kill_switch)"')
+    kill_switch_text: str = Field(description='"on (reason)" or "off"')
+    market_text: str = Field(
+        description='"market open · closes in 2 h 5 min" or "market closed · opens in ..."'
+    )
+    last_bar_text: str = Field(description='"last bar 45 s ago"')
+    last_bar_stale: bool = Field(
+        description="the last bar is older than stale_after_seconds while the market is open"
+    )
+    heartbeat_text: str = Field(description='"heartbeat 45 s ago"')
+    now_text: str = Field(description='the bot\'s clock in New York: "2024-11-26 10:00:05 ET"')
+    run_text: str = Field(description='how the latest run ended: "stopped ... (reason)"')
+    dropped_text: str = Field(description='"GOLD (not tradable)", comma separated; "" if none')
 
 
 class Account(BaseModel):
@@ -84,6 +100,10 @@ class Account(BaseModel):
         0, description="protective stops (fixed or trailing) that sold, all time"
     )
     take_profits: int = Field(0, description="protective take-profits that sold, all time")
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
 class PositionOut(BaseModel):
@@ -99,13 +119,19 @@ class PositionOut(BaseModel):
     market_value: float | None
     unrealized_pl: float | None
     unrealized_pl_pct: float | None
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
+@dataclass(frozen=True, slots=True)
 class OrderOut(OpenOrder):
     """An order intent the broker may still act on."""
 
-    # The read model's frozen dataclass, served as it is: its fields are declared once, there.
-    __slots__ = ()
+    # The read model's frozen dataclass, served with its times in words: its fields are
+    # declared once, there.
+    text: dict[str, str] = field(default_factory=dict)
 
 
 class FillOut(BaseModel):
@@ -119,6 +145,10 @@ class FillOut(BaseModel):
     price: float
     value: float
     client_order_id: str
+    text: dict[str, str] = Field(
+        default_factory=dict,
+        description="figures above as fleece status and Telegram word them, by field name",
+    )
 
 
 class EquitySeries(BaseModel):
@@ -161,6 +191,7 @@ class Marker(BaseModel):
     side: Side
     price: float
     qty: int
+    text: str = Field("", description='the fill in words: "BUY 10 SPY @ 101.2500"')
 
 
 class BarSeries(BaseModel):

@@ -28,7 +28,7 @@ from fleece.calendar import ONE_MINUTE, MarketCalendar, day_start, session_date
 from fleece.clock import Clock, SystemClock, seconds_since
 from fleece.config import AppConfig
 from fleece.dashboard.charts import bar_series, equity_series
-from fleece.dashboard.health import PollFacts, judge, stale_after
+from fleece.dashboard.health import PollFacts, is_stale, judge, stale_after
 from fleece.dashboard.schemas import (
     Account,
     BarSeries,
@@ -49,9 +49,24 @@ from fleece.dashboard.sessions import (
     market_hours,
     shown_session,
 )
+from fleece.dashboard.wording import (
+    account_text,
+    age_text,
+    fill_text,
+    market_text,
+    order_text,
+    position_text,
+)
 from fleece.derive import from_attributes
 from fleece.holdings import FAR_FUTURE
 from fleece.models import Bar, Fill, TradingState, to_ticks
+from fleece.notify.messages import (
+    kill_switch_text,
+    state_text,
+    stopped_text,
+    symbol_reasons,
+    when,
+)
 from fleece.protection import fill_reasons
 from fleece.read_model import BotSnapshot, build_snapshot, stopped_now
 from fleece.state_store import EquitySnapshot, StateStore
@@ -63,6 +78,10 @@ log = logging.getLogger(__name__)
 
 SMA_LOOKBACK = timedelta(days=7)  # enough sessions before the shown one to fill the slow SMA
 RECENT_REFUSALS = 20
+
+
+def _span(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(eq=False, repr=False)
@@ -170,6 +189,9 @@ class DashboardView:
         is_open, next_open, next_close = self.market(now)
         last_bar = snap.last_bar_at
         run = snap.last_run
+        bar_age = seconds_since(now, last_bar + ONE_MINUTE if last_bar else None)
+        beat_age = seconds_since(now, snap.last_heartbeat_at)
+        stale = self._stale_after()
         # The snapshot's fields of the same names (mode, running, state, kill switch, symbols,
         # ...) carry over.
         return from_attributes(
@@ -183,11 +205,22 @@ class DashboardView:
             market_open=is_open,
             next_open=next_open,
             next_close=next_close,
-            last_bar_age_seconds=seconds_since(now, last_bar + ONE_MINUTE if last_bar else None),
-            stale_after_seconds=self._stale_after().total_seconds(),
-            last_heartbeat_age_seconds=seconds_since(now, snap.last_heartbeat_at),
+            last_bar_age_seconds=bar_age,
+            stale_after_seconds=stale.total_seconds(),
+            last_heartbeat_age_seconds=beat_age,
             controls_enabled=self.controls_enabled,
             run=RunInfo.model_validate(run, from_attributes=True) if run else None,
+            state_text=state_text(snap.state, snap.state_reason),
+            kill_switch_text=kill_switch_text(snap.kill_switch, snap.kill_switch_reason),
+            market_text=market_text(now, is_open, next_open, next_close),
+            last_bar_text=age_text("last bar", bar_age),
+            last_bar_stale=is_stale(_span(bar_age), stale, is_open),
+            heartbeat_text=age_text("heartbeat", beat_age),
+            now_text=when(now, seconds=True, simulated=simulated),
+            run_text=stopped_text(run.stopped_at, run.exit_reason, simulated)
+            if run
+            else "no run recorded",
+            dropped_text=", ".join(symbol_reasons(snap.dropped_symbols)),
         )
 
     # ---- account and positions -----------------------------------------------------------
@@ -197,21 +230,27 @@ class DashboardView:
         pct = snap.pnl_today_pct
         exits = fill_reasons(self._fills.refresh(), self.store.all_intents()).values()
         stop_outs = sum(1 for reason in exits if reason.stop_out)
+        lost = max(0.0, -pct) if pct is not None else 0.0
         return from_attributes(
             Account,
             snap,
             as_of=snap.equity_at,
             trades_today=snap.trades_today,
-            daily_loss_pct=max(0.0, -pct) if pct is not None else 0.0,
+            daily_loss_pct=lost,
             stop_outs=stop_outs,
             take_profits=len(exits) - stop_outs,
+            text=account_text(snap, lost),
         )
 
     def positions(self) -> list[PositionOut]:
         """Open positions valued at the last price seen, with average cost from our fills."""
         return [
             from_attributes(
-                PositionOut, h, unrealized_pl=h.unrealised, unrealized_pl_pct=h.unrealised_pct
+                PositionOut,
+                h,
+                unrealized_pl=h.unrealised,
+                unrealized_pl_pct=h.unrealised_pct,
+                text=position_text(h),
             )
             for h in self.snapshot().positions
         ]
@@ -219,7 +258,9 @@ class DashboardView:
     # ---- orders, fills, refusals -----------------------------------------------------------
     def orders(self) -> list[OrderOut]:
         """Intents the broker may still act on, oldest first."""
-        return [from_attributes(OrderOut, o) for o in self.snapshot().open_orders]
+        return [
+            from_attributes(OrderOut, o, text=order_text(o)) for o in self.snapshot().open_orders
+        ]
 
     def fill_history(self) -> list[Fill]:
         """Every fill in the store, oldest first (held in memory, read incrementally)."""
@@ -228,10 +269,8 @@ class DashboardView:
     def fills(self, limit: int = 50) -> list[FillOut]:
         """The latest ``limit`` fills, newest first."""
         latest = self._fills.refresh()[-limit:] if limit > 0 else []
-        return [
-            from_attributes(FillOut, f, value=cents_of(to_ticks(f.price), f.qty) / 100)
-            for f in reversed(latest)
-        ]
+        values = [(f, cents_of(to_ticks(f.price), f.qty) / 100) for f in reversed(latest)]
+        return [from_attributes(FillOut, f, value=v, text=fill_text(f, v)) for f, v in values]
 
     def refusals(self) -> Refusals:
         """Refusals by reason today and in total, and the latest of today."""

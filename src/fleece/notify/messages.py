@@ -60,10 +60,12 @@ def money(value: float | None, signed: bool = False) -> str:
     return f"{value + 0.0:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def percent_text(fraction: float | None) -> str:
-    """A fraction as a percent to two decimals (0.025 -> "2.50%"; "unknown" for None): the
-    limits and returns wherever they are shown, as the dashboard shows them."""
-    return "unknown" if fraction is None else f"{fraction:.2%}"
+def percent_text(fraction: float | None, signed: bool = False) -> str:
+    """A fraction as a percent to two decimals (0.025 -> "2.50%", "+2.50%" when ``signed``;
+    "unknown" for None): the limits and returns wherever they are shown."""
+    if fraction is None:
+        return "unknown"
+    return f"{fraction + 0.0:+.2%}" if signed else f"{fraction:.2%}"
 
 
 def price_text(value: float | None) -> str:
@@ -85,27 +87,47 @@ def kill_switch_text(on: bool, reason: str) -> str:
     return f"on ({reason})" if reason else "on"
 
 
+def state_text(state: TradingState, why: str) -> str:
+    """The trading state and why, as every viewer words it: ``HALTED (kill_switch)`` or
+    ``ACTIVE`` (``fleece status``, Telegram, the notifications, the dashboard's page)."""
+    return f"{state.value} ({why})" if why else state.value
+
+
 def kill_switch_set_text(on: bool, reason: str, state: TradingState, why: str) -> str:
     """What setting or lifting the kill switch answers (``fleece halt``/``resume``, Telegram's
     ``/halt``/``/resume``): the switch as status words it, then the trading state it leaves,
     which lifting it need not make ACTIVE (the environment's switch, a tripped breaker)."""
-    return f"kill switch {kill_switch_text(on, reason)}: trading {state.value}" + (
-        f" ({why})" if why else ""
-    )
+    return f"kill switch {kill_switch_text(on, reason)}: trading {state_text(state, why)}"
 
 
-def when(ts: datetime, *, seconds: bool = False) -> str:
+def when(ts: datetime, *, seconds: bool = False, simulated: bool = False) -> str:
     """A timestamp as the market's local time ("2024-11-26 10:00 ET"), to the second when
-    ``seconds``: messages, replies and ``fleece status`` alike."""
-    return ts.astimezone(NEW_YORK).strftime(
+    ``seconds``, marked "(simulated)" when it is a simulated clock's: messages, replies,
+    ``fleece status`` and the dashboard's page alike."""
+    shown = ts.astimezone(NEW_YORK).strftime(
         "%Y-%m-%d %H:%M:%S ET" if seconds else "%Y-%m-%d %H:%M ET"
     )
+    return f"{shown} (simulated)" if simulated else shown
+
+
+def stopped_text(stopped_at: datetime | None, reason: str | None, simulated: bool) -> str:
+    """How a run ended, as ``fleece status`` and the dashboard's banner word it."""
+    if stopped_at is None:
+        return "no stop recorded"
+    shown = when(stopped_at, seconds=True, simulated=simulated)
+    return f"stopped {shown} ({reason or 'no reason recorded'})"
+
+
+def symbol_reasons(reasons: Mapping[str, str]) -> list[str]:
+    """Symbols with why, sorted ("GOLD (not tradable)"): the symbols a start dropped."""
+    return [f"{symbol} ({why})" for symbol, why in sorted(reasons.items())]
 
 
 def duration_text(seconds: float) -> str:
     """A span of time for a person ("45 s", "6 min 40 s", "3 h 5 min", "2 d 17 h"): an outage,
-    an age and the limit it is judged by, a wait, wherever one is shown (the dashboard's page
-    has the same rule in dashboard.js).
+    an age and the limit it is judged by, a wait, wherever one is shown.
+
+    The dashboard's page shows it as the API words it (nothing is worded in JavaScript).
 
     Whole seconds below two hours, so an age and its limit never read alike when they differ
     ("6 min 40 s ago (limit 6 min)"); whole minutes below two days, whole hours from then on.
@@ -214,14 +236,11 @@ def _stopped(event: BotStopped) -> tuple[str, str]:
 
 
 def _state(event: StateChanged) -> tuple[str, str]:
-    why = f" ({event.why})" if event.why else ""
-    body = (
-        f"{event.old.value} -> {event.new.value}{why} at {when(event.at)}: "
-        f"{_STATE_MEANING[event.new]}."
-    )
+    now = state_text(event.new, event.why)
+    body = f"{event.old.value} -> {now} at {when(event.at)}: {_STATE_MEANING[event.new]}."
     if event.new is TradingState.HALTED and event.why == "kill_switch":
         body += " `fleece resume` (or /resume) lifts it."
-    return f"{APP}: trading {event.new.value}{why}", body
+    return f"{APP}: trading {now}", body
 
 
 def _daily(event: DailySummary) -> tuple[str, str]:
@@ -235,9 +254,15 @@ def _daily(event: DailySummary) -> tuple[str, str]:
     return f"{APP}: daily summary {event.day.isoformat()}", "\n".join(lines)
 
 
+def fill_text(side: Side, qty: int, symbol: str, price: float) -> str:
+    """A fill as every viewer words it: "BUY 10 SPY @ 101.2500" (the notifications, the
+    dashboard's markers)."""
+    return f"{side.value.upper()} {qty} {symbol} @ {price_text(price)}"
+
+
 def _fill_line(notice: FillNotice) -> str:
     fill = notice.fill
-    line = f"{fill.side.value.upper()} {fill.qty} {fill.symbol} @ {price_text(fill.price)}"
+    line = fill_text(fill.side, fill.qty, fill.symbol, fill.price)
     if notice.pnl is not None:
         line += f" · P&L {money(notice.pnl, signed=True)}"
     return line

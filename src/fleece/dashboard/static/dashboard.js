@@ -31,28 +31,13 @@ function askForToken(message) {
 }
 
 const $ = (id) => document.getElementById(id);
-const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
-const price = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 4 });
-const pct = new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const etTime = new Intl.DateTimeFormat("en-US", {
-  timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-});
-const etDay = new Intl.DateTimeFormat("en-US", { timeZone: TZ, month: "short", day: "numeric" });
 const etParts = new Intl.DateTimeFormat("en-CA", {
   timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
 
-function fmtMoney(v) { return v === null || v === undefined ? "—" : money.format(v); }
-function fmtSigned(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + money.format(v); }
-function fmtPct(v) { return v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + pct.format(v); }
-function fmtPrice(v) { return v === null || v === undefined ? "—" : price.format(v); }
-function fmtTime(iso) { return iso ? etTime.format(new Date(iso)) : "—"; }
-function fmtStamp(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return etDay.format(d) + " " + etTime.format(d);
-}
+// Every figure and time the page shows comes worded by the API (its `text` fields, worded by
+// fleece.notify.messages as fleece status and Telegram word them): the page words nothing.
 
 // Plotly reads "YYYY-MM-DD HH:MM:SS" as wall time: give it New York's.
 function toET(iso) {
@@ -60,26 +45,6 @@ function toET(iso) {
   for (const part of etParts.formatToParts(new Date(iso))) p[part.type] = part.value;
   const hour = p.hour === "24" ? "00" : p.hour;
   return `${p.year}-${p.month}-${p.day} ${hour}:${p.minute}:${p.second}`;
-}
-
-// The rule of notify.messages.duration_text (fleece status, /healthz, the notifications):
-// whole seconds below two hours, whole minutes below two days, whole hours from then on.
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const whole = Math.floor(Math.max(0, seconds) + 0.5);
-  if (whole < 120) return `${whole} s`;
-  if (whole < 7200) {
-    const m = Math.floor(whole / 60), r = whole % 60;
-    return r ? `${m} min ${r} s` : `${m} min`;
-  }
-  if (whole < 172800) {
-    const minutes = Math.floor((whole + 30) / 60);
-    const h = Math.floor(minutes / 60), m = minutes % 60;
-    return m ? `${h} h ${m} min` : `${h} h`;
-  }
-  const hours = Math.floor((whole + 1800) / 3600);
-  const d = Math.floor(hours / 24), h = hours % 24;
-  return h ? `${d} d ${h} h` : `${d} d`;
 }
 
 function signClass(el, v) {
@@ -127,30 +92,18 @@ function fillRows(tbodyId, rows, empty, key) {
 function renderStatus(s) {
   state.status = s;
   setText("mode", s.mode.toUpperCase() + (s.running ? "" : " · stopped"));
-  const stateEl = $("state");
-  stateEl.className = `chip state ${s.state}`;
-  let why = s.state_reason ? ` · ${s.state_reason.replaceAll("_", " ")}` : "";
-  if (s.kill_switch && s.kill_switch_reason) why += ` (${s.kill_switch_reason})`;
-  setText("state", s.state + why);
+  // Every text here is worded by the API (fleece.notify.messages, as fleece status says it).
+  $("state").className = `chip state ${s.state}`;
+  setText("state", s.state_text + (s.kill_switch ? ` · kill switch ${s.kill_switch_text}` : ""));
   $("dry-run").hidden = !s.dry_run;
-  const market = $("market");
-  market.className = "chip " + (s.market_open ? "good" : "");
-  if (s.market_open) {
-    const left = s.next_close ? (new Date(s.next_close) - new Date(s.now)) / 1000 : null;
-    setText("market", `market open · closes in ${fmtDuration(left)}`);
-  } else {
-    const left = s.next_open ? (new Date(s.next_open) - new Date(s.now)) / 1000 : null;
-    setText("market", `market closed · opens in ${fmtDuration(left)}`);
-  }
-  const barAge = s.last_bar_age_seconds;
-  setText("bar-age", `last bar ${barAge === null ? "—" : fmtDuration(barAge) + " ago"}`);
-  $("bar-age").className = "chip" + (s.market_open && barAge !== null && barAge > s.stale_after_seconds ? " warn" : "");
-  const beat = s.last_heartbeat_age_seconds;
-  setText("heartbeat", `heartbeat ${beat === null ? "—" : fmtDuration(beat) + " ago"}`);
-  setText("clock", `${fmtStamp(s.now)} ET${s.simulated_time ? " (simulated)" : ""}`);
-  const dropped = Object.entries(s.dropped_symbols || {});
-  $("dropped").hidden = dropped.length === 0;
-  setText("dropped", `dropped: ${dropped.map(([sym, why]) => `${sym} (${why})`).join(", ")}`);
+  $("market").className = "chip " + (s.market_open ? "good" : "");
+  setText("market", s.market_text);
+  setText("bar-age", s.last_bar_text);
+  $("bar-age").className = "chip" + (s.last_bar_stale ? " warn" : "");
+  setText("heartbeat", s.heartbeat_text);
+  setText("clock", s.now_text);
+  $("dropped").hidden = s.dropped_text === "";
+  setText("dropped", `dropped: ${s.dropped_text}`);
   $("read-only").hidden = s.controls_enabled;
   $("control-form").hidden = !s.controls_enabled;
   $("halt").disabled = s.kill_switch;
@@ -163,9 +116,7 @@ function renderStatus(s) {
   }
   const banner = $("banner");
   if (!s.running) {
-    const run = s.run;
-    const stopped = run && run.stopped_at ? `stopped ${fmtStamp(run.stopped_at)} ET (${run.exit_reason || "no reason recorded"})` : "not running in this process";
-    banner.textContent = `Reading a stopped bot's store: ${stopped}.`;
+    banner.textContent = `Reading a stopped bot's store: ${s.run_text}.`;
     banner.hidden = false;
   } else {
     banner.hidden = true;
@@ -174,19 +125,20 @@ function renderStatus(s) {
 
 // ---- account cards ------------------------------------------------------------------------
 function renderAccount(a) {
-  setText("equity", fmtMoney(a.equity));
+  const t = a.text;
+  setText("equity", t.equity);
   $("equity").dataset.value = a.equity ?? "";
-  setText("cash", `cash ${fmtMoney(a.cash)}` + (a.buying_power !== null ? ` · buying power ${fmtMoney(a.buying_power)}` : ""));
-  setText("pnl", fmtSigned(a.pnl_today));
+  setText("cash", `cash ${t.cash}` + (a.buying_power !== null ? ` · buying power ${t.buying_power}` : ""));
+  setText("pnl", t.pnl_today);
   $("pnl").dataset.value = a.pnl_today ?? "";
   signClass($("pnl"), a.pnl_today);
-  setText("pnl-pct", `${fmtPct(a.pnl_today_pct)} · realised all time ${fmtSigned(a.realised_pnl)}`);
+  setText("pnl-pct", `${t.pnl_today_pct} · realised all time ${t.realised_pnl}`);
   setText("trades", `${a.trades_today} / ${a.max_trades_per_day}`);
   const used = a.max_trades_per_day ? a.trades_today / a.max_trades_per_day : 0;
   $("trades-meter").style.width = `${Math.min(used, 1) * 100}%`;
   $("trades-meter").classList.toggle("full", used >= 1);
   setText("exits", `stop-outs ${a.stop_outs} · take-profits ${a.take_profits}`);
-  setText("loss", `${pct.format(a.daily_loss_pct)} / ${pct.format(a.max_daily_loss_pct)}`);
+  setText("loss", `${t.daily_loss_pct} / ${t.max_daily_loss_pct}`);
   const lossUsed = a.max_daily_loss_pct ? a.daily_loss_pct / a.max_daily_loss_pct : 0;
   $("loss-meter").style.width = `${Math.min(lossUsed, 1) * 100}%`;
   $("loss-meter").classList.toggle("full", lossUsed >= 1);
@@ -198,7 +150,7 @@ function renderAccount(a) {
 const TABLES = [
   { id: "positions", title: "Positions", columns: ["Symbol", "Qty", "Avg cost", "Last", "Value", "Unrealised P&L"] },
   { id: "orders", title: "Open orders", columns: ["Created", "Symbol", "Side", "Qty", "Filled", "Status"] },
-  { id: "fills", title: "Recent fills", columns: ["Time (ET)", "Symbol", "Side", "Qty", "Price", "Value"] },
+  { id: "fills", title: "Recent fills", columns: ["Time", "Symbol", "Side", "Qty", "Price", "Value"] },
   { id: "refusals", title: "Risk refusals", columns: ["Reason", "Today", "Total"] },
 ];
 
@@ -222,18 +174,19 @@ function buildTables() {
 
 function renderPositions(rows) {
   fillRows("positions", rows.map((p) => {
-    const pl = cell(p.unrealized_pl === null ? "—" : `${fmtSigned(p.unrealized_pl)} (${fmtPct(p.unrealized_pl_pct)})`, "", p.unrealized_pl);
+    const t = p.text;
+    const pl = cell(p.unrealized_pl === null ? t.unrealized_pl : `${t.unrealized_pl} (${t.unrealized_pl_pct})`, "", p.unrealized_pl);
     signClass(pl, p.unrealized_pl);
     return { symbol: p.symbol, cells: [
-      cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(fmtPrice(p.avg_cost), "", p.avg_cost),
-      cell(fmtPrice(p.last_price), "", p.last_price), cell(fmtMoney(p.market_value), "", p.market_value), pl,
+      cell(p.symbol, "", p.symbol), cell(String(p.qty), "", p.qty), cell(t.avg_cost, "", p.avg_cost),
+      cell(t.last_price, "", p.last_price), cell(t.market_value, "", p.market_value), pl,
     ] };
   }), "no open positions", (r) => r.symbol);
 }
 
 function renderOrders(rows) {
   fillRows("orders", rows.map((o) => ({ cid: o.client_order_id, cells: [
-    cell(fmtStamp(o.created_at)), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
+    cell(o.text.created_at), cell(o.symbol, "", o.symbol), cell(o.side, o.side, o.side),
     cell(String(o.qty), "", o.qty), cell(String(o.filled_qty), "", o.filled_qty),
     cell(o.status + (o.dry_run ? " (dry run)" : ""), "", o.status),
   ] })), "no open orders", (r) => r.cid);
@@ -241,15 +194,16 @@ function renderOrders(rows) {
 
 function renderFills(rows) {
   fillRows("fills", rows.map((f) => ({ cid: f.client_order_id, cells: [
-    cell(fmtStamp(f.timestamp), "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
-    cell(String(f.qty), "", f.qty), cell(fmtPrice(f.price), "", f.price), cell(fmtMoney(f.value), "", f.value),
+    cell(f.text.timestamp, "", f.timestamp), cell(f.symbol, "", f.symbol), cell(f.side, f.side, f.side),
+    cell(String(f.qty), "", f.qty), cell(f.text.price, "", f.price), cell(f.text.value, "", f.value),
   ] })), "no fills yet", (r) => r.cid);
 }
 
+// A reason reads as its code, as fleece status, Telegram and the risk log name it (kill_switch).
 function renderRefusals(r) {
   const reasons = Object.keys(r.total).sort((a, b) => (r.total[b] - r.total[a]) || a.localeCompare(b));
   fillRows("refusals", reasons.map((reason) => ({ cells: [
-    cell(reason.replaceAll("_", " "), "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
+    cell(reason, "", reason), cell(String(r.today[reason] || 0), "", r.today[reason] || 0),
     cell(String(r.total[reason]), "", r.total[reason]),
   ] })), "no refusals");
 }
@@ -303,7 +257,7 @@ function drawPrice(b) {
     const marks = b.markers.filter((m) => m.side === side);
     traces.push({ x: marks.map((m) => toET(m.t)), y: marks.map((m) => m.price), name: side === "buy" ? "entry" : "exit",
       type: "scatter", mode: "markers", marker: { symbol, size: 12, color, line: { width: 1, color: css("--panel") } },
-      text: marks.map((m) => `${side} ${m.qty} @ ${fmtPrice(m.price)}`), hoverinfo: "text" });
+      text: marks.map((m) => m.text), hoverinfo: "text" });
   }
   const layout = chartLayout({ xaxis: { gridcolor: css("--line"), type: "date", rangeslider: { visible: false } } });
   if (b.t.length === 0) layout.annotations = [{ text: "no bars yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
