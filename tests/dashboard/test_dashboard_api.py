@@ -49,7 +49,7 @@ from fleece.notify.messages import duration_text, money, percent_text, price_tex
 from fleece.read_model import recorded_until
 from fleece.startup_checks import record_dropped
 from fleece.state_store import StateStore
-from fleece.status import collect_status
+from fleece.status import BotStatus, collect_status
 from fleece.strategy.sma_crossover import SmaCrossover
 
 LOCAL = "http://127.0.0.1"
@@ -116,6 +116,12 @@ def client(store: StateStore, finished_run: FinishedRun) -> TestClient:
     return client_over(store, finished_run.config)
 
 
+@pytest.fixture(scope="module")
+def cli_status(finished_run: FinishedRun) -> BotStatus:
+    """What `fleece status` reports of the finished run's store at noon (no bot process)."""
+    return collect_status(finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON)
+
+
 @pytest.fixture
 def own_store(finished_run: FinishedRun, tmp_path: Path) -> Iterator[StateStore]:
     """A private copy of the store, for specs that change it (halt, resume)."""
@@ -165,33 +171,34 @@ def test_the_page_warns_of_stale_bars_at_the_limit_healthz_judges_polls_by(
 
 
 def test_the_dashboard_and_fleece_status_judge_a_stopped_store_alike(
-    client: TestClient, finished_run: FinishedRun
+    client: TestClient, cli_status: BotStatus
 ) -> None:
     # Before: the dashboard judged a loopback exchange's store at the wall clock while
     # `fleece status` judged it at the simulated heartbeat: two "now"s, two sets of ages.
-    status = collect_status(
-        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
-    )
 
     shown = client.get("/api/status").json()
     account = client.get("/api/account").json()
 
-    assert shown["simulated_time"] is status.simulated_time is True
-    assert status.today is not None
-    assert shown["session_date"] == account["session_date"] == status.today.session_date.isoformat()
-    assert account["pnl_today"] == status.today.pnl and account["equity"] == status.today.equity
+    assert shown["simulated_time"] is cli_status.simulated_time is True
+    assert cli_status.today is not None
+    assert (
+        shown["session_date"]
+        == account["session_date"]
+        == cli_status.today.session_date.isoformat()
+    )
+    assert (
+        account["pnl_today"] == cli_status.today.pnl
+        and account["equity"] == cli_status.today.equity
+    )
 
 
 def test_the_status_bar_words_the_facts_as_fleece_status_does(
-    client: TestClient, store: StateStore, finished_run: FinishedRun
+    client: TestClient, store: StateStore, cli_status: BotStatus
 ) -> None:
     # Before: the page worded them in JavaScript: the banner said "stopped Nov 26 11:03:00 ET"
     # where fleece status said "stopped 2024-11-26 11:03:00 ET (simulated)".
-    status = collect_status(
-        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
-    )
     console = Console(record=True, width=250)
-    print_status(console, status)
+    print_status(console, cli_status)
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in console.export_text().splitlines()
@@ -236,23 +243,22 @@ def test_status_shows_the_symbols_the_last_start_dropped(
 
 
 def test_figures_read_as_fleece_status_and_telegram_word_them(
-    client: TestClient, finished_run: FinishedRun
+    client: TestClient, cli_status: BotStatus
 ) -> None:
     # Before: the page worded them in JavaScript: an average cost of "101.25" where fleece
     # status said "101.2500", "$99,801.21" where Telegram said "99,801.21".
-    status = collect_status(
-        finished_run.config, pid_file=finished_run.folder / "none.pid", now=NOON
-    )
 
     account = client.get("/api/account").json()
     positions = client.get("/api/positions").json()
     fills = client.get("/api/fills").json()
 
-    assert status.today is not None
-    assert account["text"]["equity"] == money(status.today.equity)
-    assert account["text"]["pnl_today"] == money(status.today.pnl, signed=True)
-    assert account["text"]["max_daily_loss_pct"] == percent_text(status.today.max_daily_loss_pct)
-    held = {p.symbol: p for p in status.positions}
+    assert cli_status.today is not None
+    assert account["text"]["equity"] == money(cli_status.today.equity)
+    assert account["text"]["pnl_today"] == money(cli_status.today.pnl, signed=True)
+    assert account["text"]["max_daily_loss_pct"] == percent_text(
+        cli_status.today.max_daily_loss_pct
+    )
+    held = {p.symbol: p for p in cli_status.positions}
     assert {p["symbol"] for p in positions} == set(held) and positions
     for p in positions:
         assert p["text"]["avg_cost"] == price_text(held[p["symbol"]].avg_cost)
